@@ -1,0 +1,79 @@
+// A prepared, immutable model: every node validated and given a kernel, every value's dtype and
+// static shape inferred for the chosen input shapes, constant subgraphs (shape arithmetic) folded.
+// Runs from any number of threads at once, each with its own ValueStore.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "core/tensor.h"
+#include "graph/graph.h"
+#include "ops/kernel.h"
+
+namespace dnnfi {
+
+struct SessionOptions {
+  int threads = 1;  // intra-op threads used by run() on the calling thread
+  // Shapes for graph inputs by name; a symbolic dim not given here becomes 1 (batch 1).
+  std::map<std::string, Shape> input_shapes;
+  bool reference_kernels = false;  // use the plain reference kernels everywhere
+};
+
+// One tensor per value id: the graph inputs, every node output, and (aliased, read-only) the
+// constants. A full run leaves every node's output in it: that is the golden activation cache.
+class ValueStore {
+ public:
+  Tensor& operator[](int id) { return values_[static_cast<std::size_t>(id)]; }
+  const Tensor& operator[](int id) const { return values_[static_cast<std::size_t>(id)]; }
+  std::size_t size() const { return values_.size(); }
+
+ private:
+  friend class Session;
+  std::vector<Tensor> values_;
+};
+
+class Session {
+ public:
+  // Validates and prepares; throws dnnfi::Error subclasses naming the node at fault.
+  static std::shared_ptr<const Session> create(Graph graph, const SessionOptions& options = {});
+
+  const Graph& graph() const { return graph_; }
+  const SessionOptions& options() const { return options_; }
+  const TensorInfo& info(int value_id) const { return infos_[static_cast<std::size_t>(value_id)]; }
+  // True for initializers and values folded at prepare time; they are never recomputed by run().
+  bool is_constant(int value_id) const { return constant_[static_cast<std::size_t>(value_id)]; }
+  // Node indices that run() executes, in topological order (folded nodes excluded).
+  const std::vector<int>& run_order() const { return run_order_; }
+  const Kernel& kernel(int node) const { return *kernels_[static_cast<std::size_t>(node)]; }
+
+  // A store with every non-constant value allocated with its prepared shape.
+  ValueStore make_store() const;
+  // Checks inputs against the prepared input infos; throws InputError naming the input.
+  void check_inputs(std::span<const Tensor> inputs) const;
+  // Copies the inputs (graph input order) into the store and runs every node of run_order().
+  Status run(ValueStore& store, std::span<const Tensor> inputs) const;
+  // Runs one node, reading its inputs from and writing its outputs to the store.
+  Status run_node(int node, ValueStore& store) const;
+  // Copies of the graph outputs in the store.
+  std::vector<Tensor> outputs(const ValueStore& store) const;
+
+  // One-shot convenience: make_store + run + outputs. Throws InputError on bad inputs; a kernel
+  // error is returned as a non-OK status.
+  Status run_once(std::span<const Tensor> inputs, std::vector<Tensor>& outputs) const;
+
+ private:
+  Session() = default;
+  Graph graph_;
+  SessionOptions options_;
+  std::vector<TensorInfo> infos_;
+  std::vector<bool> constant_;
+  std::vector<Tensor> constants_;  // by value id; empty where not constant
+  std::vector<std::unique_ptr<Kernel>> kernels_;  // by node index; null for folded nodes
+  std::vector<int> run_order_;
+};
+
+}  // namespace dnnfi

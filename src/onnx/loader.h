@@ -1,0 +1,30 @@
+// ONNX model file -> Graph, with Debian's libonnx protobuf classes. Supports IR versions 3..8 and
+// ai.onnx opsets 7..17, initializers (raw_data, typed fields, external data files), Constant
+// nodes, graph inputs that are also initializers, symbolic dims.
+#pragma once
+
+#include <string>
+
+#include "core/tensor.h"
+#include "graph/graph.h"
+
+namespace onnx {
+class TensorProto;
+}
+
+namespace dnnfi {
+
+inline constexpr std::int64_t kMinOnnxOpset = 7;
+inline constexpr std::int64_t kMaxOnnxOpset = 17;
+
+// Throws LoadError naming the file (and node/value) on any problem.
+Graph load_onnx(const std::string& path);
+
+// A TensorProto as a Tensor. base_dir resolves external data locations; `what` names the tensor
+// in error messages. Throws LoadError.
+Tensor tensor_from_proto(const onnx::TensorProto& proto, const std::string& base_dir,
+                         const std::string& what);
+// Reads a serialized TensorProto file (the conformance suite's input_N.pb / output_N.pb).
+Tensor load_tensor_pb(const std::string& path);
+
+}  // namespace dnnfi

@@ -1,0 +1,90 @@
+// Prepare functions of every supported op, one per op; ops/registry.cpp is the table that maps
+// (domain, op_type, since_version) to them. The file implementing each group is named above it.
+#pragma once
+
+#include "ops/kernel.h"
+
+namespace dnnfi {
+
+// unary.cpp (elementwise unary, activations)
+Prepared prepare_relu(const PrepareContext& ctx);
+Prepared prepare_leaky_relu(const PrepareContext& ctx);
+Prepared prepare_clip(const PrepareContext& ctx);
+Prepared prepare_sigmoid(const PrepareContext& ctx);
+Prepared prepare_tanh(const PrepareContext& ctx);
+Prepared prepare_hard_sigmoid(const PrepareContext& ctx);
+Prepared prepare_hard_swish(const PrepareContext& ctx);
+Prepared prepare_elu(const PrepareContext& ctx);
+Prepared prepare_selu(const PrepareContext& ctx);
+Prepared prepare_softplus(const PrepareContext& ctx);
+Prepared prepare_sqrt(const PrepareContext& ctx);
+Prepared prepare_exp(const PrepareContext& ctx);
+Prepared prepare_log(const PrepareContext& ctx);
+Prepared prepare_neg(const PrepareContext& ctx);
+Prepared prepare_abs(const PrepareContext& ctx);
+Prepared prepare_erf(const PrepareContext& ctx);
+Prepared prepare_reciprocal(const PrepareContext& ctx);
+Prepared prepare_not(const PrepareContext& ctx);
+Prepared prepare_identity(const PrepareContext& ctx);
+Prepared prepare_dropout(const PrepareContext& ctx);
+Prepared prepare_cast(const PrepareContext& ctx);
+
+// binary.cpp (numpy-broadcasting elementwise)
+Prepared prepare_add(const PrepareContext& ctx);
+Prepared prepare_sub(const PrepareContext& ctx);
+Prepared prepare_mul(const PrepareContext& ctx);
+Prepared prepare_div(const PrepareContext& ctx);
+Prepared prepare_pow(const PrepareContext& ctx);
+Prepared prepare_min(const PrepareContext& ctx);
+Prepared prepare_max(const PrepareContext& ctx);
+Prepared prepare_sum(const PrepareContext& ctx);
+Prepared prepare_mean(const PrepareContext& ctx);
+Prepared prepare_equal(const PrepareContext& ctx);
+Prepared prepare_less(const PrepareContext& ctx);
+Prepared prepare_greater(const PrepareContext& ctx);
+Prepared prepare_where(const PrepareContext& ctx);
+Prepared prepare_prelu(const PrepareContext& ctx);
+
+// shape ops (tensor.cpp, gather.cpp, pad.cpp...)
+Prepared prepare_concat(const PrepareContext& ctx);
+Prepared prepare_split(const PrepareContext& ctx);
+Prepared prepare_slice(const PrepareContext& ctx);
+Prepared prepare_flatten(const PrepareContext& ctx);
+Prepared prepare_reshape(const PrepareContext& ctx);
+Prepared prepare_transpose(const PrepareContext& ctx);
+Prepared prepare_squeeze(const PrepareContext& ctx);
+Prepared prepare_unsqueeze(const PrepareContext& ctx);
+Prepared prepare_pad(const PrepareContext& ctx);
+Prepared prepare_shape(const PrepareContext& ctx);
+Prepared prepare_gather(const PrepareContext& ctx);
+Prepared prepare_constant(const PrepareContext& ctx);
+Prepared prepare_constant_of_shape(const PrepareContext& ctx);
+Prepared prepare_expand(const PrepareContext& ctx);
+Prepared prepare_range(const PrepareContext& ctx);
+Prepared prepare_tile(const PrepareContext& ctx);
+
+// conv.cpp, gemm.cpp, pool.cpp (oneDNN + reference)
+Prepared prepare_conv(const PrepareContext& ctx);
+Prepared prepare_conv_transpose(const PrepareContext& ctx);
+Prepared prepare_gemm(const PrepareContext& ctx);
+Prepared prepare_matmul(const PrepareContext& ctx);
+Prepared prepare_max_pool(const PrepareContext& ctx);
+Prepared prepare_average_pool(const PrepareContext& ctx);
+Prepared prepare_global_average_pool(const PrepareContext& ctx);
+Prepared prepare_global_max_pool(const PrepareContext& ctx);
+
+// norm.cpp, softmax.cpp, reduce.cpp, resize.cpp
+Prepared prepare_batch_normalization(const PrepareContext& ctx);
+Prepared prepare_lrn(const PrepareContext& ctx);
+Prepared prepare_softmax(const PrepareContext& ctx);
+Prepared prepare_log_softmax(const PrepareContext& ctx);
+Prepared prepare_reduce_mean(const PrepareContext& ctx);
+Prepared prepare_reduce_sum(const PrepareContext& ctx);
+Prepared prepare_reduce_max(const PrepareContext& ctx);
+Prepared prepare_resize(const PrepareContext& ctx);
+Prepared prepare_upsample(const PrepareContext& ctx);
+Prepared prepare_argmax(const PrepareContext& ctx);
+Prepared prepare_layer_normalization(const PrepareContext& ctx);
+Prepared prepare_instance_normalization(const PrepareContext& ctx);
+
+}  // namespace dnnfi

@@ -1,0 +1,109 @@
+#include "common/op_runner.h"
+
+#include <cmath>
+#include <random>
+#include <sstream>
+
+#include "core/error.h"
+#include "ops/registry.h"
+
+namespace dnnfi::test {
+
+Attribute attr_int(std::int64_t v) {
+  Attribute a;
+  a.kind = Attribute::Kind::kInt;
+  a.i = v;
+  return a;
+}
+Attribute attr_float(float v) {
+  Attribute a;
+  a.kind = Attribute::Kind::kFloat;
+  a.f = v;
+  return a;
+}
+Attribute attr_string(std::string v) {
+  Attribute a;
+  a.kind = Attribute::Kind::kString;
+  a.s = std::move(v);
+  return a;
+}
+Attribute attr_ints(std::vector<std::int64_t> v) {
+  Attribute a;
+  a.kind = Attribute::Kind::kInts;
+  a.ints = std::move(v);
+  return a;
+}
+Attribute attr_floats(std::vector<float> v) {
+  Attribute a;
+  a.kind = Attribute::Kind::kFloats;
+  a.floats = std::move(v);
+  return a;
+}
+Attribute attr_tensor(Tensor t) {
+  Attribute a;
+  a.kind = Attribute::Kind::kTensor;
+  a.t = std::move(t);
+  return a;
+}
+
+OpResult run_op(const OpCall& call) {
+  Node node;
+  node.name = "test_" + call.op_type;
+  node.op_type = call.op_type;
+  node.attributes = call.attributes;
+  std::vector<TensorInfo> infos;
+  std::vector<const Tensor*> constants;
+  for (std::size_t i = 0; i < call.inputs.size(); ++i) {
+    const auto& in = call.inputs[i];
+    infos.push_back(in ? in->info() : TensorInfo{});
+    const bool is_const = i < call.constant.size() ? call.constant[i] : i > 0;
+    constants.push_back(in && is_const ? &*in : nullptr);
+    node.inputs.push_back(in ? static_cast<int>(i) : kNoValue);
+  }
+  for (std::size_t i = 0; i < call.num_outputs; ++i) node.outputs.push_back(100 + static_cast<int>(i));
+  const OpRow* row = find_op("", call.op_type, call.opset);
+  if (row == nullptr) throw NodeError("op " + call.op_type + " not registered");
+  PrepareContext ctx(node, call.opset, "test", infos, constants, call.reference);
+  Prepared p = row->prepare(ctx);
+  OpResult r;
+  std::vector<const Tensor*> in_ptrs;
+  for (const auto& in : call.inputs) in_ptrs.push_back(in ? &*in : nullptr);
+  for (const TensorInfo& info : p.outputs) r.outputs.emplace_back(info.dtype, info.shape);
+  std::vector<Tensor*> out_ptrs;
+  for (Tensor& t : r.outputs) out_ptrs.push_back(&t);
+  r.status = p.kernel->run(in_ptrs, out_ptrs);
+  return r;
+}
+
+Tensor random_tensor(Shape shape, std::uint32_t seed, float lo, float hi) {
+  Tensor t(DType::kFloat32, std::move(shape));
+  std::mt19937 gen(seed);
+  std::uniform_real_distribution<float> dist(lo, hi);
+  for (float& v : t.span<float>()) v = dist(gen);
+  return t;
+}
+
+std::string compare_close(const Tensor& actual, const Tensor& expected, double rtol, double atol) {
+  std::ostringstream os;
+  if (actual.shape() != expected.shape()) {
+    os << "shape " << shape_to_string(actual.shape()) << " != " << shape_to_string(expected.shape());
+    return os.str();
+  }
+  if (actual.dtype() != expected.dtype()) {
+    os << "dtype " << dtype_name(actual.dtype()) << " != " << dtype_name(expected.dtype());
+    return os.str();
+  }
+  for (std::int64_t i = 0; i < actual.numel(); ++i) {
+    const double a = actual.get_as_double(i);
+    const double e = expected.get_as_double(i);
+    if (std::isnan(a) && std::isnan(e)) continue;
+    if (a == e) continue;
+    if (!(std::abs(a - e) <= atol + rtol * std::abs(e))) {
+      os << "element " << i << ": " << a << " != " << e;
+      return os.str();
+    }
+  }
+  return "";
+}
+
+}  // namespace dnnfi::test

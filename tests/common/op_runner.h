@@ -1,0 +1,47 @@
+// Test helper: prepare and run one op without a graph (tflite-micro KernelRunner style).
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "core/tensor.h"
+#include "graph/graph.h"
+
+namespace dnnfi::test {
+
+Attribute attr_int(std::int64_t v);
+Attribute attr_float(float v);
+Attribute attr_string(std::string v);
+Attribute attr_ints(std::vector<std::int64_t> v);
+Attribute attr_floats(std::vector<float> v);
+Attribute attr_tensor(Tensor t);
+
+struct OpCall {
+  std::string op_type;
+  std::vector<std::optional<Tensor>> inputs;  // nullopt = omitted optional input
+  std::map<std::string, Attribute> attributes;
+  std::int64_t opset = 13;
+  bool reference = false;       // build the reference implementation
+  std::vector<bool> constant;   // inputs known at prepare time (default: all but input 0)
+  std::size_t num_outputs = 1;
+};
+
+struct OpResult {
+  Status status;
+  std::vector<Tensor> outputs;
+};
+
+// Looks the op up in the registry, prepares it (throws NodeError like the loader would) and runs
+// it on freshly allocated outputs.
+OpResult run_op(const OpCall& call);
+
+// Fills a tensor with deterministic pseudo-random values in [lo, hi).
+Tensor random_tensor(Shape shape, std::uint32_t seed, float lo = -1.0f, float hi = 1.0f);
+
+// Max |a-b| / (atol + rtol*|b|) style check; returns a message on the first mismatch, "" if close.
+std::string compare_close(const Tensor& actual, const Tensor& expected, double rtol, double atol);
+
+}  // namespace dnnfi::test
