@@ -1,0 +1,240 @@
+#include "exec/session.h"
+
+#include <omp.h>
+
+#include <array>
+#include <cstring>
+
+#include "core/error.h"
+#include "ops/registry.h"
+
+namespace dnnfi {
+
+namespace {
+
+std::string where(const Graph& g) { return g.source.empty() ? std::string() : g.source + ": "; }
+
+// Input shapes after applying user overrides; symbolic dims default to 1.
+Shape resolve_input_shape(const Graph& g, const Value& v, const SessionOptions& options) {
+  auto it = options.input_shapes.find(v.name);
+  if (it == options.input_shapes.end()) {
+    Shape s = v.info.shape;
+    for (auto& d : s) {
+      if (d < 0) d = 1;
+    }
+    return s;
+  }
+  const Shape& given = it->second;
+  if (given.size() != v.info.shape.size()) {
+    throw InputError(where(g) + "input '" + v.name + "' has rank " +
+                     std::to_string(v.info.shape.size()) + ", shape " + shape_to_string(given) +
+                     " was given");
+  }
+  for (std::size_t i = 0; i < given.size(); ++i) {
+    if (given[i] < 0 || (v.info.shape[i] >= 0 && v.info.shape[i] != given[i])) {
+      throw InputError(where(g) + "input '" + v.name + "' expects shape " +
+                       shape_to_string(v.info.shape) + ", " + shape_to_string(given) +
+                       " was given");
+    }
+  }
+  return given;
+}
+
+}  // namespace
+
+std::shared_ptr<const Session> Session::create(Graph graph, const SessionOptions& options) {
+  std::shared_ptr<Session> s(new Session());
+  s->graph_ = std::move(graph);
+  s->options_ = options;
+  Graph& g = s->graph_;
+  const std::size_t nv = g.values.size();
+  s->infos_.resize(nv);
+  s->constant_.assign(nv, false);
+  s->constants_.resize(nv);
+  s->kernels_.resize(g.nodes.size());
+
+  for (const auto& [name, shape] : options.input_shapes) {
+    const int id = g.find_value(name);
+    bool is_input = false;
+    for (int v : g.inputs) is_input |= v == id;
+    if (!is_input) throw InputError(where(g) + "no graph input named '" + name + "'");
+  }
+  for (std::size_t v = 0; v < nv; ++v) {
+    if (g.values[v].is_initializer) {
+      s->constant_[v] = true;
+      s->constants_[v] = g.values[v].initializer;
+      s->infos_[v] = g.values[v].initializer.info();
+    }
+  }
+  for (int v : g.inputs) {
+    s->infos_[v] = TensorInfo{g.values[v].info.dtype, resolve_input_shape(g, g.values[v], options)};
+  }
+
+  const std::int64_t default_opset = g.opset("");
+  for (std::size_t n = 0; n < g.nodes.size(); ++n) {
+    const Node& node = g.nodes[n];
+    const std::int64_t opset = g.opset(node.domain);
+    const OpRow* row = find_op(node.domain, node.op_type, opset);
+    if (row == nullptr) {
+      throw NodeError(where(g) + "node '" + node.name + "': unsupported op " +
+                      (node.domain.empty() ? "" : node.domain + ".") + node.op_type + " (opset " +
+                      std::to_string(node.domain.empty() ? default_opset : opset) + ")");
+    }
+    std::vector<TensorInfo> in_infos;
+    std::vector<const Tensor*> in_consts;
+    bool all_constant = true;
+    for (int v : node.inputs) {
+      if (v == kNoValue) {
+        in_infos.emplace_back();
+        in_consts.push_back(nullptr);
+        continue;
+      }
+      in_infos.push_back(s->infos_[v]);
+      in_consts.push_back(s->constant_[v] ? &s->constants_[v] : nullptr);
+      all_constant &= s->constant_[v];
+    }
+    PrepareContext ctx(node, opset, g.source, std::move(in_infos), std::move(in_consts),
+                       options.reference_kernels);
+    Prepared p = row->prepare(ctx);
+    if (p.outputs.size() < node.outputs.size() || !p.kernel) {
+      ctx.fail("prepare produced " + std::to_string(p.outputs.size()) + " outputs, node has " +
+               std::to_string(node.outputs.size()));
+    }
+    for (std::size_t o = 0; o < node.outputs.size(); ++o) {
+      const int v = node.outputs[o];
+      if (v == kNoValue) continue;
+      const TensorInfo& info = p.outputs[o];
+      if (info.dtype == DType::kUndefined) ctx.fail("output " + std::to_string(o) + " has no dtype");
+      for (std::int64_t d : info.shape) {
+        if (d < 0) ctx.fail("output " + std::to_string(o) + " has an unknown dimension");
+      }
+      s->infos_[v] = info;
+      g.values[v].info = info;
+    }
+    s->kernels_[n] = std::move(p.kernel);
+    if (all_constant) {
+      // Fold now: the result never changes between runs. The kernel is kept so that a fault in
+      // this node's output can be recomputed downstream.
+      std::vector<const Tensor*> ins;
+      for (int v : node.inputs) ins.push_back(v == kNoValue ? nullptr : &s->constants_[v]);
+      std::vector<Tensor> outs;
+      std::vector<Tensor*> out_ptrs;
+      outs.reserve(node.outputs.size());
+      for (int v : node.outputs) {
+        outs.push_back(v == kNoValue ? Tensor() : Tensor(s->infos_[v].dtype, s->infos_[v].shape));
+      }
+      for (std::size_t o = 0; o < outs.size(); ++o) {
+        out_ptrs.push_back(node.outputs[o] == kNoValue ? nullptr : &outs[o]);
+      }
+      const Status st = s->kernels_[n]->run(ins, out_ptrs);
+      if (!st.is_ok()) ctx.fail("constant folding failed: " + st.message());
+      for (std::size_t o = 0; o < node.outputs.size(); ++o) {
+        const int v = node.outputs[o];
+        if (v == kNoValue) continue;
+        s->constant_[v] = true;
+        s->constants_[v] = std::move(outs[o]);
+      }
+    } else {
+      s->run_order_.push_back(static_cast<int>(n));
+    }
+  }
+  return s;
+}
+
+ValueStore Session::make_store() const {
+  ValueStore store;
+  store.values_.resize(infos_.size());
+  for (std::size_t v = 0; v < infos_.size(); ++v) {
+    if (constant_[v]) {
+      store.values_[v] = constants_[v];
+    } else if (infos_[v].dtype != DType::kUndefined) {
+      store.values_[v] = Tensor(infos_[v].dtype, infos_[v].shape);
+    }
+  }
+  return store;
+}
+
+void Session::check_inputs(std::span<const Tensor> inputs) const {
+  const std::string w = where(graph_);
+  if (inputs.size() != graph_.inputs.size()) {
+    throw InputError(w + "model expects " + std::to_string(graph_.inputs.size()) +
+                     " inputs, " + std::to_string(inputs.size()) + " given");
+  }
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    const int v = graph_.inputs[i];
+    const TensorInfo& want = infos_[v];
+    if (inputs[i].dtype() != want.dtype) {
+      throw InputError(w + "input '" + graph_.values[v].name + "' expects " +
+                       std::string(dtype_name(want.dtype)) + ", got " +
+                       std::string(dtype_name(inputs[i].dtype())));
+    }
+    if (inputs[i].shape() != want.shape) {
+      throw InputError(w + "input '" + graph_.values[v].name + "' expects shape " +
+                       shape_to_string(want.shape) + ", got " +
+                       shape_to_string(inputs[i].shape()));
+    }
+  }
+}
+
+Status Session::run_node(int n, ValueStore& store) const {
+  const Node& node = graph_.nodes[static_cast<std::size_t>(n)];
+  constexpr std::size_t kInline = 16;
+  std::array<const Tensor*, kInline> in_buf;
+  std::array<Tensor*, kInline> out_buf;
+  std::vector<const Tensor*> in_vec;
+  std::vector<Tensor*> out_vec;
+  std::span<const Tensor*> ins;
+  std::span<Tensor*> outs;
+  if (node.inputs.size() <= kInline) {
+    ins = std::span<const Tensor*>(in_buf.data(), node.inputs.size());
+  } else {
+    in_vec.resize(node.inputs.size());
+    ins = in_vec;
+  }
+  if (node.outputs.size() <= kInline) {
+    outs = std::span<Tensor*>(out_buf.data(), node.outputs.size());
+  } else {
+    out_vec.resize(node.outputs.size());
+    outs = out_vec;
+  }
+  for (std::size_t i = 0; i < node.inputs.size(); ++i) {
+    ins[i] = node.inputs[i] == kNoValue ? nullptr : &store[node.inputs[i]];
+  }
+  for (std::size_t i = 0; i < node.outputs.size(); ++i) {
+    outs[i] = node.outputs[i] == kNoValue ? nullptr : &store[node.outputs[i]];
+  }
+  // Omitted optional outputs are null; kernels check before writing them.
+  Status st = kernels_[static_cast<std::size_t>(n)]->run(ins, outs);
+  if (!st.is_ok()) {
+    return Status::error("node '" + node.name + "' (" + node.op_type + "): " + st.message());
+  }
+  return st;
+}
+
+Status Session::run(ValueStore& store, std::span<const Tensor> inputs) const {
+  if (inputs.size() != graph_.inputs.size()) return Status::error("wrong number of inputs");
+  omp_set_num_threads(options_.threads);
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    Tensor& dst = store[graph_.inputs[i]];
+    if (dst.info() != inputs[i].info()) return Status::error("input shape or dtype mismatch");
+    if (dst.nbytes()) std::memcpy(dst.raw(), inputs[i].raw(), dst.nbytes());
+  }
+  for (int n : run_order_) DNNFI_RETURN_IF_ERROR(run_node(n, store));
+  return Status::ok();
+}
+
+std::vector<Tensor> Session::outputs(const ValueStore& store) const {
+  std::vector<Tensor> out;
+  for (int v : graph_.outputs) out.push_back(store[v].clone());
+  return out;
+}
+
+Status Session::run_once(std::span<const Tensor> inputs, std::vector<Tensor>& outputs_out) const {
+  check_inputs(inputs);
+  ValueStore store = make_store();
+  DNNFI_RETURN_IF_ERROR(run(store, inputs));
+  outputs_out = outputs(store);
+  return Status::ok();
+}
+
+}  // namespace dnnfi

@@ -1,0 +1,314 @@
+#include "onnx/loader.h"
+
+#include <onnx/onnx_pb.h>
+
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <unordered_map>
+
+#include "core/error.h"
+
+namespace dnnfi {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr std::int64_t kMinIrVersion = 3;
+constexpr std::int64_t kMaxIrVersion = 9;
+
+std::string read_file(const std::string& path) {
+  std::error_code ec;
+  if (!fs::is_regular_file(path, ec)) throw LoadError(path + ": no such file");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw LoadError(path + ": cannot open file");
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  if (in.bad()) throw LoadError(path + ": read error");
+  return ss.str();
+}
+
+// Reads [offset, offset+length) of an external data file, refusing locations that escape the
+// model's folder.
+std::string read_external(const onnx::TensorProto& proto, const std::string& base_dir,
+                          const std::string& what) {
+  std::string location;
+  std::int64_t offset = 0;
+  std::int64_t length = -1;
+  for (const auto& kv : proto.external_data()) {
+    try {
+      if (kv.key() == "location") {
+        location = kv.value();
+      } else if (kv.key() == "offset") {
+        offset = std::stoll(kv.value());
+      } else if (kv.key() == "length") {
+        length = std::stoll(kv.value());
+      }
+    } catch (const std::exception&) {
+      throw LoadError(what + ": bad external_data entry '" + kv.key() + "'");
+    }
+  }
+  if (location.empty()) throw LoadError(what + ": external data without a location");
+  const fs::path rel(location);
+  if (rel.is_absolute()) throw LoadError(what + ": external data location must be relative");
+  for (const auto& part : rel) {
+    if (part == "..") throw LoadError(what + ": external data location leaves the model folder");
+  }
+  const fs::path full = fs::path(base_dir) / rel;
+  std::ifstream in(full, std::ios::binary);
+  if (!in) throw LoadError(what + ": cannot open external data file '" + full.string() + "'");
+  in.seekg(0, std::ios::end);
+  const std::int64_t size = static_cast<std::int64_t>(in.tellg());
+  if (offset < 0 || offset > size) throw LoadError(what + ": external data offset out of range");
+  if (length < 0) length = size - offset;
+  if (length > size - offset) {
+    throw LoadError(what + ": external data '" + full.string() + "' is shorter than expected");
+  }
+  std::string buf(static_cast<std::size_t>(length), '\0');
+  in.seekg(offset);
+  in.read(buf.data(), length);
+  if (!in) throw LoadError(what + ": cannot read external data '" + full.string() + "'");
+  return buf;
+}
+
+template <typename Src, typename Dst>
+void copy_field(const google::protobuf::RepeatedField<Src>& field, Tensor& t,
+                const std::string& what) {
+  if (static_cast<std::int64_t>(field.size()) != t.numel()) {
+    throw LoadError(what + ": has " + std::to_string(field.size()) + " values, shape " +
+                    shape_to_string(t.shape()) + " needs " + std::to_string(t.numel()));
+  }
+  Dst* out = t.data<Dst>();
+  for (int i = 0; i < field.size(); ++i) out[i] = static_cast<Dst>(field.Get(i));
+}
+
+}  // namespace
+
+Tensor tensor_from_proto(const onnx::TensorProto& proto, const std::string& base_dir,
+                         const std::string& what) {
+  const DType dtype = dtype_from_onnx(proto.data_type());
+  if (dtype == DType::kUndefined) {
+    throw LoadError(what + ": unsupported tensor data type " + std::to_string(proto.data_type()));
+  }
+  if (proto.has_segment()) throw LoadError(what + ": segmented tensors are not supported");
+  Shape shape;
+  for (std::int64_t d : proto.dims()) {
+    if (d < 0) throw LoadError(what + ": negative dimension " + std::to_string(d));
+    shape.push_back(d);
+  }
+  // Guard against absurd sizes from corrupt files before allocating.
+  std::int64_t numel = 1;
+  for (std::int64_t d : shape) {
+    if (d != 0 && numel > (std::int64_t{1} << 40) / d) throw LoadError(what + ": tensor too large");
+    numel *= d;
+  }
+  Tensor t(dtype, shape);
+  const std::size_t nbytes = t.nbytes();
+  const bool external = proto.data_location() == onnx::TensorProto::EXTERNAL;
+  if (external || proto.has_raw_data()) {
+    const std::string raw = external ? read_external(proto, base_dir, what) : proto.raw_data();
+    if (raw.size() != nbytes) {
+      throw LoadError(what + ": holds " + std::to_string(raw.size()) + " bytes, shape " +
+                      shape_to_string(shape) + " of " + std::string(dtype_name(dtype)) +
+                      " needs " + std::to_string(nbytes));
+    }
+    if (nbytes) std::memcpy(t.raw(), raw.data(), nbytes);  // little-endian host, as ONNX stores
+    return t;
+  }
+  switch (dtype) {
+    case DType::kFloat32: copy_field<float, float>(proto.float_data(), t, what); break;
+    case DType::kFloat64: copy_field<double, double>(proto.double_data(), t, what); break;
+    case DType::kInt64: copy_field<std::int64_t, std::int64_t>(proto.int64_data(), t, what); break;
+    case DType::kUInt32:
+      copy_field<std::uint64_t, std::uint32_t>(proto.uint64_data(), t, what);
+      break;
+    case DType::kUInt64:
+      copy_field<std::uint64_t, std::uint64_t>(proto.uint64_data(), t, what);
+      break;
+    case DType::kInt32: copy_field<std::int32_t, std::int32_t>(proto.int32_data(), t, what); break;
+    case DType::kInt16: copy_field<std::int32_t, std::int16_t>(proto.int32_data(), t, what); break;
+    case DType::kUInt16:
+    case DType::kFloat16:
+    case DType::kBFloat16:
+      copy_field<std::int32_t, std::uint16_t>(proto.int32_data(), t, what);
+      break;
+    case DType::kInt8: copy_field<std::int32_t, std::int8_t>(proto.int32_data(), t, what); break;
+    case DType::kUInt8: copy_field<std::int32_t, std::uint8_t>(proto.int32_data(), t, what); break;
+    case DType::kBool: {
+      copy_field<std::int32_t, std::uint8_t>(proto.int32_data(), t, what);
+      for (auto& b : t.span<std::uint8_t>()) b = b ? 1 : 0;
+      break;
+    }
+    case DType::kUndefined: break;
+  }
+  return t;
+}
+
+Tensor load_tensor_pb(const std::string& path) {
+  const std::string bytes = read_file(path);
+  onnx::TensorProto proto;
+  if (!proto.ParseFromString(bytes)) throw LoadError(path + ": not a serialized ONNX TensorProto");
+  return tensor_from_proto(proto, fs::path(path).parent_path().string(), path);
+}
+
+namespace {
+
+Attribute convert_attribute(const onnx::AttributeProto& a, const std::string& base_dir,
+                            const std::string& what) {
+  Attribute out;
+  using AP = onnx::AttributeProto;
+  switch (a.type()) {
+    case AP::FLOAT: out.kind = Attribute::Kind::kFloat; out.f = a.f(); break;
+    case AP::INT: out.kind = Attribute::Kind::kInt; out.i = a.i(); break;
+    case AP::STRING: out.kind = Attribute::Kind::kString; out.s = a.s(); break;
+    case AP::TENSOR:
+      out.kind = Attribute::Kind::kTensor;
+      out.t = tensor_from_proto(a.t(), base_dir, what + " attribute '" + a.name() + "'");
+      break;
+    case AP::FLOATS:
+      out.kind = Attribute::Kind::kFloats;
+      out.floats.assign(a.floats().begin(), a.floats().end());
+      break;
+    case AP::INTS:
+      out.kind = Attribute::Kind::kInts;
+      out.ints.assign(a.ints().begin(), a.ints().end());
+      break;
+    case AP::STRINGS:
+      out.kind = Attribute::Kind::kStrings;
+      out.strings.assign(a.strings().begin(), a.strings().end());
+      break;
+    default: out.kind = Attribute::Kind::kOther; break;  // graphs, sparse tensors, type protos
+  }
+  return out;
+}
+
+}  // namespace
+
+Graph load_onnx(const std::string& path) {
+  const std::string bytes = read_file(path);
+  onnx::ModelProto model;
+  if (bytes.empty() || !model.ParseFromString(bytes)) {
+    throw LoadError(path + ": not a valid ONNX model (protobuf parse failed)");
+  }
+  if (!model.has_graph()) throw LoadError(path + ": not a valid ONNX model (no graph)");
+  Graph g;
+  g.source = path;
+  g.ir_version = model.ir_version();
+  if (g.ir_version < kMinIrVersion || g.ir_version > kMaxIrVersion) {
+    throw LoadError(path + ": unsupported ONNX IR version " + std::to_string(g.ir_version) +
+                    " (supported " + std::to_string(kMinIrVersion) + ".." +
+                    std::to_string(kMaxIrVersion) + ")");
+  }
+  for (const auto& op : model.opset_import()) {
+    const std::string domain = op.domain() == "ai.onnx" ? "" : op.domain();
+    g.opsets[domain] = op.version();
+  }
+  if (g.opsets.count("") == 0) throw LoadError(path + ": model imports no ai.onnx opset");
+  const std::int64_t opset = g.opsets[""];
+  if (opset < kMinOnnxOpset || opset > kMaxOnnxOpset) {
+    throw LoadError(path + ": unsupported ai.onnx opset " + std::to_string(opset) + " (supported " +
+                    std::to_string(kMinOnnxOpset) + ".." + std::to_string(kMaxOnnxOpset) + ")");
+  }
+  const std::string base_dir = fs::path(path).parent_path().string();
+  const onnx::GraphProto& gp = model.graph();
+  if (gp.sparse_initializer_size() > 0) throw LoadError(path + ": sparse initializers are not supported");
+
+  std::unordered_map<std::string, int> ids;
+  auto value_id = [&](const std::string& name) {
+    auto it = ids.find(name);
+    if (it != ids.end()) return it->second;
+    const int id = static_cast<int>(g.values.size());
+    g.values.push_back(Value{});
+    g.values.back().name = name;
+    ids.emplace(name, id);
+    return id;
+  };
+
+  for (const auto& init : gp.initializer()) {
+    if (init.name().empty()) throw LoadError(path + ": an initializer has no name");
+    if (ids.count(init.name())) throw LoadError(path + ": initializer '" + init.name() + "' is defined twice");
+    const int id = value_id(init.name());
+    Value& v = g.values[id];
+    v.is_initializer = true;
+    v.initializer = tensor_from_proto(init, base_dir, path + ": initializer '" + init.name() + "'");
+    v.info = v.initializer.info();
+  }
+  std::set<std::string> seen_inputs;
+  for (const auto& in : gp.input()) {
+    if (!seen_inputs.insert(in.name()).second) {
+      throw LoadError(path + ": graph input '" + in.name() + "' is listed twice");
+    }
+    const int id = value_id(in.name());
+    Value& v = g.values[id];
+    if (v.is_initializer) continue;  // an initializer with a default value: treated as constant
+    if (!in.type().has_tensor_type()) {
+      throw LoadError(path + ": graph input '" + in.name() + "' is not a tensor");
+    }
+    const auto& tt = in.type().tensor_type();
+    v.info.dtype = dtype_from_onnx(tt.elem_type());
+    if (v.info.dtype == DType::kUndefined) {
+      throw LoadError(path + ": graph input '" + in.name() + "' has unsupported element type " +
+                      std::to_string(tt.elem_type()));
+    }
+    if (!tt.has_shape()) throw LoadError(path + ": graph input '" + in.name() + "' has no shape");
+    for (const auto& d : tt.shape().dim()) {
+      if (d.has_dim_value()) {
+        if (d.dim_value() < 0) throw LoadError(path + ": graph input '" + in.name() + "' has a negative dim");
+        v.info.shape.push_back(d.dim_value());
+        v.dim_names.emplace_back();
+      } else {
+        v.info.shape.push_back(-1);
+        v.dim_names.push_back(d.has_dim_param() ? d.dim_param() : std::string());
+      }
+    }
+    g.inputs.push_back(id);
+  }
+
+  std::set<std::string> node_names;
+  for (int n = 0; n < gp.node_size(); ++n) {
+    const auto& np = gp.node(n);
+    Node node;
+    node.op_type = np.op_type();
+    node.domain = np.domain() == "ai.onnx" ? "" : np.domain();
+    std::string name = np.name().empty() ? node.op_type + "_" + std::to_string(n) : np.name();
+    if (node_names.count(name)) name += "_" + std::to_string(n);
+    node_names.insert(name);
+    node.name = name;
+    const std::string what = path + ": node '" + node.name + "' (" + node.op_type + ")";
+    for (const auto& in : np.input()) {
+      node.inputs.push_back(in.empty() ? kNoValue : value_id(in));
+    }
+    // Trailing omitted inputs carry no information.
+    while (!node.inputs.empty() && node.inputs.back() == kNoValue) node.inputs.pop_back();
+    for (const auto& out : np.output()) {
+      if (out.empty()) {
+        node.outputs.push_back(kNoValue);
+        continue;
+      }
+      const int id = value_id(out);
+      node.outputs.push_back(id);
+    }
+    for (const auto& a : np.attribute()) {
+      if (a.has_ref_attr_name() && !a.ref_attr_name().empty()) {
+        throw LoadError(what + ": attribute references are not supported");
+      }
+      node.attributes[a.name()] = convert_attribute(a, base_dir, what);
+    }
+    g.nodes.push_back(std::move(node));
+  }
+  for (const auto& out : gp.output()) {
+    auto it = ids.find(out.name());
+    if (it == ids.end()) {
+      throw LoadError(path + ": graph output '" + out.name() + "' is not produced by any node");
+    }
+    g.outputs.push_back(it->second);
+  }
+  if (g.outputs.empty()) throw LoadError(path + ": the graph has no outputs");
+  g.finalize();
+  return g;
+}
+
+}  // namespace dnnfi

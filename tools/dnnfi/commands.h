@@ -1,0 +1,15 @@
+// Subcommands of the dnnfi CLI, one file each. Each `add_*` registers its options on the app and
+// returns a handle the dispatcher calls when that subcommand was chosen.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <functional>
+
+namespace dnnfi::cli {
+
+using Command = std::function<int()>;
+
+Command add_inspect(CLI::App& app);
+Command add_run(CLI::App& app);
+
+}  // namespace dnnfi::cli
