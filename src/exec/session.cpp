@@ -211,6 +211,29 @@ Status Session::run_node(int n, ValueStore& store) const {
   return st;
 }
 
+Status Session::run_node_with(int n, std::span<const Tensor* const> table,
+                              std::span<Tensor* const> outputs) const {
+  const Node& node = graph_.nodes[static_cast<std::size_t>(n)];
+  constexpr std::size_t kInline = 16;
+  std::array<const Tensor*, kInline> in_buf;
+  std::vector<const Tensor*> in_vec;
+  std::span<const Tensor*> ins;
+  if (node.inputs.size() <= kInline) {
+    ins = std::span<const Tensor*>(in_buf.data(), node.inputs.size());
+  } else {
+    in_vec.resize(node.inputs.size());
+    ins = in_vec;
+  }
+  for (std::size_t i = 0; i < node.inputs.size(); ++i) {
+    ins[i] = node.inputs[i] == kNoValue ? nullptr : table[static_cast<std::size_t>(node.inputs[i])];
+  }
+  Status st = kernels_[static_cast<std::size_t>(n)]->run(ins, outputs);
+  if (!st.is_ok()) {
+    return Status::error("node '" + node.name + "' (" + node.op_type + "): " + st.message());
+  }
+  return st;
+}
+
 Status Session::run(ValueStore& store, std::span<const Tensor> inputs) const {
   if (inputs.size() != graph_.inputs.size()) return Status::error("wrong number of inputs");
   omp_set_num_threads(options_.threads);

@@ -58,6 +58,10 @@ class Session {
   Status run(ValueStore& store, std::span<const Tensor> inputs) const;
   // Runs one node, reading its inputs from and writing its outputs to the store.
   Status run_node(int node, ValueStore& store) const;
+  // Runs node n with its inputs looked up in `table` (value id -> tensor, e.g. a mix of golden and
+  // faulty tensors) and its outputs written to `outputs` (one per node output, null if omitted).
+  Status run_node_with(int n, std::span<const Tensor* const> table,
+                       std::span<Tensor* const> outputs) const;
   // Copies of the graph outputs in the store.
   std::vector<Tensor> outputs(const ValueStore& store) const;
 

@@ -1,5 +1,7 @@
 #include "ops/broadcast.h"
 
+#include <algorithm>
+
 namespace dnnfi {
 
 std::optional<Shape> broadcast_shapes(const Shape& a, const Shape& b) {
@@ -28,6 +30,47 @@ std::vector<std::int64_t> broadcast_strides(const Shape& in, const Shape& out) {
     s *= in[i];
   }
   return strides;
+}
+
+BroadcastLoop make_broadcast_loop(const std::vector<Shape>& inputs, const Shape& out) {
+  const std::size_t n = inputs.size();
+  const std::size_t rank = out.size();
+  BroadcastLoop loop;
+  loop.numel = shape_numel(out);
+  loop.strides.resize(n);
+  if (loop.numel == 0) return loop;
+  // Per merged axis: its size and which operands are broadcast along it.
+  std::vector<std::vector<bool>> broadcast;
+  for (std::size_t ax = 0; ax < rank; ++ax) {
+    if (out[ax] == 1) continue;
+    std::vector<bool> pattern(n);
+    for (std::size_t k = 0; k < n; ++k) {
+      const std::size_t lead = rank - inputs[k].size();
+      pattern[k] = ax < lead || inputs[k][ax - lead] == 1;
+    }
+    if (!broadcast.empty() && broadcast.back() == pattern) {
+      loop.dims.back() *= out[ax];
+    } else {
+      loop.dims.push_back(out[ax]);
+      broadcast.push_back(std::move(pattern));
+    }
+  }
+  if (loop.dims.empty()) {
+    // One output element: every operand has one element too; read it as a contiguous run of 1.
+    loop.dims = {1};
+    for (auto& s : loop.strides) s = {1};
+    return loop;
+  }
+  for (std::size_t k = 0; k < n; ++k) {
+    loop.strides[k].assign(loop.dims.size(), 0);
+    std::int64_t s = 1;
+    for (std::size_t ax = loop.dims.size(); ax-- > 0;) {
+      if (broadcast[ax][k]) continue;
+      loop.strides[k][ax] = s;
+      s *= loop.dims[ax];
+    }
+  }
+  return loop;
 }
 
 }  // namespace dnnfi

@@ -4,10 +4,6 @@
 
 namespace dnnfi {
 
-Prepared prepare_conv(const PrepareContext& ctx) { ctx.fail("not implemented yet"); }
-Prepared prepare_conv_transpose(const PrepareContext& ctx) { ctx.fail("not implemented yet"); }
-Prepared prepare_gemm(const PrepareContext& ctx) { ctx.fail("not implemented yet"); }
-Prepared prepare_matmul(const PrepareContext& ctx) { ctx.fail("not implemented yet"); }
 Prepared prepare_max_pool(const PrepareContext& ctx) { ctx.fail("not implemented yet"); }
 Prepared prepare_average_pool(const PrepareContext& ctx) { ctx.fail("not implemented yet"); }
 Prepared prepare_global_average_pool(const PrepareContext& ctx) { ctx.fail("not implemented yet"); }

@@ -1,0 +1,482 @@
+#include "fi/injector.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <numeric>
+#include <queue>
+
+#include "core/error.h"
+#include "fi/fault_model.h"
+#include "graph/superlayers.h"
+
+namespace dnnfi {
+
+std::string strategy_name(Strategy s) {
+  switch (s) {
+    case Strategy::kCone: return "cone";
+    case Strategy::kSuperlayer: return "superlayer";
+    case Strategy::kFull: return "full";
+  }
+  return "?";
+}
+
+Strategy parse_strategy(const std::string& s) {
+  if (s == "cone") return Strategy::kCone;
+  if (s == "superlayer") return Strategy::kSuperlayer;
+  if (s == "full") return Strategy::kFull;
+  throw InputError("unknown strategy '" + s + "' (expected cone, superlayer or full)");
+}
+
+std::string outcome_name(Outcome o) {
+  switch (o) {
+    case Outcome::kMasked: return "masked";
+    case Outcome::kSDC: return "sdc";
+    case Outcome::kTolerable: return "tolerable";
+    case Outcome::kDUE: return "due";
+    case Outcome::kHang: return "hang";
+  }
+  return "?";
+}
+
+std::vector<std::int64_t> top1_per_row(const Tensor& t) {
+  std::vector<std::int64_t> out;
+  if (t.numel() == 0) return out;
+  const std::int64_t cols = t.rank() == 0 ? 1 : t.shape().back();
+  if (cols == 0) return out;
+  const std::int64_t rows = t.numel() / cols;
+  for (std::int64_t r = 0; r < rows; ++r) {
+    std::int64_t best = 0;
+    double best_v = t.get_as_double(r * cols);
+    for (std::int64_t c = 1; c < cols; ++c) {
+      const double v = t.get_as_double(r * cols + c);
+      // NaN never wins; a NaN-only row keeps index 0 (the trial is a DUE anyway).
+      if (v > best_v || (std::isnan(best_v) && !std::isnan(v))) {
+        best = c;
+        best_v = v;
+      }
+    }
+    out.push_back(best);
+  }
+  return out;
+}
+
+std::vector<std::int64_t> topk_row0(const Tensor& t, std::size_t k) {
+  const std::int64_t cols = t.rank() == 0 ? 1 : t.shape().back();
+  std::vector<std::int64_t> idx(static_cast<std::size_t>(std::max<std::int64_t>(cols, 0)));
+  std::iota(idx.begin(), idx.end(), 0);
+  auto key = [&](std::int64_t i) {
+    const double v = t.get_as_double(i);
+    return std::isnan(v) ? -INFINITY : v;
+  };
+  k = std::min(k, idx.size());
+  std::partial_sort(idx.begin(), idx.begin() + static_cast<std::ptrdiff_t>(k), idx.end(),
+                    [&](std::int64_t a, std::int64_t b) {
+                      return key(a) > key(b) || (key(a) == key(b) && a < b);
+                    });
+  idx.resize(k);
+  return idx;
+}
+
+Injector::Injector(std::shared_ptr<const Session> session) : session_(std::move(session)) {
+  superlayer_ = find_superlayers(session_->graph(),
+                                 [this](int v) { return session_->is_constant(v); });
+}
+
+GoldenRun Injector::golden(std::vector<Tensor> inputs) const {
+  session_->check_inputs(inputs);
+  GoldenRun g;
+  g.inputs = std::move(inputs);
+  g.store = session_->make_store();
+  const Status st = session_->run(g.store, g.inputs);
+  if (!st.is_ok()) throw InputError("fault-free run failed: " + st.message());
+  const Graph& graph = session_->graph();
+  const Tensor& out0 = g.store[graph.outputs[0]];
+  g.top1 = top1_per_row(out0);
+  g.top5.push_back(topk_row0(out0, 5));
+  return g;
+}
+
+FaultSite Injector::site_by_name(const std::string& name, std::int64_t flat_index) const {
+  const Graph& g = session_->graph();
+  FaultSite site;
+  site.flat_index = flat_index;
+  const int n = g.find_node(name);
+  if (n >= 0) {
+    site.kind = SiteKind::kNodeOutput;
+    site.node = n;
+    site.output = 0;
+    site.value = g.nodes[static_cast<std::size_t>(n)].outputs.empty()
+                     ? -1
+                     : g.nodes[static_cast<std::size_t>(n)].outputs[0];
+  } else {
+    const int v = g.find_value(name);
+    if (v < 0) throw InputError("no node or value named '" + name + "' in " + g.source);
+    site.value = v;
+    const Value& val = g.values[static_cast<std::size_t>(v)];
+    if (val.producer >= 0) {
+      site.kind = SiteKind::kNodeOutput;
+      site.node = val.producer;
+      const auto& outs = g.nodes[static_cast<std::size_t>(val.producer)].outputs;
+      site.output = static_cast<int>(std::find(outs.begin(), outs.end(), v) - outs.begin());
+    } else if (val.is_initializer) {
+      site.kind = SiteKind::kWeight;
+    } else {
+      site.kind = SiteKind::kGraphInput;
+    }
+  }
+  if (site.value < 0) throw InputError("node '" + name + "' has no output to inject into");
+  validate(Fault{site, FaultModel{FaultModelKind::kSetZero}});
+  return site;
+}
+
+void Injector::validate(const Fault& f) const {
+  const Graph& g = session_->graph();
+  const FaultSite& s = f.site;
+  if (s.value < 0 || s.value >= static_cast<int>(g.values.size())) {
+    throw InputError("fault site has no valid value");
+  }
+  const TensorInfo& info = session_->info(s.value);
+  const std::string& name = g.values[static_cast<std::size_t>(s.value)].name;
+  if (s.flat_index < 0 || s.flat_index >= info.numel()) {
+    throw InputError("index " + std::to_string(s.flat_index) + " is out of range for '" + name +
+                     "' of shape " + shape_to_string(info.shape) + " (" +
+                     std::to_string(info.numel()) + " elements)");
+  }
+  validate_fault_model(f.model, info.dtype);
+}
+
+void Injector::bind(const GoldenRun& golden, TrialWorkspace& ws) const {
+  const std::size_t nv = session_->graph().values.size();
+  if (ws.scratch_.size() != nv) {
+    ws.scratch_.assign(nv, Tensor());
+    ws.state_.assign(nv, 0);
+    ws.queued_.assign(session_->graph().nodes.size(), 0);
+    ws.touched_.clear();
+    ws.table_.assign(nv, nullptr);
+    ws.bound_ = nullptr;
+  }
+  if (ws.bound_ != &golden) {
+    for (std::size_t v = 0; v < nv; ++v) ws.table_[v] = &golden.store[static_cast<int>(v)];
+    std::fill(ws.state_.begin(), ws.state_.end(), 0);
+    ws.touched_.clear();
+    ws.bound_ = &golden;
+  }
+}
+
+Tensor& Injector::scratch(TrialWorkspace& ws, int v) const {
+  Tensor& t = ws.scratch_[static_cast<std::size_t>(v)];
+  if (t.empty()) {
+    const TensorInfo& info = session_->info(v);
+    t = Tensor(info.dtype, info.shape);
+  }
+  return t;
+}
+
+void Injector::reset(TrialWorkspace& ws, const GoldenRun& golden) const {
+  for (int v : ws.touched_) {
+    ws.table_[static_cast<std::size_t>(v)] = &golden.store[v];
+    ws.state_[static_cast<std::size_t>(v)] = 0;
+  }
+  ws.touched_.clear();
+  std::fill(ws.queued_.begin(), ws.queued_.end(), 0);
+}
+
+Status Injector::compute_node(int n, TrialWorkspace& ws) const {
+  const Node& node = session_->graph().nodes[static_cast<std::size_t>(n)];
+  Tensor* outs[16];
+  std::vector<Tensor*> outs_vec;
+  Tensor** out_ptr = outs;
+  if (node.outputs.size() > 16) {
+    outs_vec.resize(node.outputs.size());
+    out_ptr = outs_vec.data();
+  }
+  for (std::size_t o = 0; o < node.outputs.size(); ++o) {
+    const int v = node.outputs[o];
+    out_ptr[o] = v == kNoValue ? nullptr : &scratch(ws, v);
+  }
+  Status st = session_->run_node_with(n, ws.table_, std::span<Tensor* const>(out_ptr, node.outputs.size()));
+  for (std::size_t o = 0; o < node.outputs.size(); ++o) {
+    const int v = node.outputs[o];
+    if (v == kNoValue) continue;
+    ws.table_[static_cast<std::size_t>(v)] = out_ptr[o];
+    if (ws.state_[static_cast<std::size_t>(v)] == 0) ws.touched_.push_back(v);
+    ws.state_[static_cast<std::size_t>(v)] = 1;
+  }
+  return st;
+}
+
+void Injector::apply_faults_for_value(int v, std::span<const Fault> faults, TrialWorkspace& ws,
+                                      const GoldenRun& golden, TrialResult& r) const {
+  bool any = false;
+  for (const Fault& f : faults) any |= f.site.value == v;
+  if (!any) return;
+  if (ws.state_[static_cast<std::size_t>(v)] != 1) {  // corrupt a copy, never the golden value
+    Tensor& t = scratch(ws, v);
+    const Tensor& src = golden.store[v];
+    if (t.nbytes()) std::memcpy(t.raw(), src.raw(), t.nbytes());
+    ws.table_[static_cast<std::size_t>(v)] = &t;
+    if (ws.state_[static_cast<std::size_t>(v)] == 0) ws.touched_.push_back(v);
+    ws.state_[static_cast<std::size_t>(v)] = 1;
+  }
+  Tensor& t = ws.scratch_[static_cast<std::size_t>(v)];
+  const std::size_t esize = dtype_size(t.dtype());
+  for (const Fault& f : faults) {
+    if (f.site.value != v) continue;
+    auto* elem = static_cast<std::uint8_t*>(t.raw()) + static_cast<std::size_t>(f.site.flat_index) * esize;
+    AppliedFault a = apply_fault_model(f.model, t.dtype(), elem);
+    a.fault = f;
+    r.applied.push_back(std::move(a));
+  }
+}
+
+namespace {
+
+double max_abs_error(const Tensor& a, const Tensor& b) {
+  double m = 0.0;
+  const std::int64_t n = std::min(a.numel(), b.numel());
+  for (std::int64_t i = 0; i < n; ++i) {
+    const double x = a.get_as_double(i);
+    const double y = b.get_as_double(i);
+    if (std::isnan(x) != std::isnan(y) || std::isinf(x) || std::isinf(y)) {
+      if (!(x == y)) return INFINITY;
+      continue;
+    }
+    if (std::isnan(x)) continue;
+    m = std::max(m, std::abs(x - y));
+  }
+  return m;
+}
+
+}  // namespace
+
+TrialResult Injector::run_trial(const GoldenRun& golden, std::span<const Fault> faults,
+                                const TrialOptions& options, TrialWorkspace& ws) const {
+  TrialResult r;
+  const Graph& g = session_->graph();
+  const int n_nodes = static_cast<int>(g.nodes.size());
+  for (const Fault& f : faults) validate(f);
+  bind(golden, ws);
+  omp_set_num_threads(session_->options().threads);
+  const auto t0 = std::chrono::steady_clock::now();
+  auto timed_out = [&]() {
+    if (options.time_limit_s <= 0.0) return false;
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() >
+           options.time_limit_s;
+  };
+  auto record = [&](int n) {
+    ++r.nodes_computed;
+    if (!options.trace) return;
+    NodeChange c;
+    c.node = n;
+    const int v = g.nodes[static_cast<std::size_t>(n)].outputs.empty() ? kNoValue
+                                                                        : g.nodes[static_cast<std::size_t>(n)].outputs[0];
+    if (v != kNoValue) {
+      c.changed = !ws.table_[static_cast<std::size_t>(v)]->bit_equal(golden.store[v]);
+      c.max_abs_error = c.changed ? max_abs_error(*ws.table_[static_cast<std::size_t>(v)], golden.store[v]) : 0.0;
+    }
+    r.trace.push_back(c);
+  };
+  // Faults on values with no producer (weights, graph inputs) are in place before anything runs.
+  for (const Fault& f : faults) {
+    if (g.values[static_cast<std::size_t>(f.site.value)].producer < 0) {
+      apply_faults_for_value(f.site.value, faults, ws, golden, r);
+    }
+  }
+  auto after_node = [&](int n) {
+    for (int v : g.nodes[static_cast<std::size_t>(n)].outputs) {
+      if (v != kNoValue) apply_faults_for_value(v, faults, ws, golden, r);
+    }
+  };
+  Status status;
+  bool hang = false;
+  if (options.strategy == Strategy::kCone) {
+    std::priority_queue<int, std::vector<int>, std::greater<>> heap;
+    auto push_consumers = [&](int v) {
+      for (int c : g.values[static_cast<std::size_t>(v)].consumers) {
+        if (!ws.queued_[static_cast<std::size_t>(c)]) {
+          ws.queued_[static_cast<std::size_t>(c)] = 1;
+          heap.push(c);
+        }
+      }
+    };
+    for (const Fault& f : faults) {
+      const Value& val = g.values[static_cast<std::size_t>(f.site.value)];
+      if (val.producer < 0) {
+        if (!ws.table_[static_cast<std::size_t>(f.site.value)]->bit_equal(golden.store[f.site.value])) {
+          push_consumers(f.site.value);
+        }
+      } else if (!ws.queued_[static_cast<std::size_t>(val.producer)]) {
+        ws.queued_[static_cast<std::size_t>(val.producer)] = 1;
+        heap.push(val.producer);
+      }
+    }
+    while (!heap.empty()) {
+      if (timed_out()) {
+        hang = true;
+        break;
+      }
+      const int n = heap.top();
+      heap.pop();
+      const Node& node = g.nodes[static_cast<std::size_t>(n)];
+      bool dirty_input = false;
+      for (int v : node.inputs) {
+        dirty_input |= v != kNoValue && ws.state_[static_cast<std::size_t>(v)] == 1;
+      }
+      if (dirty_input) {
+        status = compute_node(n, ws);
+        if (!status.is_ok()) break;
+      }
+      after_node(n);  // faults on this node's outputs (a copy of golden if it was not recomputed)
+      for (int v : node.outputs) {
+        if (v == kNoValue || ws.state_[static_cast<std::size_t>(v)] != 1) continue;
+        if (ws.table_[static_cast<std::size_t>(v)]->bit_equal(golden.store[v])) {
+          ws.table_[static_cast<std::size_t>(v)] = &golden.store[v];  // masked here
+          ws.state_[static_cast<std::size_t>(v)] = 2;
+        } else {
+          push_consumers(v);
+        }
+      }
+      if (dirty_input) record(n);
+    }
+  } else if (options.strategy == Strategy::kFull) {
+    for (int n = 0; n < n_nodes && status.is_ok(); ++n) {
+      if (timed_out()) {
+        hang = true;
+        break;
+      }
+      status = compute_node(n, ws);
+      if (status.is_ok()) after_node(n);
+      record(n);
+    }
+  } else {  // superlayer
+    int lmin = n_nodes;
+    int lmax = -1;
+    for (const Fault& f : faults) {
+      const int p = g.values[static_cast<std::size_t>(f.site.value)].producer;
+      lmin = std::min(lmin, p);
+      lmax = std::max(lmax, p);
+    }
+    int ps = -1;
+    for (int n = 0; n < lmin && n < n_nodes; ++n) {
+      if (superlayer_[static_cast<std::size_t>(n)]) ps = n;
+    }
+    int ns = n_nodes;
+    for (int n = std::max(lmax, 0); n < n_nodes; ++n) {
+      if (superlayer_[static_cast<std::size_t>(n)]) {
+        ns = n;
+        break;
+      }
+    }
+    std::vector<std::uint8_t> done(static_cast<std::size_t>(n_nodes), 0);
+    auto run_one = [&](int n) {
+      if (!status.is_ok() || hang) return;
+      if (timed_out()) {
+        hang = true;
+        return;
+      }
+      status = compute_node(n, ws);
+      if (status.is_ok()) after_node(n);
+      done[static_cast<std::size_t>(n)] = 1;
+      record(n);
+    };
+    // 1. From the input up to the previous superlayer.
+    for (int n = 0; n <= ps; ++n) run_one(n);
+    // 2. The faulty layers and everything the next superlayer needs, memoised, depth-first.
+    auto compute_needed = [&](int target) {
+      std::vector<std::pair<int, std::size_t>> stack{{target, 0}};
+      while (!stack.empty() && status.is_ok() && !hang) {
+        auto& [n, next_input] = stack.back();
+        const Node& node = g.nodes[static_cast<std::size_t>(n)];
+        if (done[static_cast<std::size_t>(n)]) {
+          stack.pop_back();
+          continue;
+        }
+        if (next_input < node.inputs.size()) {
+          const int v = node.inputs[next_input++];
+          if (v == kNoValue) continue;
+          const int p = g.values[static_cast<std::size_t>(v)].producer;
+          if (p > ps && !done[static_cast<std::size_t>(p)]) stack.emplace_back(p, 0);
+          continue;
+        }
+        const int node_id = n;
+        stack.pop_back();
+        run_one(node_id);
+      }
+    };
+    for (const Fault& f : faults) {
+      const int p = g.values[static_cast<std::size_t>(f.site.value)].producer;
+      if (p >= 0) compute_needed(p);
+    }
+    if (ns < n_nodes) {
+      compute_needed(ns);
+      // 3. From the next superlayer to the output.
+      for (int n = ns + 1; n < n_nodes; ++n) {
+        if (!done[static_cast<std::size_t>(n)]) run_one(n);
+      }
+    } else {
+      for (int n = ps + 1; n < n_nodes; ++n) {
+        if (!done[static_cast<std::size_t>(n)]) compute_needed(n);
+      }
+    }
+  }
+  if (hang) {
+    r.outcome = Outcome::kHang;
+    r.error = "time limit exceeded";
+  } else if (!status.is_ok()) {
+    r.outcome = Outcome::kDUE;
+    r.error = status.message();
+  } else {
+    classify(golden, ws, r);
+  }
+  if (options.keep_outputs) {
+    for (int v : g.outputs) r.outputs.push_back(ws.table_[static_cast<std::size_t>(v)]->clone());
+  }
+  reset(ws, golden);
+  return r;
+}
+
+void Injector::classify(const GoldenRun& golden, TrialWorkspace& ws, TrialResult& r) const {
+  const Graph& g = session_->graph();
+  bool identical = true;
+  bool non_finite = false;
+  for (int v : g.outputs) {
+    const Tensor& f = *ws.table_[static_cast<std::size_t>(v)];
+    const Tensor& gold = golden.store[v];
+    if (f.bit_equal(gold)) continue;
+    identical = false;
+    const DType dt = f.dtype();
+    if (dt == DType::kFloat32 || dt == DType::kFloat64 || dt == DType::kFloat16 ||
+        dt == DType::kBFloat16) {
+      for (std::int64_t i = 0; i < f.numel(); ++i) {
+        const double x = f.get_as_double(i);
+        if (!std::isfinite(x) && std::isfinite(gold.get_as_double(i))) {
+          non_finite = true;
+          break;
+        }
+      }
+    }
+  }
+  const Tensor& out0 = *ws.table_[static_cast<std::size_t>(g.outputs[0])];
+  r.faulty_top1 = identical ? golden.top1 : top1_per_row(out0);
+  if (identical) {
+    r.outcome = Outcome::kMasked;
+    r.golden_in_top5 = true;
+    return;
+  }
+  const auto top5 = topk_row0(out0, 5);
+  r.golden_in_top5 = !golden.top1.empty() &&
+                     std::find(top5.begin(), top5.end(), golden.top1[0]) != top5.end();
+  if (non_finite) {
+    r.outcome = Outcome::kDUE;
+    r.error = "NaN or Inf in the output";
+  } else if (r.faulty_top1 != golden.top1) {
+    r.outcome = Outcome::kSDC;
+  } else {
+    r.outcome = Outcome::kTolerable;
+  }
+}
+
+}  // namespace dnnfi

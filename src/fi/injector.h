@@ -1,0 +1,114 @@
+// Fault propagation: a golden (fault-free) run keeps every value; a trial applies fully specified
+// faults and recomputes what they reach, by one of three strategies that give bit-identical
+// outputs:
+//   kCone       (default) only the nodes downstream of a corrupted value, in topological order,
+//               every other input taken from the golden cache; stops as soon as no corrupted value
+//               is live (masked).
+//   kSuperlayer TensorFI+'s Algorithm 1 with memoisation: recompute from the input up to the
+//               superlayer before the fault, the branches to the next superlayer, then the rest.
+//   kFull       the whole graph recomputed from the input (the reference).
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "exec/session.h"
+#include "fi/fault.h"
+
+namespace dnnfi {
+
+enum class Strategy : std::uint8_t { kCone, kSuperlayer, kFull };
+enum class Outcome : std::uint8_t { kMasked, kSDC, kTolerable, kDUE, kHang };
+
+std::string strategy_name(Strategy s);
+Strategy parse_strategy(const std::string& s);  // throws InputError
+std::string outcome_name(Outcome o);
+
+struct GoldenRun {
+  std::vector<Tensor> inputs;
+  ValueStore store;                // every value of the fault-free run
+  std::vector<std::int64_t> top1;  // per row of output 0 (argmax over its last axis)
+  std::vector<std::vector<std::int64_t>> top5;
+};
+
+struct TrialOptions {
+  Strategy strategy = Strategy::kCone;
+  double time_limit_s = 0.0;  // > 0: a trial running longer is a hang
+  bool keep_outputs = false;  // copy the faulty outputs into the result
+  bool trace = false;         // record every recomputed node and whether its output changed
+};
+
+struct NodeChange {
+  int node = -1;
+  bool changed = false;        // output differs from golden
+  double max_abs_error = 0.0;  // over its first output (NaN/Inf give inf)
+};
+
+struct TrialResult {
+  Outcome outcome = Outcome::kMasked;
+  std::vector<AppliedFault> applied;
+  std::vector<std::int64_t> faulty_top1;  // per row of output 0
+  bool golden_in_top5 = true;             // row 0's golden label is in the faulty top-5
+  std::string error;                      // DUE reason
+  std::size_t nodes_computed = 0;
+  std::vector<NodeChange> trace;          // when TrialOptions::trace
+  std::vector<Tensor> outputs;            // when TrialOptions::keep_outputs
+};
+
+// Per-thread scratch: one tensor per value, allocated on first use and reused.
+class TrialWorkspace {
+ public:
+  TrialWorkspace() = default;
+
+ private:
+  friend class Injector;
+  std::vector<Tensor> scratch_;
+  std::vector<const Tensor*> table_;
+  // per value: 0 untouched (golden), 1 differs from golden (in scratch), 2 recomputed but equal
+  std::vector<std::uint8_t> state_;
+  std::vector<int> touched_;
+  std::vector<std::uint8_t> queued_;
+  const GoldenRun* bound_ = nullptr;
+};
+
+class Injector {
+ public:
+  explicit Injector(std::shared_ptr<const Session> session);
+
+  const Session& session() const { return *session_; }
+  const std::vector<bool>& superlayers() const { return superlayer_; }
+
+  // Runs the model fault-free and keeps every value. Throws InputError on bad inputs or a kernel
+  // error.
+  GoldenRun golden(std::vector<Tensor> inputs) const;
+
+  // Sites by name: a node name or the name of a value it outputs; an initializer name gives a
+  // weight site; a graph input name an input site. Throws InputError naming what is wrong.
+  FaultSite site_by_name(const std::string& name, std::int64_t flat_index) const;
+  // Throws InputError if the fault cannot apply (index out of range, bit out of range...).
+  void validate(const Fault& fault) const;
+
+  TrialResult run_trial(const GoldenRun& golden, std::span<const Fault> faults,
+                        const TrialOptions& options, TrialWorkspace& ws) const;
+
+ private:
+  void bind(const GoldenRun& golden, TrialWorkspace& ws) const;
+  Tensor& scratch(TrialWorkspace& ws, int v) const;
+  void reset(TrialWorkspace& ws, const GoldenRun& golden) const;
+  Status compute_node(int n, TrialWorkspace& ws) const;
+  void apply_faults_for_value(int v, std::span<const Fault> faults, TrialWorkspace& ws,
+                              const GoldenRun& golden, TrialResult& r) const;
+  void classify(const GoldenRun& golden, TrialWorkspace& ws, TrialResult& r) const;
+
+  std::shared_ptr<const Session> session_;
+  std::vector<bool> superlayer_;
+};
+
+// Argmax over the last axis of each row of a float tensor; ties go to the lower index.
+std::vector<std::int64_t> top1_per_row(const Tensor& t);
+std::vector<std::int64_t> topk_row0(const Tensor& t, std::size_t k);
+
+}  // namespace dnnfi

@@ -1,0 +1,168 @@
+// BatchNormalization, inference form (opsets 7, 9, 14, 15):
+//   Y = (X - mean) / sqrt(var + epsilon) * scale + B, per channel (axis 1).
+// The optimised kernel folds the four parameter vectors into one multiplier and one offset per
+// channel, y = x * a[c] + b[c]; when the parameters are constants (the usual case) a and b are
+// computed once at prepare, otherwise per run into a small stack/heap-free loop. The reference
+// kernel evaluates the formula element by element.
+#include <cmath>
+#include <vector>
+
+#include "ops/ops.h"
+
+namespace dnnfi {
+
+namespace {
+
+// Folded per-channel multiplier and offset, computed in double and rounded once to T.
+template <typename T>
+void fold_bn_params(const T* scale, const T* bias, const T* mean, const T* var, double epsilon,
+                    std::int64_t channels, T* a, T* b) {
+  for (std::int64_t c = 0; c < channels; ++c) {
+    const double inv = 1.0 / std::sqrt(static_cast<double>(var[c]) + epsilon);
+    const double ac = static_cast<double>(scale[c]) * inv;
+    a[c] = static_cast<T>(ac);
+    b[c] = static_cast<T>(static_cast<double>(bias[c]) - static_cast<double>(mean[c]) * ac);
+  }
+}
+
+// y[p * inner + i] = x[...] * a[p % channels] + b[p % channels] over planes p = n * C + c.
+template <typename T>
+void apply_bn_affine(const T* x, T* y, std::int64_t planes, std::int64_t channels,
+                     std::int64_t inner, const T* a, const T* b) {
+  const bool parallel = planes > 1 && planes * inner >= (1 << 15);
+#pragma omp parallel for schedule(static) if (parallel)
+  for (std::int64_t p = 0; p < planes; ++p) {
+    const T ac = a[p % channels];
+    const T bc = b[p % channels];
+    const T* xp = x + p * inner;
+    T* yp = y + p * inner;
+    for (std::int64_t i = 0; i < inner; ++i) yp[i] = xp[i] * ac + bc;
+  }
+}
+
+struct BnShape {
+  std::int64_t batch = 0;
+  std::int64_t channels = 0;
+  std::int64_t inner = 0;  // product of the spatial dims
+};
+
+template <typename T>
+std::unique_ptr<Kernel> make_bn_kernel(const PrepareContext& ctx, BnShape s, double epsilon) {
+  const bool params_constant = ctx.constant(1) && ctx.constant(2) && ctx.constant(3) &&
+                               ctx.constant(4);
+  if (ctx.reference()) {
+    return make_kernel([s, epsilon](std::span<const Tensor* const> in,
+                                    std::span<Tensor* const> out) {
+      const T* x = in[0]->data<T>();
+      const T* scale = in[1]->data<T>();
+      const T* bias = in[2]->data<T>();
+      const T* mean = in[3]->data<T>();
+      const T* var = in[4]->data<T>();
+      T* y = out[0]->data<T>();
+      for (std::int64_t n = 0; n < s.batch; ++n) {
+        for (std::int64_t c = 0; c < s.channels; ++c) {
+          const double sd = std::sqrt(static_cast<double>(var[c]) + epsilon);
+          for (std::int64_t i = 0; i < s.inner; ++i) {
+            const std::int64_t k = (n * s.channels + c) * s.inner + i;
+            const double v = (static_cast<double>(x[k]) - mean[c]) / sd * scale[c] + bias[c];
+            y[k] = static_cast<T>(v);
+          }
+        }
+      }
+      return Status::ok();
+    });
+  }
+  if (params_constant) {
+    std::vector<T> a(static_cast<std::size_t>(s.channels));
+    std::vector<T> b(static_cast<std::size_t>(s.channels));
+    fold_bn_params<T>(ctx.constant(1)->data<T>(), ctx.constant(2)->data<T>(),
+                      ctx.constant(3)->data<T>(), ctx.constant(4)->data<T>(), epsilon,
+                      s.channels, a.data(), b.data());
+    return make_kernel([s, a = std::move(a), b = std::move(b)](
+                           std::span<const Tensor* const> in, std::span<Tensor* const> out) {
+      apply_bn_affine<T>(in[0]->data<T>(), out[0]->data<T>(), s.batch * s.channels, s.channels,
+                         s.inner, a.data(), b.data());
+      return Status::ok();
+    });
+  }
+  // Parameters computed by the graph: fold them per run, channel by channel, without a buffer.
+  return make_kernel([s, epsilon](std::span<const Tensor* const> in,
+                                  std::span<Tensor* const> out) {
+    const T* x = in[0]->data<T>();
+    const T* scale = in[1]->data<T>();
+    const T* bias = in[2]->data<T>();
+    const T* mean = in[3]->data<T>();
+    const T* var = in[4]->data<T>();
+    T* y = out[0]->data<T>();
+    const std::int64_t planes = s.batch * s.channels;
+    const bool parallel = planes > 1 && planes * s.inner >= (1 << 15);
+#pragma omp parallel for schedule(static) if (parallel)
+    for (std::int64_t p = 0; p < planes; ++p) {
+      const std::int64_t c = p % s.channels;
+      T a;
+      T b;
+      fold_bn_params<T>(scale + c, bias + c, mean + c, var + c, epsilon, 1, &a, &b);
+      const T* xp = x + p * s.inner;
+      T* yp = y + p * s.inner;
+      for (std::int64_t i = 0; i < s.inner; ++i) yp[i] = xp[i] * a + b;
+    }
+    return Status::ok();
+  });
+}
+
+}  // namespace
+
+Prepared prepare_batch_normalization(const PrepareContext& ctx) {
+  const std::int64_t opset = ctx.opset();
+  if (opset < 9) {
+    ctx.allow_attributes({"epsilon", "momentum", "spatial"});
+  } else if (opset < 14) {
+    ctx.allow_attributes({"epsilon", "momentum"});
+  } else {
+    ctx.allow_attributes({"epsilon", "momentum", "training_mode"});
+  }
+  if (ctx.attr_int("spatial", 1) != 1) {
+    ctx.fail("spatial=" + std::to_string(ctx.attr_int("spatial", 1)) +
+             " (per-element statistics) is not supported; only spatial=1");
+  }
+  if (ctx.attr_int("training_mode", 0) != 0) {
+    ctx.fail("training_mode=1 is not supported (inference only)");
+  }
+  ctx.require_inputs(5, 5);
+  ctx.require_dtype(0, {DType::kFloat32, DType::kFloat64});
+  const TensorInfo& x = ctx.input(0);
+  for (std::size_t i = 1; i < 5; ++i) {
+    if (ctx.input(i).dtype != x.dtype) {
+      ctx.fail("input " + std::to_string(i) + " has dtype " +
+               std::string(dtype_name(ctx.input(i).dtype)) + ", expected " +
+               std::string(dtype_name(x.dtype)) + " like X (mixed dtypes are not supported)");
+    }
+  }
+  // Outputs after Y (running or saved statistics) exist only in training mode.
+  for (std::size_t i = 1; i < ctx.num_outputs(); ++i) {
+    if (ctx.node().outputs[i] != kNoValue) {
+      ctx.fail("output " + std::to_string(i) + " is only produced in training mode");
+    }
+  }
+  if (x.shape.size() < 2) ctx.fail("X must have rank >= 2, has shape " + shape_to_string(x.shape));
+  BnShape s;
+  s.batch = x.shape[0];
+  s.channels = x.shape[1];
+  s.inner = 1;
+  for (std::size_t d = 2; d < x.shape.size(); ++d) s.inner *= x.shape[d];
+  for (std::size_t i = 1; i < 5; ++i) {
+    if (ctx.input(i).shape != Shape{s.channels}) {
+      ctx.fail("input " + std::to_string(i) + " must have shape [" + std::to_string(s.channels) +
+               "], has " + shape_to_string(ctx.input(i).shape));
+    }
+  }
+  const double epsilon = ctx.attr_float("epsilon", 1e-5f);
+  Prepared p;
+  p.outputs.assign(ctx.num_outputs(), TensorInfo{});
+  p.outputs[0] = x;
+  p.kernel = x.dtype == DType::kFloat32 ? make_bn_kernel<float>(ctx, s, epsilon)
+                                        : make_bn_kernel<double>(ctx, s, epsilon);
+  return p;
+}
+
+}  // namespace dnnfi

@@ -1,0 +1,208 @@
+// Concat and Split: both move whole rows between one "joined" tensor and several pieces along an
+// axis, so both use copy_joined (contiguous memcpy runs, split over threads when big).
+#include <numeric>
+
+#include "ops/ops.h"
+#include "ops/shape_common.h"
+#include "ops/strided_copy.h"
+
+namespace dnnfi {
+
+namespace {
+
+// Rows of bytes along `axis`: outer = prod(dims before axis), and per piece its dim along axis
+// times the bytes of everything after it.
+struct JoinedLayout {
+  std::int64_t outer = 1;
+  std::vector<std::int64_t> row_offsets;  // bytes, one per piece plus the total
+};
+
+JoinedLayout joined_layout(const Shape& shape, std::size_t axis, std::size_t esize,
+                           const std::vector<std::int64_t>& axis_dims) {
+  JoinedLayout l;
+  std::int64_t inner = static_cast<std::int64_t>(esize);
+  for (std::size_t i = 0; i < shape.size(); ++i) {
+    if (i < axis) l.outer *= shape[i];
+    if (i > axis) inner *= shape[i];
+  }
+  l.row_offsets.assign(axis_dims.size() + 1, 0);
+  for (std::size_t k = 0; k < axis_dims.size(); ++k) {
+    l.row_offsets[k + 1] = l.row_offsets[k] + axis_dims[k] * inner;
+  }
+  return l;
+}
+
+class ConcatKernel final : public Kernel {
+ public:
+  ConcatKernel(std::string tag, std::vector<TensorInfo> inputs, TensorInfo output,
+               JoinedLayout layout)
+      : tag_(std::move(tag)),
+        inputs_(std::move(inputs)),
+        output_(std::move(output)),
+        layout_(std::move(layout)) {}
+
+  Status run(std::span<const Tensor* const> in, std::span<Tensor* const> out) const override {
+    if (in.size() != inputs_.size()) return run_error(tag_, "wrong number of inputs at run time");
+    for (std::size_t k = 0; k < inputs_.size(); ++k) {
+      DNNFI_RETURN_IF_ERROR(check_data_input(tag_, in, k, inputs_[k]));
+    }
+    DNNFI_RETURN_IF_ERROR(check_output(tag_, out, 0, output_));
+    copy_joined(static_cast<std::byte*>(out[0]->raw()), layout_.outer, layout_.row_offsets.data(),
+                inputs_.size(), true,
+                [&](std::size_t k) { return const_cast<void*>(in[k]->raw()); });
+    return Status::ok();
+  }
+
+ private:
+  std::string tag_;
+  std::vector<TensorInfo> inputs_;
+  TensorInfo output_;
+  JoinedLayout layout_;
+};
+
+class SplitKernel final : public Kernel {
+ public:
+  SplitKernel(std::string tag, TensorInfo input, std::vector<TensorInfo> outputs,
+              JoinedLayout layout, bool split_input, std::vector<std::int64_t> split)
+      : tag_(std::move(tag)),
+        input_(std::move(input)),
+        outputs_(std::move(outputs)),
+        layout_(std::move(layout)),
+        split_input_(split_input),
+        split_(std::move(split)) {}
+
+  Status run(std::span<const Tensor* const> in, std::span<Tensor* const> out) const override {
+    DNNFI_RETURN_IF_ERROR(check_data_input(tag_, in, 0, input_));
+    if (split_input_) {
+      const auto n = static_cast<std::int64_t>(split_.size());
+      DNNFI_RETURN_IF_ERROR(check_index_input(tag_, in, 1, "split", n));
+      for (std::int64_t k = 0; k < n; ++k) {
+        const std::int64_t v = index_value(*in[1], k);
+        if (v != split_[static_cast<std::size_t>(k)]) {
+          return run_error(tag_, "split[" + std::to_string(k) + "] is " + std::to_string(v) +
+                                     " at run time, prepared as " +
+                                     std::to_string(split_[static_cast<std::size_t>(k)]));
+        }
+      }
+    }
+    if (out.size() != outputs_.size()) return run_error(tag_, "wrong number of outputs");
+    for (std::size_t k = 0; k < outputs_.size(); ++k) {
+      if (out[k] != nullptr) DNNFI_RETURN_IF_ERROR(check_output(tag_, out, k, outputs_[k]));
+    }
+    copy_joined(static_cast<std::byte*>(const_cast<void*>(in[0]->raw())), layout_.outer,
+                layout_.row_offsets.data(), outputs_.size(), false,
+                [&](std::size_t k) { return out[k] != nullptr ? out[k]->raw() : nullptr; });
+    return Status::ok();
+  }
+
+ private:
+  std::string tag_;
+  TensorInfo input_;
+  std::vector<TensorInfo> outputs_;
+  JoinedLayout layout_;
+  bool split_input_;
+  std::vector<std::int64_t> split_;
+};
+
+}  // namespace
+
+Prepared prepare_concat(const PrepareContext& ctx) {
+  ctx.allow_attributes({"axis"});
+  if (ctx.num_inputs() < 1) ctx.fail("needs at least one input");
+  if (!ctx.has_attr("axis")) ctx.fail("attribute 'axis' is required");
+  const TensorInfo& first = ctx.input(0);
+  const auto rank = static_cast<std::int64_t>(first.shape.size());
+  if (rank == 0) ctx.fail("inputs must have rank >= 1");
+  const auto axis =
+      static_cast<std::size_t>(normalize_axis(ctx, ctx.attr_int("axis", 0), rank, "axis"));
+  std::vector<TensorInfo> inputs;
+  std::vector<std::int64_t> axis_dims;
+  Shape out_shape = first.shape;
+  out_shape[axis] = 0;
+  for (std::size_t k = 0; k < ctx.num_inputs(); ++k) {
+    require_static_shape(ctx, k);
+    const TensorInfo& info = ctx.input(k);
+    if (info.dtype != first.dtype) {
+      ctx.fail("input " + std::to_string(k) + " is " + std::string(dtype_name(info.dtype)) +
+               ", input 0 is " + std::string(dtype_name(first.dtype)));
+    }
+    bool same = info.shape.size() == first.shape.size();
+    for (std::size_t i = 0; same && i < first.shape.size(); ++i) {
+      same = i == axis || info.shape[i] == first.shape[i];
+    }
+    if (!same) {
+      ctx.fail("input " + std::to_string(k) + " has shape " + shape_to_string(info.shape) +
+               ", incompatible with input 0 " + shape_to_string(first.shape) + " along axis " +
+               std::to_string(axis));
+    }
+    out_shape[axis] += info.shape[axis];
+    axis_dims.push_back(info.shape[axis]);
+    inputs.push_back(info);
+  }
+  require_valid_shape(ctx, out_shape, "output shape");
+  Prepared p;
+  p.outputs = {TensorInfo{first.dtype, out_shape}};
+  p.kernel = std::make_unique<ConcatKernel>(
+      node_tag(ctx), std::move(inputs), p.outputs[0],
+      joined_layout(out_shape, axis, dtype_size(first.dtype), axis_dims));
+  return p;
+}
+
+Prepared prepare_split(const PrepareContext& ctx) {
+  const bool split_is_input = ctx.opset() >= 13;
+  if (split_is_input) {
+    ctx.allow_attributes({"axis"});
+    ctx.require_inputs(1, 2);
+  } else {
+    ctx.allow_attributes({"axis", "split"});
+    ctx.require_inputs(1, 1);
+  }
+  require_static_shape(ctx, 0);
+  const TensorInfo& x = ctx.input(0);
+  const auto rank = static_cast<std::int64_t>(x.shape.size());
+  if (rank == 0) ctx.fail("input must have rank >= 1");
+  const auto axis =
+      static_cast<std::size_t>(normalize_axis(ctx, ctx.attr_int("axis", 0), rank, "axis"));
+  const std::size_t num_outputs = ctx.num_outputs();
+  if (num_outputs == 0) ctx.fail("needs at least one output");
+  const std::int64_t dim = x.shape[axis];
+  const bool has_split_input = split_is_input && ctx.has_input(1);
+  std::vector<std::int64_t> split;
+  if (has_split_input) {
+    split = read_index_constant(ctx, 1, "split");
+  } else if (!split_is_input && ctx.has_attr("split")) {
+    split = ctx.attr_ints("split");
+  } else {
+    const auto n = static_cast<std::int64_t>(num_outputs);
+    if (dim % n != 0) {
+      ctx.fail("dimension " + std::to_string(dim) + " of axis " + std::to_string(axis) +
+               " does not split evenly into " + std::to_string(n) + " outputs");
+    }
+    split.assign(num_outputs, dim / n);
+  }
+  if (split.size() != num_outputs) {
+    ctx.fail("split has " + std::to_string(split.size()) + " entries for " +
+             std::to_string(num_outputs) + " outputs");
+  }
+  std::int64_t sum = 0;
+  for (std::int64_t s : split) {
+    if (s < 0 || s > dim) ctx.fail("split " + dims_to_string(split) + " has an invalid entry");
+    sum += s;
+  }
+  if (sum != dim) {
+    ctx.fail("split " + dims_to_string(split) + " sums to " + std::to_string(sum) +
+             ", dimension is " + std::to_string(dim));
+  }
+  Prepared p;
+  for (std::int64_t s : split) {
+    Shape shape = x.shape;
+    shape[axis] = s;
+    p.outputs.push_back(TensorInfo{x.dtype, shape});
+  }
+  JoinedLayout layout = joined_layout(x.shape, axis, dtype_size(x.dtype), split);
+  p.kernel = std::make_unique<SplitKernel>(node_tag(ctx), x, p.outputs, std::move(layout),
+                                           has_split_input, std::move(split));
+  return p;
+}
+
+}  // namespace dnnfi

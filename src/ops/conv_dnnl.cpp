@@ -1,0 +1,131 @@
+#include "ops/conv_dnnl.h"
+
+#include <algorithm>
+#include <exception>
+
+namespace dnnfi {
+
+using dnnl_util::memory;
+using dnnl_util::Scratch;
+
+namespace {
+
+dnnl::reorder make_reorder(const memory::desc& from, const memory::desc& to,
+                           memory::desc& scratch_md) {
+  dnnl::primitive_attr attr;
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  dnnl::engine& eng = dnnl_util::cpu_engine();
+  dnnl::reorder::primitive_desc pd(eng, from, eng, to, attr);
+  scratch_md = pd.scratchpad_desc();
+  return dnnl::reorder(pd);
+}
+
+}  // namespace
+
+std::unique_ptr<ConvPlan> finish_conv_plan(const dnnl::primitive_desc& pd, dnnl::primitive prim,
+                                           const memory::desc& user_src_md,
+                                           const memory::desc& user_weights_md,
+                                           const memory::desc& user_dst_md,
+                                           const void* const_weights, PackedWeights* packed) {
+  auto plan = std::make_unique<ConvPlan>();
+  plan->prim = std::move(prim);
+  plan->src_md = pd.src_desc();
+  plan->weights_md = pd.weights_desc();
+  plan->bias_md = pd.weights_desc(1);
+  plan->dst_md = pd.dst_desc();
+  plan->user_src_md = user_src_md;
+  plan->user_weights_md = user_weights_md;
+  plan->user_dst_md = user_dst_md;
+  plan->prim_scratch_md = pd.scratchpad_desc();
+  plan->impl = pd.impl_info_str();
+  std::size_t scratch = plan->prim_scratch_md.get_size();
+  if (plan->src_md != user_src_md) {
+    plan->src_reorder = true;
+    plan->src_r = make_reorder(user_src_md, plan->src_md, plan->src_scratch_md);
+    scratch = std::max(scratch, plan->src_scratch_md.get_size());
+  }
+  if (plan->dst_md != user_dst_md) {
+    plan->dst_reorder = true;
+    plan->dst_r = make_reorder(plan->dst_md, user_dst_md, plan->dst_scratch_md);
+    scratch = std::max(scratch, plan->dst_scratch_md.get_size());
+  }
+  if (const_weights != nullptr) {
+    if (packed != nullptr && packed->data != nullptr && packed->md == plan->weights_md) {
+      plan->weights = packed->data;
+    } else {
+      plan->weights = dnnl_util::reorder_to_new(user_weights_md, const_weights, plan->weights_md);
+      if (packed != nullptr && packed->data == nullptr) *packed = {plan->weights_md, plan->weights};
+    }
+  } else if (plan->weights_md != user_weights_md) {
+    plan->weights_reorder = true;
+    plan->weights_r = make_reorder(user_weights_md, plan->weights_md, plan->weights_scratch_md);
+    scratch = std::max(scratch, plan->weights_scratch_md.get_size());
+  }
+  plan->scratch_bytes = scratch;
+  return plan;
+}
+
+Status run_conv_plan(const ConvPlan& plan, const float* src, const float* weights,
+                     const float* bias, float* dst, const std::string& node,
+                     const std::string& op) noexcept {
+  try {
+    dnnl::engine& eng = dnnl_util::cpu_engine();
+    dnnl::stream& strm = dnnl_util::thread_stream();
+    void* scratch = nullptr;
+    if (plan.scratch_bytes > 0) {
+      scratch = dnnl_util::thread_scratch(Scratch::kPad, plan.scratch_bytes);
+      if (scratch == nullptr) return Status::error("node '" + node + "': out of memory");
+    }
+    auto run_reorder = [&](const dnnl::reorder& r, const memory::desc& scratch_md,
+                           const memory& from, const memory& to) {
+      if (scratch_md.get_size() > 0) {
+        memory pad(scratch_md, eng, scratch);
+        r.execute(strm, {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}, {DNNL_ARG_SCRATCHPAD, pad}});
+      } else {
+        r.execute(strm, {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}});
+      }
+    };
+    auto scratch_memory = [&](Scratch slot, const memory::desc& md) -> memory {
+      void* p = dnnl_util::thread_scratch(slot, md.get_size());
+      if (p == nullptr) throw std::bad_alloc();
+      return memory(md, eng, p);
+    };
+
+    memory user_src(plan.user_src_md, eng, const_cast<float*>(src));
+    memory src_mem = user_src;
+    if (plan.src_reorder) {
+      src_mem = scratch_memory(Scratch::kSrc, plan.src_md);
+      run_reorder(plan.src_r, plan.src_scratch_md, user_src, src_mem);
+    }
+    memory weights_mem;
+    if (plan.weights != nullptr) {
+      weights_mem = memory(plan.weights_md, eng, plan.weights.get());
+    } else {
+      memory user_weights(plan.user_weights_md, eng, const_cast<float*>(weights));
+      weights_mem = user_weights;
+      if (plan.weights_reorder) {
+        weights_mem = scratch_memory(Scratch::kWeights, plan.weights_md);
+        run_reorder(plan.weights_r, plan.weights_scratch_md, user_weights, weights_mem);
+      }
+    }
+    memory user_dst(plan.user_dst_md, eng, dst);
+    memory dst_mem = plan.dst_reorder ? scratch_memory(Scratch::kDst, plan.dst_md) : user_dst;
+
+    std::unordered_map<int, memory> args = {
+        {DNNL_ARG_SRC, src_mem}, {DNNL_ARG_WEIGHTS, weights_mem}, {DNNL_ARG_DST, dst_mem}};
+    if (bias != nullptr) args.emplace(DNNL_ARG_BIAS, memory(plan.bias_md, eng, const_cast<float*>(bias)));
+    if (plan.prim_scratch_md.get_size() > 0) {
+      args.emplace(DNNL_ARG_SCRATCHPAD, memory(plan.prim_scratch_md, eng, scratch));
+    }
+    plan.prim.execute(strm, args);
+    if (plan.dst_reorder) run_reorder(plan.dst_r, plan.dst_scratch_md, dst_mem, user_dst);
+    strm.wait();
+    return Status::ok();
+  } catch (const dnnl::error& e) {
+    return Status::error(dnnl_util::error_message(node, op, e.what()));
+  } catch (const std::exception& e) {
+    return Status::error("node '" + node + "' (" + op + "): " + e.what());
+  }
+}
+
+}  // namespace dnnfi

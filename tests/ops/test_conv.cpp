@@ -1,0 +1,359 @@
+// Conv and ConvTranspose: hand-computed goldens, the ONNX backend node cases, the oneDNN kernels
+// against the reference on random inputs over many geometries, determinism under concurrency,
+// and load-time errors.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "common/op_runner.h"
+#include "core/error.h"
+#include "ops/kernel_harness.h"
+#include "ops/onnx_node_case.h"
+
+namespace dnnfi {
+namespace {
+
+using test::attr_int;
+using test::attr_ints;
+using test::attr_string;
+using test::OpCall;
+using test::random_tensor;
+using test::run_op;
+
+std::vector<float> values(const Tensor& t) { return {t.data<float>(), t.data<float>() + t.numel()}; }
+
+Tensor iota(Shape shape, float start = 1.0f) {
+  Tensor t(DType::kFloat32, std::move(shape));
+  for (std::int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = start + static_cast<float>(i);
+  return t;
+}
+
+// Runs the call with both kernels and checks both against `expected`.
+void expect_both(OpCall call, const Shape& shape, const std::vector<float>& expected) {
+  for (bool reference : {true, false}) {
+    call.reference = reference;
+    test::OpResult r = run_op(call);
+    ASSERT_TRUE(r.status.is_ok()) << r.status.message();
+    EXPECT_EQ(r.outputs[0].shape(), shape) << "reference=" << reference;
+    EXPECT_EQ(values(r.outputs[0]), expected) << "reference=" << reference;
+  }
+}
+
+TEST(Conv, HandComputed2x2On3x3WithBias) {
+  // x = 1..9 (3x3), w = [[1,2],[3,4]]: y[0,0] = 1*1 + 2*2 + 4*3 + 5*4 = 37, etc.; bias 1.
+  OpCall call;
+  call.op_type = "Conv";
+  call.inputs = {iota({1, 1, 3, 3}), make_tensor<float>({1, 1, 2, 2}, {1, 2, 3, 4}),
+                 make_tensor<float>({1}, {1})};
+  expect_both(call, {1, 1, 2, 2}, {38, 48, 68, 78});
+}
+
+TEST(Conv, HandComputedStridePadDilation) {
+  // x[r][c] = 4r + c + 1 (4x4), 2x2 ones kernel, dilation 2, pad 1, stride 2: the taps of output
+  // (i, j) are rows 2i-1, 2i+1 and columns 2j-1, 2j+1, those inside the input summed.
+  OpCall call;
+  call.op_type = "Conv";
+  call.inputs = {iota({1, 1, 4, 4}), make_tensor<float>({1, 1, 2, 2}, {1, 1, 1, 1})};
+  call.attributes = {{"dilations", attr_ints({2, 2})},
+                     {"pads", attr_ints({1, 1, 1, 1})},
+                     {"strides", attr_ints({2, 2})}};
+  expect_both(call, {1, 1, 2, 2}, {6, 14, 20, 44});
+}
+
+TEST(Conv, HandComputedDepthwiseAndGrouped) {
+  OpCall dw;
+  dw.op_type = "Conv";
+  dw.inputs = {iota({1, 2, 2, 2}), make_tensor<float>({2, 1, 1, 1}, {2, -1})};
+  dw.attributes = {{"group", attr_int(2)}};
+  expect_both(dw, {1, 2, 2, 2}, {2, 4, 6, 8, -5, -6, -7, -8});
+
+  // 4 input channels in 2 groups of 2, one output per group: y0 = x0 + x1, y1 = x2 - x3.
+  OpCall grouped;
+  grouped.op_type = "Conv";
+  grouped.inputs = {iota({1, 4, 1, 2}), make_tensor<float>({2, 2, 1, 1}, {1, 1, 1, -1})};
+  grouped.attributes = {{"group", attr_int(2)}};
+  expect_both(grouped, {1, 2, 1, 2}, {1 + 3, 2 + 4, 5 - 7, 6 - 8});
+}
+
+TEST(Conv, HandComputed1DAndAutoPad) {
+  // 1-D, kernel [1, 1, 1], SAME_UPPER over 4 samples: y[i] = x[i-1] + x[i] + x[i+1].
+  OpCall call;
+  call.op_type = "Conv";
+  call.inputs = {iota({1, 1, 4}), make_tensor<float>({1, 1, 3}, {1, 1, 1})};
+  call.attributes = {{"auto_pad", attr_string("SAME_UPPER")}};
+  expect_both(call, {1, 1, 4}, {3, 6, 9, 7});
+  // Kernel 2, SAME_LOWER pads the start: y[i] = x[i-1] + x[i]; SAME_UPPER pads the end.
+  call.inputs[1] = make_tensor<float>({1, 1, 2}, {1, 1});
+  call.attributes = {{"auto_pad", attr_string("SAME_LOWER")}};
+  expect_both(call, {1, 1, 4}, {1, 3, 5, 7});
+  call.attributes = {{"auto_pad", attr_string("SAME_UPPER")}};
+  expect_both(call, {1, 1, 4}, {3, 5, 7, 4});
+  call.attributes = {{"auto_pad", attr_string("VALID")}, {"strides", attr_ints({2})}};
+  expect_both(call, {1, 1, 2}, {3, 7});
+}
+
+void run_node_case(const std::string& name) {
+  auto c = test::load_node_case(name);
+  if (!c) GTEST_SKIP() << name << " not installed";
+  for (bool reference : {true, false}) {
+    c->call.reference = reference;
+    test::OpResult r = run_op(c->call);
+    ASSERT_TRUE(r.status.is_ok()) << r.status.message();
+    ASSERT_EQ(r.outputs.size(), c->expected.size());
+    for (std::size_t i = 0; i < r.outputs.size(); ++i) {
+      EXPECT_EQ(test::compare_close(r.outputs[i], c->expected[i], 1e-5, 1e-5), "")
+          << name << " output " << i << " reference=" << reference;
+    }
+  }
+}
+
+TEST(Conv, OnnxNodeCases) {
+  for (const char* name :
+       {"test_basic_conv_with_padding", "test_basic_conv_without_padding",
+        "test_conv_with_autopad_same", "test_conv_with_strides_and_asymmetric_padding",
+        "test_conv_with_strides_no_padding", "test_conv_with_strides_padding"}) {
+    SCOPED_TRACE(name);
+    run_node_case(name);
+  }
+}
+
+struct ConvCase {
+  Shape x, w;
+  std::map<std::string, Attribute> attrs;
+  bool bias = true;
+  bool const_weights = true;
+};
+
+std::int64_t reduction_size(const Shape& w) {
+  std::int64_t k = 1;
+  for (std::size_t i = 1; i < w.size(); ++i) k *= w[i];
+  return k;
+}
+
+void compare_reference_optimised(const std::string& op, const ConvCase& c, std::uint32_t seed) {
+  OpCall call;
+  call.op_type = op;
+  call.inputs = {random_tensor(c.x, seed), random_tensor(c.w, seed + 1)};
+  if (c.bias) {
+    const std::int64_t group = c.attrs.count("group") ? c.attrs.at("group").i : 1;
+    const std::int64_t m = op == "Conv" ? c.w[0] : c.w[1] * group;
+    call.inputs.push_back(random_tensor({m}, seed + 2));
+  }
+  call.attributes = c.attrs;
+  call.constant = {false, c.const_weights, c.const_weights};
+  call.reference = true;
+  test::OpResult ref = run_op(call);
+  ASSERT_TRUE(ref.status.is_ok()) << ref.status.message();
+  call.reference = false;
+  test::OpResult opt = run_op(call);
+  ASSERT_TRUE(opt.status.is_ok()) << opt.status.message();
+  const double atol = 2e-5 * std::sqrt(static_cast<double>(reduction_size(c.w)));
+  EXPECT_EQ(test::compare_close(opt.outputs[0], ref.outputs[0], 1e-4, atol), "")
+      << "x " << shape_to_string(c.x) << " w " << shape_to_string(c.w);
+}
+
+std::vector<ConvCase> conv_cases() {
+  std::vector<ConvCase> v;
+  auto a = [](std::initializer_list<std::pair<const std::string, Attribute>> l) {
+    return std::map<std::string, Attribute>(l);
+  };
+  // ResNet-like layers (plain NCHW 1x1 path, blocked 3x3, strided 1x1, 7x7/2 stem).
+  v.push_back({{1, 64, 56, 56}, {64, 64, 1, 1}, {}});
+  v.push_back({{1, 32, 28, 28}, {48, 32, 3, 3}, a({{"pads", attr_ints({1, 1, 1, 1})}})});
+  v.push_back({{1, 64, 14, 14}, {128, 64, 1, 1}, a({{"strides", attr_ints({2, 2})}})});
+  v.push_back({{1, 3, 32, 32}, {16, 3, 7, 7},
+               a({{"strides", attr_ints({2, 2})}, {"pads", attr_ints({3, 3, 3, 3})}})});
+  // Channels not a multiple of 16, batch 2, no bias, asymmetric pads.
+  v.push_back({{2, 20, 9, 11}, {24, 20, 3, 3}, a({{"pads", attr_ints({0, 1, 2, 1})}}), false});
+  // Dilations, strides 2/3, rectangular kernels.
+  v.push_back({{1, 16, 17, 19}, {8, 16, 3, 2},
+               a({{"dilations", attr_ints({2, 3})}, {"strides", attr_ints({2, 3})},
+                  {"pads", attr_ints({2, 1, 1, 2})}})});
+  v.push_back({{1, 24, 15, 15}, {24, 24, 1, 7}, a({{"pads", attr_ints({0, 3, 0, 3})}})});
+  // Depthwise 3x3 stride 1 and 2, grouped.
+  v.push_back({{1, 32, 20, 20}, {32, 1, 3, 3},
+               a({{"group", attr_int(32)}, {"pads", attr_ints({1, 1, 1, 1})}})});
+  v.push_back({{1, 40, 21, 21}, {40, 1, 3, 3},
+               a({{"group", attr_int(40)}, {"pads", attr_ints({1, 1, 1, 1})},
+                  {"strides", attr_ints({2, 2})}})});
+  v.push_back({{1, 24, 10, 10}, {48, 1, 5, 5},
+               a({{"group", attr_int(24)}, {"auto_pad", attr_string("SAME_UPPER")}})});
+  v.push_back({{2, 12, 8, 8}, {18, 4, 3, 3},
+               a({{"group", attr_int(3)}, {"pads", attr_ints({1, 1, 1, 1})}})});
+  // auto_pad on both sides with strides.
+  v.push_back({{1, 8, 13, 14}, {8, 8, 4, 3},
+               a({{"auto_pad", attr_string("SAME_LOWER")}, {"strides", attr_ints({2, 2})}})});
+  v.push_back({{1, 8, 13, 14}, {8, 8, 3, 3},
+               a({{"auto_pad", attr_string("VALID")}, {"strides", attr_ints({3, 2})}})});
+  // 1-D and 3-D.
+  v.push_back({{2, 10, 50}, {12, 10, 5}, a({{"pads", attr_ints({2, 1})},
+                                             {"strides", attr_ints({2})}})});
+  v.push_back({{1, 6, 7, 8, 9}, {8, 6, 3, 3, 3}, a({{"pads", attr_ints({1, 1, 1, 1, 1, 1})}})});
+  v.push_back({{1, 8, 5, 6, 7}, {8, 2, 2, 3, 1},
+               a({{"group", attr_int(4)}, {"strides", attr_ints({1, 2, 1})},
+                  {"dilations", attr_ints({2, 1, 1})}})});
+  // Weights computed at run time.
+  ConvCase dyn{{1, 16, 12, 12}, {32, 16, 3, 3}, a({{"pads", attr_ints({1, 1, 1, 1})}})};
+  dyn.const_weights = false;
+  v.push_back(dyn);
+  ConvCase dyn_plain{{1, 32, 28, 28}, {16, 32, 1, 1}, {}};
+  dyn_plain.const_weights = false;
+  v.push_back(dyn_plain);
+  return v;
+}
+
+TEST(Conv, OptimisedMatchesReference) {
+  std::uint32_t seed = 1;
+  for (const ConvCase& c : conv_cases()) compare_reference_optimised("Conv", c, seed += 10);
+}
+
+TEST(Conv, DeterministicAndThreadSafe) {
+  for (bool reference : {false, true}) {
+    OpCall call;
+    call.op_type = "Conv";
+    call.inputs = {random_tensor({1, 32, 30, 30}, 5), random_tensor({32, 32, 3, 3}, 6),
+                   random_tensor({32}, 7)};
+    call.attributes = {{"pads", attr_ints({1, 1, 1, 1})}};
+    call.reference = reference;
+    test::expect_deterministic_concurrent(call);
+    call.inputs[1] = random_tensor({64, 32, 1, 1}, 8);
+    call.inputs[2] = random_tensor({64}, 9);
+    call.attributes = {};
+    test::expect_deterministic_concurrent(call);
+  }
+}
+
+void expect_load_error(const OpCall& call, const std::string& fragment) {
+  try {
+    (void)run_op(call);
+    ADD_FAILURE() << "expected a load-time error containing '" << fragment << "'";
+  } catch (const NodeError& e) {
+    EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();
+  }
+}
+
+TEST(Conv, LoadTimeErrors) {
+  OpCall base;
+  base.op_type = "Conv";
+  base.inputs = {random_tensor({1, 4, 8, 8}, 1), random_tensor({8, 4, 3, 3}, 2)};
+
+  OpCall c = base;
+  c.inputs[1] = random_tensor({8, 3, 3, 3}, 2);
+  expect_load_error(c, "do not match input channels");
+  c = base;
+  c.attributes = {{"group", attr_int(3)}};
+  expect_load_error(c, "group");
+  c = base;
+  c.attributes = {{"auto_pad", attr_string("SAME")}};
+  expect_load_error(c, "auto_pad");
+  c = base;
+  c.attributes = {{"strides", attr_ints({1, 1, 1})}};
+  expect_load_error(c, "strides");
+  c = base;
+  c.attributes = {{"dilations", attr_ints({0, 1})}};
+  expect_load_error(c, "dilations");
+  c = base;
+  c.attributes = {{"kernel_shape", attr_ints({5, 5})}};
+  expect_load_error(c, "kernel_shape");
+  c = base;
+  c.attributes = {{"pads", attr_ints({1, 1})}};
+  expect_load_error(c, "pads");
+  c = base;
+  c.attributes = {{"unknown_attr", attr_int(1)}};
+  expect_load_error(c, "unknown_attr");
+  c = base;
+  c.inputs.push_back(random_tensor({4}, 3));
+  expect_load_error(c, "bias");
+  c = base;
+  c.inputs[1] = random_tensor({8, 4, 9, 9}, 2);
+  expect_load_error(c, "larger than the padded input");
+  c = base;
+  c.inputs[1] = random_tensor({8, 4, 3}, 2);
+  expect_load_error(c, "rank");
+}
+
+TEST(ConvTranspose, HandComputed) {
+  // x = [[1,2],[3,4]], 2x2 ones kernel: every input spreads over a 2x2 patch of the output.
+  OpCall call;
+  call.op_type = "ConvTranspose";
+  call.inputs = {iota({1, 1, 2, 2}), make_tensor<float>({1, 1, 2, 2}, {1, 1, 1, 1})};
+  expect_both(call, {1, 1, 3, 3}, {1, 3, 2, 4, 10, 6, 3, 7, 4});
+  call.attributes = {{"strides", attr_ints({2, 2})}};
+  expect_both(call, {1, 1, 4, 4}, {1, 1, 2, 2, 1, 1, 2, 2, 3, 3, 4, 4, 3, 3, 4, 4});
+  // Pads crop the output: only the centre of the stride-1 result is left.
+  call.attributes = {{"pads", attr_ints({1, 1, 1, 1})}};
+  expect_both(call, {1, 1, 1, 1}, {10});
+  // output_padding adds a row/column at the end (zeros plus bias here).
+  call.inputs.push_back(make_tensor<float>({1}, {0.5f}));
+  call.attributes = {{"strides", attr_ints({2, 2})}, {"output_padding", attr_ints({1, 0})}};
+  expect_both(call, {1, 1, 5, 4},
+              {1.5f, 1.5f, 2.5f, 2.5f, 1.5f, 1.5f, 2.5f, 2.5f, 3.5f, 3.5f, 4.5f, 4.5f,
+               3.5f, 3.5f, 4.5f, 4.5f, 0.5f, 0.5f, 0.5f, 0.5f});
+  // Grouped: 2 inputs, 2 groups, weights [2, 1, 1, 1] = [2, -1].
+  OpCall grouped;
+  grouped.op_type = "ConvTranspose";
+  grouped.inputs = {iota({1, 2, 1, 2}), make_tensor<float>({2, 1, 1, 1}, {2, -1})};
+  grouped.attributes = {{"group", attr_int(2)}};
+  expect_both(grouped, {1, 2, 1, 2}, {2, 4, -3, -4});
+}
+
+TEST(ConvTranspose, OnnxNodeCases) {
+  for (const char* name :
+       {"test_convtranspose", "test_convtranspose_1d", "test_convtranspose_3d",
+        "test_convtranspose_autopad_same", "test_convtranspose_dilations",
+        "test_convtranspose_kernel_shape", "test_convtranspose_output_shape",
+        "test_convtranspose_pad", "test_convtranspose_pads", "test_convtranspose_with_kernel"}) {
+    SCOPED_TRACE(name);
+    run_node_case(name);
+  }
+}
+
+TEST(ConvTranspose, OptimisedMatchesReference) {
+  auto a = [](std::initializer_list<std::pair<const std::string, Attribute>> l) {
+    return std::map<std::string, Attribute>(l);
+  };
+  std::vector<ConvCase> cases = {
+      {{1, 16, 7, 7}, {16, 8, 4, 4}, a({{"strides", attr_ints({2, 2})},
+                                         {"pads", attr_ints({1, 1, 1, 1})}})},
+      {{2, 6, 5, 6}, {6, 4, 3, 3},
+       a({{"strides", attr_ints({2, 3})}, {"output_padding", attr_ints({1, 2})},
+          {"dilations", attr_ints({1, 1})}})},
+      {{1, 8, 5, 5}, {8, 3, 3, 3},
+       a({{"group", attr_int(2)}, {"dilations", attr_ints({2, 2})}, {"pads", attr_ints({1, 0, 2, 1})}}),
+       false},
+      {{1, 4, 6, 6}, {4, 2, 3, 3},
+       a({{"strides", attr_ints({2, 2})}, {"output_shape", attr_ints({12, 13})}})},
+      {{1, 4, 6, 6}, {4, 2, 3, 3},
+       a({{"strides", attr_ints({2, 2})}, {"auto_pad", attr_string("SAME_LOWER")}})},
+      {{1, 5, 9}, {5, 7, 4}, a({{"strides", attr_ints({3})}})},
+      {{1, 3, 4, 5, 3}, {3, 2, 2, 3, 2}, a({{"strides", attr_ints({2, 1, 2})}})},
+      // output_shape larger than the natural size: a negative pad, reference fallback.
+      {{1, 2, 3, 3}, {2, 2, 2, 2}, a({{"output_shape", attr_ints({6, 5})}})},
+  };
+  ConvCase dyn{{1, 8, 6, 6}, {8, 4, 3, 3}, a({{"strides", attr_ints({2, 2})}})};
+  dyn.const_weights = false;
+  cases.push_back(dyn);
+  std::uint32_t seed = 500;
+  for (const ConvCase& c : cases) compare_reference_optimised("ConvTranspose", c, seed += 10);
+}
+
+TEST(ConvTranspose, LoadTimeErrors) {
+  OpCall base;
+  base.op_type = "ConvTranspose";
+  base.inputs = {random_tensor({1, 4, 5, 5}, 1), random_tensor({4, 2, 3, 3}, 2)};
+  OpCall c = base;
+  c.inputs[1] = random_tensor({3, 2, 3, 3}, 2);
+  expect_load_error(c, "do not match input channels");
+  c = base;
+  c.attributes = {{"output_padding", attr_ints({1, 1})}};
+  expect_load_error(c, "output_padding");
+  c = base;
+  c.attributes = {{"output_shape", attr_ints({10})}};
+  expect_load_error(c, "output_shape");
+  c = base;
+  c.inputs.push_back(random_tensor({4}, 3));
+  expect_load_error(c, "bias");
+}
+
+}  // namespace
+}  // namespace dnnfi

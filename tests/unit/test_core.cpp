@@ -1,0 +1,83 @@
+#include <gtest/gtest.h>
+
+#include <bit>
+#include <cmath>
+#include <filesystem>
+#include <limits>
+
+#include "common/onnx_builder.h"
+#include "core/dtype.h"
+#include "core/error.h"
+#include "core/npy.h"
+#include "core/tensor.h"
+
+namespace dnnfi {
+namespace {
+
+TEST(DType, HalfConversionsExactBitPatterns) {
+  EXPECT_EQ(float_to_half(1.0f), 0x3C00);
+  EXPECT_EQ(float_to_half(-2.0f), 0xC000);
+  EXPECT_EQ(float_to_half(65504.0f), 0x7BFF);  // largest finite half
+  EXPECT_EQ(float_to_half(65520.0f), 0x7C00);  // rounds to +Inf
+  EXPECT_EQ(float_to_half(std::ldexp(1.0f, -24)), 0x0001);  // smallest subnormal
+  EXPECT_EQ(float_to_half(std::ldexp(1.0f, -25)), 0x0000);  // ties to even -> 0
+  EXPECT_EQ(float_to_half(std::ldexp(3.0f, -25)), 0x0002);  // 1.5 ulp ties to even -> 2
+  EXPECT_EQ(float_to_half(std::numeric_limits<float>::infinity()), 0x7C00);
+  EXPECT_EQ(float_to_half(std::nanf("")) & 0x7C00, 0x7C00);
+  EXPECT_NE(float_to_half(std::nanf("")) & 0x03FF, 0);
+  EXPECT_EQ(half_to_float(0x3C00), 1.0f);
+  EXPECT_EQ(half_to_float(0x0001), std::ldexp(1.0f, -24));
+  EXPECT_EQ(half_to_float(0x03FF), std::ldexp(1023.0f, -24));
+  EXPECT_TRUE(std::isinf(half_to_float(0xFC00)));
+  for (std::uint32_t h = 0; h < 0x10000; ++h) {  // every non-NaN half round-trips
+    if ((h & 0x7C00) == 0x7C00 && (h & 0x3FF)) continue;
+    EXPECT_EQ(float_to_half(half_to_float(static_cast<std::uint16_t>(h))), h) << h;
+  }
+}
+
+TEST(DType, BFloat16Conversions) {
+  EXPECT_EQ(float_to_bfloat16(1.0f), 0x3F80);
+  EXPECT_EQ(bfloat16_to_float(0x3F80), 1.0f);
+  // 1 + 2^-8 is exactly halfway between two bf16 values: ties to even (down).
+  EXPECT_EQ(float_to_bfloat16(1.0f + std::ldexp(1.0f, -8)), 0x3F80);
+  EXPECT_EQ(float_to_bfloat16(1.0f + std::ldexp(3.0f, -8)), 0x3F82);
+  EXPECT_TRUE(std::isnan(bfloat16_to_float(float_to_bfloat16(std::nanf("")))));
+}
+
+TEST(Tensor, StridesAndBitEqual) {
+  EXPECT_EQ(shape_strides({2, 3, 4}), (std::vector<std::int64_t>{12, 4, 1}));
+  EXPECT_EQ(shape_numel({}), 1);
+  Tensor a = make_tensor<float>({2}, {1.0f, 2.0f});
+  Tensor b = a.clone();
+  EXPECT_TRUE(a.bit_equal(b));
+  b.data<float>()[1] = -0.0f * 0.0f + 2.0f;
+  EXPECT_TRUE(a.bit_equal(b));
+  b.data<float>()[0] = std::bit_cast<float>(std::bit_cast<std::uint32_t>(1.0f) ^ 1u);
+  EXPECT_FALSE(a.bit_equal(b));
+}
+
+TEST(Npy, RoundTripAndErrors) {
+  const std::string dir = test::temp_dir("npy");
+  Tensor t = make_tensor<float>({2, 3}, {1, 2, 3, 4, 5, 6});
+  save_npy(dir + "/a.npy", t);
+  Tensor u = load_npy(dir + "/a.npy");
+  EXPECT_TRUE(t.bit_equal(u));
+  Tensor i = make_tensor<std::int64_t>({3}, {-1, 0, 7});
+  save_npy(dir + "/b.npy", i);
+  EXPECT_TRUE(i.bit_equal(load_npy(dir + "/b.npy")));
+  // Bytes written by numpy 1.24: np.save(f, np.arange(3, dtype=np.float32)).
+  const std::string numpy_bytes =
+      std::string("\x93NUMPY\x01\x00v\x00", 10) +
+      "{'descr': '<f4', 'fortran_order': False, 'shape': (3,), }" + std::string(60, ' ') + "\n" +
+      std::string("\x00\x00\x00\x00\x00\x00\x80\x3f\x00\x00\x00\x40", 12);
+  Tensor n = parse_npy(numpy_bytes, "numpy");
+  EXPECT_EQ(n.shape(), (Shape{3}));
+  EXPECT_EQ(n.data<float>()[2], 2.0f);
+  EXPECT_THROW(parse_npy(numpy_bytes.substr(0, numpy_bytes.size() - 1), "cut"), InputError);
+  EXPECT_THROW(parse_npy("garbage", "junk"), InputError);
+  EXPECT_THROW(load_npy(dir + "/missing.npy"), InputError);
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace dnnfi
