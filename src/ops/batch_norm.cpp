@@ -4,6 +4,7 @@
 // channel, y = x * a[c] + b[c]; when the parameters are constants (the usual case) a and b are
 // computed once at prepare, otherwise per run into a small stack/heap-free loop. The reference
 // kernel evaluates the formula element by element.
+#include <array>
 #include <cmath>
 #include <vector>
 
@@ -72,22 +73,10 @@ std::unique_ptr<Kernel> make_bn_kernel(const PrepareContext& ctx, BnShape s, dou
       return Status::ok();
     });
   }
-  if (params_constant) {
-    std::vector<T> a(static_cast<std::size_t>(s.channels));
-    std::vector<T> b(static_cast<std::size_t>(s.channels));
-    fold_bn_params<T>(ctx.constant(1)->data<T>(), ctx.constant(2)->data<T>(),
-                      ctx.constant(3)->data<T>(), ctx.constant(4)->data<T>(), epsilon,
-                      s.channels, a.data(), b.data());
-    return make_kernel([s, a = std::move(a), b = std::move(b)](
-                           std::span<const Tensor* const> in, std::span<Tensor* const> out) {
-      apply_bn_affine<T>(in[0]->data<T>(), out[0]->data<T>(), s.batch * s.channels, s.channels,
-                         s.inner, a.data(), b.data());
-      return Status::ok();
-    });
-  }
-  // Parameters computed by the graph: fold them per run, channel by channel, without a buffer.
-  return make_kernel([s, epsilon](std::span<const Tensor* const> in,
-                                  std::span<Tensor* const> out) {
+  // Per-run folding, used when the parameters are computed by the graph or were corrupted by a
+  // fault (their tensors are then not the constants seen at prepare time).
+  auto fold_per_run = [s, epsilon](std::span<const Tensor* const> in,
+                                   std::span<Tensor* const> out) {
     const T* x = in[0]->data<T>();
     const T* scale = in[1]->data<T>();
     const T* bias = in[2]->data<T>();
@@ -107,7 +96,28 @@ std::unique_ptr<Kernel> make_bn_kernel(const PrepareContext& ctx, BnShape s, dou
       for (std::int64_t i = 0; i < s.inner; ++i) yp[i] = xp[i] * a + b;
     }
     return Status::ok();
-  });
+  };
+  if (params_constant) {
+    std::vector<T> a(static_cast<std::size_t>(s.channels));
+    std::vector<T> b(static_cast<std::size_t>(s.channels));
+    fold_bn_params<T>(ctx.constant(1)->data<T>(), ctx.constant(2)->data<T>(),
+                      ctx.constant(3)->data<T>(), ctx.constant(4)->data<T>(), epsilon,
+                      s.channels, a.data(), b.data());
+    // Precomputed from the constants; valid only while the run-time inputs are those constants
+    // (a weight fault hands the kernel a corrupted copy instead).
+    const std::array<const void*, 4> sources = {ctx.constant(1)->raw(), ctx.constant(2)->raw(),
+                                                ctx.constant(3)->raw(), ctx.constant(4)->raw()};
+    return make_kernel([s, a = std::move(a), b = std::move(b), sources, fold_per_run](
+                           std::span<const Tensor* const> in, std::span<Tensor* const> out) {
+      for (std::size_t i = 0; i < 4; ++i) {
+        if (in[i + 1]->raw() != sources[i]) return fold_per_run(in, out);
+      }
+      apply_bn_affine<T>(in[0]->data<T>(), out[0]->data<T>(), s.batch * s.channels, s.channels,
+                         s.inner, a.data(), b.data());
+      return Status::ok();
+    });
+  }
+  return make_kernel(fold_per_run);
 }
 
 }  // namespace

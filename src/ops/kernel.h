@@ -3,6 +3,11 @@
 // immutable Kernel. Kernel::run is const, allocates nothing it keeps, never throws, and
 // bounds-checks every index, shape or divisor read from tensor data (faults will corrupt them).
 // See ops/TEMPLATE.cpp and docs/adding_an_op.md.
+//
+// Constants and faults: a kernel may precompute from a constant input at prepare time (packed
+// weights, folded BatchNorm scale) only for runs in which that input is the very tensor seen at
+// prepare (same data pointer). A weight fault passes a corrupted copy instead, and the kernel must
+// then compute from the tensor it is given.
 #pragma once
 
 #include <cstdint>
