@@ -334,10 +334,10 @@ TEST(Pad, RandomMatchesNaive) {
   const char* modes[] = {"constant", "reflect", "edge"};
   for (int trial = 0; trial < 300; ++trial) {
     const std::string mode = modes[trial % 3];
-    const std::int64_t rank = pick(1, 4);
-    Shape shape;
-    for (std::int64_t a = 0; a < rank; ++a) shape.push_back(pick(mode == "constant" ? 0 : 2, 6));
+    Shape shape(static_cast<std::size_t>(pick(1, 4)));
+    for (std::int64_t& d : shape) d = pick(mode == "constant" ? 0 : 2, 6);
     if (trial % 40 == 0) shape = {2, 64, 60, 60};  // large: threaded path
+    const auto rank = static_cast<std::int64_t>(shape.size());
     std::vector<std::int64_t> pads(static_cast<std::size_t>(2 * rank));
     for (std::int64_t a = 0; a < rank; ++a) {
       const std::int64_t d = shape[static_cast<std::size_t>(a)];

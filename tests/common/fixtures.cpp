@@ -1,0 +1,28 @@
+#include "common/fixtures.h"
+
+#include <algorithm>
+#include <filesystem>
+
+namespace dnnfi::test {
+
+std::vector<Fixture> model_fixtures() {
+  namespace fs = std::filesystem;
+  const fs::path root = fs::path(DNNFI_SOURCE_DIR) / "tests/models/data";
+  std::vector<Fixture> out;
+  for (const auto& entry : fs::directory_iterator(root)) {
+    if (!entry.is_directory() || !fs::exists(entry.path() / "model.onnx")) continue;
+    out.push_back({entry.path().filename().string(), (entry.path() / "model.onnx").string(),
+                   (entry.path() / "input.npy").string(),
+                   (entry.path() / "expected.npy").string()});
+  }
+  std::sort(out.begin(), out.end(), [](const Fixture& a, const Fixture& b) { return a.name < b.name; });
+  return out;
+}
+
+Fixture default_model_fixture() {
+  const std::string root = std::string(DNNFI_SOURCE_DIR) + "/models/";
+  return {"fmnist_resnet", root + "fmnist_resnet.onnx", root + "fmnist_sample_input.npy",
+          root + "fmnist_sample_expected.npy"};
+}
+
+}  // namespace dnnfi::test
