@@ -25,6 +25,14 @@ class NodeError : public Error {
   using Error::Error;
 };
 
+// The model uses something this engine does not implement (op, opset, attribute value, dtype,
+// data-dependent shape). Distinct from a malformed model so that test suites can skip exactly
+// these.
+class UnsupportedError : public NodeError {
+ public:
+  using NodeError::NodeError;
+};
+
 // Bad user input to run/inject (input file, shapes, options).
 class InputError : public Error {
  public:

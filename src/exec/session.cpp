@@ -76,12 +76,14 @@ std::shared_ptr<const Session> Session::create(Graph graph, const SessionOptions
     const std::int64_t opset = g.opset(node.domain);
     const OpRow* row = find_op(node.domain, node.op_type, opset);
     if (row == nullptr) {
-      throw NodeError(where(g) + "node '" + node.name + "': unsupported op " +
+      throw UnsupportedError(where(g) + "node '" + node.name + "': unsupported op " +
                       (node.domain.empty() ? "" : node.domain + ".") + node.op_type + " (opset " +
                       std::to_string(node.domain.empty() ? default_opset : opset) + ")");
     }
     std::vector<TensorInfo> in_infos;
     std::vector<const Tensor*> in_consts;
+    // Shape's output depends only on its input's static shape, which is fixed here.
+    const bool shape_only = node.domain.empty() && node.op_type == "Shape";
     bool all_constant = true;
     for (int v : node.inputs) {
       if (v == kNoValue) {
@@ -91,7 +93,7 @@ std::shared_ptr<const Session> Session::create(Graph graph, const SessionOptions
       }
       in_infos.push_back(s->infos_[v]);
       in_consts.push_back(s->constant_[v] ? &s->constants_[v] : nullptr);
-      all_constant &= s->constant_[v];
+      all_constant &= s->constant_[v] || shape_only;
     }
     PrepareContext ctx(node, opset, g.source, std::move(in_infos), std::move(in_consts),
                        options.reference_kernels);
@@ -115,8 +117,19 @@ std::shared_ptr<const Session> Session::create(Graph graph, const SessionOptions
     if (all_constant) {
       // Fold now: the result never changes between runs. The kernel is kept so that a fault in
       // this node's output can be recomputed downstream.
+      std::vector<Tensor> shape_views;  // zero-filled stand-ins: Shape reads only the shape
+      shape_views.reserve(node.inputs.size());
       std::vector<const Tensor*> ins;
-      for (int v : node.inputs) ins.push_back(v == kNoValue ? nullptr : &s->constants_[v]);
+      for (int v : node.inputs) {
+        if (v == kNoValue) {
+          ins.push_back(nullptr);
+        } else if (s->constant_[v]) {
+          ins.push_back(&s->constants_[v]);
+        } else {
+          shape_views.emplace_back(s->infos_[v].dtype, s->infos_[v].shape);
+          ins.push_back(&shape_views.back());
+        }
+      }
       std::vector<Tensor> outs;
       std::vector<Tensor*> out_ptrs;
       outs.reserve(node.outputs.size());

@@ -58,6 +58,7 @@ struct Fault {
 // values they mean.
 struct AppliedFault {
   Fault fault;
+  std::size_t index = 0;  // position of the fault in the trial's fault list
   DType dtype = DType::kUndefined;
   std::uint64_t bits_before = 0;
   std::uint64_t bits_after = 0;

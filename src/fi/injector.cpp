@@ -223,11 +223,13 @@ void Injector::apply_faults_for_value(int v, std::span<const Fault> faults, Tria
   }
   Tensor& t = ws.scratch_[static_cast<std::size_t>(v)];
   const std::size_t esize = dtype_size(t.dtype());
-  for (const Fault& f : faults) {
+  for (std::size_t i = 0; i < faults.size(); ++i) {
+    const Fault& f = faults[i];
     if (f.site.value != v) continue;
     auto* elem = static_cast<std::uint8_t*>(t.raw()) + static_cast<std::size_t>(f.site.flat_index) * esize;
     AppliedFault a = apply_fault_model(f.model, t.dtype(), elem);
     a.fault = f;
+    a.index = i;
     r.applied.push_back(std::move(a));
   }
 }
@@ -422,6 +424,9 @@ TrialResult Injector::run_trial(const GoldenRun& golden, std::span<const Fault> 
       }
     }
   }
+  // Strategies reach the faulty nodes in different orders; report faults in the caller's order.
+  std::stable_sort(r.applied.begin(), r.applied.end(),
+                   [](const AppliedFault& a, const AppliedFault& b) { return a.index < b.index; });
   if (hang) {
     r.outcome = Outcome::kHang;
     r.error = "time limit exceeded";

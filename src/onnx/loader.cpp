@@ -91,9 +91,9 @@ Tensor tensor_from_proto(const onnx::TensorProto& proto, const std::string& base
                          const std::string& what) {
   const DType dtype = dtype_from_onnx(proto.data_type());
   if (dtype == DType::kUndefined) {
-    throw LoadError(what + ": unsupported tensor data type " + std::to_string(proto.data_type()));
+    throw UnsupportedError(what + ": unsupported tensor data type " + std::to_string(proto.data_type()));
   }
-  if (proto.has_segment()) throw LoadError(what + ": segmented tensors are not supported");
+  if (proto.has_segment()) throw UnsupportedError(what + ": segmented tensors are not supported");
   Shape shape;
   for (std::int64_t d : proto.dims()) {
     if (d < 0) throw LoadError(what + ": negative dimension " + std::to_string(d));
@@ -198,7 +198,7 @@ Graph load_onnx(const std::string& path) {
   g.source = path;
   g.ir_version = model.ir_version();
   if (g.ir_version < kMinIrVersion || g.ir_version > kMaxIrVersion) {
-    throw LoadError(path + ": unsupported ONNX IR version " + std::to_string(g.ir_version) +
+    throw UnsupportedError(path + ": unsupported ONNX IR version " + std::to_string(g.ir_version) +
                     " (supported " + std::to_string(kMinIrVersion) + ".." +
                     std::to_string(kMaxIrVersion) + ")");
   }
@@ -206,15 +206,15 @@ Graph load_onnx(const std::string& path) {
     const std::string domain = op.domain() == "ai.onnx" ? "" : op.domain();
     g.opsets[domain] = op.version();
   }
-  if (g.opsets.count("") == 0) throw LoadError(path + ": model imports no ai.onnx opset");
+  if (g.opsets.count("") == 0) throw UnsupportedError(path + ": model imports no ai.onnx opset");
   const std::int64_t opset = g.opsets[""];
   if (opset < kMinOnnxOpset || opset > kMaxOnnxOpset) {
-    throw LoadError(path + ": unsupported ai.onnx opset " + std::to_string(opset) + " (supported " +
+    throw UnsupportedError(path + ": unsupported ai.onnx opset " + std::to_string(opset) + " (supported " +
                     std::to_string(kMinOnnxOpset) + ".." + std::to_string(kMaxOnnxOpset) + ")");
   }
   const std::string base_dir = fs::path(path).parent_path().string();
   const onnx::GraphProto& gp = model.graph();
-  if (gp.sparse_initializer_size() > 0) throw LoadError(path + ": sparse initializers are not supported");
+  if (gp.sparse_initializer_size() > 0) throw UnsupportedError(path + ": sparse initializers are not supported");
 
   std::unordered_map<std::string, int> ids;
   auto value_id = [&](const std::string& name) {
@@ -245,12 +245,12 @@ Graph load_onnx(const std::string& path) {
     Value& v = g.values[id];
     if (v.is_initializer) continue;  // an initializer with a default value: treated as constant
     if (!in.type().has_tensor_type()) {
-      throw LoadError(path + ": graph input '" + in.name() + "' is not a tensor");
+      throw UnsupportedError(path + ": graph input '" + in.name() + "' is not a tensor");
     }
     const auto& tt = in.type().tensor_type();
     v.info.dtype = dtype_from_onnx(tt.elem_type());
     if (v.info.dtype == DType::kUndefined) {
-      throw LoadError(path + ": graph input '" + in.name() + "' has unsupported element type " +
+      throw UnsupportedError(path + ": graph input '" + in.name() + "' has unsupported element type " +
                       std::to_string(tt.elem_type()));
     }
     if (!tt.has_shape()) throw LoadError(path + ": graph input '" + in.name() + "' has no shape");
@@ -293,13 +293,16 @@ Graph load_onnx(const std::string& path) {
     }
     for (const auto& a : np.attribute()) {
       if (a.has_ref_attr_name() && !a.ref_attr_name().empty()) {
-        throw LoadError(what + ": attribute references are not supported");
+        throw UnsupportedError(what + ": attribute references are not supported");
       }
       node.attributes[a.name()] = convert_attribute(a, base_dir, what);
     }
     g.nodes.push_back(std::move(node));
   }
   for (const auto& out : gp.output()) {
+    if (out.has_type() && !out.type().has_tensor_type()) {
+      throw UnsupportedError(path + ": graph output '" + out.name() + "' is not a tensor");
+    }
     auto it = ids.find(out.name());
     if (it == ids.end()) {
       throw LoadError(path + ": graph output '" + out.name() + "' is not produced by any node");

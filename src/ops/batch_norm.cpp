@@ -2,8 +2,8 @@
 //   Y = (X - mean) / sqrt(var + epsilon) * scale + B, per channel (axis 1).
 // The optimised kernel folds the four parameter vectors into one multiplier and one offset per
 // channel, y = x * a[c] + b[c]; when the parameters are constants (the usual case) a and b are
-// computed once at prepare, otherwise per run into a small stack/heap-free loop. The reference
-// kernel evaluates the formula element by element.
+// computed once at prepare, otherwise per channel at run time. The reference kernel evaluates the
+// formula element by element. Each (n, c) plane is written by one thread.
 #include <array>
 #include <cmath>
 #include <vector>
@@ -132,11 +132,11 @@ Prepared prepare_batch_normalization(const PrepareContext& ctx) {
     ctx.allow_attributes({"epsilon", "momentum", "training_mode"});
   }
   if (ctx.attr_int("spatial", 1) != 1) {
-    ctx.fail("spatial=" + std::to_string(ctx.attr_int("spatial", 1)) +
+    ctx.unsupported("spatial=" + std::to_string(ctx.attr_int("spatial", 1)) +
              " (per-element statistics) is not supported; only spatial=1");
   }
   if (ctx.attr_int("training_mode", 0) != 0) {
-    ctx.fail("training_mode=1 is not supported (inference only)");
+    ctx.unsupported("training_mode=1 is not supported (inference only)");
   }
   ctx.require_inputs(5, 5);
   ctx.require_dtype(0, {DType::kFloat32, DType::kFloat64});

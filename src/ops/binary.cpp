@@ -4,10 +4,9 @@
 //   - integer arithmetic wraps modulo 2^bits; INT_MIN / -1 is INT_MIN;
 //   - integer Div truncates toward zero (as C++ and ONNX Runtime); a zero divisor anywhere in B
 //     is a run-time error naming the node, checked before anything is written;
-//   - Pow: base and exponent float32/float64/int32/int64; an int32/int64 base with an integer
-//   exponent is exact
-//     repeated multiplication (a negative exponent is a run-time error, as in numpy), with a float
-//     exponent it is pow in double converted back saturating (NaN -> 0).
+//   - Pow: base and exponent float32/float64/int32/int64. An integer base with an integer
+//     exponent is exact repeated multiplication (a negative exponent is a run-time error, as in
+//     numpy); with a float exponent it is pow in double, converted back saturating (NaN -> 0).
 #include <cmath>
 #include <cstring>
 #include <limits>

@@ -9,8 +9,8 @@ std::string node_label(const PrepareContext& ctx) {
 void require_known_shape(const PrepareContext& ctx, std::size_t i) {
   for (std::int64_t d : ctx.input(i).shape) {
     if (d < 0) {
-      ctx.fail("input " + std::to_string(i) + " has unknown shape " +
-               shape_to_string(ctx.input(i).shape));
+      ctx.unsupported("input " + std::to_string(i) + " has unknown shape " +
+                      shape_to_string(ctx.input(i).shape));
     }
   }
 }
@@ -32,8 +32,8 @@ BinaryPlan make_binary_plan(const PrepareContext& ctx, const Shape& a, const Sha
   p.y = y;
   p.loop = make_broadcast_loop({a, b}, y);
   if (p.loop.dims.size() > kBroadcastLoopMaxRank) {
-    ctx.fail("broadcasting " + shape_to_string(a) + " with " + shape_to_string(b) +
-             " alternates between broadcast and full axes too often");
+    ctx.unsupported("broadcasting " + shape_to_string(a) + " with " + shape_to_string(b) +
+                    " alternates between broadcast and full axes too often");
   }
   p.ref_strides[0] = broadcast_strides(a, y);
   p.ref_strides[1] = broadcast_strides(b, y);

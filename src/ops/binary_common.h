@@ -25,15 +25,15 @@ using NumericTypes = TypeList<float, double, std::int8_t, std::uint8_t, std::int
                               std::int32_t, std::uint32_t, std::int64_t, std::uint64_t>;
 
 // Calls f(T{}) for the C++ type T of input `input`'s dtype, one of Ts; any other dtype is a
-// load-time error naming the input.
+// load-time UnsupportedError naming the input.
 template <typename F, typename... Ts>
 Prepared dispatch(const PrepareContext& ctx, std::size_t input, TypeList<Ts...>, F&& f) {
   const DType t = ctx.input(input).dtype;
   std::optional<Prepared> result;
   ((t == dtype_of<Ts>() ? (void)result.emplace(f(Ts{})) : void()), ...);
   if (!result) {
-    ctx.fail("input " + std::to_string(input) + " has unsupported dtype " +
-             std::string(dtype_name(t)));
+    ctx.unsupported("input " + std::to_string(input) + " has unsupported dtype " +
+                    std::string(dtype_name(t)));
   }
   return std::move(*result);
 }

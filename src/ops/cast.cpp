@@ -170,7 +170,8 @@ void cast_optimised(const void* src, void* dst, std::int64_t n) {
         if constexpr (kIs16BitFloat<S>) {
           FormatOf<S>::type::to_float(x + s, buf, m);
         } else {
-          for (std::int64_t j = 0; j < m; ++j) buf[j] = to_float_for_16bit(load<S, false>(x[s + j]));
+          for (std::int64_t j = 0; j < m; ++j)
+            buf[j] = to_float_for_16bit(load<S, false>(x[s + j]));
         }
         if constexpr (kIs16BitFloat<D>) {
           FormatOf<D>::type::from_float(buf, y + s, m);
@@ -195,20 +196,47 @@ struct TypeTag {
 template <typename F>
 bool visit_dtype(DType t, F&& f) {
   switch (t) {
-    case DType::kFloat32: f(TypeTag<float>{}); return true;
-    case DType::kFloat64: f(TypeTag<double>{}); return true;
-    case DType::kFloat16: f(TypeTag<Half>{}); return true;
-    case DType::kBFloat16: f(TypeTag<BFloat16>{}); return true;
-    case DType::kInt8: f(TypeTag<std::int8_t>{}); return true;
-    case DType::kUInt8: f(TypeTag<std::uint8_t>{}); return true;
-    case DType::kInt16: f(TypeTag<std::int16_t>{}); return true;
-    case DType::kUInt16: f(TypeTag<std::uint16_t>{}); return true;
-    case DType::kInt32: f(TypeTag<std::int32_t>{}); return true;
-    case DType::kUInt32: f(TypeTag<std::uint32_t>{}); return true;
-    case DType::kInt64: f(TypeTag<std::int64_t>{}); return true;
-    case DType::kUInt64: f(TypeTag<std::uint64_t>{}); return true;
-    case DType::kBool: f(TypeTag<Bool>{}); return true;
-    case DType::kUndefined: return false;
+    case DType::kFloat32:
+      f(TypeTag<float>{});
+      return true;
+    case DType::kFloat64:
+      f(TypeTag<double>{});
+      return true;
+    case DType::kFloat16:
+      f(TypeTag<Half>{});
+      return true;
+    case DType::kBFloat16:
+      f(TypeTag<BFloat16>{});
+      return true;
+    case DType::kInt8:
+      f(TypeTag<std::int8_t>{});
+      return true;
+    case DType::kUInt8:
+      f(TypeTag<std::uint8_t>{});
+      return true;
+    case DType::kInt16:
+      f(TypeTag<std::int16_t>{});
+      return true;
+    case DType::kUInt16:
+      f(TypeTag<std::uint16_t>{});
+      return true;
+    case DType::kInt32:
+      f(TypeTag<std::int32_t>{});
+      return true;
+    case DType::kUInt32:
+      f(TypeTag<std::uint32_t>{});
+      return true;
+    case DType::kInt64:
+      f(TypeTag<std::int64_t>{});
+      return true;
+    case DType::kUInt64:
+      f(TypeTag<std::uint64_t>{});
+      return true;
+    case DType::kBool:
+      f(TypeTag<Bool>{});
+      return true;
+    case DType::kUndefined:
+      return false;
   }
   return false;
 }
@@ -235,16 +263,17 @@ Prepared prepare_cast(const PrepareContext& ctx) {
     ctx.allow_attributes({"to"});
   }
   ctx.require_inputs(1, 1);
-  if (ctx.num_outputs() != 1) ctx.fail("expects 1 output, has " + std::to_string(ctx.num_outputs()));
+  if (ctx.num_outputs() != 1)
+    ctx.fail("expects 1 output, has " + std::to_string(ctx.num_outputs()));
   if (!ctx.has_attr("to")) ctx.fail("attribute 'to' is required");
   const std::int64_t code = ctx.attr_int("to", 0);
   constexpr std::int64_t kOnnxString = 8;
-  if (code == kOnnxString) ctx.fail("Cast to string is not supported");
+  if (code == kOnnxString) ctx.unsupported("Cast to string is not supported");
   const DType to = code > 0 && code <= std::numeric_limits<int>::max()
                        ? dtype_from_onnx(static_cast<int>(code))
                        : DType::kUndefined;
   if (to == DType::kUndefined) {
-    ctx.fail("Cast to ONNX data type " + std::to_string(code) + " is not supported");
+    ctx.unsupported("Cast to ONNX data type " + std::to_string(code) + " is not supported");
   }
   const TensorInfo& in = ctx.input(0);
   const DType from = in.dtype;
@@ -259,7 +288,7 @@ Prepared prepare_cast(const PrepareContext& ctx) {
   }
   const CastFn fn = select_cast(from, to, ctx.reference());
   if (fn == nullptr) {
-    ctx.fail("Cast from " + std::string(dtype_name(from)) + " is not supported");
+    ctx.unsupported("Cast from " + std::string(dtype_name(from)) + " is not supported");
   }
   p.kernel = make_kernel([fn](std::span<const Tensor* const> in, std::span<Tensor* const> out) {
     fn(in[0]->raw(), out[0]->raw(), in[0]->numel());

@@ -160,7 +160,7 @@ Prepared prepare_where(const PrepareContext& ctx) {
   plan.out = binary::broadcast_or_fail(ctx, binary::broadcast_or_fail(ctx, plan.c, plan.x), plan.y);
   plan.loop = make_broadcast_loop({plan.c, plan.x, plan.y}, plan.out);
   if (plan.loop.dims.size() > kBroadcastLoopMaxRank) {
-    ctx.fail("broadcast pattern alternates between broadcast and full axes too often");
+    ctx.unsupported("broadcast pattern alternates between broadcast and full axes too often");
   }
   plan.ref_strides[0] = broadcast_strides(plan.c, plan.out);
   plan.ref_strides[1] = broadcast_strides(plan.x, plan.out);
@@ -176,7 +176,8 @@ Prepared prepare_where(const PrepareContext& ctx) {
     case 8:
       return make_where_kernel<std::uint64_t>(ctx, std::move(plan));
     default:
-      ctx.fail("input 1 has unsupported dtype " + std::string(dtype_name(ctx.input(1).dtype)));
+      ctx.unsupported("input 1 has unsupported dtype " +
+                      std::string(dtype_name(ctx.input(1).dtype)));
   }
 }
 

@@ -1,7 +1,5 @@
 // Concat and Split: both move whole rows between one "joined" tensor and several pieces along an
 // axis, so both use copy_joined (contiguous memcpy runs, split over threads when big).
-#include <numeric>
-
 #include "ops/ops.h"
 #include "ops/shape_common.h"
 #include "ops/strided_copy.h"

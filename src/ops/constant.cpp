@@ -110,9 +110,9 @@ void range_fill(T start, T delta, T* out, std::int64_t n) {
   } else {
     using U = std::make_unsigned_t<T>;
     for (std::int64_t i = 0; i < n; ++i) {
-      out[i] = static_cast<T>(static_cast<U>(static_cast<std::uint64_t>(start) +
-                                             static_cast<std::uint64_t>(i) *
-                                                 static_cast<std::uint64_t>(delta)));
+      out[i] = static_cast<T>(
+          static_cast<U>(static_cast<std::uint64_t>(start) +
+                         static_cast<std::uint64_t>(i) * static_cast<std::uint64_t>(delta)));
     }
   }
 }
@@ -120,7 +120,8 @@ void range_fill(T start, T delta, T* out, std::int64_t n) {
 template <typename T>
 class RangeKernel final : public Kernel {
  public:
-  RangeKernel(std::string tag, TensorInfo output) : tag_(std::move(tag)), output_(std::move(output)) {}
+  RangeKernel(std::string tag, TensorInfo output)
+      : tag_(std::move(tag)), output_(std::move(output)) {}
 
   Status run(std::span<const Tensor* const> in, std::span<Tensor* const> out) const override {
     static const char* const kNames[] = {"start", "limit", "delta"};
@@ -137,10 +138,10 @@ class RangeKernel final : public Kernel {
             delta = scalar_of<T>(*in[2]);
     const std::int64_t n = range_count(start, limit, delta);
     if (n != output_.shape[0]) {
-      return run_error(tag_, "start/limit/delta changed at run time: " +
-                                 (n < 0 ? std::string("invalid range")
-                                        : std::to_string(n) + " elements") +
-                                 " instead of prepared " + std::to_string(output_.shape[0]));
+      return run_error(
+          tag_, "start/limit/delta changed at run time: " +
+                    (n < 0 ? std::string("invalid range") : std::to_string(n) + " elements") +
+                    " instead of prepared " + std::to_string(output_.shape[0]));
     }
     range_fill(start, delta, out[0]->data<T>(), n);
     return Status::ok();
@@ -174,7 +175,8 @@ Prepared prepare_constant(const PrepareContext& ctx) {
     ctx.fail("needs exactly one of the attributes value, value_float(s), value_int(s)");
   }
   for (const char* name : {"sparse_value", "value_string", "value_strings"}) {
-    if (ctx.has_attr(name)) ctx.fail(std::string("attribute '") + name + "' is not supported");
+    if (ctx.has_attr(name))
+      ctx.unsupported(std::string("attribute '") + name + "' is not supported");
   }
   Tensor value;
   if (const Tensor* t = ctx.attr_tensor("value")) {
@@ -255,12 +257,18 @@ Prepared prepare_range(const PrepareContext& ctx) {
     }
   }
   switch (t) {
-    case DType::kFloat32: return prepare_range_typed<float>(ctx);
-    case DType::kFloat64: return prepare_range_typed<double>(ctx);
-    case DType::kInt16: return prepare_range_typed<std::int16_t>(ctx);
-    case DType::kInt32: return prepare_range_typed<std::int32_t>(ctx);
-    case DType::kInt64: return prepare_range_typed<std::int64_t>(ctx);
-    default: ctx.fail("dtype " + std::string(dtype_name(t)) + " is not supported");
+    case DType::kFloat32:
+      return prepare_range_typed<float>(ctx);
+    case DType::kFloat64:
+      return prepare_range_typed<double>(ctx);
+    case DType::kInt16:
+      return prepare_range_typed<std::int16_t>(ctx);
+    case DType::kInt32:
+      return prepare_range_typed<std::int32_t>(ctx);
+    case DType::kInt64:
+      return prepare_range_typed<std::int64_t>(ctx);
+    default:
+      ctx.unsupported("dtype " + std::string(dtype_name(t)) + " is not supported");
   }
 }
 

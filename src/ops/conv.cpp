@@ -9,6 +9,7 @@
 
 #include <algorithm>
 
+#include "ops/conv_depthwise.h"
 #include "ops/conv_dnnl.h"
 #include "ops/conv_shape.h"
 #include "ops/ops.h"
@@ -102,29 +103,69 @@ class ReferenceConvKernel final : public Kernel {
   ConvGeom g_;
 };
 
-// Where the oneDNN kernel keeps activations.
-enum class Layout {
-  kPlain,     // NCHW in and out: no reorders, gemm-based kernel
-  kBlocked,   // the primitive's preferred (blocked) layouts, reorders in and out
-  kPlainSrc,  // NCHW source read directly, blocked destination reordered out (few input channels)
+// Depthwise 3x3/5x5 convolutions straight on NCHW (see conv_depthwise.h).
+class DepthwiseConvKernel final : public Kernel {
+ public:
+  DepthwiseConvKernel(std::unique_ptr<DepthwiseConv> conv, bool has_bias, const Tensor* bias)
+      : conv_(std::move(conv)), has_bias_(has_bias) {
+    if (bias != nullptr) bias_ = bias->clone();
+  }
+  Status run(std::span<const Tensor* const> in, std::span<Tensor* const> out) const override {
+    const float* b = has_bias_ ? (bias_.empty() ? in[2]->data<float>() : bias_.data<float>())
+                               : nullptr;
+    conv_->run(in[0]->data<float>(), in[1]->data<float>(), b, out[0]->data<float>());
+    return Status::ok();
+  }
+
+ private:
+  std::unique_ptr<DepthwiseConv> conv_;
+  bool has_bias_;
+  Tensor bias_;
 };
 
-// Measured on one core (Sapphire Rapids, AVX-512) at batch 1, ResNet-50 layers: for 1x1 stride-1
-// convolutions over >= 28x28 outputs the gemm-based NCHW kernel beats the blocked kernel plus its
-// two reorders (e.g. 256->64 at 56x56: 0.78 ms vs 0.75 + 0.47 ms); for smaller outputs, strided or
-// larger kernels and grouped convolutions, blocked wins (3x3 64->64 at 56x56: 1.69 vs 4.0 ms,
-// depthwise 3x3 144ch 56x56: 0.58 vs 2.8 ms). A first layer with 3 input channels is fastest
-// reading NCHW directly (7x7/2 3->64: 1.8 vs 2.3 ms blocked).
+std::unique_ptr<DepthwiseConv> make_depthwise(const ConvGeom& g) {
+  const Window& w = g.window;
+  if (w.rank != 2 || g.group != g.in_channels || g.batch < 1) return nullptr;
+  const DepthwiseGeom d{g.batch,         g.in_channels,   g.out_channels / g.in_channels,
+                        w.in[0],         w.in[1],         w.out[0],
+                        w.out[1],        w.kernel[0],     w.kernel[1],
+                        w.strides[0],    w.strides[1],    w.dilations[0],
+                        w.dilations[1],  w.pad_begin[0],  w.pad_begin[1]};
+  return DepthwiseConv::create(d);
+}
+
+// How the oneDNN kernel runs a layer.
+enum class Layout {
+  kPlain,      // NCHW in and out: no reorders, gemm-based kernel
+  kBlocked,    // the primitive's preferred (blocked) layouts, reorders in and out
+  kPlainSrc,   // NCHW source read directly, blocked destination reordered out (few input channels)
+  kWinograd,   // blocked with Winograd F(2x2|4x4, 3x3): ~2x fewer multiplications for 3x3/1
+};
+
+// Measured on one core (Sapphire Rapids, AVX-512) at batch 1, ResNet-50 and MobileNetV2 layers:
+// for 1x1 stride-1 convolutions over >= 14x14 outputs the gemm-based NCHW kernel beats the blocked
+// kernel plus its two reorders (256->64 at 56x56: 0.78 ms vs 0.75 + 0.47 ms; 384->64 at 14x14:
+// 0.06 vs 0.29 ms); at 7x7 blocked wins (960->320: 0.27 vs 0.35 ms), as it does for strided or
+// larger kernels (3x3 64->64 at 56x56: 1.69 vs 4.0 ms).
+// Winograd halves 3x3 stride-1 layers from 28x28 up (64->64 at 56x56: 0.88 vs 1.43 ms with
+// reorders; VGG's 3x3 layers ~2x) and still wins at 14x14 with >= 256 channels, but loses on
+// small maps (7x7: 1.65 vs 1.35 ms). A first layer with 3 input channels is fastest reading NCHW
+// directly (7x7/2 3->64: 1.8 vs 2.3 ms blocked).
 Layout choose_layout(const ConvGeom& g) {
   const Window& w = g.window;
-  bool pointwise = g.group == 1;
+  bool pointwise = g.group == 1, unit_3x3 = g.group == 1 && w.rank == 2;
   std::int64_t out_spatial = 1;
   for (std::size_t i = 0; i < w.rank; ++i) {
     pointwise = pointwise && w.kernel[i] == 1 && w.strides[i] == 1 && w.pad_begin[i] == 0 &&
                 w.pad_end[i] == 0;
+    unit_3x3 = unit_3x3 && w.kernel[i] == 3 && w.strides[i] == 1 && w.dilations[i] == 1;
     out_spatial *= w.out[i];
   }
-  if (pointwise && out_spatial >= 28 * 28) return Layout::kPlain;
+  if (pointwise && out_spatial >= 14 * 14) return Layout::kPlain;
+  if (unit_3x3 && (out_spatial >= 28 * 28 || (out_spatial >= 14 * 14 && g.in_channels >= 256 &&
+                                               g.out_channels >= 256))) {
+    return Layout::kWinograd;
+  }
   if (g.group == 1 && g.in_channels < 8) return Layout::kPlainSrc;
   return Layout::kBlocked;
 }
@@ -180,6 +221,13 @@ class DnnlConvKernel final : public Kernel {
  private:
   // The preferred layout, or blocked when the NCHW source is not read by a direct kernel.
   std::unique_ptr<ConvPlan> build() const {
+    if (layout_ == Layout::kWinograd) {
+      try {
+        return build(Layout::kWinograd);
+      } catch (const dnnl::error&) {
+        return build(Layout::kBlocked);  // no Winograd kernel for this shape or CPU
+      }
+    }
     std::unique_ptr<ConvPlan> plan = build(layout_);
     if (layout_ == Layout::kPlainSrc && plan->impl.find("gemm") != std::string::npos) {
       plan = build(Layout::kBlocked);
@@ -199,14 +247,18 @@ class DnnlConvKernel final : public Kernel {
     auto any = [](const memory::desc& md) {
       return memory::desc(md.dims(), memory::data_type::f32, Tag::any);
     };
-    const memory::desc src = layout == Layout::kBlocked ? any(user_src_) : user_src_;
+    const bool blocked = layout == Layout::kBlocked || layout == Layout::kWinograd;
+    const memory::desc src = blocked ? any(user_src_) : user_src_;
     const memory::desc dst = layout == Layout::kPlain ? user_dst_ : any(user_dst_);
     memory::desc bias_md;
     if (g_.has_bias) {
       bias_md = memory::desc({g_.out_channels}, memory::data_type::f32, Tag::x);
     }
     dnnl::convolution_forward::desc desc(dnnl::prop_kind::forward_inference,
-                                         dnnl::algorithm::convolution_direct, src,
+                                         layout == Layout::kWinograd
+                                             ? dnnl::algorithm::convolution_winograd
+                                             : dnnl::algorithm::convolution_direct,
+                                         src,
                                          any(user_weights_), bias_md, dst, strides, dilations,
                                          pad_l, pad_r);
     dnnl::primitive_attr attr;
@@ -274,6 +326,10 @@ Prepared prepare_conv(const PrepareContext& ctx) {
   p.outputs = {TensorInfo{DType::kFloat32, ys}};
   if (!ctx.reference() && g.batch > 0 && g.out_channels > 0 && g.in_channels > 0) {
     const Tensor* bias = g.has_bias ? ctx.constant(2) : nullptr;
+    if (auto depthwise = make_depthwise(g)) {
+      p.kernel = std::make_unique<DepthwiseConvKernel>(std::move(depthwise), g.has_bias, bias);
+      return p;
+    }
     auto kernel_ptr = std::make_unique<DnnlConvKernel>(g, choose_layout(g), ctx.constant(1), bias);
     try {
       kernel_ptr->prepare_plan();

@@ -40,7 +40,7 @@ Window read_common(const PrepareContext& ctx, const Shape& in_spatial,
   Window w;
   w.rank = in_spatial.size();
   if (w.rank < 1 || w.rank > 3) {
-    ctx.fail("only 1, 2 or 3 spatial dims are supported, got " + std::to_string(w.rank));
+    ctx.unsupported("only 1, 2 or 3 spatial dims are supported, got " + std::to_string(w.rank));
   }
   if (kernel.size() != w.rank) {
     ctx.fail("kernel has " + std::to_string(kernel.size()) + " spatial dims, input has " +

@@ -39,7 +39,8 @@ template <typename Get>
 std::string tile_dims(const Shape& in, Get&& get, std::int64_t* out) {
   for (std::size_t a = 0; a < in.size(); ++a) {
     const std::int64_t rep = get(static_cast<std::int64_t>(a));
-    if (rep < 0) return "repeats[" + std::to_string(a) + "] = " + std::to_string(rep) + " is negative";
+    if (rep < 0)
+      return "repeats[" + std::to_string(a) + "] = " + std::to_string(rep) + " is negative";
     if (__builtin_mul_overflow(in[a], rep, &out[a]) || out[a] > (INT64_MAX >> 8)) {
       return "repeats[" + std::to_string(a) + "] = " + std::to_string(rep) + " is too large";
     }
@@ -146,8 +147,8 @@ Prepared prepare_tile(const PrepareContext& ctx) {
              std::to_string(x.shape.size()));
   }
   std::int64_t dims[kMax];
-  const std::string err =
-      tile_dims(x.shape, [&](std::int64_t i) { return repeats[static_cast<std::size_t>(i)]; }, dims);
+  const std::string err = tile_dims(
+      x.shape, [&](std::int64_t i) { return repeats[static_cast<std::size_t>(i)]; }, dims);
   if (!err.empty()) ctx.fail(err);
   const auto rank = static_cast<std::int64_t>(x.shape.size());
   Shape out_shape(dims, dims + rank);
@@ -169,8 +170,8 @@ Prepared prepare_tile(const PrepareContext& ctx) {
   }
   Prepared p;
   p.outputs = {TensorInfo{x.dtype, out_shape}};
-  p.kernel = std::make_unique<ExpandTileKernel>(node_tag(ctx), Rule::kTile, x, p.outputs[0], rank,
-                                                l);
+  p.kernel =
+      std::make_unique<ExpandTileKernel>(node_tag(ctx), Rule::kTile, x, p.outputs[0], rank, l);
   return p;
 }
 

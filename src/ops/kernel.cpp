@@ -32,7 +32,7 @@ const Tensor* PrepareContext::constant(std::size_t i) const {
 const Tensor& PrepareContext::require_constant(std::size_t i) const {
   const Tensor* t = constant(i);
   if (t == nullptr) {
-    fail("input " + std::to_string(i) +
+    unsupported("input " + std::to_string(i) +
          " must be known at load time (initializer, Constant or computable from shapes); "
          "data-dependent shapes are not supported");
   }
@@ -98,7 +98,7 @@ const Tensor* PrepareContext::attr_tensor(const std::string& name) const {
 void PrepareContext::allow_attributes(std::initializer_list<std::string_view> names) const {
   for (const auto& [name, attr] : node_.attributes) {
     if (std::find(names.begin(), names.end(), name) == names.end()) {
-      fail("attribute '" + name + "' is not supported");
+      unsupported("attribute '" + name + "' is not supported");
     }
   }
 }
@@ -116,16 +116,26 @@ void PrepareContext::require_inputs(std::size_t min, std::size_t max) const {
 void PrepareContext::require_dtype(std::size_t i, std::initializer_list<DType> allowed) const {
   const TensorInfo& info = input(i);
   if (std::find(allowed.begin(), allowed.end(), info.dtype) == allowed.end()) {
-    fail("input " + std::to_string(i) + " has unsupported dtype " +
+    unsupported("input " + std::to_string(i) + " has unsupported dtype " +
          std::string(dtype_name(info.dtype)));
   }
 }
 
+namespace {
+std::string node_message(std::string_view source, const Node& node, std::int64_t opset,
+                         const std::string& message) {
+  std::string where = source.empty() ? std::string() : std::string(source) + ": ";
+  return where + "node '" + node.name + "' (" + (node.domain.empty() ? "" : node.domain + ".") +
+         node.op_type + " opset " + std::to_string(opset) + "): " + message;
+}
+}  // namespace
+
 void PrepareContext::fail(const std::string& message) const {
-  std::string where = source_.empty() ? std::string() : std::string(source_) + ": ";
-  throw NodeError(where + "node '" + node_.name + "' (" +
-                  (node_.domain.empty() ? "" : node_.domain + ".") + node_.op_type + " opset " +
-                  std::to_string(opset_) + "): " + message);
+  throw NodeError(node_message(source_, node_, opset_, message));
+}
+
+void PrepareContext::unsupported(const std::string& message) const {
+  throw UnsupportedError(node_message(source_, node_, opset_, message));
 }
 
 }  // namespace dnnfi

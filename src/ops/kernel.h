@@ -76,6 +76,8 @@ class PrepareContext {
 
   // Throws NodeError: "<source>: node '<name>' (<op> opset <n>): <message>".
   [[noreturn]] void fail(const std::string& message) const;
+  // Same message, thrown as UnsupportedError: the node is valid ONNX this engine does not implement.
+  [[noreturn]] void unsupported(const std::string& message) const;
 
  private:
   const Node& node_;

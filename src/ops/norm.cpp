@@ -47,7 +47,7 @@ Prepared prepare_layer_normalization(const PrepareContext& ctx) {
   if (has_bias) ctx.require_dtype(2, {DType::kFloat32});
   const std::int64_t stash_type = ctx.attr_int("stash_type", 1);
   if (stash_type != 1) {
-    ctx.fail("stash_type=" + std::to_string(stash_type) + " is not supported; only 1 (float32)");
+    ctx.unsupported("stash_type=" + std::to_string(stash_type) + " is not supported; only 1 (float32)");
   }
   const TensorInfo& x = ctx.input(0);
   const auto rank = static_cast<std::int64_t>(x.shape.size());
@@ -65,7 +65,7 @@ Prepared prepare_layer_normalization(const PrepareContext& ctx) {
     if (info.numel() == 1) return true;
     if (strip_leading_ones(info.shape) != strip_leading_ones(norm_shape) ||
         info.shape.size() > norm_shape.size()) {
-      ctx.fail("input " + std::to_string(i) + " shape " + shape_to_string(info.shape) +
+      ctx.unsupported("input " + std::to_string(i) + " shape " + shape_to_string(info.shape) +
                " is not supported: must be one value or the normalised shape " +
                shape_to_string(norm_shape));
     }

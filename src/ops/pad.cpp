@@ -61,8 +61,10 @@ inline std::int64_t map_index(std::int64_t o, std::int64_t b, std::int64_t d, Pa
   std::int64_t i = o - b;
   if (i >= 0 && i < d) return i;
   switch (mode) {
-    case PadMode::kConstant: return -1;
-    case PadMode::kEdge: return i < 0 ? 0 : d - 1;
+    case PadMode::kConstant:
+      return -1;
+    case PadMode::kEdge:
+      return i < 0 ? 0 : d - 1;
     case PadMode::kReflect: {
       if (d == 1) return 0;
       const std::int64_t period = 2 * (d - 1);
@@ -105,8 +107,8 @@ class PadKernel final : public Kernel {
       }
       std::memcpy(&value, v->raw(), esize);
     }
-    copy_padded(static_cast<const std::byte*>(in[0]->raw()),
-                static_cast<std::byte*>(out[0]->raw()), esize, p, &value);
+    copy_padded(static_cast<const std::byte*>(in[0]->raw()), static_cast<std::byte*>(out[0]->raw()),
+                esize, p, &value);
     return Status::ok();
   }
 
@@ -126,8 +128,8 @@ class PadKernel final : public Kernel {
     for (std::size_t a = 0; a < rank; ++a) {
       if (p.out[a] != output_.shape[a]) {
         return run_error(tag_, "pads (input 1) changed at run time: output shape " +
-                                   dims_to_string(std::span(p.out, rank)) + " instead of prepared " +
-                                   shape_to_string(output_.shape));
+                                   dims_to_string(std::span(p.out, rank)) +
+                                   " instead of prepared " + shape_to_string(output_.shape));
       }
     }
     return Status::ok();
@@ -148,7 +150,7 @@ class PadKernel final : public Kernel {
     const int last = rank - 1;
     const std::int64_t len = p.out[last], d = input_.shape[static_cast<std::size_t>(last)];
     const std::int64_t b = p.begin[last];
-    const std::int64_t lo = std::clamp<std::int64_t>(b, 0, len);      // first covered output index
+    const std::int64_t lo = std::clamp<std::int64_t>(b, 0, len);       // first covered output index
     const std::int64_t hi = std::clamp<std::int64_t>(b + d, lo, len);  // end of the covered range
     std::int64_t in_strides[kMax];
     std::int64_t s = 1;
@@ -228,20 +230,39 @@ std::uint64_t scalar_bytes(double v, DType t) {
     return v >= 9.2e18 ? INT64_MAX : v <= -9.2e18 ? INT64_MIN : static_cast<std::int64_t>(v);
   };
   switch (t) {
-    case DType::kFloat32: put(static_cast<float>(v)); break;
-    case DType::kFloat64: put(v); break;
-    case DType::kFloat16: put(float_to_half(static_cast<float>(v))); break;
-    case DType::kBFloat16: put(float_to_bfloat16(static_cast<float>(v))); break;
-    case DType::kBool: put(static_cast<std::uint8_t>(v != 0)); break;
+    case DType::kFloat32:
+      put(static_cast<float>(v));
+      break;
+    case DType::kFloat64:
+      put(v);
+      break;
+    case DType::kFloat16:
+      put(float_to_half(static_cast<float>(v)));
+      break;
+    case DType::kBFloat16:
+      put(float_to_bfloat16(static_cast<float>(v)));
+      break;
+    case DType::kBool:
+      put(static_cast<std::uint8_t>(v != 0));
+      break;
     case DType::kInt8:
-    case DType::kUInt8: put(static_cast<std::uint8_t>(as_int())); break;
+    case DType::kUInt8:
+      put(static_cast<std::uint8_t>(as_int()));
+      break;
     case DType::kInt16:
-    case DType::kUInt16: put(static_cast<std::uint16_t>(as_int())); break;
+    case DType::kUInt16:
+      put(static_cast<std::uint16_t>(as_int()));
+      break;
     case DType::kInt32:
-    case DType::kUInt32: put(static_cast<std::uint32_t>(as_int())); break;
+    case DType::kUInt32:
+      put(static_cast<std::uint32_t>(as_int()));
+      break;
     case DType::kInt64:
-    case DType::kUInt64: put(static_cast<std::uint64_t>(as_int())); break;
-    case DType::kUndefined: break;
+    case DType::kUInt64:
+      put(static_cast<std::uint64_t>(as_int()));
+      break;
+    case DType::kUndefined:
+      break;
   }
   return bits;
 }
@@ -270,7 +291,7 @@ Prepared prepare_pad(const PrepareContext& ctx) {
   } else if (mode_name == "edge") {
     mode = PadMode::kEdge;
   } else {
-    ctx.fail("mode '" + mode_name + "' is not supported");
+    ctx.unsupported("mode '" + mode_name + "' is not supported");
   }
   const std::vector<std::int64_t> pads =
       from_inputs ? read_index_constant(ctx, 1, "pads") : ctx.attr_ints("pads");
@@ -292,9 +313,8 @@ Prepared prepare_pad(const PrepareContext& ctx) {
     }
   }
   PadParams params;
-  const std::string err =
-      derive_pad(x.shape, mode, pads.data(), has_axes ? axes.data() : nullptr,
-                 static_cast<std::int64_t>(n), params);
+  const std::string err = derive_pad(x.shape, mode, pads.data(), has_axes ? axes.data() : nullptr,
+                                     static_cast<std::int64_t>(n), params);
   if (!err.empty()) ctx.fail(err);
   Prepared p;
   p.outputs = {TensorInfo{x.dtype, Shape(params.out, params.out + x.shape.size())}};
@@ -303,8 +323,7 @@ Prepared prepare_pad(const PrepareContext& ctx) {
       from_inputs ? 0 : scalar_bytes(ctx.attr_float("value", 0.0f), x.dtype);
   p.kernel = std::make_unique<PadKernel>(
       node_tag(ctx), x, p.outputs[0], mode, params, static_cast<std::int64_t>(pads.size()),
-      has_axes ? static_cast<std::int64_t>(axes.size()) : -1, from_inputs, value_input,
-      attr_value);
+      has_axes ? static_cast<std::int64_t>(axes.size()) : -1, from_inputs, value_input, attr_value);
   return p;
 }
 

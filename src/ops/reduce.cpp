@@ -274,7 +274,7 @@ Prepared prepare_reduce(const PrepareContext& ctx, std::int64_t axes_input_since
     case DType::kInt64: p.kernel = make.template operator()<std::int64_t>(); break;
     case DType::kInt8: p.kernel = make.template operator()<std::int8_t>(); break;
     case DType::kUInt8: p.kernel = make.template operator()<std::uint8_t>(); break;
-    default: ctx.fail("unsupported dtype");
+    default: ctx.unsupported("unsupported dtype");
   }
   return p;
 }
@@ -374,7 +374,7 @@ Prepared prepare_argmax(const PrepareContext& ctx) {
     case DType::kInt64: p.kernel = make.template operator()<std::int64_t>(); break;
     case DType::kInt8: p.kernel = make.template operator()<std::int8_t>(); break;
     case DType::kUInt8: p.kernel = make.template operator()<std::uint8_t>(); break;
-    default: ctx.fail("unsupported dtype");
+    default: ctx.unsupported("unsupported dtype");
   }
   return p;
 }

@@ -37,7 +37,7 @@ const OpRow kOpTable[] = {
     {"", "Gemm", 7, prepare_gemm},
     {"", "GlobalAveragePool", 1, prepare_global_average_pool},
     {"", "GlobalMaxPool", 1, prepare_global_max_pool},
-    {"", "Greater", 9, prepare_greater},
+    {"", "Greater", 7, prepare_greater},
     {"", "HardSigmoid", 6, prepare_hard_sigmoid},
     {"", "HardSwish", 14, prepare_hard_swish},
     {"", "Identity", 1, prepare_identity},

@@ -62,8 +62,7 @@ std::string resolve_reshape(const Shape& in, std::int64_t n, Get&& get, bool all
 // Squeeze axes index the input and name dims of size 1; Unsqueeze axes index the output. Calls
 // emit(i, dim) for each output dim; returns an empty string on success.
 template <typename Get, typename Emit>
-std::string resolve_squeeze(const Shape& in, bool squeeze, std::int64_t n, Get&& get,
-                            Emit&& emit) {
+std::string resolve_squeeze(const Shape& in, bool squeeze, std::int64_t n, Get&& get, Emit&& emit) {
   const auto in_rank = static_cast<std::int64_t>(in.size());
   const std::int64_t axis_rank = squeeze ? in_rank : in_rank + n;
   auto axis_at = [&](std::int64_t k) {
@@ -147,7 +146,8 @@ class ReshapeKernel final : public Kernel {
             : resolve_squeeze(input_.shape, rule_ == ShapeRule::kSqueeze, shape_count_, get, emit);
     if (!err.empty()) return run_error(tag_, std::string(what) + " is invalid at run time: " + err);
     if (!same || count != static_cast<std::int64_t>(output_.shape.size())) {
-      return run_error(tag_, std::string(what) + " (input 1) changed at run time: it no longer gives " +
+      return run_error(tag_, std::string(what) +
+                                 " (input 1) changed at run time: it no longer gives " +
                                  "the prepared output shape " + shape_to_string(output_.shape));
     }
     return Status::ok();
@@ -167,8 +167,8 @@ Prepared make_reshape_like(const PrepareContext& ctx, Shape out_shape, ShapeRule
   const TensorInfo& x = ctx.input(0);
   Prepared p;
   p.outputs = {TensorInfo{x.dtype, std::move(out_shape)}};
-  p.kernel = std::make_unique<ReshapeKernel>(node_tag(ctx), x, p.outputs[0], rule, shape_count,
-                                             allowzero);
+  p.kernel =
+      std::make_unique<ReshapeKernel>(node_tag(ctx), x, p.outputs[0], rule, shape_count, allowzero);
   return p;
 }
 
@@ -193,10 +193,10 @@ Prepared prepare_squeeze_like(const PrepareContext& ctx, bool squeeze) {
       [&](std::int64_t k) { return axes[static_cast<std::size_t>(k)]; },
       [&](std::int64_t, std::int64_t d) { out_shape.push_back(d); });
   if (!err.empty()) ctx.fail("invalid axes " + dims_to_string(axes) + ": " + err);
-  return make_reshape_like(ctx, std::move(out_shape),
-                           has_axes_input ? (squeeze ? ShapeRule::kSqueeze : ShapeRule::kUnsqueeze)
-                                          : ShapeRule::kNone,
-                           static_cast<std::int64_t>(axes.size()), false);
+  return make_reshape_like(
+      ctx, std::move(out_shape),
+      has_axes_input ? (squeeze ? ShapeRule::kSqueeze : ShapeRule::kUnsqueeze) : ShapeRule::kNone,
+      static_cast<std::int64_t>(axes.size()), false);
 }
 
 }  // namespace
@@ -213,7 +213,8 @@ Prepared prepare_flatten(const PrepareContext& ctx) {
   }
   if (axis < 0) axis += rank;
   std::int64_t outer = 1, inner = 1;
-  for (std::int64_t i = 0; i < rank; ++i) (i < axis ? outer : inner) *= in[static_cast<std::size_t>(i)];
+  for (std::int64_t i = 0; i < rank; ++i)
+    (i < axis ? outer : inner) *= in[static_cast<std::size_t>(i)];
   return make_reshape_like(ctx, {outer, inner}, ShapeRule::kNone, 0, false);
 }
 

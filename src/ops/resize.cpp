@@ -287,13 +287,13 @@ std::unique_ptr<Kernel> make_resize_kernel(ResizePlan plan) {
 Prepared finish_resize(const PrepareContext& ctx, ResizeSpec s, int checked_input) {
   const TensorInfo& x = ctx.input(0);
   const std::size_t rank = x.shape.size();
-  if (rank > kMaxRank) ctx.fail("input rank " + std::to_string(rank) + " > 8 is not supported");
+  if (rank > kMaxRank) ctx.unsupported("input rank " + std::to_string(rank) + " > 8 is not supported");
   if (s.mode != InterpMode::kNearest && x.dtype != DType::kFloat32 &&
       x.dtype != DType::kFloat64) {
-    ctx.fail("linear/cubic interpolation of dtype " + std::string(dtype_name(x.dtype)) +
+    ctx.unsupported("linear/cubic interpolation of dtype " + std::string(dtype_name(x.dtype)) +
              " is not supported (float32, float64 only)");
   }
-  if (dtype_size(x.dtype) == 0) ctx.fail("unsupported dtype");
+  if (dtype_size(x.dtype) == 0) ctx.unsupported("unsupported dtype");
   ResizePlan plan;
   plan.rank = rank;
   plan.out_shape = s.out_shape;
@@ -339,7 +339,7 @@ InterpMode parse_mode(const PrepareContext& ctx, bool allow_cubic) {
   if (mode == "nearest") return InterpMode::kNearest;
   if (mode == "linear") return InterpMode::kLinear;
   if (mode == "cubic" && allow_cubic) return InterpMode::kCubic;
-  ctx.fail("mode '" + mode + "' is not supported");
+  ctx.unsupported("mode '" + mode + "' is not supported");
 }
 
 // Scales -> output shape floor(in * scale) (in double, as the ONNX reference computes it).
@@ -399,7 +399,7 @@ Prepared prepare_resize(const PrepareContext& ctx) {
   } else if (coord == "tf_half_pixel_for_nn") {
     s.coord = CoordMode::kTfHalfPixelNn;
   } else {
-    ctx.fail("coordinate_transformation_mode '" + coord + "' is not supported");
+    ctx.unsupported("coordinate_transformation_mode '" + coord + "' is not supported");
   }
   const std::string nearest = ctx.attr_string("nearest_mode", "round_prefer_floor");
   if (nearest == "round_prefer_floor") {
@@ -411,12 +411,12 @@ Prepared prepare_resize(const PrepareContext& ctx) {
   } else if (nearest == "ceil") {
     s.nearest = NearestMode::kCeil;
   } else {
-    ctx.fail("nearest_mode '" + nearest + "' is not supported");
+    ctx.unsupported("nearest_mode '" + nearest + "' is not supported");
   }
   s.cubic_a = ctx.attr_float("cubic_coeff_a", -0.75f);
   s.exclude_outside = ctx.attr_int("exclude_outside", 0) != 0;
   if (s.exclude_outside && s.mode == InterpMode::kNearest) {
-    ctx.fail("exclude_outside=1 is not supported with mode 'nearest'");
+    ctx.unsupported("exclude_outside=1 is not supported with mode 'nearest'");
   }
   // extrapolation_value only matters for tf_crop_and_resize, which is rejected above.
   const bool has_scales = ctx.has_input(2) && ctx.require_constant(2).numel() > 0;

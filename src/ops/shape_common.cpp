@@ -75,9 +75,12 @@ std::vector<std::int64_t> read_index_constant(const PrepareContext& ctx, std::si
 
 std::int64_t index_value(const Tensor& t, std::int64_t i) {
   switch (t.dtype()) {
-    case DType::kInt64: return t.data<std::int64_t>()[i];
-    case DType::kInt32: return t.data<std::int32_t>()[i];
-    default: return t.get_as_int64(i);
+    case DType::kInt64:
+      return t.data<std::int64_t>()[i];
+    case DType::kInt32:
+      return t.data<std::int32_t>()[i];
+    default:
+      return t.get_as_int64(i);
   }
 }
 
@@ -96,24 +99,21 @@ Status run_error(const std::string& tag, const std::string& message) {
 
 Status check_data_input(const std::string& tag, std::span<const Tensor* const> in, std::size_t i,
                         const TensorInfo& expected) {
-  if (i >= in.size() || in[i] == nullptr ||
-      (in[i]->raw() == nullptr && in[i]->nbytes() != 0)) {
+  if (i >= in.size() || in[i] == nullptr || (in[i]->raw() == nullptr && in[i]->nbytes() != 0)) {
     return run_error(tag, "input " + std::to_string(i) + " is missing at run time");
   }
   if (in[i]->info() != expected) {
-    return run_error(tag, "input " + std::to_string(i) + " is " +
-                              std::string(dtype_name(in[i]->dtype())) +
-                              shape_to_string(in[i]->shape()) + " at run time, prepared as " +
-                              std::string(dtype_name(expected.dtype)) +
-                              shape_to_string(expected.shape));
+    return run_error(
+        tag, "input " + std::to_string(i) + " is " + std::string(dtype_name(in[i]->dtype())) +
+                 shape_to_string(in[i]->shape()) + " at run time, prepared as " +
+                 std::string(dtype_name(expected.dtype)) + shape_to_string(expected.shape));
   }
   return Status::ok();
 }
 
 Status check_index_input(const std::string& tag, std::span<const Tensor* const> in, std::size_t i,
                          const std::string& what, std::int64_t count) {
-  if (i >= in.size() || in[i] == nullptr ||
-      (in[i]->raw() == nullptr && in[i]->nbytes() != 0)) {
+  if (i >= in.size() || in[i] == nullptr || (in[i]->raw() == nullptr && in[i]->nbytes() != 0)) {
     return run_error(tag, what + " (input " + std::to_string(i) + ") is missing at run time");
   }
   const DType t = in[i]->dtype();
@@ -135,16 +135,14 @@ Status check_index_input(const std::string& tag, std::span<const Tensor* const> 
 
 Status check_output(const std::string& tag, std::span<Tensor* const> out, std::size_t i,
                     const TensorInfo& expected) {
-  if (i >= out.size() || out[i] == nullptr ||
-      (out[i]->raw() == nullptr && out[i]->nbytes() != 0)) {
+  if (i >= out.size() || out[i] == nullptr || (out[i]->raw() == nullptr && out[i]->nbytes() != 0)) {
     return run_error(tag, "output " + std::to_string(i) + " is missing");
   }
   if (out[i]->info() != expected) {
-    return run_error(tag, "output " + std::to_string(i) + " is " +
-                              std::string(dtype_name(out[i]->dtype())) +
-                              shape_to_string(out[i]->shape()) + ", prepared as " +
-                              std::string(dtype_name(expected.dtype)) +
-                              shape_to_string(expected.shape));
+    return run_error(
+        tag, "output " + std::to_string(i) + " is " + std::string(dtype_name(out[i]->dtype())) +
+                 shape_to_string(out[i]->shape()) + ", prepared as " +
+                 std::string(dtype_name(expected.dtype)) + shape_to_string(expected.shape));
   }
   return Status::ok();
 }

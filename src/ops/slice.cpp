@@ -115,8 +115,9 @@ class SliceKernel final : public Kernel {
       out_stride *= p.out[a];
     }
     const std::size_t esize = dtype_size(input_.dtype);
-    copy_strided(static_cast<const std::byte*>(in[0]->raw()) + base * static_cast<std::int64_t>(esize),
-                 out[0]->raw(), esize, l);
+    copy_strided(
+        static_cast<const std::byte*>(in[0]->raw()) + base * static_cast<std::int64_t>(esize),
+        out[0]->raw(), esize, l);
     return Status::ok();
   }
 
@@ -141,9 +142,10 @@ class SliceKernel final : public Kernel {
     const int rank = static_cast<int>(input_.shape.size());
     for (int a = 0; a < rank; ++a) {
       if (p.out[a] != output_.shape[static_cast<std::size_t>(a)]) {
-        return run_error(tag_, "starts/ends/axes/steps changed at run time: output shape " +
-                                   dims_to_string(std::span(p.out, static_cast<std::size_t>(rank))) +
-                                   " instead of prepared " + shape_to_string(output_.shape));
+        return run_error(tag_,
+                         "starts/ends/axes/steps changed at run time: output shape " +
+                             dims_to_string(std::span(p.out, static_cast<std::size_t>(rank))) +
+                             " instead of prepared " + shape_to_string(output_.shape));
       }
     }
     return Status::ok();

@@ -9,11 +9,20 @@ namespace {
 template <typename F>
 void dispatch_esize(std::size_t esize, F&& f) {
   switch (esize) {
-    case 1: f(std::uint8_t{}); break;
-    case 2: f(std::uint16_t{}); break;
-    case 4: f(std::uint32_t{}); break;
-    case 8: f(std::uint64_t{}); break;
-    default: break;
+    case 1:
+      f(std::uint8_t{});
+      break;
+    case 2:
+      f(std::uint16_t{});
+      break;
+    case 4:
+      f(std::uint32_t{});
+      break;
+    case 8:
+      f(std::uint64_t{});
+      break;
+    default:
+      break;
   }
 }
 

@@ -43,7 +43,8 @@ void fill_elements(void* dst, const void* value, std::size_t esize, std::int64_t
 template <typename F>
 void parallel_chunks(std::int64_t n, std::int64_t work_bytes, F&& f) {
   if (n <= 0) return;
-  if (n == 1 || work_bytes < kParallelCopyBytes || omp_get_max_threads() <= 1 || omp_in_parallel()) {
+  if (n == 1 || work_bytes < kParallelCopyBytes || omp_get_max_threads() <= 1 ||
+      omp_in_parallel()) {
     f(std::int64_t{0}, n);
     return;
   }

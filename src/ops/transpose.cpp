@@ -98,8 +98,8 @@ Prepared prepare_transpose(const PrepareContext& ctx) {
   }
   Prepared p;
   p.outputs = {TensorInfo{x.dtype, out_shape}};
-  p.kernel = std::make_unique<TransposeKernel>(node_tag(ctx), x, p.outputs[0], layout,
-                                               ctx.reference());
+  p.kernel =
+      std::make_unique<TransposeKernel>(node_tag(ctx), x, p.outputs[0], layout, ctx.reference());
   return p;
 }
 

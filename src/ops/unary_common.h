@@ -1,5 +1,10 @@
-// Helpers shared by the elementwise unary kernels (unary.cpp, cast.cpp): a deterministic parallel
-// loop over fixed-size chunks and block conversions between float32 and float16 / bfloat16.
+// Helpers shared by the elementwise unary kernels (unary.cpp, clip.cpp, cast.cpp): a
+// deterministic parallel loop over fixed-size chunks, block conversions between float32 and
+// float16 / bfloat16, and the generic map kernel for ops written as small structs:
+//   static constexpr unsigned kInts;   integer dtypes accepted besides the float ones (IntDTypes)
+//   template <typename T> T ref(T x);  the definition (reference path; float64 and integers)
+//   float fast(float x);               optional: the optimised float32 path
+//   void fast_block(const float* x, float* y, int64_t n);  optional: the same, a block at once
 #pragma once
 
 #include <algorithm>
@@ -7,8 +12,11 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <string>
+#include <type_traits>
 
 #include "core/dtype.h"
+#include "ops/kernel.h"
 
 #if defined(__F16C__)
 #include <immintrin.h>
@@ -62,8 +70,8 @@ inline void copy_bytes(const void* src, void* dst, std::size_t nbytes) {
 inline float half_bits_to_float(std::uint16_t h) {
   const std::uint32_t sign = static_cast<std::uint32_t>(h & 0x8000u) << 16;
   const std::uint32_t em = h & 0x7fffu;
-  const std::uint32_t normal = (em << 13) + 0x38000000u;     // rebias exponent 15 -> 127
-  const std::uint32_t inf_nan = (em << 13) + 0x70000000u;    // exponent all ones, payload kept
+  const std::uint32_t normal = (em << 13) + 0x38000000u;   // rebias exponent 15 -> 127
+  const std::uint32_t inf_nan = (em << 13) + 0x70000000u;  // exponent all ones, payload kept
   const float sub = static_cast<float>(static_cast<std::int32_t>(em)) * 0x1p-24f;  // exact
   const std::uint32_t bits =
       em < 0x400u ? std::bit_cast<std::uint32_t>(sub) : (em >= 0x7c00u ? inf_nan : normal);
@@ -127,5 +135,166 @@ struct BFloat16Format {
     float_to_bfloat16_block(x, y, n);
   }
 };
+
+// ---- the map kernel ------------------------------------------------------------------------
+
+// Integer dtypes an op accepts besides the float ones (float32, float64, float16, bfloat16).
+enum IntDTypes : unsigned { kNoInts = 0, kSignedInts = 1, kUnsignedInts = 2 };
+
+inline bool is_float_dtype(DType t) {
+  return t == DType::kFloat32 || t == DType::kFloat64 || t == DType::kFloat16 ||
+         t == DType::kBFloat16;
+}
+inline bool is_signed_int_dtype(DType t) {
+  return t == DType::kInt8 || t == DType::kInt16 || t == DType::kInt32 || t == DType::kInt64;
+}
+inline bool is_unsigned_int_dtype(DType t) {
+  return t == DType::kUInt8 || t == DType::kUInt16 || t == DType::kUInt32 || t == DType::kUInt64;
+}
+
+template <typename Op>
+float apply_fast(const Op& op, float x) {
+  if constexpr (requires { op.fast(x); }) {
+    return op.fast(x);
+  } else {
+    return op.template ref<float>(x);
+  }
+}
+
+// y = op(x) over one range of float32; ops may provide a whole-block fast path (Sqrt). The loops
+// use a local copy of op: otherwise its parameters (alpha...) could alias y and would be reloaded
+// after every store, which stops vectorisation.
+template <typename Op>
+void fast_float_range(const Op& op, const float* x, float* y, std::int64_t n) {
+  const Op local = op;
+  if constexpr (requires { local.fast_block(x, y, n); }) {
+    local.fast_block(x, y, n);
+  } else {
+    for (std::int64_t i = 0; i < n; ++i) y[i] = apply_fast(local, x[i]);
+  }
+}
+
+template <typename T, typename Op>
+void ref_range(const Op& op, const T* x, T* y, std::int64_t n) {
+  const Op local = op;
+  for (std::int64_t i = 0; i < n; ++i) y[i] = local.template ref<T>(x[i]);
+}
+
+template <typename T, typename Op>
+void map_native(const Op& op, bool reference, const T* x, T* y, std::int64_t n) {
+  if (reference) {
+    ref_range(op, x, y, n);
+    return;
+  }
+  for_chunks(n, [&](std::int64_t begin, std::int64_t end) {
+    if constexpr (std::is_same_v<T, float>) {
+      fast_float_range(op, x + begin, y + begin, end - begin);
+    } else {
+      ref_range(op, x + begin, y + begin, end - begin);
+    }
+  });
+}
+
+// float16 / bfloat16: widen to float32, apply, round back (round to nearest even).
+template <typename Format, typename Op>
+void map_16bit(const Op& op, bool reference, const std::uint16_t* x, std::uint16_t* y,
+               std::int64_t n) {
+  if (reference) {
+    for (std::int64_t i = 0; i < n; ++i) {
+      if constexpr (Format::kDType == DType::kFloat16) {
+        y[i] = float_to_half(op.template ref<float>(half_to_float(x[i])));
+      } else {
+        y[i] = float_to_bfloat16(op.template ref<float>(bfloat16_to_float(x[i])));
+      }
+    }
+    return;
+  }
+  for_chunks(n, [&](std::int64_t begin, std::int64_t end) {
+    float buf[unary::kConvertBlock];
+    for (std::int64_t s = begin; s < end; s += unary::kConvertBlock) {
+      const std::int64_t m = std::min(unary::kConvertBlock, end - s);
+      Format::to_float(x + s, buf, m);
+      fast_float_range(op, buf, buf, m);
+      Format::from_float(buf, y + s, m);
+    }
+  });
+}
+
+// Runs op on x of any dtype the op supports (checked at prepare).
+template <typename Op>
+Status run_unary(const Op& op, bool reference, const Tensor& x, Tensor& y) {
+  const std::int64_t n = x.numel();
+  constexpr bool kSigned = (Op::kInts & kSignedInts) != 0;
+  constexpr bool kUnsigned = (Op::kInts & kUnsignedInts) != 0;
+  switch (x.dtype()) {
+    case DType::kFloat32:
+      map_native(op, reference, x.data<float>(), y.data<float>(), n);
+      return Status::ok();
+    case DType::kFloat64:
+      map_native(op, reference, x.data<double>(), y.data<double>(), n);
+      return Status::ok();
+    case DType::kFloat16:
+      map_16bit<unary::HalfFormat>(op, reference, x.data<std::uint16_t>(), y.data<std::uint16_t>(),
+                                   n);
+      return Status::ok();
+    case DType::kBFloat16:
+      map_16bit<unary::BFloat16Format>(op, reference, x.data<std::uint16_t>(),
+                                       y.data<std::uint16_t>(), n);
+      return Status::ok();
+#define DNNFI_UNARY_INT_CASE(DT, T, ENABLED)                  \
+  case DType::DT:                                             \
+    if constexpr (ENABLED) {                                  \
+      map_native(op, reference, x.data<T>(), y.data<T>(), n); \
+      return Status::ok();                                    \
+    }                                                         \
+    break;
+      DNNFI_UNARY_INT_CASE(kInt8, std::int8_t, kSigned)
+      DNNFI_UNARY_INT_CASE(kInt16, std::int16_t, kSigned)
+      DNNFI_UNARY_INT_CASE(kInt32, std::int32_t, kSigned)
+      DNNFI_UNARY_INT_CASE(kInt64, std::int64_t, kSigned)
+      DNNFI_UNARY_INT_CASE(kUInt8, std::uint8_t, kUnsigned)
+      DNNFI_UNARY_INT_CASE(kUInt16, std::uint16_t, kUnsigned)
+      DNNFI_UNARY_INT_CASE(kUInt32, std::uint32_t, kUnsigned)
+      DNNFI_UNARY_INT_CASE(kUInt64, std::uint64_t, kUnsigned)
+#undef DNNFI_UNARY_INT_CASE
+    default:
+      break;
+  }
+  // Unreachable: prepare rejected the dtype.
+  return Status::error("unsupported dtype " + std::string(dtype_name(x.dtype())));
+}
+
+inline void require_single_output(const PrepareContext& ctx) {
+  if (ctx.num_outputs() != 1) {
+    ctx.fail("expects 1 output, has " + std::to_string(ctx.num_outputs()));
+  }
+}
+
+template <typename Op>
+void require_unary_dtype(const PrepareContext& ctx, std::size_t input) {
+  const DType t = ctx.input(input).dtype;
+  const bool ok = is_float_dtype(t) || ((Op::kInts & kSignedInts) && is_signed_int_dtype(t)) ||
+                  ((Op::kInts & kUnsignedInts) && is_unsigned_int_dtype(t));
+  if (!ok) {
+    ctx.unsupported("input " + std::to_string(input) + " has unsupported dtype " +
+                    std::string(dtype_name(t)));
+  }
+}
+
+// The common prepare of a one-input, one-output op whose attributes were already read.
+template <typename Op>
+Prepared prepare_map(const PrepareContext& ctx, Op op) {
+  ctx.require_inputs(1, 1);
+  require_single_output(ctx);
+  require_unary_dtype<Op>(ctx, 0);
+  Prepared p;
+  p.outputs = {ctx.input(0)};
+  const bool reference = ctx.reference();
+  p.kernel =
+      make_kernel([op, reference](std::span<const Tensor* const> in, std::span<Tensor* const> out) {
+        return run_unary(op, reference, *in[0], *out[0]);
+      });
+  return p;
+}
 
 }  // namespace dnnfi::unary

@@ -12,28 +12,6 @@ namespace dnnfi::conformance {
 
 namespace {
 
-// Until the loader throws a dedicated error type for unsupported features, the message decides.
-// These are the phrases PrepareContext (allow_attributes, require_dtype, require_constant), the
-// pending_*.cpp stubs, Session::create (op not in the table) and the loader use for "this engine
-// does not do that". The loader says "is not a tensor" of sequence/optional/map inputs and
-// "imports no ai.onnx opset" of models that use only other domains (ai.onnx.preview.training).
-constexpr std::array<std::string_view, 5> kUnsupportedPhrases = {
-    "not implemented",          "not supported", "unsupported", "is not a tensor",
-    "imports no ai.onnx opset",
-};
-
-std::string lowercase(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return s;
-}
-
-bool says_unsupported(const std::string& message) {
-  const std::string lower = lowercase(message);
-  return std::any_of(kUnsupportedPhrases.begin(), kUnsupportedPhrases.end(),
-                     [&](std::string_view p) { return lower.find(p) != std::string::npos; });
-}
-
 // Drops the model path prefix; a leading path to another file (a .pb) is shortened to its name.
 std::string strip_path(std::string message, const std::string& model_path) {
   const std::string prefix = model_path + ": ";
@@ -52,9 +30,8 @@ SetupError classify_setup_error(const std::exception& e, const std::string& mode
   SetupError out;
   out.message = strip_path(e.what(), model_path);
   out.reason = out.message;
-  const bool setup_kind = dynamic_cast<const NodeError*>(&e) != nullptr ||
-                          dynamic_cast<const LoadError*>(&e) != nullptr;
-  out.unsupported = setup_kind && says_unsupported(out.message);
+  // Exactly the errors the engine raises for valid ONNX it does not implement.
+  out.unsupported = dynamic_cast<const UnsupportedError*>(&e) != nullptr;
 
   // PrepareContext::fail: "node '<name>' (<domain.>Op opset <n>): <message>"; the loader:
   // "node '<name>' (<Op>): <message>".

@@ -41,7 +41,8 @@ inline Tensor iota_f32(Shape shape) {
 inline std::string describe(const Tensor& t) {
   std::ostringstream os;
   os << dtype_name(t.dtype()) << shape_to_string(t.shape()) << " {";
-  for (std::int64_t i = 0; i < t.numel() && i < 64; ++i) os << (i ? ", " : "") << t.get_as_double(i);
+  for (std::int64_t i = 0; i < t.numel() && i < 64; ++i)
+    os << (i ? ", " : "") << t.get_as_double(i);
   if (t.numel() > 64) os << ", ...";
   os << "}";
   return os.str();
@@ -50,8 +51,8 @@ inline std::string describe(const Tensor& t) {
 // Exact equality of dtype, shape and bits.
 inline ::testing::AssertionResult same_tensor(const Tensor& actual, const Tensor& expected) {
   if (actual.bit_equal(expected)) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << "got " << describe(actual) << "\nexpected "
-                                       << describe(expected);
+  return ::testing::AssertionFailure()
+         << "got " << describe(actual) << "\nexpected " << describe(expected);
 }
 
 // Runs the op (run_op) and returns its only output, asserting the status is OK.
@@ -78,7 +79,8 @@ class PreparedOp {
       constants.push_back(in && is_const ? &*in : nullptr);
       node_.inputs.push_back(in ? static_cast<int>(i) : kNoValue);
     }
-    for (std::size_t i = 0; i < call.num_outputs; ++i) node_.outputs.push_back(100 + static_cast<int>(i));
+    for (std::size_t i = 0; i < call.num_outputs; ++i)
+      node_.outputs.push_back(100 + static_cast<int>(i));
     const OpRow* row = find_op("", call.op_type, call.opset);
     if (row == nullptr) throw NodeError("op " + call.op_type + " not registered");
     PrepareContext ctx(node_, call.opset, "test", infos, constants, call.reference);

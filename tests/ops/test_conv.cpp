@@ -159,6 +159,8 @@ std::vector<ConvCase> conv_cases() {
   };
   // ResNet-like layers (plain NCHW 1x1 path, blocked 3x3, strided 1x1, 7x7/2 stem).
   v.push_back({{1, 64, 56, 56}, {64, 64, 1, 1}, {}});
+  v.push_back({{1, 64, 56, 56}, {64, 64, 3, 3}, a({{"pads", attr_ints({1, 1, 1, 1})}})});
+  v.push_back({{1, 256, 14, 14}, {256, 256, 3, 3}, a({{"pads", attr_ints({1, 1, 1, 1})}})});
   v.push_back({{1, 32, 28, 28}, {48, 32, 3, 3}, a({{"pads", attr_ints({1, 1, 1, 1})}})});
   v.push_back({{1, 64, 14, 14}, {128, 64, 1, 1}, a({{"strides", attr_ints({2, 2})}})});
   v.push_back({{1, 3, 32, 32}, {16, 3, 7, 7},
@@ -180,6 +182,24 @@ std::vector<ConvCase> conv_cases() {
                a({{"group", attr_int(24)}, {"auto_pad", attr_string("SAME_UPPER")}})});
   v.push_back({{2, 12, 8, 8}, {18, 4, 3, 3},
                a({{"group", attr_int(3)}, {"pads", attr_ints({1, 1, 1, 1})}})});
+  // Depthwise geometries of the direct NCHW kernel: dilation, asymmetric pads, partial and multiple
+  // 16-wide chunks, 5x5, mixed strides, channel multiplier, a single input channel, no padding.
+  v.push_back({{2, 16, 9, 37}, {16, 1, 3, 3},
+               a({{"group", attr_int(16)}, {"dilations", attr_ints({2, 2})},
+                  {"pads", attr_ints({2, 1, 0, 3})}})});
+  v.push_back({{1, 8, 33, 33}, {8, 1, 5, 5},
+               a({{"group", attr_int(8)}, {"strides", attr_ints({2, 2})},
+                  {"pads", attr_ints({2, 2, 2, 2})}})});
+  v.push_back({{1, 8, 17, 70}, {16, 1, 5, 5},
+               a({{"group", attr_int(8)}, {"pads", attr_ints({2, 2, 2, 2})}}), false});
+  v.push_back({{1, 12, 15, 31}, {12, 1, 3, 3},
+               a({{"group", attr_int(12)}, {"strides", attr_ints({3, 2})},
+                  {"pads", attr_ints({1, 0, 1, 1})}})});
+  v.push_back({{1, 1, 12, 12}, {4, 1, 3, 3}, {}});
+  ConvCase dyn_dw{{1, 24, 14, 14}, {24, 1, 3, 3},
+                  a({{"group", attr_int(24)}, {"pads", attr_ints({1, 1, 1, 1})}})};
+  dyn_dw.const_weights = false;
+  v.push_back(dyn_dw);
   // auto_pad on both sides with strides.
   v.push_back({{1, 8, 13, 14}, {8, 8, 4, 3},
                a({{"auto_pad", attr_string("SAME_LOWER")}, {"strides", attr_ints({2, 2})}})});
@@ -219,6 +239,15 @@ TEST(Conv, DeterministicAndThreadSafe) {
     call.inputs[1] = random_tensor({64, 32, 1, 1}, 8);
     call.inputs[2] = random_tensor({64}, 9);
     call.attributes = {};
+    test::expect_deterministic_concurrent(call);
+    // Depthwise (direct NCHW kernel) and a Winograd-sized 3x3.
+    call.inputs = {random_tensor({1, 32, 28, 28}, 10), random_tensor({32, 1, 3, 3}, 11),
+                   random_tensor({32}, 12)};
+    call.attributes = {{"group", attr_int(32)}, {"pads", attr_ints({1, 1, 1, 1})}};
+    test::expect_deterministic_concurrent(call);
+    call.inputs = {random_tensor({1, 16, 28, 28}, 13), random_tensor({16, 16, 3, 3}, 14),
+                   random_tensor({16}, 15)};
+    call.attributes = {{"pads", attr_ints({1, 1, 1, 1})}};
     test::expect_deterministic_concurrent(call);
   }
 }

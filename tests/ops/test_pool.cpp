@@ -123,7 +123,18 @@ TEST(GlobalPool, HandComputed) {
   expect_both(call, {1, 2, 1, 1}, {4, 8});
   call.inputs = {iota({2, 1, 3})};
   expect_both(call, {2, 1, 1}, {3, 6});
-  // NaN is data: it propagates through max.
+  // NaN is data: it propagates through max (windowed and global).
+  Tensor xw = iota({1, 1, 3, 20});
+  xw.data<float>()[25] = std::numeric_limits<float>::quiet_NaN();  // row 1, column 5
+  OpCall mp = pool("MaxPool", xw, {{"kernel_shape", attr_ints({2, 2})}});
+  for (bool reference : {true, false}) {
+    mp.reference = reference;
+    const Tensor y = run_op(mp).outputs[0];  // [1, 1, 2, 19]
+    for (std::int64_t i = 0; i < y.numel(); ++i) {
+      const std::int64_t r = i / 19, c = i % 19;
+      EXPECT_EQ(std::isnan(y.data<float>()[i]), (c == 4 || c == 5)) << r << "," << c;
+    }
+  }
   Tensor x = iota({1, 1, 40});
   x.data<float>()[17] = std::numeric_limits<float>::quiet_NaN();
   call.inputs = {x};
@@ -220,6 +231,16 @@ TEST(Pool, OptimisedMatchesReference) {
        {{"kernel_shape", attr_ints({2, 3, 2})}, {"strides", attr_ints({2, 2, 2})},
         {"pads", attr_ints({1, 1, 0, 0, 1, 1})}}},
       {"MaxPool", {1, 3, 6, 7, 8}, {{"kernel_shape", attr_ints({3, 3, 3})}}},
+      // Wide rows (several 16-lane chunks), stride 3 (oneDNN), 1-D stride 2 with dilation.
+      {"MaxPool", {1, 3, 9, 50},
+       {{"kernel_shape", attr_ints({3, 5})}, {"strides", attr_ints({1, 2})},
+        {"pads", attr_ints({1, 2, 1, 2})}}},
+      {"AveragePool", {1, 3, 9, 50},
+       {{"kernel_shape", attr_ints({2, 4})}, {"strides", attr_ints({2, 3})},
+        {"pads", attr_ints({1, 1, 0, 2})}, {"count_include_pad", attr_int(1)}}},
+      {"AveragePool", {2, 3, 40},
+       {{"kernel_shape", attr_ints({3})}, {"strides", attr_ints({2})},
+        {"dilations", attr_ints({2})}, {"pads", attr_ints({2, 1})}}},
       // A window entirely in padding: reference semantics in both kernels.
       {"MaxPool", {1, 2, 3, 3},
        {{"kernel_shape", attr_ints({2, 2})}, {"pads", attr_ints({2, 2, 2, 2})},

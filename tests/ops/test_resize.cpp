@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -461,6 +462,19 @@ TEST(Resize, OnnxNodeCases) {
     ASSERT_TRUE(r.status.is_ok()) << r.status.message();
     ASSERT_EQ(r.outputs.size(), 1u);
     EXPECT_EQ(compare_close(r.outputs[0], c->expected[0], 1e-5, 1e-5), "");
+  }
+  // This case computes empty roi and scales with Constant nodes, which load_node_case does not
+  // take: feed them as omitted inputs.
+  const std::filesystem::path dir = std::filesystem::path(kOnnxNodeTestDir) /
+                                    "test_resize_downsample_sizes_nearest_tf_half_pixel_for_nn" /
+                                    "test_data_set_0";
+  onnx::TensorProto x, sz, y;
+  if (read_proto(dir / "input_0.pb", x) && read_proto(dir / "input_1.pb", sz) &&
+      read_proto(dir / "output_0.pb", y)) {
+    OpCall call = resize_call(tensor_from_proto(x), std::nullopt, tensor_from_proto(sz),
+                              attrs("nearest", "tf_half_pixel_for_nn"));
+    call.attributes.erase("nearest_mode");
+    EXPECT_EQ(compare_close(run1(call), tensor_from_proto(y), 0, 0), "");
   }
   if (auto c = load_node_case("test_resize_tf_crop_and_resize")) {
     EXPECT_THROW(run_op(c->call), NodeError);

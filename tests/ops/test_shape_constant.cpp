@@ -19,22 +19,21 @@ Attribute attr_kind(Attribute::Kind kind) {
 TEST(Constant, ValueKinds) {
   OpCall c{"Constant", {}, {{"value", attr_tensor(f32({2}, {1, 2}))}}};
   EXPECT_TRUE(same_tensor(run1(c), f32({2}, {1, 2})));
-  EXPECT_TRUE(same_tensor(run1({"Constant", {}, {{"value_float", attr_float(1.5f)}}}),
-                          f32({}, {1.5f})));
+  EXPECT_TRUE(
+      same_tensor(run1({"Constant", {}, {{"value_float", attr_float(1.5f)}}}), f32({}, {1.5f})));
   EXPECT_TRUE(same_tensor(run1({"Constant", {}, {{"value_floats", attr_floats({1, 2, 3})}}}),
                           f32({3}, {1, 2, 3})));
   EXPECT_TRUE(same_tensor(run1({"Constant", {}, {{"value_int", attr_int(-3)}}}), i64({}, {-3})));
-  EXPECT_TRUE(same_tensor(run1({"Constant", {}, {{"value_ints", attr_ints({4, 5})}}}),
-                          ints({4, 5})));
+  EXPECT_TRUE(
+      same_tensor(run1({"Constant", {}, {{"value_ints", attr_ints({4, 5})}}}), ints({4, 5})));
   const Tensor b = make_tensor<bool>({3}, {true, false, true});
   EXPECT_TRUE(same_tensor(run1({"Constant", {}, {{"value", attr_tensor(b)}}}), b));
 }
 
 TEST(Constant, UnsupportedAndInvalid) {
   EXPECT_THROW(run_op({"Constant", {}, {{"value_string", attr_string("x")}}}), NodeError);
-  EXPECT_THROW(
-      run_op({"Constant", {}, {{"value_strings", attr_kind(Attribute::Kind::kStrings)}}}),
-      NodeError);
+  EXPECT_THROW(run_op({"Constant", {}, {{"value_strings", attr_kind(Attribute::Kind::kStrings)}}}),
+               NodeError);
   EXPECT_THROW(run_op({"Constant", {}, {{"sparse_value", attr_kind(Attribute::Kind::kOther)}}}),
                NodeError);
   EXPECT_THROW(run_op({"Constant", {}, {}}), NodeError);
@@ -109,10 +108,10 @@ TEST(Range, Values) {
   EXPECT_EQ(run1(range<std::int64_t>(5, 5, 1)).shape(), (Shape{0}));
   EXPECT_EQ(run1(range<std::int64_t>(5, 6, -1)).shape(), (Shape{0}));
   EXPECT_TRUE(same_tensor(run1(range<std::int64_t>(10, 0, -3)), i64({4}, {10, 7, 4, 1})));
-  EXPECT_TRUE(same_tensor(run1(range<std::int16_t>(-2, 2, 2)),
-                          make_tensor<std::int16_t>({2}, {-2, 0})));
-  EXPECT_TRUE(same_tensor(run1(range<double>(0, 1, 0.25)),
-                          make_tensor<double>({4}, {0, 0.25, 0.5, 0.75})));
+  EXPECT_TRUE(
+      same_tensor(run1(range<std::int16_t>(-2, 2, 2)), make_tensor<std::int16_t>({2}, {-2, 0})));
+  EXPECT_TRUE(
+      same_tensor(run1(range<double>(0, 1, 0.25)), make_tensor<double>({4}, {0, 0.25, 0.5, 0.75})));
   const std::int64_t half = INT64_MAX / 2 + 1;
   EXPECT_TRUE(same_tensor(run1(range<std::int64_t>(0, INT64_MAX, half)), i64({2}, {0, half})));
 }
@@ -158,15 +157,16 @@ TEST(Range, CorruptedInputs) {
 
 TEST(Expand, Broadcasts) {
   const Tensor x = f32({3, 1}, {1, 2, 3});
-  EXPECT_TRUE(same_tensor(run1({"Expand", {x, ints({2, 1, 4})}}),
-                          f32({2, 3, 4}, {1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3,
-                                          1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3})));
+  EXPECT_TRUE(same_tensor(
+      run1({"Expand", {x, ints({2, 1, 4})}}),
+      f32({2, 3, 4}, {1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3})));
   EXPECT_TRUE(same_tensor(run1({"Expand", {x, ints({1, 1})}}), x));
-  EXPECT_TRUE(same_tensor(run1({"Expand", {x, ints({3})}}),
-                          f32({3, 3}, {1, 1, 1, 2, 2, 2, 3, 3, 3})));
+  EXPECT_TRUE(
+      same_tensor(run1({"Expand", {x, ints({3})}}), f32({3, 3}, {1, 1, 1, 2, 2, 2, 3, 3, 3})));
   EXPECT_TRUE(same_tensor(run1({"Expand", {i64({1, 3}, {1, 2, 3}), ints({2, 1})}}),
                           i64({2, 3}, {1, 2, 3, 1, 2, 3})));
-  EXPECT_TRUE(same_tensor(run1({"Expand", {f32({}, {7}), ints({2, 2})}}), f32({2, 2}, {7, 7, 7, 7})));
+  EXPECT_TRUE(
+      same_tensor(run1({"Expand", {f32({}, {7}), ints({2, 2})}}), f32({2, 2}, {7, 7, 7, 7})));
   EXPECT_EQ(run1({"Expand", {f32({1}, {7}), ints({0})}}).shape(), (Shape{0}));
   const Tensor big = run1({"Expand", {random_tensor({1, 64, 1, 1}, 1), ints({2, 64, 40, 40})}});
   for (std::int64_t i = 0; i < big.numel(); i += 97) {
@@ -194,11 +194,12 @@ TEST(Expand, Errors) {
 
 TEST(Tile, Repeats) {
   const Tensor x = f32({2, 2}, {1, 2, 3, 4});
-  EXPECT_TRUE(same_tensor(run1({"Tile", {x, ints({1, 2})}}), f32({2, 4}, {1, 2, 1, 2, 3, 4, 3, 4})));
-  EXPECT_TRUE(same_tensor(run1({"Tile", {x, ints({2, 1})}}), f32({4, 2}, {1, 2, 3, 4, 1, 2, 3, 4})));
-  EXPECT_TRUE(same_tensor(
-      run1({"Tile", {x, ints({2, 2})}}),
-      f32({4, 4}, {1, 2, 1, 2, 3, 4, 3, 4, 1, 2, 1, 2, 3, 4, 3, 4})));
+  EXPECT_TRUE(
+      same_tensor(run1({"Tile", {x, ints({1, 2})}}), f32({2, 4}, {1, 2, 1, 2, 3, 4, 3, 4})));
+  EXPECT_TRUE(
+      same_tensor(run1({"Tile", {x, ints({2, 1})}}), f32({4, 2}, {1, 2, 3, 4, 1, 2, 3, 4})));
+  EXPECT_TRUE(same_tensor(run1({"Tile", {x, ints({2, 2})}}),
+                          f32({4, 4}, {1, 2, 1, 2, 3, 4, 3, 4, 1, 2, 1, 2, 3, 4, 3, 4})));
   EXPECT_EQ(run1({"Tile", {x, ints({0, 1})}}).shape(), (Shape{0, 2}));
   EXPECT_TRUE(same_tensor(run1({"Tile", {f32({}, {3}), ints({})}}), f32({}, {3})));
   const Tensor b = make_tensor<std::uint16_t>({3}, {1, 2, 3});

@@ -182,8 +182,8 @@ TEST(Reshape, CorruptedShapeIsRunTimeError) {
 
 TEST(Flatten, Axes) {
   const Tensor x = iota_f32({2, 3, 4});
-  const std::pair<std::int64_t, Shape> cases[] = {
-      {1, {2, 12}}, {0, {1, 24}}, {3, {24, 1}}, {-1, {6, 4}}, {-3, {1, 24}}, {2, {6, 4}}};
+  const std::pair<std::int64_t, Shape> cases[] = {{1, {2, 12}}, {0, {1, 24}},  {3, {24, 1}},
+                                                  {-1, {6, 4}}, {-3, {1, 24}}, {2, {6, 4}}};
   for (const auto& [axis, shape] : cases) {
     const Tensor y = run1({"Flatten", {x}, {{"axis", attr_int(axis)}}});
     EXPECT_TRUE(same_tensor(y, iota_f32(shape))) << "axis " << axis;
@@ -294,7 +294,8 @@ TEST(Gather, LargeMatchesNaive) {
       std::int64_t v = idx.data<std::int64_t>()[q];
       if (v < 0) v += 1000;
       for (std::int64_t k = 0; k < 64; ++k) {
-        ASSERT_EQ(y.data<float>()[(o * 300 + q) * 64 + k], data.data<float>()[(o * 1000 + v) * 64 + k]);
+        ASSERT_EQ(y.data<float>()[(o * 300 + q) * 64 + k],
+                  data.data<float>()[(o * 1000 + v) * 64 + k]);
       }
     }
   }

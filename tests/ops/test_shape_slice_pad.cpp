@@ -29,42 +29,41 @@ TEST(Slice, Basic) {
   EXPECT_TRUE(same_tensor(run1(slice(kX, {0, 1}, {-1, 1000})), f32({2, 3}, {1, 2, 3, 5, 6, 7})));
   EXPECT_TRUE(same_tensor(run1(slice(kX, {-3}, {INT64_MAX}, std::vector<std::int64_t>{1})),
                           f32({3, 3}, {1, 2, 3, 5, 6, 7, 9, 10, 11})));
-  EXPECT_TRUE(same_tensor(run1(slice(kX, {0}, {4}, std::vector<std::int64_t>{-1},
-                                     std::vector<std::int64_t>{3})),
-                          f32({3, 2}, {0, 3, 4, 7, 8, 11})));
+  EXPECT_TRUE(same_tensor(
+      run1(slice(kX, {0}, {4}, std::vector<std::int64_t>{-1}, std::vector<std::int64_t>{3})),
+      f32({3, 2}, {0, 3, 4, 7, 8, 11})));
 }
 
 TEST(Slice, NegativeSteps) {
-  EXPECT_TRUE(same_tensor(run1(slice(kX, {-1, -1}, {INT64_MIN, INT64_MIN},
-                                     std::vector<std::int64_t>{0, 1},
-                                     std::vector<std::int64_t>{-1, -2})),
-                          f32({3, 2}, {11, 9, 7, 5, 3, 1})));
+  EXPECT_TRUE(
+      same_tensor(run1(slice(kX, {-1, -1}, {INT64_MIN, INT64_MIN}, std::vector<std::int64_t>{0, 1},
+                             std::vector<std::int64_t>{-1, -2})),
+                  f32({3, 2}, {11, 9, 7, 5, 3, 1})));
   // start clamps to dim-1, end to -1: the whole axis reversed.
   EXPECT_TRUE(same_tensor(
       run1(slice(kX, {100}, {-100}, std::vector<std::int64_t>{1}, std::vector<std::int64_t>{-1})),
       f32({3, 4}, {3, 2, 1, 0, 7, 6, 5, 4, 11, 10, 9, 8})));
   // start -100 -> -96 -> clamped to 0; end -1 -> 3: nothing between 0 and 3 going down.
-  EXPECT_EQ(run1(slice(kX, {-100}, {-1}, std::vector<std::int64_t>{1},
-                       std::vector<std::int64_t>{-1}))
-                .shape(),
-            (Shape{3, 0}));
+  EXPECT_EQ(
+      run1(slice(kX, {-100}, {-1}, std::vector<std::int64_t>{1}, std::vector<std::int64_t>{-1}))
+          .shape(),
+      (Shape{3, 0}));
   // Negative step, start clamped to 0, end before it: just index 0.
+  EXPECT_TRUE(same_tensor(run1(slice(kX, {-100}, {INT64_MIN}, std::vector<std::int64_t>{0},
+                                     std::vector<std::int64_t>{-1})),
+                          f32({1, 4}, {0, 1, 2, 3})));
   EXPECT_TRUE(same_tensor(
-      run1(slice(kX, {-100}, {INT64_MIN}, std::vector<std::int64_t>{0},
-                 std::vector<std::int64_t>{-1})),
-      f32({1, 4}, {0, 1, 2, 3})));
-  EXPECT_TRUE(same_tensor(run1(slice(kX, {2, 3}, {0, 0}, std::nullopt,
-                                     std::vector<std::int64_t>{-1, INT64_MIN})),
-                          f32({2, 1}, {11, 7})));
+      run1(slice(kX, {2, 3}, {0, 0}, std::nullopt, std::vector<std::int64_t>{-1, INT64_MIN})),
+      f32({2, 1}, {11, 7})));
 }
 
 TEST(Slice, ClampingAndEmpty) {
   EXPECT_EQ(run1(slice(kX, {10}, {20})).shape(), (Shape{0, 4}));
   EXPECT_TRUE(same_tensor(run1(slice(kX, {-100}, {100})), kX));
   EXPECT_EQ(run1(slice(kX, {2}, {1})).shape(), (Shape{0, 4}));
-  EXPECT_TRUE(same_tensor(run1(slice(kX, {1}, {2}, std::vector<std::int64_t>{0},
-                                     std::vector<std::int64_t>{INT64_MAX})),
-                          f32({1, 4}, {4, 5, 6, 7})));
+  EXPECT_TRUE(same_tensor(
+      run1(slice(kX, {1}, {2}, std::vector<std::int64_t>{0}, std::vector<std::int64_t>{INT64_MAX})),
+      f32({1, 4}, {4, 5, 6, 7})));
 }
 
 TEST(Slice, Int32InputsAttributesOpset9AndOtherDtypes) {
@@ -75,20 +74,21 @@ TEST(Slice, Int32InputsAttributesOpset9AndOtherDtypes) {
              {{"starts", attr_ints({0})}, {"ends", attr_ints({2})}, {"axes", attr_ints({1})}},
              9};
   EXPECT_TRUE(same_tensor(run1(old), f32({3, 2}, {0, 1, 4, 5, 8, 9})));
-  OpCall old_default{"Slice", {kX}, {{"starts", attr_ints({1, -1})}, {"ends", attr_ints({2, 10})}},
-                     1};
+  OpCall old_default{
+      "Slice", {kX}, {{"starts", attr_ints({1, -1})}, {"ends", attr_ints({2, 10})}}, 1};
   EXPECT_TRUE(same_tensor(run1(old_default), f32({1, 1}, {7})));
   const Tensor b = make_tensor<bool>({4}, {true, false, false, true});
-  EXPECT_TRUE(same_tensor(run1(slice(b, {-1}, {INT64_MIN}, std::nullopt, std::vector<std::int64_t>{-2})),
-                          make_tensor<bool>({2}, {true, false})));
+  EXPECT_TRUE(
+      same_tensor(run1(slice(b, {-1}, {INT64_MIN}, std::nullopt, std::vector<std::int64_t>{-2})),
+                  make_tensor<bool>({2}, {true, false})));
   const Tensor d = make_tensor<double>({3}, {1.5, 2.5, 3.5});
   EXPECT_TRUE(same_tensor(run1(slice(d, {1}, {3})), make_tensor<double>({2}, {2.5, 3.5})));
 }
 
 TEST(Slice, PrepareErrors) {
-  EXPECT_THROW(run_op(slice(kX, {0}, {1}, std::vector<std::int64_t>{0},
-                            std::vector<std::int64_t>{0})),
-               NodeError);
+  EXPECT_THROW(
+      run_op(slice(kX, {0}, {1}, std::vector<std::int64_t>{0}, std::vector<std::int64_t>{0})),
+      NodeError);
   EXPECT_THROW(run_op(slice(kX, {0, 0}, {1, 1}, std::vector<std::int64_t>{1, -1})), NodeError);
   EXPECT_THROW(run_op(slice(kX, {0}, {1}, std::vector<std::int64_t>{2})), NodeError);
   EXPECT_THROW(run_op(slice(kX, {0, 0}, {1})), NodeError);
@@ -131,7 +131,7 @@ TEST(Slice, CorruptedStartsEndsSteps) {
     EXPECT_TRUE(named_error(run_corrupted(c, 3, bad), "Slice"));
   }
   EXPECT_TRUE(named_error(run_corrupted(c, 1, ints({0, 0})), "Slice"));  // wrong length
-  EXPECT_TRUE(run_corrupted(c, 3, ints({-1})).is_ok());                 // same axis
+  EXPECT_TRUE(run_corrupted(c, 3, ints({-1})).is_ok());                  // same axis
 
   // Two axes: a repeated axis after corruption.
   const OpCall c2 = slice(kX, {0, 0}, {2, 2}, std::vector<std::int64_t>{0, 1});
@@ -223,20 +223,21 @@ OpCall pad(const Tensor& x, std::vector<std::int64_t> pads, const std::string& m
 const Tensor kP = f32({2, 3}, {1, 2, 3, 4, 5, 6});
 
 TEST(Pad, Constant) {
-  EXPECT_TRUE(same_tensor(run1(pad(kP, {0, 1, 1, 0})),
-                          f32({3, 4}, {0, 1, 2, 3, 0, 4, 5, 6, 0, 0, 0, 0})));
+  EXPECT_TRUE(
+      same_tensor(run1(pad(kP, {0, 1, 1, 0})), f32({3, 4}, {0, 1, 2, 3, 0, 4, 5, 6, 0, 0, 0, 0})));
   EXPECT_TRUE(same_tensor(run1(pad(kP, {0, 1, 1, 0}, "constant", f32({}, {9}))),
                           f32({3, 4}, {9, 1, 2, 3, 9, 4, 5, 6, 9, 9, 9, 9})));
   const Tensor xi = i64({2}, {7, 8});
-  EXPECT_TRUE(same_tensor(run1(pad(xi, {1, 2}, "constant", i64({1}, {-1}))),
-                          i64({5}, {-1, 7, 8, -1, -1})));
+  EXPECT_TRUE(
+      same_tensor(run1(pad(xi, {1, 2}, "constant", i64({1}, {-1}))), i64({5}, {-1, 7, 8, -1, -1})));
 }
 
 TEST(Pad, ReflectAndEdge) {
   EXPECT_TRUE(same_tensor(run1(pad(kP, {0, 2, 0, 2}, "reflect")),
                           f32({2, 7}, {3, 2, 1, 2, 3, 2, 1, 6, 5, 4, 5, 6, 5, 4})));
-  EXPECT_TRUE(same_tensor(run1(pad(kP, {1, 1, 1, 1}, "edge")),
-                          f32({4, 5}, {1, 1, 2, 3, 3, 1, 1, 2, 3, 3, 4, 4, 5, 6, 6, 4, 4, 5, 6, 6})));
+  EXPECT_TRUE(
+      same_tensor(run1(pad(kP, {1, 1, 1, 1}, "edge")),
+                  f32({4, 5}, {1, 1, 2, 3, 3, 1, 1, 2, 3, 3, 4, 4, 5, 6, 6, 4, 4, 5, 6, 6})));
   EXPECT_TRUE(same_tensor(run1(pad(kP, {1, 0, 1, 0}, "reflect")),
                           f32({4, 3}, {4, 5, 6, 1, 2, 3, 4, 5, 6, 1, 2, 3})));
   // Pads wider than the data reflect again (numpy 'reflect').
@@ -248,7 +249,8 @@ TEST(Pad, ReflectAndEdge) {
 TEST(Pad, NegativePadsCrop) {
   EXPECT_TRUE(same_tensor(run1(pad(kP, {0, -1, 0, 1})), f32({2, 3}, {2, 3, 0, 5, 6, 0})));
   EXPECT_TRUE(same_tensor(run1(pad(kP, {-1, 0, 0, -1})), f32({1, 2}, {4, 5})));
-  EXPECT_TRUE(same_tensor(run1(pad(kP, {0, -1, 0, 2}, "edge")), f32({2, 4}, {2, 3, 3, 3, 5, 6, 6, 6})));
+  EXPECT_TRUE(
+      same_tensor(run1(pad(kP, {0, -1, 0, 2}, "edge")), f32({2, 4}, {2, 3, 3, 3, 5, 6, 6, 6})));
   EXPECT_EQ(run1(pad(kP, {0, -3, 0, 0})).shape(), (Shape{2, 0}));
 }
 
@@ -280,9 +282,9 @@ TEST(Pad, CorruptedPads) {
   OpResult moved = op.run(in);
   ASSERT_TRUE(moved.status.is_ok()) << moved.status.message();
   EXPECT_TRUE(same_tensor(moved.outputs[0], f32({2, 5}, {0, 0, 1, 2, 3, 0, 0, 4, 5, 6})));
-  for (const Tensor& bad : {ints({0, 1, 0, 2}), ints({0, INT64_MAX, 0, INT64_MIN}),
-                            ints({0, INT64_MIN, 0, INT64_MAX}), ints({INT64_MIN, 0, 0, 0}),
-                            ints({0, 1, 0}), ints({0, -5, 0, 7})}) {
+  for (const Tensor& bad :
+       {ints({0, 1, 0, 2}), ints({0, INT64_MAX, 0, INT64_MIN}), ints({0, INT64_MIN, 0, INT64_MAX}),
+        ints({INT64_MIN, 0, 0, 0}), ints({0, 1, 0}), ints({0, -5, 0, 7})}) {
     EXPECT_TRUE(named_error(run_corrupted(c, 1, bad), "Pad")) << describe(bad);
   }
   // The constant value is data: a different value is simply used.

@@ -12,16 +12,16 @@ namespace dnnfi::test {
 namespace {
 
 TEST(Transpose, DefaultReversesAxes) {
-  EXPECT_TRUE(same_tensor(run1({"Transpose", {iota_f32({2, 3})}}), f32({3, 2}, {0, 3, 1, 4, 2, 5})));
+  EXPECT_TRUE(
+      same_tensor(run1({"Transpose", {iota_f32({2, 3})}}), f32({3, 2}, {0, 3, 1, 4, 2, 5})));
   EXPECT_TRUE(same_tensor(run1({"Transpose", {f32({}, {5})}}), f32({}, {5})));
 }
 
 TEST(Transpose, Perm3d) {
   // x[i][j][k] = 12i + 4j + k, perm [2,0,1]: y[k][i][j] = x[i][j][k].
   const Tensor y = run1({"Transpose", {iota_f32({2, 3, 4})}, {{"perm", attr_ints({2, 0, 1})}}});
-  EXPECT_TRUE(same_tensor(
-      y, f32({4, 2, 3}, {0, 4, 8, 12, 16, 20, 1, 5, 9, 13, 17, 21,
-                         2, 6, 10, 14, 18, 22, 3, 7, 11, 15, 19, 23})));
+  EXPECT_TRUE(same_tensor(y, f32({4, 2, 3}, {0, 4, 8,  12, 16, 20, 1, 5, 9,  13, 17, 21,
+                                             2, 6, 10, 14, 18, 22, 3, 7, 11, 15, 19, 23})));
   const Tensor z = run1({"Transpose", {iota_f32({2, 3, 2})}, {{"perm", attr_ints({1, 0, 2})}}});
   EXPECT_TRUE(same_tensor(z, f32({3, 2, 2}, {0, 1, 6, 7, 2, 3, 8, 9, 4, 5, 10, 11})));
 }
@@ -81,9 +81,12 @@ void check_transpose(const Tensor& x, const std::vector<std::int64_t>& perm) {
 TEST(Transpose, CommonPermsLarge) {
   // NCHW <-> NHWC and friends at a size that takes the tiled and threaded paths.
   const Tensor x = random_tensor({2, 64, 56, 57}, 3);
-  for (const std::vector<std::int64_t>& perm :
-       {std::vector<std::int64_t>{0, 2, 3, 1}, {0, 3, 1, 2}, {1, 0, 2, 3}, {0, 1, 3, 2},
-        {3, 2, 1, 0}, {0, 2, 1, 3}}) {
+  for (const std::vector<std::int64_t>& perm : {std::vector<std::int64_t>{0, 2, 3, 1},
+                                                {0, 3, 1, 2},
+                                                {1, 0, 2, 3},
+                                                {0, 1, 3, 2},
+                                                {3, 2, 1, 0},
+                                                {0, 2, 1, 3}}) {
     check_transpose(x, perm);
   }
   check_transpose(random_bits(DType::kUInt8, {3, 333, 517}, 4), {0, 2, 1});
@@ -93,8 +96,8 @@ TEST(Transpose, CommonPermsLarge) {
 
 TEST(Transpose, RandomMatchesNaive) {
   std::mt19937 gen(17);
-  const DType dtypes[] = {DType::kFloat32, DType::kUInt8, DType::kFloat16, DType::kInt64,
-                          DType::kBool, DType::kFloat64};
+  const DType dtypes[] = {DType::kFloat32, DType::kUInt8, DType::kFloat16,
+                          DType::kInt64,   DType::kBool,  DType::kFloat64};
   for (int trial = 0; trial < 300; ++trial) {
     const std::size_t rank = 1 + gen() % 6;
     Shape shape;

@@ -143,9 +143,9 @@ TEST(Unary, HardSigmoid) {
 
 TEST(Unary, HardSwish) {
   // x * clip(x/6 + 0.5, 0, 1): -1 -> -1/3, 1 -> 2/3, 2 -> 2 * 5/6.
-  expect_floats(run1("HardSwish", {f32({-4.0f, -3.0f, -1.0f, 0.0f, 1.0f, 2.0f, 3.0f, 4.0f})},
-                     {}, 14),
-                {0.0f, 0.0f, -1.0f / 3.0f, 0.0f, 2.0f / 3.0f, 5.0f / 3.0f, 3.0f, 4.0f});
+  expect_floats(
+      run1("HardSwish", {f32({-4.0f, -3.0f, -1.0f, 0.0f, 1.0f, 2.0f, 3.0f, 4.0f})}, {}, 14),
+      {0.0f, 0.0f, -1.0f / 3.0f, 0.0f, 2.0f / 3.0f, 5.0f / 3.0f, 3.0f, 4.0f});
 }
 
 TEST(Unary, Elu) {
@@ -179,13 +179,13 @@ TEST(Unary, SqrtExpLog) {
   // 2^-140 is a float subnormal.
   const Tensor s = run1("Sqrt", {f32({0.0f, 4.0f, 2.0f, -1.0f, kInf, 2.25f, 0x1p-140f})});
   expect_floats(s, {0.0f, 2.0f, 1.4142135624f, kNaN, kInf, 1.5f, 0x1p-70f}, 1e-6);
-  // exp(88.7f) = exp(88.69999695) = 3.32597683e38 is still finite, exp(89) overflows, exp(-104) underflows to 0 and
-  // exp(-100) = 3.72e-44 is subnormal.
-  expect_floats(run1("Exp", {f32({0.0f, 1.0f, -1.0f, 88.7f, 89.0f, -104.0f, -100.0f, kNaN, -kInf,
-                                  kInf})}),
-                {1.0f, 2.7182818285f, 0.3678794412f, 3.32597683e38f, kInf, 0.0f, 3.72007598e-44f, kNaN,
-                 0.0f, kInf},
-                2e-6, 1.5e-45);
+  // exp(88.7f) = exp(88.69999695) = 3.32597683e38 is still finite, exp(89) overflows, exp(-104)
+  // underflows to 0 and exp(-100) = 3.72e-44 is subnormal.
+  expect_floats(
+      run1("Exp", {f32({0.0f, 1.0f, -1.0f, 88.7f, 89.0f, -104.0f, -100.0f, kNaN, -kInf, kInf})}),
+      {1.0f, 2.7182818285f, 0.3678794412f, 3.32597683e38f, kInf, 0.0f, 3.72007598e-44f, kNaN, 0.0f,
+       kInf},
+      2e-6, 1.5e-45);
   expect_floats(run1("Log", {f32({1.0f, 2.7182818285f, 0.0f, -1.0f, kInf, 1024.0f})}),
                 {0.0f, 1.0f, -kInf, kNaN, kInf, 6.9314718056f}, 1e-6);
 }
@@ -235,8 +235,9 @@ TEST(Unary, Float64AndFloat16AndBFloat16) {
   EXPECT_NEAR(d.data<double>()[2], 0.04742587317756678, 1e-15);
 
   // float16: Relu(-1, 1, -0.5) = (0, 1, 0); tanh(0.5) = 0.46211716 -> half 0x3765.
-  EXPECT_EQ(values<std::uint16_t>(run1("Relu", {bits16(DType::kFloat16, {0xBC00, 0x3C00, 0xB800})})),
-            (std::vector<std::uint16_t>{0x0000, 0x3C00, 0x0000}));
+  EXPECT_EQ(
+      values<std::uint16_t>(run1("Relu", {bits16(DType::kFloat16, {0xBC00, 0x3C00, 0xB800})})),
+      (std::vector<std::uint16_t>{0x0000, 0x3C00, 0x0000}));
   EXPECT_EQ(values<std::uint16_t>(run1("Tanh", {bits16(DType::kFloat16, {0x3800})})),
             (std::vector<std::uint16_t>{0x3765}));
   // bfloat16: exp(1) = 2.71828 -> 0x402E (2.71875); sqrt(4) = 2 -> 0x4000.
@@ -254,8 +255,8 @@ TEST(Unary, ClipAttributeForm) {
                 {-1.0f, -0.5f, 0.0f, 0.7f, 1.0f, kNaN}, 0.0);
   // Defaults are the float limits: infinities are clipped to them.
   expect_floats(run1("Clip", {f32({-kInf, 1e30f, kInf})}, {}, 6), {-kFltMax, 1e30f, kFltMax}, 0.0);
-  expect_floats(run1("Clip", {f32({-3.0f, 3.0f})}, {{"max", attr_float(0.0f)}}, 6),
-                {-3.0f, 0.0f}, 0.0);
+  expect_floats(run1("Clip", {f32({-3.0f, 3.0f})}, {{"max", attr_float(0.0f)}}, 6), {-3.0f, 0.0f},
+                0.0);
 }
 
 TEST(Unary, ClipInputForm) {
@@ -266,17 +267,17 @@ TEST(Unary, ClipInputForm) {
   // Only max, only min, none (an omitted bound clips nothing, not even infinities).
   expect_floats(run1("Clip", {f32({-100.0f, 10.0f}), std::nullopt, f32({5.0f}).reshaped({})}),
                 {-100.0f, 5.0f}, 0.0);
-  expect_floats(run1("Clip", {f32({-100.0f, 10.0f}), f32({-5.0f}).reshaped({})}),
-                {-5.0f, 10.0f}, 0.0);
+  expect_floats(run1("Clip", {f32({-100.0f, 10.0f}), f32({-5.0f}).reshaped({})}), {-5.0f, 10.0f},
+                0.0);
   expect_floats(run1("Clip", {f32({-kInf, 1.0f, kInf})}), {-kInf, 1.0f, kInf}, 0.0);
   // min > max: every element becomes max.
-  expect_floats(run1("Clip", {f32({0.0f, 1.5f, 3.0f}), f32({2.0f}).reshaped({}),
-                              f32({1.0f}).reshaped({})}),
-                {1.0f, 1.0f, 1.0f}, 0.0);
+  expect_floats(
+      run1("Clip", {f32({0.0f, 1.5f, 3.0f}), f32({2.0f}).reshaped({}), f32({1.0f}).reshaped({})}),
+      {1.0f, 1.0f, 1.0f}, 0.0);
   // Integers.
-  EXPECT_EQ(values<std::int8_t>(run1("Clip", {vec<std::int8_t>({-128, -5, 0, 5, 127}),
-                                              vec<std::int8_t>({-3}).reshaped({}),
-                                              vec<std::int8_t>({4}).reshaped({})})),
+  EXPECT_EQ(values<std::int8_t>(run1(
+                "Clip", {vec<std::int8_t>({-128, -5, 0, 5, 127}),
+                         vec<std::int8_t>({-3}).reshaped({}), vec<std::int8_t>({4}).reshaped({})})),
             (std::vector<std::int8_t>{-3, -3, 0, 4, 4}));
   const std::uint64_t big = (std::uint64_t{1} << 63) + 5;
   EXPECT_EQ(values<std::uint64_t>(run1("Clip", {vec<std::uint64_t>({0, big, UINT64_MAX}),
@@ -284,16 +285,16 @@ TEST(Unary, ClipInputForm) {
                                                 vec<std::uint64_t>({UINT64_MAX - 1})})),
             (std::vector<std::uint64_t>{std::uint64_t{1} << 63, big, UINT64_MAX - 1}));
   // float16: 0x4200 = 3 clipped to [0 (0x0000), 2 (0x4000)].
-  EXPECT_EQ(values<std::uint16_t>(run1("Clip", {bits16(DType::kFloat16, {0x4200, 0xBC00, 0x3C00}),
-                                                bits16(DType::kFloat16, {0x0000}),
-                                                bits16(DType::kFloat16, {0x4000})})),
+  EXPECT_EQ(values<std::uint16_t>(run1(
+                "Clip", {bits16(DType::kFloat16, {0x4200, 0xBC00, 0x3C00}),
+                         bits16(DType::kFloat16, {0x0000}), bits16(DType::kFloat16, {0x4000})})),
             (std::vector<std::uint16_t>{0x4000, 0x0000, 0x3C00}));
 }
 
 TEST(Unary, ClipRuntimeBounds) {
   for (bool reference : {false, true}) {
-    OpCall call = make_call("Clip", {f32({-2.0f, 0.5f, 9.0f}), f32({-1.0f}).reshaped({}),
-                                     f32({1.0f}).reshaped({})});
+    OpCall call = make_call(
+        "Clip", {f32({-2.0f, 0.5f, 9.0f}), f32({-1.0f}).reshaped({}), f32({1.0f}).reshaped({})});
     call.constant = {false, false, false};
     call.reference = reference;
     expect_floats(run_all(call)[0], {-1.0f, 0.5f, 1.0f}, 0.0);
@@ -301,9 +302,9 @@ TEST(Unary, ClipRuntimeBounds) {
 }
 
 TEST(Unary, ClipErrors) {
-  expect_node_error(make_call("Clip", {f32({1.0f}), f32({0.0f, 1.0f})}));  // min not scalar
+  expect_node_error(make_call("Clip", {f32({1.0f}), f32({0.0f, 1.0f})}));   // min not scalar
   expect_node_error(make_call("Clip", {f32({1.0f}), vec<double>({0.0})}));  // dtype mismatch
-  expect_node_error(make_call("Clip", {vec<std::int8_t>({1})}, {}, 6));      // ints need opset 11+
+  expect_node_error(make_call("Clip", {vec<std::int8_t>({1})}, {}, 6));     // ints need opset 11+
   expect_node_error(make_call("Clip", {f32({1.0f})}, {{"min", attr_float(0.0f)}}, 13));
 }
 
@@ -377,9 +378,9 @@ Tensor stress_input(std::uint32_t seed) {
   std::mt19937 gen(seed);
   std::uniform_real_distribution<float> wide(-120.0f, 120.0f);
   for (std::int64_t i = 0; i < t.numel(); i += 3) p[i] = wide(gen);
-  const float specials[] = {0.0f,   -0.0f, kInf,   -kInf,  kNaN,   1e-30f, -1e-30f, 1e-5f,
-                            -1e-5f, 0.3f,  0.625f, -0.625f, 1.0f,  -1.0f,  4.0f,    88.72f,
-                            89.0f,  -87.0f, -104.0f, 0.34f, -0.35f, 1e-40f, 3.9f,   kFltMax};
+  const float specials[] = {0.0f,   -0.0f,  kInf,    -kInf,   kNaN,   1e-30f, -1e-30f, 1e-5f,
+                            -1e-5f, 0.3f,   0.625f,  -0.625f, 1.0f,   -1.0f,  4.0f,    88.72f,
+                            89.0f,  -87.0f, -104.0f, 0.34f,   -0.35f, 1e-40f, 3.9f,    kFltMax};
   for (std::size_t i = 0; i < std::size(specials); ++i) p[i * 97] = specials[i];
   return t;
 }
@@ -391,14 +392,14 @@ TEST(Unary, OptimisedMatchesReference) {
     double rtol;  // 0: bitwise
   };
   const std::vector<Case> cases = {
-      {"Relu", {}, 0},           {"LeakyRelu", {{"alpha", attr_float(0.2f)}}, 0},
-      {"HardSigmoid", {}, 0},    {"HardSwish", {}, 0},
-      {"Sqrt", {}, 0},           {"Neg", {}, 0},
-      {"Abs", {}, 0},            {"Reciprocal", {}, 0},
-      {"Log", {}, 3e-7},         {"Softplus", {}, 5e-7},
-      {"Exp", {}, 3e-7},         {"Sigmoid", {}, 4e-7},
-      {"Tanh", {}, 3e-7},        {"Erf", {}, 4e-7},
-      {"Elu", {}, 3e-7},         {"Selu", {}, 3e-7},
+      {"Relu", {}, 0},        {"LeakyRelu", {{"alpha", attr_float(0.2f)}}, 0},
+      {"HardSigmoid", {}, 0}, {"HardSwish", {}, 0},
+      {"Sqrt", {}, 0},        {"Neg", {}, 0},
+      {"Abs", {}, 0},         {"Reciprocal", {}, 0},
+      {"Log", {}, 3e-7},      {"Softplus", {}, 5e-7},
+      {"Exp", {}, 3e-7},      {"Sigmoid", {}, 4e-7},
+      {"Tanh", {}, 3e-7},     {"Erf", {}, 4e-7},
+      {"Elu", {}, 3e-7},      {"Selu", {}, 3e-7},
   };
   const Tensor x = stress_input(42);
   for (const Case& c : cases) {
@@ -468,16 +469,16 @@ TEST(Cast, FloatToHalfBits) {
   // 1 -> 0x3C00, -2 -> 0xC000, 65504 (max) -> 0x7BFF, 65520 rounds up to inf, 1e-8 is below half
   // the smallest subnormal (2^-25) -> 0, 0.1 -> 0x2E66 (0.0999755859), NaN -> quiet NaN 0x7E00,
   // 2^-24 -> smallest subnormal 0x0001.
-  const Tensor y = cast(f32({1.0f, -2.0f, 65504.0f, 65520.0f, 1e-8f, 0.1f, kNaN, 0x1p-24f}),
-                        kOnnxFloat16);
+  const Tensor y =
+      cast(f32({1.0f, -2.0f, 65504.0f, 65520.0f, 1e-8f, 0.1f, kNaN, 0x1p-24f}), kOnnxFloat16);
   ASSERT_EQ(y.dtype(), DType::kFloat16);
   EXPECT_EQ(values<std::uint16_t>(y), (std::vector<std::uint16_t>{0x3C00, 0xC000, 0x7BFF, 0x7C00,
                                                                   0x0000, 0x2E66, 0x7E00, 0x0001}));
 }
 
 TEST(Cast, HalfToFloat) {
-  const Tensor y = cast(bits16(DType::kFloat16, {0x3C00, 0x0001, 0x7BFF, 0xFC00, 0x7E00, 0x8000}),
-                        kOnnxFloat);
+  const Tensor y =
+      cast(bits16(DType::kFloat16, {0x3C00, 0x0001, 0x7BFF, 0xFC00, 0x7E00, 0x8000}), kOnnxFloat);
   expect_floats(y, {1.0f, 0x1p-24f, 65504.0f, -kInf, kNaN, 0.0f}, 0.0);
   EXPECT_EQ(bits_of(y.data<float>()[5]), 0x80000000u);
   // A signalling NaN keeps its payload (the F16C instruction would quiet it).
@@ -506,20 +507,19 @@ TEST(Cast, DoubleToHalfRoundsOnce) {
   // 1 + 2^-11 + 2^-40 is just above the float16 midpoint between 1 and 1 + 2^-10, so it rounds up
   // to 0x3C01; rounding to float32 first would make it an exact tie and give 0x3C00. Same for
   // bfloat16 with 1 + 2^-8 + 2^-40 -> 0x3F81.
-  EXPECT_EQ(values<std::uint16_t>(cast(vec<double>({1.0 + 0x1p-11 + 0x1p-40, 65520.0, 1e300}),
-                                       kOnnxFloat16)),
+  EXPECT_EQ(values<std::uint16_t>(
+                cast(vec<double>({1.0 + 0x1p-11 + 0x1p-40, 65520.0, 1e300}), kOnnxFloat16)),
             (std::vector<std::uint16_t>{0x3C01, 0x7C00, 0x7C00}));
-  EXPECT_EQ(values<std::uint16_t>(cast(vec<double>({1.0 + 0x1p-8 + 0x1p-40, 1.0 + 0x1p-8}),
-                                       kOnnxBFloat16)),
+  EXPECT_EQ(values<std::uint16_t>(
+                cast(vec<double>({1.0 + 0x1p-8 + 0x1p-40, 1.0 + 0x1p-8}), kOnnxBFloat16)),
             (std::vector<std::uint16_t>{0x3F81, 0x3F80}));
 }
 
 TEST(Cast, FloatToIntSaturatesAndMapsNaNToZero) {
-  EXPECT_EQ(values<std::int32_t>(cast(f32({1.9f, -1.9f, 2147483648.0f, -3e9f, kNaN, kInf, -kInf,
-                                           -2147483648.0f}),
-                                      kOnnxInt32)),
-            (std::vector<std::int32_t>{1, -1, INT32_MAX, INT32_MIN, 0, INT32_MAX, INT32_MIN,
-                                       INT32_MIN}));
+  EXPECT_EQ(
+      values<std::int32_t>(cast(
+          f32({1.9f, -1.9f, 2147483648.0f, -3e9f, kNaN, kInf, -kInf, -2147483648.0f}), kOnnxInt32)),
+      (std::vector<std::int32_t>{1, -1, INT32_MAX, INT32_MIN, 0, INT32_MAX, INT32_MIN, INT32_MIN}));
   EXPECT_EQ(values<std::uint8_t>(cast(f32({-1.0f, 255.9f, 256.0f, 3.7f, kNaN}), kOnnxUInt8)),
             (std::vector<std::uint8_t>{0, 255, 255, 3, 0}));
   EXPECT_EQ(values<std::int8_t>(cast(f32({-128.9f, 127.9f, -200.0f}), kOnnxInt8)),
@@ -548,9 +548,9 @@ TEST(Cast, IntegerConversions) {
             (std::vector<float>{16777216.0f, 16777220.0f}));
   // int32 -> float16: 65504 is the max, 65520 overflows, 2049 is a tie -> 2048 (0x6800), 2051 ->
   // 2052 (0x6802).
-  EXPECT_EQ(values<std::uint16_t>(cast(vec<std::int32_t>({65504, 65520, 2049, 2051, -1}),
-                                       kOnnxFloat16)),
-            (std::vector<std::uint16_t>{0x7BFF, 0x7C00, 0x6800, 0x6802, 0xBC00}));
+  EXPECT_EQ(
+      values<std::uint16_t>(cast(vec<std::int32_t>({65504, 65520, 2049, 2051, -1}), kOnnxFloat16)),
+      (std::vector<std::uint16_t>{0x7BFF, 0x7C00, 0x6800, 0x6802, 0xBC00}));
 }
 
 TEST(Cast, Bool) {
@@ -583,7 +583,8 @@ TEST(Cast, RoundTrips) {
   for (DType t : {DType::kFloat16, DType::kBFloat16}) {
     Tensor storage = h.clone();
     const Tensor x = Tensor::wrap(t, {65536}, storage.raw());
-    const Tensor back = cast(cast(x, kOnnxFloat), t == DType::kFloat16 ? kOnnxFloat16 : kOnnxBFloat16);
+    const Tensor back =
+        cast(cast(x, kOnnxFloat), t == DType::kFloat16 ? kOnnxFloat16 : kOnnxBFloat16);
     const std::uint16_t* a = x.data<std::uint16_t>();
     const std::uint16_t* b = back.data<std::uint16_t>();
     int mismatches = 0;
@@ -604,9 +605,18 @@ TEST(Cast, OptimisedMatchesReferenceForEveryPair) {
                        DType::kInt8,    DType::kUInt8,   DType::kInt16,   DType::kUInt16,
                        DType::kInt32,   DType::kUInt32,  DType::kInt64,   DType::kUInt64,
                        DType::kBool};
-  const double specials[] = {0.0,    -0.0,  1.0,   -1.0,   0.5,   1.5,   2.5,    -2.5,
-                             127.0,  128.0, -129.0, 255.0, 256.0, 65504, 65520,  1e10,
-                             -1e10,  0x1p31, 0x1p63, 0x1p64, 1e30,  1e300, -1e300, 1e-40,
+  const double specials[] = {0.0,     -0.0,
+                             1.0,     -1.0,
+                             0.5,     1.5,
+                             2.5,     -2.5,
+                             127.0,   128.0,
+                             -129.0,  255.0,
+                             256.0,   65504,
+                             65520,   1e10,
+                             -1e10,   0x1p31,
+                             0x1p63,  0x1p64,
+                             1e30,    1e300,
+                             -1e300,  1e-40,
                              3.14159, 1.0 + 0x1p-11 + 0x1p-40};
   std::mt19937_64 gen(5);
   for (DType from : all) {
@@ -618,13 +628,20 @@ TEST(Cast, OptimisedMatchesReferenceForEveryPair) {
     for (std::size_t i = 0; i < std::size(specials); ++i) {
       const double v = specials[i];
       switch (from) {
-        case DType::kFloat32: x.data<float>()[i] = static_cast<float>(v); break;
-        case DType::kFloat64: x.data<double>()[i] = v; break;
-        case DType::kFloat16: x.data<std::uint16_t>()[i] = float_to_half(static_cast<float>(v)); break;
+        case DType::kFloat32:
+          x.data<float>()[i] = static_cast<float>(v);
+          break;
+        case DType::kFloat64:
+          x.data<double>()[i] = v;
+          break;
+        case DType::kFloat16:
+          x.data<std::uint16_t>()[i] = float_to_half(static_cast<float>(v));
+          break;
         case DType::kBFloat16:
           x.data<std::uint16_t>()[i] = float_to_bfloat16(static_cast<float>(v));
           break;
-        default: break;
+        default:
+          break;
       }
     }
     for (DType to : all) {
@@ -643,13 +660,13 @@ TEST(Cast, Errors) {
   expect_node_error(make_call("Cast", {f32({1.0f})}, {{"to", attr_int(17)}}));  // float8
   expect_node_error(make_call("Cast", {f32({1.0f})}, {{"to", attr_int(-1)}}));
   expect_node_error(make_call("Cast", {f32({1.0f})}));  // 'to' missing
-  expect_node_error(
-      make_call("Cast", {f32({1.0f})}, {{"to", attr_int(kOnnxFloat16)}, {"saturate", attr_int(1)}}));
+  expect_node_error(make_call("Cast", {f32({1.0f})},
+                              {{"to", attr_int(kOnnxFloat16)}, {"saturate", attr_int(1)}}));
   // 'saturate' only affects float8 targets: accepted from opset 19.
-  EXPECT_EQ(values<std::uint16_t>(run1("Cast", {f32({1.0f})},
-                                       {{"to", attr_int(kOnnxFloat16)}, {"saturate", attr_int(1)}},
-                                       19)),
-            (std::vector<std::uint16_t>{0x3C00}));
+  EXPECT_EQ(
+      values<std::uint16_t>(run1("Cast", {f32({1.0f})},
+                                 {{"to", attr_int(kOnnxFloat16)}, {"saturate", attr_int(1)}}, 19)),
+      (std::vector<std::uint16_t>{0x3C00}));
 }
 
 // ---- ONNX backend node cases ---------------------------------------------------------------
@@ -714,7 +731,8 @@ INSTANTIATE_TEST_SUITE_P(
         "test_neg", "test_neg_example", "test_not_2d", "test_not_3d", "test_not_4d",
         "test_reciprocal", "test_reciprocal_example", "test_relu", "test_selu", "test_selu_default",
         "test_selu_example", "test_sigmoid", "test_sigmoid_example", "test_softplus",
-        "test_softplus_example", "test_sqrt", "test_sqrt_example", "test_tanh", "test_tanh_example"),
+        "test_softplus_example", "test_sqrt", "test_sqrt_example", "test_tanh",
+        "test_tanh_example"),
     [](const ::testing::TestParamInfo<std::string>& info) { return info.param.substr(5); });
 
 TEST(UnaryNodeCaseErrors, CastToStringIsALoadError) {

@@ -11,5 +11,6 @@ using Command = std::function<int()>;
 
 Command add_inspect(CLI::App& app);
 Command add_run(CLI::App& app);
+Command add_inject(CLI::App& app);
 
 }  // namespace dnnfi::cli

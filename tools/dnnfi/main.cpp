@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   };
   add(dnnfi::cli::add_inspect);
   add(dnnfi::cli::add_run);
+  add(dnnfi::cli::add_inject);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

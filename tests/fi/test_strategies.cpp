@@ -1,0 +1,157 @@
+// The propagation invariant: cone, superlayer and full give bit-identical outputs and outcomes for
+// the same faults, on every fixture model, for thousands of random faults of every site kind.
+#include <gtest/gtest.h>
+
+#include <random>
+#include <thread>
+
+#include "common/fixtures.h"
+#include "core/npy.h"
+#include "exec/model_file.h"
+#include "fi/injector.h"
+
+namespace dnnfi {
+namespace {
+
+struct Loaded {
+  std::shared_ptr<const Session> session;
+  std::unique_ptr<Injector> injector;
+  GoldenRun golden;
+};
+
+Loaded load_fixture(const test::Fixture& f) {
+  Tensor input = load_npy(f.input);
+  Graph g = load_model(f.model);
+  SessionOptions opts;
+  opts.input_shapes[g.values[g.inputs[0]].name] = input.shape();
+  Loaded l;
+  l.session = Session::create(std::move(g), opts);
+  l.injector = std::make_unique<Injector>(l.session);
+  l.golden = l.injector->golden({input});
+  return l;
+}
+
+// A random fault: any node output (folded ones included), weight or graph input; a random
+// element; a random fault model on fp32 values.
+Fault random_fault(const Session& s, std::mt19937_64& gen) {
+  const Graph& g = s.graph();
+  std::vector<int> candidates;
+  for (std::size_t v = 0; v < g.values.size(); ++v) {
+    const TensorInfo& info = s.info(static_cast<int>(v));
+    if (info.dtype == DType::kFloat32 && info.numel() > 0) candidates.push_back(static_cast<int>(v));
+  }
+  Fault f;
+  const int v = candidates[gen() % candidates.size()];
+  const Value& val = g.values[static_cast<std::size_t>(v)];
+  f.site.value = v;
+  f.site.node = val.producer;
+  f.site.kind = val.producer >= 0 ? SiteKind::kNodeOutput
+                                  : (val.is_initializer ? SiteKind::kWeight : SiteKind::kGraphInput);
+  f.site.flat_index = static_cast<std::int64_t>(gen() % static_cast<std::uint64_t>(s.info(v).numel()));
+  switch (gen() % 4) {
+    case 0:
+    case 1: f.model = FaultModel{FaultModelKind::kBitFlip, {static_cast<int>(gen() % 32)}}; break;
+    case 2: f.model = FaultModel{FaultModelKind::kStuckAt1, {static_cast<int>(gen() % 32)}}; break;
+    default: f.model = FaultModel{FaultModelKind::kSetZero}; break;
+  }
+  return f;
+}
+
+void expect_same(const TrialResult& a, const TrialResult& b, const std::string& what) {
+  ASSERT_EQ(a.outcome, b.outcome) << what << " (" << a.error << " / " << b.error << ")";
+  ASSERT_EQ(a.outputs.size(), b.outputs.size()) << what;
+  for (std::size_t i = 0; i < a.outputs.size(); ++i) {
+    ASSERT_TRUE(a.outputs[i].bit_equal(b.outputs[i])) << what << " output " << i;
+  }
+  ASSERT_EQ(a.applied.size(), b.applied.size()) << what;
+  for (std::size_t i = 0; i < a.applied.size(); ++i) {
+    EXPECT_EQ(a.applied[i].bits_before, b.applied[i].bits_before) << what;
+    EXPECT_EQ(a.applied[i].bits_after, b.applied[i].bits_after) << what;
+  }
+}
+
+TEST(Strategies, ConeSuperlayerFullAreBitIdentical) {
+  std::size_t total = 0;
+  std::size_t masked = 0;
+  for (const auto& f : test::model_fixtures()) {
+    SCOPED_TRACE(f.name);
+    Loaded l = load_fixture(f);
+    std::mt19937_64 gen(1234);
+    TrialWorkspace ws_cone, ws_super, ws_full;
+    TrialOptions opt;
+    opt.keep_outputs = true;
+    for (int t = 0; t < 200; ++t) {
+      std::vector<Fault> faults{random_fault(*l.session, gen)};
+      if (t % 10 == 9) faults.push_back(random_fault(*l.session, gen));  // several per inference
+      opt.strategy = Strategy::kCone;
+      TrialResult cone = l.injector->run_trial(l.golden, faults, opt, ws_cone);
+      opt.strategy = Strategy::kSuperlayer;
+      TrialResult super = l.injector->run_trial(l.golden, faults, opt, ws_super);
+      opt.strategy = Strategy::kFull;
+      TrialResult full = l.injector->run_trial(l.golden, faults, opt, ws_full);
+      expect_same(cone, full, f.name + " cone/full trial " + std::to_string(t));
+      expect_same(super, full, f.name + " superlayer/full trial " + std::to_string(t));
+      if (::testing::Test::HasFatalFailure()) return;
+      EXPECT_LE(cone.nodes_computed, full.nodes_computed);
+      masked += cone.outcome == Outcome::kMasked;
+      ++total;
+    }
+    // Reusing the workspaces left no trace: the golden cache is untouched.
+    TrialResult none = l.injector->run_trial(l.golden, {}, opt, ws_cone);
+    EXPECT_EQ(none.outcome, Outcome::kMasked);
+  }
+  EXPECT_GE(total, 2000u);
+  EXPECT_GT(masked, 0u);
+  EXPECT_LT(masked, total);
+}
+
+TEST(Strategies, GoldenCacheIsNotModifiedByTrials) {
+  const auto fixtures = test::model_fixtures();
+  Loaded l = load_fixture(fixtures.front());
+  std::vector<Tensor> before;
+  for (std::size_t v = 0; v < l.golden.store.size(); ++v) before.push_back(l.golden.store[static_cast<int>(v)].clone());
+  std::mt19937_64 gen(5);
+  TrialWorkspace ws;
+  for (int t = 0; t < 100; ++t) {
+    Fault f = random_fault(*l.session, gen);
+    (void)l.injector->run_trial(l.golden, {&f, 1}, TrialOptions{}, ws);
+  }
+  for (std::size_t v = 0; v < before.size(); ++v) {
+    const Tensor& now = l.golden.store[static_cast<int>(v)];
+    if (before[v].empty()) continue;
+    EXPECT_TRUE(now.bit_equal(before[v])) << l.session->graph().values[v].name;
+  }
+}
+
+TEST(Strategies, SameResultsFromSeveralThreads) {
+  const auto fixtures = test::model_fixtures();
+  for (const auto& fx : fixtures) {
+    if (fx.name != "resnet_basic" && fx.name != "densenet") continue;
+    Loaded l = load_fixture(fx);
+    std::mt19937_64 gen(99);
+    std::vector<Fault> faults;
+    for (int t = 0; t < 120; ++t) faults.push_back(random_fault(*l.session, gen));
+    TrialOptions opt;
+    opt.keep_outputs = true;
+    auto run_range = [&](std::size_t begin, std::size_t step, std::vector<TrialResult>& out) {
+      TrialWorkspace ws;
+      for (std::size_t i = begin; i < faults.size(); i += step) {
+        out[i] = l.injector->run_trial(l.golden, {&faults[i], 1}, opt, ws);
+      }
+    };
+    std::vector<TrialResult> serial(faults.size());
+    run_range(0, 1, serial);
+    std::vector<TrialResult> parallel(faults.size());
+    std::vector<std::thread> threads;
+    for (std::size_t k = 0; k < 3; ++k) {
+      threads.emplace_back([&, k] { run_range(k, 3, parallel); });
+    }
+    for (auto& th : threads) th.join();
+    for (std::size_t i = 0; i < faults.size(); ++i) {
+      expect_same(serial[i], parallel[i], fx.name + " trial " + std::to_string(i));
+    }
+  }
+}
+
+}  // namespace
+}  // namespace dnnfi
