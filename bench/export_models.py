@@ -56,17 +56,24 @@ def calibrate_batchnorm(model, side, batch=8):
     model.eval()
 
 
+def build_model(name):
+    """The benchmark model `name` exactly as exported: seeded random weights (torch.manual_seed(0)),
+    BatchNorm re-estimated, eval mode. Returns (model, input side). Also used by pytorch_fi.py."""
+    make, side = MODELS[name]
+    torch.manual_seed(0)
+    model = make()
+    calibrate_batchnorm(model, side)
+    model.eval()
+    return model, side
+
+
 def export(name, out_dir, force=False):
     onnx_path = os.path.join(out_dir, f"{name}.onnx")
     input_path = os.path.join(out_dir, f"{name}_input.npy")
     if not force and os.path.exists(onnx_path) and os.path.exists(input_path):
         print(f"{name}: exists, skipped")
         return
-    make, side = MODELS[name]
-    torch.manual_seed(0)
-    model = make()
-    calibrate_batchnorm(model, side)
-    model.eval()
+    model, side = build_model(name)
     x = torch.randn(1, 3, side, side, generator=torch.Generator().manual_seed(1))
     buf = io.BytesIO()
     with torch.no_grad():

@@ -37,9 +37,9 @@ struct Tables {
   std::vector<std::uint16_t> col_empty; // max: per chunk, lanes whose windows have no input column
 };
 
-// Max pooling: VRANGEPS in max mode is a NaN-propagating maximum (a NaN operand is returned,
-// the accumulated one first), so one instruction per tap gives the reference's semantics (up to
-// which NaN payload and which zero sign win).
+// Max pooling: VMAXPS drops NaNs, so NaN taps are also tracked as the largest |bit pattern| seen
+// (a NaN's exceeds +inf's) and turn the result into NaN at the end, as the reference propagates
+// them (the NaN payload and the sign of a zero maximum may differ from the reference's).
 // Accumulation starts from -inf; windows without any input element are set to the lowest float
 // at the end, as in the reference.
 template <bool kMax, int S, int KW>
@@ -49,6 +49,8 @@ DNNFI_AVX512 void plane(const DirectPoolGeom& g, const Tables& t, const float* x
   const std::int64_t chunks = (out_w + kLanes - 1) / kLanes;
   const __m512 start = _mm512_set1_ps(kMax ? -std::numeric_limits<float>::infinity() : 0.0f);
   const __m512 lowest = _mm512_set1_ps(std::numeric_limits<float>::lowest());
+  const __m512 nan = _mm512_set1_ps(std::numeric_limits<float>::quiet_NaN());
+  const __m512i abs = _mm512_set1_epi32(0x7FFFFFFF), inf_bits = _mm512_set1_epi32(0x7F800000);
   const float* rows[16];
   const std::int64_t max_rows = std::min<std::int64_t>(g.kernel_h, 16);
   for (std::int64_t oh = 0; oh < g.out_h; ++oh) {
@@ -66,6 +68,7 @@ DNNFI_AVX512 void plane(const DirectPoolGeom& g, const Tables& t, const float* x
         const std::int64_t col = c * kLanes * S;
         float* out = yr + c * kLanes;
         __m512 acc = kh0 == 0 ? start : _mm512_maskz_loadu_ps(m[kw_n], out);
+        __m512i nan_bits = _mm512_setzero_si512();  // max of |bits| of every tap: > inf iff NaN
         // Each window row is reduced on its own, then the rows are combined in order: shorter
         // dependency chains than one running accumulator.
         for (int r = 0; r < n_rows; ++r) {
@@ -73,15 +76,16 @@ DNNFI_AVX512 void plane(const DirectPoolGeom& g, const Tables& t, const float* x
           __m512 row = start;
           for (std::int64_t kw = 0; kw < kw_n; ++kw) {
             const __mmask16 mk = m[kw];
-            const __m512 v = load_taps<S>(p + kw * dil_w, mk);
+            const __m512 v = load_taps<S>(p + kw * dil_w, mk);  // 0 in lanes outside mk
             if constexpr (kMax) {
-              row = _mm512_mask_range_ps(row, mk, row, v, 0x5);
+              row = _mm512_mask_max_ps(row, mk, row, v);
+              nan_bits = _mm512_max_epu32(nan_bits, _mm512_and_si512(_mm512_castps_si512(v), abs));
             } else {
               row = _mm512_mask_add_ps(row, mk, row, v);
             }
           }
           if constexpr (kMax) {
-            acc = _mm512_range_ps(acc, row, 0x5);
+            acc = _mm512_max_ps(acc, row);
           } else {
             acc = _mm512_add_ps(acc, row);
           }
@@ -91,6 +95,7 @@ DNNFI_AVX512 void plane(const DirectPoolGeom& g, const Tables& t, const float* x
           if constexpr (kMax) {
             const __mmask16 empty = t.row_empty[oh] ? m[kw_n] : t.col_empty[c];
             acc = _mm512_mask_mov_ps(acc, empty, lowest);
+            acc = _mm512_mask_mov_ps(acc, _mm512_cmpgt_epu32_mask(nan_bits, inf_bits), nan);
           } else {
             const __m512 count = _mm512_mul_ps(_mm512_set1_ps(t.count_h[oh]),
                                                _mm512_loadu_ps(t.count_w.data() + c * kLanes));

@@ -1,0 +1,141 @@
+// Fault-injection cost benchmark: mean time of one fault-injected inference under the TensorFI+
+// fault model (uniform node output, uniform element, uniform bit of the fp32) for each strategy,
+// divided by the fault-free inference time measured in the same run. Prints one JSON line.
+//
+//   dnnfi_fi_bench MODEL.onnx [--input X.npy] [--trials N] [--threads T] [--seed S]
+//                  [--strategies cone,superlayer,full]
+#include <fmt/core.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+#include "core/npy.h"
+#include "exec/model_file.h"
+#include "fi/injector.h"
+#include "fi/sampler.h"
+
+using namespace dnnfi;
+
+namespace {
+
+double now_ms() {
+  return std::chrono::duration<double, std::milli>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::fprintf(stderr, "usage: dnnfi_fi_bench MODEL [--input X.npy] [--trials N] [--threads T] "
+                         "[--seed S] [--strategies cone,superlayer,full]\n");
+    return 2;
+  }
+  std::string model = argv[1];
+  std::string input_path;
+  int trials = 200;
+  int threads = 1;
+  std::uint64_t seed = 1;
+  std::string strategies = "cone,superlayer,full";
+  for (int i = 2; i + 1 < argc; i += 2) {
+    const std::string k = argv[i];
+    const std::string v = argv[i + 1];
+    if (k == "--input") input_path = v;
+    else if (k == "--trials") trials = std::stoi(v);
+    else if (k == "--threads") threads = std::stoi(v);
+    else if (k == "--seed") seed = std::stoull(v);
+    else if (k == "--strategies") strategies = v;
+    else {
+      std::fprintf(stderr, "unknown option %s\n", k.c_str());
+      return 2;
+    }
+  }
+  try {
+    Graph g = load_model(model);
+    SessionOptions opts;
+    opts.threads = threads;
+    std::vector<Tensor> inputs;
+    if (!input_path.empty()) {
+      inputs.push_back(load_npy(input_path));
+      opts.input_shapes[g.values[g.inputs[0]].name] = inputs[0].shape();
+    }
+    auto session = Session::create(std::move(g), opts);
+    if (inputs.empty()) {
+      const TensorInfo& info = session->info(session->graph().inputs[0]);
+      Tensor t(info.dtype, info.shape);
+      float x = 0.1f;
+      for (float& f : t.span<float>()) f = (x = x * 1.7f - static_cast<float>(static_cast<int>(x * 1.7f)));
+      inputs.push_back(t);
+    }
+    // Fault-free latency, same session and thread count.
+    ValueStore store = session->make_store();
+    for (int i = 0; i < 3; ++i) (void)session->run(store, inputs);
+    std::vector<double> ff;
+    for (int i = 0; i < 20; ++i) {
+      const double t0 = now_ms();
+      if (!session->run(store, inputs).is_ok()) throw InputError("fault-free run failed");
+      ff.push_back(now_ms() - t0);
+    }
+    std::sort(ff.begin(), ff.end());
+    const double ff_median = 0.5 * (ff[9] + ff[10]);
+
+    Injector injector(session);
+    GoldenRun golden = injector.golden(inputs);
+    SamplerConfig sc;
+    sc.model.kind = FaultModelKind::kBitFlip;
+    FaultSampler sampler(*session, sc);
+    std::vector<std::vector<Fault>> faults;
+    for (int t = 0; t < trials; ++t) faults.push_back(sampler.sample(seed, static_cast<std::uint64_t>(t)));
+
+    std::ostringstream out;
+    out << "{\"model\": \"" << model << "\", \"threads\": " << threads << ", \"trials\": " << trials
+        << ", \"fault_free_ms\": " << ff_median << ", \"sites\": " << sampler.candidates().size();
+    std::stringstream ss(strategies);
+    std::string name;
+    while (std::getline(ss, name, ',')) {
+      TrialOptions to;
+      to.strategy = parse_strategy(name);
+      TrialWorkspace ws;
+      (void)injector.run_trial(golden, faults[0], to, ws);  // allocate the workspace
+      std::size_t counts[5] = {};
+      double nodes = 0;
+      const double t0 = now_ms();
+      for (const auto& f : faults) {
+        TrialResult r = injector.run_trial(golden, f, to, ws);
+        ++counts[static_cast<int>(r.outcome)];
+        nodes += static_cast<double>(r.nodes_computed);
+      }
+      const double mean = (now_ms() - t0) / trials;
+      out << ", \"" << name << "_ms\": " << mean << ", \"" << name << "_ratio\": " << mean / ff_median
+          << ", \"" << name << "_nodes\": " << nodes / trials;
+      if (name == "cone") {
+        out << ", \"masked\": " << counts[0] << ", \"sdc\": " << counts[1]
+            << ", \"tolerable\": " << counts[2] << ", \"due\": " << counts[3]
+            << ", \"hang\": " << counts[4];
+      }
+    }
+    {
+      // Fault-free again, after the trials: guards against a drifting machine.
+      std::vector<double> ff2;
+      for (int i = 0; i < 20; ++i) {
+        const double t0 = now_ms();
+        (void)session->run(store, inputs);
+        ff2.push_back(now_ms() - t0);
+      }
+      std::sort(ff2.begin(), ff2.end());
+      out << ", \"fault_free_after_ms\": " << 0.5 * (ff2[9] + ff2[10]);
+    }
+    out << ", \"nodes_total\": " << session->run_order().size() << "}";
+    fmt::print("{}\n", out.str());
+  } catch (const Error& e) {
+    std::fprintf(stderr, "dnnfi_fi_bench: error: %s\n", e.what());
+    return 2;
+  }
+  return 0;
+}
