@@ -111,7 +111,7 @@ class DepthwiseConvKernel final : public Kernel {
     if (bias != nullptr) bias_ = bias->clone();
   }
   Status run(std::span<const Tensor* const> in, std::span<Tensor* const> out) const override {
-    const float* b = has_bias_ ? (bias_.empty() ? in[2]->data<float>() : bias_.data<float>())
+    const float* b = has_bias_ ? in[2]->data<float>()
                                : nullptr;
     conv_->run(in[0]->data<float>(), in[1]->data<float>(), b, out[0]->data<float>());
     return Status::ok();
@@ -206,7 +206,7 @@ class DnnlConvKernel final : public Kernel {
   Status run(std::span<const Tensor* const> in, std::span<Tensor* const> out) const override {
     const float* x = in[0]->data<float>();
     const float* w = in[1]->data<float>();
-    const float* b = g_.has_bias ? (bias_.empty() ? in[2]->data<float>() : bias_.data<float>())
+    const float* b = g_.has_bias ? in[2]->data<float>()
                                  : nullptr;
     float* y = out[0]->data<float>();
     if (out[0]->numel() == 0) return Status::ok();

@@ -50,13 +50,15 @@ std::unique_ptr<ConvPlan> finish_conv_plan(const dnnl::primitive_desc& pd, dnnl:
     scratch = std::max(scratch, plan->dst_scratch_md.get_size());
   }
   if (const_weights != nullptr) {
+    plan->weights_source = const_weights;
     if (packed != nullptr && packed->data != nullptr && packed->md == plan->weights_md) {
       plan->weights = packed->data;
     } else {
       plan->weights = dnnl_util::reorder_to_new(user_weights_md, const_weights, plan->weights_md);
       if (packed != nullptr && packed->data == nullptr) *packed = {plan->weights_md, plan->weights};
     }
-  } else if (plan->weights_md != user_weights_md) {
+  }
+  if (plan->weights_md != user_weights_md) {
     plan->weights_reorder = true;
     plan->weights_r = make_reorder(user_weights_md, plan->weights_md, plan->weights_scratch_md);
     scratch = std::max(scratch, plan->weights_scratch_md.get_size());
@@ -98,7 +100,7 @@ Status run_conv_plan(const ConvPlan& plan, const float* src, const float* weight
       run_reorder(plan.src_r, plan.src_scratch_md, user_src, src_mem);
     }
     memory weights_mem;
-    if (plan.weights != nullptr) {
+    if (plan.weights != nullptr && weights == plan.weights_source) {
       weights_mem = memory(plan.weights_md, eng, plan.weights.get());
     } else {
       memory user_weights(plan.user_weights_md, eng, const_cast<float*>(weights));

@@ -21,6 +21,9 @@ struct ConvPlan {
   dnnl_util::memory::desc prim_scratch_md, src_scratch_md, weights_scratch_md, dst_scratch_md;
   std::size_t scratch_bytes = 0;       // max over the primitive and the reorders
   std::shared_ptr<void> weights;       // constant weights already in weights_md; null otherwise
+  // The constant the packed weights came from. They are used only while the run-time weights are
+  // that tensor; a weight fault hands the kernel a corrupted copy, reordered per run instead.
+  const void* weights_source = nullptr;
   std::string impl;                    // oneDNN implementation name (for tests and benchmarks)
 };
 

@@ -136,7 +136,7 @@ class DnnlConvTransposeKernel final : public Kernel {
   Status run(std::span<const Tensor* const> in, std::span<Tensor* const> out) const override {
     const float* x = in[0]->data<float>();
     const float* w = in[1]->data<float>();
-    const float* b = g_.has_bias ? (bias_.empty() ? in[2]->data<float>() : bias_.data<float>())
+    const float* b = g_.has_bias ? in[2]->data<float>()
                                  : nullptr;
     float* y = out[0]->data<float>();
     if (out[0]->numel() == 0) return Status::ok();

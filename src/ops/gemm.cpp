@@ -48,10 +48,19 @@ class DnnlMatmul {
     try {
       dnnl::engine& eng = dnnl_util::cpu_engine();
       dnnl::stream& strm = dnnl_util::thread_stream();
+      void* weights = plan.weights ? plan.weights.get() : const_cast<float*>(b);
+      if (plan.weights && b != const_weights_.raw()) {
+        // A weight fault passed a corrupted copy of B: pack it for this run.
+        void* buf = dnnl_util::thread_scratch(Scratch::kWeights, plan.weights_md.get_size());
+        if (buf == nullptr) return Status::error("node '" + node + "': out of memory");
+        memory user(weights_, eng, const_cast<float*>(b));
+        memory packed(plan.weights_md, eng, buf);
+        dnnl::reorder(user, packed).execute(strm, user, packed);
+        weights = buf;
+      }
       std::unordered_map<int, memory> args = {
           {DNNL_ARG_SRC, memory(plan.src_md, eng, const_cast<float*>(a))},
-          {DNNL_ARG_WEIGHTS, memory(plan.weights_md, eng,
-                                    plan.weights ? plan.weights.get() : const_cast<float*>(b))},
+          {DNNL_ARG_WEIGHTS, memory(plan.weights_md, eng, weights)},
           {DNNL_ARG_DST, memory(plan.dst_md, eng, y)}};
       if (bias != nullptr) {
         args.emplace(DNNL_ARG_BIAS, memory(plan.bias_md, eng, const_cast<float*>(bias)));
@@ -172,7 +181,7 @@ class ReferenceGemmKernel final : public Kernel {
 class DnnlGemmKernel final : public Kernel {
  public:
   // C goes in as the bias (alpha = beta = 1) or through a sum post-op after filling Y with it.
-  DnnlGemmKernel(GemmGeom g, const Tensor* const_b, const Tensor* const_c)
+  DnnlGemmKernel(GemmGeom g, const Tensor* const_b, const Tensor* /*const_c*/)
       : g_(std::move(g)),
         c_as_bias_(g_.has_c && g_.alpha == 1.0f && g_.beta == 1.0f),
         mm_(matrix_md(g_.m, g_.k, g_.trans_a),
@@ -181,7 +190,6 @@ class DnnlGemmKernel final : public Kernel {
                        : memory::desc(),
             memory::desc({g_.m, g_.n}, memory::data_type::f32, Tag::ab), g_.alpha, g_.beta,
             g_.has_c && !c_as_bias_, const_b) {
-    if (const_c != nullptr) c_ = const_c->clone();
   }
 
   bool ready() const { return mm_.plan() != nullptr; }
@@ -189,7 +197,7 @@ class DnnlGemmKernel final : public Kernel {
   Status run(std::span<const Tensor* const> in, std::span<Tensor* const> out) const override {
     const float* a = in[0]->data<float>();
     const float* b = in[1]->data<float>();
-    const float* c = g_.has_c ? (c_.empty() ? in[2]->data<float>() : c_.data<float>()) : nullptr;
+    const float* c = g_.has_c ? in[2]->data<float>() : nullptr;
     float* y = out[0]->data<float>();
     const MatmulPlan* plan = mm_.plan();
     if (plan == nullptr) {
@@ -208,7 +216,6 @@ class DnnlGemmKernel final : public Kernel {
   GemmGeom g_;
   bool c_as_bias_;
   DnnlMatmul mm_;
-  Tensor c_;
 };
 
 }  // namespace

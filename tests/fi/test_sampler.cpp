@@ -1,0 +1,113 @@
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <map>
+
+#include "common/fixtures.h"
+#include "core/error.h"
+#include "exec/model_file.h"
+#include "fi/sampler.h"
+
+namespace dnnfi {
+namespace {
+
+std::shared_ptr<const Session> default_session() {
+  return Session::create(load_model(test::default_model_fixture().model));
+}
+
+bool same(const Fault& a, const Fault& b) {
+  return a.site.value == b.site.value && a.site.flat_index == b.site.flat_index &&
+         a.model.bits == b.model.bits && a.model.kind == b.model.kind;
+}
+
+TEST(Sampler, TrialDependsOnlyOnSeedAndIndex) {
+  auto s = default_session();
+  FaultSampler sampler(*s, SamplerConfig{});
+  FaultSampler again(*s, SamplerConfig{});
+  int differing = 0;
+  for (std::uint64_t t = 0; t < 200; ++t) {
+    auto a = sampler.sample(7, t);
+    auto b = again.sample(7, t);  // another sampler, any order
+    ASSERT_EQ(a.size(), 1u);
+    EXPECT_TRUE(same(a[0], b[0]));
+    differing += !same(a[0], sampler.sample(8, t)[0]);
+  }
+  EXPECT_GT(differing, 150);
+  // Reverse order gives the same trials.
+  for (std::uint64_t t = 200; t-- > 0;) EXPECT_TRUE(same(sampler.sample(7, t)[0], again.sample(7, t)[0]));
+}
+
+TEST(Sampler, PaperPolicyIsUniformOverNodesAndBits) {
+  auto s = default_session();
+  FaultSampler sampler(*s, SamplerConfig{});
+  EXPECT_EQ(sampler.candidates().size(), s->run_order().size());
+  std::map<int, int> per_node;
+  std::map<int, int> per_bit;
+  const int n = 22000;
+  for (int t = 0; t < n; ++t) {
+    Fault f = sampler.sample(1, static_cast<std::uint64_t>(t))[0];
+    ++per_node[f.site.node];
+    ASSERT_EQ(f.model.bits.size(), 1u);
+    ++per_bit[f.model.bits[0]];
+    ASSERT_LT(f.site.flat_index, s->info(f.site.value).numel());
+  }
+  EXPECT_EQ(per_node.size(), sampler.candidates().size());
+  for (auto [node, count] : per_node) EXPECT_NEAR(count, n / 22.0, 5 * std::sqrt(n / 22.0)) << node;
+  EXPECT_EQ(per_bit.size(), 32u);
+  for (auto [bit, count] : per_bit) EXPECT_NEAR(count, n / 32.0, 5 * std::sqrt(n / 32.0)) << bit;
+}
+
+TEST(Sampler, SizeWeightedFollowsElementCounts) {
+  auto s = default_session();
+  SamplerConfig c;
+  c.policy = SitePolicy::kSizeWeighted;
+  FaultSampler sampler(*s, c);
+  std::int64_t total = 0;
+  for (const auto& cand : sampler.candidates()) total += cand.numel;
+  std::map<int, int> per_value;
+  const int n = 20000;
+  for (int t = 0; t < n; ++t) ++per_value[sampler.sample(3, static_cast<std::uint64_t>(t))[0].site.value];
+  for (const auto& cand : sampler.candidates()) {
+    const double expect = n * static_cast<double>(cand.numel) / static_cast<double>(total);
+    EXPECT_NEAR(per_value[cand.site.value], expect, 5 * std::sqrt(expect) + 1);
+  }
+}
+
+TEST(Sampler, FiltersBitRangesAndMultipleFaults) {
+  auto s = default_session();
+  SamplerConfig c;
+  c.op_types = {"Conv"};
+  c.bit_lo = 23;
+  c.bit_hi = 30;
+  c.faults_per_trial = 3;
+  c.independent_sites = false;
+  FaultSampler sampler(*s, c);
+  EXPECT_EQ(sampler.candidates().size(), 9u);  // the 9 Conv nodes
+  for (std::uint64_t t = 0; t < 100; ++t) {
+    auto faults = sampler.sample(5, t);
+    ASSERT_EQ(faults.size(), 3u);
+    for (const auto& f : faults) {
+      EXPECT_EQ(s->graph().nodes[static_cast<std::size_t>(f.site.node)].op_type, "Conv");
+      EXPECT_EQ(f.site.value, faults[0].site.value);  // one layer, several elements
+      EXPECT_GE(f.model.bits[0], 23);
+      EXPECT_LE(f.model.bits[0], 30);
+    }
+  }
+  SamplerConfig w;
+  w.target = SiteKind::kWeight;
+  w.name_regex = "fc";
+  FaultSampler weights(*s, w);
+  for (const auto& cand : weights.candidates()) {
+    EXPECT_NE(s->graph().values[static_cast<std::size_t>(cand.site.value)].name.find("fc"), std::string::npos);
+  }
+  SamplerConfig bad;
+  bad.op_types = {"LSTM"};
+  EXPECT_THROW(FaultSampler(*s, bad), InputError);
+  SamplerConfig bad_bits;
+  bad_bits.bit_lo = 10;
+  bad_bits.bit_hi = 40;
+  EXPECT_THROW(FaultSampler(*s, bad_bits), InputError);
+}
+
+}  // namespace
+}  // namespace dnnfi
