@@ -49,29 +49,29 @@ struct BnShape {
 
 template <typename T>
 std::unique_ptr<Kernel> make_bn_kernel(const PrepareContext& ctx, BnShape s, double epsilon) {
-  const bool params_constant = ctx.constant(1) && ctx.constant(2) && ctx.constant(3) &&
-                               ctx.constant(4);
+  const bool params_constant =
+      ctx.constant(1) && ctx.constant(2) && ctx.constant(3) && ctx.constant(4);
   if (ctx.reference()) {
-    return make_kernel([s, epsilon](std::span<const Tensor* const> in,
-                                    std::span<Tensor* const> out) {
-      const T* x = in[0]->data<T>();
-      const T* scale = in[1]->data<T>();
-      const T* bias = in[2]->data<T>();
-      const T* mean = in[3]->data<T>();
-      const T* var = in[4]->data<T>();
-      T* y = out[0]->data<T>();
-      for (std::int64_t n = 0; n < s.batch; ++n) {
-        for (std::int64_t c = 0; c < s.channels; ++c) {
-          const double sd = std::sqrt(static_cast<double>(var[c]) + epsilon);
-          for (std::int64_t i = 0; i < s.inner; ++i) {
-            const std::int64_t k = (n * s.channels + c) * s.inner + i;
-            const double v = (static_cast<double>(x[k]) - mean[c]) / sd * scale[c] + bias[c];
-            y[k] = static_cast<T>(v);
+    return make_kernel(
+        [s, epsilon](std::span<const Tensor* const> in, std::span<Tensor* const> out) {
+          const T* x = in[0]->data<T>();
+          const T* scale = in[1]->data<T>();
+          const T* bias = in[2]->data<T>();
+          const T* mean = in[3]->data<T>();
+          const T* var = in[4]->data<T>();
+          T* y = out[0]->data<T>();
+          for (std::int64_t n = 0; n < s.batch; ++n) {
+            for (std::int64_t c = 0; c < s.channels; ++c) {
+              const double sd = std::sqrt(static_cast<double>(var[c]) + epsilon);
+              for (std::int64_t i = 0; i < s.inner; ++i) {
+                const std::int64_t k = (n * s.channels + c) * s.inner + i;
+                const double v = (static_cast<double>(x[k]) - mean[c]) / sd * scale[c] + bias[c];
+                y[k] = static_cast<T>(v);
+              }
+            }
           }
-        }
-      }
-      return Status::ok();
-    });
+          return Status::ok();
+        });
   }
   // Per-run folding, used when the parameters are computed by the graph or were corrupted by a
   // fault (their tensors are then not the constants seen at prepare time).
@@ -101,8 +101,8 @@ std::unique_ptr<Kernel> make_bn_kernel(const PrepareContext& ctx, BnShape s, dou
     std::vector<T> a(static_cast<std::size_t>(s.channels));
     std::vector<T> b(static_cast<std::size_t>(s.channels));
     fold_bn_params<T>(ctx.constant(1)->data<T>(), ctx.constant(2)->data<T>(),
-                      ctx.constant(3)->data<T>(), ctx.constant(4)->data<T>(), epsilon,
-                      s.channels, a.data(), b.data());
+                      ctx.constant(3)->data<T>(), ctx.constant(4)->data<T>(), epsilon, s.channels,
+                      a.data(), b.data());
     // Precomputed from the constants; valid only while the run-time inputs are those constants
     // (a weight fault hands the kernel a corrupted copy instead).
     const std::array<const void*, 4> sources = {ctx.constant(1)->raw(), ctx.constant(2)->raw(),
@@ -133,7 +133,7 @@ Prepared prepare_batch_normalization(const PrepareContext& ctx) {
   }
   if (ctx.attr_int("spatial", 1) != 1) {
     ctx.unsupported("spatial=" + std::to_string(ctx.attr_int("spatial", 1)) +
-             " (per-element statistics) is not supported; only spatial=1");
+                    " (per-element statistics) is not supported; only spatial=1");
   }
   if (ctx.attr_int("training_mode", 0) != 0) {
     ctx.unsupported("training_mode=1 is not supported (inference only)");

@@ -23,8 +23,8 @@ using dnnl_util::Tag;
 
 struct ConvGeom {
   std::int64_t batch = 0, in_channels = 0, out_channels = 0, group = 1;
-  Window window;   // spatial geometry
-  Window3 w3;      // the same padded to 3-D for the reference loops
+  Window window;  // spatial geometry
+  Window3 w3;     // the same padded to 3-D for the reference loops
   bool has_bias = false;
   std::string node;
 };
@@ -70,8 +70,10 @@ void conv_reference(const ConvGeom& g, const float* x, const float* w, const flo
                 if (ih < 0 || ih >= q.in[1]) continue;
                 const float* xrow = xg + c * in_size + (id * q.in[1] + ih) * q.in[2];
                 for (std::int64_t kw = 0; kw < q.kernel[2]; ++kw) {
-                  const double wv = wm[((c * q.kernel[0] + kd) * q.kernel[1] + kh) * q.kernel[2] + kw];
-                  const std::int64_t offset = ow0 * q.strides[2] - q.pad_begin[2] + kw * q.dilations[2];
+                  const double wv =
+                      wm[((c * q.kernel[0] + kd) * q.kernel[1] + kh) * q.kernel[2] + kw];
+                  const std::int64_t offset =
+                      ow0 * q.strides[2] - q.pad_begin[2] + kw * q.dilations[2];
                   std::int64_t lo, hi;
                   valid_range(len, q.in[2], q.strides[2], offset, lo, hi);
                   for (std::int64_t j = lo; j < hi; ++j) {
@@ -106,13 +108,10 @@ class ReferenceConvKernel final : public Kernel {
 // Depthwise 3x3/5x5 convolutions straight on NCHW (see conv_depthwise.h).
 class DepthwiseConvKernel final : public Kernel {
  public:
-  DepthwiseConvKernel(std::unique_ptr<DepthwiseConv> conv, bool has_bias, const Tensor* bias)
-      : conv_(std::move(conv)), has_bias_(has_bias) {
-    if (bias != nullptr) bias_ = bias->clone();
-  }
+  DepthwiseConvKernel(std::unique_ptr<DepthwiseConv> conv, bool has_bias)
+      : conv_(std::move(conv)), has_bias_(has_bias) {}
   Status run(std::span<const Tensor* const> in, std::span<Tensor* const> out) const override {
-    const float* b = has_bias_ ? in[2]->data<float>()
-                               : nullptr;
+    const float* b = has_bias_ ? in[2]->data<float>() : nullptr;
     conv_->run(in[0]->data<float>(), in[1]->data<float>(), b, out[0]->data<float>());
     return Status::ok();
   }
@@ -120,26 +119,25 @@ class DepthwiseConvKernel final : public Kernel {
  private:
   std::unique_ptr<DepthwiseConv> conv_;
   bool has_bias_;
-  Tensor bias_;
 };
 
 std::unique_ptr<DepthwiseConv> make_depthwise(const ConvGeom& g) {
   const Window& w = g.window;
   if (w.rank != 2 || g.group != g.in_channels || g.batch < 1) return nullptr;
-  const DepthwiseGeom d{g.batch,         g.in_channels,   g.out_channels / g.in_channels,
-                        w.in[0],         w.in[1],         w.out[0],
-                        w.out[1],        w.kernel[0],     w.kernel[1],
-                        w.strides[0],    w.strides[1],    w.dilations[0],
-                        w.dilations[1],  w.pad_begin[0],  w.pad_begin[1]};
+  const DepthwiseGeom d{g.batch,        g.in_channels,  g.out_channels / g.in_channels,
+                        w.in[0],        w.in[1],        w.out[0],
+                        w.out[1],       w.kernel[0],    w.kernel[1],
+                        w.strides[0],   w.strides[1],   w.dilations[0],
+                        w.dilations[1], w.pad_begin[0], w.pad_begin[1]};
   return DepthwiseConv::create(d);
 }
 
 // How the oneDNN kernel runs a layer.
 enum class Layout {
-  kPlain,      // NCHW in and out: no reorders, gemm-based kernel
-  kBlocked,    // the primitive's preferred (blocked) layouts, reorders in and out
-  kPlainSrc,   // NCHW source read directly, blocked destination reordered out (few input channels)
-  kWinograd,   // blocked with Winograd F(2x2|4x4, 3x3): ~2x fewer multiplications for 3x3/1
+  kPlain,     // NCHW in and out: no reorders, gemm-based kernel
+  kBlocked,   // the primitive's preferred (blocked) layouts, reorders in and out
+  kPlainSrc,  // NCHW source read directly, blocked destination reordered out (few input channels)
+  kWinograd,  // blocked with Winograd F(2x2|4x4, 3x3): ~2x fewer multiplications for 3x3/1
 };
 
 // Measured on one core (Sapphire Rapids, AVX-512) at batch 1, ResNet-50 and MobileNetV2 layers:
@@ -162,8 +160,8 @@ Layout choose_layout(const ConvGeom& g) {
     out_spatial *= w.out[i];
   }
   if (pointwise && out_spatial >= 14 * 14) return Layout::kPlain;
-  if (unit_3x3 && (out_spatial >= 28 * 28 || (out_spatial >= 14 * 14 && g.in_channels >= 256 &&
-                                               g.out_channels >= 256))) {
+  if (unit_3x3 && (out_spatial >= 28 * 28 ||
+                   (out_spatial >= 14 * 14 && g.in_channels >= 256 && g.out_channels >= 256))) {
     return Layout::kWinograd;
   }
   if (g.group == 1 && g.in_channels < 8) return Layout::kPlainSrc;
@@ -172,10 +170,9 @@ Layout choose_layout(const ConvGeom& g) {
 
 class DnnlConvKernel final : public Kernel {
  public:
-  DnnlConvKernel(ConvGeom g, Layout layout, const Tensor* weights, const Tensor* bias)
+  DnnlConvKernel(ConvGeom g, Layout layout, const Tensor* weights)
       : g_(std::move(g)), layout_(layout) {
     if (weights != nullptr) weights_ = *weights;
-    if (bias != nullptr) bias_ = bias->clone();
     const std::size_t rank = g_.window.rank + 2;
     Shape src{g_.batch, g_.in_channels}, dst{g_.batch, g_.out_channels}, wd;
     for (std::size_t i = 0; i < g_.window.rank; ++i) {
@@ -188,17 +185,18 @@ class DnnlConvKernel final : public Kernel {
       wd = {g_.out_channels, g_.in_channels};
     }
     for (std::int64_t k : g_.window.kernel) wd.push_back(k);
-    user_src_ = memory::desc(dnnl_util::to_dims(src), memory::data_type::f32,
-                             dnnl_util::plain_tag(rank));
-    user_dst_ = memory::desc(dnnl_util::to_dims(dst), memory::data_type::f32,
-                             dnnl_util::plain_tag(rank));
+    user_src_ =
+        memory::desc(dnnl_util::to_dims(src), memory::data_type::f32, dnnl_util::plain_tag(rank));
+    user_dst_ =
+        memory::desc(dnnl_util::to_dims(dst), memory::data_type::f32, dnnl_util::plain_tag(rank));
     user_weights_ = memory::desc(dnnl_util::to_dims(wd), memory::data_type::f32,
                                  dnnl_util::weights_tag(g_.window.rank, g_.group > 1, false));
   }
 
   // Builds the plan for the calling thread's thread count; throws if oneDNN cannot do this node.
   const ConvPlan* prepare_plan() const {
-    const ConvPlan* plan = plans_.get(dnnl_util::current_threads(), [this](int) { return build(); });
+    const ConvPlan* plan =
+        plans_.get(dnnl_util::current_threads(), [this](int) { return build(); });
     if (plan == nullptr) throw std::runtime_error("no oneDNN convolution for this node");
     return plan;
   }
@@ -206,11 +204,11 @@ class DnnlConvKernel final : public Kernel {
   Status run(std::span<const Tensor* const> in, std::span<Tensor* const> out) const override {
     const float* x = in[0]->data<float>();
     const float* w = in[1]->data<float>();
-    const float* b = g_.has_bias ? in[2]->data<float>()
-                                 : nullptr;
+    const float* b = g_.has_bias ? in[2]->data<float>() : nullptr;
     float* y = out[0]->data<float>();
     if (out[0]->numel() == 0) return Status::ok();
-    const ConvPlan* plan = plans_.get(dnnl_util::current_threads(), [this](int) { return build(); });
+    const ConvPlan* plan =
+        plans_.get(dnnl_util::current_threads(), [this](int) { return build(); });
     if (plan == nullptr) {
       conv_reference(g_, x, w, b, y);
       return Status::ok();
@@ -254,24 +252,21 @@ class DnnlConvKernel final : public Kernel {
     if (g_.has_bias) {
       bias_md = memory::desc({g_.out_channels}, memory::data_type::f32, Tag::x);
     }
-    dnnl::convolution_forward::desc desc(dnnl::prop_kind::forward_inference,
-                                         layout == Layout::kWinograd
-                                             ? dnnl::algorithm::convolution_winograd
-                                             : dnnl::algorithm::convolution_direct,
-                                         src,
-                                         any(user_weights_), bias_md, dst, strides, dilations,
-                                         pad_l, pad_r);
+    dnnl::convolution_forward::desc desc(
+        dnnl::prop_kind::forward_inference,
+        layout == Layout::kWinograd ? dnnl::algorithm::convolution_winograd
+                                    : dnnl::algorithm::convolution_direct,
+        src, any(user_weights_), bias_md, dst, strides, dilations, pad_l, pad_r);
     dnnl::primitive_attr attr;
     attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
     dnnl::convolution_forward::primitive_desc pd(desc, attr, dnnl_util::cpu_engine());
-    return finish_conv_plan(pd, dnnl::convolution_forward(pd), user_src_, user_weights_,
-                            user_dst_, weights_.empty() ? nullptr : weights_.raw(), &packed_);
+    return finish_conv_plan(pd, dnnl::convolution_forward(pd), user_src_, user_weights_, user_dst_,
+                            weights_.empty() ? nullptr : weights_.raw(), &packed_);
   }
 
   ConvGeom g_;
   Layout layout_;
   Tensor weights_;  // the constant weights (aliased), empty when W is computed at run time
-  Tensor bias_;     // the constant bias (copied), empty when absent or computed at run time
   memory::desc user_src_, user_dst_, user_weights_;
   mutable PackedWeights packed_;  // written only under plans_'s lock
   dnnl_util::PlanCache<ConvPlan> plans_;
@@ -325,12 +320,11 @@ Prepared prepare_conv(const PrepareContext& ctx) {
   Prepared p;
   p.outputs = {TensorInfo{DType::kFloat32, ys}};
   if (!ctx.reference() && g.batch > 0 && g.out_channels > 0 && g.in_channels > 0) {
-    const Tensor* bias = g.has_bias ? ctx.constant(2) : nullptr;
     if (auto depthwise = make_depthwise(g)) {
-      p.kernel = std::make_unique<DepthwiseConvKernel>(std::move(depthwise), g.has_bias, bias);
+      p.kernel = std::make_unique<DepthwiseConvKernel>(std::move(depthwise), g.has_bias);
       return p;
     }
-    auto kernel_ptr = std::make_unique<DnnlConvKernel>(g, choose_layout(g), ctx.constant(1), bias);
+    auto kernel_ptr = std::make_unique<DnnlConvKernel>(g, choose_layout(g), ctx.constant(1));
     try {
       kernel_ptr->prepare_plan();
       p.kernel = std::move(kernel_ptr);

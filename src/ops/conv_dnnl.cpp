@@ -115,7 +115,8 @@ Status run_conv_plan(const ConvPlan& plan, const float* src, const float* weight
 
     std::unordered_map<int, memory> args = {
         {DNNL_ARG_SRC, src_mem}, {DNNL_ARG_WEIGHTS, weights_mem}, {DNNL_ARG_DST, dst_mem}};
-    if (bias != nullptr) args.emplace(DNNL_ARG_BIAS, memory(plan.bias_md, eng, const_cast<float*>(bias)));
+    if (bias != nullptr)
+      args.emplace(DNNL_ARG_BIAS, memory(plan.bias_md, eng, const_cast<float*>(bias)));
     if (plan.prim_scratch_md.get_size() > 0) {
       args.emplace(DNNL_ARG_SCRATCHPAD, memory(plan.prim_scratch_md, eng, scratch));
     }

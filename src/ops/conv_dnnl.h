@@ -14,17 +14,17 @@ namespace dnnfi {
 
 struct ConvPlan {
   dnnl::primitive prim;
-  dnnl_util::memory::desc src_md, weights_md, bias_md, dst_md;  // as the primitive wants them
+  dnnl_util::memory::desc src_md, weights_md, bias_md, dst_md;        // as the primitive wants them
   dnnl_util::memory::desc user_src_md, user_weights_md, user_dst_md;  // plain ONNX layouts
   bool src_reorder = false, weights_reorder = false, dst_reorder = false;
   dnnl::reorder src_r, weights_r, dst_r;
   dnnl_util::memory::desc prim_scratch_md, src_scratch_md, weights_scratch_md, dst_scratch_md;
-  std::size_t scratch_bytes = 0;       // max over the primitive and the reorders
-  std::shared_ptr<void> weights;       // constant weights already in weights_md; null otherwise
+  std::size_t scratch_bytes = 0;  // max over the primitive and the reorders
+  std::shared_ptr<void> weights;  // constant weights already in weights_md; null otherwise
   // The constant the packed weights came from. They are used only while the run-time weights are
   // that tensor; a weight fault hands the kernel a corrupted copy, reordered per run instead.
   const void* weights_source = nullptr;
-  std::string impl;                    // oneDNN implementation name (for tests and benchmarks)
+  std::string impl;  // oneDNN implementation name (for tests and benchmarks)
 };
 
 // Constant weights reordered once into the layout a primitive asked for.

@@ -26,8 +26,9 @@ std::vector<std::int64_t> read_ints(const PrepareContext& ctx, const std::string
              std::to_string(n));
   }
   for (std::int64_t x : v) {
-    if (x < min) ctx.fail("attribute '" + name + "' has value " + std::to_string(x) + " < " +
-                          std::to_string(min));
+    if (x < min)
+      ctx.fail("attribute '" + name + "' has value " + std::to_string(x) + " < " +
+               std::to_string(min));
   }
   return v;
 }
@@ -160,8 +161,8 @@ Window resolve_transpose_window(const PrepareContext& ctx, const Shape& in_spati
       w.out[i] = target[i];
     } else {
       w.out[i] = natural - w.pad_begin[i] - w.pad_end[i];
-      if (w.out[i] < 1) ctx.fail("the pads leave an empty output on spatial axis " +
-                                 std::to_string(i));
+      if (w.out[i] < 1)
+        ctx.fail("the pads leave an empty output on spatial axis " + std::to_string(i));
     }
   }
   return w;

@@ -102,10 +102,9 @@ class ReferenceConvTransposeKernel final : public Kernel {
 
 class DnnlConvTransposeKernel final : public Kernel {
  public:
-  DnnlConvTransposeKernel(DeconvGeom g, const Tensor* weights, const Tensor* bias)
+  DnnlConvTransposeKernel(DeconvGeom g, const Tensor* weights)
       : g_(std::move(g)) {
     if (weights != nullptr) weights_ = *weights;
-    if (bias != nullptr) bias_ = bias->clone();
     const std::size_t rank = g_.window.rank + 2;
     Shape src{g_.batch, g_.in_channels}, dst{g_.batch, g_.out_channels}, wd;
     for (std::size_t i = 0; i < g_.window.rank; ++i) {
@@ -119,10 +118,10 @@ class DnnlConvTransposeKernel final : public Kernel {
       wd = {g_.out_channels, g_.in_channels};
     }
     for (std::int64_t k : g_.window.kernel) wd.push_back(k);
-    user_src_ = memory::desc(dnnl_util::to_dims(src), memory::data_type::f32,
-                             dnnl_util::plain_tag(rank));
-    user_dst_ = memory::desc(dnnl_util::to_dims(dst), memory::data_type::f32,
-                             dnnl_util::plain_tag(rank));
+    user_src_ =
+        memory::desc(dnnl_util::to_dims(src), memory::data_type::f32, dnnl_util::plain_tag(rank));
+    user_dst_ =
+        memory::desc(dnnl_util::to_dims(dst), memory::data_type::f32, dnnl_util::plain_tag(rank));
     user_weights_ = memory::desc(dnnl_util::to_dims(wd), memory::data_type::f32,
                                  dnnl_util::weights_tag(g_.window.rank, g_.group > 1, true));
   }
@@ -136,11 +135,11 @@ class DnnlConvTransposeKernel final : public Kernel {
   Status run(std::span<const Tensor* const> in, std::span<Tensor* const> out) const override {
     const float* x = in[0]->data<float>();
     const float* w = in[1]->data<float>();
-    const float* b = g_.has_bias ? in[2]->data<float>()
-                                 : nullptr;
+    const float* b = g_.has_bias ? in[2]->data<float>() : nullptr;
     float* y = out[0]->data<float>();
     if (out[0]->numel() == 0) return Status::ok();
-    const ConvPlan* plan = plans_.get(dnnl_util::current_threads(), [this](int) { return build(); });
+    const ConvPlan* plan =
+        plans_.get(dnnl_util::current_threads(), [this](int) { return build(); });
     if (plan == nullptr) {
       conv_transpose_reference(g_, x, w, b, y);
       return Status::ok();
@@ -179,7 +178,6 @@ class DnnlConvTransposeKernel final : public Kernel {
 
   DeconvGeom g_;
   Tensor weights_;
-  Tensor bias_;
   memory::desc user_src_, user_dst_, user_weights_;
   mutable PackedWeights packed_;  // written only under plans_'s lock
   dnnl_util::PlanCache<ConvPlan> plans_;
@@ -233,8 +231,7 @@ Prepared prepare_conv_transpose(const PrepareContext& ctx) {
   Prepared p;
   p.outputs = {TensorInfo{DType::kFloat32, ys}};
   if (!ctx.reference() && g.batch > 0 && g.out_channels > 0 && g.in_channels > 0) {
-    const Tensor* bias = g.has_bias ? ctx.constant(2) : nullptr;
-    auto kernel_ptr = std::make_unique<DnnlConvTransposeKernel>(g, ctx.constant(1), bias);
+    auto kernel_ptr = std::make_unique<DnnlConvTransposeKernel>(g, ctx.constant(1));
     try {
       kernel_ptr->prepare_plan();
       p.kernel = std::move(kernel_ptr);

@@ -46,19 +46,27 @@ int current_threads() noexcept { return omp_get_max_threads(); }
 
 Tag plain_tag(std::size_t rank) {
   switch (rank) {
-    case 3: return Tag::ncw;
-    case 4: return Tag::nchw;
-    case 5: return Tag::ncdhw;
-    default: return Tag::undef;
+    case 3:
+      return Tag::ncw;
+    case 4:
+      return Tag::nchw;
+    case 5:
+      return Tag::ncdhw;
+    default:
+      return Tag::undef;
   }
 }
 
 Tag blocked16_tag(std::size_t rank) {
   switch (rank) {
-    case 3: return Tag::nCw16c;
-    case 4: return Tag::nChw16c;
-    case 5: return Tag::nCdhw16c;
-    default: return Tag::undef;
+    case 3:
+      return Tag::nCw16c;
+    case 4:
+      return Tag::nChw16c;
+    case 5:
+      return Tag::nCdhw16c;
+    default:
+      return Tag::undef;
   }
 }
 

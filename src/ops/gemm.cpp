@@ -33,7 +33,12 @@ class DnnlMatmul {
  public:
   DnnlMatmul(memory::desc src, memory::desc weights, memory::desc bias, memory::desc dst,
              float alpha, float sum_beta, bool use_sum, const Tensor* const_weights)
-      : src_(src), weights_(weights), bias_(bias), dst_(dst), alpha_(alpha), beta_(sum_beta),
+      : src_(src),
+        weights_(weights),
+        bias_(bias),
+        dst_(dst),
+        alpha_(alpha),
+        beta_(sum_beta),
         use_sum_(use_sum) {
     if (const_weights != nullptr) const_weights_ = *const_weights;
   }
@@ -106,8 +111,7 @@ class DnnlMatmul {
       if (packed_.data != nullptr && packed_.md == plan->weights_md) {
         plan->weights = packed_.data;
       } else {
-        plan->weights =
-            dnnl_util::reorder_to_new(weights_, const_weights_.raw(), plan->weights_md);
+        plan->weights = dnnl_util::reorder_to_new(weights_, const_weights_.raw(), plan->weights_md);
         if (packed_.data == nullptr) packed_ = {plan->weights_md, plan->weights};
       }
     }
@@ -139,7 +143,7 @@ struct GemmGeom {
   std::int64_t m = 0, n = 0, k = 0;
   bool trans_a = false, trans_b = false;
   float alpha = 1.0f, beta = 1.0f;
-  bool has_c = false;            // C present and beta != 0
+  bool has_c = false;                   // C present and beta != 0
   std::int64_t c_rows = 1, c_cols = 1;  // C's extent along M and N (1 = broadcast)
   std::string node;
 
@@ -184,13 +188,11 @@ class DnnlGemmKernel final : public Kernel {
   DnnlGemmKernel(GemmGeom g, const Tensor* const_b, const Tensor* /*const_c*/)
       : g_(std::move(g)),
         c_as_bias_(g_.has_c && g_.alpha == 1.0f && g_.beta == 1.0f),
-        mm_(matrix_md(g_.m, g_.k, g_.trans_a),
-            matrix_md(g_.k, g_.n, g_.trans_b),
+        mm_(matrix_md(g_.m, g_.k, g_.trans_a), matrix_md(g_.k, g_.n, g_.trans_b),
             c_as_bias_ ? memory::desc({g_.c_rows, g_.c_cols}, memory::data_type::f32, Tag::ab)
                        : memory::desc(),
             memory::desc({g_.m, g_.n}, memory::data_type::f32, Tag::ab), g_.alpha, g_.beta,
-            g_.has_c && !c_as_bias_, const_b) {
-  }
+            g_.has_c && !c_as_bias_, const_b) {}
 
   bool ready() const { return mm_.plan() != nullptr; }
 
@@ -246,8 +248,9 @@ Prepared prepare_gemm(const PrepareContext& ctx) {
   const std::int64_t kb = g.trans_b ? bs[1] : bs[0];
   g.n = g.trans_b ? bs[0] : bs[1];
   if (kb != g.k) {
-    ctx.fail("inner dimensions differ: A " + shape_to_string(as) + (g.trans_a ? " (transposed)" : "") +
-             ", B " + shape_to_string(bs) + (g.trans_b ? " (transposed)" : ""));
+    ctx.fail("inner dimensions differ: A " + shape_to_string(as) +
+             (g.trans_a ? " (transposed)" : "") + ", B " + shape_to_string(bs) +
+             (g.trans_b ? " (transposed)" : ""));
   }
   if (ctx.has_input(2)) {
     const Shape& cs = ctx.input(2).shape;
@@ -266,8 +269,8 @@ Prepared prepare_gemm(const PrepareContext& ctx) {
   Prepared p;
   p.outputs = {TensorInfo{DType::kFloat32, {g.m, g.n}}};
   if (!ctx.reference() && g.m > 0 && g.n > 0 && g.k > 0) {
-    auto kernel = std::make_unique<DnnlGemmKernel>(g, ctx.constant(1),
-                                                   g.has_c ? ctx.constant(2) : nullptr);
+    auto kernel =
+        std::make_unique<DnnlGemmKernel>(g, ctx.constant(1), g.has_c ? ctx.constant(2) : nullptr);
     if (kernel->ready()) {
       p.kernel = std::move(kernel);
       return p;
@@ -284,7 +287,7 @@ namespace {
 
 struct MatMulGeom {
   std::int64_t m = 0, n = 0, k = 0;
-  Shape batch;                        // broadcast batch dims of the output
+  Shape batch;                                                 // broadcast batch dims of the output
   std::vector<std::int64_t> a_batch_strides, b_batch_strides;  // in matrices, 0 when broadcast
   std::int64_t batch_count = 1;
   std::string node;
@@ -306,7 +309,8 @@ void matmul_reference(const MatMulGeom& g, const float* a, const float* b, float
     const float* bm = b + b_off * g.k * g.n;
     const std::int64_t i = (idx % per) / g.n, j = idx % g.n;
     double acc = 0.0;
-    for (std::int64_t p = 0; p < g.k; ++p) acc += static_cast<double>(am[i * g.k + p]) * bm[p * g.n + j];
+    for (std::int64_t p = 0; p < g.k; ++p)
+      acc += static_cast<double>(am[i * g.k + p]) * bm[p * g.n + j];
     y[idx] = static_cast<float>(acc);
   }
 }
@@ -407,9 +411,9 @@ Prepared prepare_matmul(const PrepareContext& ctx) {
       for (std::size_t i = d.size() - 1; i-- > 0;) strides[i] = strides[i + 1] * d[i + 1];
       return memory::desc(d, memory::data_type::f32, strides);
     };
-    auto kernel = std::make_unique<DnnlMatMulKernel>(
-        g, plain(a_batch, g.m, g.k), plain(b_batch, g.k, g.n), plain(g.batch, g.m, g.n),
-        ctx.constant(1));
+    auto kernel =
+        std::make_unique<DnnlMatMulKernel>(g, plain(a_batch, g.m, g.k), plain(b_batch, g.k, g.n),
+                                           plain(g.batch, g.m, g.n), ctx.constant(1));
     if (kernel->ready()) {
       p.kernel = std::move(kernel);
       return p;

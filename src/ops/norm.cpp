@@ -1,6 +1,6 @@
 // LayerNormalization (opset 17) and InstanceNormalization (opset 6). Both normalise independent
 // rows: statistics are computed in double, two-pass (mean, then mean of squared deviations), each
-// row by one thread, so results do not depend on the thread count.
+// row by one thread in a fixed order, so results do not depend on the thread count.
 #include <cmath>
 
 #include "ops/ops.h"
@@ -14,17 +14,34 @@ struct RowStats {
   double inv_std;  // 1 / sqrt(var + epsilon)
 };
 
+// Two passes (mean, then mean squared deviation), each summed in kLanes interleaved double
+// partial sums combined in a fixed order: the loops vectorise and the result depends only on n.
 template <typename T>
 RowStats row_stats(const T* x, std::int64_t n, double epsilon) {
-  double sum = 0.0;
-  for (std::int64_t i = 0; i < n; ++i) sum += static_cast<double>(x[i]);
-  const double mean = sum / static_cast<double>(n);
-  double sq = 0.0;
-  for (std::int64_t i = 0; i < n; ++i) {
-    const double d = static_cast<double>(x[i]) - mean;
-    sq += d * d;
+  constexpr int kLanes = 8;
+  double lanes[kLanes] = {};
+  std::int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) {
+    for (int j = 0; j < kLanes; ++j) lanes[j] += static_cast<double>(x[i + j]);
   }
-  const double var = sq / static_cast<double>(n);
+  for (; i < n; ++i) lanes[0] += static_cast<double>(x[i]);
+  double sum = 0.0;
+  for (int j = 0; j < kLanes; ++j) sum += lanes[j];
+  const double mean = sum / static_cast<double>(n);
+  double sq[kLanes] = {};
+  for (i = 0; i + kLanes <= n; i += kLanes) {
+    for (int j = 0; j < kLanes; ++j) {
+      const double d = static_cast<double>(x[i + j]) - mean;
+      sq[j] += d * d;
+    }
+  }
+  for (; i < n; ++i) {
+    const double d = static_cast<double>(x[i]) - mean;
+    sq[0] += d * d;
+  }
+  double sqsum = 0.0;
+  for (int j = 0; j < kLanes; ++j) sqsum += sq[j];
+  const double var = sqsum / static_cast<double>(n);
   return {mean, 1.0 / std::sqrt(var + epsilon)};
 }
 
@@ -47,7 +64,8 @@ Prepared prepare_layer_normalization(const PrepareContext& ctx) {
   if (has_bias) ctx.require_dtype(2, {DType::kFloat32});
   const std::int64_t stash_type = ctx.attr_int("stash_type", 1);
   if (stash_type != 1) {
-    ctx.unsupported("stash_type=" + std::to_string(stash_type) + " is not supported; only 1 (float32)");
+    ctx.unsupported("stash_type=" + std::to_string(stash_type) +
+                    " is not supported; only 1 (float32)");
   }
   const TensorInfo& x = ctx.input(0);
   const auto rank = static_cast<std::int64_t>(x.shape.size());
@@ -66,8 +84,8 @@ Prepared prepare_layer_normalization(const PrepareContext& ctx) {
     if (strip_leading_ones(info.shape) != strip_leading_ones(norm_shape) ||
         info.shape.size() > norm_shape.size()) {
       ctx.unsupported("input " + std::to_string(i) + " shape " + shape_to_string(info.shape) +
-               " is not supported: must be one value or the normalised shape " +
-               shape_to_string(norm_shape));
+                      " is not supported: must be one value or the normalised shape " +
+                      shape_to_string(norm_shape));
     }
     return false;
   };
@@ -106,10 +124,14 @@ Prepared prepare_layer_normalization(const PrepareContext& ctx) {
       const auto inv = static_cast<float>(st.inv_std);
       if (mean_out) mean_out[r] = mean;
       if (inv_out) inv_out[r] = inv;
-      for (std::int64_t i = 0; i < cols; ++i) {
-        const float s = scale[scale_scalar ? 0 : i];
-        const float b = bias ? bias[bias_scalar ? 0 : i] : 0.0f;
-        yr[i] = (xr[i] - mean) * inv * s + b;
+      if (!scale_scalar && bias != nullptr && !bias_scalar) {
+        for (std::int64_t i = 0; i < cols; ++i) yr[i] = (xr[i] - mean) * inv * scale[i] + bias[i];
+      } else {
+        for (std::int64_t i = 0; i < cols; ++i) {
+          const float s = scale[scale_scalar ? 0 : i];
+          const float b = bias ? bias[bias_scalar ? 0 : i] : 0.0f;
+          yr[i] = (xr[i] - mean) * inv * s + b;
+        }
       }
     }
     return Status::ok();

@@ -70,9 +70,9 @@ void pool_reference(const PoolGeom& g, const float* x, float* y, std::int64_t* i
               const std::int64_t ih = start[1] + kh * q.dilations[1];
               for (std::int64_t kw = 0; kw < q.kernel[2]; ++kw) {
                 const std::int64_t iw = start[2] + kw * q.dilations[2];
-                if (id >= -q.pad_begin[0] && id < q.in[0] + q.pad_end[0] &&
-                    ih >= -q.pad_begin[1] && ih < q.in[1] + q.pad_end[1] &&
-                    iw >= -q.pad_begin[2] && iw < q.in[2] + q.pad_end[2]) {
+                if (id >= -q.pad_begin[0] && id < q.in[0] + q.pad_end[0] && ih >= -q.pad_begin[1] &&
+                    ih < q.in[1] + q.pad_end[1] && iw >= -q.pad_begin[2] &&
+                    iw < q.in[2] + q.pad_end[2]) {
                   ++in_padded;
                 }
                 if (id < 0 || id >= q.in[0] || ih < 0 || ih >= q.in[1] || iw < 0 || iw >= q.in[2]) {
@@ -93,8 +93,7 @@ void pool_reference(const PoolGeom& g, const float* x, float* y, std::int64_t* i
           if (g.kind == PoolKind::kMax) {
             yp[out_index] = best;
             if (indices != nullptr) {
-              indices[plane * out_size + out_index] =
-                  best_at < 0 ? -1 : plane * in_size + best_at;
+              indices[plane * out_size + out_index] = best_at < 0 ? -1 : plane * in_size + best_at;
             }
           } else {
             const std::int64_t count = g.count_include_pad ? in_padded : valid;
@@ -137,10 +136,10 @@ class DnnlPoolKernel final : public Kernel {
       src.push_back(g_.window.in[i]);
       dst.push_back(g_.window.out[i]);
     }
-    user_src_ = memory::desc(dnnl_util::to_dims(src), memory::data_type::f32,
-                             dnnl_util::plain_tag(rank));
-    user_dst_ = memory::desc(dnnl_util::to_dims(dst), memory::data_type::f32,
-                             dnnl_util::plain_tag(rank));
+    user_src_ =
+        memory::desc(dnnl_util::to_dims(src), memory::data_type::f32, dnnl_util::plain_tag(rank));
+    user_dst_ =
+        memory::desc(dnnl_util::to_dims(dst), memory::data_type::f32, dnnl_util::plain_tag(rank));
   }
 
   bool ready() const { return plan() != nullptr; }
@@ -279,11 +278,11 @@ bool dnnl_pool_matches(const PoolGeom& g) {
 Prepared prepare_window_pool(const PrepareContext& ctx, PoolKind kind) {
   const bool is_max = kind == PoolKind::kMax;
   if (is_max) {
-    ctx.allow_attributes({"auto_pad", "ceil_mode", "dilations", "kernel_shape", "pads",
-                          "storage_order", "strides"});
+    ctx.allow_attributes(
+        {"auto_pad", "ceil_mode", "dilations", "kernel_shape", "pads", "storage_order", "strides"});
   } else {
-    ctx.allow_attributes({"auto_pad", "ceil_mode", "count_include_pad", "dilations",
-                          "kernel_shape", "pads", "strides"});
+    ctx.allow_attributes({"auto_pad", "ceil_mode", "count_include_pad", "dilations", "kernel_shape",
+                          "pads", "strides"});
   }
   ctx.require_inputs(1, 1);
   ctx.require_dtype(0, {DType::kFloat32});
@@ -420,15 +419,15 @@ Prepared prepare_global_pool(const PrepareContext& ctx, PoolKind kind) {
   Prepared p;
   p.outputs = {TensorInfo{DType::kFloat32, ys}};
   const bool reference = ctx.reference();
-  p.kernel = make_kernel([g, reference](std::span<const Tensor* const> in,
-                                        std::span<Tensor* const> out) {
-    if (reference) {
-      global_pool_reference(g, in[0]->data<float>(), out[0]->data<float>());
-    } else {
-      global_pool_fast(g, in[0]->data<float>(), out[0]->data<float>());
-    }
-    return Status::ok();
-  });
+  p.kernel =
+      make_kernel([g, reference](std::span<const Tensor* const> in, std::span<Tensor* const> out) {
+        if (reference) {
+          global_pool_reference(g, in[0]->data<float>(), out[0]->data<float>());
+        } else {
+          global_pool_fast(g, in[0]->data<float>(), out[0]->data<float>());
+        }
+        return Status::ok();
+      });
   return p;
 }
 

@@ -31,10 +31,10 @@ std::vector<float> axis_counts(std::int64_t out, std::int64_t in, std::int64_t k
 }
 
 struct Tables {
-  std::vector<std::uint16_t> masks;     // simd::tap_masks layout
-  std::vector<float> count_h, count_w;  // average only; count_w padded to whole chunks
-  std::vector<std::uint8_t> row_empty;  // max: output rows whose windows have no input row
-  std::vector<std::uint16_t> col_empty; // max: per chunk, lanes whose windows have no input column
+  std::vector<std::uint16_t> masks;      // simd::tap_masks layout
+  std::vector<float> count_h, count_w;   // average only; count_w padded to whole chunks
+  std::vector<std::uint8_t> row_empty;   // max: output rows whose windows have no input row
+  std::vector<std::uint16_t> col_empty;  // max: per chunk, lanes whose windows have no input column
 };
 
 // Max pooling: VMAXPS drops NaNs, so NaN taps are also tracked as the largest |bit pattern| seen
@@ -113,8 +113,7 @@ using PlaneFn = void (*)(const DirectPoolGeom&, const Tables&, const float*, flo
 class DirectPoolImpl final : public DirectPool {
  public:
   DirectPoolImpl(const DirectPoolGeom& g, PlaneFn fn) : g_(g), fn_(fn) {
-    simd::tap_masks(g.out_w, g.in_w, g.kernel_w, g.stride_w, g.dilation_w, g.pad_left,
-                    t_.masks);
+    simd::tap_masks(g.out_w, g.in_w, g.kernel_w, g.stride_w, g.dilation_w, g.pad_left, t_.masks);
     const std::vector<float> valid_h = axis_counts(g.out_h, g.in_h, g.kernel_h, g.stride_h,
                                                    g.dilation_h, g.pad_top, g.pad_bottom, false);
     const std::vector<float> valid_w = axis_counts(g.out_w, g.in_w, g.kernel_w, g.stride_w,
@@ -126,21 +125,20 @@ class DirectPoolImpl final : public DirectPool {
         if (valid_w[ow] == 0.0f) t_.col_empty[ow / kLanes] |= 1u << (ow % kLanes);
       }
     } else {
-      t_.count_h = g.count_include_pad
-                       ? axis_counts(g.out_h, g.in_h, g.kernel_h, g.stride_h, g.dilation_h,
-                                     g.pad_top, g.pad_bottom, true)
-                       : valid_h;
-      t_.count_w = g.count_include_pad
-                       ? axis_counts(g.out_w, g.in_w, g.kernel_w, g.stride_w, g.dilation_w,
-                                     g.pad_left, g.pad_right, true)
-                       : valid_w;
+      t_.count_h = g.count_include_pad ? axis_counts(g.out_h, g.in_h, g.kernel_h, g.stride_h,
+                                                     g.dilation_h, g.pad_top, g.pad_bottom, true)
+                                       : valid_h;
+      t_.count_w = g.count_include_pad ? axis_counts(g.out_w, g.in_w, g.kernel_w, g.stride_w,
+                                                     g.dilation_w, g.pad_left, g.pad_right, true)
+                                       : valid_w;
       t_.count_w.resize((g.out_w + kLanes - 1) / kLanes * kLanes, 1.0f);
     }
   }
 
   void run(const float* x, float* y) const override {
     const std::int64_t in_plane = g_.in_h * g_.in_w, out_plane = g_.out_h * g_.out_w;
-#pragma omp parallel for schedule(static) if (g_.planes * out_plane * g_.kernel_h * g_.kernel_w > 20000)
+#pragma omp parallel for schedule(static) if (g_.planes * out_plane * g_.kernel_h * g_.kernel_w > \
+                                              20000)
     for (std::int64_t p = 0; p < g_.planes; ++p) fn_(g_, t_, x + p * in_plane, y + p * out_plane);
   }
 

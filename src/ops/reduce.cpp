@@ -268,13 +268,26 @@ Prepared prepare_reduce(const PrepareContext& ctx, std::int64_t axes_input_since
     });
   };
   switch (x.dtype) {
-    case DType::kFloat32: p.kernel = make.template operator()<float>(); break;
-    case DType::kFloat64: p.kernel = make.template operator()<double>(); break;
-    case DType::kInt32: p.kernel = make.template operator()<std::int32_t>(); break;
-    case DType::kInt64: p.kernel = make.template operator()<std::int64_t>(); break;
-    case DType::kInt8: p.kernel = make.template operator()<std::int8_t>(); break;
-    case DType::kUInt8: p.kernel = make.template operator()<std::uint8_t>(); break;
-    default: ctx.unsupported("unsupported dtype");
+    case DType::kFloat32:
+      p.kernel = make.template operator()<float>();
+      break;
+    case DType::kFloat64:
+      p.kernel = make.template operator()<double>();
+      break;
+    case DType::kInt32:
+      p.kernel = make.template operator()<std::int32_t>();
+      break;
+    case DType::kInt64:
+      p.kernel = make.template operator()<std::int64_t>();
+      break;
+    case DType::kInt8:
+      p.kernel = make.template operator()<std::int8_t>();
+      break;
+    case DType::kUInt8:
+      p.kernel = make.template operator()<std::uint8_t>();
+      break;
+    default:
+      ctx.unsupported("unsupported dtype");
   }
   return p;
 }
@@ -282,8 +295,8 @@ Prepared prepare_reduce(const PrepareContext& ctx, std::int64_t axes_input_since
 // ArgMax along one axis. NaN counts as larger than every number (numpy's argmax): the first NaN
 // wins, or the last one with select_last_index=1.
 template <typename T>
-void argmax_run(const T* x, std::int64_t* y, std::int64_t outer, std::int64_t n,
-                std::int64_t inner, bool select_last) {
+void argmax_run(const T* x, std::int64_t* y, std::int64_t outer, std::int64_t n, std::int64_t inner,
+                bool select_last) {
   const std::int64_t total = outer * inner;
   const bool parallel = total > 1 && total * n >= (1 << 15);
 #pragma omp parallel for schedule(static) if (parallel)
@@ -362,19 +375,31 @@ Prepared prepare_argmax(const PrepareContext& ctx) {
   p.outputs = {TensorInfo{DType::kInt64, out_shape}};
   auto make = [&]<typename T>() {
     return make_kernel([=](std::span<const Tensor* const> in, std::span<Tensor* const> out) {
-      argmax_run<T>(in[0]->data<T>(), out[0]->data<std::int64_t>(), outer, n, inner,
-                    select_last);
+      argmax_run<T>(in[0]->data<T>(), out[0]->data<std::int64_t>(), outer, n, inner, select_last);
       return Status::ok();
     });
   };
   switch (x.dtype) {
-    case DType::kFloat32: p.kernel = make.template operator()<float>(); break;
-    case DType::kFloat64: p.kernel = make.template operator()<double>(); break;
-    case DType::kInt32: p.kernel = make.template operator()<std::int32_t>(); break;
-    case DType::kInt64: p.kernel = make.template operator()<std::int64_t>(); break;
-    case DType::kInt8: p.kernel = make.template operator()<std::int8_t>(); break;
-    case DType::kUInt8: p.kernel = make.template operator()<std::uint8_t>(); break;
-    default: ctx.unsupported("unsupported dtype");
+    case DType::kFloat32:
+      p.kernel = make.template operator()<float>();
+      break;
+    case DType::kFloat64:
+      p.kernel = make.template operator()<double>();
+      break;
+    case DType::kInt32:
+      p.kernel = make.template operator()<std::int32_t>();
+      break;
+    case DType::kInt64:
+      p.kernel = make.template operator()<std::int64_t>();
+      break;
+    case DType::kInt8:
+      p.kernel = make.template operator()<std::int8_t>();
+      break;
+    case DType::kUInt8:
+      p.kernel = make.template operator()<std::uint8_t>();
+      break;
+    default:
+      ctx.unsupported("unsupported dtype");
   }
   return p;
 }

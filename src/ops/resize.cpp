@@ -50,7 +50,8 @@ double original_coordinate(const ResizeSpec& s, std::size_t d, std::int64_t o) {
   const auto in = static_cast<double>(s.in_shape[d]);
   const auto x = static_cast<double>(o);
   switch (s.coord) {
-    case CoordMode::kHalfPixel: return (x + 0.5) / scale - 0.5;
+    case CoordMode::kHalfPixel:
+      return (x + 0.5) / scale - 0.5;
     case CoordMode::kPytorchHalfPixel:
       return s.out_shape[d] > 1 ? (x + 0.5) / scale - 0.5 : 0.0;
     case CoordMode::kAlignCorners: {
@@ -58,24 +59,38 @@ double original_coordinate(const ResizeSpec& s, std::size_t d, std::int64_t o) {
       const double out_len = scale * in;
       return out_len == 1.0 ? 0.0 : x * (in - 1.0) / (out_len - 1.0);
     }
-    case CoordMode::kAsymmetric: return x / scale;
-    case CoordMode::kTfHalfPixelNn: return (x + 0.5) / scale;
+    case CoordMode::kAsymmetric:
+      return x / scale;
+    case CoordMode::kTfHalfPixelNn:
+      return (x + 0.5) / scale;
   }
   return 0.0;
 }
 
-std::int64_t clamp_index(std::int64_t i, std::int64_t n) { return std::clamp<std::int64_t>(i, 0, n - 1); }
+std::int64_t clamp_index(std::int64_t i, std::int64_t n) {
+  return std::clamp<std::int64_t>(i, 0, n - 1);
+}
 
 std::int64_t nearest_index(const ResizeSpec& s, std::size_t d, double x) {
   const double fl = std::floor(x);
   const double ratio = x - fl;
   double r = fl;
   switch (s.nearest) {
-    case NearestMode::kSimple: r = s.scales[d] < 1.0 ? std::ceil(x) : std::trunc(x); break;
-    case NearestMode::kRoundPreferFloor: r = ratio <= 0.5 ? fl : fl + 1.0; break;
-    case NearestMode::kRoundPreferCeil: r = ratio < 0.5 ? fl : fl + 1.0; break;
-    case NearestMode::kFloor: r = fl; break;
-    case NearestMode::kCeil: r = std::ceil(x); break;
+    case NearestMode::kSimple:
+      r = s.scales[d] < 1.0 ? std::ceil(x) : std::trunc(x);
+      break;
+    case NearestMode::kRoundPreferFloor:
+      r = ratio <= 0.5 ? fl : fl + 1.0;
+      break;
+    case NearestMode::kRoundPreferCeil:
+      r = ratio < 0.5 ? fl : fl + 1.0;
+      break;
+    case NearestMode::kFloor:
+      r = fl;
+      break;
+    case NearestMode::kCeil:
+      r = std::ceil(x);
+      break;
   }
   // Far outside the input (absurd scales) saturates before the clamp.
   r = std::clamp(r, -1.0, static_cast<double>(s.in_shape[d]));
@@ -98,7 +113,8 @@ AxisTaps build_axis_taps(const PrepareContext& ctx, const ResizeSpec& s, std::si
   if (s.mode == InterpMode::kNearest) {
     a.idx.resize(static_cast<std::size_t>(out));
     for (std::int64_t o = 0; o < out; ++o) {
-      a.idx[static_cast<std::size_t>(o)] = nearest_index(s, d, original_coordinate(s, d, o)) * stride;
+      a.idx[static_cast<std::size_t>(o)] =
+          nearest_index(s, d, original_coordinate(s, d, o)) * stride;
     }
     a.w.assign(a.idx.size(), 1.0);
     return a;
@@ -142,7 +158,8 @@ AxisTaps build_axis_taps(const PrepareContext& ctx, const ResizeSpec& s, std::si
         if (i < 0 || i >= in) coeff[k] = 0.0;
         sum += coeff[k];
       }
-      if (sum == 0.0) ctx.fail("exclude_outside leaves no input for output index " + std::to_string(o));
+      if (sum == 0.0)
+        ctx.fail("exclude_outside leaves no input for output index " + std::to_string(o));
       for (int k = 0; k < taps; ++k) coeff[k] /= sum;
     }
     int nonzero = 0;
@@ -217,6 +234,31 @@ void resize_nearest_run(const E* x, E* y, const ResizePlan& p) {
   }
 }
 
+// One output row: for each of the n row taps (input row offset, weight), adds weight times the
+// kL-tap interpolation along the last axis, in chunks accumulated in double on the stack.
+template <typename T, int kL>
+void interp_row(const T* x, T* yr, std::int64_t width, const std::int64_t* roff, const double* rw,
+                int n, const std::int64_t* li, const double* lw) {
+  constexpr std::int64_t kChunk = 256;
+  double acc[kChunk];
+  for (std::int64_t i0 = 0; i0 < width; i0 += kChunk) {
+    const std::int64_t w = std::min(kChunk, width - i0);
+    std::fill(acc, acc + w, 0.0);
+    for (int t = 0; t < n; ++t) {
+      const T* xr = x + roff[t];
+      const double wt = rw[t];
+      for (std::int64_t i = 0; i < w; ++i) {
+        const std::int64_t* ii = li + (i0 + i) * kL;
+        const double* ww = lw + (i0 + i) * kL;
+        double v = 0.0;
+        for (int k = 0; k < kL; ++k) v += ww[k] * static_cast<double>(xr[ii[k]]);
+        acc[i] += wt * v;
+      }
+    }
+    for (std::int64_t i = 0; i < w; ++i) yr[i0 + i] = static_cast<T>(acc[i]);
+  }
+}
+
 template <typename T>
 void resize_interp_run(const T* x, T* y, const ResizePlan& p) {
   const std::size_t last = p.rank - 1;
@@ -251,47 +293,50 @@ void resize_interp_run(const T* x, T* y, const ResizePlan& p) {
       n *= a.taps;
     }
     T* yr = y + r * width;
-    for (std::int64_t i = 0; i < width; ++i) {
-      const std::int64_t* li = lt.idx.data() + i * ltaps;
-      const double* lw = lt.w.data() + i * ltaps;
-      double acc = 0.0;
-      for (int t = 0; t < n; ++t) {
-        const T* xr = x + roff[t];
-        for (int k = 0; k < ltaps; ++k) acc += rw[t] * lw[k] * static_cast<double>(xr[li[k]]);
-      }
-      yr[i] = static_cast<T>(acc);
+    const std::int64_t* li = lt.idx.data();
+    const double* lw = lt.w.data();
+    switch (ltaps) {
+      case 1:
+        interp_row<T, 1>(x, yr, width, roff, rw, n, li, lw);
+        break;
+      case 2:
+        interp_row<T, 2>(x, yr, width, roff, rw, n, li, lw);
+        break;
+      default:
+        interp_row<T, 4>(x, yr, width, roff, rw, n, li, lw);
+        break;
     }
   }
 }
 
 template <typename E>
 std::unique_ptr<Kernel> make_resize_kernel(ResizePlan plan) {
-  return make_kernel([plan = std::move(plan)](std::span<const Tensor* const> in,
-                                              std::span<Tensor* const> out) {
-    DNNFI_RETURN_IF_ERROR(check_shape_input(plan, in));
-    if (out[0]->numel() == 0) return Status::ok();
-    const E* x = static_cast<const E*>(in[0]->raw());
-    E* y = static_cast<E*>(out[0]->raw());
-    if (plan.rank == 0) {
-      y[0] = x[0];
-    } else if (plan.nearest) {
-      resize_nearest_run<E>(x, y, plan);
-    } else {
-      resize_interp_run<E>(x, y, plan);
-    }
-    return Status::ok();
-  });
+  return make_kernel(
+      [plan = std::move(plan)](std::span<const Tensor* const> in, std::span<Tensor* const> out) {
+        DNNFI_RETURN_IF_ERROR(check_shape_input(plan, in));
+        if (out[0]->numel() == 0) return Status::ok();
+        const E* x = static_cast<const E*>(in[0]->raw());
+        E* y = static_cast<E*>(out[0]->raw());
+        if (plan.rank == 0) {
+          y[0] = x[0];
+        } else if (plan.nearest) {
+          resize_nearest_run<E>(x, y, plan);
+        } else {
+          resize_interp_run<E>(x, y, plan);
+        }
+        return Status::ok();
+      });
 }
 
 // Validates the spec (scales/out_shape filled in), builds the plan and the kernel.
 Prepared finish_resize(const PrepareContext& ctx, ResizeSpec s, int checked_input) {
   const TensorInfo& x = ctx.input(0);
   const std::size_t rank = x.shape.size();
-  if (rank > kMaxRank) ctx.unsupported("input rank " + std::to_string(rank) + " > 8 is not supported");
-  if (s.mode != InterpMode::kNearest && x.dtype != DType::kFloat32 &&
-      x.dtype != DType::kFloat64) {
+  if (rank > kMaxRank)
+    ctx.unsupported("input rank " + std::to_string(rank) + " > 8 is not supported");
+  if (s.mode != InterpMode::kNearest && x.dtype != DType::kFloat32 && x.dtype != DType::kFloat64) {
     ctx.unsupported("linear/cubic interpolation of dtype " + std::string(dtype_name(x.dtype)) +
-             " is not supported (float32, float64 only)");
+                    " is not supported (float32, float64 only)");
   }
   if (dtype_size(x.dtype) == 0) ctx.unsupported("unsupported dtype");
   ResizePlan plan;

@@ -47,30 +47,25 @@ double lane_sum(const T* v, std::int64_t n) {
 // Contiguous row of n elements. kLog selects LogSoftmax.
 template <typename T, bool kLog>
 void softmax_row(const T* x, T* y, std::int64_t n) {
-  T lanes[kLanes];
-  std::fill(lanes, lanes + kLanes, -std::numeric_limits<T>::infinity());
+  // The maximum does not depend on the order it is taken in, so a vectorised reduction is exact.
+  // With a NaN in the row, m may or may not be NaN; either way every output is NaN (the NaN's exp
+  // is NaN, hence the sum).
+  T m = -std::numeric_limits<T>::infinity();
+#pragma omp simd reduction(max : m)
+  for (std::int64_t k = 0; k < n; ++k) m = x[k] > m ? x[k] : m;
   std::int64_t i = 0;
-  for (; i + kLanes <= n; i += kLanes) {
-    for (int j = 0; j < kLanes; ++j) lanes[j] = x[i + j] > lanes[j] ? x[i + j] : lanes[j];
-  }
-  for (; i < n; ++i) lanes[0] = x[i] > lanes[0] ? x[i] : lanes[0];
-  T m = lanes[0];
-  for (int j = 1; j < kLanes; ++j) m = lanes[j] > m ? lanes[j] : m;
-  // A NaN anywhere makes its exp NaN, hence the sum and the whole row NaN.
   if constexpr (kLog) {
-    double sums[kLanes] = {};
-    for (i = 0; i + kLanes <= n; i += kLanes) {
-      for (int j = 0; j < kLanes; ++j) {
-        y[i + j] = x[i + j] - m;
-        sums[j] += static_cast<double>(exp_of(y[i + j]));
-      }
-    }
-    for (; i < n; ++i) {
-      y[i] = x[i] - m;
-      sums[0] += static_cast<double>(exp_of(y[i]));
-    }
+    for (i = 0; i < n; ++i) y[i] = x[i] - m;
+    // exp into a stack chunk, then its lane sum: two loops that vectorise separately (a loop
+    // mixing the float exp and double sums does not).
+    constexpr std::int64_t kChunk = 256;
+    T e[kChunk];
     double sum = 0.0;
-    for (int j = 0; j < kLanes; ++j) sum += sums[j];
+    for (std::int64_t i0 = 0; i0 < n; i0 += kChunk) {
+      const std::int64_t w = std::min(kChunk, n - i0);
+      for (std::int64_t j = 0; j < w; ++j) e[j] = exp_of(y[i0 + j]);
+      sum += lane_sum(e, w);
+    }
     const auto lse = static_cast<T>(std::log(sum));
     for (i = 0; i < n; ++i) y[i] -= lse;
   } else {
@@ -95,14 +90,17 @@ void softmax_columns(const T* x, T* y, std::int64_t n, std::int64_t inner, std::
   for (std::int64_t k = 0; k < n; ++k) {
     const T* xr = x + k * inner;
     T* yr = y + k * inner;
-    for (std::int64_t j = 0; j < width; ++j) {
-      if constexpr (kLog) {
+    // Separate float and double loops: each vectorises, a mixed one does not.
+    if constexpr (kLog) {
+      T e[kChunk];
+      for (std::int64_t j = 0; j < width; ++j) {
         yr[j] = xr[j] - m[j];
-        s[j] += static_cast<double>(exp_of(yr[j]));
-      } else {
-        yr[j] = exp_of(xr[j] - m[j]);
-        s[j] += static_cast<double>(yr[j]);
+        e[j] = exp_of(yr[j]);
       }
+      for (std::int64_t j = 0; j < width; ++j) s[j] += static_cast<double>(e[j]);
+    } else {
+      for (std::int64_t j = 0; j < width; ++j) yr[j] = exp_of(xr[j] - m[j]);
+      for (std::int64_t j = 0; j < width; ++j) s[j] += static_cast<double>(yr[j]);
     }
   }
   if constexpr (kLog) {

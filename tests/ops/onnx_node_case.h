@@ -62,16 +62,23 @@ inline std::optional<NodeCase> load_node_case(const std::string& name) {
   }
   for (const onnx::AttributeProto& a : node.attribute()) {
     switch (a.type()) {
-      case onnx::AttributeProto::INT: c.call.attributes[a.name()] = attr_int(a.i()); break;
-      case onnx::AttributeProto::FLOAT: c.call.attributes[a.name()] = attr_float(a.f()); break;
-      case onnx::AttributeProto::STRING: c.call.attributes[a.name()] = attr_string(a.s()); break;
+      case onnx::AttributeProto::INT:
+        c.call.attributes[a.name()] = attr_int(a.i());
+        break;
+      case onnx::AttributeProto::FLOAT:
+        c.call.attributes[a.name()] = attr_float(a.f());
+        break;
+      case onnx::AttributeProto::STRING:
+        c.call.attributes[a.name()] = attr_string(a.s());
+        break;
       case onnx::AttributeProto::INTS:
         c.call.attributes[a.name()] = attr_ints({a.ints().begin(), a.ints().end()});
         break;
       case onnx::AttributeProto::FLOATS:
         c.call.attributes[a.name()] = attr_floats({a.floats().begin(), a.floats().end()});
         break;
-      default: return std::nullopt;
+      default:
+        return std::nullopt;
     }
   }
   const std::filesystem::path data = dir / "test_data_set_0";

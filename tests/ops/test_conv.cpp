@@ -20,7 +20,9 @@ using test::OpCall;
 using test::random_tensor;
 using test::run_op;
 
-std::vector<float> values(const Tensor& t) { return {t.data<float>(), t.data<float>() + t.numel()}; }
+std::vector<float> values(const Tensor& t) {
+  return {t.data<float>(), t.data<float>() + t.numel()};
+}
 
 Tensor iota(Shape shape, float start = 1.0f) {
   Tensor t(DType::kFloat32, std::move(shape));
@@ -163,54 +165,75 @@ std::vector<ConvCase> conv_cases() {
   v.push_back({{1, 256, 14, 14}, {256, 256, 3, 3}, a({{"pads", attr_ints({1, 1, 1, 1})}})});
   v.push_back({{1, 32, 28, 28}, {48, 32, 3, 3}, a({{"pads", attr_ints({1, 1, 1, 1})}})});
   v.push_back({{1, 64, 14, 14}, {128, 64, 1, 1}, a({{"strides", attr_ints({2, 2})}})});
-  v.push_back({{1, 3, 32, 32}, {16, 3, 7, 7},
+  v.push_back({{1, 3, 32, 32},
+               {16, 3, 7, 7},
                a({{"strides", attr_ints({2, 2})}, {"pads", attr_ints({3, 3, 3, 3})}})});
   // Channels not a multiple of 16, batch 2, no bias, asymmetric pads.
   v.push_back({{2, 20, 9, 11}, {24, 20, 3, 3}, a({{"pads", attr_ints({0, 1, 2, 1})}}), false});
   // Dilations, strides 2/3, rectangular kernels.
-  v.push_back({{1, 16, 17, 19}, {8, 16, 3, 2},
-               a({{"dilations", attr_ints({2, 3})}, {"strides", attr_ints({2, 3})},
+  v.push_back({{1, 16, 17, 19},
+               {8, 16, 3, 2},
+               a({{"dilations", attr_ints({2, 3})},
+                  {"strides", attr_ints({2, 3})},
                   {"pads", attr_ints({2, 1, 1, 2})}})});
   v.push_back({{1, 24, 15, 15}, {24, 24, 1, 7}, a({{"pads", attr_ints({0, 3, 0, 3})}})});
   // Depthwise 3x3 stride 1 and 2, grouped.
-  v.push_back({{1, 32, 20, 20}, {32, 1, 3, 3},
+  v.push_back({{1, 32, 20, 20},
+               {32, 1, 3, 3},
                a({{"group", attr_int(32)}, {"pads", attr_ints({1, 1, 1, 1})}})});
-  v.push_back({{1, 40, 21, 21}, {40, 1, 3, 3},
-               a({{"group", attr_int(40)}, {"pads", attr_ints({1, 1, 1, 1})},
+  v.push_back({{1, 40, 21, 21},
+               {40, 1, 3, 3},
+               a({{"group", attr_int(40)},
+                  {"pads", attr_ints({1, 1, 1, 1})},
                   {"strides", attr_ints({2, 2})}})});
-  v.push_back({{1, 24, 10, 10}, {48, 1, 5, 5},
+  v.push_back({{1, 24, 10, 10},
+               {48, 1, 5, 5},
                a({{"group", attr_int(24)}, {"auto_pad", attr_string("SAME_UPPER")}})});
-  v.push_back({{2, 12, 8, 8}, {18, 4, 3, 3},
+  v.push_back({{2, 12, 8, 8},
+               {18, 4, 3, 3},
                a({{"group", attr_int(3)}, {"pads", attr_ints({1, 1, 1, 1})}})});
   // Depthwise geometries of the direct NCHW kernel: dilation, asymmetric pads, partial and multiple
   // 16-wide chunks, 5x5, mixed strides, channel multiplier, a single input channel, no padding.
-  v.push_back({{2, 16, 9, 37}, {16, 1, 3, 3},
-               a({{"group", attr_int(16)}, {"dilations", attr_ints({2, 2})},
+  v.push_back({{2, 16, 9, 37},
+               {16, 1, 3, 3},
+               a({{"group", attr_int(16)},
+                  {"dilations", attr_ints({2, 2})},
                   {"pads", attr_ints({2, 1, 0, 3})}})});
-  v.push_back({{1, 8, 33, 33}, {8, 1, 5, 5},
-               a({{"group", attr_int(8)}, {"strides", attr_ints({2, 2})},
+  v.push_back({{1, 8, 33, 33},
+               {8, 1, 5, 5},
+               a({{"group", attr_int(8)},
+                  {"strides", attr_ints({2, 2})},
                   {"pads", attr_ints({2, 2, 2, 2})}})});
-  v.push_back({{1, 8, 17, 70}, {16, 1, 5, 5},
-               a({{"group", attr_int(8)}, {"pads", attr_ints({2, 2, 2, 2})}}), false});
-  v.push_back({{1, 12, 15, 31}, {12, 1, 3, 3},
-               a({{"group", attr_int(12)}, {"strides", attr_ints({3, 2})},
+  v.push_back({{1, 8, 17, 70},
+               {16, 1, 5, 5},
+               a({{"group", attr_int(8)}, {"pads", attr_ints({2, 2, 2, 2})}}),
+               false});
+  v.push_back({{1, 12, 15, 31},
+               {12, 1, 3, 3},
+               a({{"group", attr_int(12)},
+                  {"strides", attr_ints({3, 2})},
                   {"pads", attr_ints({1, 0, 1, 1})}})});
   v.push_back({{1, 1, 12, 12}, {4, 1, 3, 3}, {}});
-  ConvCase dyn_dw{{1, 24, 14, 14}, {24, 1, 3, 3},
+  ConvCase dyn_dw{{1, 24, 14, 14},
+                  {24, 1, 3, 3},
                   a({{"group", attr_int(24)}, {"pads", attr_ints({1, 1, 1, 1})}})};
   dyn_dw.const_weights = false;
   v.push_back(dyn_dw);
   // auto_pad on both sides with strides.
-  v.push_back({{1, 8, 13, 14}, {8, 8, 4, 3},
+  v.push_back({{1, 8, 13, 14},
+               {8, 8, 4, 3},
                a({{"auto_pad", attr_string("SAME_LOWER")}, {"strides", attr_ints({2, 2})}})});
-  v.push_back({{1, 8, 13, 14}, {8, 8, 3, 3},
+  v.push_back({{1, 8, 13, 14},
+               {8, 8, 3, 3},
                a({{"auto_pad", attr_string("VALID")}, {"strides", attr_ints({3, 2})}})});
   // 1-D and 3-D.
-  v.push_back({{2, 10, 50}, {12, 10, 5}, a({{"pads", attr_ints({2, 1})},
-                                             {"strides", attr_ints({2})}})});
+  v.push_back(
+      {{2, 10, 50}, {12, 10, 5}, a({{"pads", attr_ints({2, 1})}, {"strides", attr_ints({2})}})});
   v.push_back({{1, 6, 7, 8, 9}, {8, 6, 3, 3, 3}, a({{"pads", attr_ints({1, 1, 1, 1, 1, 1})}})});
-  v.push_back({{1, 8, 5, 6, 7}, {8, 2, 2, 3, 1},
-               a({{"group", attr_int(4)}, {"strides", attr_ints({1, 2, 1})},
+  v.push_back({{1, 8, 5, 6, 7},
+               {8, 2, 2, 3, 1},
+               a({{"group", attr_int(4)},
+                  {"strides", attr_ints({1, 2, 1})},
                   {"dilations", attr_ints({2, 1, 1})}})});
   // Weights computed at run time.
   ConvCase dyn{{1, 16, 12, 12}, {32, 16, 3, 3}, a({{"pads", attr_ints({1, 1, 1, 1})}})};
@@ -315,9 +338,8 @@ TEST(ConvTranspose, HandComputed) {
   // output_padding adds a row/column at the end (zeros plus bias here).
   call.inputs.push_back(make_tensor<float>({1}, {0.5f}));
   call.attributes = {{"strides", attr_ints({2, 2})}, {"output_padding", attr_ints({1, 0})}};
-  expect_both(call, {1, 1, 5, 4},
-              {1.5f, 1.5f, 2.5f, 2.5f, 1.5f, 1.5f, 2.5f, 2.5f, 3.5f, 3.5f, 4.5f, 4.5f,
-               3.5f, 3.5f, 4.5f, 4.5f, 0.5f, 0.5f, 0.5f, 0.5f});
+  expect_both(call, {1, 1, 5, 4}, {1.5f, 1.5f, 2.5f, 2.5f, 1.5f, 1.5f, 2.5f, 2.5f, 3.5f, 3.5f,
+                                   4.5f, 4.5f, 3.5f, 3.5f, 4.5f, 4.5f, 0.5f, 0.5f, 0.5f, 0.5f});
   // Grouped: 2 inputs, 2 groups, weights [2, 1, 1, 1] = [2, -1].
   OpCall grouped;
   grouped.op_type = "ConvTranspose";
@@ -342,17 +364,25 @@ TEST(ConvTranspose, OptimisedMatchesReference) {
     return std::map<std::string, Attribute>(l);
   };
   std::vector<ConvCase> cases = {
-      {{1, 16, 7, 7}, {16, 8, 4, 4}, a({{"strides", attr_ints({2, 2})},
-                                         {"pads", attr_ints({1, 1, 1, 1})}})},
-      {{2, 6, 5, 6}, {6, 4, 3, 3},
-       a({{"strides", attr_ints({2, 3})}, {"output_padding", attr_ints({1, 2})},
+      {{1, 16, 7, 7},
+       {16, 8, 4, 4},
+       a({{"strides", attr_ints({2, 2})}, {"pads", attr_ints({1, 1, 1, 1})}})},
+      {{2, 6, 5, 6},
+       {6, 4, 3, 3},
+       a({{"strides", attr_ints({2, 3})},
+          {"output_padding", attr_ints({1, 2})},
           {"dilations", attr_ints({1, 1})}})},
-      {{1, 8, 5, 5}, {8, 3, 3, 3},
-       a({{"group", attr_int(2)}, {"dilations", attr_ints({2, 2})}, {"pads", attr_ints({1, 0, 2, 1})}}),
+      {{1, 8, 5, 5},
+       {8, 3, 3, 3},
+       a({{"group", attr_int(2)},
+          {"dilations", attr_ints({2, 2})},
+          {"pads", attr_ints({1, 0, 2, 1})}}),
        false},
-      {{1, 4, 6, 6}, {4, 2, 3, 3},
+      {{1, 4, 6, 6},
+       {4, 2, 3, 3},
        a({{"strides", attr_ints({2, 2})}, {"output_shape", attr_ints({12, 13})}})},
-      {{1, 4, 6, 6}, {4, 2, 3, 3},
+      {{1, 4, 6, 6},
+       {4, 2, 3, 3},
        a({{"strides", attr_ints({2, 2})}, {"auto_pad", attr_string("SAME_LOWER")}})},
       {{1, 5, 9}, {5, 7, 4}, a({{"strides", attr_ints({3})}})},
       {{1, 3, 4, 5, 3}, {3, 2, 2, 3, 2}, a({{"strides", attr_ints({2, 1, 2})}})},

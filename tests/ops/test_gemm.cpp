@@ -18,7 +18,9 @@ using test::OpCall;
 using test::random_tensor;
 using test::run_op;
 
-std::vector<float> values(const Tensor& t) { return {t.data<float>(), t.data<float>() + t.numel()}; }
+std::vector<float> values(const Tensor& t) {
+  return {t.data<float>(), t.data<float>() + t.numel()};
+}
 
 void expect_both(OpCall call, const Shape& shape, const std::vector<float>& expected) {
   for (bool reference : {true, false}) {
@@ -160,8 +162,10 @@ TEST(Gemm, OptimisedMatchesReference) {
     call.inputs = {random_tensor(c.ta ? Shape{c.k, c.m} : Shape{c.m, c.k}, seed++),
                    random_tensor(c.tb ? Shape{c.n, c.k} : Shape{c.k, c.n}, seed++)};
     if (c.has_c) call.inputs.push_back(random_tensor(c.c, seed++));
-    call.attributes = {{"transA", attr_int(c.ta)}, {"transB", attr_int(c.tb)},
-                       {"alpha", attr_float(c.alpha)}, {"beta", attr_float(c.beta)}};
+    call.attributes = {{"transA", attr_int(c.ta)},
+                       {"transB", attr_int(c.tb)},
+                       {"alpha", attr_float(c.alpha)},
+                       {"beta", attr_float(c.beta)}};
     call.constant = {false, c.const_b, true};
     SCOPED_TRACE(testing::Message() << "m" << c.m << " k" << c.k << " n" << c.n);
     compare(call, c.k);
@@ -174,7 +178,7 @@ TEST(MatMul, OptimisedMatchesReference) {
     bool const_b;
   };
   const Case cases[] = {
-      {{1, 2048}, {2048, 1000}, true}, {{3, 7, 40}, {40, 9}, true},
+      {{1, 2048}, {2048, 1000}, true},  {{3, 7, 40}, {40, 9}, true},
       {{2, 1, 5, 8}, {3, 8, 6}, false}, {{4, 3, 6}, {4, 6, 2}, false},
       {{1, 3, 6}, {5, 6, 4}, true},     {{30}, {2, 30, 5}, false},
       {{6, 2, 30}, {30}, true},         {{64}, {64}, false},

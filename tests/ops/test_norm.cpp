@@ -68,10 +68,10 @@ void run_node_case(const std::string& name, double tol = 1e-5) {
 
 // Two channels: ch0 (x - 1) / 2 * 1 + 0, ch1 (x - 3) / 1 * 2 + 1 (epsilon 0).
 OpCall bn_two_channels(std::int64_t opset) {
-  return make_call("BatchNormalization",
-                   {f32({1, 2, 1, 2}, {1, 2, 3, 4}), vec({1, 2}), vec({0, 1}), vec({1, 3}),
-                    vec({4, 1})},
-                   {{"epsilon", attr_float(0.0f)}}, opset);
+  return make_call(
+      "BatchNormalization",
+      {f32({1, 2, 1, 2}, {1, 2, 3, 4}), vec({1, 2}), vec({0, 1}), vec({1, 3}), vec({4, 1})},
+      {{"epsilon", attr_float(0.0f)}}, opset);
 }
 
 TEST(BatchNorm, TwoChannelsByHand) {
@@ -90,9 +90,9 @@ TEST(BatchNorm, TwoChannelsByHand) {
 
 TEST(BatchNorm, EpsilonAndRank2AndFloat64) {
   // var 3 + epsilon 1 = 4: (5 - 1) / 2 * 3 + 1 = 7.
-  OpCall call = make_call("BatchNormalization",
-                          {f32({1, 1}, {5}), vec({3}), vec({1}), vec({1}), vec({3})},
-                          {{"epsilon", attr_float(1.0f)}});
+  OpCall call =
+      make_call("BatchNormalization", {f32({1, 1}, {5}), vec({3}), vec({1}), vec({1}), vec({3})},
+                {{"epsilon", attr_float(1.0f)}});
   expect_floats(run_all(call)[0], {1, 1}, {7.0f});
   auto d = [](std::vector<double> v) {
     return make_tensor<double>({static_cast<std::int64_t>(v.size())}, v);
@@ -211,8 +211,9 @@ TEST(Lrn, OnnxNodeCases) {
 TEST(LayerNorm, LastAxisByHandWithStatistics) {
   // Rows [1,2,3] (mean 2, var 2/3) and [4,4,4] (mean 4, var 0); scale [1,1,2], B [0,0,1].
   const float eps = 1e-5f;
-  OpCall call = make_call("LayerNormalization",
-                          {f32({2, 3}, {1, 2, 3, 4, 4, 4}), vec({1, 1, 2}), vec({0, 0, 1})}, {}, 17);
+  OpCall call =
+      make_call("LayerNormalization",
+                {f32({2, 3}, {1, 2, 3, 4, 4, 4}), vec({1, 1, 2}), vec({0, 0, 1})}, {}, 17);
   call.num_outputs = 3;
   const std::vector<Tensor> out = run_all(call);
   ASSERT_EQ(out.size(), 3u);
@@ -243,9 +244,9 @@ TEST(LayerNorm, LoadTimeErrors) {
   EXPECT_THROW(
       run_op(make_call("LayerNormalization", {x, vec({1, 1, 1})}, {{"axis", attr_int(2)}}, 17)),
       NodeError);
-  OpCall f64 = make_call("LayerNormalization",
-                         {make_tensor<double>({3}, {1, 2, 3}), make_tensor<double>({3}, {1, 1, 1})},
-                         {}, 17);
+  OpCall f64 =
+      make_call("LayerNormalization",
+                {make_tensor<double>({3}, {1, 2, 3}), make_tensor<double>({3}, {1, 1, 1})}, {}, 17);
   EXPECT_THROW(run_op(f64), NodeError);
 }
 
@@ -257,9 +258,9 @@ TEST(LayerNorm, Deterministic) {
 TEST(LayerNorm, OnnxNodeCases) {
   for (const char* name :
        {"test_layer_normalization_2d_axis0", "test_layer_normalization_2d_axis1",
-        "test_layer_normalization_2d_axis_negative_1", "test_layer_normalization_2d_axis_negative_2",
-        "test_layer_normalization_3d_axis0_epsilon", "test_layer_normalization_3d_axis1_epsilon",
-        "test_layer_normalization_3d_axis2_epsilon",
+        "test_layer_normalization_2d_axis_negative_1",
+        "test_layer_normalization_2d_axis_negative_2", "test_layer_normalization_3d_axis0_epsilon",
+        "test_layer_normalization_3d_axis1_epsilon", "test_layer_normalization_3d_axis2_epsilon",
         "test_layer_normalization_3d_axis_negative_1_epsilon",
         "test_layer_normalization_3d_axis_negative_2_epsilon",
         "test_layer_normalization_3d_axis_negative_3_epsilon", "test_layer_normalization_4d_axis0",
@@ -277,8 +278,8 @@ TEST(LayerNorm, OnnxNodeCases) {
 
 TEST(InstanceNorm, TwoChannelsByHand) {
   // ch0 [1,3]: mean 2, var 1 -> (x-2)/sqrt(1+1e-5); ch1 [2,2]: var 0 -> B = 5.
-  OpCall call = make_call("InstanceNormalization",
-                          {f32({1, 2, 2}, {1, 3, 2, 2}), vec({1, 2}), vec({0, 5})});
+  OpCall call =
+      make_call("InstanceNormalization", {f32({1, 2, 2}, {1, 3, 2, 2}), vec({1, 2}), vec({0, 5})});
   const auto d = static_cast<float>(1.0 / std::sqrt(1.0 + 1e-5));
   expect_floats(run_all(call)[0], {1, 2, 2}, {-d, d, 5.0f, 5.0f});
   // A large mean does not swamp a small deviation.
@@ -289,9 +290,9 @@ TEST(InstanceNorm, TwoChannelsByHand) {
 }
 
 TEST(InstanceNorm, ErrorsAndDeterminism) {
-  EXPECT_THROW(run_op(make_call("InstanceNormalization", {f32({1, 2}, {1, 2}), vec({1, 1}),
-                                                          vec({0, 0})})),
-               NodeError);
+  EXPECT_THROW(
+      run_op(make_call("InstanceNormalization", {f32({1, 2}, {1, 2}), vec({1, 1}), vec({0, 0})})),
+      NodeError);
   EXPECT_THROW(run_op(make_call("InstanceNormalization",
                                 {f32({1, 2, 2}, {1, 2, 3, 4}), vec({1}), vec({0, 0})})),
                NodeError);

@@ -21,7 +21,9 @@ using test::OpCall;
 using test::random_tensor;
 using test::run_op;
 
-std::vector<float> values(const Tensor& t) { return {t.data<float>(), t.data<float>() + t.numel()}; }
+std::vector<float> values(const Tensor& t) {
+  return {t.data<float>(), t.data<float>() + t.numel()};
+}
 
 Tensor iota(Shape shape) {
   Tensor t(DType::kFloat32, std::move(shape));
@@ -57,14 +59,17 @@ TEST(MaxPool, HandComputed) {
               {1, 1, 4, 4}, {1, 2, 3, 3, 4, 5, 6, 6, 7, 8, 9, 9, 7, 8, 9, 9});
   // ceil_mode adds the partial last window: 4 samples, kernel 3, stride 2 -> 2 outputs.
   expect_both(pool("MaxPool", iota({1, 1, 4}),
-                   {{"kernel_shape", attr_ints({3})}, {"strides", attr_ints({2})},
+                   {{"kernel_shape", attr_ints({3})},
+                    {"strides", attr_ints({2})},
                     {"ceil_mode", attr_int(1)}}),
               {1, 1, 2}, {3, 4});
   // ...but not one that would start in the right padding: 5 samples, kernel 2, stride 2, pad 2
   // on the right: floor gives 3, ceil would give 4 windows, the last starting at 6 >= 5.
   expect_both(pool("MaxPool", iota({1, 1, 5}),
-                   {{"kernel_shape", attr_ints({2})}, {"strides", attr_ints({2})},
-                    {"pads", attr_ints({0, 2})}, {"ceil_mode", attr_int(1)}}),
+                   {{"kernel_shape", attr_ints({2})},
+                    {"strides", attr_ints({2})},
+                    {"pads", attr_ints({0, 2})},
+                    {"ceil_mode", attr_int(1)}}),
               {1, 1, 3}, {2, 4, 5});
   // Dilation 2: taps 0 and 2 of each window.
   expect_both(pool("MaxPool", make_tensor<float>({1, 1, 5}, {5, 1, 2, 9, 3}),
@@ -160,22 +165,37 @@ void run_node_case(const std::string& name) {
 }
 
 TEST(Pool, OnnxNodeCases) {
-  for (const char* name :
-       {"test_averagepool_1d_default", "test_averagepool_2d_ceil",
-        "test_averagepool_2d_default", "test_averagepool_2d_pads",
-        "test_averagepool_2d_pads_count_include_pad", "test_averagepool_2d_precomputed_pads",
-        "test_averagepool_2d_precomputed_pads_count_include_pad",
-        "test_averagepool_2d_precomputed_same_upper", "test_averagepool_2d_precomputed_strides",
-        "test_averagepool_2d_same_lower", "test_averagepool_2d_same_upper",
-        "test_averagepool_2d_strides", "test_averagepool_3d_default", "test_maxpool_1d_default",
-        "test_maxpool_2d_ceil", "test_maxpool_2d_default", "test_maxpool_2d_dilations",
-        "test_maxpool_2d_pads", "test_maxpool_2d_precomputed_pads",
-        "test_maxpool_2d_precomputed_same_upper", "test_maxpool_2d_precomputed_strides",
-        "test_maxpool_2d_same_lower", "test_maxpool_2d_same_upper", "test_maxpool_2d_strides",
-        "test_maxpool_3d_default", "test_maxpool_with_argmax_2d_precomputed_pads",
-        "test_maxpool_with_argmax_2d_precomputed_strides", "test_globalaveragepool",
-        "test_globalaveragepool_precomputed", "test_globalmaxpool",
-        "test_globalmaxpool_precomputed"}) {
+  for (const char* name : {"test_averagepool_1d_default",
+                           "test_averagepool_2d_ceil",
+                           "test_averagepool_2d_default",
+                           "test_averagepool_2d_pads",
+                           "test_averagepool_2d_pads_count_include_pad",
+                           "test_averagepool_2d_precomputed_pads",
+                           "test_averagepool_2d_precomputed_pads_count_include_pad",
+                           "test_averagepool_2d_precomputed_same_upper",
+                           "test_averagepool_2d_precomputed_strides",
+                           "test_averagepool_2d_same_lower",
+                           "test_averagepool_2d_same_upper",
+                           "test_averagepool_2d_strides",
+                           "test_averagepool_3d_default",
+                           "test_maxpool_1d_default",
+                           "test_maxpool_2d_ceil",
+                           "test_maxpool_2d_default",
+                           "test_maxpool_2d_dilations",
+                           "test_maxpool_2d_pads",
+                           "test_maxpool_2d_precomputed_pads",
+                           "test_maxpool_2d_precomputed_same_upper",
+                           "test_maxpool_2d_precomputed_strides",
+                           "test_maxpool_2d_same_lower",
+                           "test_maxpool_2d_same_upper",
+                           "test_maxpool_2d_strides",
+                           "test_maxpool_3d_default",
+                           "test_maxpool_with_argmax_2d_precomputed_pads",
+                           "test_maxpool_with_argmax_2d_precomputed_strides",
+                           "test_globalaveragepool",
+                           "test_globalaveragepool_precomputed",
+                           "test_globalmaxpool",
+                           "test_globalmaxpool_precomputed"}) {
     SCOPED_TRACE(name);
     run_node_case(name);
   }
@@ -190,60 +210,100 @@ TEST(Pool, OptimisedMatchesReference) {
   };
   const std::vector<Case> cases = {
       // ResNet stem, GoogLeNet/Inception pools, DenseNet transition.
-      {"MaxPool", {1, 64, 112, 112},
-       {{"kernel_shape", attr_ints({3, 3})}, {"strides", attr_ints({2, 2})},
+      {"MaxPool",
+       {1, 64, 112, 112},
+       {{"kernel_shape", attr_ints({3, 3})},
+        {"strides", attr_ints({2, 2})},
         {"pads", attr_ints({1, 1, 1, 1})}}},
-      {"MaxPool", {1, 48, 28, 28},
+      {"MaxPool",
+       {1, 48, 28, 28},
        {{"kernel_shape", attr_ints({3, 3})}, {"pads", attr_ints({1, 1, 1, 1})}}},
-      {"MaxPool", {1, 20, 57, 57},
-       {{"kernel_shape", attr_ints({3, 3})}, {"strides", attr_ints({2, 2})},
+      {"MaxPool",
+       {1, 20, 57, 57},
+       {{"kernel_shape", attr_ints({3, 3})},
+        {"strides", attr_ints({2, 2})},
         {"ceil_mode", attr_int(1)}}},
-      {"AveragePool", {1, 24, 35, 35},
-       {{"kernel_shape", attr_ints({3, 3})}, {"pads", attr_ints({1, 1, 1, 1})},
+      {"AveragePool",
+       {1, 24, 35, 35},
+       {{"kernel_shape", attr_ints({3, 3})},
+        {"pads", attr_ints({1, 1, 1, 1})},
         {"count_include_pad", attr_int(1)}}},
-      {"AveragePool", {1, 24, 35, 35},
+      {"AveragePool",
+       {1, 24, 35, 35},
        {{"kernel_shape", attr_ints({3, 3})}, {"pads", attr_ints({1, 1, 1, 1})}}},
-      {"AveragePool", {1, 32, 56, 56},
+      {"AveragePool",
+       {1, 32, 56, 56},
        {{"kernel_shape", attr_ints({2, 2})}, {"strides", attr_ints({2, 2})}}},
       // Odd geometries: ceil with pads, SAME, dilations, asymmetric pads, 1-D, 3-D, batch 2.
-      {"AveragePool", {2, 5, 11, 10},
-       {{"kernel_shape", attr_ints({3, 2})}, {"strides", attr_ints({2, 3})},
-        {"pads", attr_ints({1, 0, 2, 1})}, {"ceil_mode", attr_int(1)}}},
-      {"AveragePool", {2, 5, 11, 10},
-       {{"kernel_shape", attr_ints({3, 2})}, {"strides", attr_ints({2, 3})},
-        {"pads", attr_ints({1, 0, 0, 1})}, {"ceil_mode", attr_int(1)},
+      {"AveragePool",
+       {2, 5, 11, 10},
+       {{"kernel_shape", attr_ints({3, 2})},
+        {"strides", attr_ints({2, 3})},
+        {"pads", attr_ints({1, 0, 2, 1})},
+        {"ceil_mode", attr_int(1)}}},
+      {"AveragePool",
+       {2, 5, 11, 10},
+       {{"kernel_shape", attr_ints({3, 2})},
+        {"strides", attr_ints({2, 3})},
+        {"pads", attr_ints({1, 0, 0, 1})},
+        {"ceil_mode", attr_int(1)},
         {"count_include_pad", attr_int(1)}}},
-      {"MaxPool", {1, 7, 13, 12},
-       {{"kernel_shape", attr_ints({3, 3})}, {"strides", attr_ints({2, 2})},
+      {"MaxPool",
+       {1, 7, 13, 12},
+       {{"kernel_shape", attr_ints({3, 3})},
+        {"strides", attr_ints({2, 2})},
         {"auto_pad", attr_string("SAME_LOWER")}}},
-      {"AveragePool", {1, 7, 13, 12},
-       {{"kernel_shape", attr_ints({4, 3})}, {"strides", attr_ints({3, 2})},
-        {"auto_pad", attr_string("SAME_UPPER")}, {"count_include_pad", attr_int(1)}}},
-      {"MaxPool", {1, 6, 15, 15},
-       {{"kernel_shape", attr_ints({3, 2})}, {"dilations", attr_ints({2, 3})},
+      {"AveragePool",
+       {1, 7, 13, 12},
+       {{"kernel_shape", attr_ints({4, 3})},
+        {"strides", attr_ints({3, 2})},
+        {"auto_pad", attr_string("SAME_UPPER")},
+        {"count_include_pad", attr_int(1)}}},
+      {"MaxPool",
+       {1, 6, 15, 15},
+       {{"kernel_shape", attr_ints({3, 2})},
+        {"dilations", attr_ints({2, 3})},
         {"pads", attr_ints({2, 1, 1, 2})}}},
-      {"AveragePool", {1, 6, 15, 15},
-       {{"kernel_shape", attr_ints({2, 2})}, {"dilations", attr_ints({2, 2})},
+      {"AveragePool",
+       {1, 6, 15, 15},
+       {{"kernel_shape", attr_ints({2, 2})},
+        {"dilations", attr_ints({2, 2})},
         {"strides", attr_ints({2, 1})}}},
-      {"MaxPool", {3, 4, 31}, {{"kernel_shape", attr_ints({4})}, {"strides", attr_ints({3})},
-                               {"pads", attr_ints({2, 2})}, {"ceil_mode", attr_int(1)}}},
-      {"AveragePool", {1, 3, 6, 7, 8},
-       {{"kernel_shape", attr_ints({2, 3, 2})}, {"strides", attr_ints({2, 2, 2})},
+      {"MaxPool",
+       {3, 4, 31},
+       {{"kernel_shape", attr_ints({4})},
+        {"strides", attr_ints({3})},
+        {"pads", attr_ints({2, 2})},
+        {"ceil_mode", attr_int(1)}}},
+      {"AveragePool",
+       {1, 3, 6, 7, 8},
+       {{"kernel_shape", attr_ints({2, 3, 2})},
+        {"strides", attr_ints({2, 2, 2})},
         {"pads", attr_ints({1, 1, 0, 0, 1, 1})}}},
       {"MaxPool", {1, 3, 6, 7, 8}, {{"kernel_shape", attr_ints({3, 3, 3})}}},
       // Wide rows (several 16-lane chunks), stride 3 (oneDNN), 1-D stride 2 with dilation.
-      {"MaxPool", {1, 3, 9, 50},
-       {{"kernel_shape", attr_ints({3, 5})}, {"strides", attr_ints({1, 2})},
+      {"MaxPool",
+       {1, 3, 9, 50},
+       {{"kernel_shape", attr_ints({3, 5})},
+        {"strides", attr_ints({1, 2})},
         {"pads", attr_ints({1, 2, 1, 2})}}},
-      {"AveragePool", {1, 3, 9, 50},
-       {{"kernel_shape", attr_ints({2, 4})}, {"strides", attr_ints({2, 3})},
-        {"pads", attr_ints({1, 1, 0, 2})}, {"count_include_pad", attr_int(1)}}},
-      {"AveragePool", {2, 3, 40},
-       {{"kernel_shape", attr_ints({3})}, {"strides", attr_ints({2})},
-        {"dilations", attr_ints({2})}, {"pads", attr_ints({2, 1})}}},
+      {"AveragePool",
+       {1, 3, 9, 50},
+       {{"kernel_shape", attr_ints({2, 4})},
+        {"strides", attr_ints({2, 3})},
+        {"pads", attr_ints({1, 1, 0, 2})},
+        {"count_include_pad", attr_int(1)}}},
+      {"AveragePool",
+       {2, 3, 40},
+       {{"kernel_shape", attr_ints({3})},
+        {"strides", attr_ints({2})},
+        {"dilations", attr_ints({2})},
+        {"pads", attr_ints({2, 1})}}},
       // A window entirely in padding: reference semantics in both kernels.
-      {"MaxPool", {1, 2, 3, 3},
-       {{"kernel_shape", attr_ints({2, 2})}, {"pads", attr_ints({2, 2, 2, 2})},
+      {"MaxPool",
+       {1, 2, 3, 3},
+       {{"kernel_shape", attr_ints({2, 2})},
+        {"pads", attr_ints({2, 2, 2, 2})},
         {"strides", attr_ints({2, 2})}}},
       {"GlobalAveragePool", {1, 1024, 7, 7}, {}},
       {"GlobalAveragePool", {2, 3, 5, 3}, {}},
@@ -267,7 +327,8 @@ TEST(Pool, OptimisedMatchesReference) {
 TEST(Pool, DeterministicAndThreadSafe) {
   for (bool reference : {false, true}) {
     OpCall call = pool("MaxPool", random_tensor({1, 32, 40, 40}, 1),
-                       {{"kernel_shape", attr_ints({3, 3})}, {"strides", attr_ints({2, 2})},
+                       {{"kernel_shape", attr_ints({3, 3})},
+                        {"strides", attr_ints({2, 2})},
                         {"pads", attr_ints({1, 1, 1, 1})}});
     call.reference = reference;
     test::expect_deterministic_concurrent(call);
@@ -293,19 +354,19 @@ void expect_load_error(const OpCall& call, const std::string& fragment) {
 TEST(Pool, LoadTimeErrors) {
   const Tensor x = random_tensor({1, 2, 6, 6}, 1);
   expect_load_error(pool("MaxPool", x, {}), "kernel_shape");
-  expect_load_error(pool("MaxPool", x, {{"kernel_shape", attr_ints({2, 2})},
-                                        {"storage_order", attr_int(2)}}),
-                    "storage_order");
-  expect_load_error(pool("AveragePool", x, {{"kernel_shape", attr_ints({2, 2})},
-                                            {"ceil_mode", attr_int(3)}}),
-                    "ceil_mode");
-  expect_load_error(pool("AveragePool", x, {{"kernel_shape", attr_ints({2, 2})},
-                                            {"storage_order", attr_int(0)}}),
-                    "storage_order");
+  expect_load_error(
+      pool("MaxPool", x, {{"kernel_shape", attr_ints({2, 2})}, {"storage_order", attr_int(2)}}),
+      "storage_order");
+  expect_load_error(
+      pool("AveragePool", x, {{"kernel_shape", attr_ints({2, 2})}, {"ceil_mode", attr_int(3)}}),
+      "ceil_mode");
+  expect_load_error(
+      pool("AveragePool", x, {{"kernel_shape", attr_ints({2, 2})}, {"storage_order", attr_int(0)}}),
+      "storage_order");
   expect_load_error(pool("MaxPool", x, {{"kernel_shape", attr_ints({2, 2, 2})}}), "kernel");
-  expect_load_error(pool("MaxPool", x, {{"kernel_shape", attr_ints({2, 2})},
-                                        {"pads", attr_ints({1, 1, 1})}}),
-                    "pads");
+  expect_load_error(
+      pool("MaxPool", x, {{"kernel_shape", attr_ints({2, 2})}, {"pads", attr_ints({1, 1, 1})}}),
+      "pads");
   expect_load_error(pool("MaxPool", x, {{"kernel_shape", attr_ints({8, 8})}}),
                     "larger than the padded input");
   expect_load_error(pool("MaxPool", make_tensor<std::uint8_t>({1, 1, 4, 4}, {}),

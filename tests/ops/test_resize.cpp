@@ -104,8 +104,8 @@ TEST(Resize, UpsampleTwoByTwoNearestEveryMode) {
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.coord + " " + c.nearest);
-    const OpCall call =
-        resize_call(square(), scales({1, 1, 2, 2}), std::nullopt, attrs("nearest", c.coord, c.nearest));
+    const OpCall call = resize_call(square(), scales({1, 1, 2, 2}), std::nullopt,
+                                    attrs("nearest", c.coord, c.nearest));
     expect_floats(run1(call), {1, 1, 4, 4}, separable(c.idx, c.idx));
   }
 }
@@ -116,10 +116,8 @@ TEST(Resize, UpsampleTwoByTwoLinearEveryMode) {
     std::vector<double> c;  // clamped input coordinate sampled by output 0..3
   };
   const std::vector<Case> cases = {
-      {"half_pixel", {0, 0.25, 0.75, 1}},
-      {"pytorch_half_pixel", {0, 0.25, 0.75, 1}},
-      {"align_corners", {0, 1.0 / 3, 2.0 / 3, 1}},
-      {"asymmetric", {0, 0.5, 1, 1}},
+      {"half_pixel", {0, 0.25, 0.75, 1}},           {"pytorch_half_pixel", {0, 0.25, 0.75, 1}},
+      {"align_corners", {0, 1.0 / 3, 2.0 / 3, 1}},  {"asymmetric", {0, 0.5, 1, 1}},
       {"tf_half_pixel_for_nn", {0.25, 0.75, 1, 1}},
   };
   for (const Case& c : cases) {
@@ -187,8 +185,7 @@ TEST(Resize, Opset10AndUpsample) {
   u9.inputs = {square(), scales({1, 1, 2, 3})};
   u9.attributes["mode"] = attr_string("linear");
   // Columns at scale 3: 0, 1/3, 2/3, 1, 1, 1.
-  expect_floats(run1(u9), {1, 1, 4, 6},
-                separable({0, 0.5, 1, 1}, {0, 1.0 / 3, 2.0 / 3, 1, 1, 1}));
+  expect_floats(run1(u9), {1, 1, 4, 6}, separable({0, 0.5, 1, 1}, {0, 1.0 / 3, 2.0 / 3, 1, 1, 1}));
   u9.inputs[1] = scales({1, 1, 0.5f, 1});
   EXPECT_THROW(run_op(u9), NodeError);  // Upsample scales must be >= 1
 }
@@ -201,7 +198,8 @@ TEST(Resize, NearestCopiesAnyDtypeBitwise) {
   const std::vector<std::uint8_t> got(y.data<std::uint8_t>(), y.data<std::uint8_t>() + y.numel());
   EXPECT_EQ(got, (std::vector<std::uint8_t>{7, 7, 200, 200, 9, 9, 7, 7, 200, 200, 9, 9}));
   const Tensor d = make_tensor<double>({2}, {1.5, -2});
-  const Tensor yd = run1(resize_call(d, scales({1.5f}), std::nullopt, attrs("linear", "align_corners")));
+  const Tensor yd =
+      run1(resize_call(d, scales({1.5f}), std::nullopt, attrs("linear", "align_corners")));
   ASSERT_EQ(yd.dtype(), DType::kFloat64);
   EXPECT_DOUBLE_EQ(yd.data<double>()[2], -2.0);
 }
@@ -221,11 +219,11 @@ std::vector<double> ref_coeffs(const RefSpec& s, double ratio) {
   if (s.mode == "linear") return {1 - ratio, ratio};
   if (s.mode == "cubic") {
     const double A = s.a;
-    return {((A * (ratio + 1) - 5 * A) * (ratio + 1) + 8 * A) * (ratio + 1) - 4 * A,
-            ((A + 2) * ratio - (A + 3)) * ratio * ratio + 1,
-            ((A + 2) * (1 - ratio) - (A + 3)) * (1 - ratio) * (1 - ratio) + 1,
-            ((A * ((1 - ratio) + 1) - 5 * A) * ((1 - ratio) + 1) + 8 * A) * ((1 - ratio) + 1) -
-                4 * A};
+    return {
+        ((A * (ratio + 1) - 5 * A) * (ratio + 1) + 8 * A) * (ratio + 1) - 4 * A,
+        ((A + 2) * ratio - (A + 3)) * ratio * ratio + 1,
+        ((A + 2) * (1 - ratio) - (A + 3)) * (1 - ratio) * (1 - ratio) + 1,
+        ((A * ((1 - ratio) + 1) - 5 * A) * ((1 - ratio) + 1) + 8 * A) * ((1 - ratio) + 1) - 4 * A};
   }
   if (ratio == 1.0) return {0, 1};
   if (s.nearest == "round_prefer_floor") return {ratio <= 0.5 ? 1.0 : 0.0, ratio > 0.5 ? 1.0 : 0.0};
@@ -299,7 +297,8 @@ Tensor ref_resize(const Tensor& x, const RefSpec& s, const std::vector<double>& 
     for (std::int64_t o = 0; o < outer; ++o) {
       for (std::int64_t i = 0; i < inner; ++i) {
         for (std::int64_t k = 0; k < shape[d]; ++k) {
-          line[static_cast<std::size_t>(k)] = cur[static_cast<std::size_t>((o * shape[d] + k) * inner + i)];
+          line[static_cast<std::size_t>(k)] =
+              cur[static_cast<std::size_t>((o * shape[d] + k) * inner + i)];
         }
         for (std::int64_t k = 0; k < out_shape[d]; ++k) {
           next[static_cast<std::size_t>((o * out_shape[d] + k) * inner + i)] =
@@ -323,8 +322,8 @@ TEST(Resize, RandomCasesMatchTheOnnxReference) {
     RefSpec spec;
   };
   std::vector<Case> cases;
-  for (const char* coord :
-       {"half_pixel", "pytorch_half_pixel", "align_corners", "asymmetric", "tf_half_pixel_for_nn"}) {
+  for (const char* coord : {"half_pixel", "pytorch_half_pixel", "align_corners", "asymmetric",
+                            "tf_half_pixel_for_nn"}) {
     for (const char* nearest : {"round_prefer_floor", "round_prefer_ceil", "floor", "ceil"}) {
       cases.push_back({{2, 3, 5, 7}, {1, 1, 1.6f, 0.6f}, {}, {"nearest", coord, nearest}});
       cases.push_back({{2, 3, 5, 7}, {}, {2, 3, 3, 11}, {"nearest", coord, nearest}});
@@ -365,10 +364,12 @@ TEST(Resize, RandomCasesMatchTheOnnxReference) {
 }
 
 TEST(Resize, Deterministic) {
-  expect_deterministic_concurrent(resize_call(random_tensor({2, 8, 30, 40}, 3), scales({1, 1, 2.5f, 1.5f}),
-                                              std::nullopt, attrs("linear", "half_pixel")));
-  expect_deterministic_concurrent(resize_call(random_tensor({2, 8, 30, 40}, 3), scales({1, 1, 2, 2}),
-                                              std::nullopt, attrs("nearest", "asymmetric", "floor")));
+  expect_deterministic_concurrent(resize_call(random_tensor({2, 8, 30, 40}, 3),
+                                              scales({1, 1, 2.5f, 1.5f}), std::nullopt,
+                                              attrs("linear", "half_pixel")));
+  expect_deterministic_concurrent(resize_call(random_tensor({2, 8, 30, 40}, 3),
+                                              scales({1, 1, 2, 2}), std::nullopt,
+                                              attrs("nearest", "asymmetric", "floor")));
   expect_deterministic_concurrent(resize_call(random_tensor({1, 4, 30, 40}, 3), std::nullopt,
                                               sizes({1, 4, 50, 50}), attrs("cubic", "half_pixel")));
 }
@@ -403,8 +404,8 @@ TEST(Resize, LoadTimeErrors) {
   dynamic.constant = {false, false, false};
   EXPECT_THROW(run_op(dynamic), NodeError);
   // Linear interpolation of integers.
-  EXPECT_THROW(run_op(resize_call(make_tensor<std::int32_t>({2}, {1, 2}), scales({2}),
-                                  std::nullopt, attrs("linear", "half_pixel"))),
+  EXPECT_THROW(run_op(resize_call(make_tensor<std::int32_t>({2}, {1, 2}), scales({2}), std::nullopt,
+                                  attrs("linear", "half_pixel"))),
                NodeError);
 }
 

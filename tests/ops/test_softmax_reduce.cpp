@@ -138,9 +138,9 @@ TEST(Softmax, OptimisedMatchesReferenceAndIsDeterministic) {
     std::int64_t axis;
     std::int64_t opset;
   };
-  const std::vector<Case> cases = {{{8, 1000}, -1, 13}, {{4, 3, 37}, 1, 13},  {{2, 150, 70}, 1, 13},
-                                   {{3, 5, 7}, 1, 11},  {{64, 9}, 0, 13},      {{2, 3, 4, 5}, 2, 1},
-                                   {{1, 12, 64, 64}, -1, 13}};
+  const std::vector<Case> cases = {
+      {{8, 1000}, -1, 13}, {{4, 3, 37}, 1, 13},  {{2, 150, 70}, 1, 13},    {{3, 5, 7}, 1, 11},
+      {{64, 9}, 0, 13},    {{2, 3, 4, 5}, 2, 1}, {{1, 12, 64, 64}, -1, 13}};
   for (const Case& c : cases) {
     for (const char* op : {"Softmax", "LogSoftmax"}) {
       SCOPED_TRACE(std::string(op) + " " + shape_to_string(c.shape));
@@ -162,9 +162,8 @@ TEST(Softmax, OptimisedMatchesReferenceAndIsDeterministic) {
 TEST(Softmax, LoadTimeErrors) {
   EXPECT_THROW(run_op(make_call("Softmax", {f32({2, 2}, {1, 2, 3, 4})}, {{"axis", attr_int(2)}})),
                NodeError);
-  EXPECT_THROW(
-      run_op(make_call("Softmax", {f32({2, 2}, {1, 2, 3, 4})}, {{"axis", attr_int(-3)}})),
-      NodeError);
+  EXPECT_THROW(run_op(make_call("Softmax", {f32({2, 2}, {1, 2, 3, 4})}, {{"axis", attr_int(-3)}})),
+               NodeError);
   EXPECT_THROW(run_op(make_call("LogSoftmax", {make_tensor<std::int32_t>({2}, {1, 2})})),
                NodeError);
   EXPECT_THROW(run_op(make_call("Softmax", {f32({2}, {1, 2})}, {{"beta", attr_float(1)}})),
@@ -173,8 +172,8 @@ TEST(Softmax, LoadTimeErrors) {
 
 TEST(Softmax, OnnxNodeCases) {
   for (const char* op : {"softmax", "logsoftmax"}) {
-    for (const char* suffix : {"axis_0", "axis_1", "axis_2", "default_axis", "example_1",
-                               "example", "large_number", "negative_axis"}) {
+    for (const char* suffix : {"axis_0", "axis_1", "axis_2", "default_axis", "example_1", "example",
+                               "large_number", "negative_axis"}) {
       const std::string name = std::string("test_") + op + "_" + suffix;
       if (!load_node_case(name)) continue;
       SCOPED_TRACE(name);
@@ -210,8 +209,8 @@ TEST(Reduce, SumAxesInputAndNoop) {
       run1(make_call("ReduceSum", {x, i64({})}, {{"noop_with_empty_axes", attr_int(1)}}));
   EXPECT_TRUE(same.bit_equal(x));
   expect_floats(
-      run1(make_call("ReduceSum", {x, i64({0})}, {{"noop_with_empty_axes", attr_int(1)}})),
-      {1, 3}, {5, 7, 9});
+      run1(make_call("ReduceSum", {x, i64({0})}, {{"noop_with_empty_axes", attr_int(1)}})), {1, 3},
+      {5, 7, 9});
   // Opset 11: axes attribute.
   expect_floats(run1(make_call("ReduceSum", {x}, {{"axes", attr_ints({0})}}, 11)), {1, 3},
                 {5, 7, 9});
@@ -219,8 +218,8 @@ TEST(Reduce, SumAxesInputAndNoop) {
   const Tensor big = make_tensor<std::int64_t>({2}, {std::numeric_limits<std::int64_t>::max(), 1});
   const Tensor wrapped = run1(make_call("ReduceSum", {big, i64({0})}));
   EXPECT_EQ(wrapped.data<std::int64_t>()[0], std::numeric_limits<std::int64_t>::min());
-  const Tensor i32 = run1(
-      make_call("ReduceSum", {make_tensor<std::int32_t>({3}, {-5, 2, 7}), i64({0})}));
+  const Tensor i32 =
+      run1(make_call("ReduceSum", {make_tensor<std::int32_t>({3}, {-5, 2, 7}), i64({0})}));
   EXPECT_EQ(i32.data<std::int32_t>()[0], 4);
 }
 
@@ -232,8 +231,8 @@ TEST(Reduce, MaxPropagatesNaNAndHandlesEmpty) {
   expect_floats(run1(call), {2}, {kNaN, kNaN});
   // Reducing an empty axis: sum 0, max -inf, mean NaN.
   const Tensor empty(DType::kFloat32, {2, 0});
-  expect_floats(run1(make_call("ReduceSum", {empty, i64({1})}, {{"keepdims", attr_int(0)}})),
-                {2}, {0, 0});
+  expect_floats(run1(make_call("ReduceSum", {empty, i64({1})}, {{"keepdims", attr_int(0)}})), {2},
+                {0, 0});
   expect_floats(run1(make_call("ReduceMax", {empty}, {{"axes", attr_ints({1})}})), {2, 1},
                 {-kInf, -kInf});
   expect_floats(run1(make_call("ReduceMean", {empty}, {{"axes", attr_ints({1})}})), {2, 1},
@@ -390,10 +389,10 @@ TEST(ArgMax, LoadTimeErrors) {
 }
 
 TEST(ArgMax, OnnxNodeCases) {
-  for (const char* suffix : {"default_axis_example", "default_axis_random", "keepdims_example",
-                             "keepdims_random", "negative_axis_keepdims_example",
-                             "negative_axis_keepdims_random", "no_keepdims_example",
-                             "no_keepdims_random"}) {
+  for (const char* suffix :
+       {"default_axis_example", "default_axis_random", "keepdims_example", "keepdims_random",
+        "negative_axis_keepdims_example", "negative_axis_keepdims_random", "no_keepdims_example",
+        "no_keepdims_random"}) {
     for (const char* last : {"", "_select_last_index"}) {
       const std::string name = std::string("test_argmax_") + suffix + last;
       SCOPED_TRACE(name);
