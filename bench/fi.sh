@@ -44,7 +44,7 @@ for m in "${models[@]}"; do
   dn=$("$FIB" "$model" --input "$input" --trials "$trials" --threads "$threads")
   pt='{}'
   if [ "$m" != fmnist ] && [ "$pt_trials" -gt 0 ]; then
-    pt=$("$PYTHON" "$BENCH/pytorch_fi.py" --model "$m" --trials "$pt_trials" --threads "$threads" | tail -1) || pt='{}'
+    pt=$("$PYTHON" "$BENCH/pytorch_fi.py" --model "$m" --trials "$pt_trials" --threads "$threads" --repeat 3 --warmup 1 | tail -1) || pt='{}'
   fi
   printf '%s\t%s\t%s\n' "$m" "$dn" "$pt" >> "$tmp"
 done
