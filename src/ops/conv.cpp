@@ -1,10 +1,18 @@
 // Conv (1-D/2-D/3-D, groups, dilations, strides, pads, auto_pad, optional bias), float32.
 //
 // Two kernels chosen at prepare: a plain-loop reference (double accumulation, one output element
-// summed in a fixed order) and a oneDNN convolution. The oneDNN kernel reorders constant weights
-// once at prepare into the layout the primitive asks for, and picks a data layout per layer
-// (measured on ResNet-50 layers at batch 1, see choose_layout): plain NCHW (gemm-based) where it
-// beats blocked + reorders, nChw16c blocked with reorders in and out otherwise.
+// summed in a fixed order) and an optimised one:
+//  - depthwise 3x3/5x5 2-D convolutions: a direct AVX-512 kernel on NCHW (conv_depthwise.h);
+//  - everything else: a oneDNN convolution whose constant weights are reordered once at prepare
+//    into the layout the primitive asks for, with a data layout chosen per layer from measurements
+//    at batch 1 (choose_layout): plain NCHW (gemm-based) for large 1x1 layers, blocked with
+//    reorders in and out otherwise.
+// No Winograd: it would halve 3x3 stride-1 layers (measured ~2x on VGG/ResNet 3x3 at >= 28x28),
+// but its transforms mix the inputs of a whole tile, so fault propagation would no longer match
+// PyTorch / ONNX Runtime: measured with one input set to 1e30 in a 256-channel 56x56 layer,
+// oneDNN's F(4x4,3x3) kernel changed 2816 outputs outside that input's receptive field, and with
+// an Inf input its F(2x2,3x3) kernel produced NaN where a direct convolution gives +-Inf.
+// Shapes oneDNN cannot do run the reference.
 #include <omp.h>
 
 #include <algorithm>
@@ -137,7 +145,6 @@ enum class Layout {
   kPlain,     // NCHW in and out: no reorders, gemm-based kernel
   kBlocked,   // the primitive's preferred (blocked) layouts, reorders in and out
   kPlainSrc,  // NCHW source read directly, blocked destination reordered out (few input channels)
-  kWinograd,  // blocked with Winograd F(2x2|4x4, 3x3): ~2x fewer multiplications for 3x3/1
 };
 
 // Measured on one core (Sapphire Rapids, AVX-512) at batch 1, ResNet-50 and MobileNetV2 layers:
@@ -145,25 +152,18 @@ enum class Layout {
 // kernel plus its two reorders (256->64 at 56x56: 0.78 ms vs 0.75 + 0.47 ms; 384->64 at 14x14:
 // 0.06 vs 0.29 ms); at 7x7 blocked wins (960->320: 0.27 vs 0.35 ms), as it does for strided or
 // larger kernels (3x3 64->64 at 56x56: 1.69 vs 4.0 ms).
-// Winograd halves 3x3 stride-1 layers from 28x28 up (64->64 at 56x56: 0.88 vs 1.43 ms with
-// reorders; VGG's 3x3 layers ~2x) and still wins at 14x14 with >= 256 channels, but loses on
-// small maps (7x7: 1.65 vs 1.35 ms). A first layer with 3 input channels is fastest reading NCHW
-// directly (7x7/2 3->64: 1.8 vs 2.3 ms blocked).
+// A first layer with 3 input channels is fastest reading NCHW directly (7x7/2 3->64: 1.8 vs
+// 2.3 ms blocked).
 Layout choose_layout(const ConvGeom& g) {
   const Window& w = g.window;
-  bool pointwise = g.group == 1, unit_3x3 = g.group == 1 && w.rank == 2;
+  bool pointwise = g.group == 1;
   std::int64_t out_spatial = 1;
   for (std::size_t i = 0; i < w.rank; ++i) {
     pointwise = pointwise && w.kernel[i] == 1 && w.strides[i] == 1 && w.pad_begin[i] == 0 &&
                 w.pad_end[i] == 0;
-    unit_3x3 = unit_3x3 && w.kernel[i] == 3 && w.strides[i] == 1 && w.dilations[i] == 1;
     out_spatial *= w.out[i];
   }
   if (pointwise && out_spatial >= 14 * 14) return Layout::kPlain;
-  if (unit_3x3 && (out_spatial >= 28 * 28 ||
-                   (out_spatial >= 14 * 14 && g.in_channels >= 256 && g.out_channels >= 256))) {
-    return Layout::kWinograd;
-  }
   if (g.group == 1 && g.in_channels < 8) return Layout::kPlainSrc;
   return Layout::kBlocked;
 }
@@ -219,13 +219,6 @@ class DnnlConvKernel final : public Kernel {
  private:
   // The preferred layout, or blocked when the NCHW source is not read by a direct kernel.
   std::unique_ptr<ConvPlan> build() const {
-    if (layout_ == Layout::kWinograd) {
-      try {
-        return build(Layout::kWinograd);
-      } catch (const dnnl::error&) {
-        return build(Layout::kBlocked);  // no Winograd kernel for this shape or CPU
-      }
-    }
     std::unique_ptr<ConvPlan> plan = build(layout_);
     if (layout_ == Layout::kPlainSrc && plan->impl.find("gemm") != std::string::npos) {
       plan = build(Layout::kBlocked);
@@ -245,18 +238,15 @@ class DnnlConvKernel final : public Kernel {
     auto any = [](const memory::desc& md) {
       return memory::desc(md.dims(), memory::data_type::f32, Tag::any);
     };
-    const bool blocked = layout == Layout::kBlocked || layout == Layout::kWinograd;
-    const memory::desc src = blocked ? any(user_src_) : user_src_;
+    const memory::desc src = layout == Layout::kBlocked ? any(user_src_) : user_src_;
     const memory::desc dst = layout == Layout::kPlain ? user_dst_ : any(user_dst_);
     memory::desc bias_md;
     if (g_.has_bias) {
       bias_md = memory::desc({g_.out_channels}, memory::data_type::f32, Tag::x);
     }
     dnnl::convolution_forward::desc desc(
-        dnnl::prop_kind::forward_inference,
-        layout == Layout::kWinograd ? dnnl::algorithm::convolution_winograd
-                                    : dnnl::algorithm::convolution_direct,
-        src, any(user_weights_), bias_md, dst, strides, dilations, pad_l, pad_r);
+        dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, src,
+        any(user_weights_), bias_md, dst, strides, dilations, pad_l, pad_r);
     dnnl::primitive_attr attr;
     attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
     dnnl::convolution_forward::primitive_desc pd(desc, attr, dnnl_util::cpu_engine());

@@ -102,8 +102,7 @@ class ReferenceConvTransposeKernel final : public Kernel {
 
 class DnnlConvTransposeKernel final : public Kernel {
  public:
-  DnnlConvTransposeKernel(DeconvGeom g, const Tensor* weights)
-      : g_(std::move(g)) {
+  DnnlConvTransposeKernel(DeconvGeom g, const Tensor* weights) : g_(std::move(g)) {
     if (weights != nullptr) weights_ = *weights;
     const std::size_t rank = g_.window.rank + 2;
     Shape src{g_.batch, g_.in_channels}, dst{g_.batch, g_.out_channels}, wd;

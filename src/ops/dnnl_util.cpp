@@ -57,19 +57,6 @@ Tag plain_tag(std::size_t rank) {
   }
 }
 
-Tag blocked16_tag(std::size_t rank) {
-  switch (rank) {
-    case 3:
-      return Tag::nCw16c;
-    case 4:
-      return Tag::nChw16c;
-    case 5:
-      return Tag::nCdhw16c;
-    default:
-      return Tag::undef;
-  }
-}
-
 Tag weights_tag(std::size_t spatial_rank, bool grouped, bool in_out_order) {
   static const Tag kTags[2][2][3] = {
       {{Tag::oiw, Tag::oihw, Tag::oidhw}, {Tag::bac, Tag::bacd, Tag::bacde}},

@@ -1,6 +1,6 @@
 // oneDNN glue shared by the Conv, ConvTranspose, Gemm, MatMul and pooling kernels: the CPU engine,
-// a stream and grow-only scratch buffers per calling thread, plain/blocked format tags, and a cache
-// of primitives per OpenMP thread count.
+// a stream and grow-only scratch buffers per calling thread, plain format tags, and a cache of
+// primitives per OpenMP thread count.
 //
 // Why per thread count: a oneDNN primitive fixes its thread partitioning (and the size of its
 // scratchpad) when it is created, from omp_get_max_threads() at that moment. A session is prepared
@@ -34,16 +34,15 @@ dnnl::stream& thread_stream();
 
 // Thread-local scratch slots. A kernel's run() may hold one pointer per slot at a time; the memory
 // stays valid until the next request for the same slot on the same thread.
-enum class Scratch { kPad, kSrc, kDst, kWeights, kAux, kCount };
+enum class Scratch { kPad, kSrc, kDst, kWeights, kCount };
 // 64-byte aligned, grow-only (no allocation in steady state); nullptr when allocation fails.
 void* thread_scratch(Scratch slot, std::size_t bytes) noexcept;
 
 // The OpenMP thread count a run on the calling thread uses (omp_get_max_threads()).
 int current_threads() noexcept;
 
-// "ncw"/"nchw"/"ncdhw" for rank 3/4/5, and the 16-channel blocked variants.
+// "ncw"/"nchw"/"ncdhw" for rank 3/4/5.
 Tag plain_tag(std::size_t rank);
-Tag blocked16_tag(std::size_t rank);
 // Weight tags in ONNX order: oiw/oihw/oidhw; with groups goiw/goihw/goidhw; ConvTranspose's
 // [in, out/group, k...] order: iow/iohw/iodhw, giow/giohw/giodhw.
 Tag weights_tag(std::size_t spatial_rank, bool grouped, bool in_out_order);

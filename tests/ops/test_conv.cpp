@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
+#include <limits>
 
 #include "common/op_runner.h"
 #include "core/error.h"
@@ -263,7 +265,7 @@ TEST(Conv, DeterministicAndThreadSafe) {
     call.inputs[2] = random_tensor({64}, 9);
     call.attributes = {};
     test::expect_deterministic_concurrent(call);
-    // Depthwise (direct NCHW kernel) and a Winograd-sized 3x3.
+    // Depthwise (direct NCHW kernel) and a blocked 3x3.
     call.inputs = {random_tensor({1, 32, 28, 28}, 10), random_tensor({32, 1, 3, 3}, 11),
                    random_tensor({32}, 12)};
     call.attributes = {{"group", attr_int(32)}, {"pads", attr_ints({1, 1, 1, 1})}};
@@ -272,6 +274,49 @@ TEST(Conv, DeterministicAndThreadSafe) {
                    random_tensor({16}, 15)};
     call.attributes = {{"pads", attr_ints({1, 1, 1, 1})}};
     test::expect_deterministic_concurrent(call);
+  }
+}
+
+// A faulty activation may change only the outputs whose receptive field contains it, bitwise, and
+// an Inf stays an Inf: the optimised kernels must not mix inputs across windows (as Winograd
+// transforms do), so fault propagation matches a direct convolution in PyTorch or ONNX Runtime.
+TEST(Conv, FaultStaysInReceptiveField) {
+  struct Case {
+    Shape w;
+    std::int64_t group;
+  };
+  for (const Case& c : {Case{{32, 32, 3, 3}, 1}, Case{{32, 1, 3, 3}, 32}, Case{{16, 32, 1, 1}, 1},
+                        Case{{64, 32, 3, 3}, 1}}) {
+    for (float bad : {1e30f, std::numeric_limits<float>::infinity()}) {
+      OpCall call;
+      call.op_type = "Conv";
+      const std::int64_t pad = c.w[2] / 2;
+      call.inputs = {random_tensor({1, 32, 30, 30}, 1), random_tensor(c.w, 2),
+                     random_tensor({c.w[0]}, 3)};
+      call.attributes = {{"group", attr_int(c.group)}, {"pads", attr_ints({pad, pad, pad, pad})}};
+      const Tensor clean = run_op(call).outputs[0];
+      const std::int64_t ch = 5, row = 12, col = 17;
+      call.inputs[0]->data<float>()[(ch * 30 + row) * 30 + col] = bad;
+      const Tensor faulty = run_op(call).outputs[0];
+      std::int64_t changed_outside = 0;
+      for (std::int64_t m = 0; m < c.w[0]; ++m) {
+        const bool reads_ch = c.group == 1 || m == ch;
+        for (std::int64_t i = 0; i < 30; ++i) {
+          for (std::int64_t j = 0; j < 30; ++j) {
+            const bool inside = reads_ch && std::abs(i - row) <= pad && std::abs(j - col) <= pad;
+            const std::int64_t k = (m * 30 + i) * 30 + j;
+            if (!inside && std::memcmp(&clean.data<float>()[k], &faulty.data<float>()[k], 4) != 0) {
+              ++changed_outside;
+            }
+          }
+        }
+      }
+      EXPECT_EQ(changed_outside, 0) << "w " << shape_to_string(c.w) << " value " << bad;
+      // One Inf input meets one (non-zero) weight per output: +-Inf, never NaN.
+      for (std::int64_t k = 0; k < faulty.numel(); ++k) {
+        ASSERT_FALSE(std::isnan(faulty.data<float>()[k])) << "w " << shape_to_string(c.w);
+      }
+    }
   }
 }
 

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <limits>
 
 #include "common/op_runner.h"
@@ -339,6 +340,44 @@ TEST(Pool, DeterministicAndThreadSafe) {
     call = pool("GlobalAveragePool", random_tensor({1, 256, 14, 14}, 3), {});
     call.reference = reference;
     test::expect_deterministic_concurrent(call);
+  }
+}
+
+// A faulty input changes only the outputs whose window contains it (bitwise), as in a direct
+// implementation, and a NaN or Inf there reaches every such output.
+TEST(Pool, FaultStaysInWindow) {
+  for (const char* op : {"MaxPool", "AveragePool"}) {
+    for (std::int64_t stride : {1, 2}) {
+      for (float bad : {1e30f, std::numeric_limits<float>::infinity(),
+                        std::numeric_limits<float>::quiet_NaN()}) {
+        OpCall call = pool(op, random_tensor({1, 8, 20, 37}, 4),
+                           {{"kernel_shape", attr_ints({3, 3})},
+                            {"strides", attr_ints({stride, stride})},
+                            {"pads", attr_ints({1, 1, 1, 1})}});
+        const Tensor clean = run_op(call).outputs[0];
+        const std::int64_t ch = 3, row = 9, col = 20;
+        call.inputs[0]->data<float>()[(ch * 20 + row) * 37 + col] = bad;
+        const Tensor faulty = run_op(call).outputs[0];
+        const std::int64_t oh = faulty.dim(2), ow = faulty.dim(3);
+        for (std::int64_t c = 0; c < 8; ++c) {
+          for (std::int64_t i = 0; i < oh; ++i) {
+            for (std::int64_t j = 0; j < ow; ++j) {
+              const bool inside = c == ch && std::abs(i * stride - 1 + 1 - row) <= 1 &&
+                                  std::abs(j * stride - 1 + 1 - col) <= 1;
+              const std::int64_t k = (c * oh + i) * ow + j;
+              const float a = clean.data<float>()[k], b = faulty.data<float>()[k];
+              if (!inside) {
+                EXPECT_EQ(std::memcmp(&a, &b, 4), 0) << op << " " << c << "," << i << "," << j;
+              } else if (std::isnan(bad)) {
+                EXPECT_TRUE(std::isnan(b)) << op;
+              } else if (std::isinf(bad)) {
+                EXPECT_TRUE(std::isinf(b)) << op;
+              }
+            }
+          }
+        }
+      }
+    }
   }
 }
 
