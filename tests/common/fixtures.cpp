@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <filesystem>
 
+#include "core/npy.h"
+#include "exec/model_file.h"
+
 namespace dnnfi::test {
 
 std::vector<Fixture> model_fixtures() {
@@ -23,6 +26,18 @@ Fixture default_model_fixture() {
   const std::string root = std::string(DNNFI_SOURCE_DIR) + "/models/";
   return {"fmnist_resnet", root + "fmnist_resnet.onnx", root + "fmnist_sample_input.npy",
           root + "fmnist_sample_expected.npy"};
+}
+
+LoadedFixture load_for_injection(const Fixture& f) {
+  Tensor input = load_npy(f.input);
+  Graph g = load_model(f.model);
+  SessionOptions opts;
+  opts.input_shapes[g.values[g.inputs[0]].name] = input.shape();
+  LoadedFixture l;
+  l.session = Session::create(std::move(g), opts);
+  l.injector = std::make_unique<Injector>(l.session);
+  l.golden = l.injector->golden({input});
+  return l;
 }
 
 }  // namespace dnnfi::test

@@ -2,8 +2,11 @@
 // bundled default model.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
+
+#include "fi/injector.h"
 
 namespace dnnfi::test {
 
@@ -16,5 +19,13 @@ struct Fixture {
 
 std::vector<Fixture> model_fixtures();
 Fixture default_model_fixture();
+
+// A fixture prepared for fault injection: session (for the input's shape), injector, golden run.
+struct LoadedFixture {
+  std::shared_ptr<const Session> session;
+  std::unique_ptr<Injector> injector;
+  GoldenRun golden;
+};
+LoadedFixture load_for_injection(const Fixture& f);
 
 }  // namespace dnnfi::test

@@ -15,20 +15,8 @@
 namespace dnnfi {
 namespace {
 
-struct Fixture {
-  std::shared_ptr<const Session> session;
-  std::unique_ptr<Injector> injector;
-  GoldenRun golden;
-};
-
-Fixture default_model() {
-  const auto f = test::default_model_fixture();
-  Fixture x;
-  x.session = Session::create(load_model(f.model));
-  x.injector = std::make_unique<Injector>(x.session);
-  x.golden = x.injector->golden({load_npy(f.input)});
-  return x;
-}
+using Fixture = test::LoadedFixture;
+Fixture default_model() { return test::load_for_injection(test::default_model_fixture()); }
 
 TrialResult one(Fixture& fx, const Fault& f, Strategy s = Strategy::kCone, double limit = 0) {
   TrialWorkspace ws;
@@ -150,13 +138,10 @@ TEST(Outcomes, FuzzedShapeTensorsNeverCrash) {
   // Random faults on every value of every fixture, int64 shape values included: the engine returns
   // a status or a result, never crashes (run under ASan/UBSan in CI's sanitizer job).
   for (const auto& fxt : test::model_fixtures()) {
-    Tensor input = load_npy(fxt.input);
-    Graph g = load_model(fxt.model);
-    SessionOptions opts;
-    opts.input_shapes[g.values[g.inputs[0]].name] = input.shape();
-    auto s = Session::create(std::move(g), opts);
-    Injector inj(s);
-    GoldenRun golden = inj.golden({input});
+    test::LoadedFixture l = test::load_for_injection(fxt);
+    const auto& s = l.session;
+    Injector& inj = *l.injector;
+    const GoldenRun& golden = l.golden;
     std::mt19937_64 gen(11);
     TrialWorkspace ws;
     for (std::size_t v = 0; v < s->graph().values.size(); ++v) {

@@ -13,23 +13,8 @@
 namespace dnnfi {
 namespace {
 
-struct Loaded {
-  std::shared_ptr<const Session> session;
-  std::unique_ptr<Injector> injector;
-  GoldenRun golden;
-};
-
-Loaded load_fixture(const test::Fixture& f) {
-  Tensor input = load_npy(f.input);
-  Graph g = load_model(f.model);
-  SessionOptions opts;
-  opts.input_shapes[g.values[g.inputs[0]].name] = input.shape();
-  Loaded l;
-  l.session = Session::create(std::move(g), opts);
-  l.injector = std::make_unique<Injector>(l.session);
-  l.golden = l.injector->golden({input});
-  return l;
-}
+using Loaded = test::LoadedFixture;
+Loaded load_fixture(const test::Fixture& f) { return test::load_for_injection(f); }
 
 // A random fault: any node output (folded ones included), weight or graph input; a random
 // element; a random fault model on fp32 values.
