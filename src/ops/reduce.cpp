@@ -22,6 +22,22 @@ namespace dnnfi {
 
 namespace {
 
+// Instantiates make.operator()<T>() for the element type `dtype` of the numeric types the reduce
+// ops support; any other dtype is unsupported.
+template <typename Make>
+std::unique_ptr<Kernel> make_for_dtype(const PrepareContext& ctx, DType dtype, Make& make) {
+  switch (dtype) {
+    case DType::kFloat32: return make.template operator()<float>();
+    case DType::kFloat64: return make.template operator()<double>();
+    case DType::kInt32: return make.template operator()<std::int32_t>();
+    case DType::kInt64: return make.template operator()<std::int64_t>();
+    case DType::kInt8: return make.template operator()<std::int8_t>();
+    case DType::kUInt8: return make.template operator()<std::uint8_t>();
+    default: ctx.unsupported("unsupported dtype");
+  }
+}
+
+
 constexpr std::size_t kMaxGroups = 16;
 
 enum class ReduceKind { kSum, kMean, kMax };
@@ -267,28 +283,7 @@ Prepared prepare_reduce(const PrepareContext& ctx, std::int64_t axes_input_since
       return Status::ok();
     });
   };
-  switch (x.dtype) {
-    case DType::kFloat32:
-      p.kernel = make.template operator()<float>();
-      break;
-    case DType::kFloat64:
-      p.kernel = make.template operator()<double>();
-      break;
-    case DType::kInt32:
-      p.kernel = make.template operator()<std::int32_t>();
-      break;
-    case DType::kInt64:
-      p.kernel = make.template operator()<std::int64_t>();
-      break;
-    case DType::kInt8:
-      p.kernel = make.template operator()<std::int8_t>();
-      break;
-    case DType::kUInt8:
-      p.kernel = make.template operator()<std::uint8_t>();
-      break;
-    default:
-      ctx.unsupported("unsupported dtype");
-  }
+  p.kernel = make_for_dtype(ctx, x.dtype, make);
   return p;
 }
 
@@ -379,28 +374,7 @@ Prepared prepare_argmax(const PrepareContext& ctx) {
       return Status::ok();
     });
   };
-  switch (x.dtype) {
-    case DType::kFloat32:
-      p.kernel = make.template operator()<float>();
-      break;
-    case DType::kFloat64:
-      p.kernel = make.template operator()<double>();
-      break;
-    case DType::kInt32:
-      p.kernel = make.template operator()<std::int32_t>();
-      break;
-    case DType::kInt64:
-      p.kernel = make.template operator()<std::int64_t>();
-      break;
-    case DType::kInt8:
-      p.kernel = make.template operator()<std::int8_t>();
-      break;
-    case DType::kUInt8:
-      p.kernel = make.template operator()<std::uint8_t>();
-      break;
-    default:
-      ctx.unsupported("unsupported dtype");
-  }
+  p.kernel = make_for_dtype(ctx, x.dtype, make);
   return p;
 }
 
