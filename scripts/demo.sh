@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
-# The main job: installs dependencies, builds, and runs dnnfi on the bundled default model.
+# The main job: installs dependencies, builds, and runs the demo campaign (configs/demo.yaml) on
+# the bundled Fashion-MNIST model and Debian's Fashion-MNIST test images: fault-free Top-1
+# accuracy, then TensorFI+'s fault model (one random bit flip in the output of a random node)
+# with the SDC rate and its 95% interval. Results: runs/demo/results.sqlite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install_deps.sh
 bash scripts/build.sh >/dev/null
-MODEL=models/fmnist_resnet.onnx
-./build/dnnfi inspect "$MODEL"
+rm -rf runs/demo
+./build/dnnfi campaign configs/demo.yaml
 echo
-./build/dnnfi run "$MODEL" --input models/fmnist_sample_input.npy
-echo
-# One fault: bit 30 (an exponent bit; bit 0 = least significant) of one element of the stem ReLU.
-./build/dnnfi inject "$MODEL" --input models/fmnist_sample_input.npy \
-  --node /stem/stem.2/Relu --index 100 --bit 30
+echo "next: ./build/dnnfi summary runs/demo | ./build/dnnfi replay runs/demo --trial 0 |" \
+  "./build/dnnfi export runs/demo --csv"

@@ -46,6 +46,14 @@ std::string_view dtype_name(DType t) {
   return "undefined";
 }
 
+DType dtype_from_name(std::string_view name) {
+  for (int i = 1; i <= static_cast<int>(DType::kBool); ++i) {
+    const auto t = static_cast<DType>(i);
+    if (dtype_name(t) == name) return t;
+  }
+  return DType::kUndefined;
+}
+
 // Codes from onnx.proto TensorProto.DataType.
 DType dtype_from_onnx(int c) {
   switch (c) {

@@ -28,6 +28,8 @@ enum class DType : std::uint8_t {
 // Bytes per element; 0 for kUndefined.
 std::size_t dtype_size(DType t);
 std::string_view dtype_name(DType t);
+// Inverse of dtype_name ("float32", "int8"...); kUndefined for anything else.
+DType dtype_from_name(std::string_view name);
 // ONNX TensorProto.DataType code -> DType; kUndefined when the code is not supported.
 DType dtype_from_onnx(int onnx_code);
 int dtype_to_onnx(DType t);

@@ -1,7 +1,9 @@
 #include "fi/sampler.h"
 
 #include <algorithm>
+#include <cmath>
 #include <random>
+#include <set>
 #include <regex>
 
 #include "core/error.h"
@@ -18,8 +20,8 @@ std::uint64_t splitmix64(std::uint64_t x) {
   return x ^ (x >> 31);
 }
 
-// Uniform integer in [0, n) from a 64-bit generator, without modulo bias, portable (the standard
-// distributions are implementation-defined, which would break cross-platform replay).
+}  // namespace
+
 std::uint64_t uniform_below(std::mt19937_64& gen, std::uint64_t n) {
   const std::uint64_t limit = UINT64_MAX - UINT64_MAX % n;
   std::uint64_t x;
@@ -28,8 +30,6 @@ std::uint64_t uniform_below(std::mt19937_64& gen, std::uint64_t n) {
   } while (x >= limit);
   return x % n;
 }
-
-}  // namespace
 
 std::uint64_t trial_stream_seed(std::uint64_t seed, std::uint64_t trial, std::uint64_t stream) {
   return splitmix64(splitmix64(splitmix64(seed) ^ trial) ^ stream);
@@ -61,6 +61,10 @@ FaultSampler::FaultSampler(const Session& session, SamplerConfig config)
     if (use_re && !std::regex_search(a, re) && !std::regex_search(b, re)) return false;
     return true;
   };
+  auto keep_dtype = [&](DType dt) {
+    return config_.dtypes.empty() ||
+           std::find(config_.dtypes.begin(), config_.dtypes.end(), dt) != config_.dtypes.end();
+  };
   if (config_.target == SiteKind::kNodeOutput) {
     for (int n : session.run_order()) {
       const Node& node = g.nodes[static_cast<std::size_t>(n)];
@@ -74,7 +78,7 @@ FaultSampler::FaultSampler(const Session& session, SamplerConfig config)
         if (v == kNoValue) continue;
         if (!keep_name(node.name, g.values[static_cast<std::size_t>(v)].name)) continue;
         const TensorInfo& info = session.info(v);
-        if (info.numel() == 0) continue;
+        if (info.numel() == 0 || !keep_dtype(info.dtype)) continue;
         SampleCandidate c;
         c.site = FaultSite{SiteKind::kNodeOutput, n, static_cast<int>(o), v, 0};
         c.numel = info.numel();
@@ -104,7 +108,7 @@ FaultSampler::FaultSampler(const Session& session, SamplerConfig config)
         if (!used) continue;
       }
       const TensorInfo& info = session.info(v);
-      if (info.numel() == 0) continue;
+      if (info.numel() == 0 || !keep_dtype(info.dtype)) continue;
       SampleCandidate c;
       c.site = FaultSite{config_.target, -1, 0, v, 0};
       c.numel = info.numel();
@@ -122,6 +126,12 @@ FaultSampler::FaultSampler(const Session& session, SamplerConfig config)
     cumulative_.push_back(total);
   }
   if (config_.faults_per_trial < 1) throw InputError("faults per trial must be >= 1");
+  if (config_.percent_per_site < 0.0 || config_.percent_per_site > 100.0) {
+    throw InputError("percent of values per site must be in [0, 100]");
+  }
+  if (config_.percent_per_site > 0.0 && config_.independent_sites && !config_.every_site) {
+    throw InputError("a percent of values per site needs faults in one site or in every site");
+  }
   if (config_.bits_per_fault < 1) throw InputError("bits per fault must be >= 1");
   for (const auto& c : candidates_) {
     const int width = dtype_bits(c.dtype);
@@ -146,39 +156,20 @@ FaultSampler::FaultSampler(const Session& session, SamplerConfig config)
 std::vector<Fault> FaultSampler::sample(std::uint64_t seed, std::uint64_t trial) const {
   std::mt19937_64 gen(trial_stream_seed(seed, trial, 1));
   std::vector<Fault> faults;
-  const SampleCandidate* shared = nullptr;
-  for (int k = 0; k < config_.faults_per_trial; ++k) {
-    const SampleCandidate* c = shared;
-    std::int64_t index = 0;
-    if (c == nullptr) {
-      if (config_.policy == SitePolicy::kUniformNode) {
-        c = &candidates_[uniform_below(gen, candidates_.size())];
-        index = static_cast<std::int64_t>(uniform_below(gen, static_cast<std::uint64_t>(c->numel)));
-      } else {
-        const auto pick = static_cast<std::int64_t>(
-            uniform_below(gen, static_cast<std::uint64_t>(cumulative_.back())));
-        const auto it = std::upper_bound(cumulative_.begin(), cumulative_.end(), pick);
-        const std::size_t ci = static_cast<std::size_t>(it - cumulative_.begin());
-        c = &candidates_[ci];
-        index = pick - (ci == 0 ? 0 : cumulative_[ci - 1]);
-      }
-      if (!config_.independent_sites) shared = c;
-    } else {
-      index = static_cast<std::int64_t>(uniform_below(gen, static_cast<std::uint64_t>(c->numel)));
-    }
+  auto add_fault = [&](const SampleCandidate& c, std::int64_t index) {
     Fault f;
-    f.site = c->site;
+    f.site = c.site;
     f.site.flat_index = index;
     f.model = config_.model;
     const bool needs_bits = f.model.kind == FaultModelKind::kBitFlip ||
                             f.model.kind == FaultModelKind::kStuckAt0 ||
                             f.model.kind == FaultModelKind::kStuckAt1;
     if (needs_bits && f.model.bits.empty()) {
-      const int width = dtype_bits(c->dtype);
+      const int width = dtype_bits(c.dtype);
       const int hi = config_.bit_hi < 0 ? width - 1 : config_.bit_hi;
       while (static_cast<int>(f.model.bits.size()) < config_.bits_per_fault) {
-        const int b = config_.bit_lo +
-                      static_cast<int>(uniform_below(gen, static_cast<std::uint64_t>(hi - config_.bit_lo + 1)));
+        const int b = config_.bit_lo + static_cast<int>(uniform_below(
+                                           gen, static_cast<std::uint64_t>(hi - config_.bit_lo + 1)));
         if (std::find(f.model.bits.begin(), f.model.bits.end(), b) == f.model.bits.end()) {
           f.model.bits.push_back(b);
         }
@@ -186,6 +177,46 @@ std::vector<Fault> FaultSampler::sample(std::uint64_t seed, std::uint64_t trial)
     }
     if (f.model.kind == FaultModelKind::kRandomValue) f.model.seed = gen();
     faults.push_back(std::move(f));
+  };
+  // Distinct elements of one tensor (TensorFI2 draws them with random.sample): Floyd's algorithm,
+  // which needs `count` draws whatever the tensor size; ascending order.
+  auto distinct_elements = [&](const SampleCandidate& c) {
+    std::int64_t count = config_.faults_per_trial;
+    if (config_.percent_per_site > 0.0) {
+      count = static_cast<std::int64_t>(
+          std::floor(config_.percent_per_site / 100.0 * static_cast<double>(c.numel)));
+    }
+    count = std::min(count, c.numel);
+    std::set<std::int64_t> chosen;
+    for (std::int64_t j = c.numel - count; j < c.numel; ++j) {
+      const auto t = static_cast<std::int64_t>(uniform_below(gen, static_cast<std::uint64_t>(j + 1)));
+      if (!chosen.insert(t).second) chosen.insert(j);
+    }
+    for (std::int64_t index : chosen) add_fault(c, index);
+  };
+  if (config_.every_site) {
+    for (const SampleCandidate& c : candidates_) distinct_elements(c);
+    return faults;
+  }
+  if (!config_.independent_sites) {
+    distinct_elements(candidates_[uniform_below(gen, candidates_.size())]);
+    return faults;
+  }
+  for (int k = 0; k < config_.faults_per_trial; ++k) {
+    const SampleCandidate* c = nullptr;
+    std::int64_t index = 0;
+    if (config_.policy == SitePolicy::kUniformNode) {
+      c = &candidates_[uniform_below(gen, candidates_.size())];
+      index = static_cast<std::int64_t>(uniform_below(gen, static_cast<std::uint64_t>(c->numel)));
+    } else {
+      const auto pick = static_cast<std::int64_t>(
+          uniform_below(gen, static_cast<std::uint64_t>(cumulative_.back())));
+      const auto it = std::upper_bound(cumulative_.begin(), cumulative_.end(), pick);
+      const std::size_t ci = static_cast<std::size_t>(it - cumulative_.begin());
+      c = &candidates_[ci];
+      index = pick - (ci == 0 ? 0 : cumulative_[ci - 1]);
+    }
+    add_fault(*c, index);
   }
   return faults;
 }

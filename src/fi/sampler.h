@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -27,10 +28,19 @@ struct SamplerConfig {
   int bit_lo = 0;                     // random bits are drawn from [bit_lo, bit_hi]
   int bit_hi = -1;                    // -1: the dtype's top bit
   int bits_per_fault = 1;             // bits drawn per fault (distinct), for random bits
-  int faults_per_trial = 1;           // TensorFI2's Amount
-  // Several faults in one trial: false = all in one tensor (TensorFI2 "multiple" on one layer),
-  // true = each fault draws its own site.
+  std::vector<DType> dtypes;          // keep only tensors of these dtypes (empty: all)
+  int faults_per_trial = 1;           // TensorFI2's Amount (bitflips, random)
+  // > 0: the number of faults per chosen tensor is floor(percent/100 * its element count)
+  // instead of faults_per_trial (TensorFI2's Amount for zeros). Needs !independent_sites.
+  double percent_per_site = 0.0;
+  // How a trial's faults spread over sites:
+  //   independent_sites (default): each fault draws its own site (tensor and element);
+  //   !independent_sites: one tensor is drawn, the faults hit distinct elements of it
+  //     (TensorFI2 "Mode: single");
+  //   every_site: every candidate tensor gets its faults, distinct elements in each
+  //     (TensorFI2 "Mode: multiple").
   bool independent_sites = true;
+  bool every_site = false;
 };
 
 struct SampleCandidate {
@@ -53,6 +63,10 @@ class FaultSampler {
   std::vector<SampleCandidate> candidates_;
   std::vector<std::int64_t> cumulative_;  // prefix sums of numel for kSizeWeighted
 };
+
+// Uniform integer in [0, n), n > 0, without modulo bias and portable (the standard distributions
+// are implementation-defined, which would break cross-platform replay).
+std::uint64_t uniform_below(std::mt19937_64& gen, std::uint64_t n);
 
 // splitmix64: the stream seed of trial i is mix(seed, i); independent of any other trial.
 std::uint64_t trial_stream_seed(std::uint64_t seed, std::uint64_t trial, std::uint64_t stream);

@@ -109,5 +109,65 @@ TEST(Sampler, FiltersBitRangesAndMultipleFaults) {
   EXPECT_THROW(FaultSampler(*s, bad_bits), InputError);
 }
 
+
+// TensorFI2 "Mode: single": one tensor, Amount distinct elements of it (random.sample).
+TEST(Sampler, SameSiteFaultsHitDistinctElements) {
+  auto s = default_session();
+  SamplerConfig c;
+  c.independent_sites = false;
+  c.faults_per_trial = 40;
+  FaultSampler sampler(*s, c);
+  for (std::uint64_t t = 0; t < 50; ++t) {
+    auto faults = sampler.sample(3, t);
+    const std::int64_t numel = s->info(faults.at(0).site.value).numel();
+    ASSERT_EQ(static_cast<std::int64_t>(faults.size()), std::min<std::int64_t>(40, numel));
+    for (std::size_t k = 1; k < faults.size(); ++k) {
+      EXPECT_EQ(faults[k].site.value, faults[0].site.value);
+      EXPECT_LT(faults[k - 1].site.flat_index, faults[k].site.flat_index);  // distinct, ascending
+    }
+  }
+}
+
+// TensorFI2 "Type: zeros, Amount: p": floor(p% of the tensor) values; "Mode: multiple": every
+// tensor. Expected counts computed from the tensor sizes by hand: floor(0.1 * numel).
+TEST(Sampler, PercentPerSiteAndEverySite) {
+  auto s = default_session();
+  SamplerConfig c;
+  c.target = SiteKind::kWeight;
+  c.dtypes = {DType::kFloat32};
+  c.model.kind = FaultModelKind::kSetZero;
+  c.percent_per_site = 10.0;
+  c.independent_sites = false;
+  c.every_site = true;
+  FaultSampler sampler(*s, c);
+  std::map<int, std::int64_t> expected;
+  for (const auto& cand : sampler.candidates()) {
+    EXPECT_EQ(cand.dtype, DType::kFloat32);
+    expected[cand.site.value] = cand.numel / 10;
+  }
+  const auto faults = sampler.sample(11, 0);
+  std::map<int, std::int64_t> got;
+  for (const auto& f : faults) ++got[f.site.value];
+  for (auto& [v, n] : expected) EXPECT_EQ(got[v], n) << s->graph().values[v].name;
+  // A percent needs one tensor or all of them, not independent draws.
+  SamplerConfig bad = c;
+  bad.every_site = false;
+  bad.independent_sites = true;
+  EXPECT_THROW(FaultSampler(*s, bad), InputError);
+}
+
+TEST(Sampler, DtypeFilterDropsIntegerInitializers) {
+  auto s = default_session();
+  SamplerConfig all;
+  all.target = SiteKind::kWeight;
+  SamplerConfig floats = all;
+  floats.dtypes = {DType::kFloat32};
+  FaultSampler a(*s, all), f(*s, floats);
+  for (const auto& cand : f.candidates()) EXPECT_EQ(cand.dtype, DType::kFloat32);
+  std::size_t n_float = 0;
+  for (const auto& cand : a.candidates()) n_float += cand.dtype == DType::kFloat32;
+  EXPECT_EQ(f.candidates().size(), n_float);
+}
+
 }  // namespace
 }  // namespace dnnfi

@@ -12,5 +12,10 @@ using Command = std::function<int()>;
 Command add_inspect(CLI::App& app);
 Command add_run(CLI::App& app);
 Command add_inject(CLI::App& app);
+Command add_campaign(CLI::App& app);
+Command add_summary(CLI::App& app);
+Command add_export(CLI::App& app);
+Command add_merge(CLI::App& app);
+Command add_replay(CLI::App& app);
 
 }  // namespace dnnfi::cli

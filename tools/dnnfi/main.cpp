@@ -21,6 +21,11 @@ int main(int argc, char** argv) {
   add(dnnfi::cli::add_inspect);
   add(dnnfi::cli::add_run);
   add(dnnfi::cli::add_inject);
+  add(dnnfi::cli::add_campaign);
+  add(dnnfi::cli::add_summary);
+  add(dnnfi::cli::add_export);
+  add(dnnfi::cli::add_merge);
+  add(dnnfi::cli::add_replay);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

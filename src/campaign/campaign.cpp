@@ -1,0 +1,501 @@
+#include "campaign/campaign.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <ctime>
+#include <exception>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <random>
+#include <set>
+#include <thread>
+
+#include <fmt/core.h>
+#include <sys/utsname.h>
+
+#include "campaign/stats.h"
+#include "core/error.h"
+#include "exec/model_file.h"
+
+namespace dnnfi {
+
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+std::string utc_now() {
+  const std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+std::string machine_description() {
+  std::string cpu;
+  std::ifstream in("/proc/cpuinfo");
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("model name", 0) == 0) {
+      cpu = line.substr(line.find(':') + 2);
+      break;
+    }
+  }
+  utsname u{};
+  uname(&u);
+  return fmt::format("{} {} {} {}; {}; {} cores", u.nodename, u.sysname, u.release, u.machine,
+                     cpu.empty() ? "unknown cpu" : cpu, std::thread::hardware_concurrency());
+}
+
+// An exclusive lock on the output directory for the life of the campaign; the kernel releases it
+// when the process dies, so a kill -9 never leaves a stale lock.
+class DirectoryLock {
+ public:
+  explicit DirectoryLock(const std::string& dir) {
+    const std::string path = (fs::path(dir) / ".dnnfi.lock").string();
+    fd_ = ::open(path.c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0644);
+    if (fd_ < 0) throw InputError(dir + ": output directory is not writable");
+    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+      ::close(fd_);
+      throw InputError(dir + ": another dnnfi process is running a campaign in this directory");
+    }
+  }
+  DirectoryLock(const DirectoryLock&) = delete;
+  DirectoryLock& operator=(const DirectoryLock&) = delete;
+  ~DirectoryLock() { ::close(fd_); }
+
+ private:
+  int fd_ = -1;
+};
+
+std::vector<std::int64_t> unravel(std::int64_t flat, const Shape& shape) {
+  std::vector<std::int64_t> coords(shape.size(), 0);
+  for (std::size_t d = shape.size(); d-- > 0;) {
+    if (shape[d] > 0) {
+      coords[d] = flat % shape[d];
+      flat /= shape[d];
+    }
+  }
+  return coords;
+}
+
+}  // namespace
+
+std::string results_db_path(const std::string& dir) {
+  return (fs::path(dir) / "results.sqlite").string();
+}
+
+CampaignContext::CampaignContext(const CampaignConfig& config) : config_(config) {
+  validate_campaign_config(config_);
+  Graph graph = load_model(config_.model);
+  if (graph.inputs.size() != 1) {
+    throw InputError(config_.model + ": campaigns need a model with one input, this one has " +
+                     std::to_string(graph.inputs.size()));
+  }
+  SessionOptions opts;
+  opts.threads = 1;  // parallelism comes from trials on several threads
+  session_ = Session::create(std::move(graph), opts);
+  const Graph& g = session_->graph();
+  const TensorInfo& in = session_->info(g.inputs[0]);
+  if (in.dtype != DType::kFloat32) {
+    throw InputError(config_.model + ": input '" + g.values[g.inputs[0]].name +
+                     "' is not float32; campaigns feed float32 images");
+  }
+  input_shape_ = in.shape;
+  const TensorInfo& out = session_->info(g.outputs[0]);
+  if (out.shape.empty() || out.shape.back() < 1) {
+    throw InputError(config_.model + ": output '" + g.values[g.outputs[0]].name +
+                     "' has no class axis");
+  }
+  num_classes_ = out.shape.back();
+  injector_ = std::make_unique<Injector>(session_);
+  const std::string where = config_.source.empty() ? config_.model : config_.source;
+  try {
+    sampler_ = std::make_unique<FaultSampler>(*session_, config_.faults);
+  } catch (const InputError& e) {
+    throw InputError(where + ": faults: " + e.what());
+  }
+  dataset_ = open_dataset(config_.dataset);
+  if (dataset_->size() < 1) throw InputError(dataset_->describe() + ": no samples");
+  if (config_.samples > dataset_->size()) {
+    throw InputError(fmt::format("{}: dataset.samples is {} but {} has only {} samples", where,
+                                 config_.samples, dataset_->describe(), dataset_->size()));
+  }
+}
+
+std::vector<std::int64_t> CampaignContext::select_samples() const {
+  const std::int64_t n = dataset_->size();
+  std::vector<std::int64_t> all(static_cast<std::size_t>(n));
+  for (std::int64_t i = 0; i < n; ++i) all[static_cast<std::size_t>(i)] = i;
+  if (config_.samples == 0 || config_.samples >= n) return all;
+  // Partial Fisher-Yates on a stream of its own: the subset depends only on the seed.
+  std::mt19937_64 gen(trial_stream_seed(config_.seed, 0, 0x5A3D1E));
+  const auto k = static_cast<std::size_t>(config_.samples);
+  for (std::size_t i = 0; i < k; ++i) {
+    const std::size_t j = i + uniform_below(gen, all.size() - i);
+    std::swap(all[i], all[j]);
+  }
+  all.resize(k);
+  std::sort(all.begin(), all.end());
+  return all;
+}
+
+Tensor CampaignContext::input_tensor(std::int64_t dataset_index) const {
+  const RawSample s = dataset_->get(dataset_index);
+  return preprocess_sample(s, config_.preprocess, input_shape_,
+                           fmt::format("{} sample {}", dataset_->describe(), dataset_index));
+}
+
+std::size_t CampaignContext::trial_input(std::int64_t trial, std::size_t eligible) const {
+  const auto group = static_cast<std::uint64_t>(trial / config_.trials_per_input);
+  std::mt19937_64 gen(trial_stream_seed(config_.seed, group, 2));
+  return static_cast<std::size_t>(uniform_below(gen, eligible));
+}
+
+TrialRecord CampaignContext::make_record(std::int64_t trial, const InputRecord& input,
+                                         const TrialResult& r, double duration_s) const {
+  const Graph& g = session_->graph();
+  TrialRecord rec;
+  rec.id = trial;
+  rec.input_index = input.index;
+  rec.label = input.label;
+  rec.golden_label = input.golden_label;
+  rec.outcome = outcome_name(r.outcome);
+  rec.error = r.error;
+  const bool has_label = r.outcome != Outcome::kDUE && r.outcome != Outcome::kHang &&
+                         !r.faulty_top1.empty();
+  rec.faulty_label = has_label ? r.faulty_top1[0] : -1;
+  rec.golden_in_top5 = has_label && r.golden_in_top5;
+  rec.nodes_computed = static_cast<std::int64_t>(r.nodes_computed);
+  rec.duration_s = duration_s;
+  for (const AppliedFault& a : r.applied) {
+    FaultRecord f;
+    const FaultSite& site = a.fault.site;
+    f.ordinal = static_cast<int>(a.index);
+    f.site_kind = site_kind_name(site.kind);
+    const Value& val = g.values[static_cast<std::size_t>(site.value)];
+    f.value = val.name;
+    if (site.node >= 0) {
+      const Node& node = g.nodes[static_cast<std::size_t>(site.node)];
+      f.node = node.name;
+      f.op_type = node.op_type;
+    } else if (!val.consumers.empty()) {
+      f.op_type = g.nodes[static_cast<std::size_t>(val.consumers[0])].op_type;
+    }
+    f.flat_index = site.flat_index;
+    f.coords = unravel(site.flat_index, session_->info(site.value).shape);
+    f.model = fault_model_kind_name(a.fault.model.kind);
+    f.bits = a.fault.model.bits;
+    f.dtype = std::string(dtype_name(a.dtype));
+    f.bits_before = a.bits_before;
+    f.bits_after = a.bits_after;
+    f.value_before = a.value_before;
+    f.value_after = a.value_after;
+    rec.faults.push_back(std::move(f));
+  }
+  return rec;
+}
+
+namespace {
+
+// The golden pass: every chosen input once, fault-free, on `threads` threads.
+std::vector<InputRecord> golden_pass(const CampaignContext& ctx, int threads,
+                                     const CampaignRunOptions& options) {
+  const std::vector<std::int64_t> samples = ctx.select_samples();
+  std::vector<InputRecord> inputs(samples.size());
+  std::atomic<std::size_t> next{0};
+  std::atomic<std::size_t> finished{0};
+  std::exception_ptr error;
+  std::mutex error_mu;
+  std::atomic<bool> abort{false};
+  auto worker = [&] {
+    try {
+      while (!abort.load()) {
+        const std::size_t i = next.fetch_add(1);
+        if (i >= samples.size()) break;
+        InputRecord& rec = inputs[i];
+        rec.index = static_cast<std::int64_t>(i);
+        rec.dataset_index = samples[i];
+        const RawSample raw = ctx.dataset().get(samples[i]);
+        rec.label = raw.label;
+        if (rec.label >= ctx.num_classes()) {
+          throw InputError(fmt::format("{}: label {} of sample {} is out of range for the model's "
+                                       "{} classes",
+                                       ctx.dataset().describe(), rec.label, samples[i],
+                                       ctx.num_classes()));
+        }
+        Tensor t = preprocess_sample(raw, ctx.config().preprocess,
+                                     ctx.session().info(ctx.session().graph().inputs[0]).shape,
+                                     fmt::format("{} sample {}", ctx.dataset().describe(), samples[i]));
+        std::vector<Tensor> in;
+        in.push_back(std::move(t));
+        const GoldenRun golden = ctx.injector().golden(std::move(in));
+        rec.golden_label = golden.top1.at(0);
+        rec.correct = rec.label >= 0 && rec.label == rec.golden_label;
+        finished.fetch_add(1);
+      }
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(error_mu);
+      if (!error) error = std::current_exception();
+      abort.store(true);
+    }
+  };
+  const auto t0 = Clock::now();
+  std::vector<std::thread> pool;
+  for (int t = 0; t < threads; ++t) pool.emplace_back(worker);
+  while (options.progress && finished.load() < samples.size() && !abort.load()) {
+    std::this_thread::sleep_for(std::chrono::duration<double>(options.progress_interval_s));
+    CampaignProgress p;
+    p.phase = "golden";
+    p.done = p.new_done = static_cast<std::int64_t>(finished.load());
+    p.total = static_cast<std::int64_t>(samples.size());
+    p.elapsed_s = seconds_since(t0);
+    options.progress(p);
+  }
+  for (auto& th : pool) th.join();
+  if (error) std::rethrow_exception(error);
+  return inputs;
+}
+
+struct TrialQueue {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<TrialRecord> ready;
+  int workers_left = 0;
+  std::exception_ptr error;
+};
+
+// Runs the given trial ids on `threads` workers; the calling thread commits the results to the
+// database in transactions and reports progress. Returns the number of trials committed.
+std::int64_t run_trials(const CampaignContext& ctx, const std::vector<InputRecord>& inputs,
+                        const std::vector<std::size_t>& eligible,
+                        const std::vector<std::int64_t>& ids, ResultsDb& db,
+                        const CampaignRunOptions& options, CampaignProgress& progress,
+                        Clock::time_point t0) {
+  const CampaignConfig& cfg = ctx.config();
+  TrialQueue q;
+  std::atomic<std::size_t> next{0};
+  std::atomic<bool> abort{false};
+  // Consecutive ids share their input group, so chunks keep a worker on one golden run.
+  const std::size_t chunk = static_cast<std::size_t>(std::clamp<std::int64_t>(cfg.trials_per_input, 1, 64));
+  auto stopped = [&] { return abort.load() || (options.stop != nullptr && options.stop->load()); };
+  auto worker = [&] {
+    try {
+      TrialWorkspace ws;
+      TrialOptions topt;
+      topt.strategy = cfg.strategy;
+      topt.time_limit_s = cfg.time_limit_s;
+      std::unique_ptr<GoldenRun> golden;
+      std::int64_t golden_input = -1;
+      while (!stopped()) {
+        const std::size_t begin = next.fetch_add(chunk);
+        if (begin >= ids.size()) break;
+        const std::size_t end = std::min(ids.size(), begin + chunk);
+        std::vector<TrialRecord> done;
+        for (std::size_t k = begin; k < end && !stopped(); ++k) {
+          const std::int64_t id = ids[k];
+          const InputRecord& input = inputs[eligible[ctx.trial_input(id, eligible.size())]];
+          if (input.index != golden_input) {
+            std::vector<Tensor> in;
+            in.push_back(ctx.input_tensor(input.dataset_index));
+            golden = std::make_unique<GoldenRun>(ctx.injector().golden(std::move(in)));
+            golden_input = input.index;
+            if (golden->top1.at(0) != input.golden_label) {
+              throw InputError(fmt::format(
+                  "input {} (sample {}) now classifies as {} but the golden pass recorded {}: the "
+                  "model or dataset changed since the campaign started",
+                  input.index, input.dataset_index, golden->top1.at(0), input.golden_label));
+            }
+          }
+          const std::vector<Fault> faults = ctx.sampler().sample(cfg.seed, static_cast<std::uint64_t>(id));
+          const auto ts = Clock::now();
+          const TrialResult r = ctx.injector().run_trial(*golden, faults, topt, ws);
+          done.push_back(ctx.make_record(id, input, r, seconds_since(ts)));
+        }
+        std::lock_guard<std::mutex> lock(q.mu);
+        for (auto& rec : done) q.ready.push_back(std::move(rec));
+        q.cv.notify_one();
+      }
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(q.mu);
+      if (!q.error) q.error = std::current_exception();
+      abort.store(true);
+    }
+    std::lock_guard<std::mutex> lock(q.mu);
+    --q.workers_left;
+    q.cv.notify_one();
+  };
+  const int threads = std::max(1, std::min<int>(cfg.threads, static_cast<int>(ids.size())));
+  q.workers_left = threads;
+  std::vector<std::thread> pool;
+  for (int t = 0; t < threads; ++t) pool.emplace_back(worker);
+  std::int64_t committed = 0;
+  std::exception_ptr commit_error;
+  auto last_report = Clock::now();
+  const auto interval = std::chrono::duration<double>(options.progress_interval_s);
+  for (;;) {
+    std::vector<TrialRecord> batch;
+    bool finished = false;
+    {
+      std::unique_lock<std::mutex> lock(q.mu);
+      q.cv.wait_for(lock, interval, [&] { return q.workers_left == 0; });
+      batch.swap(q.ready);
+      finished = q.workers_left == 0;
+    }
+    if (!batch.empty() && !commit_error) {
+      try {
+        db.append_trials(batch);
+        committed += static_cast<std::int64_t>(batch.size());
+        progress.done += static_cast<std::int64_t>(batch.size());
+        progress.new_done += static_cast<std::int64_t>(batch.size());
+        for (const auto& r : batch) progress.sdc += r.outcome == "sdc" ? 1 : 0;
+      } catch (...) {
+        commit_error = std::current_exception();
+        abort.store(true);
+      }
+    }
+    if (options.progress && (finished || Clock::now() - last_report >= interval)) {
+      progress.elapsed_s = seconds_since(t0);
+      options.progress(progress);
+      last_report = Clock::now();
+    }
+    if (finished) break;
+  }
+  for (auto& th : pool) th.join();
+  if (commit_error) std::rethrow_exception(commit_error);
+  if (q.error) std::rethrow_exception(q.error);
+  return committed;
+}
+
+}  // namespace
+
+CampaignRunResult run_campaign(const CampaignConfig& config_in, const CampaignRunOptions& options) {
+  const auto t_start = Clock::now();
+  CampaignConfig config = config_in;
+  absolutize_paths(config);
+  validate_campaign_config(config);
+  std::error_code ec;
+  fs::create_directories(config.output, ec);
+  if (ec || !fs::is_directory(config.output)) {
+    throw InputError(config.output + ": cannot create the output directory (" + ec.message() + ")");
+  }
+  DirectoryLock lock(config.output);
+  CampaignContext ctx(config);
+  CampaignRunResult result;
+  result.db_path = results_db_path(config.output);
+  const std::string hash = campaign_config_hash(config);
+  const std::string model_hash = sha256_file(config.model);
+
+  std::optional<ResultsDb> db;
+  if (fs::exists(result.db_path)) {
+    if (!options.resume) {
+      throw InputError(config.output +
+                       " already holds a campaign (results.sqlite); pass --resume to continue it "
+                       "or choose another output directory");
+    }
+    db.emplace(ResultsDb::open(result.db_path, false));
+    const CampaignInfo info = db->campaign();
+    if (info.config_hash != hash) {
+      throw InputError(config.output +
+                       " holds a different campaign (its configuration differs from this one)");
+    }
+    if (info.shard_index != config.shard_index || info.shard_count != config.shard_count) {
+      throw InputError(fmt::format("{} holds shard {}/{}, not {}/{}", config.output,
+                                   info.shard_index, info.shard_count, config.shard_index,
+                                   config.shard_count));
+    }
+    if (info.model_sha256 != model_hash) {
+      throw InputError(config.model + ": the model file changed since the campaign in " +
+                       config.output + " started");
+    }
+  } else {
+    CampaignInfo info;
+    info.config_yaml = campaign_config_yaml(config);
+    info.config_hash = hash;
+    info.model_path = config.model;
+    info.model_sha256 = model_hash;
+    info.dnnfi_version = DNNFI_VERSION;
+    info.machine = machine_description();
+    info.seed = config.seed;
+    info.trials_planned = config.target_halfwidth > 0.0 ? -1 : config.trials;
+    info.shard_index = config.shard_index;
+    info.shard_count = config.shard_count;
+    info.started_at = utc_now();
+    // Made under a temporary name and renamed once complete (closing checkpoints the WAL into
+    // the file), so a kill during creation never leaves a half-made results.sqlite behind.
+    const std::string tmp = result.db_path + ".creating";
+    fs::remove(tmp, ec);
+    fs::remove(tmp + "-wal", ec);
+    fs::remove(tmp + "-shm", ec);
+    { ResultsDb::create(tmp, info); }
+    fs::rename(tmp, result.db_path, ec);
+    if (ec) throw InputError(result.db_path + ": cannot create (" + ec.message() + ")");
+    db.emplace(ResultsDb::open(result.db_path, false));
+  }
+
+  std::vector<InputRecord> inputs = db->inputs();
+  if (inputs.empty()) {  // new, or killed during the golden pass
+    inputs = golden_pass(ctx, config.threads, options);
+    db->write_inputs(inputs);
+  }
+  std::vector<std::size_t> eligible;
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    if (!config.only_correct || inputs[i].correct) eligible.push_back(i);
+  }
+  if (eligible.empty()) {
+    throw InputError(config.source + ": dataset.only_correct leaves no input: the model classifies "
+                     "none of the chosen samples correctly");
+  }
+
+  // The plan: ids 0..trials-1 of this shard, in rounds of `checkpoint` when a target half-width
+  // may stop the campaign early (a stop decided only at round ends is the same in every run).
+  const std::vector<std::int64_t> done_ids = db->trial_ids();
+  const std::set<std::int64_t> done(done_ids.begin(), done_ids.end());
+  CampaignProgress progress;
+  progress.phase = "trials";
+  progress.total = (config.trials - config.shard_index + config.shard_count - 1) / config.shard_count;
+  progress.done = static_cast<std::int64_t>(done.size());
+  progress.sdc = db->outcome_count("sdc");
+  const std::int64_t round = config.target_halfwidth > 0.0 ? config.checkpoint : config.trials;
+  const auto t_trials = Clock::now();
+  bool interrupted = false;
+  for (std::int64_t first = 0; first < config.trials && !interrupted; first += round) {
+    const std::int64_t last = std::min(config.trials, first + round);
+    std::vector<std::int64_t> pending;
+    for (std::int64_t id = first; id < last; ++id) {
+      if (id % config.shard_count == config.shard_index && !done.contains(id)) pending.push_back(id);
+    }
+    if (!pending.empty()) {
+      const std::int64_t n = run_trials(ctx, inputs, eligible, pending, *db, options, progress, t_trials);
+      result.new_trials += n;
+      if (n < static_cast<std::int64_t>(pending.size())) {  // stopped before the round ended
+        interrupted = true;
+        break;
+      }
+    }
+    if (config.target_halfwidth > 0.0) {
+      const Proportion sdc = wilson(progress.sdc, db->trial_count());
+      if (sdc.half_width() <= config.target_halfwidth) {
+        result.reached_target = true;
+        break;
+      }
+    }
+  }
+  result.trials_done = db->trial_count();
+  result.complete = !interrupted;
+  result.seconds = seconds_since(t_start);
+  return result;
+}
+
+}  // namespace dnnfi

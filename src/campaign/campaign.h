@@ -1,0 +1,90 @@
+// The campaign: a golden pass over the chosen inputs (Top-1 accuracy, fault-free labels), then
+// seeded trials, each one input and its faults, recorded in the results database.
+//
+// Determinism: trial i's input is drawn from (seed, i / trials_per_input) and its faults from
+// (seed, i) (fi/sampler.h), so results do not depend on the thread count, the shard split or
+// resumes. Crash safety: trials are committed in transactions; --resume skips the committed ids;
+// a lock file refuses a second process on the same output directory.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "campaign/config.h"
+#include "campaign/dataset.h"
+#include "campaign/results_db.h"
+#include "fi/injector.h"
+#include "fi/sampler.h"
+
+namespace dnnfi {
+
+// Model, dataset and sampler of a campaign, opened once and shared (read-only) by every worker.
+class CampaignContext {
+ public:
+  // Loads and checks everything the config names; throws Error subclasses naming the file/key.
+  explicit CampaignContext(const CampaignConfig& config);
+
+  const CampaignConfig& config() const { return config_; }
+  const Session& session() const { return *session_; }
+  const Injector& injector() const { return *injector_; }
+  const FaultSampler& sampler() const { return *sampler_; }
+  const Dataset& dataset() const { return *dataset_; }
+  std::int64_t num_classes() const { return num_classes_; }
+
+  // The dataset sample numbers of the campaign's inputs (all, or a seeded random subset).
+  std::vector<std::int64_t> select_samples() const;
+  // Sample -> model input tensor (decoded and preprocessed). Throws InputError naming the sample.
+  Tensor input_tensor(std::int64_t dataset_index) const;
+  // Which entry of `eligible` trial i uses.
+  std::size_t trial_input(std::int64_t trial, std::size_t eligible) const;
+  // A trial's result as a database record (fault sites named as in the model file).
+  TrialRecord make_record(std::int64_t trial, const InputRecord& input,
+                          const TrialResult& result, double duration_s) const;
+
+ private:
+  CampaignConfig config_;
+  std::shared_ptr<const Session> session_;
+  std::unique_ptr<Injector> injector_;
+  std::unique_ptr<FaultSampler> sampler_;
+  std::unique_ptr<Dataset> dataset_;
+  Shape input_shape_;
+  std::int64_t num_classes_ = 0;
+};
+
+struct CampaignProgress {
+  std::string phase;           // "golden" or "trials"
+  std::int64_t done = 0;       // inputs (golden) or committed trials of this shard's plan
+  std::int64_t total = 0;      // planned (the maximum with a target half-width)
+  std::int64_t sdc = 0;        // SDC trials among the committed ones
+  std::int64_t new_done = 0;   // done in this process (for the rate)
+  double elapsed_s = 0.0;      // in this phase, in this process
+};
+
+struct CampaignRunOptions {
+  bool resume = false;  // continue the campaign in the output directory
+  std::function<void(const CampaignProgress&)> progress;  // called from the calling thread
+  double progress_interval_s = 0.5;
+  const std::atomic<bool>* stop = nullptr;  // set (e.g. by SIGINT): commit and return early
+};
+
+struct CampaignRunResult {
+  std::string db_path;
+  std::int64_t trials_done = 0;  // committed in the database
+  std::int64_t new_trials = 0;   // run by this process
+  bool complete = false;         // the plan (or the target half-width) was reached
+  bool reached_target = false;   // stopped early because the half-width target was met
+  double seconds = 0.0;
+};
+
+// Runs (or resumes) a campaign. Throws InputError on bad config/data, on an existing campaign
+// without `resume`, on a different campaign in the directory, or when another process holds it.
+CampaignRunResult run_campaign(const CampaignConfig& config, const CampaignRunOptions& options);
+
+// The database file of a campaign directory.
+std::string results_db_path(const std::string& dir);
+
+}  // namespace dnnfi

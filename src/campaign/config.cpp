@@ -1,0 +1,548 @@
+#include "campaign/config.h"
+
+#include <fmt/core.h>
+#include <openssl/evp.h>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "core/error.h"
+#include "fi/fault.h"
+
+namespace dnnfi {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+// Error helpers: every message names the source, the line and the key.
+[[noreturn]] void fail_at(const std::string& what, const YAML::Node& node, const std::string& key,
+                          const std::string& msg) {
+  const int line = node.Mark().line >= 0 ? node.Mark().line + 1 : 0;
+  throw InputError(fmt::format("{}:{}: {}: {}", what, line, key, msg));
+}
+
+struct Reader {
+  std::string what;
+  std::string base_dir;
+
+  void check_keys(const YAML::Node& map, const std::string& section,
+                  const std::set<std::string>& allowed) const {
+    if (!map.IsMap()) fail_at(what, map, section.empty() ? "config" : section, "expected a mapping");
+    for (const auto& kv : map) {
+      const std::string key = kv.first.as<std::string>();
+      if (!allowed.contains(key)) {
+        std::string list;
+        for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
+        fail_at(what, kv.first, section.empty() ? key : section + "." + key,
+                "unknown key (known: " + list + ")");
+      }
+    }
+  }
+
+  template <typename T>
+  T get(const YAML::Node& node, const std::string& key) const {
+    if (!node.IsScalar()) fail_at(what, node, key, "expected a single value");
+    try {
+      return node.as<T>();
+    } catch (const YAML::Exception&) {
+      fail_at(what, node, key, "cannot read '" + node.Scalar() + "' as " + type_name<T>());
+    }
+  }
+
+  template <typename T>
+  std::vector<T> get_list(const YAML::Node& node, const std::string& key) const {
+    std::vector<T> out;
+    if (node.IsScalar()) {
+      out.push_back(get<T>(node, key));
+      return out;
+    }
+    if (!node.IsSequence()) fail_at(what, node, key, "expected a value or a list");
+    for (const auto& item : node) out.push_back(get<T>(item, key));
+    return out;
+  }
+
+  std::string path(const YAML::Node& node, const std::string& key) const {
+    const auto p = get<std::string>(node, key);
+    if (p.empty()) fail_at(what, node, key, "empty path");
+    return resolve(p);
+  }
+
+  std::string resolve(const std::string& p) const {
+    fs::path fp(p);
+    if (fp.is_relative() && !base_dir.empty()) fp = fs::path(base_dir) / fp;
+    return fp.lexically_normal().string();
+  }
+
+  template <typename T>
+  static const char* type_name() {
+    if constexpr (std::is_same_v<T, bool>) return "true/false";
+    if constexpr (std::is_integral_v<T>) return "an integer";
+    if constexpr (std::is_floating_point_v<T>) return "a number";
+    return "a string";
+  }
+};
+
+SiteKind parse_target(const Reader& r, const YAML::Node& n, const std::string& key) {
+  const auto s = r.get<std::string>(n, key);
+  if (s == "node_output" || s == "layer_outputs" || s == "layer_output") return SiteKind::kNodeOutput;
+  if (s == "weight" || s == "layer_states" || s == "layer_state") return SiteKind::kWeight;
+  if (s == "input" || s == "graph_input") return SiteKind::kGraphInput;
+  fail_at(r.what, n, key, "'" + s + "' is not one of node_output, weight, input");
+}
+
+void parse_dataset(const Reader& r, const YAML::Node& d, CampaignConfig& c) {
+  r.check_keys(d, "dataset",
+               {"format", "path", "paths", "labels", "data_key", "labels_key", "layout",
+                "cifar_labels", "samples", "only_correct"});
+  c.has_dataset = true;
+  if (!d["format"]) fail_at(r.what, d, "dataset.format", "missing");
+  try {
+    c.dataset.format = parse_dataset_format(r.get<std::string>(d["format"], "dataset.format"));
+  } catch (const InputError& e) {
+    fail_at(r.what, d["format"], "dataset.format", e.what());
+  }
+  for (const char* key : {"path", "paths"}) {
+    if (!d[key]) continue;
+    for (const auto& p : r.get_list<std::string>(d[key], std::string("dataset.") + key)) {
+      c.dataset.paths.push_back(r.resolve(p));
+    }
+  }
+  if (c.dataset.paths.empty()) fail_at(r.what, d, "dataset.path", "missing");
+  if (d["labels"]) c.dataset.labels = r.path(d["labels"], "dataset.labels");
+  if (d["data_key"]) c.dataset.data_key = r.get<std::string>(d["data_key"], "dataset.data_key");
+  if (d["labels_key"]) {
+    c.dataset.labels_key = r.get<std::string>(d["labels_key"], "dataset.labels_key");
+  }
+  if (d["layout"]) {
+    c.dataset.array_layout = r.get<std::string>(d["layout"], "dataset.layout");
+    const std::set<std::string> ok{"tensor", "hwc", "chw", "hw"};
+    if (!ok.contains(c.dataset.array_layout)) {
+      fail_at(r.what, d["layout"], "dataset.layout", "expected tensor, hwc, chw or hw");
+    }
+  }
+  if (d["cifar_labels"]) {
+    const auto s = r.get<std::string>(d["cifar_labels"], "dataset.cifar_labels");
+    if (s != "fine" && s != "coarse") {
+      fail_at(r.what, d["cifar_labels"], "dataset.cifar_labels", "expected fine or coarse");
+    }
+    c.dataset.cifar_fine_labels = s == "fine";
+  }
+  if (d["samples"]) {
+    c.samples = r.get<std::int64_t>(d["samples"], "dataset.samples");
+    if (c.samples < 0) fail_at(r.what, d["samples"], "dataset.samples", "must be >= 0");
+  }
+  if (d["only_correct"]) c.only_correct = r.get<bool>(d["only_correct"], "dataset.only_correct");
+}
+
+void parse_preprocess(const Reader& r, const YAML::Node& p, CampaignConfig& c) {
+  r.check_keys(p, "preprocess",
+               {"grayscale", "bgr", "channels", "resize", "center_crop", "scale", "mean", "std",
+                "layout"});
+  PreprocessConfig& pp = c.preprocess;
+  if (p["grayscale"]) pp.grayscale = r.get<bool>(p["grayscale"], "preprocess.grayscale");
+  if (p["bgr"]) pp.bgr = r.get<bool>(p["bgr"], "preprocess.bgr");
+  if (p["channels"]) {
+    const auto s = r.get<std::string>(p["channels"], "preprocess.channels");
+    if (s != "rgb" && s != "bgr") fail_at(r.what, p["channels"], "preprocess.channels", "rgb or bgr");
+    pp.bgr = s == "bgr";
+  }
+  auto dims = [&](const char* key, std::vector<int>& out) {
+    if (!p[key]) return;
+    out = r.get_list<int>(p[key], std::string("preprocess.") + key);
+    if (out.empty() || out.size() > 2 ||
+        std::any_of(out.begin(), out.end(), [](int v) { return v <= 0; })) {
+      fail_at(r.what, p[key], std::string("preprocess.") + key, "expected [h, w] or [size] > 0");
+    }
+  };
+  dims("resize", pp.resize);
+  dims("center_crop", pp.center_crop);
+  if (pp.center_crop.size() == 1) pp.center_crop = {pp.center_crop[0], pp.center_crop[0]};
+  if (p["scale"]) pp.scale = r.get<double>(p["scale"], "preprocess.scale");
+  if (p["mean"]) pp.mean = r.get_list<double>(p["mean"], "preprocess.mean");
+  if (p["std"]) {
+    pp.std = r.get_list<double>(p["std"], "preprocess.std");
+    for (double s : pp.std) {
+      if (!(s != 0.0) || !std::isfinite(s)) fail_at(r.what, p["std"], "preprocess.std", "must be non-zero");
+    }
+  }
+  if (p["layout"]) {
+    const auto s = r.get<std::string>(p["layout"], "preprocess.layout");
+    if (s != "nchw" && s != "nhwc") fail_at(r.what, p["layout"], "preprocess.layout", "nchw or nhwc");
+    pp.nhwc = s == "nhwc";
+  }
+}
+
+void parse_faults(const Reader& r, const YAML::Node& f, CampaignConfig& c) {
+  r.check_keys(f, "faults",
+               {"target", "model", "bits", "bit_range", "bits_per_fault", "sites", "per_trial",
+                "percent", "spread", "op_types", "name_regex", "nodes", "dtypes", "value",
+                "range"});
+  SamplerConfig& s = c.faults;
+  if (f["target"]) s.target = parse_target(r, f["target"], "faults.target");
+  if (f["model"]) {
+    try {
+      s.model.kind = parse_fault_model_kind(r.get<std::string>(f["model"], "faults.model"));
+    } catch (const InputError& e) {
+      fail_at(r.what, f["model"], "faults.model", e.what());
+    }
+    if (s.model.kind == FaultModelKind::kCallback) {
+      fail_at(r.what, f["model"], "faults.model", "callbacks exist only in the C++ API");
+    }
+  }
+  if (f["bits"]) s.model.bits = r.get_list<int>(f["bits"], "faults.bits");
+  if (f["bit_range"]) {
+    const auto br = r.get_list<int>(f["bit_range"], "faults.bit_range");
+    if (br.size() != 2) fail_at(r.what, f["bit_range"], "faults.bit_range", "expected [lo, hi]");
+    s.bit_lo = br[0];
+    s.bit_hi = br[1];
+  }
+  if (f["bits_per_fault"]) s.bits_per_fault = r.get<int>(f["bits_per_fault"], "faults.bits_per_fault");
+  if (f["sites"]) {
+    const auto v = r.get<std::string>(f["sites"], "faults.sites");
+    if (v == "uniform_node") {
+      s.policy = SitePolicy::kUniformNode;
+    } else if (v == "size_weighted") {
+      s.policy = SitePolicy::kSizeWeighted;
+    } else {
+      fail_at(r.what, f["sites"], "faults.sites", "expected uniform_node or size_weighted");
+    }
+  }
+  if (f["per_trial"]) s.faults_per_trial = r.get<int>(f["per_trial"], "faults.per_trial");
+  if (f["percent"]) s.percent_per_site = r.get<double>(f["percent"], "faults.percent");
+  if (f["spread"]) {
+    const auto v = r.get<std::string>(f["spread"], "faults.spread");
+    if (v == "independent") {
+      s.independent_sites = true;
+    } else if (v == "same_site") {
+      s.independent_sites = false;
+    } else if (v == "every_site") {
+      s.independent_sites = false;
+      s.every_site = true;
+    } else {
+      fail_at(r.what, f["spread"], "faults.spread", "expected independent, same_site or every_site");
+    }
+  }
+  if (f["op_types"]) s.op_types = r.get_list<std::string>(f["op_types"], "faults.op_types");
+  if (f["name_regex"]) s.name_regex = r.get<std::string>(f["name_regex"], "faults.name_regex");
+  if (f["nodes"]) s.names = r.get_list<std::string>(f["nodes"], "faults.nodes");
+  if (f["dtypes"]) {
+    for (const auto& name : r.get_list<std::string>(f["dtypes"], "faults.dtypes")) {
+      const DType dt = dtype_from_name(name);
+      if (dt == DType::kUndefined) fail_at(r.what, f["dtypes"], "faults.dtypes", "unknown dtype " + name);
+      s.dtypes.push_back(dt);
+    }
+  }
+  if (f["value"]) s.model.value = r.get<double>(f["value"], "faults.value");
+  if (f["range"]) {
+    const auto rg = r.get_list<double>(f["range"], "faults.range");
+    if (rg.size() != 2 || !(rg[0] < rg[1])) {
+      fail_at(r.what, f["range"], "faults.range", "expected [lo, hi] with lo < hi");
+    }
+    s.model.lo = rg[0];
+    s.model.hi = rg[1];
+  }
+}
+
+// TensorFI2 / TensorFI+ fault configs (see docs/campaigns.md for the mapping).
+void parse_tensorfi2(const Reader& r, const YAML::Node& root, CampaignConfig& c) {
+  SamplerConfig& s = c.faults;
+  c.tensorfi2 = true;
+  s.target = root["Target"] ? parse_target(r, root["Target"], "Target") : SiteKind::kNodeOutput;
+  // TensorFI2 faults float32 values only: trainable variables, layer activations.
+  s.dtypes = {DType::kFloat32};
+  std::string mode = root["Mode"] ? r.get<std::string>(root["Mode"], "Mode") : "single";
+  if (mode == "single") {
+    s.independent_sites = false;
+  } else if (mode == "multiple") {
+    s.independent_sites = false;
+    s.every_site = true;
+  } else {
+    fail_at(r.what, root["Mode"], "Mode", "'" + mode + "' is not single or multiple");
+  }
+  const std::string type = root["Type"] ? r.get<std::string>(root["Type"], "Type") : "bitflips";
+  double amount = 1.0;
+  if (root["Amount"]) amount = r.get<double>(root["Amount"], "Amount");
+  if (type == "bitflips" || type == "random") {
+    if (amount < 1.0 || amount != std::floor(amount)) {
+      fail_at(r.what, root["Amount"], "Amount", "must be a whole number >= 1 for " + type);
+    }
+    s.faults_per_trial = static_cast<int>(amount);
+  } else if (type == "zeros") {
+    if (amount < 0.0 || amount > 100.0) fail_at(r.what, root["Amount"], "Amount", "a percent 0..100");
+    s.percent_per_site = amount;
+  } else {
+    fail_at(r.what, root["Type"], "Type", "'" + type + "' is not bitflips, zeros or random");
+  }
+  if (type == "bitflips") {
+    s.model.kind = FaultModelKind::kBitFlip;
+    s.bits_per_fault = 1;
+    s.bit_lo = 0;
+    s.bit_hi = 31;
+    if (root["Bit"]) {
+      const std::string bit = r.get<std::string>(root["Bit"], "Bit");
+      if (bit != "N") {
+        const int b = r.get<int>(root["Bit"], "Bit");
+        if (b < 0 || b > 31) fail_at(r.what, root["Bit"], "Bit", "expected 0..31 or N");
+        s.model.bits = {b};
+      }
+    }
+  } else {
+    if (root["Bit"]) fail_at(r.what, root["Bit"], "Bit", "applies only to Type: bitflips");
+    if (type == "zeros") {
+      s.model.kind = FaultModelKind::kSetZero;
+    } else {
+      s.model.kind = FaultModelKind::kRandomValue;
+      s.model.lo = 0.0;
+      s.model.hi = 1.0;
+    }
+  }
+}
+
+std::string strategy_or_throw(const Reader& r, const YAML::Node& n, Strategy& out) {
+  const auto s = r.get<std::string>(n, "strategy");
+  try {
+    out = parse_strategy(s);
+  } catch (const InputError& e) {
+    fail_at(r.what, n, "strategy", e.what());
+  }
+  return s;
+}
+
+}  // namespace
+
+CampaignConfig parse_campaign_config(const std::string& yaml, const std::string& what,
+                                     const std::string& base_dir) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(yaml);
+  } catch (const YAML::ParserException& e) {
+    throw InputError(fmt::format("{}:{}: malformed YAML: {}", what, e.mark.line + 1, e.msg));
+  }
+  CampaignConfig c;
+  c.source = what;
+  if (root.IsNull()) throw InputError(what + ": empty config");
+  const Reader r{what, base_dir};
+  r.check_keys(root, "",
+               {"model", "dataset", "preprocess", "faults", "trials", "target_halfwidth",
+                "checkpoint", "trials_per_input", "seed", "threads", "strategy", "time_limit",
+                "output", "shard", "Target", "Mode", "Type", "Amount", "Bit"});
+  if (root["model"]) c.model = r.path(root["model"], "model");
+  if (root["dataset"]) parse_dataset(r, root["dataset"], c);
+  if (root["preprocess"]) parse_preprocess(r, root["preprocess"], c);
+  const bool tf2 = root["Target"] || root["Mode"] || root["Type"] || root["Amount"] || root["Bit"];
+  if (tf2 && root["faults"]) {
+    fail_at(what, root["faults"], "faults",
+            "give the fault spec either as TensorFI2 keys (Target/Mode/Type/Amount/Bit) or as "
+            "faults:, not both");
+  }
+  if (tf2) parse_tensorfi2(r, root, c);
+  if (root["faults"]) parse_faults(r, root["faults"], c);
+  if (root["trials"]) c.trials = r.get<std::int64_t>(root["trials"], "trials");
+  if (root["target_halfwidth"]) {
+    c.target_halfwidth = r.get<double>(root["target_halfwidth"], "target_halfwidth");
+  }
+  if (root["checkpoint"]) c.checkpoint = r.get<std::int64_t>(root["checkpoint"], "checkpoint");
+  if (root["trials_per_input"]) {
+    c.trials_per_input = r.get<std::int64_t>(root["trials_per_input"], "trials_per_input");
+  }
+  if (root["seed"]) c.seed = r.get<std::uint64_t>(root["seed"], "seed");
+  if (root["threads"]) c.threads = r.get<int>(root["threads"], "threads");
+  if (root["strategy"]) strategy_or_throw(r, root["strategy"], c.strategy);
+  if (root["time_limit"]) c.time_limit_s = r.get<double>(root["time_limit"], "time_limit");
+  if (root["output"]) c.output = r.path(root["output"], "output");
+  if (root["shard"]) {
+    try {
+      parse_shard(r.get<std::string>(root["shard"], "shard"), c.shard_index, c.shard_count);
+    } catch (const InputError& e) {
+      fail_at(what, root["shard"], "shard", e.what());
+    }
+  }
+  return c;
+}
+
+CampaignConfig load_campaign_config(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw InputError(path + ": cannot open config file");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  const fs::path p(path);
+  return parse_campaign_config(ss.str(), path, p.parent_path().string());
+}
+
+void absolutize_paths(CampaignConfig& c) {
+  auto abs = [](std::string& p) {
+    if (!p.empty()) p = fs::absolute(fs::path(p)).lexically_normal().string();
+  };
+  abs(c.model);
+  for (auto& p : c.dataset.paths) abs(p);
+  abs(c.dataset.labels);
+  abs(c.output);
+}
+
+void validate_campaign_config(const CampaignConfig& c) {
+  const std::string what = c.source.empty() ? "campaign" : c.source;
+  auto bad = [&](const std::string& key, const std::string& msg) {
+    throw InputError(fmt::format("{}: {}: {}", what, key, msg));
+  };
+  if (c.model.empty()) bad("model", "missing (set it in the config or with --model)");
+  if (!c.has_dataset) bad("dataset", "missing (set it in the config or with --dataset)");
+  if (c.trials < 1) bad("trials", "must be >= 1");
+  if (c.target_halfwidth < 0.0 || c.target_halfwidth >= 0.5) bad("target_halfwidth", "must be in [0, 0.5)");
+  if (c.checkpoint < 1) bad("checkpoint", "must be >= 1");
+  if (c.trials_per_input < 1) bad("trials_per_input", "must be >= 1");
+  if (c.threads < 1 || c.threads > 1024) bad("threads", "must be in 1..1024");
+  if (c.time_limit_s < 0.0) bad("time_limit", "must be >= 0");
+  if (c.target_halfwidth > 0.0 && c.shard_count > 1) {
+    bad("target_halfwidth", "needs the whole campaign in one run; it cannot be combined with shards");
+  }
+  if (c.faults.faults_per_trial < 1) bad("faults.per_trial", "must be >= 1");
+  if (c.faults.bits_per_fault < 1) bad("faults.bits_per_fault", "must be >= 1");
+}
+
+namespace {
+
+void emit_list(YAML::Emitter& e, const char* key, const auto& list) {
+  e << YAML::Key << key << YAML::Value << YAML::Flow << YAML::BeginSeq;
+  for (const auto& x : list) e << x;
+  e << YAML::EndSeq;
+}
+
+std::string target_name(SiteKind k) {
+  switch (k) {
+    case SiteKind::kNodeOutput: return "node_output";
+    case SiteKind::kWeight: return "weight";
+    case SiteKind::kGraphInput: return "input";
+  }
+  return "node_output";
+}
+
+std::string config_yaml(const CampaignConfig& c, bool with_execution) {
+  YAML::Emitter e;
+  e.SetDoublePrecision(17);
+  e << YAML::BeginMap;
+  e << YAML::Key << "model" << YAML::Value << c.model;
+  e << YAML::Key << "dataset" << YAML::Value << YAML::BeginMap;
+  e << YAML::Key << "format" << YAML::Value << dataset_format_name(c.dataset.format);
+  emit_list(e, "paths", c.dataset.paths);
+  if (!c.dataset.labels.empty()) e << YAML::Key << "labels" << YAML::Value << c.dataset.labels;
+  e << YAML::Key << "data_key" << YAML::Value << c.dataset.data_key;
+  e << YAML::Key << "labels_key" << YAML::Value << c.dataset.labels_key;
+  e << YAML::Key << "layout" << YAML::Value << c.dataset.array_layout;
+  e << YAML::Key << "cifar_labels" << YAML::Value << (c.dataset.cifar_fine_labels ? "fine" : "coarse");
+  e << YAML::Key << "samples" << YAML::Value << c.samples;
+  e << YAML::Key << "only_correct" << YAML::Value << c.only_correct;
+  e << YAML::EndMap;
+  const PreprocessConfig& p = c.preprocess;
+  e << YAML::Key << "preprocess" << YAML::Value << YAML::BeginMap;
+  e << YAML::Key << "grayscale" << YAML::Value << p.grayscale;
+  e << YAML::Key << "bgr" << YAML::Value << p.bgr;
+  if (!p.resize.empty()) emit_list(e, "resize", p.resize);
+  if (!p.center_crop.empty()) emit_list(e, "center_crop", p.center_crop);
+  e << YAML::Key << "scale" << YAML::Value << p.scale;
+  if (!p.mean.empty()) emit_list(e, "mean", p.mean);
+  if (!p.std.empty()) emit_list(e, "std", p.std);
+  e << YAML::Key << "layout" << YAML::Value << (p.nhwc ? "nhwc" : "nchw");
+  e << YAML::EndMap;
+  const SamplerConfig& s = c.faults;
+  e << YAML::Key << "faults" << YAML::Value << YAML::BeginMap;
+  e << YAML::Key << "target" << YAML::Value << target_name(s.target);
+  e << YAML::Key << "model" << YAML::Value << fault_model_kind_name(s.model.kind);
+  if (!s.model.bits.empty()) emit_list(e, "bits", s.model.bits);
+  e << YAML::Key << "bit_range" << YAML::Value << YAML::Flow << YAML::BeginSeq << s.bit_lo
+    << s.bit_hi << YAML::EndSeq;
+  e << YAML::Key << "bits_per_fault" << YAML::Value << s.bits_per_fault;
+  e << YAML::Key << "sites" << YAML::Value
+    << (s.policy == SitePolicy::kUniformNode ? "uniform_node" : "size_weighted");
+  e << YAML::Key << "per_trial" << YAML::Value << s.faults_per_trial;
+  if (s.percent_per_site > 0.0) e << YAML::Key << "percent" << YAML::Value << s.percent_per_site;
+  e << YAML::Key << "spread" << YAML::Value
+    << (s.every_site ? "every_site" : s.independent_sites ? "independent" : "same_site");
+  if (!s.op_types.empty()) emit_list(e, "op_types", s.op_types);
+  if (!s.name_regex.empty()) e << YAML::Key << "name_regex" << YAML::Value << s.name_regex;
+  if (!s.names.empty()) emit_list(e, "nodes", s.names);
+  if (!s.dtypes.empty()) {
+    std::vector<std::string> names;
+    for (DType d : s.dtypes) names.emplace_back(dtype_name(d));
+    emit_list(e, "dtypes", names);
+  }
+  e << YAML::Key << "value" << YAML::Value << s.model.value;
+  e << YAML::Key << "range" << YAML::Value << YAML::Flow << YAML::BeginSeq << s.model.lo
+    << s.model.hi << YAML::EndSeq;
+  e << YAML::EndMap;
+  e << YAML::Key << "trials" << YAML::Value << c.trials;
+  e << YAML::Key << "target_halfwidth" << YAML::Value << c.target_halfwidth;
+  e << YAML::Key << "checkpoint" << YAML::Value << c.checkpoint;
+  e << YAML::Key << "trials_per_input" << YAML::Value << c.trials_per_input;
+  e << YAML::Key << "seed" << YAML::Value << c.seed;
+  e << YAML::Key << "strategy" << YAML::Value << strategy_name(c.strategy);
+  e << YAML::Key << "time_limit" << YAML::Value << c.time_limit_s;
+  if (with_execution) {
+    e << YAML::Key << "threads" << YAML::Value << c.threads;
+    e << YAML::Key << "output" << YAML::Value << c.output;
+    e << YAML::Key << "shard" << YAML::Value
+      << fmt::format("{}/{}", c.shard_index, c.shard_count);
+  }
+  e << YAML::EndMap;
+  return std::string(e.c_str()) + "\n";
+}
+
+}  // namespace
+
+std::string campaign_config_yaml(const CampaignConfig& c) { return config_yaml(c, true); }
+
+std::string campaign_config_hash(const CampaignConfig& c) {
+  return sha256_hex(config_yaml(c, false));
+}
+
+void parse_shard(const std::string& s, int& index, int& count) {
+  const auto slash = s.find('/');
+  try {
+    if (slash == std::string::npos) throw std::invalid_argument(s);
+    std::size_t a = 0, b = 0;
+    const int k = std::stoi(s.substr(0, slash), &a);
+    const int n = std::stoi(s.substr(slash + 1), &b);
+    if (a != slash || b != s.size() - slash - 1 || n < 1 || k < 0 || k >= n) {
+      throw std::invalid_argument(s);
+    }
+    index = k;
+    count = n;
+  } catch (const std::exception&) {
+    throw InputError("shard '" + s + "' is not k/N with 0 <= k < N");
+  }
+}
+
+std::string sha256_hex(const std::string& bytes) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(bytes.data(), bytes.size(), digest, &len, EVP_sha256(), nullptr);
+  std::string hex;
+  for (unsigned int i = 0; i < len; ++i) hex += fmt::format("{:02x}", digest[i]);
+  return hex;
+}
+
+std::string sha256_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw InputError(path + ": cannot open");
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
+  std::vector<char> buf(1 << 16);
+  while (in) {
+    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+    EVP_DigestUpdate(ctx, buf.data(), static_cast<std::size_t>(in.gcount()));
+  }
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_DigestFinal_ex(ctx, digest, &len);
+  EVP_MD_CTX_free(ctx);
+  std::string hex;
+  for (unsigned int i = 0; i < len; ++i) hex += fmt::format("{:02x}", digest[i]);
+  return hex;
+}
+
+}  // namespace dnnfi

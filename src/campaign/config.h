@@ -1,0 +1,64 @@
+// Campaign configuration: a YAML file (dnnfi's own keys, or a TensorFI2/TensorFI+ fault config
+// with Target/Mode/Type/Amount/Bit) plus command-line overrides. Every problem is an InputError
+// naming the file, the key and its line. The mapping of the TensorFI2 keys is documented in
+// docs/campaigns.md.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "campaign/dataset.h"
+#include "fi/injector.h"
+#include "fi/sampler.h"
+
+namespace dnnfi {
+
+struct CampaignConfig {
+  std::string source;  // the config file ("" when built from flags only)
+  std::string model;
+  DatasetConfig dataset;
+  bool has_dataset = false;
+  PreprocessConfig preprocess;
+  std::int64_t samples = 0;  // > 0: a seeded random subset of this many samples
+  bool only_correct = false; // trials only on inputs the model classifies correctly
+  SamplerConfig faults;
+  std::int64_t trials = 1000;        // number of trials (the maximum with target_halfwidth)
+  double target_halfwidth = 0.0;     // > 0: stop once the SDC rate's 95% half-width is this small
+  std::int64_t checkpoint = 500;     // trials between target checks (a deterministic stop point)
+  std::int64_t trials_per_input = 1; // consecutive trials sharing one input (reuses its golden run)
+  std::uint64_t seed = 1;
+  int threads = 1;
+  Strategy strategy = Strategy::kCone;
+  double time_limit_s = 10.0;        // per trial; longer is a hang (0: none)
+  std::string output = "dnnfi-campaign";
+  int shard_index = 0;
+  int shard_count = 1;
+  bool tensorfi2 = false;            // the fault spec came from TensorFI2 keys
+};
+
+// Parses a config file. Relative paths in it are taken relative to the file's folder.
+CampaignConfig load_campaign_config(const std::string& path);
+// Parses YAML text; `what` names it in errors, relative paths resolve against `base_dir`.
+CampaignConfig parse_campaign_config(const std::string& yaml, const std::string& what,
+                                     const std::string& base_dir);
+// Makes model, dataset and output paths absolute (against the working directory), so that the
+// stored config means the same files from anywhere (replay, resume, merge).
+void absolutize_paths(CampaignConfig& c);
+// Checks cross-key constraints (model and dataset given, shard in range...); throws InputError.
+void validate_campaign_config(const CampaignConfig& c);
+
+// The resolved configuration as dnnfi YAML (absolute paths), parseable by parse_campaign_config.
+std::string campaign_config_yaml(const CampaignConfig& c);
+// Identity of a campaign: sha256 of its YAML without the execution keys (threads, shard, output),
+// so every shard and every resume of one campaign agree.
+std::string campaign_config_hash(const CampaignConfig& c);
+
+// Parses "k/N" (0 <= k < N); throws InputError.
+void parse_shard(const std::string& s, int& index, int& count);
+
+// Hex sha256 of a file's bytes; throws InputError naming the file.
+std::string sha256_file(const std::string& path);
+std::string sha256_hex(const std::string& bytes);
+
+}  // namespace dnnfi

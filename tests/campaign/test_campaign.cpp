@@ -1,0 +1,373 @@
+// Campaigns end to end on the bundled model and Debian's Fashion-MNIST test set: golden pass
+// accuracy against PyTorch's, determinism across threads and shards, kill -9 and resume, the
+// directory lock, target-width stopping, replay and the CLI's bad-input handling.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "campaign/campaign.h"
+#include "campaign/replay.h"
+#include "campaign/stats.h"
+#include "common/onnx_builder.h"
+#include "core/error.h"
+#include "core/npy.h"
+#include "report/summary.h"
+
+namespace dnnfi {
+namespace {
+
+namespace fs = std::filesystem;
+
+const std::string kModel = std::string(DNNFI_SOURCE_DIR) + "/models/fmnist_resnet.onnx";
+const std::string kImages = "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz";
+const std::string kLabels = "/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz";
+
+CampaignConfig fmnist_config(const std::string& out, std::int64_t trials, std::int64_t samples = 64) {
+  CampaignConfig c;
+  c.source = "test";
+  c.model = kModel;
+  c.dataset.format = DatasetFormat::kIdx;
+  c.dataset.paths = {kImages};
+  c.dataset.labels = kLabels;
+  c.has_dataset = true;
+  c.samples = samples;
+  c.preprocess.scale = 1.0 / 255.0;
+  c.preprocess.mean = {0.2860};
+  c.preprocess.std = {0.3530};
+  c.trials = trials;
+  c.seed = 7;
+  c.threads = 1;
+  c.output = out;
+  return c;
+}
+
+std::string config_file(const std::string& dir, const std::string& extra) {
+  const std::string path = dir + "/c.yaml";
+  std::ofstream(path) << "model: " << kModel << "\ndataset:\n  format: idx\n  path: " << kImages
+                      << "\n  labels: " << kLabels
+                      << "\n  samples: 64\npreprocess:\n  scale: 0.00392156862745098\n  mean: "
+                         "[0.2860]\n  std: [0.3530]\nseed: 3\n"
+                      << extra;
+  return path;
+}
+
+std::vector<TrialRecord> trials_of(const std::string& dir) {
+  return ResultsDb::open(results_db_path(dir), true).trials();
+}
+
+void expect_same_trials(const std::vector<TrialRecord>& a, const std::vector<TrialRecord>& b) {
+  ASSERT_EQ(a.size(), b.size());
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    EXPECT_TRUE(a[i].same_result(b[i])) << "trial " << a[i].id << " vs " << b[i].id;
+  }
+}
+
+// PyTorch measured 91.33% (9133 of 10000) on the Fashion-MNIST test set when the model was
+// trained (scripts/train_default_model.py, models/README.md); our engine's float32 arithmetic
+// may flip a borderline sample or two.
+TEST(Campaign, GoldenPassMatchesPyTorchAccuracy) {
+  const std::string dir = test::temp_dir("golden");
+  auto c = fmnist_config(dir, 20, 0);
+  c.threads = 2;
+  run_campaign(c, {});
+  const auto db = ResultsDb::open(results_db_path(dir), true);
+  const auto inputs = db.inputs();
+  ASSERT_EQ(inputs.size(), 10000u);
+  std::int64_t correct = 0;
+  for (const auto& in : inputs) correct += in.correct;
+  EXPECT_NEAR(static_cast<double>(correct), 9133.0, 2.0);
+  EXPECT_EQ(inputs[0].label, 9);  // first test image: ankle boot
+  EXPECT_EQ(inputs[0].golden_label, 9);
+  const auto s = summarize(db);
+  EXPECT_EQ(s.top1_accuracy.k, correct);
+  EXPECT_EQ(s.overall.trials, 20);
+}
+
+TEST(Campaign, SameTrialsAtAnyThreadCount) {
+  const std::string a = test::temp_dir("t1"), b = test::temp_dir("t2");
+  auto ca = fmnist_config(a, 300);
+  auto cb = fmnist_config(b, 300);
+  cb.threads = 2;
+  cb.trials_per_input = 1;
+  run_campaign(ca, {});
+  run_campaign(cb, {});
+  const auto ta = trials_of(a);
+  ASSERT_EQ(ta.size(), 300u);
+  expect_same_trials(ta, trials_of(b));
+  // Trials record every fault field, and the outcomes are a real mix.
+  std::set<std::string> outcomes;
+  for (const auto& t : ta) {
+    outcomes.insert(t.outcome);
+    ASSERT_EQ(t.faults.size(), 1u);
+    EXPECT_EQ(t.faults[0].site_kind, "node_output");
+    EXPECT_FALSE(t.faults[0].node.empty());
+    EXPECT_EQ(t.faults[0].bits.size(), 1u);
+    EXPECT_EQ(t.faults[0].bits_before ^ t.faults[0].bits_after, 1ull << t.faults[0].bits[0]);
+  }
+  EXPECT_TRUE(outcomes.contains("masked"));
+  EXPECT_TRUE(outcomes.contains("tolerable"));
+}
+
+TEST(Campaign, ShardsMergeIntoTheSingleRun) {
+  const std::string single = test::temp_dir("single");
+  run_campaign(fmnist_config(single, 150), {});
+  std::vector<std::string> shard_dbs;
+  for (int k = 0; k < 3; ++k) {
+    const std::string d = test::temp_dir("shard" + std::to_string(k));
+    auto c = fmnist_config(d, 150);
+    c.shard_index = k;
+    c.shard_count = 3;
+    c.threads = 1 + k % 2;
+    run_campaign(c, {});
+    for (const auto& t : trials_of(d)) EXPECT_EQ(t.id % 3, k);
+    shard_dbs.push_back(results_db_path(d));
+  }
+  const std::string merged = test::temp_dir("merged");
+  merge_results(results_db_path(merged), shard_dbs);
+  expect_same_trials(trials_of(single), trials_of(merged));
+  const auto s1 = summarize(ResultsDb::open(results_db_path(single), true));
+  const auto s2 = summarize(ResultsDb::open(results_db_path(merged), true));
+  EXPECT_EQ(s1.overall.sdc.k, s2.overall.sdc.k);
+  EXPECT_EQ(s1.overall.masked.k, s2.overall.masked.k);
+}
+
+// Kills a real campaign process with SIGKILL twice at different moments, resumes it, and
+// compares with an uninterrupted run: no trial lost, none duplicated, the same results.
+TEST(Campaign, Kill9AndResumeGiveTheUninterruptedResults) {
+  const std::string ref = test::temp_dir("ref"), dir = test::temp_dir("killed");
+  const std::string cfg = config_file(dir, "trials: 20000\nthreads: 2\n");
+  const std::string out = dir + "/out";
+  auto c = load_campaign_config(cfg);
+  c.output = ref;
+  run_campaign(c, {});
+  const auto reference = trials_of(ref);
+  ASSERT_EQ(reference.size(), 20000u);
+
+  std::int64_t kills = 0;
+  for (const double wait_s : {0.05, 0.6, 1.2}) {
+    const pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      const int devnull = ::open("/dev/null", O_WRONLY);
+      dup2(devnull, 1);
+      dup2(devnull, 2);
+      execl(DNNFI_CLI_PATH, DNNFI_CLI_PATH, "campaign", cfg.c_str(), "-o", out.c_str(), "--resume",
+            "--quiet", static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    std::this_thread::sleep_for(std::chrono::duration<double>(wait_s));
+    kill(pid, SIGKILL);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    kills += WIFSIGNALED(status) ? 1 : 0;
+  }
+  EXPECT_GE(kills, 1);
+  std::int64_t before = 0;
+  if (fs::exists(results_db_path(out))) {
+    before = ResultsDb::open(results_db_path(out), true).trial_count();
+  }
+  EXPECT_GT(before, 0);  // killed after some trials were committed
+  EXPECT_LT(before, 20000);
+  const auto r = test::run_cli("campaign " + cfg + " -o " + out + " --resume --quiet");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  expect_same_trials(reference, trials_of(out));
+}
+
+TEST(Campaign, SecondProcessOnTheSameDirectoryIsRefused) {
+  const std::string dir = test::temp_dir("locked");
+  const int fd = ::open((dir + "/.dnnfi.lock").c_str(), O_CREAT | O_RDWR, 0644);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(flock(fd, LOCK_EX | LOCK_NB), 0);
+  try {
+    run_campaign(fmnist_config(dir, 10), {});
+    ADD_FAILURE() << "no error";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("another dnnfi process"), std::string::npos) << e.what();
+  }
+  close(fd);
+  EXPECT_FALSE(fs::exists(results_db_path(dir)));
+}
+
+TEST(Campaign, ExistingResultsAreNeverOverwritten) {
+  const std::string dir = test::temp_dir("existing");
+  run_campaign(fmnist_config(dir, 40), {});
+  const auto before = trials_of(dir);
+  EXPECT_THROW(run_campaign(fmnist_config(dir, 40), {}), InputError);  // no --resume
+  auto other = fmnist_config(dir, 40);
+  other.seed = 8;
+  CampaignRunOptions resume;
+  resume.resume = true;
+  try {
+    run_campaign(other, resume);
+    ADD_FAILURE() << "no error";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("different campaign"), std::string::npos) << e.what();
+  }
+  expect_same_trials(before, trials_of(dir));
+  // Resuming a finished campaign adds nothing.
+  const auto r = run_campaign(fmnist_config(dir, 40), resume);
+  EXPECT_EQ(r.new_trials, 0);
+  EXPECT_TRUE(r.complete);
+}
+
+// The stop point depends only on the trials, so it is the first checkpoint where the SDC
+// interval is narrow enough, checked here against the Wilson interval of each prefix.
+TEST(Campaign, TargetHalfWidthStopsAtTheFirstNarrowCheckpoint) {
+  const std::string dir = test::temp_dir("target");
+  auto c = fmnist_config(dir, 5000);
+  c.target_halfwidth = 0.02;
+  c.checkpoint = 100;
+  c.threads = 2;
+  const auto r = run_campaign(c, {});
+  EXPECT_TRUE(r.reached_target);
+  const auto t = trials_of(dir);
+  ASSERT_EQ(static_cast<std::int64_t>(t.size()) % 100, 0);
+  ASSERT_LT(t.size(), 5000u);
+  std::int64_t sdc = 0;
+  for (std::size_t i = 0; i < t.size(); ++i) {
+    EXPECT_EQ(t[i].id, static_cast<std::int64_t>(i));
+    sdc += t[i].outcome == "sdc";
+    const auto n = static_cast<std::int64_t>(i + 1);
+    if (n % 100 == 0) {
+      const double half = wilson(sdc, n).half_width();
+      if (n == static_cast<std::int64_t>(t.size())) {
+        EXPECT_LE(half, 0.02);
+      } else {
+        EXPECT_GT(half, 0.02) << "should have stopped at " << n;
+      }
+    }
+  }
+  // The same trials as a fixed-size run of that length.
+  const std::string fixed = test::temp_dir("fixed");
+  run_campaign(fmnist_config(fixed, static_cast<std::int64_t>(t.size())), {});
+  expect_same_trials(t, trials_of(fixed));
+}
+
+TEST(Campaign, OnlyCorrectInputsAndTrialsPerInput) {
+  const std::string dir = test::temp_dir("correct");
+  auto c = fmnist_config(dir, 60);
+  c.only_correct = true;
+  c.trials_per_input = 4;
+  run_campaign(c, {});
+  const auto db = ResultsDb::open(results_db_path(dir), true);
+  const auto inputs = db.inputs();
+  const auto t = db.trials();
+  ASSERT_EQ(t.size(), 60u);
+  for (const auto& tr : t) {
+    EXPECT_TRUE(inputs.at(static_cast<std::size_t>(tr.input_index)).correct);
+    EXPECT_EQ(tr.input_index, t[static_cast<std::size_t>(tr.id / 4 * 4)].input_index);
+  }
+}
+
+TEST(Campaign, ReplayIsBitExactAndShowsPropagation) {
+  const std::string dir = test::temp_dir("replay");
+  auto c = fmnist_config(dir, 200);
+  c.faults.bit_lo = 30;  // exponent MSB: many SDCs
+  c.faults.bit_hi = 30;
+  run_campaign(c, {});
+  const auto t = trials_of(dir);
+  int sdc_checked = 0;
+  for (const auto& tr : t) {
+    if (tr.id % 20 != 0 && !(tr.outcome == "sdc" && sdc_checked == 0)) continue;
+    const ReplayReport rep = replay_trial(dir, tr.id);
+    EXPECT_TRUE(rep.identical) << "trial " << tr.id;
+    if (tr.outcome == "sdc") {
+      ++sdc_checked;
+      EXPECT_NE(rep.replayed.faulty_label, rep.replayed.golden_label);
+      ASSERT_FALSE(rep.trace.empty());
+      EXPECT_TRUE(rep.trace.back().changed);  // the output changed
+    }
+  }
+  EXPECT_GT(sdc_checked, 0);
+  EXPECT_THROW(replay_trial(dir, 999999), InputError);
+  auto r = test::run_cli("replay " + dir + " --trial " + std::to_string(t[0].id));
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("matches the stored trial bit for bit: yes"), std::string::npos) << r.out;
+}
+
+// A TensorFI2 config runs unchanged; model and dataset come from flags.
+TEST(Campaign, TensorFI2ConfigRunsUnchangedFromTheCli) {
+  const std::string dir = test::temp_dir("tf2");
+  std::ofstream(dir + "/tf2.yaml") << "Target: layer_outputs\nMode: single\nType: bitflips\nAmount: 1\nBit: 30\n";
+  const auto r = test::run_cli("campaign " + dir + "/tf2.yaml --model " + kModel +
+                               " --dataset-format idx --dataset " + kImages + " --labels " + kLabels +
+                               " --samples 50 --trials 80 -o " + dir + "/out --progress-interval 0.1");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("SDC"), std::string::npos) << r.out;
+  EXPECT_NE(r.err.find("trials/s"), std::string::npos) << r.err;  // plain progress lines in a pipe
+  for (const auto& t : trials_of(dir + "/out")) {
+    ASSERT_EQ(t.faults.size(), 1u);
+    EXPECT_EQ(t.faults[0].bits, (std::vector<int>{30}));
+  }
+  // summary / export on the result.
+  auto s = test::run_cli("summary " + dir + "/out");
+  EXPECT_EQ(s.exit_code, 0) << s.err;
+  auto e = test::run_cli("export " + dir + "/out --csv");
+  EXPECT_EQ(e.exit_code, 0) << e.err;
+  EXPECT_TRUE(fs::exists(dir + "/out/csv/trials.csv"));
+}
+
+void expect_one_line_error(const test::CliResult& r, const std::string& must_mention) {
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_NE(r.err.find("dnnfi: error:"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find(must_mention), std::string::npos) << r.err;
+}
+
+TEST(Campaign, BadInputsAreOneLineErrors) {
+  const std::string dir = test::temp_dir("bad");
+  auto write = [&](const std::string& name, const std::string& text) {
+    std::ofstream(dir + "/" + name) << text;
+    return dir + "/" + name;
+  };
+  expect_one_line_error(test::run_cli("campaign " + write("a.yaml", "model: [x\n")), "a.yaml:");
+  expect_one_line_error(test::run_cli("campaign " + write("b.yaml", "model: m.onnx\nsed: 3\n")),
+                        "b.yaml:2: sed: unknown key");
+  expect_one_line_error(test::run_cli("campaign " + dir + "/missing.yaml"), "missing.yaml");
+  expect_one_line_error(
+      test::run_cli("campaign " + config_file(dir, "") + " --model " + dir + "/nope.onnx -o " + dir + "/o1"),
+      "nope.onnx");
+  // A dataset whose samples do not fit the model input.
+  Tensor x(DType::kFloat32, {4, 3, 8, 8});
+  save_npy(dir + "/x.npy", x);
+  Tensor y(DType::kInt64, {4});
+  save_npy(dir + "/y.npy", y);
+  expect_one_line_error(test::run_cli("campaign --model " + kModel + " --dataset-format npy --dataset " +
+                                      dir + "/x.npy --labels " + dir + "/y.npy -o " + dir + "/o2"),
+                        "sample 0");
+  // Labels out of range for the model's 10 classes.
+  Tensor x2(DType::kFloat32, {4, 1, 28, 28});
+  save_npy(dir + "/x2.npy", x2);
+  Tensor y2(DType::kInt64, {4});
+  y2.data<std::int64_t>()[2] = 12;
+  save_npy(dir + "/y2.npy", y2);
+  expect_one_line_error(test::run_cli("campaign --model " + kModel + " --dataset-format npy --dataset " +
+                                      dir + "/x2.npy --labels " + dir + "/y2.npy -o " + dir + "/o3"),
+                        "12");
+  // An output "directory" that is a file.
+  write("file", "x");
+  expect_one_line_error(test::run_cli("campaign " + config_file(dir, "") + " -o " + dir + "/file"),
+                        dir + "/file");
+  // Existing results are not touched by a second, different campaign.
+  const std::string out = dir + "/o4";
+  ASSERT_EQ(test::run_cli("campaign " + config_file(dir, "trials: 30\n") + " -q -o " + out).exit_code, 0);
+  const auto before = trials_of(out);
+  expect_one_line_error(test::run_cli("campaign " + config_file(dir, "trials: 30\n") + " -o " + out), "--resume");
+  expect_one_line_error(
+      test::run_cli("campaign " + config_file(dir, "trials: 30\n") + " --seed 9 --resume -o " + out),
+      "different campaign");
+  expect_same_trials(before, trials_of(out));
+  expect_one_line_error(test::run_cli("replay " + out + " --trial 4000"), "trial 4000");
+  expect_one_line_error(test::run_cli("summary " + dir + "/nothing"), "nothing");
+}
+
+}  // namespace
+}  // namespace dnnfi

@@ -1,0 +1,205 @@
+// Campaign configs: dnnfi keys, the TensorFI2/TensorFI+ keys with their documented meanings
+// (github DependableSystemsLab/TensorFI2, conf/README: Target, Mode, Type, Amount, Bit), and
+// one-line errors that name the key and its line.
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "campaign/config.h"
+#include "common/onnx_builder.h"
+#include "core/error.h"
+
+namespace dnnfi {
+namespace {
+
+CampaignConfig parse(const std::string& yaml) { return parse_campaign_config(yaml, "c.yaml", "/base"); }
+
+std::string error_of(const std::string& yaml) {
+  try {
+    parse(yaml);
+  } catch (const InputError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(CampaignConfig, NativeKeys) {
+  const auto c = parse(R"(
+model: m.onnx
+dataset:
+  format: idx
+  path: imgs.gz
+  labels: /abs/labels.gz
+  samples: 100
+  only_correct: true
+preprocess:
+  resize: [32, 32]
+  center_crop: 28
+  scale: 0.5
+  mean: [0.1, 0.2, 0.3]
+  std: 0.5
+  channels: bgr
+  layout: nhwc
+faults:
+  target: weight
+  model: stuck1
+  bits: [3, 30]
+  op_types: [Conv, Gemm]
+  name_regex: "^fc"
+  per_trial: 2
+  sites: size_weighted
+trials: 500
+target_halfwidth: 0.01
+checkpoint: 100
+seed: 42
+threads: 3
+strategy: superlayer
+time_limit: 2.5
+output: out
+shard: 1/4
+)");
+  EXPECT_EQ(c.model, "/base/m.onnx");
+  EXPECT_EQ(c.dataset.format, DatasetFormat::kIdx);
+  ASSERT_EQ(c.dataset.paths.size(), 1u);
+  EXPECT_EQ(c.dataset.paths[0], "/base/imgs.gz");
+  EXPECT_EQ(c.dataset.labels, "/abs/labels.gz");
+  EXPECT_EQ(c.samples, 100);
+  EXPECT_TRUE(c.only_correct);
+  EXPECT_EQ(c.preprocess.resize, (std::vector<int>{32, 32}));
+  EXPECT_EQ(c.preprocess.center_crop, (std::vector<int>{28, 28}));
+  EXPECT_EQ(c.preprocess.scale, 0.5);
+  EXPECT_EQ(c.preprocess.mean, (std::vector<double>{0.1, 0.2, 0.3}));
+  EXPECT_EQ(c.preprocess.std, (std::vector<double>{0.5}));
+  EXPECT_TRUE(c.preprocess.bgr);
+  EXPECT_TRUE(c.preprocess.nhwc);
+  EXPECT_EQ(c.faults.target, SiteKind::kWeight);
+  EXPECT_EQ(c.faults.model.kind, FaultModelKind::kStuckAt1);
+  EXPECT_EQ(c.faults.model.bits, (std::vector<int>{3, 30}));
+  EXPECT_EQ(c.faults.op_types, (std::vector<std::string>{"Conv", "Gemm"}));
+  EXPECT_EQ(c.faults.name_regex, "^fc");
+  EXPECT_EQ(c.faults.faults_per_trial, 2);
+  EXPECT_EQ(c.faults.policy, SitePolicy::kSizeWeighted);
+  EXPECT_EQ(c.trials, 500);
+  EXPECT_EQ(c.target_halfwidth, 0.01);
+  EXPECT_EQ(c.checkpoint, 100);
+  EXPECT_EQ(c.seed, 42u);
+  EXPECT_EQ(c.threads, 3);
+  EXPECT_EQ(c.strategy, Strategy::kSuperlayer);
+  EXPECT_EQ(c.time_limit_s, 2.5);
+  EXPECT_EQ(c.output, "/base/out");
+  EXPECT_EQ(c.shard_index, 1);
+  EXPECT_EQ(c.shard_count, 4);
+  EXPECT_FALSE(c.tensorfi2);
+}
+
+// sample-1.yaml of TensorFI2: "flip the 5th bit in the output tensor of a randomly chosen layer".
+TEST(CampaignConfig, TensorFI2SingleBitflipAtFixedBit) {
+  const auto c = parse("Target: layer_outputs\nMode: single\nType: bitflips\nAmount: 1\nBit: 5\n");
+  EXPECT_TRUE(c.tensorfi2);
+  EXPECT_EQ(c.faults.target, SiteKind::kNodeOutput);
+  EXPECT_EQ(c.faults.model.kind, FaultModelKind::kBitFlip);
+  EXPECT_EQ(c.faults.model.bits, (std::vector<int>{5}));
+  EXPECT_EQ(c.faults.faults_per_trial, 1);
+  EXPECT_FALSE(c.faults.independent_sites);  // one layer
+  EXPECT_FALSE(c.faults.every_site);
+  EXPECT_EQ(c.faults.dtypes, (std::vector<DType>{DType::kFloat32}));
+}
+
+// TensorFI+'s experiments: one random bit (Bit: N or absent) of one value of one layer's output.
+TEST(CampaignConfig, TensorFI2RandomBitIsAnyOf32) {
+  for (const char* yaml : {"Target: layer_outputs\nMode: single\nType: bitflips\nAmount: 1\nBit: N\n",
+                           "Target: layer_outputs\nMode: single\nType: bitflips\nAmount: 1\n"}) {
+    const auto c = parse(yaml);
+    EXPECT_TRUE(c.faults.model.bits.empty());
+    EXPECT_EQ(c.faults.bit_lo, 0);
+    EXPECT_EQ(c.faults.bit_hi, 31);
+    EXPECT_EQ(c.faults.bits_per_fault, 1);
+  }
+}
+
+// sample-2.yaml: "replace 10% of each and every layer state tensors of the model with zeros".
+TEST(CampaignConfig, TensorFI2MultipleZerosPercentOfEveryWeight) {
+  const auto c = parse("Target: layer_state\nMode: multiple\nType: zeros\nAmount: 10\n");
+  EXPECT_EQ(c.faults.target, SiteKind::kWeight);
+  EXPECT_EQ(c.faults.model.kind, FaultModelKind::kSetZero);
+  EXPECT_EQ(c.faults.percent_per_site, 10.0);
+  EXPECT_TRUE(c.faults.every_site);
+}
+
+// Type: random replaces Amount values with uniform [0, 1) values.
+TEST(CampaignConfig, TensorFI2RandomValues) {
+  const auto c = parse("Target: layer_states\nMode: single\nType: random\nAmount: 7\n");
+  EXPECT_EQ(c.faults.model.kind, FaultModelKind::kRandomValue);
+  EXPECT_EQ(c.faults.model.lo, 0.0);
+  EXPECT_EQ(c.faults.model.hi, 1.0);
+  EXPECT_EQ(c.faults.faults_per_trial, 7);
+  EXPECT_FALSE(c.faults.independent_sites);
+}
+
+TEST(CampaignConfig, ErrorsNameTheKeyAndLine) {
+  EXPECT_NE(error_of("model: m.onnx\ntrails: 10\n").find("c.yaml:2: trails: unknown key"), std::string::npos)
+      << error_of("model: m.onnx\ntrails: 10\n");
+  EXPECT_NE(error_of("faults:\n  target: node_output\n  bitz: 3\n").find("c.yaml:3: faults.bitz"),
+            std::string::npos);
+  EXPECT_NE(error_of("model: [unclosed\n").find("c.yaml:"), std::string::npos);
+  EXPECT_NE(error_of("model: [unclosed\n").find("malformed YAML"), std::string::npos);
+  EXPECT_NE(error_of("trials: many\n").find("c.yaml:1: trials: cannot read 'many'"), std::string::npos);
+  EXPECT_NE(error_of("Type: bitflips\nBit: 40\n").find("c.yaml:2: Bit"), std::string::npos);
+  EXPECT_NE(error_of("Type: flips\n").find("Type"), std::string::npos);
+  EXPECT_NE(error_of("Mode: several\n").find("Mode"), std::string::npos);
+  EXPECT_NE(error_of("Type: zeros\nAmount: 150\n").find("Amount"), std::string::npos);
+  EXPECT_NE(error_of("Type: zeros\nBit: 3\n").find("Bit"), std::string::npos);
+  EXPECT_NE(error_of("Type: bitflips\nfaults:\n  model: bitflip\n").find("not both"), std::string::npos);
+  EXPECT_NE(error_of("faults:\n  model: melt\n").find("faults.model"), std::string::npos);
+  EXPECT_NE(error_of("strategy: fast\n").find("strategy"), std::string::npos);
+  EXPECT_NE(error_of("shard: 4/4\n").find("shard"), std::string::npos);
+  EXPECT_NE(error_of("dataset:\n  format: tiff\n  path: x\n").find("dataset.format"), std::string::npos);
+  EXPECT_NE(error_of("preprocess:\n  std: [0]\n").find("preprocess.std"), std::string::npos);
+  EXPECT_NE(error_of("").find("empty"), std::string::npos);
+  EXPECT_THROW(load_campaign_config("/nonexistent/dir/c.yaml"), InputError);
+}
+
+TEST(CampaignConfig, ValidateNeedsModelAndDataset) {
+  auto c = parse("Type: bitflips\n");
+  try {
+    validate_campaign_config(c);
+    FAIL();
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("model"), std::string::npos);
+  }
+  c.model = "m.onnx";
+  EXPECT_THROW(validate_campaign_config(c), InputError);  // no dataset
+  c.has_dataset = true;
+  validate_campaign_config(c);
+  c.target_halfwidth = 0.01;
+  c.shard_count = 2;
+  EXPECT_THROW(validate_campaign_config(c), InputError);  // target width needs the whole run
+}
+
+// The resolved YAML parses back to the same campaign, and the hash ignores execution keys.
+TEST(CampaignConfig, YamlRoundTripAndHash) {
+  auto c = parse(
+      "model: m.onnx\ndataset:\n  format: cifar10\n  path: [a.bin, b.bin]\npreprocess:\n  mean: [1, 2, 3]\n"
+      "faults:\n  model: random\n  range: [-2, 2]\n  dtypes: [float32]\ntrials: 9\nseed: 5\n");
+  const std::string yaml = campaign_config_yaml(c);
+  const auto back = parse_campaign_config(yaml, "round-trip", "");
+  EXPECT_EQ(campaign_config_yaml(back), yaml);
+  EXPECT_EQ(back.dataset.paths, (std::vector<std::string>{"/base/a.bin", "/base/b.bin"}));
+  EXPECT_EQ(back.faults.model.lo, -2.0);
+  auto other = c;
+  other.threads = 7;
+  other.output = "/elsewhere";
+  other.shard_index = 1;
+  other.shard_count = 3;
+  EXPECT_EQ(campaign_config_hash(other), campaign_config_hash(c));
+  other.seed = 6;
+  EXPECT_NE(campaign_config_hash(other), campaign_config_hash(c));
+}
+
+// FIPS 180-2 test vector.
+TEST(CampaignConfig, Sha256KnownVector) {
+  EXPECT_EQ(sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
+
+}  // namespace
+}  // namespace dnnfi

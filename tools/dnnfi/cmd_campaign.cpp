@@ -1,0 +1,192 @@
+// dnnfi campaign CONFIG.yaml [flags]: runs or resumes a fault-injection campaign and prints its
+// summary. Flags override the file; a TensorFI2 config (Target/Mode/Type/Amount/Bit) takes the
+// model and dataset from flags.
+#include <fmt/core.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+
+#include "campaign/campaign.h"
+#include "campaign/results_db.h"
+#include "campaign/stats.h"
+#include "commands.h"
+#include "core/error.h"
+#include "report/summary.h"
+
+namespace dnnfi::cli {
+
+namespace {
+
+std::atomic<bool> g_stop{false};
+extern "C" void on_interrupt(int) { g_stop.store(true); }
+
+struct CampaignFlags {
+  std::string config;
+  std::string model;
+  std::string dataset_format;
+  std::vector<std::string> dataset;
+  std::string labels;
+  std::int64_t samples = -1;
+  bool only_correct = false;
+  std::int64_t trials = -1;
+  double target_halfwidth = -1.0;
+  std::int64_t seed = -1;
+  int threads = 0;
+  std::string strategy;
+  std::string output;
+  std::string shard;
+  bool resume = false;
+  double progress_interval = -1.0;
+  bool quiet = false;
+};
+
+std::string format_duration(double s) {
+  if (!(s >= 0.0) || s > 1e7) return "?";
+  const auto t = static_cast<long>(s + 0.5);
+  if (t >= 3600) return fmt::format("{}h{:02}m", t / 3600, (t / 60) % 60);
+  if (t >= 60) return fmt::format("{}m{:02}s", t / 60, t % 60);
+  return fmt::format("{}s", t);
+}
+
+// One progress line: on a terminal redrawn in place with a bar, otherwise a plain line every
+// few seconds (CI logs, pipes).
+class ProgressPrinter {
+ public:
+  ProgressPrinter(bool tty, double interval) : tty_(tty), interval_(interval) {}
+
+  void operator()(const CampaignProgress& p) {
+    const double rate = p.elapsed_s > 0.0 ? static_cast<double>(p.new_done) / p.elapsed_s : 0.0;
+    const double eta = rate > 0.0 ? static_cast<double>(p.total - p.done) / rate : -1.0;
+    std::string line;
+    if (p.phase == "golden") {
+      line = fmt::format("golden pass {}/{} inputs, {:.1f} inputs/s, ETA {}", p.done, p.total,
+                         rate, format_duration(eta));
+    } else {
+      const Proportion sdc = wilson(p.sdc, p.done);
+      line = fmt::format("{}/{} trials, {:.1f} trials/s, ETA {}, SDC {:.2f}% [{:.2f}, {:.2f}]",
+                         p.done, p.total, rate, format_duration(eta), 100.0 * sdc.p,
+                         100.0 * sdc.lo, 100.0 * sdc.hi);
+    }
+    if (tty_) {
+      const int width = 24;
+      const double frac = p.total > 0 ? static_cast<double>(p.done) / static_cast<double>(p.total) : 0.0;
+      const int fill = static_cast<int>(frac * width + 0.5);
+      std::fprintf(stderr, "\r[%s%s] %3d%% %s\033[K", std::string(static_cast<std::size_t>(fill), '#').c_str(),
+                   std::string(static_cast<std::size_t>(width - fill), '.').c_str(),
+                   static_cast<int>(frac * 100.0), line.c_str());
+      dirty_ = true;
+    } else if (p.elapsed_s - last_ >= interval_ || p.done == p.total) {
+      if (p.done == last_done_ && p.phase == last_phase_) return;
+      std::fprintf(stderr, "%s\n", line.c_str());
+      last_ = p.elapsed_s;
+      last_done_ = p.done;
+      last_phase_ = p.phase;
+    }
+    std::fflush(stderr);
+  }
+
+  void finish() {
+    if (tty_ && dirty_) std::fprintf(stderr, "\n");
+    dirty_ = false;
+  }
+
+ private:
+  bool tty_;
+  double interval_;
+  double last_ = 0.0;  // first line after one interval: quick runs and early errors stay quiet
+  std::int64_t last_done_ = -1;
+  std::string last_phase_;
+  bool dirty_ = false;
+};
+
+int campaign_command(const CampaignFlags& f) {
+  CampaignConfig c;
+  if (!f.config.empty()) c = load_campaign_config(f.config);
+  if (!f.model.empty()) c.model = f.model;
+  if (!f.dataset.empty() || !f.dataset_format.empty()) {
+    if (f.dataset.empty() || f.dataset_format.empty()) {
+      throw InputError("--dataset and --dataset-format go together");
+    }
+    c.dataset.format = parse_dataset_format(f.dataset_format);
+    c.dataset.paths = f.dataset;
+    c.has_dataset = true;
+  }
+  if (!f.labels.empty()) c.dataset.labels = f.labels;
+  if (f.samples >= 0) c.samples = f.samples;
+  if (f.only_correct) c.only_correct = true;
+  if (f.trials >= 0) c.trials = f.trials;
+  if (f.target_halfwidth >= 0.0) c.target_halfwidth = f.target_halfwidth;
+  if (f.seed >= 0) c.seed = static_cast<std::uint64_t>(f.seed);
+  if (f.threads > 0) c.threads = f.threads;
+  if (!f.strategy.empty()) c.strategy = parse_strategy(f.strategy);
+  if (!f.output.empty()) c.output = f.output;
+  if (!f.shard.empty()) parse_shard(f.shard, c.shard_index, c.shard_count);
+  if (c.source.empty()) c.source = "command line";
+  validate_campaign_config(c);
+
+  const bool tty = isatty(STDERR_FILENO) != 0;
+  ProgressPrinter printer(tty, f.progress_interval > 0.0 ? f.progress_interval : 5.0);
+  CampaignRunOptions opt;
+  opt.resume = f.resume;
+  opt.stop = &g_stop;
+  opt.progress_interval_s = tty ? 0.25 : std::min(1.0, f.progress_interval > 0.0 ? f.progress_interval : 5.0);
+  if (!f.quiet) opt.progress = [&printer](const CampaignProgress& p) { printer(p); };
+  std::signal(SIGINT, on_interrupt);
+  std::signal(SIGTERM, on_interrupt);
+  CampaignRunResult r;
+  try {
+    r = run_campaign(c, opt);
+  } catch (...) {
+    printer.finish();
+    throw;
+  }
+  printer.finish();
+  std::signal(SIGINT, SIG_DFL);
+  std::signal(SIGTERM, SIG_DFL);
+  if (!r.complete) {
+    std::fprintf(stderr,
+                 "dnnfi: interrupted with %lld trials committed in %s; run the same command with "
+                 "--resume to finish\n",
+                 static_cast<long long>(r.trials_done), r.db_path.c_str());
+    return 130;
+  }
+  const ResultsDb db = ResultsDb::open(r.db_path, true);
+  fmt::print("{}", format_summary(summarize(db)));
+  fmt::print("\nresults: {} ({} trials; {} run now in {:.1f} s{})\n", r.db_path, r.trials_done,
+             r.new_trials, r.seconds,
+             r.reached_target ? "; stopped at the target interval half-width" : "");
+  return 0;
+}
+
+}  // namespace
+
+Command add_campaign(CLI::App& app) {
+  auto* cmd = app.add_subcommand("campaign", "Run (or --resume) a fault-injection campaign");
+  auto f = std::make_shared<CampaignFlags>();
+  cmd->add_option("config", f->config,
+                  "Campaign config (.yaml): dnnfi keys or a TensorFI2 fault config");
+  cmd->add_option("--model,-m", f->model, "Model file (overrides model:)");
+  cmd->add_option("--dataset-format", f->dataset_format,
+                  "npy, npz, idx, cifar10, cifar100, images, gtsrb (with --dataset)");
+  cmd->add_option("--dataset,-d", f->dataset, "Dataset file(s) or folder (overrides dataset:)");
+  cmd->add_option("--labels", f->labels, "Labels file (npy, idx)");
+  cmd->add_option("--samples", f->samples, "Random subset of this many samples (0: all)");
+  cmd->add_flag("--only-correct", f->only_correct, "Inject only into correctly classified inputs");
+  cmd->add_option("--trials,-n", f->trials, "Number of trials (the maximum with --target-halfwidth)");
+  cmd->add_option("--target-halfwidth", f->target_halfwidth,
+                  "Stop once the SDC rate's 95% interval half-width is at most this (e.g. 0.005)");
+  cmd->add_option("--seed", f->seed, "Seed: trial i depends only on (seed, i)");
+  cmd->add_option("--threads,-t", f->threads, "Worker threads");
+  cmd->add_option("--strategy", f->strategy, "cone, superlayer or full");
+  cmd->add_option("--output,-o", f->output, "Output directory (results.sqlite)");
+  cmd->add_option("--shard", f->shard, "Run the deterministic slice k/N (0-based k)");
+  cmd->add_flag("--resume", f->resume, "Continue the campaign in the output directory");
+  cmd->add_option("--progress-interval", f->progress_interval,
+                  "Seconds between progress lines when not on a terminal (default 5)");
+  cmd->add_flag("--quiet,-q", f->quiet, "No progress output");
+  return [f]() { return campaign_command(*f); };
+}
+
+}  // namespace dnnfi::cli
