@@ -131,7 +131,10 @@ std::string format_summary(const CampaignSummary& s) {
   out += fmt::format(", {}, dnnfi {}\n", shard_text(c), c.dnnfi_version);
   out += fmt::format("Top-1 accuracy (fault-free): {} {} (n={})\n", percent(s.top1_accuracy.p),
                      interval(s.top1_accuracy), s.inputs);
-  out += fmt::format("Throughput: {:.1f} trials/s\n", s.trials_per_s);
+  out += fmt::format(
+      "Fault propagation: {:.1f} trials/s per thread (summed per-trial times, golden runs "
+      "excluded)\n",
+      s.trials_per_s);
 
   out +=
       fmt::format("\nOutcomes over {} trials (rate and 95% Wilson interval):\n", s.overall.trials);

@@ -154,8 +154,10 @@ int campaign_command(const CampaignFlags& f) {
   }
   const ResultsDb db = ResultsDb::open(r.db_path, true);
   fmt::print("{}", format_summary(summarize(db)));
-  fmt::print("\nresults: {} ({} trials; {} run now in {:.1f} s{})\n", r.db_path, r.trials_done,
-             r.new_trials, r.seconds,
+  fmt::print("\nresults: {} ({} trials; {} run now in {:.1f} s wall clock, golden pass included: "
+             "{:.1f} trials/s on {} threads{})\n",
+             r.db_path, r.trials_done, r.new_trials, r.seconds,
+             r.seconds > 0.0 ? static_cast<double>(r.new_trials) / r.seconds : 0.0, c.threads,
              r.reached_target ? "; stopped at the target interval half-width" : "");
   return 0;
 }
