@@ -93,6 +93,14 @@ int main(int argc, char** argv) {
     std::vector<std::vector<Fault>> faults;
     for (int t = 0; t < trials; ++t) faults.push_back(sampler.sample(seed, static_cast<std::uint64_t>(t)));
 
+    // Memory: the golden cache against the model's activation bytes (every node output at this
+    // input shape), and the cone workspace after the trials below.
+    std::size_t activation_bytes = 0;
+    for (int n : session->run_order()) {
+      for (int v : session->graph().nodes[static_cast<std::size_t>(n)].outputs) {
+        if (v != kNoValue && !session->is_constant(v)) activation_bytes += session->info(v).nbytes();
+      }
+    }
     std::ostringstream out;
     out << "{\"model\": \"" << model << "\", \"threads\": " << threads << ", \"trials\": " << trials
         << ", \"fault_free_ms\": " << ff_median << ", \"sites\": " << sampler.candidates().size();
@@ -115,6 +123,9 @@ int main(int argc, char** argv) {
       out << ", \"" << name << "_ms\": " << mean << ", \"" << name << "_ratio\": " << mean / ff_median
           << ", \"" << name << "_nodes\": " << nodes / trials;
       if (name == "cone") {
+        out << ", \"golden_bytes\": " << golden.bytes(*session)
+            << ", \"activation_bytes\": " << activation_bytes
+            << ", \"cone_workspace_bytes\": " << ws.bytes();
         out << ", \"masked\": " << counts[0] << ", \"sdc\": " << counts[1]
             << ", \"tolerable\": " << counts[2] << ", \"due\": " << counts[3]
             << ", \"hang\": " << counts[4];

@@ -3,6 +3,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <set>
 #include <cmath>
 #include <cstring>
 #include <numeric>
@@ -83,6 +84,23 @@ std::vector<std::int64_t> topk_row0(const Tensor& t, std::size_t k) {
 Injector::Injector(std::shared_ptr<const Session> session) : session_(std::move(session)) {
   superlayer_ = find_superlayers(session_->graph(),
                                  [this](int v) { return session_->is_constant(v); });
+}
+
+std::size_t GoldenRun::bytes(const Session& session) const {
+  std::set<const void*> seen;
+  std::size_t total = 0;
+  for (std::size_t v = 0; v < store.size(); ++v) {
+    const Tensor& t = store[static_cast<int>(v)];
+    if (session.is_constant(static_cast<int>(v)) || t.raw() == nullptr) continue;
+    if (seen.insert(t.raw()).second) total += t.nbytes();
+  }
+  return total;
+}
+
+std::size_t TrialWorkspace::bytes() const {
+  std::size_t total = 0;
+  for (const Tensor& t : scratch_) total += t.raw() != nullptr ? t.nbytes() : 0;
+  return total;
 }
 
 GoldenRun Injector::golden(std::vector<Tensor> inputs) const {

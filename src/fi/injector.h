@@ -28,6 +28,10 @@ Strategy parse_strategy(const std::string& s);  // throws InputError
 std::string outcome_name(Outcome o);
 
 struct GoldenRun {
+  // Bytes held for this input: every distinct non-constant tensor of the store (the golden
+  // activation cache; constants are shared with the session, not copied).
+  std::size_t bytes(const Session& session) const;
+
   std::vector<Tensor> inputs;
   ValueStore store;                // every value of the fault-free run
   std::vector<std::int64_t> top1;  // per row of output 0 (argmax over its last axis)
@@ -62,6 +66,8 @@ struct TrialResult {
 class TrialWorkspace {
  public:
   TrialWorkspace() = default;
+  // Bytes of scratch tensors allocated so far (it grows to the largest cone seen).
+  std::size_t bytes() const;
 
  private:
   friend class Injector;
