@@ -287,8 +287,21 @@ std::int64_t run_trials(const CampaignContext& ctx, const std::vector<InputRecor
   TrialQueue q;
   std::atomic<std::size_t> next{0};
   std::atomic<bool> abort{false};
-  // Consecutive ids share their input group, so chunks keep a worker on one golden run.
-  const std::size_t chunk = static_cast<std::size_t>(std::clamp<std::int64_t>(cfg.trials_per_input, 1, 64));
+  // Trials are grouped by input (ids ascending within a group, groups capped for load balance)
+  // so that one golden run serves every trial of this batch on that input. Only the order of
+  // work changes: a trial's result depends on (seed, id) alone.
+  std::vector<std::pair<std::size_t, std::int64_t>> order;  // (input position, id)
+  order.reserve(ids.size());
+  for (const std::int64_t id : ids) order.emplace_back(ctx.trial_input(id, eligible.size()), id);
+  std::sort(order.begin(), order.end());
+  std::vector<std::pair<std::size_t, std::size_t>> groups;  // [begin, end) in `order`
+  constexpr std::size_t kMaxGroup = 64;
+  for (std::size_t b = 0; b < order.size();) {
+    std::size_t e = b + 1;
+    while (e < order.size() && e - b < kMaxGroup && order[e].first == order[b].first) ++e;
+    groups.emplace_back(b, e);
+    b = e;
+  }
   auto stopped = [&] { return abort.load() || (options.stop != nullptr && options.stop->load()); };
   auto worker = [&] {
     try {
@@ -299,13 +312,12 @@ std::int64_t run_trials(const CampaignContext& ctx, const std::vector<InputRecor
       std::unique_ptr<GoldenRun> golden;
       std::int64_t golden_input = -1;
       while (!stopped()) {
-        const std::size_t begin = next.fetch_add(chunk);
-        if (begin >= ids.size()) break;
-        const std::size_t end = std::min(ids.size(), begin + chunk);
+        const std::size_t g = next.fetch_add(1);
+        if (g >= groups.size()) break;
         std::vector<TrialRecord> done;
-        for (std::size_t k = begin; k < end && !stopped(); ++k) {
-          const std::int64_t id = ids[k];
-          const InputRecord& input = inputs[eligible[ctx.trial_input(id, eligible.size())]];
+        for (std::size_t k = groups[g].first; k < groups[g].second && !stopped(); ++k) {
+          const std::int64_t id = order[k].second;
+          const InputRecord& input = inputs[eligible[order[k].first]];
           if (input.index != golden_input) {
             std::vector<Tensor> in;
             in.push_back(ctx.input_tensor(input.dataset_index));
@@ -336,7 +348,7 @@ std::int64_t run_trials(const CampaignContext& ctx, const std::vector<InputRecor
     --q.workers_left;
     q.cv.notify_one();
   };
-  const int threads = std::max(1, std::min<int>(cfg.threads, static_cast<int>(ids.size())));
+  const int threads = std::max(1, std::min<int>(cfg.threads, static_cast<int>(groups.size())));
   q.workers_left = threads;
   std::vector<std::thread> pool;
   for (int t = 0; t < threads; ++t) pool.emplace_back(worker);
@@ -349,7 +361,9 @@ std::int64_t run_trials(const CampaignContext& ctx, const std::vector<InputRecor
     bool finished = false;
     {
       std::unique_lock<std::mutex> lock(q.mu);
-      q.cv.wait_for(lock, interval, [&] { return q.workers_left == 0; });
+      // Commit often (a crash loses at most this much work), report at the progress interval.
+      q.cv.wait_for(lock, std::min(interval, std::chrono::duration<double>(0.2)),
+                    [&] { return q.workers_left == 0; });
       batch.swap(q.ready);
       finished = q.workers_left == 0;
     }

@@ -151,8 +151,19 @@ TEST(Campaign, Kill9AndResumeGiveTheUninterruptedResults) {
   const auto reference = trials_of(ref);
   ASSERT_EQ(reference.size(), 20000u);
 
+  auto committed = [&] {
+    if (!fs::exists(results_db_path(out))) return std::int64_t{0};
+    try {
+      return ResultsDb::open(results_db_path(out), true).trial_count();
+    } catch (const InputError&) {
+      return std::int64_t{0};
+    }
+  };
+  // Kill 1 right after the start (loading, golden pass); kills 2 and 3 while trials are being
+  // committed (polled from the database, which WAL lets us read while the process writes).
   std::int64_t kills = 0;
-  for (const double wait_s : {0.05, 0.6, 1.2}) {
+  for (const std::int64_t after : {std::int64_t{-1}, std::int64_t{1000}, std::int64_t{3000}}) {
+    const std::int64_t start = committed();
     const pid_t pid = fork();
     ASSERT_GE(pid, 0);
     if (pid == 0) {
@@ -163,7 +174,13 @@ TEST(Campaign, Kill9AndResumeGiveTheUninterruptedResults) {
             "--quiet", static_cast<char*>(nullptr));
       _exit(127);
     }
-    std::this_thread::sleep_for(std::chrono::duration<double>(wait_s));
+    if (after < 0) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    } else {
+      for (int i = 0; i < 2000 && committed() < start + after; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      }
+    }
     kill(pid, SIGKILL);
     int status = 0;
     waitpid(pid, &status, 0);
