@@ -198,6 +198,61 @@ TEST(Campaign, Kill9AndResumeGiveTheUninterruptedResults) {
   expect_same_trials(reference, trials_of(out));
 }
 
+// Ctrl-C (SIGINT) commits what is done and exits 130; --resume finishes with the same results.
+TEST(Campaign, InterruptCommitsAndResumes) {
+  const std::string ref = test::temp_dir("int_ref"), dir = test::temp_dir("int");
+  const std::string cfg = config_file(dir, "trials: 8000\nthreads: 2\n");
+  auto c = load_campaign_config(cfg);
+  c.output = ref;
+  run_campaign(c, {});
+  const std::string out = dir + "/out";
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    const int devnull = ::open("/dev/null", O_WRONLY);
+    dup2(devnull, 1);
+    dup2(devnull, 2);
+    execl(DNNFI_CLI_PATH, DNNFI_CLI_PATH, "campaign", cfg.c_str(), "-o", out.c_str(), "--quiet",
+          static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  for (int i = 0; i < 2000; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    if (!fs::exists(results_db_path(out))) continue;
+    try {
+      if (ResultsDb::open(results_db_path(out), true).trial_count() >= 500) break;
+    } catch (const InputError&) {
+    }
+  }
+  kill(pid, SIGINT);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 130);
+  const auto partial = ResultsDb::open(results_db_path(out), true).trial_count();
+  EXPECT_GE(partial, 500);
+  EXPECT_LT(partial, 8000);
+  const auto r = test::run_cli("campaign " + cfg + " -o " + out + " --resume --quiet");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  expect_same_trials(trials_of(ref), trials_of(out));
+}
+
+// On a terminal (a pseudo-terminal from util-linux `script`) the progress is a bar redrawn in
+// place with trials/s, ETA and the running SDC interval.
+TEST(Campaign, ProgressBarOnATerminal) {
+  const std::string dir = test::temp_dir("tty");
+  const std::string cfg = config_file(dir, "trials: 3000\n");
+  const std::string log = dir + "/tty.log";
+  const std::string cmd = "script -qec '" + std::string(DNNFI_CLI_PATH) + " campaign " + cfg + " -o " +
+                          dir + "/out' " + log + " >/dev/null 2>&1";
+  ASSERT_EQ(std::system(cmd.c_str()), 0);
+  std::ifstream in(log);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_NE(text.find("\r["), std::string::npos) << text.substr(0, 400);
+  EXPECT_NE(text.find("] 100% 3000/3000 trials"), std::string::npos) << text.substr(0, 400);
+  EXPECT_NE(text.find("SDC "), std::string::npos);
+}
+
 TEST(Campaign, SecondProcessOnTheSameDirectoryIsRefused) {
   const std::string dir = test::temp_dir("locked");
   const int fd = ::open((dir + "/.dnnfi.lock").c_str(), O_CREAT | O_RDWR, 0644);
