@@ -63,17 +63,19 @@ L = [f"# Fault-injection cost (dnnfi {commit})", "",
      f"(fp32). dnnfi: {trials} trials per strategy, the same faults for each strategy; ratios are "
      f"mean fault-injected time / dnnfi fault-free median, measured in the same process. PyTorch: "
      f"forward-hook injector (bench/pytorch_fi.py), {pt_trials} trials, ratio against PyTorch's own "
-     f"fault-free time. TensorFI+ reports 7.62x on average. Golden cache: the bytes one input's "
+     f"fault-free time. TensorFI+ reports 7.62x on average. Batched x8: the same trials sorted by "
+     f"faulted node, 8 per pass of a batch-8 session (src/fi/batched.h), bit-identical results. Golden cache: the bytes one input's "
      f"fault-free activations take in dnnfi (every node output kept), over the model's activation "
      f"bytes from shape inference (graph input included in the cache only).", "",
-     "| model | nodes | fault-free ms | cone ms | cone | superlayer | full | PyTorch hooks | cone nodes/trial | golden cache / activations | masked | SDC | tolerable | DUE |",
-     "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+     "| model | nodes | fault-free ms | cone ms | cone | superlayer | full | batched x8 | PyTorch hooks | cone nodes/trial | golden cache / activations | masked | SDC | tolerable | DUE |",
+     "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
 for m, dn, pt in rows:
     d = json.loads(dn); p = json.loads(pt)
     n = d["trials"]
     pct = lambda k: f'{100.0 * d[k] / n:.1f}%'
     L.append(f'| {m} | {d["nodes_total"]} | {d["fault_free_ms"]:.2f} | {d["cone_ms"]:.2f} | '
              f'{d["cone_ratio"]:.2f}x | {d["superlayer_ratio"]:.2f}x | {d["full_ratio"]:.2f}x | '
+             f'{(format(d["batched8_ratio"], ".2f") + "x") if d.get("batched8_ms") else "-"} | '
              f'{(str(round(p["ratio"], 2)) + "x") if "ratio" in p else "-"} | {d["cone_nodes"]:.1f} | '
              f'{d["golden_bytes"] / d["activation_bytes"]:.3f}x ({d["activation_bytes"] / 2**20:.1f} MiB) | '
              f'{pct("masked")} | {pct("sdc")} | {pct("tolerable")} | {pct("due")} |')

@@ -16,6 +16,7 @@
 #include "core/error.h"
 #include "core/npy.h"
 #include "exec/model_file.h"
+#include "fi/batched.h"
 #include "fi/injector.h"
 #include "fi/sampler.h"
 
@@ -130,6 +131,31 @@ int main(int argc, char** argv) {
             << ", \"tolerable\": " << counts[2] << ", \"due\": " << counts[3]
             << ", \"hang\": " << counts[4];
       }
+    }
+    // Batched evaluation (fi/batched.h): the same trials, sorted by the position of their faulted
+    // node so that a batch's cones overlap, 8 per pass; time per trial.
+    try {
+      BatchedInjector batched(session, 8);
+      const GoldenRun golden_b = batched.golden(golden);
+      std::vector<std::size_t> order(faults.size());
+      for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+      auto pos = [&](std::size_t i) {
+        return session->graph().values[static_cast<std::size_t>(faults[i][0].site.value)].producer;
+      };
+      std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return pos(a) < pos(b); });
+      BatchedWorkspace bws;
+      std::vector<std::vector<Fault>> group;
+      (void)batched.run_trials(golden, golden_b, std::span(faults.data(), 1), false, bws);
+      const double t0 = now_ms();
+      for (std::size_t k = 0; k < order.size(); k += 8) {
+        group.clear();
+        for (std::size_t j = k; j < std::min(order.size(), k + 8); ++j) group.push_back(faults[order[j]]);
+        (void)batched.run_trials(golden, golden_b, group, false, bws);
+      }
+      const double mean = (now_ms() - t0) / trials;
+      out << ", \"batched8_ms\": " << mean << ", \"batched8_ratio\": " << mean / ff_median;
+    } catch (const InputError& e) {
+      out << ", \"batched8_ms\": null";
     }
     {
       // Fault-free again, after the trials: guards against a drifting machine.

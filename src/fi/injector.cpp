@@ -463,11 +463,19 @@ TrialResult Injector::run_trial(const GoldenRun& golden, std::span<const Fault> 
 
 void Injector::classify(const GoldenRun& golden, TrialWorkspace& ws, TrialResult& r) const {
   const Graph& g = session_->graph();
+  std::vector<const Tensor*> faulty;
+  for (int v : g.outputs) faulty.push_back(ws.table_[static_cast<std::size_t>(v)]);
+  classify_outputs(*session_, golden, faulty, r);
+}
+
+void classify_outputs(const Session& session, const GoldenRun& golden,
+                      std::span<const Tensor* const> faulty, TrialResult& r) {
+  const Graph& g = session.graph();
   bool identical = true;
   bool non_finite = false;
-  for (int v : g.outputs) {
-    const Tensor& f = *ws.table_[static_cast<std::size_t>(v)];
-    const Tensor& gold = golden.store[v];
+  for (std::size_t o = 0; o < g.outputs.size(); ++o) {
+    const Tensor& f = *faulty[o];
+    const Tensor& gold = golden.store[g.outputs[o]];
     if (f.bit_equal(gold)) continue;
     identical = false;
     const DType dt = f.dtype();
@@ -482,7 +490,7 @@ void Injector::classify(const GoldenRun& golden, TrialWorkspace& ws, TrialResult
       }
     }
   }
-  const Tensor& out0 = *ws.table_[static_cast<std::size_t>(g.outputs[0])];
+  const Tensor& out0 = *faulty[0];
   r.faulty_top1 = identical ? golden.top1 : top1_per_row(out0);
   if (identical) {
     r.outcome = Outcome::kMasked;

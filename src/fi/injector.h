@@ -113,6 +113,12 @@ class Injector {
   std::vector<bool> superlayer_;
 };
 
+// The outcome of faulty outputs (graph output order) against the golden run: masked, DUE (NaN/Inf
+// where golden is finite), SDC (top-1 of some row differs) or tolerable; fills faulty_top1 and
+// golden_in_top5 too.
+void classify_outputs(const Session& session, const GoldenRun& golden,
+                      std::span<const Tensor* const> faulty, TrialResult& r);
+
 // Argmax over the last axis of each row of a float tensor; ties go to the lower index.
 std::vector<std::int64_t> top1_per_row(const Tensor& t);
 std::vector<std::int64_t> topk_row0(const Tensor& t, std::size_t k);

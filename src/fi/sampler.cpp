@@ -68,6 +68,7 @@ FaultSampler::FaultSampler(const Session& session, SamplerConfig config)
   if (config_.target == SiteKind::kNodeOutput) {
     for (int n : session.run_order()) {
       const Node& node = g.nodes[static_cast<std::size_t>(n)];
+      if (!node.fault_site) continue;
       if (!config_.op_types.empty() &&
           std::find(config_.op_types.begin(), config_.op_types.end(), node.op_type) ==
               config_.op_types.end()) {
