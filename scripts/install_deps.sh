@@ -8,7 +8,7 @@ PKGS=(
   libonnx-dev libprotobuf-dev protobuf-compiler
   libdnnl-dev
   libcli11-dev libfmt-dev libyaml-cpp-dev nlohmann-json3-dev libsqlite3-dev sqlite3 libstb-dev
-  zlib1g-dev libssl-dev libzip-dev dataset-fashion-mnist
+  zlib1g-dev libssl-dev libzip-dev libhdf5-dev dataset-fashion-mnist
   libgtest-dev libgmock-dev
   libonnx-testdata
 )
