@@ -18,12 +18,7 @@
 
 set -euo pipefail
 
-BENCH="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-ROOT="$(dirname "$BENCH")"
-PYTHON="${PYTHON:-/usr/bin/python3}"
-BUILD_DIR="${BUILD_DIR:-build}"
-case "$BUILD_DIR" in /*) ;; *) BUILD_DIR="$ROOT/$BUILD_DIR" ;; esac
-DNNFI="$BUILD_DIR/dnnfi"
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 repeat=20
 warmup=3

@@ -9,11 +9,7 @@
 #
 # MODEL names come from bench/export_models.py (default: all seven); `fmnist` is the bundled model.
 set -euo pipefail
-BENCH="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-ROOT="$(dirname "$BENCH")"
-PYTHON="${PYTHON:-/usr/bin/python3}"
-BUILD_DIR="${BUILD_DIR:-build}"
-case "$BUILD_DIR" in /*) ;; *) BUILD_DIR="$ROOT/$BUILD_DIR" ;; esac
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 FIB="$BUILD_DIR/dnnfi_fi_bench"
 trials=200
 pt_trials=30
