@@ -119,6 +119,22 @@ GoldenRun Injector::golden(std::vector<Tensor> inputs) const {
 
 FaultSite Injector::site_by_name(const std::string& name, std::int64_t flat_index) const {
   const Graph& g = session_->graph();
+  // "layer:<i>": the i-th entry of Keras's model.layers (TensorFI+ numbers layers that way).
+  if (name.rfind("layer:", 0) == 0 && !g.layer_names.empty() && g.find_node(name) < 0) {
+    std::size_t index = 0;
+    std::size_t used = 0;
+    try {
+      index = std::stoul(name.substr(6), &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used == 0 || used != name.size() - 6 || index >= g.layer_names.size() ||
+        g.layer_names[index].empty()) {
+      throw InputError("no layer '" + name + "' in " + g.source + " (it has " +
+                       std::to_string(g.layer_names.size()) + " layers)");
+    }
+    return site_by_name(g.layer_names[index], flat_index);
+  }
   FaultSite site;
   site.flat_index = flat_index;
   const int n = g.find_node(name);
@@ -300,11 +316,15 @@ TrialResult Injector::run_trial(const GoldenRun& golden, std::span<const Fault> 
     r.trace.push_back(c);
   };
   // Faults on values with no producer (weights, graph inputs) are in place before anything runs.
+  // Once per value: apply_faults_for_value applies every fault on that value.
+  std::vector<int> source_values;
   for (const Fault& f : faults) {
-    if (g.values[static_cast<std::size_t>(f.site.value)].producer < 0) {
-      apply_faults_for_value(f.site.value, faults, ws, golden, r);
+    if (g.values[static_cast<std::size_t>(f.site.value)].producer < 0 &&
+        std::find(source_values.begin(), source_values.end(), f.site.value) == source_values.end()) {
+      source_values.push_back(f.site.value);
     }
   }
+  for (int v : source_values) apply_faults_for_value(v, faults, ws, golden, r);
   auto after_node = [&](int n) {
     for (int v : g.nodes[static_cast<std::size_t>(n)].outputs) {
       if (v != kNoValue) apply_faults_for_value(v, faults, ws, golden, r);

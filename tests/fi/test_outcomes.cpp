@@ -44,6 +44,45 @@ TEST(Outcomes, MaskedByRelu) {
   EXPECT_EQ(r.nodes_computed, 1u);  // the Relu, and nothing after it
 }
 
+// Several faults on one weight (or input) tensor: each applied exactly once, in order, in every
+// strategy. Two flips of the same bit of the same element cancel out (masked); flips of two
+// elements each record their own before/after bits.
+TEST(Outcomes, SeveralFaultsOnOneSourceTensorApplyOnceEach) {
+  Fixture fx = default_model();
+  const Graph& g = fx.session->graph();
+  std::string weight;
+  for (const auto& v : g.values) {
+    if (v.is_initializer && v.initializer.dtype() == DType::kFloat32 && v.initializer.numel() > 100) {
+      weight = v.name;
+      break;
+    }
+  }
+  ASSERT_FALSE(weight.empty());
+  const std::string input = g.values[static_cast<std::size_t>(g.inputs[0])].name;
+  for (const std::string& name : {weight, input}) {
+    for (Strategy s : {Strategy::kCone, Strategy::kSuperlayer, Strategy::kFull}) {
+      TrialWorkspace ws;
+      TrialOptions o;
+      o.strategy = s;
+      const FaultModel flip30{FaultModelKind::kBitFlip, {30}};
+      std::vector<Fault> same{{fx.injector->site_by_name(name, 7), flip30},
+                              {fx.injector->site_by_name(name, 7), flip30}};
+      TrialResult r = fx.injector->run_trial(fx.golden, same, o, ws);
+      ASSERT_EQ(r.applied.size(), 2u) << name;
+      EXPECT_EQ(r.applied[0].bits_after, r.applied[0].bits_before ^ (1u << 30));
+      EXPECT_EQ(r.applied[1].bits_before, r.applied[0].bits_after);  // sees the first flip
+      EXPECT_EQ(r.applied[1].bits_after, r.applied[0].bits_before);
+      EXPECT_EQ(r.outcome, Outcome::kMasked) << name << " " << strategy_name(s);
+      std::vector<Fault> two{{fx.injector->site_by_name(name, 3), flip30},
+                             {fx.injector->site_by_name(name, 90), flip30}};
+      TrialResult t = fx.injector->run_trial(fx.golden, two, o, ws);
+      ASSERT_EQ(t.applied.size(), 2u);
+      for (const auto& a : t.applied) EXPECT_EQ(a.bits_after, a.bits_before ^ (1u << 30)) << name;
+      EXPECT_NE(t.outcome, Outcome::kMasked) << name << " " << strategy_name(s);
+    }
+  }
+}
+
 TEST(Outcomes, SdcAndTolerableOnLogits) {
   Fixture fx = default_model();
   const std::int64_t top = fx.golden.top1[0];
