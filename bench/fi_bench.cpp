@@ -34,8 +34,9 @@ double now_ms() {
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: dnnfi_fi_bench MODEL [--input X.npy] [--trials N] [--threads T] "
-                         "[--seed S] [--strategies cone,superlayer,full]\n");
+    std::fprintf(stderr,
+                 "usage: dnnfi_fi_bench MODEL [--input X.npy] [--trials N] [--threads T] "
+                 "[--seed S] [--strategies cone,superlayer,full]\n");
     return 2;
   }
   std::string model = argv[1];
@@ -47,11 +48,16 @@ int main(int argc, char** argv) {
   for (int i = 2; i + 1 < argc; i += 2) {
     const std::string k = argv[i];
     const std::string v = argv[i + 1];
-    if (k == "--input") input_path = v;
-    else if (k == "--trials") trials = std::stoi(v);
-    else if (k == "--threads") threads = std::stoi(v);
-    else if (k == "--seed") seed = std::stoull(v);
-    else if (k == "--strategies") strategies = v;
+    if (k == "--input")
+      input_path = v;
+    else if (k == "--trials")
+      trials = std::stoi(v);
+    else if (k == "--threads")
+      threads = std::stoi(v);
+    else if (k == "--seed")
+      seed = std::stoull(v);
+    else if (k == "--strategies")
+      strategies = v;
     else {
       std::fprintf(stderr, "unknown option %s\n", k.c_str());
       return 2;
@@ -71,7 +77,8 @@ int main(int argc, char** argv) {
       const TensorInfo& info = session->info(session->graph().inputs[0]);
       Tensor t(info.dtype, info.shape);
       float x = 0.1f;
-      for (float& f : t.span<float>()) f = (x = x * 1.7f - static_cast<float>(static_cast<int>(x * 1.7f)));
+      for (float& f : t.span<float>())
+        f = (x = x * 1.7f - static_cast<float>(static_cast<int>(x * 1.7f)));
       inputs.push_back(t);
     }
     // Fault-free latency, same session and thread count.
@@ -92,14 +99,16 @@ int main(int argc, char** argv) {
     sc.model.kind = FaultModelKind::kBitFlip;
     FaultSampler sampler(*session, sc);
     std::vector<std::vector<Fault>> faults;
-    for (int t = 0; t < trials; ++t) faults.push_back(sampler.sample(seed, static_cast<std::uint64_t>(t)));
+    for (int t = 0; t < trials; ++t)
+      faults.push_back(sampler.sample(seed, static_cast<std::uint64_t>(t)));
 
     // Memory: the golden cache against the model's activation bytes (every node output at this
     // input shape), and the cone workspace after the trials below.
     std::size_t activation_bytes = 0;
     for (int n : session->run_order()) {
       for (int v : session->graph().nodes[static_cast<std::size_t>(n)].outputs) {
-        if (v != kNoValue && !session->is_constant(v)) activation_bytes += session->info(v).nbytes();
+        if (v != kNoValue && !session->is_constant(v))
+          activation_bytes += session->info(v).nbytes();
       }
     }
     std::ostringstream out;
@@ -121,8 +130,8 @@ int main(int argc, char** argv) {
         nodes += static_cast<double>(r.nodes_computed);
       }
       const double mean = (now_ms() - t0) / trials;
-      out << ", \"" << name << "_ms\": " << mean << ", \"" << name << "_ratio\": " << mean / ff_median
-          << ", \"" << name << "_nodes\": " << nodes / trials;
+      out << ", \"" << name << "_ms\": " << mean << ", \"" << name
+          << "_ratio\": " << mean / ff_median << ", \"" << name << "_nodes\": " << nodes / trials;
       if (name == "cone") {
         out << ", \"golden_bytes\": " << golden.bytes(*session)
             << ", \"activation_bytes\": " << activation_bytes
@@ -142,14 +151,16 @@ int main(int argc, char** argv) {
       auto pos = [&](std::size_t i) {
         return session->graph().values[static_cast<std::size_t>(faults[i][0].site.value)].producer;
       };
-      std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return pos(a) < pos(b); });
+      std::stable_sort(order.begin(), order.end(),
+                       [&](std::size_t a, std::size_t b) { return pos(a) < pos(b); });
       BatchedWorkspace bws;
       std::vector<std::vector<Fault>> group;
       (void)batched.run_trials(golden, golden_b, std::span(faults.data(), 1), false, bws);
       const double t0 = now_ms();
       for (std::size_t k = 0; k < order.size(); k += 8) {
         group.clear();
-        for (std::size_t j = k; j < std::min(order.size(), k + 8); ++j) group.push_back(faults[order[j]]);
+        for (std::size_t j = k; j < std::min(order.size(), k + 8); ++j)
+          group.push_back(faults[order[j]]);
         (void)batched.run_trials(golden, golden_b, group, false, bws);
       }
       const double mean = (now_ms() - t0) / trials;

@@ -1,7 +1,9 @@
 #include "campaign/campaign.h"
 
 #include <fcntl.h>
+#include <fmt/core.h>
 #include <sys/file.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -15,9 +17,6 @@
 #include <random>
 #include <set>
 #include <thread>
-
-#include <fmt/core.h>
-#include <sys/utsname.h>
 
 #include "campaign/stats.h"
 #include "core/error.h"
@@ -173,8 +172,8 @@ TrialRecord CampaignContext::make_record(std::int64_t trial, const InputRecord& 
   rec.golden_label = input.golden_label;
   rec.outcome = outcome_name(r.outcome);
   rec.error = r.error;
-  const bool has_label = r.outcome != Outcome::kDUE && r.outcome != Outcome::kHang &&
-                         !r.faulty_top1.empty();
+  const bool has_label =
+      r.outcome != Outcome::kDUE && r.outcome != Outcome::kHang && !r.faulty_top1.empty();
   rec.faulty_label = has_label ? r.faulty_top1[0] : -1;
   rec.golden_in_top5 = has_label && r.golden_in_top5;
   rec.nodes_computed = static_cast<std::int64_t>(r.nodes_computed);
@@ -230,14 +229,14 @@ std::vector<InputRecord> golden_pass(const CampaignContext& ctx, int threads,
         const RawSample raw = ctx.dataset().get(samples[i]);
         rec.label = raw.label;
         if (rec.label >= ctx.num_classes()) {
-          throw InputError(fmt::format("{}: label {} of sample {} is out of range for the model's "
-                                       "{} classes",
-                                       ctx.dataset().describe(), rec.label, samples[i],
-                                       ctx.num_classes()));
+          throw InputError(
+              fmt::format("{}: label {} of sample {} is out of range for the model's "
+                          "{} classes",
+                          ctx.dataset().describe(), rec.label, samples[i], ctx.num_classes()));
         }
-        Tensor t = preprocess_sample(raw, ctx.config().preprocess,
-                                     ctx.session().info(ctx.session().graph().inputs[0]).shape,
-                                     fmt::format("{} sample {}", ctx.dataset().describe(), samples[i]));
+        Tensor t = preprocess_sample(
+            raw, ctx.config().preprocess, ctx.session().info(ctx.session().graph().inputs[0]).shape,
+            fmt::format("{} sample {}", ctx.dataset().describe(), samples[i]));
         std::vector<Tensor> in;
         in.push_back(std::move(t));
         const GoldenRun golden = ctx.injector().golden(std::move(in));
@@ -330,7 +329,8 @@ std::int64_t run_trials(const CampaignContext& ctx, const std::vector<InputRecor
                   input.index, input.dataset_index, golden->top1.at(0), input.golden_label));
             }
           }
-          const std::vector<Fault> faults = ctx.sampler().sample(cfg.seed, static_cast<std::uint64_t>(id));
+          const std::vector<Fault> faults =
+              ctx.sampler().sample(cfg.seed, static_cast<std::uint64_t>(id));
           const auto ts = Clock::now();
           const TrialResult r = ctx.injector().run_trial(*golden, faults, topt, ws);
           done.push_back(ctx.make_record(id, input, r, seconds_since(ts)));
@@ -468,7 +468,8 @@ CampaignRunResult run_campaign(const CampaignConfig& config_in, const CampaignRu
     if (!config.only_correct || inputs[i].correct) eligible.push_back(i);
   }
   if (eligible.empty()) {
-    throw InputError(config.source + ": dataset.only_correct leaves no input: the model classifies "
+    throw InputError(config.source +
+                     ": dataset.only_correct leaves no input: the model classifies "
                      "none of the chosen samples correctly");
   }
 
@@ -478,7 +479,8 @@ CampaignRunResult run_campaign(const CampaignConfig& config_in, const CampaignRu
   const std::set<std::int64_t> done(done_ids.begin(), done_ids.end());
   CampaignProgress progress;
   progress.phase = "trials";
-  progress.total = (config.trials - config.shard_index + config.shard_count - 1) / config.shard_count;
+  progress.total =
+      (config.trials - config.shard_index + config.shard_count - 1) / config.shard_count;
   progress.done = static_cast<std::int64_t>(done.size());
   progress.sdc = db->outcome_count("sdc");
   const std::int64_t round = config.target_halfwidth > 0.0 ? config.checkpoint : config.trials;
@@ -488,10 +490,12 @@ CampaignRunResult run_campaign(const CampaignConfig& config_in, const CampaignRu
     const std::int64_t last = std::min(config.trials, first + round);
     std::vector<std::int64_t> pending;
     for (std::int64_t id = first; id < last; ++id) {
-      if (id % config.shard_count == config.shard_index && !done.contains(id)) pending.push_back(id);
+      if (id % config.shard_count == config.shard_index && !done.contains(id))
+        pending.push_back(id);
     }
     if (!pending.empty()) {
-      const std::int64_t n = run_trials(ctx, inputs, eligible, pending, *db, options, progress, t_trials);
+      const std::int64_t n =
+          run_trials(ctx, inputs, eligible, pending, *db, options, progress, t_trials);
       result.new_trials += n;
       if (n < static_cast<std::int64_t>(pending.size())) {  // stopped before the round ended
         interrupted = true;

@@ -42,8 +42,8 @@ class CampaignContext {
   // Which entry of `eligible` trial i uses.
   std::size_t trial_input(std::int64_t trial, std::size_t eligible) const;
   // A trial's result as a database record (fault sites named as in the model file).
-  TrialRecord make_record(std::int64_t trial, const InputRecord& input,
-                          const TrialResult& result, double duration_s) const;
+  TrialRecord make_record(std::int64_t trial, const InputRecord& input, const TrialResult& result,
+                          double duration_s) const;
 
  private:
   CampaignConfig config_;
@@ -56,12 +56,12 @@ class CampaignContext {
 };
 
 struct CampaignProgress {
-  std::string phase;           // "golden" or "trials"
-  std::int64_t done = 0;       // inputs (golden) or committed trials of this shard's plan
-  std::int64_t total = 0;      // planned (the maximum with a target half-width)
-  std::int64_t sdc = 0;        // SDC trials among the committed ones
-  std::int64_t new_done = 0;   // done in this process (for the rate)
-  double elapsed_s = 0.0;      // in this phase, in this process
+  std::string phase;          // "golden" or "trials"
+  std::int64_t done = 0;      // inputs (golden) or committed trials of this shard's plan
+  std::int64_t total = 0;     // planned (the maximum with a target half-width)
+  std::int64_t sdc = 0;       // SDC trials among the committed ones
+  std::int64_t new_done = 0;  // done in this process (for the rate)
+  double elapsed_s = 0.0;     // in this phase, in this process
 };
 
 struct CampaignRunOptions {

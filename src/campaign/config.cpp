@@ -33,7 +33,8 @@ struct Reader {
 
   void check_keys(const YAML::Node& map, const std::string& section,
                   const std::set<std::string>& allowed) const {
-    if (!map.IsMap()) fail_at(what, map, section.empty() ? "config" : section, "expected a mapping");
+    if (!map.IsMap())
+      fail_at(what, map, section.empty() ? "config" : section, "expected a mapping");
     for (const auto& kv : map) {
       const std::string key = kv.first.as<std::string>();
       if (!allowed.contains(key)) {
@@ -90,7 +91,8 @@ struct Reader {
 
 SiteKind parse_target(const Reader& r, const YAML::Node& n, const std::string& key) {
   const auto s = r.get<std::string>(n, key);
-  if (s == "node_output" || s == "layer_outputs" || s == "layer_output") return SiteKind::kNodeOutput;
+  if (s == "node_output" || s == "layer_outputs" || s == "layer_output")
+    return SiteKind::kNodeOutput;
   if (s == "weight" || s == "layer_states" || s == "layer_state") return SiteKind::kWeight;
   if (s == "input" || s == "graph_input") return SiteKind::kGraphInput;
   fail_at(r.what, n, key, "'" + s + "' is not one of node_output, weight, input");
@@ -141,15 +143,16 @@ void parse_dataset(const Reader& r, const YAML::Node& d, CampaignConfig& c) {
 }
 
 void parse_preprocess(const Reader& r, const YAML::Node& p, CampaignConfig& c) {
-  r.check_keys(p, "preprocess",
-               {"grayscale", "bgr", "channels", "resize", "center_crop", "scale", "mean", "std",
-                "layout"});
+  r.check_keys(
+      p, "preprocess",
+      {"grayscale", "bgr", "channels", "resize", "center_crop", "scale", "mean", "std", "layout"});
   PreprocessConfig& pp = c.preprocess;
   if (p["grayscale"]) pp.grayscale = r.get<bool>(p["grayscale"], "preprocess.grayscale");
   if (p["bgr"]) pp.bgr = r.get<bool>(p["bgr"], "preprocess.bgr");
   if (p["channels"]) {
     const auto s = r.get<std::string>(p["channels"], "preprocess.channels");
-    if (s != "rgb" && s != "bgr") fail_at(r.what, p["channels"], "preprocess.channels", "rgb or bgr");
+    if (s != "rgb" && s != "bgr")
+      fail_at(r.what, p["channels"], "preprocess.channels", "rgb or bgr");
     pp.bgr = s == "bgr";
   }
   auto dims = [&](const char* key, std::vector<int>& out) {
@@ -168,21 +171,23 @@ void parse_preprocess(const Reader& r, const YAML::Node& p, CampaignConfig& c) {
   if (p["std"]) {
     pp.std = r.get_list<double>(p["std"], "preprocess.std");
     for (double s : pp.std) {
-      if (!(s != 0.0) || !std::isfinite(s)) fail_at(r.what, p["std"], "preprocess.std", "must be non-zero");
+      if (!(s != 0.0) || !std::isfinite(s))
+        fail_at(r.what, p["std"], "preprocess.std", "must be non-zero");
     }
   }
   if (p["layout"]) {
     const auto s = r.get<std::string>(p["layout"], "preprocess.layout");
-    if (s != "nchw" && s != "nhwc") fail_at(r.what, p["layout"], "preprocess.layout", "nchw or nhwc");
+    if (s != "nchw" && s != "nhwc")
+      fail_at(r.what, p["layout"], "preprocess.layout", "nchw or nhwc");
     pp.nhwc = s == "nhwc";
   }
 }
 
 void parse_faults(const Reader& r, const YAML::Node& f, CampaignConfig& c) {
-  r.check_keys(f, "faults",
-               {"target", "model", "bits", "bit_range", "bits_per_fault", "sites", "per_trial",
-                "percent", "spread", "op_types", "name_regex", "nodes", "dtypes", "value",
-                "range"});
+  r.check_keys(
+      f, "faults",
+      {"target", "model", "bits", "bit_range", "bits_per_fault", "sites", "per_trial", "percent",
+       "spread", "op_types", "name_regex", "nodes", "dtypes", "value", "range"});
   SamplerConfig& s = c.faults;
   if (f["target"]) s.target = parse_target(r, f["target"], "faults.target");
   if (f["model"]) {
@@ -202,7 +207,8 @@ void parse_faults(const Reader& r, const YAML::Node& f, CampaignConfig& c) {
     s.bit_lo = br[0];
     s.bit_hi = br[1];
   }
-  if (f["bits_per_fault"]) s.bits_per_fault = r.get<int>(f["bits_per_fault"], "faults.bits_per_fault");
+  if (f["bits_per_fault"])
+    s.bits_per_fault = r.get<int>(f["bits_per_fault"], "faults.bits_per_fault");
   if (f["sites"]) {
     const auto v = r.get<std::string>(f["sites"], "faults.sites");
     if (v == "uniform_node") {
@@ -225,7 +231,8 @@ void parse_faults(const Reader& r, const YAML::Node& f, CampaignConfig& c) {
       s.independent_sites = false;
       s.every_site = true;
     } else {
-      fail_at(r.what, f["spread"], "faults.spread", "expected independent, same_site or every_site");
+      fail_at(r.what, f["spread"], "faults.spread",
+              "expected independent, same_site or every_site");
     }
   }
   if (f["op_types"]) s.op_types = r.get_list<std::string>(f["op_types"], "faults.op_types");
@@ -234,7 +241,8 @@ void parse_faults(const Reader& r, const YAML::Node& f, CampaignConfig& c) {
   if (f["dtypes"]) {
     for (const auto& name : r.get_list<std::string>(f["dtypes"], "faults.dtypes")) {
       const DType dt = dtype_from_name(name);
-      if (dt == DType::kUndefined) fail_at(r.what, f["dtypes"], "faults.dtypes", "unknown dtype " + name);
+      if (dt == DType::kUndefined)
+        fail_at(r.what, f["dtypes"], "faults.dtypes", "unknown dtype " + name);
       s.dtypes.push_back(dt);
     }
   }
@@ -274,7 +282,8 @@ void parse_tensorfi2(const Reader& r, const YAML::Node& root, CampaignConfig& c)
     }
     s.faults_per_trial = static_cast<int>(amount);
   } else if (type == "zeros") {
-    if (amount < 0.0 || amount > 100.0) fail_at(r.what, root["Amount"], "Amount", "a percent 0..100");
+    if (amount < 0.0 || amount > 100.0)
+      fail_at(r.what, root["Amount"], "Amount", "a percent 0..100");
     s.percent_per_site = amount;
   } else {
     fail_at(r.what, root["Type"], "Type", "'" + type + "' is not bitflips, zeros or random");
@@ -393,13 +402,15 @@ void validate_campaign_config(const CampaignConfig& c) {
   if (c.model.empty()) bad("model", "missing (set it in the config or with --model)");
   if (!c.has_dataset) bad("dataset", "missing (set it in the config or with --dataset)");
   if (c.trials < 1) bad("trials", "must be >= 1");
-  if (c.target_halfwidth < 0.0 || c.target_halfwidth >= 0.5) bad("target_halfwidth", "must be in [0, 0.5)");
+  if (c.target_halfwidth < 0.0 || c.target_halfwidth >= 0.5)
+    bad("target_halfwidth", "must be in [0, 0.5)");
   if (c.checkpoint < 1) bad("checkpoint", "must be >= 1");
   if (c.trials_per_input < 1) bad("trials_per_input", "must be >= 1");
   if (c.threads < 1 || c.threads > 1024) bad("threads", "must be in 1..1024");
   if (c.time_limit_s < 0.0) bad("time_limit", "must be >= 0");
   if (c.target_halfwidth > 0.0 && c.shard_count > 1) {
-    bad("target_halfwidth", "needs the whole campaign in one run; it cannot be combined with shards");
+    bad("target_halfwidth",
+        "needs the whole campaign in one run; it cannot be combined with shards");
   }
   if (c.faults.faults_per_trial < 1) bad("faults.per_trial", "must be >= 1");
   if (c.faults.bits_per_fault < 1) bad("faults.bits_per_fault", "must be >= 1");
@@ -415,9 +426,12 @@ void emit_list(YAML::Emitter& e, const char* key, const auto& list) {
 
 std::string target_name(SiteKind k) {
   switch (k) {
-    case SiteKind::kNodeOutput: return "node_output";
-    case SiteKind::kWeight: return "weight";
-    case SiteKind::kGraphInput: return "input";
+    case SiteKind::kNodeOutput:
+      return "node_output";
+    case SiteKind::kWeight:
+      return "weight";
+    case SiteKind::kGraphInput:
+      return "input";
   }
   return "node_output";
 }
@@ -434,7 +448,8 @@ std::string config_yaml(const CampaignConfig& c, bool with_execution) {
   e << YAML::Key << "data_key" << YAML::Value << c.dataset.data_key;
   e << YAML::Key << "labels_key" << YAML::Value << c.dataset.labels_key;
   e << YAML::Key << "layout" << YAML::Value << c.dataset.array_layout;
-  e << YAML::Key << "cifar_labels" << YAML::Value << (c.dataset.cifar_fine_labels ? "fine" : "coarse");
+  e << YAML::Key << "cifar_labels" << YAML::Value
+    << (c.dataset.cifar_fine_labels ? "fine" : "coarse");
   e << YAML::Key << "samples" << YAML::Value << c.samples;
   e << YAML::Key << "only_correct" << YAML::Value << c.only_correct;
   e << YAML::EndMap;
@@ -462,7 +477,9 @@ std::string config_yaml(const CampaignConfig& c, bool with_execution) {
   e << YAML::Key << "per_trial" << YAML::Value << s.faults_per_trial;
   if (s.percent_per_site > 0.0) e << YAML::Key << "percent" << YAML::Value << s.percent_per_site;
   e << YAML::Key << "spread" << YAML::Value
-    << (s.every_site ? "every_site" : s.independent_sites ? "independent" : "same_site");
+    << (s.every_site          ? "every_site"
+        : s.independent_sites ? "independent"
+                              : "same_site");
   if (!s.op_types.empty()) emit_list(e, "op_types", s.op_types);
   if (!s.name_regex.empty()) e << YAML::Key << "name_regex" << YAML::Value << s.name_regex;
   if (!s.names.empty()) emit_list(e, "nodes", s.names);
@@ -485,8 +502,7 @@ std::string config_yaml(const CampaignConfig& c, bool with_execution) {
   if (with_execution) {
     e << YAML::Key << "threads" << YAML::Value << c.threads;
     e << YAML::Key << "output" << YAML::Value << c.output;
-    e << YAML::Key << "shard" << YAML::Value
-      << fmt::format("{}/{}", c.shard_index, c.shard_count);
+    e << YAML::Key << "shard" << YAML::Value << fmt::format("{}/{}", c.shard_index, c.shard_count);
   }
   e << YAML::EndMap;
   return std::string(e.c_str()) + "\n";

@@ -20,21 +20,22 @@ struct CampaignConfig {
   DatasetConfig dataset;
   bool has_dataset = false;
   PreprocessConfig preprocess;
-  std::int64_t samples = 0;  // > 0: a seeded random subset of this many samples
-  bool only_correct = false; // trials only on inputs the model classifies correctly
+  std::int64_t samples = 0;   // > 0: a seeded random subset of this many samples
+  bool only_correct = false;  // trials only on inputs the model classifies correctly
   SamplerConfig faults;
-  std::int64_t trials = 1000;        // number of trials (the maximum with target_halfwidth)
-  double target_halfwidth = 0.0;     // > 0: stop once the SDC rate's 95% half-width is this small
-  std::int64_t checkpoint = 500;     // trials between target checks (a deterministic stop point)
-  std::int64_t trials_per_input = 1; // consecutive trials sharing one input (reuses its golden run)
+  std::int64_t trials = 1000;     // number of trials (the maximum with target_halfwidth)
+  double target_halfwidth = 0.0;  // > 0: stop once the SDC rate's 95% half-width is this small
+  std::int64_t checkpoint = 500;  // trials between target checks (a deterministic stop point)
+  std::int64_t trials_per_input =
+      1;  // consecutive trials sharing one input (reuses its golden run)
   std::uint64_t seed = 1;
   int threads = 1;
   Strategy strategy = Strategy::kCone;
-  double time_limit_s = 10.0;        // per trial; longer is a hang (0: none)
+  double time_limit_s = 10.0;  // per trial; longer is a hang (0: none)
   std::string output = "dnnfi-campaign";
   int shard_index = 0;
   int shard_count = 1;
-  bool tensorfi2 = false;            // the fault spec came from TensorFI2 keys
+  bool tensorfi2 = false;  // the fault spec came from TensorFI2 keys
 };
 
 // Parses a config file. Relative paths in it are taken relative to the file's folder.

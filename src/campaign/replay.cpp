@@ -12,10 +12,12 @@ namespace dnnfi {
 
 ReplayReport replay_trial(const std::string& dir, std::int64_t trial) {
   const std::string path = results_db_path(dir);
-  if (!std::filesystem::exists(path)) throw InputError(dir + ": no campaign results (results.sqlite)");
+  if (!std::filesystem::exists(path))
+    throw InputError(dir + ": no campaign results (results.sqlite)");
   const ResultsDb db = ResultsDb::open(path, true);
   const CampaignInfo info = db.campaign();
-  const CampaignConfig config = parse_campaign_config(info.config_yaml, path + " (campaign config)", "");
+  const CampaignConfig config =
+      parse_campaign_config(info.config_yaml, path + " (campaign config)", "");
   if (sha256_file(config.model) != info.model_sha256) {
     throw InputError(config.model + ": the model file changed since the campaign ran");
   }
@@ -38,7 +40,8 @@ ReplayReport replay_trial(const std::string& dir, std::int64_t trial) {
   std::vector<Tensor> in;
   in.push_back(ctx.input_tensor(rep.input.dataset_index));
   const GoldenRun golden = ctx.injector().golden(std::move(in));
-  const std::vector<Fault> faults = ctx.sampler().sample(config.seed, static_cast<std::uint64_t>(trial));
+  const std::vector<Fault> faults =
+      ctx.sampler().sample(config.seed, static_cast<std::uint64_t>(trial));
   TrialOptions opt;
   opt.strategy = config.strategy;
   opt.time_limit_s = config.time_limit_s;

@@ -22,7 +22,8 @@ constexpr DescrEntry kDescrs[] = {
 };
 
 // Value of `key` in the header dict, as the raw text up to the next top-level comma/brace.
-std::string header_field(const std::string& header, const std::string& key, const std::string& what) {
+std::string header_field(const std::string& header, const std::string& key,
+                         const std::string& what) {
   const std::string k = "'" + key + "'";
   const auto pos = header.find(k);
   if (pos == std::string::npos) throw InputError(what + ": .npy header lacks '" + key + "'");

@@ -28,9 +28,9 @@ class [[nodiscard]] Status {
 };
 
 // Propagates a non-OK status to the caller.
-#define DNNFI_RETURN_IF_ERROR(expr)        \
-  do {                                     \
-    ::dnnfi::Status dnnfi_status_ = (expr); \
+#define DNNFI_RETURN_IF_ERROR(expr)                   \
+  do {                                                \
+    ::dnnfi::Status dnnfi_status_ = (expr);           \
     if (!dnnfi_status_.is_ok()) return dnnfi_status_; \
   } while (0)
 

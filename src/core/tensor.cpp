@@ -68,35 +68,58 @@ bool Tensor::bit_equal(const Tensor& other) const {
 
 double Tensor::get_as_double(std::int64_t i) const {
   switch (info_.dtype) {
-    case DType::kFloat32: return data<float>()[i];
-    case DType::kFloat64: return data<double>()[i];
-    case DType::kFloat16: return half_to_float(data<std::uint16_t>()[i]);
-    case DType::kBFloat16: return bfloat16_to_float(data<std::uint16_t>()[i]);
-    case DType::kInt8: return data<std::int8_t>()[i];
-    case DType::kUInt8: return data<std::uint8_t>()[i];
-    case DType::kInt16: return data<std::int16_t>()[i];
-    case DType::kUInt16: return data<std::uint16_t>()[i];
-    case DType::kInt32: return data<std::int32_t>()[i];
-    case DType::kUInt32: return data<std::uint32_t>()[i];
-    case DType::kInt64: return static_cast<double>(data<std::int64_t>()[i]);
-    case DType::kUInt64: return static_cast<double>(data<std::uint64_t>()[i]);
-    case DType::kBool: return data<std::uint8_t>()[i] ? 1.0 : 0.0;
-    case DType::kUndefined: return 0.0;
+    case DType::kFloat32:
+      return data<float>()[i];
+    case DType::kFloat64:
+      return data<double>()[i];
+    case DType::kFloat16:
+      return half_to_float(data<std::uint16_t>()[i]);
+    case DType::kBFloat16:
+      return bfloat16_to_float(data<std::uint16_t>()[i]);
+    case DType::kInt8:
+      return data<std::int8_t>()[i];
+    case DType::kUInt8:
+      return data<std::uint8_t>()[i];
+    case DType::kInt16:
+      return data<std::int16_t>()[i];
+    case DType::kUInt16:
+      return data<std::uint16_t>()[i];
+    case DType::kInt32:
+      return data<std::int32_t>()[i];
+    case DType::kUInt32:
+      return data<std::uint32_t>()[i];
+    case DType::kInt64:
+      return static_cast<double>(data<std::int64_t>()[i]);
+    case DType::kUInt64:
+      return static_cast<double>(data<std::uint64_t>()[i]);
+    case DType::kBool:
+      return data<std::uint8_t>()[i] ? 1.0 : 0.0;
+    case DType::kUndefined:
+      return 0.0;
   }
   return 0.0;
 }
 
 std::int64_t Tensor::get_as_int64(std::int64_t i) const {
   switch (info_.dtype) {
-    case DType::kInt8: return data<std::int8_t>()[i];
-    case DType::kUInt8: return data<std::uint8_t>()[i];
-    case DType::kInt16: return data<std::int16_t>()[i];
-    case DType::kUInt16: return data<std::uint16_t>()[i];
-    case DType::kInt32: return data<std::int32_t>()[i];
-    case DType::kUInt32: return data<std::uint32_t>()[i];
-    case DType::kInt64: return data<std::int64_t>()[i];
-    case DType::kUInt64: return static_cast<std::int64_t>(data<std::uint64_t>()[i]);
-    case DType::kBool: return data<std::uint8_t>()[i] ? 1 : 0;
+    case DType::kInt8:
+      return data<std::int8_t>()[i];
+    case DType::kUInt8:
+      return data<std::uint8_t>()[i];
+    case DType::kInt16:
+      return data<std::int16_t>()[i];
+    case DType::kUInt16:
+      return data<std::uint16_t>()[i];
+    case DType::kInt32:
+      return data<std::int32_t>()[i];
+    case DType::kUInt32:
+      return data<std::uint32_t>()[i];
+    case DType::kInt64:
+      return data<std::int64_t>()[i];
+    case DType::kUInt64:
+      return static_cast<std::int64_t>(data<std::uint64_t>()[i]);
+    case DType::kBool:
+      return data<std::uint8_t>()[i] ? 1 : 0;
     default: {
       const double d = get_as_double(i);
       // Saturate instead of invoking UB on out-of-range float->int conversion.

@@ -1,4 +1,5 @@
-// Any supported model file -> Graph, chosen by content/extension. Keras formats join here later.
+// Any supported model file -> Graph, chosen by content/extension: ONNX, or a Keras model (.h5,
+// .keras, TensorFlow.js model.json; see keras/keras_loader.h).
 #pragma once
 
 #include <string>

@@ -77,8 +77,9 @@ std::shared_ptr<const Session> Session::create(Graph graph, const SessionOptions
     const OpRow* row = find_op(node.domain, node.op_type, opset);
     if (row == nullptr) {
       throw UnsupportedError(where(g) + "node '" + node.name + "': unsupported op " +
-                      (node.domain.empty() ? "" : node.domain + ".") + node.op_type + " (opset " +
-                      std::to_string(node.domain.empty() ? default_opset : opset) + ")");
+                             (node.domain.empty() ? "" : node.domain + ".") + node.op_type +
+                             " (opset " +
+                             std::to_string(node.domain.empty() ? default_opset : opset) + ")");
     }
     std::vector<TensorInfo> in_infos;
     std::vector<const Tensor*> in_consts;
@@ -106,7 +107,8 @@ std::shared_ptr<const Session> Session::create(Graph graph, const SessionOptions
       const int v = node.outputs[o];
       if (v == kNoValue) continue;
       const TensorInfo& info = p.outputs[o];
-      if (info.dtype == DType::kUndefined) ctx.fail("output " + std::to_string(o) + " has no dtype");
+      if (info.dtype == DType::kUndefined)
+        ctx.fail("output " + std::to_string(o) + " has no dtype");
       for (std::int64_t d : info.shape) {
         if (d < 0) ctx.fail("output " + std::to_string(o) + " has an unknown dimension");
       }
@@ -170,8 +172,8 @@ ValueStore Session::make_store() const {
 void Session::check_inputs(std::span<const Tensor> inputs) const {
   const std::string w = where(graph_);
   if (inputs.size() != graph_.inputs.size()) {
-    throw InputError(w + "model expects " + std::to_string(graph_.inputs.size()) +
-                     " inputs, " + std::to_string(inputs.size()) + " given");
+    throw InputError(w + "model expects " + std::to_string(graph_.inputs.size()) + " inputs, " +
+                     std::to_string(inputs.size()) + " given");
   }
   for (std::size_t i = 0; i < inputs.size(); ++i) {
     const int v = graph_.inputs[i];
@@ -183,8 +185,7 @@ void Session::check_inputs(std::span<const Tensor> inputs) const {
     }
     if (inputs[i].shape() != want.shape) {
       throw InputError(w + "input '" + graph_.values[v].name + "' expects shape " +
-                       shape_to_string(want.shape) + ", got " +
-                       shape_to_string(inputs[i].shape()));
+                       shape_to_string(want.shape) + ", got " + shape_to_string(inputs[i].shape()));
     }
   }
 }

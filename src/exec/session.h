@@ -75,7 +75,7 @@ class Session {
   SessionOptions options_;
   std::vector<TensorInfo> infos_;
   std::vector<bool> constant_;
-  std::vector<Tensor> constants_;  // by value id; empty where not constant
+  std::vector<Tensor> constants_;                 // by value id; empty where not constant
   std::vector<std::unique_ptr<Kernel>> kernels_;  // by node index; null for folded nodes
   std::vector<int> run_order_;
 };

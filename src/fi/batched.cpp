@@ -13,7 +13,9 @@ namespace dnnfi {
 
 namespace {
 
-std::size_t row_bytes(const Tensor& t, int batch) { return t.nbytes() / static_cast<std::size_t>(batch); }
+std::size_t row_bytes(const Tensor& t, int batch) {
+  return t.nbytes() / static_cast<std::size_t>(batch);
+}
 
 }  // namespace
 
@@ -169,7 +171,8 @@ std::optional<std::vector<TrialResult>> BatchedInjector::run_trials(
     heap.pop();
     const Node& node = g.nodes[static_cast<std::size_t>(n)];
     bool dirty_input = false;
-    for (int v : node.inputs) dirty_input |= v != kNoValue && ws.dirty_[static_cast<std::size_t>(v)];
+    for (int v : node.inputs)
+      dirty_input |= v != kNoValue && ws.dirty_[static_cast<std::size_t>(v)];
     if (dirty_input) {
       outs.assign(node.outputs.size(), nullptr);
       for (std::size_t o = 0; o < node.outputs.size(); ++o) {
@@ -204,14 +207,15 @@ std::optional<std::vector<TrialResult>> BatchedInjector::run_trials(
     for (int v : g1.outputs) {
       const Tensor& t = *ws.table_[static_cast<std::size_t>(v)];
       const Tensor& one = single.store[v];
-      rows.push_back(Tensor::wrap(one.dtype(), one.shape(),
-                                  const_cast<std::uint8_t*>(static_cast<const std::uint8_t*>(t.raw())) +
-                                      r * one.nbytes()));
+      rows.push_back(Tensor::wrap(
+          one.dtype(), one.shape(),
+          const_cast<std::uint8_t*>(static_cast<const std::uint8_t*>(t.raw())) + r * one.nbytes()));
     }
     for (const Tensor& t : rows) ptrs.push_back(&t);
     TrialResult& res = results[r];
-    std::stable_sort(res.applied.begin(), res.applied.end(),
-                     [](const AppliedFault& a, const AppliedFault& b) { return a.index < b.index; });
+    std::stable_sort(
+        res.applied.begin(), res.applied.end(),
+        [](const AppliedFault& a, const AppliedFault& b) { return a.index < b.index; });
     res.nodes_computed = computed;
     classify_outputs(*single_, single, ptrs, res);
     if (keep_outputs) {

@@ -49,8 +49,7 @@ class BatchedInjector {
   std::optional<std::vector<TrialResult>> run_trials(const GoldenRun& single,
                                                      const GoldenRun& batched,
                                                      std::span<const std::vector<Fault>> trials,
-                                                     bool keep_outputs,
-                                                     BatchedWorkspace& ws) const;
+                                                     bool keep_outputs, BatchedWorkspace& ws) const;
 
  private:
   std::shared_ptr<const Session> single_;

@@ -22,9 +22,9 @@ enum class SiteKind : std::uint8_t {
 
 struct FaultSite {
   SiteKind kind = SiteKind::kNodeOutput;
-  int node = -1;        // producing node (kNodeOutput), else -1
-  int output = 0;       // output index of that node
-  int value = -1;       // value id of the tensor that is corrupted
+  int node = -1;                // producing node (kNodeOutput), else -1
+  int output = 0;               // output index of that node
+  int value = -1;               // value id of the tensor that is corrupted
   std::int64_t flat_index = 0;  // element, row-major in ONNX logical layout
 };
 

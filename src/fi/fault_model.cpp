@@ -12,30 +12,40 @@ namespace dnnfi {
 
 std::string site_kind_name(SiteKind k) {
   switch (k) {
-    case SiteKind::kNodeOutput: return "node_output";
-    case SiteKind::kWeight: return "weight";
-    case SiteKind::kGraphInput: return "input";
+    case SiteKind::kNodeOutput:
+      return "node_output";
+    case SiteKind::kWeight:
+      return "weight";
+    case SiteKind::kGraphInput:
+      return "input";
   }
   return "?";
 }
 
 std::string fault_model_kind_name(FaultModelKind k) {
   switch (k) {
-    case FaultModelKind::kBitFlip: return "bitflip";
-    case FaultModelKind::kStuckAt0: return "stuck0";
-    case FaultModelKind::kStuckAt1: return "stuck1";
-    case FaultModelKind::kSetZero: return "zero";
-    case FaultModelKind::kSetValue: return "value";
-    case FaultModelKind::kRandomValue: return "random";
-    case FaultModelKind::kCallback: return "callback";
+    case FaultModelKind::kBitFlip:
+      return "bitflip";
+    case FaultModelKind::kStuckAt0:
+      return "stuck0";
+    case FaultModelKind::kStuckAt1:
+      return "stuck1";
+    case FaultModelKind::kSetZero:
+      return "zero";
+    case FaultModelKind::kSetValue:
+      return "value";
+    case FaultModelKind::kRandomValue:
+      return "random";
+    case FaultModelKind::kCallback:
+      return "callback";
   }
   return "?";
 }
 
 FaultModelKind parse_fault_model_kind(const std::string& s) {
-  for (auto k : {FaultModelKind::kBitFlip, FaultModelKind::kStuckAt0, FaultModelKind::kStuckAt1,
-                 FaultModelKind::kSetZero, FaultModelKind::kSetValue,
-                 FaultModelKind::kRandomValue}) {
+  for (auto k :
+       {FaultModelKind::kBitFlip, FaultModelKind::kStuckAt0, FaultModelKind::kStuckAt1,
+        FaultModelKind::kSetZero, FaultModelKind::kSetValue, FaultModelKind::kRandomValue}) {
     if (fault_model_kind_name(k) == s) return k;
   }
   throw InputError("unknown fault model '" + s +
@@ -51,7 +61,9 @@ void validate_fault_model(const FaultModel& model, DType dtype) {
     case FaultModelKind::kBitFlip:
     case FaultModelKind::kStuckAt0:
     case FaultModelKind::kStuckAt1:
-      if (model.bits.empty()) throw InputError("fault model " + fault_model_kind_name(model.kind) + " needs at least one bit");
+      if (model.bits.empty())
+        throw InputError("fault model " + fault_model_kind_name(model.kind) +
+                         " needs at least one bit");
       for (int b : model.bits) {
         if (b < 0 || b >= width) {
           throw InputError("bit " + std::to_string(b) + " is out of range for " +
@@ -68,7 +80,8 @@ void validate_fault_model(const FaultModel& model, DType dtype) {
     case FaultModelKind::kCallback:
       if (!model.callback) throw InputError("callback fault model without a callback");
       break;
-    default: break;
+    default:
+      break;
   }
 }
 
@@ -80,20 +93,64 @@ std::uint64_t element_bits(DType dtype, const void* element) {
 
 double element_value(DType dtype, const void* p) {
   switch (dtype) {
-    case DType::kFloat32: { float f; std::memcpy(&f, p, 4); return f; }
-    case DType::kFloat64: { double d; std::memcpy(&d, p, 8); return d; }
-    case DType::kFloat16: { std::uint16_t h; std::memcpy(&h, p, 2); return half_to_float(h); }
-    case DType::kBFloat16: { std::uint16_t h; std::memcpy(&h, p, 2); return bfloat16_to_float(h); }
-    case DType::kInt8: return *static_cast<const std::int8_t*>(p);
-    case DType::kUInt8: return *static_cast<const std::uint8_t*>(p);
-    case DType::kBool: return *static_cast<const std::uint8_t*>(p);
-    case DType::kInt16: { std::int16_t v; std::memcpy(&v, p, 2); return v; }
-    case DType::kUInt16: { std::uint16_t v; std::memcpy(&v, p, 2); return v; }
-    case DType::kInt32: { std::int32_t v; std::memcpy(&v, p, 4); return v; }
-    case DType::kUInt32: { std::uint32_t v; std::memcpy(&v, p, 4); return v; }
-    case DType::kInt64: { std::int64_t v; std::memcpy(&v, p, 8); return static_cast<double>(v); }
-    case DType::kUInt64: { std::uint64_t v; std::memcpy(&v, p, 8); return static_cast<double>(v); }
-    case DType::kUndefined: return 0.0;
+    case DType::kFloat32: {
+      float f;
+      std::memcpy(&f, p, 4);
+      return f;
+    }
+    case DType::kFloat64: {
+      double d;
+      std::memcpy(&d, p, 8);
+      return d;
+    }
+    case DType::kFloat16: {
+      std::uint16_t h;
+      std::memcpy(&h, p, 2);
+      return half_to_float(h);
+    }
+    case DType::kBFloat16: {
+      std::uint16_t h;
+      std::memcpy(&h, p, 2);
+      return bfloat16_to_float(h);
+    }
+    case DType::kInt8:
+      return *static_cast<const std::int8_t*>(p);
+    case DType::kUInt8:
+      return *static_cast<const std::uint8_t*>(p);
+    case DType::kBool:
+      return *static_cast<const std::uint8_t*>(p);
+    case DType::kInt16: {
+      std::int16_t v;
+      std::memcpy(&v, p, 2);
+      return v;
+    }
+    case DType::kUInt16: {
+      std::uint16_t v;
+      std::memcpy(&v, p, 2);
+      return v;
+    }
+    case DType::kInt32: {
+      std::int32_t v;
+      std::memcpy(&v, p, 4);
+      return v;
+    }
+    case DType::kUInt32: {
+      std::uint32_t v;
+      std::memcpy(&v, p, 4);
+      return v;
+    }
+    case DType::kInt64: {
+      std::int64_t v;
+      std::memcpy(&v, p, 8);
+      return static_cast<double>(v);
+    }
+    case DType::kUInt64: {
+      std::uint64_t v;
+      std::memcpy(&v, p, 8);
+      return static_cast<double>(v);
+    }
+    case DType::kUndefined:
+      return 0.0;
   }
   return 0.0;
 }
@@ -119,20 +176,53 @@ void store_int(double v, void* p) {
 // saturation (NaN -> 0) for integers.
 void store_value(DType dtype, double v, void* p) {
   switch (dtype) {
-    case DType::kFloat32: { const float f = static_cast<float>(v); std::memcpy(p, &f, 4); break; }
-    case DType::kFloat64: std::memcpy(p, &v, 8); break;
-    case DType::kFloat16: { const auto h = float_to_half(static_cast<float>(v)); std::memcpy(p, &h, 2); break; }
-    case DType::kBFloat16: { const auto h = float_to_bfloat16(static_cast<float>(v)); std::memcpy(p, &h, 2); break; }
-    case DType::kInt8: store_int<std::int8_t>(v, p); break;
-    case DType::kUInt8: store_int<std::uint8_t>(v, p); break;
-    case DType::kBool: *static_cast<std::uint8_t*>(p) = (v != 0.0) ? 1 : 0; break;
-    case DType::kInt16: store_int<std::int16_t>(v, p); break;
-    case DType::kUInt16: store_int<std::uint16_t>(v, p); break;
-    case DType::kInt32: store_int<std::int32_t>(v, p); break;
-    case DType::kUInt32: store_int<std::uint32_t>(v, p); break;
-    case DType::kInt64: store_int<std::int64_t>(v, p); break;
-    case DType::kUInt64: store_int<std::uint64_t>(v, p); break;
-    case DType::kUndefined: break;
+    case DType::kFloat32: {
+      const float f = static_cast<float>(v);
+      std::memcpy(p, &f, 4);
+      break;
+    }
+    case DType::kFloat64:
+      std::memcpy(p, &v, 8);
+      break;
+    case DType::kFloat16: {
+      const auto h = float_to_half(static_cast<float>(v));
+      std::memcpy(p, &h, 2);
+      break;
+    }
+    case DType::kBFloat16: {
+      const auto h = float_to_bfloat16(static_cast<float>(v));
+      std::memcpy(p, &h, 2);
+      break;
+    }
+    case DType::kInt8:
+      store_int<std::int8_t>(v, p);
+      break;
+    case DType::kUInt8:
+      store_int<std::uint8_t>(v, p);
+      break;
+    case DType::kBool:
+      *static_cast<std::uint8_t*>(p) = (v != 0.0) ? 1 : 0;
+      break;
+    case DType::kInt16:
+      store_int<std::int16_t>(v, p);
+      break;
+    case DType::kUInt16:
+      store_int<std::uint16_t>(v, p);
+      break;
+    case DType::kInt32:
+      store_int<std::int32_t>(v, p);
+      break;
+    case DType::kUInt32:
+      store_int<std::uint32_t>(v, p);
+      break;
+    case DType::kInt64:
+      store_int<std::int64_t>(v, p);
+      break;
+    case DType::kUInt64:
+      store_int<std::uint64_t>(v, p);
+      break;
+    case DType::kUndefined:
+      break;
   }
 }
 
@@ -148,11 +238,21 @@ AppliedFault apply_fault_model(const FaultModel& model, DType dtype, void* eleme
   for (int b : model.bits) mask |= std::uint64_t{1} << b;
   std::uint64_t bits = a.bits_before;
   switch (model.kind) {
-    case FaultModelKind::kBitFlip: bits ^= mask; break;
-    case FaultModelKind::kStuckAt0: bits &= ~mask; break;
-    case FaultModelKind::kStuckAt1: bits |= mask; break;
-    case FaultModelKind::kSetZero: bits = 0; break;
-    case FaultModelKind::kSetValue: store_value(dtype, model.value, element); break;
+    case FaultModelKind::kBitFlip:
+      bits ^= mask;
+      break;
+    case FaultModelKind::kStuckAt0:
+      bits &= ~mask;
+      break;
+    case FaultModelKind::kStuckAt1:
+      bits |= mask;
+      break;
+    case FaultModelKind::kSetZero:
+      bits = 0;
+      break;
+    case FaultModelKind::kSetValue:
+      store_value(dtype, model.value, element);
+      break;
     case FaultModelKind::kRandomValue: {
       std::mt19937_64 gen(model.seed);
       // 53 random bits -> [0,1), so the draw is identical on every platform.
@@ -160,7 +260,9 @@ AppliedFault apply_fault_model(const FaultModel& model, DType dtype, void* eleme
       store_value(dtype, model.lo + u * (model.hi - model.lo), element);
       break;
     }
-    case FaultModelKind::kCallback: model.callback(dtype, element); break;
+    case FaultModelKind::kCallback:
+      model.callback(dtype, element);
+      break;
   }
   if (model.kind == FaultModelKind::kBitFlip || model.kind == FaultModelKind::kStuckAt0 ||
       model.kind == FaultModelKind::kStuckAt1 || model.kind == FaultModelKind::kSetZero) {

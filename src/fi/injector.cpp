@@ -3,11 +3,11 @@
 #include <omp.h>
 
 #include <algorithm>
-#include <set>
 #include <cmath>
 #include <cstring>
 #include <numeric>
 #include <queue>
+#include <set>
 
 #include "core/error.h"
 #include "fi/fault_model.h"
@@ -17,9 +17,12 @@ namespace dnnfi {
 
 std::string strategy_name(Strategy s) {
   switch (s) {
-    case Strategy::kCone: return "cone";
-    case Strategy::kSuperlayer: return "superlayer";
-    case Strategy::kFull: return "full";
+    case Strategy::kCone:
+      return "cone";
+    case Strategy::kSuperlayer:
+      return "superlayer";
+    case Strategy::kFull:
+      return "full";
   }
   return "?";
 }
@@ -33,11 +36,16 @@ Strategy parse_strategy(const std::string& s) {
 
 std::string outcome_name(Outcome o) {
   switch (o) {
-    case Outcome::kMasked: return "masked";
-    case Outcome::kSDC: return "sdc";
-    case Outcome::kTolerable: return "tolerable";
-    case Outcome::kDUE: return "due";
-    case Outcome::kHang: return "hang";
+    case Outcome::kMasked:
+      return "masked";
+    case Outcome::kSDC:
+      return "sdc";
+    case Outcome::kTolerable:
+      return "tolerable";
+    case Outcome::kDUE:
+      return "due";
+    case Outcome::kHang:
+      return "hang";
   }
   return "?";
 }
@@ -82,8 +90,8 @@ std::vector<std::int64_t> topk_row0(const Tensor& t, std::size_t k) {
 }
 
 Injector::Injector(std::shared_ptr<const Session> session) : session_(std::move(session)) {
-  superlayer_ = find_superlayers(session_->graph(),
-                                 [this](int v) { return session_->is_constant(v); });
+  superlayer_ =
+      find_superlayers(session_->graph(), [this](int v) { return session_->is_constant(v); });
 }
 
 std::size_t GoldenRun::bytes(const Session& session) const {
@@ -231,7 +239,8 @@ Status Injector::compute_node(int n, TrialWorkspace& ws) const {
     const int v = node.outputs[o];
     out_ptr[o] = v == kNoValue ? nullptr : &scratch(ws, v);
   }
-  Status st = session_->run_node_with(n, ws.table_, std::span<Tensor* const>(out_ptr, node.outputs.size()));
+  Status st =
+      session_->run_node_with(n, ws.table_, std::span<Tensor* const>(out_ptr, node.outputs.size()));
   for (std::size_t o = 0; o < node.outputs.size(); ++o) {
     const int v = node.outputs[o];
     if (v == kNoValue) continue;
@@ -260,7 +269,8 @@ void Injector::apply_faults_for_value(int v, std::span<const Fault> faults, Tria
   for (std::size_t i = 0; i < faults.size(); ++i) {
     const Fault& f = faults[i];
     if (f.site.value != v) continue;
-    auto* elem = static_cast<std::uint8_t*>(t.raw()) + static_cast<std::size_t>(f.site.flat_index) * esize;
+    auto* elem =
+        static_cast<std::uint8_t*>(t.raw()) + static_cast<std::size_t>(f.site.flat_index) * esize;
     AppliedFault a = apply_fault_model(f.model, t.dtype(), elem);
     a.fault = f;
     a.index = i;
@@ -307,11 +317,13 @@ TrialResult Injector::run_trial(const GoldenRun& golden, std::span<const Fault> 
     if (!options.trace) return;
     NodeChange c;
     c.node = n;
-    const int v = g.nodes[static_cast<std::size_t>(n)].outputs.empty() ? kNoValue
-                                                                        : g.nodes[static_cast<std::size_t>(n)].outputs[0];
+    const int v = g.nodes[static_cast<std::size_t>(n)].outputs.empty()
+                      ? kNoValue
+                      : g.nodes[static_cast<std::size_t>(n)].outputs[0];
     if (v != kNoValue) {
       c.changed = !ws.table_[static_cast<std::size_t>(v)]->bit_equal(golden.store[v]);
-      c.max_abs_error = c.changed ? max_abs_error(*ws.table_[static_cast<std::size_t>(v)], golden.store[v]) : 0.0;
+      c.max_abs_error =
+          c.changed ? max_abs_error(*ws.table_[static_cast<std::size_t>(v)], golden.store[v]) : 0.0;
     }
     r.trace.push_back(c);
   };
@@ -320,7 +332,8 @@ TrialResult Injector::run_trial(const GoldenRun& golden, std::span<const Fault> 
   std::vector<int> source_values;
   for (const Fault& f : faults) {
     if (g.values[static_cast<std::size_t>(f.site.value)].producer < 0 &&
-        std::find(source_values.begin(), source_values.end(), f.site.value) == source_values.end()) {
+        std::find(source_values.begin(), source_values.end(), f.site.value) ==
+            source_values.end()) {
       source_values.push_back(f.site.value);
     }
   }
@@ -345,7 +358,8 @@ TrialResult Injector::run_trial(const GoldenRun& golden, std::span<const Fault> 
     for (const Fault& f : faults) {
       const Value& val = g.values[static_cast<std::size_t>(f.site.value)];
       if (val.producer < 0) {
-        if (!ws.table_[static_cast<std::size_t>(f.site.value)]->bit_equal(golden.store[f.site.value])) {
+        if (!ws.table_[static_cast<std::size_t>(f.site.value)]->bit_equal(
+                golden.store[f.site.value])) {
           push_consumers(f.site.value);
         }
       } else if (!ws.queued_[static_cast<std::size_t>(val.producer)]) {
@@ -518,8 +532,8 @@ void classify_outputs(const Session& session, const GoldenRun& golden,
     return;
   }
   const auto top5 = topk_row0(out0, 5);
-  r.golden_in_top5 = !golden.top1.empty() &&
-                     std::find(top5.begin(), top5.end(), golden.top1[0]) != top5.end();
+  r.golden_in_top5 =
+      !golden.top1.empty() && std::find(top5.begin(), top5.end(), golden.top1[0]) != top5.end();
   if (non_finite) {
     r.outcome = Outcome::kDUE;
     r.error = "NaN or Inf in the output";

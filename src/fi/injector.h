@@ -58,8 +58,8 @@ struct TrialResult {
   bool golden_in_top5 = true;             // row 0's golden label is in the faulty top-5
   std::string error;                      // DUE reason
   std::size_t nodes_computed = 0;
-  std::vector<NodeChange> trace;          // when TrialOptions::trace
-  std::vector<Tensor> outputs;            // when TrialOptions::keep_outputs
+  std::vector<NodeChange> trace;  // when TrialOptions::trace
+  std::vector<Tensor> outputs;    // when TrialOptions::keep_outputs
 };
 
 // Per-thread scratch: one tensor per value, allocated on first use and reused.
@@ -92,7 +92,8 @@ class Injector {
   GoldenRun golden(std::vector<Tensor> inputs) const;
 
   // Sites by name: a node name or the name of a value it outputs; an initializer name gives a
-  // weight site; a graph input name an input site. Throws InputError naming what is wrong.
+  // weight site; a graph input name an input site; "layer:<i>" the i-th of Keras's model.layers
+  // (Keras front end). Throws InputError naming what is wrong.
   FaultSite site_by_name(const std::string& name, std::int64_t flat_index) const;
   // Throws InputError if the fault cannot apply (index out of range, bit out of range...).
   void validate(const Fault& fault) const;

@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <random>
-#include <set>
 #include <regex>
+#include <set>
 
 #include "core/error.h"
 #include "fi/fault_model.h"
@@ -69,9 +69,8 @@ FaultSampler::FaultSampler(const Session& session, SamplerConfig config)
     for (int n : session.run_order()) {
       const Node& node = g.nodes[static_cast<std::size_t>(n)];
       if (!node.fault_site) continue;
-      if (!config_.op_types.empty() &&
-          std::find(config_.op_types.begin(), config_.op_types.end(), node.op_type) ==
-              config_.op_types.end()) {
+      if (!config_.op_types.empty() && std::find(config_.op_types.begin(), config_.op_types.end(),
+                                                 node.op_type) == config_.op_types.end()) {
         continue;
       }
       for (std::size_t o = 0; o < node.outputs.size(); ++o) {
@@ -141,8 +140,8 @@ FaultSampler::FaultSampler(const Session& session, SamplerConfig config)
                                        config_.model.kind == FaultModelKind::kStuckAt0 ||
                                        config_.model.kind == FaultModelKind::kStuckAt1)) {
       if (config_.bit_lo < 0 || config_.bit_lo > hi || hi >= width) {
-        throw InputError("bit range " + std::to_string(config_.bit_lo) + ".." +
-                         std::to_string(hi) + " does not fit " + std::string(dtype_name(c.dtype)));
+        throw InputError("bit range " + std::to_string(config_.bit_lo) + ".." + std::to_string(hi) +
+                         " does not fit " + std::string(dtype_name(c.dtype)));
       }
       if (hi - config_.bit_lo + 1 < config_.bits_per_fault) {
         throw InputError("bit range too small for " + std::to_string(config_.bits_per_fault) +
@@ -169,8 +168,9 @@ std::vector<Fault> FaultSampler::sample(std::uint64_t seed, std::uint64_t trial)
       const int width = dtype_bits(c.dtype);
       const int hi = config_.bit_hi < 0 ? width - 1 : config_.bit_hi;
       while (static_cast<int>(f.model.bits.size()) < config_.bits_per_fault) {
-        const int b = config_.bit_lo + static_cast<int>(uniform_below(
-                                           gen, static_cast<std::uint64_t>(hi - config_.bit_lo + 1)));
+        const int b =
+            config_.bit_lo + static_cast<int>(uniform_below(
+                                 gen, static_cast<std::uint64_t>(hi - config_.bit_lo + 1)));
         if (std::find(f.model.bits.begin(), f.model.bits.end(), b) == f.model.bits.end()) {
           f.model.bits.push_back(b);
         }
@@ -190,7 +190,8 @@ std::vector<Fault> FaultSampler::sample(std::uint64_t seed, std::uint64_t trial)
     count = std::min(count, c.numel);
     std::set<std::int64_t> chosen;
     for (std::int64_t j = c.numel - count; j < c.numel; ++j) {
-      const auto t = static_cast<std::int64_t>(uniform_below(gen, static_cast<std::uint64_t>(j + 1)));
+      const auto t =
+          static_cast<std::int64_t>(uniform_below(gen, static_cast<std::uint64_t>(j + 1)));
       if (!chosen.insert(t).second) chosen.insert(j);
     }
     for (std::int64_t index : chosen) add_fault(c, index);

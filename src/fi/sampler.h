@@ -44,7 +44,7 @@ struct SamplerConfig {
 };
 
 struct SampleCandidate {
-  FaultSite site;            // flat_index unset
+  FaultSite site;  // flat_index unset
   std::int64_t numel = 0;
   DType dtype = DType::kUndefined;
 };

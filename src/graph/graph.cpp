@@ -33,10 +33,11 @@ void Graph::finalize() {
   for (std::size_t n = 0; n < nodes.size(); ++n) {
     for (int v : nodes[n].outputs) {
       if (v == kNoValue) continue;
-      if (v < 0 || v >= nv) throw LoadError(where + "node '" + nodes[n].name + "' has a bad output id");
+      if (v < 0 || v >= nv)
+        throw LoadError(where + "node '" + nodes[n].name + "' has a bad output id");
       if (producer[v] != -1 || values[v].is_initializer) {
-        throw LoadError(where + "value '" + values[v].name + "' is produced more than once (node '" +
-                        nodes[n].name + "')");
+        throw LoadError(where + "value '" + values[v].name +
+                        "' is produced more than once (node '" + nodes[n].name + "')");
       }
       producer[v] = static_cast<int>(n);
     }
@@ -49,7 +50,8 @@ void Graph::finalize() {
   for (std::size_t n = 0; n < nodes.size(); ++n) {
     for (int v : nodes[n].inputs) {
       if (v == kNoValue) continue;
-      if (v < 0 || v >= nv) throw LoadError(where + "node '" + nodes[n].name + "' has a bad input id");
+      if (v < 0 || v >= nv)
+        throw LoadError(where + "node '" + nodes[n].name + "' has a bad input id");
       if (producer[v] == -1 && !values[v].is_initializer && !is_input[v]) {
         throw LoadError(where + "node '" + nodes[n].name + "' reads value '" + values[v].name +
                         "' that no node, input or initializer provides");

@@ -32,6 +32,10 @@ struct Node {
   std::vector<int> inputs;   // value ids; kNoValue for an omitted optional input
   std::vector<int> outputs;  // value ids; kNoValue for an omitted optional output
   std::map<std::string, Attribute> attributes;
+  // False for helper nodes a front end adds inside one source-level layer (the Keras front end's
+  // layout transposes, bias adds, ...): the fault sampler skips them, so sampling over "layers"
+  // draws from the model's own layers, as TensorFI+ counts them. They can still be named.
+  bool fault_site = true;
 };
 
 struct Value {
@@ -52,6 +56,9 @@ struct Graph {
   std::vector<Node> nodes;   // topological order after finalize()
   std::vector<int> inputs;   // graph inputs that are not initializers, in model order
   std::vector<int> outputs;  // graph outputs, in model order
+  // Keras front end: the node names of model.layers in order (InputLayers included where Keras
+  // lists them), so a fault site can be named "layer:<index>" as TensorFI+ counts layers.
+  std::vector<std::string> layer_names;
 
   int find_value(const std::string& name) const;  // -1 if absent
   int find_node(const std::string& name) const;   // -1 if absent

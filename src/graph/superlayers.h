@@ -34,8 +34,8 @@ std::vector<bool> find_superlayers(const Graph& g, IsConstant is_constant) {
   int live = delta[0];
   for (int i = 0; i < n_nodes; ++i) {
     live += delta[static_cast<std::size_t>(i + 1)];
-    result[static_cast<std::size_t>(i)] = own[static_cast<std::size_t>(i)] > 0 &&
-                                          live == own[static_cast<std::size_t>(i)];
+    result[static_cast<std::size_t>(i)] =
+        own[static_cast<std::size_t>(i)] > 0 && live == own[static_cast<std::size_t>(i)];
   }
   return result;
 }

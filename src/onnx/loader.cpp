@@ -91,7 +91,8 @@ Tensor tensor_from_proto(const onnx::TensorProto& proto, const std::string& base
                          const std::string& what) {
   const DType dtype = dtype_from_onnx(proto.data_type());
   if (dtype == DType::kUndefined) {
-    throw UnsupportedError(what + ": unsupported tensor data type " + std::to_string(proto.data_type()));
+    throw UnsupportedError(what + ": unsupported tensor data type " +
+                           std::to_string(proto.data_type()));
   }
   if (proto.has_segment()) throw UnsupportedError(what + ": segmented tensors are not supported");
   Shape shape;
@@ -112,37 +113,52 @@ Tensor tensor_from_proto(const onnx::TensorProto& proto, const std::string& base
     const std::string raw = external ? read_external(proto, base_dir, what) : proto.raw_data();
     if (raw.size() != nbytes) {
       throw LoadError(what + ": holds " + std::to_string(raw.size()) + " bytes, shape " +
-                      shape_to_string(shape) + " of " + std::string(dtype_name(dtype)) +
-                      " needs " + std::to_string(nbytes));
+                      shape_to_string(shape) + " of " + std::string(dtype_name(dtype)) + " needs " +
+                      std::to_string(nbytes));
     }
     if (nbytes) std::memcpy(t.raw(), raw.data(), nbytes);  // little-endian host, as ONNX stores
     return t;
   }
   switch (dtype) {
-    case DType::kFloat32: copy_field<float, float>(proto.float_data(), t, what); break;
-    case DType::kFloat64: copy_field<double, double>(proto.double_data(), t, what); break;
-    case DType::kInt64: copy_field<std::int64_t, std::int64_t>(proto.int64_data(), t, what); break;
+    case DType::kFloat32:
+      copy_field<float, float>(proto.float_data(), t, what);
+      break;
+    case DType::kFloat64:
+      copy_field<double, double>(proto.double_data(), t, what);
+      break;
+    case DType::kInt64:
+      copy_field<std::int64_t, std::int64_t>(proto.int64_data(), t, what);
+      break;
     case DType::kUInt32:
       copy_field<std::uint64_t, std::uint32_t>(proto.uint64_data(), t, what);
       break;
     case DType::kUInt64:
       copy_field<std::uint64_t, std::uint64_t>(proto.uint64_data(), t, what);
       break;
-    case DType::kInt32: copy_field<std::int32_t, std::int32_t>(proto.int32_data(), t, what); break;
-    case DType::kInt16: copy_field<std::int32_t, std::int16_t>(proto.int32_data(), t, what); break;
+    case DType::kInt32:
+      copy_field<std::int32_t, std::int32_t>(proto.int32_data(), t, what);
+      break;
+    case DType::kInt16:
+      copy_field<std::int32_t, std::int16_t>(proto.int32_data(), t, what);
+      break;
     case DType::kUInt16:
     case DType::kFloat16:
     case DType::kBFloat16:
       copy_field<std::int32_t, std::uint16_t>(proto.int32_data(), t, what);
       break;
-    case DType::kInt8: copy_field<std::int32_t, std::int8_t>(proto.int32_data(), t, what); break;
-    case DType::kUInt8: copy_field<std::int32_t, std::uint8_t>(proto.int32_data(), t, what); break;
+    case DType::kInt8:
+      copy_field<std::int32_t, std::int8_t>(proto.int32_data(), t, what);
+      break;
+    case DType::kUInt8:
+      copy_field<std::int32_t, std::uint8_t>(proto.int32_data(), t, what);
+      break;
     case DType::kBool: {
       copy_field<std::int32_t, std::uint8_t>(proto.int32_data(), t, what);
       for (auto& b : t.span<std::uint8_t>()) b = b ? 1 : 0;
       break;
     }
-    case DType::kUndefined: break;
+    case DType::kUndefined:
+      break;
   }
   return t;
 }
@@ -161,9 +177,18 @@ Attribute convert_attribute(const onnx::AttributeProto& a, const std::string& ba
   Attribute out;
   using AP = onnx::AttributeProto;
   switch (a.type()) {
-    case AP::FLOAT: out.kind = Attribute::Kind::kFloat; out.f = a.f(); break;
-    case AP::INT: out.kind = Attribute::Kind::kInt; out.i = a.i(); break;
-    case AP::STRING: out.kind = Attribute::Kind::kString; out.s = a.s(); break;
+    case AP::FLOAT:
+      out.kind = Attribute::Kind::kFloat;
+      out.f = a.f();
+      break;
+    case AP::INT:
+      out.kind = Attribute::Kind::kInt;
+      out.i = a.i();
+      break;
+    case AP::STRING:
+      out.kind = Attribute::Kind::kString;
+      out.s = a.s();
+      break;
     case AP::TENSOR:
       out.kind = Attribute::Kind::kTensor;
       out.t = tensor_from_proto(a.t(), base_dir, what + " attribute '" + a.name() + "'");
@@ -180,7 +205,9 @@ Attribute convert_attribute(const onnx::AttributeProto& a, const std::string& ba
       out.kind = Attribute::Kind::kStrings;
       out.strings.assign(a.strings().begin(), a.strings().end());
       break;
-    default: out.kind = Attribute::Kind::kOther; break;  // graphs, sparse tensors, type protos
+    default:
+      out.kind = Attribute::Kind::kOther;
+      break;  // graphs, sparse tensors, type protos
   }
   return out;
 }
@@ -199,8 +226,8 @@ Graph load_onnx(const std::string& path) {
   g.ir_version = model.ir_version();
   if (g.ir_version < kMinIrVersion || g.ir_version > kMaxIrVersion) {
     throw UnsupportedError(path + ": unsupported ONNX IR version " + std::to_string(g.ir_version) +
-                    " (supported " + std::to_string(kMinIrVersion) + ".." +
-                    std::to_string(kMaxIrVersion) + ")");
+                           " (supported " + std::to_string(kMinIrVersion) + ".." +
+                           std::to_string(kMaxIrVersion) + ")");
   }
   for (const auto& op : model.opset_import()) {
     const std::string domain = op.domain() == "ai.onnx" ? "" : op.domain();
@@ -209,12 +236,14 @@ Graph load_onnx(const std::string& path) {
   if (g.opsets.count("") == 0) throw UnsupportedError(path + ": model imports no ai.onnx opset");
   const std::int64_t opset = g.opsets[""];
   if (opset < kMinOnnxOpset || opset > kMaxOnnxOpset) {
-    throw UnsupportedError(path + ": unsupported ai.onnx opset " + std::to_string(opset) + " (supported " +
-                    std::to_string(kMinOnnxOpset) + ".." + std::to_string(kMaxOnnxOpset) + ")");
+    throw UnsupportedError(path + ": unsupported ai.onnx opset " + std::to_string(opset) +
+                           " (supported " + std::to_string(kMinOnnxOpset) + ".." +
+                           std::to_string(kMaxOnnxOpset) + ")");
   }
   const std::string base_dir = fs::path(path).parent_path().string();
   const onnx::GraphProto& gp = model.graph();
-  if (gp.sparse_initializer_size() > 0) throw UnsupportedError(path + ": sparse initializers are not supported");
+  if (gp.sparse_initializer_size() > 0)
+    throw UnsupportedError(path + ": sparse initializers are not supported");
 
   std::unordered_map<std::string, int> ids;
   auto value_id = [&](const std::string& name) {
@@ -229,7 +258,8 @@ Graph load_onnx(const std::string& path) {
 
   for (const auto& init : gp.initializer()) {
     if (init.name().empty()) throw LoadError(path + ": an initializer has no name");
-    if (ids.count(init.name())) throw LoadError(path + ": initializer '" + init.name() + "' is defined twice");
+    if (ids.count(init.name()))
+      throw LoadError(path + ": initializer '" + init.name() + "' is defined twice");
     const int id = value_id(init.name());
     Value& v = g.values[id];
     v.is_initializer = true;
@@ -250,13 +280,14 @@ Graph load_onnx(const std::string& path) {
     const auto& tt = in.type().tensor_type();
     v.info.dtype = dtype_from_onnx(tt.elem_type());
     if (v.info.dtype == DType::kUndefined) {
-      throw UnsupportedError(path + ": graph input '" + in.name() + "' has unsupported element type " +
-                      std::to_string(tt.elem_type()));
+      throw UnsupportedError(path + ": graph input '" + in.name() +
+                             "' has unsupported element type " + std::to_string(tt.elem_type()));
     }
     if (!tt.has_shape()) throw LoadError(path + ": graph input '" + in.name() + "' has no shape");
     for (const auto& d : tt.shape().dim()) {
       if (d.has_dim_value()) {
-        if (d.dim_value() < 0) throw LoadError(path + ": graph input '" + in.name() + "' has a negative dim");
+        if (d.dim_value() < 0)
+          throw LoadError(path + ": graph input '" + in.name() + "' has a negative dim");
         v.info.shape.push_back(d.dim_value());
         v.dim_names.emplace_back();
       } else {

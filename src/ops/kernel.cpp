@@ -5,8 +5,8 @@
 namespace dnnfi {
 
 PrepareContext::PrepareContext(const Node& node, std::int64_t opset, std::string_view source,
-                               std::vector<TensorInfo> inputs,
-                               std::vector<const Tensor*> constants, bool reference)
+                               std::vector<TensorInfo> inputs, std::vector<const Tensor*> constants,
+                               bool reference)
     : node_(node),
       opset_(opset),
       source_(source),
@@ -33,8 +33,8 @@ const Tensor& PrepareContext::require_constant(std::size_t i) const {
   const Tensor* t = constant(i);
   if (t == nullptr) {
     unsupported("input " + std::to_string(i) +
-         " must be known at load time (initializer, Constant or computable from shapes); "
-         "data-dependent shapes are not supported");
+                " must be known at load time (initializer, Constant or computable from shapes); "
+                "data-dependent shapes are not supported");
   }
   return *t;
 }
@@ -84,7 +84,8 @@ std::vector<float> PrepareContext::attr_floats(const std::string& name,
                                                std::vector<float> fallback) const {
   const Attribute* a = find_attr(node_, name);
   if (a == nullptr) return fallback;
-  if (a->kind != Attribute::Kind::kFloats) fail("attribute '" + name + "' must be a list of floats");
+  if (a->kind != Attribute::Kind::kFloats)
+    fail("attribute '" + name + "' must be a list of floats");
   return a->floats;
 }
 
@@ -117,7 +118,7 @@ void PrepareContext::require_dtype(std::size_t i, std::initializer_list<DType> a
   const TensorInfo& info = input(i);
   if (std::find(allowed.begin(), allowed.end(), info.dtype) == allowed.end()) {
     unsupported("input " + std::to_string(i) + " has unsupported dtype " +
-         std::string(dtype_name(info.dtype)));
+                std::string(dtype_name(info.dtype)));
   }
 }
 

@@ -52,8 +52,8 @@ class PrepareContext {
   // Throws if input i is omitted or out of range.
   const TensorInfo& input(std::size_t i) const;
   // The value of input i when it is known at prepare time (initializer, Constant, or folded), else
-  // nullptr. Shape-like inputs (Reshape's shape, Slice's starts...) must be constant in this engine:
-  // use require_constant.
+  // nullptr. Shape-like inputs (Reshape's shape, Slice's starts...) must be constant in this
+  // engine: use require_constant.
   const Tensor* constant(std::size_t i) const;
   const Tensor& require_constant(std::size_t i) const;
 
@@ -76,7 +76,8 @@ class PrepareContext {
 
   // Throws NodeError: "<source>: node '<name>' (<op> opset <n>): <message>".
   [[noreturn]] void fail(const std::string& message) const;
-  // Same message, thrown as UnsupportedError: the node is valid ONNX this engine does not implement.
+  // Same message, thrown as UnsupportedError: the node is valid ONNX this engine does not
+  // implement.
   [[noreturn]] void unsupported(const std::string& message) const;
 
  private:

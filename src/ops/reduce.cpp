@@ -27,16 +27,22 @@ namespace {
 template <typename Make>
 std::unique_ptr<Kernel> make_for_dtype(const PrepareContext& ctx, DType dtype, Make& make) {
   switch (dtype) {
-    case DType::kFloat32: return make.template operator()<float>();
-    case DType::kFloat64: return make.template operator()<double>();
-    case DType::kInt32: return make.template operator()<std::int32_t>();
-    case DType::kInt64: return make.template operator()<std::int64_t>();
-    case DType::kInt8: return make.template operator()<std::int8_t>();
-    case DType::kUInt8: return make.template operator()<std::uint8_t>();
-    default: ctx.unsupported("unsupported dtype");
+    case DType::kFloat32:
+      return make.template operator()<float>();
+    case DType::kFloat64:
+      return make.template operator()<double>();
+    case DType::kInt32:
+      return make.template operator()<std::int32_t>();
+    case DType::kInt64:
+      return make.template operator()<std::int64_t>();
+    case DType::kInt8:
+      return make.template operator()<std::int8_t>();
+    case DType::kUInt8:
+      return make.template operator()<std::uint8_t>();
+    default:
+      ctx.unsupported("unsupported dtype");
   }
 }
-
 
 constexpr std::size_t kMaxGroups = 16;
 

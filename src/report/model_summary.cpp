@@ -11,9 +11,8 @@ std::int64_t node_flops(const Session& s, const Node& node) {
     if (i >= node.inputs.size() || node.inputs[i] == kNoValue) return nullptr;
     return &s.info(node.inputs[i]);
   };
-  const TensorInfo* out = node.outputs.empty() || node.outputs[0] == kNoValue
-                              ? nullptr
-                              : &s.info(node.outputs[0]);
+  const TensorInfo* out =
+      node.outputs.empty() || node.outputs[0] == kNoValue ? nullptr : &s.info(node.outputs[0]);
   if (out == nullptr) return 0;
   const std::int64_t out_numel = out->numel();
   const std::string& op = node.op_type;
@@ -50,9 +49,9 @@ std::int64_t node_flops(const Session& s, const Node& node) {
     return x ? x->numel() : 0;
   }
   static const std::set<std::string> kMoves = {
-      "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity", "Dropout", "Shape", "Constant",
-      "Concat", "Split", "Slice", "Transpose", "Gather", "Pad", "Expand", "Tile", "Cast",
-      "ConstantOfShape", "Range"};
+      "Reshape",  "Flatten", "Squeeze", "Unsqueeze",       "Identity",  "Dropout", "Shape",
+      "Constant", "Concat",  "Split",   "Slice",           "Transpose", "Gather",  "Pad",
+      "Expand",   "Tile",    "Cast",    "ConstantOfShape", "Range"};
   if (kMoves.count(op)) return 0;
   return out_numel;
 }

@@ -30,7 +30,8 @@ const std::string kModel = std::string(DNNFI_SOURCE_DIR) + "/models/fmnist_resne
 const std::string kImages = "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz";
 const std::string kLabels = "/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz";
 
-CampaignConfig fmnist_config(const std::string& out, std::int64_t trials, std::int64_t samples = 64) {
+CampaignConfig fmnist_config(const std::string& out, std::int64_t trials,
+                             std::int64_t samples = 64) {
   CampaignConfig c;
   c.source = "test";
   c.model = kModel;
@@ -243,8 +244,8 @@ TEST(Campaign, ProgressBarOnATerminal) {
   const std::string dir = test::temp_dir("tty");
   const std::string cfg = config_file(dir, "trials: 3000\n");
   const std::string log = dir + "/tty.log";
-  const std::string cmd = "script -qec '" + std::string(DNNFI_CLI_PATH) + " campaign " + cfg + " -o " +
-                          dir + "/out' " + log + " >/dev/null 2>&1";
+  const std::string cmd = "script -qec '" + std::string(DNNFI_CLI_PATH) + " campaign " + cfg +
+                          " -o " + dir + "/out' " + log + " >/dev/null 2>&1";
   ASSERT_EQ(std::system(cmd.c_str()), 0);
   std::ifstream in(log);
   const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -368,10 +369,12 @@ TEST(Campaign, ReplayIsBitExactAndShowsPropagation) {
 // A TensorFI2 config runs unchanged; model and dataset come from flags.
 TEST(Campaign, TensorFI2ConfigRunsUnchangedFromTheCli) {
   const std::string dir = test::temp_dir("tf2");
-  std::ofstream(dir + "/tf2.yaml") << "Target: layer_outputs\nMode: single\nType: bitflips\nAmount: 1\nBit: 30\n";
-  const auto r = test::run_cli("campaign " + dir + "/tf2.yaml --model " + kModel +
-                               " --dataset-format idx --dataset " + kImages + " --labels " + kLabels +
-                               " --samples 50 --trials 80 -o " + dir + "/out --progress-interval 0.1");
+  std::ofstream(dir + "/tf2.yaml")
+      << "Target: layer_outputs\nMode: single\nType: bitflips\nAmount: 1\nBit: 30\n";
+  const auto r =
+      test::run_cli("campaign " + dir + "/tf2.yaml --model " + kModel +
+                    " --dataset-format idx --dataset " + kImages + " --labels " + kLabels +
+                    " --samples 50 --trials 80 -o " + dir + "/out --progress-interval 0.1");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("SDC"), std::string::npos) << r.out;
   EXPECT_NE(r.err.find("trials/s"), std::string::npos) << r.err;  // plain progress lines in a pipe
@@ -404,38 +407,42 @@ TEST(Campaign, BadInputsAreOneLineErrors) {
   expect_one_line_error(test::run_cli("campaign " + write("b.yaml", "model: m.onnx\nsed: 3\n")),
                         "b.yaml:2: sed: unknown key");
   expect_one_line_error(test::run_cli("campaign " + dir + "/missing.yaml"), "missing.yaml");
-  expect_one_line_error(
-      test::run_cli("campaign " + config_file(dir, "") + " --model " + dir + "/nope.onnx -o " + dir + "/o1"),
-      "nope.onnx");
+  expect_one_line_error(test::run_cli("campaign " + config_file(dir, "") + " --model " + dir +
+                                      "/nope.onnx -o " + dir + "/o1"),
+                        "nope.onnx");
   // A dataset whose samples do not fit the model input.
   Tensor x(DType::kFloat32, {4, 3, 8, 8});
   save_npy(dir + "/x.npy", x);
   Tensor y(DType::kInt64, {4});
   save_npy(dir + "/y.npy", y);
-  expect_one_line_error(test::run_cli("campaign --model " + kModel + " --dataset-format npy --dataset " +
-                                      dir + "/x.npy --labels " + dir + "/y.npy -o " + dir + "/o2"),
-                        "sample 0");
+  expect_one_line_error(
+      test::run_cli("campaign --model " + kModel + " --dataset-format npy --dataset " + dir +
+                    "/x.npy --labels " + dir + "/y.npy -o " + dir + "/o2"),
+      "sample 0");
   // Labels out of range for the model's 10 classes.
   Tensor x2(DType::kFloat32, {4, 1, 28, 28});
   save_npy(dir + "/x2.npy", x2);
   Tensor y2(DType::kInt64, {4});
   y2.data<std::int64_t>()[2] = 12;
   save_npy(dir + "/y2.npy", y2);
-  expect_one_line_error(test::run_cli("campaign --model " + kModel + " --dataset-format npy --dataset " +
-                                      dir + "/x2.npy --labels " + dir + "/y2.npy -o " + dir + "/o3"),
-                        "12");
+  expect_one_line_error(
+      test::run_cli("campaign --model " + kModel + " --dataset-format npy --dataset " + dir +
+                    "/x2.npy --labels " + dir + "/y2.npy -o " + dir + "/o3"),
+      "12");
   // An output "directory" that is a file.
   write("file", "x");
   expect_one_line_error(test::run_cli("campaign " + config_file(dir, "") + " -o " + dir + "/file"),
                         dir + "/file");
   // Existing results are not touched by a second, different campaign.
   const std::string out = dir + "/o4";
-  ASSERT_EQ(test::run_cli("campaign " + config_file(dir, "trials: 30\n") + " -q -o " + out).exit_code, 0);
+  ASSERT_EQ(
+      test::run_cli("campaign " + config_file(dir, "trials: 30\n") + " -q -o " + out).exit_code, 0);
   const auto before = trials_of(out);
-  expect_one_line_error(test::run_cli("campaign " + config_file(dir, "trials: 30\n") + " -o " + out), "--resume");
   expect_one_line_error(
-      test::run_cli("campaign " + config_file(dir, "trials: 30\n") + " --seed 9 --resume -o " + out),
-      "different campaign");
+      test::run_cli("campaign " + config_file(dir, "trials: 30\n") + " -o " + out), "--resume");
+  expect_one_line_error(test::run_cli("campaign " + config_file(dir, "trials: 30\n") +
+                                      " --seed 9 --resume -o " + out),
+                        "different campaign");
   expect_same_trials(before, trials_of(out));
   expect_one_line_error(test::run_cli("replay " + out + " --trial 4000"), "trial 4000");
   expect_one_line_error(test::run_cli("summary " + dir + "/nothing"), "nothing");

@@ -12,7 +12,9 @@
 namespace dnnfi {
 namespace {
 
-CampaignConfig parse(const std::string& yaml) { return parse_campaign_config(yaml, "c.yaml", "/base"); }
+CampaignConfig parse(const std::string& yaml) {
+  return parse_campaign_config(yaml, "c.yaml", "/base");
+}
 
 std::string error_of(const std::string& yaml) {
   try {
@@ -107,8 +109,9 @@ TEST(CampaignConfig, TensorFI2SingleBitflipAtFixedBit) {
 
 // TensorFI+'s experiments: one random bit (Bit: N or absent) of one value of one layer's output.
 TEST(CampaignConfig, TensorFI2RandomBitIsAnyOf32) {
-  for (const char* yaml : {"Target: layer_outputs\nMode: single\nType: bitflips\nAmount: 1\nBit: N\n",
-                           "Target: layer_outputs\nMode: single\nType: bitflips\nAmount: 1\n"}) {
+  for (const char* yaml :
+       {"Target: layer_outputs\nMode: single\nType: bitflips\nAmount: 1\nBit: N\n",
+        "Target: layer_outputs\nMode: single\nType: bitflips\nAmount: 1\n"}) {
     const auto c = parse(yaml);
     EXPECT_TRUE(c.faults.model.bits.empty());
     EXPECT_EQ(c.faults.bit_lo, 0);
@@ -137,23 +140,27 @@ TEST(CampaignConfig, TensorFI2RandomValues) {
 }
 
 TEST(CampaignConfig, ErrorsNameTheKeyAndLine) {
-  EXPECT_NE(error_of("model: m.onnx\ntrails: 10\n").find("c.yaml:2: trails: unknown key"), std::string::npos)
+  EXPECT_NE(error_of("model: m.onnx\ntrails: 10\n").find("c.yaml:2: trails: unknown key"),
+            std::string::npos)
       << error_of("model: m.onnx\ntrails: 10\n");
   EXPECT_NE(error_of("faults:\n  target: node_output\n  bitz: 3\n").find("c.yaml:3: faults.bitz"),
             std::string::npos);
   EXPECT_NE(error_of("model: [unclosed\n").find("c.yaml:"), std::string::npos);
   EXPECT_NE(error_of("model: [unclosed\n").find("malformed YAML"), std::string::npos);
-  EXPECT_NE(error_of("trials: many\n").find("c.yaml:1: trials: cannot read 'many'"), std::string::npos);
+  EXPECT_NE(error_of("trials: many\n").find("c.yaml:1: trials: cannot read 'many'"),
+            std::string::npos);
   EXPECT_NE(error_of("Type: bitflips\nBit: 40\n").find("c.yaml:2: Bit"), std::string::npos);
   EXPECT_NE(error_of("Type: flips\n").find("Type"), std::string::npos);
   EXPECT_NE(error_of("Mode: several\n").find("Mode"), std::string::npos);
   EXPECT_NE(error_of("Type: zeros\nAmount: 150\n").find("Amount"), std::string::npos);
   EXPECT_NE(error_of("Type: zeros\nBit: 3\n").find("Bit"), std::string::npos);
-  EXPECT_NE(error_of("Type: bitflips\nfaults:\n  model: bitflip\n").find("not both"), std::string::npos);
+  EXPECT_NE(error_of("Type: bitflips\nfaults:\n  model: bitflip\n").find("not both"),
+            std::string::npos);
   EXPECT_NE(error_of("faults:\n  model: melt\n").find("faults.model"), std::string::npos);
   EXPECT_NE(error_of("strategy: fast\n").find("strategy"), std::string::npos);
   EXPECT_NE(error_of("shard: 4/4\n").find("shard"), std::string::npos);
-  EXPECT_NE(error_of("dataset:\n  format: tiff\n  path: x\n").find("dataset.format"), std::string::npos);
+  EXPECT_NE(error_of("dataset:\n  format: tiff\n  path: x\n").find("dataset.format"),
+            std::string::npos);
   EXPECT_NE(error_of("preprocess:\n  std: [0]\n").find("preprocess.std"), std::string::npos);
   EXPECT_NE(error_of("").find("empty"), std::string::npos);
   EXPECT_THROW(load_campaign_config("/nonexistent/dir/c.yaml"), InputError);
@@ -179,7 +186,8 @@ TEST(CampaignConfig, ValidateNeedsModelAndDataset) {
 // The resolved YAML parses back to the same campaign, and the hash ignores execution keys.
 TEST(CampaignConfig, YamlRoundTripAndHash) {
   auto c = parse(
-      "model: m.onnx\ndataset:\n  format: cifar10\n  path: [a.bin, b.bin]\npreprocess:\n  mean: [1, 2, 3]\n"
+      "model: m.onnx\ndataset:\n  format: cifar10\n  path: [a.bin, b.bin]\npreprocess:\n  mean: "
+      "[1, 2, 3]\n"
       "faults:\n  model: random\n  range: [-2, 2]\n  dtypes: [float32]\ntrials: 9\nseed: 5\n");
   const std::string yaml = campaign_config_yaml(c);
   const auto back = parse_campaign_config(yaml, "round-trip", "");

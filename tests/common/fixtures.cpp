@@ -18,7 +18,8 @@ std::vector<Fixture> model_fixtures() {
                    (entry.path() / "input.npy").string(),
                    (entry.path() / "expected.npy").string()});
   }
-  std::sort(out.begin(), out.end(), [](const Fixture& a, const Fixture& b) { return a.name < b.name; });
+  std::sort(out.begin(), out.end(),
+            [](const Fixture& a, const Fixture& b) { return a.name < b.name; });
   return out;
 }
 

@@ -94,8 +94,8 @@ std::string OnnxBuilder::save(const std::string& path) const {
 
 std::string temp_dir(const std::string& tag) {
   static std::mt19937_64 gen(std::random_device{}());
-  const auto dir = std::filesystem::temp_directory_path() /
-                   ("dnnfi_test_" + tag + "_" + std::to_string(gen()));
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("dnnfi_test_" + tag + "_" + std::to_string(gen()));
   std::filesystem::create_directories(dir);
   return dir.string();
 }
@@ -104,8 +104,8 @@ CliResult run_cli(const std::string& args) {
   const std::string dir = temp_dir("cli");
   const std::string out_path = dir + "/out.txt";
   const std::string err_path = dir + "/err.txt";
-  const std::string cmd = std::string(DNNFI_CLI_PATH) + " " + args + " >" + out_path + " 2>" +
-                          err_path + " </dev/null";
+  const std::string cmd =
+      std::string(DNNFI_CLI_PATH) + " " + args + " >" + out_path + " 2>" + err_path + " </dev/null";
   const int status = std::system(cmd.c_str());
   CliResult r;
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);

@@ -60,7 +60,8 @@ OpResult run_op(const OpCall& call) {
     constants.push_back(in && is_const ? &*in : nullptr);
     node.inputs.push_back(in ? static_cast<int>(i) : kNoValue);
   }
-  for (std::size_t i = 0; i < call.num_outputs; ++i) node.outputs.push_back(100 + static_cast<int>(i));
+  for (std::size_t i = 0; i < call.num_outputs; ++i)
+    node.outputs.push_back(100 + static_cast<int>(i));
   const OpRow* row = find_op("", call.op_type, call.opset);
   if (row == nullptr) throw NodeError("op " + call.op_type + " not registered");
   PrepareContext ctx(node, call.opset, "test", infos, constants, call.reference);
@@ -86,7 +87,8 @@ Tensor random_tensor(Shape shape, std::uint32_t seed, float lo, float hi) {
 std::string compare_close(const Tensor& actual, const Tensor& expected, double rtol, double atol) {
   std::ostringstream os;
   if (actual.shape() != expected.shape()) {
-    os << "shape " << shape_to_string(actual.shape()) << " != " << shape_to_string(expected.shape());
+    os << "shape " << shape_to_string(actual.shape())
+       << " != " << shape_to_string(expected.shape());
     return os.str();
   }
   if (actual.dtype() != expected.dtype()) {

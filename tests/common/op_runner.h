@@ -24,8 +24,8 @@ struct OpCall {
   std::vector<std::optional<Tensor>> inputs;  // nullopt = omitted optional input
   std::map<std::string, Attribute> attributes;
   std::int64_t opset = 13;
-  bool reference = false;       // build the reference implementation
-  std::vector<bool> constant;   // inputs known at prepare time (default: all but input 0)
+  bool reference = false;      // build the reference implementation
+  std::vector<bool> constant;  // inputs known at prepare time (default: all but input 0)
   std::size_t num_outputs = 1;
 };
 

@@ -51,7 +51,8 @@ int compare_batched(const test::Fixture& f, int batch, int n) {
     ++batches;
     for (std::size_t r = 0; r < trials.size(); ++r) {
       const TrialResult want = loaded.injector->run_trial(loaded.golden, trials[r], opt, ws);
-      expect_same((*got)[r], want, f.name + " trial " + std::to_string(start + static_cast<int>(r)));
+      expect_same((*got)[r], want,
+                  f.name + " trial " + std::to_string(start + static_cast<int>(r)));
     }
   }
   return batches;

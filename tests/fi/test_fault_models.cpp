@@ -11,7 +11,9 @@
 namespace dnnfi {
 namespace {
 
-FaultModel flip(std::vector<int> bits) { return FaultModel{FaultModelKind::kBitFlip, std::move(bits)}; }
+FaultModel flip(std::vector<int> bits) {
+  return FaultModel{FaultModelKind::kBitFlip, std::move(bits)};
+}
 
 template <typename T>
 T apply(const FaultModel& m, DType dt, T v, AppliedFault* rec = nullptr) {
@@ -78,7 +80,8 @@ TEST(FaultModels, StuckAtZeroValue) {
   EXPECT_EQ(apply(s0, DType::kFloat32, 1.0f), 1.0f);    // bits already 0 / 1: bit 30 of 1.0 is 0
   EXPECT_EQ(apply(s1, DType::kFloat32, -3.0f), -3.0f);  // already set: unchanged
   EXPECT_EQ(apply(s1, DType::kFloat32, 3.0f), -3.0f);
-  EXPECT_EQ(apply<std::uint8_t>(FaultModel{FaultModelKind::kStuckAt1, {0, 1}}, DType::kUInt8, 4), 7);
+  EXPECT_EQ(apply<std::uint8_t>(FaultModel{FaultModelKind::kStuckAt1, {0, 1}}, DType::kUInt8, 4),
+            7);
   EXPECT_EQ(apply(FaultModel{FaultModelKind::kSetZero}, DType::kFloat32, -7.5f), 0.0f);
   EXPECT_FALSE(std::signbit(apply(FaultModel{FaultModelKind::kSetZero}, DType::kFloat32, -7.5f)));
   FaultModel v{FaultModelKind::kSetValue};
@@ -131,8 +134,9 @@ TEST(FaultModels, Callback) {
 }
 
 TEST(FaultModels, Names) {
-  for (auto k : {FaultModelKind::kBitFlip, FaultModelKind::kStuckAt0, FaultModelKind::kStuckAt1,
-                 FaultModelKind::kSetZero, FaultModelKind::kSetValue, FaultModelKind::kRandomValue}) {
+  for (auto k :
+       {FaultModelKind::kBitFlip, FaultModelKind::kStuckAt0, FaultModelKind::kStuckAt1,
+        FaultModelKind::kSetZero, FaultModelKind::kSetValue, FaultModelKind::kRandomValue}) {
     EXPECT_EQ(parse_fault_model_kind(fault_model_kind_name(k)), k);
   }
   EXPECT_THROW(parse_fault_model_kind("cosmic"), InputError);

@@ -38,7 +38,8 @@ TEST(Outcomes, MaskedByRelu) {
     if (out.data<float>()[i] < -0.1f) neg = i;
   }
   ASSERT_GE(neg, 0);
-  Fault f{fx.injector->site_by_name("/stem/stem.0/Conv", neg), FaultModel{FaultModelKind::kBitFlip, {0}}};
+  Fault f{fx.injector->site_by_name("/stem/stem.0/Conv", neg),
+          FaultModel{FaultModelKind::kBitFlip, {0}}};
   TrialResult r = one(fx, f);
   EXPECT_EQ(r.outcome, Outcome::kMasked);
   EXPECT_EQ(r.nodes_computed, 1u);  // the Relu, and nothing after it
@@ -52,7 +53,8 @@ TEST(Outcomes, SeveralFaultsOnOneSourceTensorApplyOnceEach) {
   const Graph& g = fx.session->graph();
   std::string weight;
   for (const auto& v : g.values) {
-    if (v.is_initializer && v.initializer.dtype() == DType::kFloat32 && v.initializer.numel() > 100) {
+    if (v.is_initializer && v.initializer.dtype() == DType::kFloat32 &&
+        v.initializer.numel() > 100) {
       weight = v.name;
       break;
     }
@@ -92,7 +94,8 @@ TEST(Outcomes, SdcAndTolerableOnLogits) {
   EXPECT_EQ(sdc.outcome, Outcome::kSDC);
   EXPECT_NE(sdc.faulty_top1[0], top);
   const std::int64_t other = top == 0 ? 1 : 0;
-  TrialResult tol = one(fx, Fault{fx.injector->site_by_name("logits", other), FaultModel{FaultModelKind::kBitFlip, {0}}});
+  TrialResult tol = one(fx, Fault{fx.injector->site_by_name("logits", other),
+                                  FaultModel{FaultModelKind::kBitFlip, {0}}});
   EXPECT_EQ(tol.outcome, Outcome::kTolerable);
   EXPECT_TRUE(tol.golden_in_top5);
 }
@@ -109,7 +112,8 @@ TEST(Outcomes, NanIsDueNotACrash) {
 
 TEST(Outcomes, HangOnTimeLimit) {
   Fixture fx = default_model();
-  Fault f{fx.injector->site_by_name("/stem/stem.0/Conv", 0), FaultModel{FaultModelKind::kBitFlip, {30}}};
+  Fault f{fx.injector->site_by_name("/stem/stem.0/Conv", 0),
+          FaultModel{FaultModelKind::kBitFlip, {30}}};
   TrialResult r = one(fx, f, Strategy::kFull, 1e-12);
   EXPECT_EQ(r.outcome, Outcome::kHang);
 }
@@ -191,8 +195,10 @@ TEST(Outcomes, FuzzedShapeTensorsNeverCrash) {
         f.site.value = static_cast<int>(v);
         f.site.node = s->graph().values[v].producer;
         f.site.kind = f.site.node >= 0 ? SiteKind::kNodeOutput : SiteKind::kWeight;
-        f.site.flat_index = static_cast<std::int64_t>(gen() % static_cast<std::uint64_t>(info.numel()));
-        f.model = FaultModel{FaultModelKind::kBitFlip, {static_cast<int>(gen() % (dtype_size(info.dtype) * 8))}};
+        f.site.flat_index =
+            static_cast<std::int64_t>(gen() % static_cast<std::uint64_t>(info.numel()));
+        f.model = FaultModel{FaultModelKind::kBitFlip,
+                             {static_cast<int>(gen() % (dtype_size(info.dtype) * 8))}};
         TrialResult r = inj.run_trial(golden, {&f, 1}, TrialOptions{}, ws);
         EXPECT_TRUE(r.outcome == Outcome::kDUE || r.outcome == Outcome::kMasked ||
                     r.outcome == Outcome::kSDC || r.outcome == Outcome::kTolerable);
@@ -229,7 +235,9 @@ TEST(Outcomes, WeightFaultEqualsModifiedModel) {
           val.initializer.numel() == 0 || val.consumers.empty()) {
         continue;
       }
-      Fault f{inj.site_by_name(val.name, static_cast<std::int64_t>(gen() % static_cast<std::uint64_t>(val.initializer.numel()))),
+      Fault f{inj.site_by_name(val.name,
+                               static_cast<std::int64_t>(
+                                   gen() % static_cast<std::uint64_t>(val.initializer.numel()))),
               FaultModel{FaultModelKind::kBitFlip, {static_cast<int>(20 + gen() % 11)}}};
       TrialResult r = inj.run_trial(golden, {&f, 1}, o, ws);
       Graph changed = g;

@@ -34,7 +34,8 @@ TEST(Sampler, TrialDependsOnlyOnSeedAndIndex) {
   }
   EXPECT_GT(differing, 150);
   // Reverse order gives the same trials.
-  for (std::uint64_t t = 200; t-- > 0;) EXPECT_TRUE(same(sampler.sample(7, t)[0], again.sample(7, t)[0]));
+  for (std::uint64_t t = 200; t-- > 0;)
+    EXPECT_TRUE(same(sampler.sample(7, t)[0], again.sample(7, t)[0]));
 }
 
 TEST(Sampler, PaperPolicyIsUniformOverNodesAndBits) {
@@ -66,7 +67,8 @@ TEST(Sampler, SizeWeightedFollowsElementCounts) {
   for (const auto& cand : sampler.candidates()) total += cand.numel;
   std::map<int, int> per_value;
   const int n = 20000;
-  for (int t = 0; t < n; ++t) ++per_value[sampler.sample(3, static_cast<std::uint64_t>(t))[0].site.value];
+  for (int t = 0; t < n; ++t)
+    ++per_value[sampler.sample(3, static_cast<std::uint64_t>(t))[0].site.value];
   for (const auto& cand : sampler.candidates()) {
     const double expect = n * static_cast<double>(cand.numel) / static_cast<double>(total);
     EXPECT_NEAR(per_value[cand.site.value], expect, 5 * std::sqrt(expect) + 1);
@@ -98,7 +100,8 @@ TEST(Sampler, FiltersBitRangesAndMultipleFaults) {
   w.name_regex = "fc";
   FaultSampler weights(*s, w);
   for (const auto& cand : weights.candidates()) {
-    EXPECT_NE(s->graph().values[static_cast<std::size_t>(cand.site.value)].name.find("fc"), std::string::npos);
+    EXPECT_NE(s->graph().values[static_cast<std::size_t>(cand.site.value)].name.find("fc"),
+              std::string::npos);
   }
   SamplerConfig bad;
   bad.op_types = {"LSTM"};
@@ -108,7 +111,6 @@ TEST(Sampler, FiltersBitRangesAndMultipleFaults) {
   bad_bits.bit_hi = 40;
   EXPECT_THROW(FaultSampler(*s, bad_bits), InputError);
 }
-
 
 // TensorFI2 "Mode: single": one tensor, Amount distinct elements of it (random.sample).
 TEST(Sampler, SameSiteFaultsHitDistinctElements) {

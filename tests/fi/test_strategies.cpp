@@ -23,21 +23,30 @@ Fault random_fault(const Session& s, std::mt19937_64& gen) {
   std::vector<int> candidates;
   for (std::size_t v = 0; v < g.values.size(); ++v) {
     const TensorInfo& info = s.info(static_cast<int>(v));
-    if (info.dtype == DType::kFloat32 && info.numel() > 0) candidates.push_back(static_cast<int>(v));
+    if (info.dtype == DType::kFloat32 && info.numel() > 0)
+      candidates.push_back(static_cast<int>(v));
   }
   Fault f;
   const int v = candidates[gen() % candidates.size()];
   const Value& val = g.values[static_cast<std::size_t>(v)];
   f.site.value = v;
   f.site.node = val.producer;
-  f.site.kind = val.producer >= 0 ? SiteKind::kNodeOutput
-                                  : (val.is_initializer ? SiteKind::kWeight : SiteKind::kGraphInput);
-  f.site.flat_index = static_cast<std::int64_t>(gen() % static_cast<std::uint64_t>(s.info(v).numel()));
+  f.site.kind = val.producer >= 0
+                    ? SiteKind::kNodeOutput
+                    : (val.is_initializer ? SiteKind::kWeight : SiteKind::kGraphInput);
+  f.site.flat_index =
+      static_cast<std::int64_t>(gen() % static_cast<std::uint64_t>(s.info(v).numel()));
   switch (gen() % 4) {
     case 0:
-    case 1: f.model = FaultModel{FaultModelKind::kBitFlip, {static_cast<int>(gen() % 32)}}; break;
-    case 2: f.model = FaultModel{FaultModelKind::kStuckAt1, {static_cast<int>(gen() % 32)}}; break;
-    default: f.model = FaultModel{FaultModelKind::kSetZero}; break;
+    case 1:
+      f.model = FaultModel{FaultModelKind::kBitFlip, {static_cast<int>(gen() % 32)}};
+      break;
+    case 2:
+      f.model = FaultModel{FaultModelKind::kStuckAt1, {static_cast<int>(gen() % 32)}};
+      break;
+    default:
+      f.model = FaultModel{FaultModelKind::kSetZero};
+      break;
   }
   return f;
 }
@@ -94,7 +103,8 @@ TEST(Strategies, GoldenCacheIsNotModifiedByTrials) {
   const auto fixtures = test::model_fixtures();
   Loaded l = load_fixture(fixtures.front());
   std::vector<Tensor> before;
-  for (std::size_t v = 0; v < l.golden.store.size(); ++v) before.push_back(l.golden.store[static_cast<int>(v)].clone());
+  for (std::size_t v = 0; v < l.golden.store.size(); ++v)
+    before.push_back(l.golden.store[static_cast<int>(v)].clone());
   std::mt19937_64 gen(5);
   TrialWorkspace ws;
   for (int t = 0; t < 100; ++t) {

@@ -31,7 +31,8 @@ std::vector<Tensor> run_fixture(const test::Fixture& f, bool reference, int thre
 void expect_close(const Tensor& a, const Tensor& e, double rtol, const std::string& what) {
   ASSERT_EQ(a.shape(), e.shape()) << what;
   double scale = 0.0;
-  for (std::int64_t i = 0; i < e.numel(); ++i) scale = std::max(scale, std::abs(e.get_as_double(i)));
+  for (std::int64_t i = 0; i < e.numel(); ++i)
+    scale = std::max(scale, std::abs(e.get_as_double(i)));
   for (std::int64_t i = 0; i < e.numel(); ++i) {
     ASSERT_NEAR(a.get_as_double(i), e.get_as_double(i), rtol * scale + 1e-7)
         << what << " element " << i;

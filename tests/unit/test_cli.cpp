@@ -84,7 +84,8 @@ TEST(Cli, WrongInputShapeOrDtype) {
   // A [1,1,27,28] float32 array: wrong shape for the model's [N,1,28,28] input.
   auto write_npy = [&](const std::string& name, const std::string& descr, const std::string& shape,
                        std::size_t bytes) {
-    std::string header = "{'descr': '" + descr + "', 'fortran_order': False, 'shape': " + shape + ", }";
+    std::string header =
+        "{'descr': '" + descr + "', 'fortran_order': False, 'shape': " + shape + ", }";
     header.append(64 - (10 + header.size() + 1) % 64, ' ');
     header += '\n';
     std::string out = "\x93NUMPY\x01";

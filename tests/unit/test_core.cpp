@@ -17,8 +17,8 @@ namespace {
 TEST(DType, HalfConversionsExactBitPatterns) {
   EXPECT_EQ(float_to_half(1.0f), 0x3C00);
   EXPECT_EQ(float_to_half(-2.0f), 0xC000);
-  EXPECT_EQ(float_to_half(65504.0f), 0x7BFF);  // largest finite half
-  EXPECT_EQ(float_to_half(65520.0f), 0x7C00);  // rounds to +Inf
+  EXPECT_EQ(float_to_half(65504.0f), 0x7BFF);               // largest finite half
+  EXPECT_EQ(float_to_half(65520.0f), 0x7C00);               // rounds to +Inf
   EXPECT_EQ(float_to_half(std::ldexp(1.0f, -24)), 0x0001);  // smallest subnormal
   EXPECT_EQ(float_to_half(std::ldexp(1.0f, -25)), 0x0000);  // ties to even -> 0
   EXPECT_EQ(float_to_half(std::ldexp(3.0f, -25)), 0x0002);  // 1.5 ulp ties to even -> 2

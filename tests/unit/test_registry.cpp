@@ -14,7 +14,8 @@ namespace {
 
 TEST(Registry, EveryOpHasATest) {
   std::string sources;
-  for (const auto& e : std::filesystem::directory_iterator(std::string(DNNFI_SOURCE_DIR) + "/tests/ops")) {
+  for (const auto& e :
+       std::filesystem::directory_iterator(std::string(DNNFI_SOURCE_DIR) + "/tests/ops")) {
     std::ifstream in(e.path());
     std::stringstream ss;
     ss << in.rdbuf();
@@ -22,14 +23,16 @@ TEST(Registry, EveryOpHasATest) {
   }
   for (const OpRow& row : op_table()) {
     const std::string quoted = "\"" + std::string(row.op_type) + "\"";
-    EXPECT_NE(sources.find(quoted), std::string::npos) << row.op_type << " has no test in tests/ops";
+    EXPECT_NE(sources.find(quoted), std::string::npos)
+        << row.op_type << " has no test in tests/ops";
   }
 }
 
 TEST(Registry, RowsAreUniqueAndLookupPicksHighestSince) {
   std::set<std::tuple<std::string, std::string, std::int64_t>> seen;
   for (const OpRow& row : op_table()) {
-    EXPECT_TRUE(seen.emplace(std::string(row.domain), std::string(row.op_type), row.since_version).second)
+    EXPECT_TRUE(
+        seen.emplace(std::string(row.domain), std::string(row.op_type), row.since_version).second)
         << row.op_type;
   }
   EXPECT_NE(find_op("", "Conv", 13), nullptr);

@@ -61,19 +61,21 @@ class ProgressPrinter {
     const double eta = rate > 0.0 ? static_cast<double>(p.total - p.done) / rate : -1.0;
     std::string line;
     if (p.phase == "golden") {
-      line = fmt::format("golden pass {}/{} inputs, {:.1f} inputs/s, ETA {}", p.done, p.total,
-                         rate, format_duration(eta));
+      line = fmt::format("golden pass {}/{} inputs, {:.1f} inputs/s, ETA {}", p.done, p.total, rate,
+                         format_duration(eta));
     } else {
       const Proportion sdc = wilson(p.sdc, p.done);
       line = fmt::format("{}/{} trials, {:.1f} trials/s, ETA {}, SDC {:.2f}% [{:.2f}, {:.2f}]",
-                         p.done, p.total, rate, format_duration(eta), 100.0 * sdc.p,
-                         100.0 * sdc.lo, 100.0 * sdc.hi);
+                         p.done, p.total, rate, format_duration(eta), 100.0 * sdc.p, 100.0 * sdc.lo,
+                         100.0 * sdc.hi);
     }
     if (tty_) {
       const int width = 24;
-      const double frac = p.total > 0 ? static_cast<double>(p.done) / static_cast<double>(p.total) : 0.0;
+      const double frac =
+          p.total > 0 ? static_cast<double>(p.done) / static_cast<double>(p.total) : 0.0;
       const int fill = static_cast<int>(frac * width + 0.5);
-      std::fprintf(stderr, "\r[%s%s] %3d%% %s\033[K", std::string(static_cast<std::size_t>(fill), '#').c_str(),
+      std::fprintf(stderr, "\r[%s%s] %3d%% %s\033[K",
+                   std::string(static_cast<std::size_t>(fill), '#').c_str(),
                    std::string(static_cast<std::size_t>(width - fill), '.').c_str(),
                    static_cast<int>(frac * 100.0), line.c_str());
       dirty_ = true;
@@ -131,7 +133,8 @@ int campaign_command(const CampaignFlags& f) {
   CampaignRunOptions opt;
   opt.resume = f.resume;
   opt.stop = &g_stop;
-  opt.progress_interval_s = tty ? 0.25 : std::min(1.0, f.progress_interval > 0.0 ? f.progress_interval : 5.0);
+  opt.progress_interval_s =
+      tty ? 0.25 : std::min(1.0, f.progress_interval > 0.0 ? f.progress_interval : 5.0);
   if (!f.quiet) opt.progress = [&printer](const CampaignProgress& p) { printer(p); };
   std::signal(SIGINT, on_interrupt);
   std::signal(SIGTERM, on_interrupt);
@@ -154,11 +157,12 @@ int campaign_command(const CampaignFlags& f) {
   }
   const ResultsDb db = ResultsDb::open(r.db_path, true);
   fmt::print("{}", format_summary(summarize(db)));
-  fmt::print("\nresults: {} ({} trials; {} run now in {:.1f} s wall clock, golden pass included: "
-             "{:.1f} trials/s on {} threads{})\n",
-             r.db_path, r.trials_done, r.new_trials, r.seconds,
-             r.seconds > 0.0 ? static_cast<double>(r.new_trials) / r.seconds : 0.0, c.threads,
-             r.reached_target ? "; stopped at the target interval half-width" : "");
+  fmt::print(
+      "\nresults: {} ({} trials; {} run now in {:.1f} s wall clock, golden pass included: "
+      "{:.1f} trials/s on {} threads{})\n",
+      r.db_path, r.trials_done, r.new_trials, r.seconds,
+      r.seconds > 0.0 ? static_cast<double>(r.new_trials) / r.seconds : 0.0, c.threads,
+      r.reached_target ? "; stopped at the target interval half-width" : "");
   return 0;
 }
 
@@ -176,7 +180,8 @@ Command add_campaign(CLI::App& app) {
   cmd->add_option("--labels", f->labels, "Labels file (npy, idx)");
   cmd->add_option("--samples", f->samples, "Random subset of this many samples (0: all)");
   cmd->add_flag("--only-correct", f->only_correct, "Inject only into correctly classified inputs");
-  cmd->add_option("--trials,-n", f->trials, "Number of trials (the maximum with --target-halfwidth)");
+  cmd->add_option("--trials,-n", f->trials,
+                  "Number of trials (the maximum with --target-halfwidth)");
   cmd->add_option("--target-halfwidth", f->target_halfwidth,
                   "Stop once the SDC rate's 95% interval half-width is at most this (e.g. 0.005)");
   cmd->add_option("--seed", f->seed, "Seed: trial i depends only on (seed, i)");

@@ -38,7 +38,8 @@ int inject_command(const InjectOptions& o) {
   opts.threads = o.threads;
   std::vector<Tensor> inputs;
   if (!o.input.empty()) {
-    if (graph.inputs.size() != 1) throw InputError(o.model + ": --input needs a single-input model");
+    if (graph.inputs.size() != 1)
+      throw InputError(o.model + ": --input needs a single-input model");
     inputs.push_back(load_npy(o.input));
     opts.input_shapes[graph.values[graph.inputs[0]].name] = inputs.back().shape();
   }
@@ -47,7 +48,8 @@ int inject_command(const InjectOptions& o) {
   if (inputs.empty()) {
     for (int v : g.inputs) {
       const TensorInfo& info = session->info(v);
-      if (info.dtype != DType::kFloat32) throw InputError("random input needs a float32 input; pass --input");
+      if (info.dtype != DType::kFloat32)
+        throw InputError("random input needs a float32 input; pass --input");
       Tensor t(info.dtype, info.shape);
       // Deterministic pseudo-random input in [-1, 1).
       std::uint64_t x = o.seed * 0x9E3779B97F4A7C15ull + 1;
@@ -87,29 +89,34 @@ int inject_command(const InjectOptions& o) {
       rem %= strides[i];
     }
   }
-  fmt::print("site: {} '{}'{} value '{}' {} {} element {} [{}]\n", site_kind_name(fault.site.kind),
-             fault.site.node >= 0 ? g.nodes[static_cast<std::size_t>(fault.site.node)].name : val.name,
-             fault.site.node >= 0 ? " (" + g.nodes[static_cast<std::size_t>(fault.site.node)].op_type + ")" : "",
-             val.name, dtype_name(info.dtype), shape_to_string(info.shape), fault.site.flat_index,
-             coords);
+  fmt::print(
+      "site: {} '{}'{} value '{}' {} {} element {} [{}]\n", site_kind_name(fault.site.kind),
+      fault.site.node >= 0 ? g.nodes[static_cast<std::size_t>(fault.site.node)].name : val.name,
+      fault.site.node >= 0 ? " (" + g.nodes[static_cast<std::size_t>(fault.site.node)].op_type + ")"
+                           : "",
+      val.name, dtype_name(info.dtype), shape_to_string(info.shape), fault.site.flat_index, coords);
   for (const AppliedFault& a : r.applied) {
-    fmt::print("fault: {} bits [{}]: {} ({}) -> {} ({})\n", fault_model_kind_name(a.fault.model.kind),
-               fmt::format("{}", fmt::join(a.fault.model.bits, ",")), a.value_before,
-               format_bits(a.bits_before, a.dtype), a.value_after, format_bits(a.bits_after, a.dtype));
+    fmt::print(
+        "fault: {} bits [{}]: {} ({}) -> {} ({})\n", fault_model_kind_name(a.fault.model.kind),
+        fmt::format("{}", fmt::join(a.fault.model.bits, ",")), a.value_before,
+        format_bits(a.bits_before, a.dtype), a.value_after, format_bits(a.bits_after, a.dtype));
   }
   std::size_t changed = 0;
   for (const NodeChange& c : r.trace) changed += c.changed;
-  fmt::print("strategy: {}, {} nodes recomputed, {} changed\n", o.strategy, r.nodes_computed, changed);
+  fmt::print("strategy: {}, {} nodes recomputed, {} changed\n", o.strategy, r.nodes_computed,
+             changed);
   for (const NodeChange& c : r.trace) {
     if (!c.changed) continue;
     const Node& n = g.nodes[static_cast<std::size_t>(c.node)];
-    fmt::print("  changed {:<32} {:<18} max abs error {:.6g}\n", n.name, n.op_type, c.max_abs_error);
+    fmt::print("  changed {:<32} {:<18} max abs error {:.6g}\n", n.name, n.op_type,
+               c.max_abs_error);
   }
   std::string labels;
   if (!golden.top1.empty() && !r.faulty_top1.empty()) {
     labels = fmt::format(" (top-1 golden {}, faulty {})", golden.top1[0], r.faulty_top1[0]);
   }
-  fmt::print("outcome: {}{}{}\n", outcome_name(r.outcome), labels, r.error.empty() ? "" : ": " + r.error);
+  fmt::print("outcome: {}{}{}\n", outcome_name(r.outcome), labels,
+             r.error.empty() ? "" : ": " + r.error);
   if (!o.output.empty() && !r.outputs.empty()) save_npy(o.output, r.outputs[0]);
   return 0;
 }
@@ -124,7 +131,8 @@ Command add_inject(CLI::App& app) {
                   "Fault site: a node name, the name of a value a node outputs, an initializer "
                   "(weight) or a graph input")
       ->required();
-  cmd->add_option("--index", o->index, "Flat element index, row-major ONNX layout")->capture_default_str();
+  cmd->add_option("--index", o->index, "Flat element index, row-major ONNX layout")
+      ->capture_default_str();
   cmd->add_option("--bit,-b", o->bits, "Bit position(s), 0 = least significant (fp32 sign = 31)");
   cmd->add_option("--model-kind", o->fault_model,
                   "Fault model: bitflip, stuck0, stuck1, zero, value, random")
@@ -134,7 +142,8 @@ Command add_inject(CLI::App& app) {
   cmd->add_option("--output,-o", o->output, "Write the fault-injected output to this .npy");
   cmd->add_option("--strategy", o->strategy, "cone, superlayer or full")->capture_default_str();
   cmd->add_option("--threads,-t", o->threads, "Intra-op threads")->capture_default_str();
-  cmd->add_option("--seed", o->seed, "Seed of the random input / random-value fault")->capture_default_str();
+  cmd->add_option("--seed", o->seed, "Seed of the random input / random-value fault")
+      ->capture_default_str();
   return [o]() { return inject_command(*o); };
 }
 

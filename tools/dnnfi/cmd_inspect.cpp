@@ -68,8 +68,8 @@ Command add_inspect(CLI::App& app) {
                  r.op_type, outputs_text(r.outputs), r.params, human(static_cast<double>(r.flops)),
                  r.folded ? "  (folded)" : "");
     }
-    fmt::print("\ntotal: {} parameters, {} FLOPs per inference, {} nodes run, {} folded\n",
-               params, human(static_cast<double>(flops)), rows.size() - folded, folded);
+    fmt::print("\ntotal: {} parameters, {} FLOPs per inference, {} nodes run, {} folded\n", params,
+               human(static_cast<double>(flops)), rows.size() - folded, folded);
     return 0;
   };
 }

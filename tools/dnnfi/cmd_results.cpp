@@ -37,7 +37,8 @@ std::string describe_fault(const FaultRecord& f) {
 }  // namespace
 
 Command add_summary(CLI::App& app) {
-  auto* cmd = app.add_subcommand("summary", "Accuracy, outcome rates with 95% intervals, breakdowns");
+  auto* cmd =
+      app.add_subcommand("summary", "Accuracy, outcome rates with 95% intervals, breakdowns");
   auto dir = std::make_shared<std::string>();
   auto json = std::make_shared<bool>(false);
   cmd->add_option("dir", *dir, "Campaign output directory")->required();
@@ -58,7 +59,8 @@ Command add_export(CLI::App& app) {
   };
   auto o = std::make_shared<Opts>();
   cmd->add_option("dir", o->dir, "Campaign output directory")->required();
-  auto* csv = cmd->add_flag("--csv", o->csv, "trials.csv, faults.csv, inputs.csv (default DIR/csv/)");
+  auto* csv =
+      cmd->add_flag("--csv", o->csv, "trials.csv, faults.csv, inputs.csv (default DIR/csv/)");
   auto* json = cmd->add_flag("--json", o->json, "one JSON document (default DIR/results.json)");
   csv->excludes(json);
   cmd->add_option("--out,-o", o->out, "Output folder (--csv) or file (--json)");
@@ -70,7 +72,8 @@ Command add_export(CLI::App& app) {
       export_csv(db, out);
       fmt::print("wrote {}/trials.csv, faults.csv, inputs.csv\n", out);
     } else {
-      const std::string out = o->out.empty() ? (fs::path(o->dir) / "results.json").string() : o->out;
+      const std::string out =
+          o->out.empty() ? (fs::path(o->dir) / "results.json").string() : o->out;
       export_json(db, out);
       fmt::print("wrote {}\n", out);
     }
@@ -118,7 +121,8 @@ Command add_replay(CLI::App& app) {
     const ReplayReport r = replay_trial(o->dir, o->trial);
     fmt::print("trial {}: input {} (dataset sample {}, label {}), model {}\n", o->trial,
                r.input.index, r.input.dataset_index, r.input.label, r.model);
-    for (const FaultRecord& f : r.replayed.faults) fmt::print("fault {}: {}\n", f.ordinal, describe_fault(f));
+    for (const FaultRecord& f : r.replayed.faults)
+      fmt::print("fault {}: {}\n", f.ordinal, describe_fault(f));
     std::size_t changed = 0;
     for (const ReplayNode& n : r.trace) changed += n.changed ? 1 : 0;
     fmt::print("propagation: {} nodes recomputed, {} changed\n", r.trace.size(), changed);
@@ -128,8 +132,10 @@ Command add_replay(CLI::App& app) {
                  n.node, n.op_type, n.max_abs_error);
     }
     fmt::print("labels: golden {}, faulty {}; golden label in faulty top-5: {}\n",
-               r.replayed.golden_label, r.replayed.faulty_label, r.replayed.golden_in_top5 ? "yes" : "no");
-    fmt::print("outcome: {}{}\n", r.replayed.outcome, r.replayed.error.empty() ? "" : ": " + r.replayed.error);
+               r.replayed.golden_label, r.replayed.faulty_label,
+               r.replayed.golden_in_top5 ? "yes" : "no");
+    fmt::print("outcome: {}{}\n", r.replayed.outcome,
+               r.replayed.error.empty() ? "" : ": " + r.replayed.error);
     fmt::print("matches the stored trial bit for bit: {}\n", r.identical ? "yes" : "NO");
     if (!o->output.empty() && !r.outputs.empty()) save_npy(o->output, r.outputs[0]);
     return r.identical ? 0 : 1;

@@ -58,8 +58,9 @@ void print_top5(const Tensor& out) {
   std::iota(idx.begin(), idx.end(), 0);
   const float* p = out.data<float>();
   const std::size_t k = std::min<std::size_t>(5, idx.size());
-  std::partial_sort(idx.begin(), idx.begin() + static_cast<std::ptrdiff_t>(k), idx.end(),
-                    [p](std::int64_t a, std::int64_t b) { return p[a] > p[b] || (p[a] == p[b] && a < b); });
+  std::partial_sort(
+      idx.begin(), idx.begin() + static_cast<std::ptrdiff_t>(k), idx.end(),
+      [p](std::int64_t a, std::int64_t b) { return p[a] > p[b] || (p[a] == p[b] && a < b); });
   fmt::print("top-{}:\n", k);
   for (std::size_t i = 0; i < k; ++i) fmt::print("  class {:>5}  {:.6g}\n", idx[i], p[idx[i]]);
 }
@@ -110,15 +111,19 @@ int run_command(const RunOptions& o) {
     ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
   }
   std::vector<Tensor> outs = session->outputs(store);
-  for (std::size_t i = 0; i < o.outputs.size() && i < outs.size(); ++i) save_npy(o.outputs[i], outs[i]);
+  for (std::size_t i = 0; i < o.outputs.size() && i < outs.size(); ++i)
+    save_npy(o.outputs[i], outs[i]);
   std::vector<double> sorted = ms;
   std::sort(sorted.begin(), sorted.end());
-  const double median = sorted.size() % 2 ? sorted[sorted.size() / 2]
-                                          : 0.5 * (sorted[sorted.size() / 2 - 1] + sorted[sorted.size() / 2]);
-  const double p90 = sorted[std::min(sorted.size() - 1, static_cast<std::size_t>(0.9 * static_cast<double>(sorted.size())))];
+  const double median = sorted.size() % 2
+                            ? sorted[sorted.size() / 2]
+                            : 0.5 * (sorted[sorted.size() / 2 - 1] + sorted[sorted.size() / 2]);
+  const double p90 = sorted[std::min(
+      sorted.size() - 1, static_cast<std::size_t>(0.9 * static_cast<double>(sorted.size())))];
   if (o.json) {
     fmt::print(
-        "{{\"model\": \"{}\", \"threads\": {}, \"warmup\": {}, \"repeat\": {}, \"median_ms\": {:.4f}, "
+        "{{\"model\": \"{}\", \"threads\": {}, \"warmup\": {}, \"repeat\": {}, \"median_ms\": "
+        "{:.4f}, "
         "\"min_ms\": {:.4f}, \"p90_ms\": {:.4f}, \"peak_rss_mb\": {:.1f}}}\n",
         o.model, o.threads, o.warmup, o.repeat, median, sorted.front(), p90, peak_rss_mb());
     return 0;
@@ -141,7 +146,8 @@ Command add_run(CLI::App& app) {
   auto* cmd = app.add_subcommand("run", "Run fault-free inference on a model");
   auto o = std::make_shared<RunOptions>();
   cmd->add_option("model", o->model, "Model file (.onnx)")->required();
-  cmd->add_option("--input,-i", o->inputs, "Input .npy file, one per graph input (default: random)");
+  cmd->add_option("--input,-i", o->inputs,
+                  "Input .npy file, one per graph input (default: random)");
   cmd->add_option("--output,-o", o->outputs, "Write outputs to .npy files, in graph output order");
   cmd->add_option("--threads,-t", o->threads, "Intra-op threads")->capture_default_str();
   cmd->add_option("--warmup", o->warmup, "Untimed runs before timing")->capture_default_str();

@@ -1,0 +1,239 @@
+#!/usr/bin/python3
+"""Writes each TensorFlow.js fixture of tests/keras/data as a Keras 2 .h5 and a Keras 3 .keras file.
+
+No TensorFlow needed: the layouts are written with h5py/numpy/zipfile exactly as Keras saves them
+(docs/keras.md lists the layouts and where in Keras they come from):
+
+Keras 2 (keras/saving/legacy/hdf5_format.py, save_model_to_hdf5 + save_weights_to_hdf5_group):
+  /                 attrs model_config (JSON), keras_version, backend
+  /model_weights    attrs layer_names (model.layers names), keras_version, backend
+  /model_weights/<layer>   attr weight_names ("<layer>/kernel:0", ...; trainable then non-trainable)
+  /model_weights/<layer>/<weight name>   one dataset per weight, e.g. conv1/conv1/kernel:0
+Keras 3 (keras/src/saving/saving_lib.py): a zip of metadata.json, config.json and
+  model.weights.h5 whose groups are addressed by snake_case class name, numbered per container in
+  model.layers order: layers/conv2d/vars/0, layers/conv2d_1/vars/0, layers/sequential/layers/dense/...
+"""
+import copy
+import io
+import json
+import os
+import re
+import sys
+import zipfile
+
+import h5py
+import numpy as np
+
+DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "keras", "data")
+MODEL_CLASSES = ("Sequential", "Model", "Functional")
+
+
+def read_tfjs(folder):
+    with open(os.path.join(folder, "model.json")) as f:
+        model = json.load(f)
+    data = b"".join(open(os.path.join(folder, p), "rb").read()
+                    for group in model["weightsManifest"] for p in group["paths"])
+    weights = {}
+    offset = 0
+    for group in model["weightsManifest"]:
+        for spec in group["weights"]:
+            n = int(np.prod(spec["shape"])) if spec["shape"] else 1
+            q = spec.get("quantization")
+            if q:
+                dt = np.uint8 if q["dtype"] == "uint8" else np.uint16
+                raw = np.frombuffer(data, dt, n, offset)
+                offset += n * raw.itemsize
+                value = (raw.astype(np.float64) * q["scale"] + q["min"]).astype(np.float32)
+            else:
+                value = np.frombuffer(data, np.float32, n, offset).copy()
+                offset += 4 * n
+            weights[spec["name"]] = value.reshape(spec["shape"])
+    return model["modelTopology"], weights
+
+
+def layer_weights(name, weights):
+    """This layer's weights in the saved order: [(short name, array)]."""
+    return [(k.split("/", 1)[1], v) for k, v in weights.items() if k.split("/", 1)[0] == name]
+
+
+def inner_layers(layer):
+    return layer["config"]["layers"]
+
+
+def all_weight_names(layer, weights):
+    """For a layer or nested model: [(full name 'layer/w', array)], trainable before moving stats."""
+    if layer["class_name"] in MODEL_CLASSES:
+        out = []
+        for inner in inner_layers(layer):
+            out += all_weight_names(inner, weights)
+        return [w for w in out if "moving_" not in w[0]] + [w for w in out if "moving_" in w[0]]
+    name = layer["config"]["name"]
+    return [(name + "/" + short, v) for short, v in layer_weights(name, weights)]
+
+
+def top_layers(topology):
+    layers = topology["config"]["layers"]
+    return layers
+
+
+# --- Keras 2 .h5 ------------------------------------------------------------------------------
+
+def keras2_config(topology):
+    config = copy.deepcopy(topology)
+    for key in ("keras_version", "backend"):
+        config.pop(key, None)
+    if config["class_name"] == "Model":
+        config["class_name"] = "Functional"
+    return config
+
+
+def write_h5(topology, weights, path):
+    config = keras2_config(topology)
+    with h5py.File(path, "w") as f:
+        f.attrs["model_config"] = json.dumps(config).encode("utf8")
+        f.attrs["keras_version"] = b"2.15.0"
+        f.attrs["backend"] = b"tensorflow"
+        mw = f.create_group("model_weights")
+        layers = top_layers(topology)
+        mw.attrs["layer_names"] = np.array([l["config"]["name"].encode("utf8") for l in layers])
+        mw.attrs["backend"] = b"tensorflow"
+        mw.attrs["keras_version"] = b"2.15.0"
+        for layer in sorted(layers, key=lambda l: l["config"]["name"]):
+            g = mw.create_group(layer["config"]["name"])
+            named = all_weight_names(layer, weights)
+            g.attrs["weight_names"] = np.array([(n + ":0").encode("utf8") for n, _ in named],
+                                               dtype="S" if named else "S1")
+            for n, v in named:
+                g.create_dataset(n + ":0", data=v)
+
+
+# --- Keras 3 .keras ---------------------------------------------------------------------------
+
+def snake(name):
+    name = re.sub(r"\W+", "", name)
+    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
+
+
+def dtype_policy():
+    return {"module": "keras", "class_name": "DTypePolicy", "config": {"name": "float32"},
+            "registered_name": None}
+
+
+def keras3_layer_config(layer):
+    cfg = copy.deepcopy(layer["config"])
+    if "dtype" in cfg:
+        cfg["dtype"] = dtype_policy()
+    if layer["class_name"] == "LeakyReLU" and "alpha" in cfg:
+        cfg["negative_slope"] = cfg.pop("alpha")
+    if layer["class_name"] == "InputLayer":
+        cfg["batch_shape"] = cfg.pop("batch_input_shape")
+    return cfg
+
+
+def keras3_model(model):
+    """A Keras 2/tfjs model config -> Keras 3 config.json form."""
+    cls = model["class_name"]
+    if cls == "Sequential":
+        layers = []
+        for i, layer in enumerate(model["config"]["layers"]):
+            if i == 0 and "batch_input_shape" in layer["config"]:
+                layers.append({"module": "keras.layers", "class_name": "InputLayer",
+                               "config": {"batch_shape": layer["config"]["batch_input_shape"],
+                                          "dtype": "float32", "sparse": False,
+                                          "name": layer["config"]["name"] + "_input"},
+                               "registered_name": None})
+                layer = copy.deepcopy(layer)
+                del layer["config"]["batch_input_shape"]
+            layers.append(keras3_sublayer(layer))
+        return {"module": "keras", "class_name": "Sequential",
+                "config": {"name": model["config"]["name"], "trainable": True,
+                           "dtype": dtype_policy(), "layers": layers},
+                "registered_name": None}
+    by_name = {l["name"]: l for l in model["config"]["layers"]}
+
+    def node_index(layer_name, index):
+        # Keras 2 and tfjs number a nested Sequential's calls from 1 (its own construction is call
+        # 0); Keras 3 numbers them from 0 (only Functional models keep a pre-existing node).
+        if by_name[layer_name]["class_name"] == "Sequential":
+            return index - 1
+        return index
+
+    def tensor(ref):
+        return {"class_name": "__keras_tensor__",
+                "config": {"shape": None, "dtype": "float32",
+                           "keras_history": [ref[0], node_index(ref[0], ref[1]), ref[2]]}}
+
+    layers = []
+    for layer in model["config"]["layers"]:
+        out = keras3_sublayer(layer)
+        out["name"] = layer["name"]
+        nodes = []
+        for node in layer.get("inbound_nodes", []):
+            args = [tensor(r) for r in node]
+            nodes.append({"args": [args] if len(args) > 1 else args, "kwargs": {}})
+        out["inbound_nodes"] = nodes
+        layers.append(out)
+    refs = lambda rs: [[r[0], node_index(r[0], r[1]), r[2]] for r in rs]
+    return {"module": "keras", "class_name": "Functional",
+            "config": {"name": model["config"]["name"], "trainable": True, "layers": layers,
+                       "input_layers": refs(model["config"]["input_layers"]),
+                       "output_layers": refs(model["config"]["output_layers"])},
+            "registered_name": "Functional"}
+
+
+def keras3_sublayer(layer):
+    if layer["class_name"] in MODEL_CLASSES:
+        return keras3_model(layer)
+    return {"module": "keras.layers", "class_name": layer["class_name"],
+            "config": keras3_layer_config(layer), "registered_name": None}
+
+
+def write_keras3_weights(h5, prefix, layers, weights):
+    used = {}
+    for layer in layers:
+        name = snake(layer["class_name"])
+        if layer["class_name"] == "Model":
+            name = "functional"
+        if name in used:
+            used[name] += 1
+            name = f"{name}_{used[name]}"
+        else:
+            used[name] = 0
+        path = prefix + "layers/" + name
+        if layer["class_name"] in MODEL_CLASSES:
+            h5.create_group(path + "/vars")
+            write_keras3_weights(h5, path + "/", inner_layers(layer), weights)
+            continue
+        g = h5.create_group(path + "/vars")
+        for i, (_, v) in enumerate(layer_weights(layer["config"]["name"], weights)):
+            g.create_dataset(str(i), data=v)
+
+
+def write_keras(topology, weights, path):
+    config = keras3_model(topology)
+    buf = io.BytesIO()
+    with h5py.File(buf, "w") as h5:
+        h5.create_group("vars")
+        write_keras3_weights(h5, "", top_layers(topology), weights)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("metadata.json", json.dumps({"keras_version": "3.3.3",
+                                                "date_saved": "2024-01-01@00:00:00"}))
+        z.writestr("config.json", json.dumps(config))
+        z.writestr("model.weights.h5", buf.getvalue())
+
+
+def main():
+    folders = sys.argv[1:] or sorted(os.listdir(DATA))
+    for name in folders:
+        folder = os.path.join(DATA, name)
+        if not os.path.isfile(os.path.join(folder, "model.json")) or name.endswith(("_uint8", "_uint16")):
+            continue  # the quantized variants exist only as tfjs models
+        topology, weights = read_tfjs(folder)
+        write_h5(topology, weights, os.path.join(folder, "model.h5"))
+        write_keras(topology, weights, os.path.join(folder, "model.keras"))
+        print(name, "->", "model.h5, model.keras")
+
+
+if __name__ == "__main__":
+    main()
