@@ -390,6 +390,42 @@ TEST(Campaign, TensorFI2ConfigRunsUnchangedFromTheCli) {
   EXPECT_TRUE(fs::exists(dir + "/out/csv/trials.csv"));
 }
 
+// A Keras model (.h5) runs a campaign like an ONNX file; its fault sites are Keras layers (the
+// layout helper nodes are never drawn), and its golden labels agree with TensorFlow.js's
+// predictions for the same inputs (tests/keras/data, written by scripts/keras_fixtures).
+TEST(Campaign, KerasModelWithKerasLayerSites) {
+  const std::string data = std::string(DNNFI_SOURCE_DIR) + "/tests/keras/data/resnet";
+  const std::string dir = test::temp_dir("keras");
+  const Tensor x = load_npy(data + "/input_0.npy");
+  const Tensor tfjs = load_npy(data + "/expected_0.npy");
+  const auto tfjs_top1 = top1_per_row(tfjs);
+  Tensor y(DType::kInt64, {static_cast<std::int64_t>(tfjs_top1.size())});
+  for (std::size_t i = 0; i < tfjs_top1.size(); ++i) y.data<std::int64_t>()[i] = tfjs_top1[i];
+  save_npy(dir + "/y.npy", y);
+  CampaignConfig c;
+  c.source = "test";
+  c.model = data + "/model.h5";
+  c.dataset.format = DatasetFormat::kNpy;
+  c.dataset.paths = {data + "/input_0.npy"};
+  c.dataset.labels = dir + "/y.npy";
+  c.has_dataset = true;
+  c.trials = 120;
+  c.output = dir + "/out";
+  run_campaign(c, {});
+  const auto db = ResultsDb::open(results_db_path(c.output), true);
+  for (const auto& in : db.inputs()) EXPECT_TRUE(in.correct) << "input " << in.index;
+  EXPECT_EQ(db.inputs().size(), static_cast<std::size_t>(x.dim(0)));
+  std::set<std::string> nodes;
+  for (const auto& t : db.trials()) {
+    ASSERT_EQ(t.faults.size(), 1u);
+    nodes.insert(t.faults[0].node);
+    EXPECT_EQ(t.faults[0].node.find('/'), std::string::npos) << t.faults[0].node;  // no helper
+    EXPECT_EQ(t.faults[0].value, t.faults[0].node);  // the layer's output value has its name
+  }
+  EXPECT_TRUE(nodes.contains("block_add"));
+  EXPECT_TRUE(nodes.contains("conv1_relu"));
+}
+
 void expect_one_line_error(const test::CliResult& r, const std::string& must_mention) {
   EXPECT_EQ(r.exit_code, 2) << r.err;
   EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
