@@ -187,7 +187,7 @@ void parse_faults(const Reader& r, const YAML::Node& f, CampaignConfig& c) {
   r.check_keys(
       f, "faults",
       {"target", "model", "bits", "bit_range", "bits_per_fault", "sites", "per_trial", "percent",
-       "spread", "op_types", "name_regex", "nodes", "dtypes", "value", "range"});
+       "spread", "op_types", "name_regex", "nodes", "layer_index", "dtypes", "value", "range"});
   SamplerConfig& s = c.faults;
   if (f["target"]) s.target = parse_target(r, f["target"], "faults.target");
   if (f["model"]) {
@@ -238,6 +238,7 @@ void parse_faults(const Reader& r, const YAML::Node& f, CampaignConfig& c) {
   if (f["op_types"]) s.op_types = r.get_list<std::string>(f["op_types"], "faults.op_types");
   if (f["name_regex"]) s.name_regex = r.get<std::string>(f["name_regex"], "faults.name_regex");
   if (f["nodes"]) s.names = r.get_list<std::string>(f["nodes"], "faults.nodes");
+  if (f["layer_index"]) s.layer_index = r.get<int>(f["layer_index"], "faults.layer_index");
   if (f["dtypes"]) {
     for (const auto& name : r.get_list<std::string>(f["dtypes"], "faults.dtypes")) {
       const DType dt = dtype_from_name(name);
@@ -262,9 +263,26 @@ void parse_tensorfi2(const Reader& r, const YAML::Node& root, CampaignConfig& c)
   SamplerConfig& s = c.faults;
   c.tensorfi2 = true;
   s.target = root["Target"] ? parse_target(r, root["Target"], "Target") : SiteKind::kNodeOutput;
+  if (root["Layer"]) {
+    const std::string layer = r.get<std::string>(root["Layer"], "Layer");
+    if (layer != "N") {
+      s.layer_index = r.get<int>(root["Layer"], "Layer");
+      if (s.layer_index < 0) fail_at(r.what, root["Layer"], "Layer", "expected N or an index >= 0");
+    }
+  }
+  // Early TensorFI2 configs name the target in Mode (Mode: layer_states) and have no Target.
+  if (!root["Target"] && root["Mode"]) {
+    const std::string m = r.get<std::string>(root["Mode"], "Mode");
+    if (m != "single" && m != "multiple") {
+      s.target = parse_target(r, root["Mode"], "Mode");
+      s.independent_sites = false;
+      c.faults.dtypes = {DType::kFloat32};
+    }
+  }
   // TensorFI2 faults float32 values only: trainable variables, layer activations.
   s.dtypes = {DType::kFloat32};
   std::string mode = root["Mode"] ? r.get<std::string>(root["Mode"], "Mode") : "single";
+  if (!root["Target"] && mode != "multiple") mode = "single";  // Mode named the target
   if (mode == "single") {
     s.independent_sites = false;
   } else if (mode == "multiple") {
@@ -340,11 +358,12 @@ CampaignConfig parse_campaign_config(const std::string& yaml, const std::string&
   r.check_keys(root, "",
                {"model", "dataset", "preprocess", "faults", "trials", "target_halfwidth",
                 "checkpoint", "trials_per_input", "seed", "threads", "strategy", "time_limit",
-                "output", "shard", "Target", "Mode", "Type", "Amount", "Bit"});
+                "output", "shard", "Target", "Mode", "Type", "Amount", "Bit", "Layer"});
   if (root["model"]) c.model = r.path(root["model"], "model");
   if (root["dataset"]) parse_dataset(r, root["dataset"], c);
   if (root["preprocess"]) parse_preprocess(r, root["preprocess"], c);
-  const bool tf2 = root["Target"] || root["Mode"] || root["Type"] || root["Amount"] || root["Bit"];
+  const bool tf2 = root["Target"] || root["Mode"] || root["Type"] || root["Amount"] || root["Bit"] ||
+                   root["Layer"];
   if (tf2 && root["faults"]) {
     fail_at(what, root["faults"], "faults",
             "give the fault spec either as TensorFI2 keys (Target/Mode/Type/Amount/Bit) or as "
@@ -483,6 +502,7 @@ std::string config_yaml(const CampaignConfig& c, bool with_execution) {
   if (!s.op_types.empty()) emit_list(e, "op_types", s.op_types);
   if (!s.name_regex.empty()) e << YAML::Key << "name_regex" << YAML::Value << s.name_regex;
   if (!s.names.empty()) emit_list(e, "nodes", s.names);
+  if (s.layer_index >= 0) e << YAML::Key << "layer_index" << YAML::Value << s.layer_index;
   if (!s.dtypes.empty()) {
     std::vector<std::string> names;
     for (DType d : s.dtypes) names.emplace_back(dtype_name(d));

@@ -116,6 +116,28 @@ FaultSampler::FaultSampler(const Session& session, SamplerConfig config)
       candidates_.push_back(c);
     }
   }
+  if (config_.layer_index >= 0) {
+    const auto k = static_cast<std::size_t>(config_.layer_index);
+    if (config_.target == SiteKind::kNodeOutput && !g.layer_names.empty()) {
+      if (k >= g.layer_names.size() || g.layer_names[k].empty()) {
+        throw InputError("layer " + std::to_string(k) + " is not a layer of " + g.source + " (" +
+                         std::to_string(g.layer_names.size()) + " layers)");
+      }
+      const int node = g.find_node(g.layer_names[k]);
+      std::erase_if(candidates_, [&](const SampleCandidate& c) { return c.site.node != node; });
+      if (candidates_.empty()) {
+        throw InputError("layer " + std::to_string(k) + " ('" + g.layer_names[k] +
+                         "') is excluded by the other site filters");
+      }
+    } else {
+      if (k >= candidates_.size()) {
+        throw InputError("layer " + std::to_string(k) + " is out of range: " + g.source + " has " +
+                         std::to_string(candidates_.size()) + " candidate " +
+                         site_kind_name(config_.target) + " tensors");
+      }
+      candidates_ = {candidates_[k]};
+    }
+  }
   if (candidates_.empty()) {
     throw InputError("no fault site matches the " + site_kind_name(config_.target) +
                      " filters (op types, names, pattern) in " + g.source);

@@ -29,6 +29,9 @@ struct SamplerConfig {
   int bit_hi = -1;                    // -1: the dtype's top bit
   int bits_per_fault = 1;             // bits drawn per fault (distinct), for random bits
   std::vector<DType> dtypes;          // keep only tensors of these dtypes (empty: all)
+  // >= 0: only the candidate of this index after the other filters (TensorFI2's `Layer: K`);
+  // for node outputs of a Keras model, the K-th of model.layers (Graph::layer_names).
+  int layer_index = -1;
   int faults_per_trial = 1;           // TensorFI2's Amount (bitflips, random)
   // > 0: the number of faults per chosen tensor is floor(percent/100 * its element count)
   // instead of faults_per_trial (TensorFI2's Amount for zeros). Needs !independent_sites.

@@ -139,6 +139,24 @@ TEST(CampaignConfig, TensorFI2RandomValues) {
   EXPECT_FALSE(c.faults.independent_sites);
 }
 
+// The TensorFI2 fork's `Layer: K | N` key, and its early form where Mode named the target
+// (case study 2's sample.yaml: "Mode: layer_states, Type: bitflips, Amount: 1000, Layer: N").
+TEST(CampaignConfig, TensorFI2LayerKeyAndEarlyModeForm) {
+  const auto early = parse("Mode: layer_states\nType: bitflips\nAmount: 1000\nLayer: N\n");
+  EXPECT_EQ(early.faults.target, SiteKind::kWeight);
+  EXPECT_FALSE(early.faults.independent_sites);
+  EXPECT_FALSE(early.faults.every_site);
+  EXPECT_EQ(early.faults.faults_per_trial, 1000);
+  EXPECT_EQ(early.faults.layer_index, -1);
+  const auto fixed = parse(
+      "model: m.onnx\ndataset: {format: npy, path: x.npy}\nTarget: layer_outputs\nMode: single\n"
+      "Type: bitflips\nAmount: 1\nLayer: 3\n");
+  EXPECT_EQ(fixed.faults.layer_index, 3);
+  EXPECT_NE(error_of("Target: layer_outputs\nLayer: -2\n").find("c.yaml:2: Layer"), std::string::npos);
+  const auto back = parse_campaign_config(campaign_config_yaml(fixed), "round-trip", "");
+  EXPECT_EQ(back.faults.layer_index, 3);
+}
+
 TEST(CampaignConfig, ErrorsNameTheKeyAndLine) {
   EXPECT_NE(error_of("model: m.onnx\ntrails: 10\n").find("c.yaml:2: trails: unknown key"),
             std::string::npos)

@@ -171,5 +171,25 @@ TEST(Sampler, DtypeFilterDropsIntegerInitializers) {
   EXPECT_EQ(f.candidates().size(), n_float);
 }
 
+// TensorFI2's `Layer: K`: the K-th candidate (weights in initializer order, nodes in run order).
+TEST(Sampler, LayerIndexPicksOneCandidate) {
+  auto s = default_session();
+  SamplerConfig all;
+  all.target = SiteKind::kWeight;
+  all.dtypes = {DType::kFloat32};
+  FaultSampler every(*s, all);
+  SamplerConfig one = all;
+  one.layer_index = 2;
+  FaultSampler third(*s, one);
+  ASSERT_EQ(third.candidates().size(), 1u);
+  EXPECT_EQ(third.candidates()[0].site.value, every.candidates()[2].site.value);
+  for (std::uint64_t t = 0; t < 20; ++t) {
+    EXPECT_EQ(third.sample(1, t)[0].site.value, every.candidates()[2].site.value);
+  }
+  SamplerConfig out_of_range = all;
+  out_of_range.layer_index = static_cast<int>(every.candidates().size());
+  EXPECT_THROW(FaultSampler(*s, out_of_range), InputError);
+}
+
 }  // namespace
 }  // namespace dnnfi
