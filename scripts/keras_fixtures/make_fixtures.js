@@ -215,15 +215,18 @@ function conv1d() {
   const input = tf.input({shape: [11, 3], name: 'seq'});
   let x = L.conv1d({name: 'c1', filters: 4, kernelSize: 3, strides: 2, padding: 'same',
                     activation: 'relu'}).apply(input);
-  const causal = L.conv1d({name: 'c_causal', filters: 4, kernelSize: 3, padding: 'valid',
+  const dilated = L.conv1d({name: 'c_dilated', filters: 4, kernelSize: 3, padding: 'valid',
+                            dilationRate: 2}).apply(input);
+  // tfjs cannot run causal padding: built as 'same' (same output shape), PATCHES.conv1d rewrites it.
+  const causal = L.conv1d({name: 'c_causal', filters: 2, kernelSize: 3, padding: 'same',
                            dilationRate: 2}).apply(input);
   x = L.maxPooling1d({name: 'mp1', poolSize: 2, strides: 1, padding: 'same'}).apply(x);
   x = L.averagePooling1d({name: 'ap1', poolSize: 3, strides: 2, padding: 'same'}).apply(x);
   const g1 = L.globalAveragePooling1d({name: 'gap1'}).apply(x);
-  const g2 = L.globalMaxPooling1d({name: 'gmp1'}).apply(causal);
+  const g2 = L.globalMaxPooling1d({name: 'gmp1'}).apply(dilated);
   const y = L.concatenate({name: 'cat'}).apply([g1, g2]);
   const out = L.dense({name: 'head', units: 3}).apply(y);
-  return tf.model({inputs: input, outputs: out, name: 'conv1d'});
+  return tf.model({inputs: input, outputs: [out, causal], name: 'conv1d'});
 }
 
 function mobilenetv2() {
@@ -347,9 +350,40 @@ function channelsFirst() {
                   padding: 'same', dataFormat: 'channelsFirst', activation: 'relu'}));
   m.add(L.maxPooling2d({name: 'pool_cf', poolSize: 2, padding: 'same',
                         dataFormat: 'channelsFirst'}));
-  // No BatchNormalization(axis=1) here: tfjs's CPU BatchNorm kernel indexes its parameters by
-  // flat index modulo C, i.e. always on the last axis, so tfjs is no oracle for it.
+  // tfjs's CPU BatchNorm kernel indexes its parameters by flat index modulo C, i.e. always on the
+  // last axis, so its prediction is wrong here: PATCHES.channels_first computes the oracle.
+  m.add(L.batchNormalization({name: 'bn_cf', axis: 1, epsilon: 0.01}));
   m.add(L.globalAveragePooling2d({name: 'gap_cf', dataFormat: 'channelsFirst'}));
+  return m;
+}
+
+function conv3d() {
+  const m = tf.sequential({name: 'conv3d'});
+  m.add(L.conv3d({name: 'conv3', inputShape: [4, 5, 4, 2], filters: 3, kernelSize: [2, 3, 2],
+                  strides: [1, 2, 1], padding: 'same', activation: 'relu'}));
+  m.add(L.maxPooling3d({name: 'maxpool3', poolSize: 2, strides: 1, padding: 'same'}));
+  m.add(L.averagePooling3d({name: 'avgpool3', poolSize: [3, 2, 3], strides: 2, padding: 'same'}));
+  m.add(L.maxPooling3d({name: 'maxpool3_valid', poolSize: [2, 1, 2], padding: 'valid'}));
+  m.add(L.flatten({name: 'flat'}));
+  return m;
+}
+
+// Layers tfjs-layers lacks or cannot configure (Subtract, ReLU with negative_slope/threshold, ELU
+// with alpha != 1, Normalization): built as placeholders with the same inputs and output shapes,
+// then rewritten in the topology by PATCHES.patched, which computes their outputs with tfjs ops.
+function patched() {
+  const a = tf.input({shape: [3, 4], name: 'in_a'});
+  const b = tf.input({shape: [3, 4], name: 'in_b'});
+  const same = (name, x) => L.activation({name, activation: 'linear'}).apply(x);
+  const outs = [L.add({name: 'sub'}).apply([a, b]), same('relu_slope_thr_max', a),
+                same('relu_slope', a), same('relu_thr', a), same('elu_alpha', a), same('norm', b)];
+  return tf.model({inputs: [a, b], outputs: outs, name: 'patched'});
+}
+
+// ThresholdedReLU alone: Keras 3 removed the layer, so this fixture has no .keras file.
+function thresholdedRelu() {
+  const m = tf.sequential({name: 'thresholded_relu'});
+  m.add(L.thresholdedReLU({name: 'thr', inputShape: [6], theta: 0.4}));
   return m;
 }
 
@@ -364,7 +398,89 @@ function probe() {
 
 const FIXTURES = {
   conv_seq: convSeq, dilated, activations, merges, shapes, conv1d, mobilenetv2, resnet, densenet,
-  inception, xception, nested, channels_first: channelsFirst, probe,
+  inception, xception, nested, channels_first: channelsFirst, probe, conv3d, patched,
+  thresholded_relu: thresholdedRelu,
+};
+
+// ---------------------------------------------------------------------------------------------
+// Oracles for what tfjs cannot build or computes wrongly: each rewrites the captured topology (and
+// weights) into the Keras layer and returns the model's outputs computed with tfjs ops.
+
+function topologyLayer(artifacts, name) {
+  return artifacts.modelTopology.config.layers.find((l) => l.config.name === name);
+}
+
+function rewriteLayer(artifacts, name, className, config) {
+  const l = topologyLayer(artifacts, name);
+  l.class_name = className;
+  l.config = {name, trainable: true, dtype: 'float32', ...config};
+}
+
+function appendWeights(artifacts, weights) {
+  const parts = [Buffer.from(artifacts.weightData)];
+  for (const {name, value} of weights) {
+    artifacts.weightSpecs.push({name, shape: value.shape, dtype: value.dtype});
+    const data = value.dataSync();
+    parts.push(Buffer.from(data.buffer, data.byteOffset, data.byteLength));
+  }
+  const all = Buffer.concat(parts);
+  artifacts.weightData = all.buffer.slice(all.byteOffset, all.byteOffset + all.length);
+}
+
+// keras.activations.relu (Keras 2 backend.relu and Keras 3 ReLU.static_call) in tfjs ops.
+function kerasRelu(x, slope, maxValue, threshold) {
+  if (slope !== 0 && maxValue === null && threshold === 0) return tf.leakyRelu(x, slope);
+  const negative = threshold !== 0 ? tf.relu(tf.sub(threshold, x)) : tf.relu(tf.neg(x));
+  let y = threshold !== 0 ? tf.mul(x, tf.cast(tf.greater(x, threshold), 'float32')) : tf.relu(x);
+  if (maxValue !== null) y = tf.clipByValue(y, 0, maxValue);
+  return slope !== 0 ? tf.sub(y, tf.mul(slope, negative)) : y;
+}
+
+const PATCHES = {
+  conv1d(model, artifacts, inputs, outputs) {
+    topologyLayer(artifacts, 'c_causal').config.padding = 'causal';
+    // Causal: (kernel - 1) * dilation = 4 zeros on the left, then a valid convolution.
+    const [kernel, bias] = model.getLayer('c_causal').getWeights();
+    const x = tf.pad(inputs[0], [[0, 0], [4, 0], [0, 0]]);
+    return [outputs[0], tf.add(tf.conv1d(x, kernel, 1, 'valid', 'NWC', 2), bias)];
+  },
+  channels_first(model, artifacts, inputs) {
+    const pool = model.getLayer('pool_cf');
+    const x = tf.model({inputs: model.inputs, outputs: pool.output}).predict(inputs[0]);
+    const bn = model.getLayer('bn_cf');
+    const [gamma, beta, mean, variance] = bn.getWeights().map((w) => w.reshape([1, -1, 1, 1]));
+    const y = tf.add(tf.mul(tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, bn.epsilon))), gamma),
+                     beta);
+    return [tf.mean(y, [2, 3])];
+  },
+  patched(model, artifacts, inputs) {
+    const [a, b] = inputs;
+    rewriteLayer(artifacts, 'sub', 'Subtract', {});
+    const relus = [['relu_slope_thr_max', 0.1, 0.7, 0.3], ['relu_slope', 0.25, null, 0],
+                   ['relu_thr', 0, null, 0.5]];
+    for (const [name, slope, maxValue, threshold] of relus) {
+      rewriteLayer(artifacts, name, 'ReLU',
+                   {max_value: maxValue, negative_slope: slope, threshold});
+    }
+    rewriteLayer(artifacts, 'elu_alpha', 'ELU', {alpha: 0.5});
+    rewriteLayer(artifacts, 'norm', 'Normalization',
+                 {axis: -1, mean: null, variance: null, invert: false});
+    const r = rng(77);
+    const mean = tf.tensor1d([0, 1, 2, 3].map(() => r() - 0.5));
+    const variance = tf.tensor1d([0, 1, 2, 3].map(() => 0.5 + r()));
+    // count is int64 in Keras; tensorflowjs_converter stores it as int32.
+    appendWeights(artifacts, [{name: 'norm/mean', value: mean},
+                              {name: 'norm/variance', value: variance},
+                              {name: 'norm/count', value: tf.scalar(100, 'int32')}]);
+    return [
+      tf.sub(a, b),
+      ...relus.map(([, slope, maxValue, threshold]) => kerasRelu(a, slope, maxValue, threshold)),
+      // Keras ELU: x if x > 0 else alpha * (exp(x) - 1).
+      tf.where(tf.greater(a, 0), a, tf.mul(0.5, tf.sub(tf.exp(a), 1))),
+      // Keras Normalization: (x - mean) / max(sqrt(variance), epsilon = 1e-7).
+      tf.div(tf.sub(b, mean), tf.maximum(tf.sqrt(variance), 1e-7)),
+    ];
+  },
 };
 
 async function main() {
@@ -385,8 +501,9 @@ async function main() {
         l.config.depth_multiplier = model.getLayer(l.config.name).depthMultiplier;
       }
     }
+    let outputs = asList(model.predict(inputs.length === 1 ? inputs[0] : inputs));
+    if (PATCHES[name]) outputs = PATCHES[name](model, artifacts, inputs, outputs);
     writeModel(dir, artifacts, artifacts.weightSpecs, artifacts.weightData);
-    const outputs = asList(model.predict(inputs.length === 1 ? inputs[0] : inputs));
     writeArrays(dir, 'input', inputs);
     writeArrays(dir, 'expected', outputs);
     if (name === 'activations') {

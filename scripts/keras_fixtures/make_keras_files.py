@@ -44,6 +44,10 @@ def read_tfjs(folder):
                 raw = np.frombuffer(data, dt, n, offset)
                 offset += n * raw.itemsize
                 value = (raw.astype(np.float64) * q["scale"] + q["min"]).astype(np.float32)
+            elif spec.get("dtype", "float32") == "int32":
+                # Keras's int64 (Normalization's count), narrowed by tensorflowjs_converter.
+                value = np.frombuffer(data, np.int32, n, offset).astype(np.int64)
+                offset += 4 * n
             else:
                 value = np.frombuffer(data, np.float32, n, offset).copy()
                 offset += 4 * n
@@ -87,24 +91,46 @@ def keras2_config(topology):
     return config
 
 
-def write_h5(topology, weights, path):
+def h5_file(path, libver):
+    """A new HDF5 file without object timestamps, so that regenerating gives identical files."""
+    fapl = h5py.h5p.create(h5py.h5p.FILE_ACCESS)
+    low = {"earliest": h5py.h5f.LIBVER_EARLIEST, "v108": h5py.h5f.LIBVER_V18}[libver]
+    fapl.set_libver_bounds(low, h5py.h5f.LIBVER_LATEST)
+    fcpl = h5py.h5p.create(h5py.h5p.FILE_CREATE)
+    fcpl.set_obj_track_times(False)
+    return h5py.File(h5py.h5f.create(path.encode(), h5py.h5f.ACC_TRUNC, fcpl=fcpl, fapl=fapl))
+
+
+def h5_group(parent, path):
+    """parent[path], creating the missing groups on the way without timestamps."""
+    for name in path.split("/"):
+        if name not in parent:
+            gcpl = h5py.h5p.create(h5py.h5p.GROUP_CREATE)
+            gcpl.set_obj_track_times(False)
+            h5py.h5g.create(parent.id, name.encode(), gcpl=gcpl)
+        parent = parent[name]
+    return parent
+
+
+def write_h5(topology, weights, path, libver="earliest"):
     config = keras2_config(topology)
-    with h5py.File(path, "w") as f:
+    with h5_file(path, libver) as f:
         f.attrs["model_config"] = json.dumps(config).encode("utf8")
         f.attrs["keras_version"] = b"2.15.0"
         f.attrs["backend"] = b"tensorflow"
-        mw = f.create_group("model_weights")
+        mw = h5_group(f, "model_weights")
         layers = top_layers(topology)
         mw.attrs["layer_names"] = np.array([l["config"]["name"].encode("utf8") for l in layers])
         mw.attrs["backend"] = b"tensorflow"
         mw.attrs["keras_version"] = b"2.15.0"
         for layer in sorted(layers, key=lambda l: l["config"]["name"]):
-            g = mw.create_group(layer["config"]["name"])
+            g = h5_group(mw, layer["config"]["name"])
             named = all_weight_names(layer, weights)
             g.attrs["weight_names"] = np.array([(n + ":0").encode("utf8") for n, _ in named],
                                                dtype="S" if named else "S1")
             for n, v in named:
-                g.create_dataset(n + ":0", data=v)
+                folder, leaf = (n + ":0").rsplit("/", 1)
+                h5_group(g, folder).create_dataset(leaf, data=v, track_times=False)
 
 
 # --- Keras 3 .keras ---------------------------------------------------------------------------
@@ -216,11 +242,35 @@ def write_keras(topology, weights, path):
     with h5py.File(buf, "w") as h5:
         h5.create_group("vars")
         write_keras3_weights(h5, "", top_layers(topology), weights)
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
-        z.writestr("metadata.json", json.dumps({"keras_version": "3.3.3",
-                                                "date_saved": "2024-01-01@00:00:00"}))
-        z.writestr("config.json", json.dumps(config))
-        z.writestr("model.weights.h5", buf.getvalue())
+    files = [("metadata.json", json.dumps({"keras_version": "3.3.3",
+                                           "date_saved": "2024-01-01@00:00:00"})),
+             ("config.json", json.dumps(config)), ("model.weights.h5", buf.getvalue())]
+    with zipfile.ZipFile(path, "w") as z:
+        for name, data in files:
+            # A fixed timestamp, so that regenerating gives identical files.
+            info = zipfile.ZipInfo(name, date_time=(2024, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            z.writestr(info, data)
+
+
+# Keras 2 layers that Keras 3 removed: these fixtures get no .keras file.
+KERAS2_ONLY = ("thresholded_relu",)
+# h5py's default file format (what Keras writes) is kept for probe; the others use the HDF5 1.8+
+# format (compact groups), which the HDF5 library reads the same way and which is ~40% smaller.
+KERAS_DEFAULT_HDF5 = ("probe",)
+
+
+def write_bad_files(folder):
+    """probe with its conv bias missing or its kernel of the wrong shape, in bad_weights/."""
+    topology, weights = read_tfjs(folder)
+    out = os.path.join(DATA, "bad_weights")
+    os.makedirs(out, exist_ok=True)
+    missing = {k: v for k, v in weights.items() if k != "conv/bias"}
+    wrong = dict(weights, **{"conv/kernel": weights["conv/kernel"][:2]})
+    for tag, w in (("missing_weight", missing), ("wrong_shape", wrong)):
+        write_h5(topology, w, os.path.join(out, tag + ".h5"), "v108")
+        write_keras(topology, w, os.path.join(out, tag + ".keras"))
+    print("probe -> bad_weights/{missing_weight,wrong_shape}.{h5,keras}")
 
 
 def main():
@@ -230,9 +280,15 @@ def main():
         if not os.path.isfile(os.path.join(folder, "model.json")) or name.endswith(("_uint8", "_uint16")):
             continue  # the quantized variants exist only as tfjs models
         topology, weights = read_tfjs(folder)
-        write_h5(topology, weights, os.path.join(folder, "model.h5"))
+        libver = "earliest" if name in KERAS_DEFAULT_HDF5 else "v108"
+        write_h5(topology, weights, os.path.join(folder, "model.h5"), libver)
+        if name in KERAS2_ONLY:
+            print(name, "->", "model.h5")
+            continue
         write_keras(topology, weights, os.path.join(folder, "model.keras"))
         print(name, "->", "model.h5, model.keras")
+        if name == "probe":
+            write_bad_files(folder)
 
 
 if __name__ == "__main__":

@@ -85,8 +85,12 @@ Graph load_tfjs(const std::string& path) {
           shape.push_back(v);
           numel *= v;
         }
+        // int32: Keras's int64 weights (Normalization's count) as tensorflowjs_converter writes
+        // them.
         const std::string dtype = spec.value("dtype", std::string("float32"));
-        if (dtype != "float32") throw LoadError(what + ": unsupported dtype '" + dtype + "'");
+        if (dtype != "float32" && dtype != "int32") {
+          throw LoadError(what + ": unsupported dtype '" + dtype + "'");
+        }
         Tensor t(DType::kFloat32, shape);
         float* out = t.data<float>();
         const auto n = static_cast<std::size_t>(numel);
@@ -120,7 +124,15 @@ Graph load_tfjs(const std::string& path) {
           offset += n * width;
         } else {
           if (offset + n * 4 > data.size()) throw LoadError(what + ": weight shards too short");
-          if (n) std::memcpy(out, data.data() + offset, n * 4);
+          if (dtype == "int32") {
+            for (std::size_t i = 0; i < n; ++i) {
+              std::int32_t v;
+              std::memcpy(&v, data.data() + offset + 4 * i, 4);
+              out[i] = static_cast<float>(v);
+            }
+          } else if (n) {
+            std::memcpy(out, data.data() + offset, n * 4);
+          }
           offset += n * 4;
         }
         // "conv1/kernel" (a nested or scoped name keeps its last two components).

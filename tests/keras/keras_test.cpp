@@ -85,7 +85,13 @@ INSTANTIATE_TEST_SUITE_P(Fixtures, KerasFixture,
                          ::testing::Values("conv_seq", "dilated", "activations", "merges", "shapes",
                                            "conv1d", "mobilenetv2", "resnet", "densenet",
                                            "inception", "xception", "nested", "channels_first",
-                                           "probe"));
+                                           "probe", "conv3d", "patched"));
+
+// Keras 3 removed ThresholdedReLU, so only the tfjs and Keras 2 forms exist.
+TEST(KerasKeras2Only, ThresholdedReluMatchesTensorFlowJs) {
+  check_fixture("thresholded_relu", "model.json");
+  check_fixture("thresholded_relu", "model.h5");
+}
 
 TEST(KerasQuantized, Uint8MatchesTensorFlowJs) { check_fixture("mobilenetv2_uint8", "model.json"); }
 TEST(KerasQuantized, Uint16MatchesTensorFlowJs) {
@@ -246,6 +252,22 @@ TEST(KerasBadInput, WrongWeightShape) {
   const auto dir = copy_fixture("shape");
   edit_tfjs(dir, [](nlohmann::json& j) { probe_layer(j, 0)["config"]["kernel_size"] = {2, 2}; });
   expect_load_error(dir + "/model.json", {dir, "'conv'", "weight 'kernel' has shape [3,3,3,6]"});
+}
+
+// bad_weights/ (make_keras_files.py): probe with the conv bias left out or a [2,3,3,6] kernel.
+TEST(KerasBadInput, MissingWeightInKerasFiles) {
+  const std::string h5 = kData + "/bad_weights/missing_weight.h5";
+  expect_load_error(h5, {h5, "'conv'", "missing weight 'bias'"});
+  const std::string zip = kData + "/bad_weights/missing_weight.keras";
+  expect_load_error(zip, {zip, "'conv'", "has 1 stored weights", "kernel, bias"});
+}
+
+TEST(KerasBadInput, WrongWeightShapeInKerasFiles) {
+  for (const char* ext : {".h5", ".keras"}) {
+    const std::string path = kData + "/bad_weights/wrong_shape" + ext;
+    expect_load_error(path,
+                      {path, "'conv'", "weight 'kernel' has shape [2,3,3,6], expected [3,3,3,6]"});
+  }
 }
 
 TEST(KerasBadInput, ShortWeightShard) {
