@@ -355,15 +355,21 @@ CampaignConfig parse_campaign_config(const std::string& yaml, const std::string&
   c.source = what;
   if (root.IsNull()) throw InputError(what + ": empty config");
   const Reader r{what, base_dir};
-  r.check_keys(root, "",
-               {"model", "dataset", "preprocess", "faults", "trials", "target_halfwidth",
-                "checkpoint", "trials_per_input", "seed", "threads", "strategy", "time_limit",
-                "output", "shard", "Target", "Mode", "Type", "Amount", "Bit", "Layer"});
+  r.check_keys(root, "", {"model",      "dataset",
+                          "preprocess", "faults",
+                          "trials",     "target_halfwidth",
+                          "checkpoint", "trials_per_input",
+                          "seed",       "threads",
+                          "strategy",   "time_limit",
+                          "output",     "shard",
+                          "Target",     "Mode",
+                          "Type",       "Amount",
+                          "Bit",        "Layer"});
   if (root["model"]) c.model = r.path(root["model"], "model");
   if (root["dataset"]) parse_dataset(r, root["dataset"], c);
   if (root["preprocess"]) parse_preprocess(r, root["preprocess"], c);
-  const bool tf2 = root["Target"] || root["Mode"] || root["Type"] || root["Amount"] || root["Bit"] ||
-                   root["Layer"];
+  const bool tf2 = root["Target"] || root["Mode"] || root["Type"] || root["Amount"] ||
+                   root["Bit"] || root["Layer"];
   if (tf2 && root["faults"]) {
     fail_at(what, root["faults"], "faults",
             "give the fault spec either as TensorFI2 keys (Target/Mode/Type/Amount/Bit) or as "
@@ -443,18 +449,6 @@ void emit_list(YAML::Emitter& e, const char* key, const auto& list) {
   e << YAML::EndSeq;
 }
 
-std::string target_name(SiteKind k) {
-  switch (k) {
-    case SiteKind::kNodeOutput:
-      return "node_output";
-    case SiteKind::kWeight:
-      return "weight";
-    case SiteKind::kGraphInput:
-      return "input";
-  }
-  return "node_output";
-}
-
 std::string config_yaml(const CampaignConfig& c, bool with_execution) {
   YAML::Emitter e;
   e.SetDoublePrecision(17);
@@ -485,7 +479,7 @@ std::string config_yaml(const CampaignConfig& c, bool with_execution) {
   e << YAML::EndMap;
   const SamplerConfig& s = c.faults;
   e << YAML::Key << "faults" << YAML::Value << YAML::BeginMap;
-  e << YAML::Key << "target" << YAML::Value << target_name(s.target);
+  e << YAML::Key << "target" << YAML::Value << site_kind_name(s.target);
   e << YAML::Key << "model" << YAML::Value << fault_model_kind_name(s.model.kind);
   if (!s.model.bits.empty()) emit_list(e, "bits", s.model.bits);
   e << YAML::Key << "bit_range" << YAML::Value << YAML::Flow << YAML::BeginSeq << s.bit_lo

@@ -25,6 +25,7 @@ namespace dnnfi {
 namespace {
 
 namespace fs = std::filesystem;
+using test::expect_one_line_error;
 
 const std::string kModel = std::string(DNNFI_SOURCE_DIR) + "/models/fmnist_resnet.onnx";
 const std::string kImages = "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz";
@@ -69,6 +70,20 @@ void expect_same_trials(const std::vector<TrialRecord>& a, const std::vector<Tri
   for (std::size_t i = 0; i < a.size(); ++i) {
     EXPECT_TRUE(a[i].same_result(b[i])) << "trial " << a[i].id << " vs " << b[i].id;
   }
+}
+
+// Starts `dnnfi campaign CFG -o OUT --quiet [--resume]` as a child process (output discarded).
+pid_t spawn_campaign(const std::string& cfg, const std::string& out, bool resume) {
+  const pid_t pid = fork();
+  if (pid == 0) {
+    const int devnull = ::open("/dev/null", O_WRONLY);
+    dup2(devnull, 1);
+    dup2(devnull, 2);
+    execl(DNNFI_CLI_PATH, DNNFI_CLI_PATH, "campaign", cfg.c_str(), "-o", out.c_str(), "--quiet",
+          resume ? "--resume" : static_cast<char*>(nullptr), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  return pid;
 }
 
 // PyTorch measured 91.33% (9133 of 10000) on the Fashion-MNIST test set when the model was
@@ -144,7 +159,7 @@ TEST(Campaign, ShardsMergeIntoTheSingleRun) {
 // compares with an uninterrupted run: no trial lost, none duplicated, the same results.
 TEST(Campaign, Kill9AndResumeGiveTheUninterruptedResults) {
   const std::string ref = test::temp_dir("ref"), dir = test::temp_dir("killed");
-  const std::string cfg = config_file(dir, "trials: 20000\nthreads: 2\n");
+  const std::string cfg = config_file(dir, "trials: 20000\nthreads: 2\nstrategy: full\n");
   const std::string out = dir + "/out";
   auto c = load_campaign_config(cfg);
   c.output = ref;
@@ -165,16 +180,8 @@ TEST(Campaign, Kill9AndResumeGiveTheUninterruptedResults) {
   std::int64_t kills = 0;
   for (const std::int64_t after : {std::int64_t{-1}, std::int64_t{1000}, std::int64_t{3000}}) {
     const std::int64_t start = committed();
-    const pid_t pid = fork();
-    ASSERT_GE(pid, 0);
-    if (pid == 0) {
-      const int devnull = ::open("/dev/null", O_WRONLY);
-      dup2(devnull, 1);
-      dup2(devnull, 2);
-      execl(DNNFI_CLI_PATH, DNNFI_CLI_PATH, "campaign", cfg.c_str(), "-o", out.c_str(), "--resume",
-            "--quiet", static_cast<char*>(nullptr));
-      _exit(127);
-    }
+    const pid_t pid = spawn_campaign(cfg, out, /*resume=*/true);
+    ASSERT_GT(pid, 0);
     if (after < 0) {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     } else {
@@ -202,21 +209,13 @@ TEST(Campaign, Kill9AndResumeGiveTheUninterruptedResults) {
 // Ctrl-C (SIGINT) commits what is done and exits 130; --resume finishes with the same results.
 TEST(Campaign, InterruptCommitsAndResumes) {
   const std::string ref = test::temp_dir("int_ref"), dir = test::temp_dir("int");
-  const std::string cfg = config_file(dir, "trials: 8000\nthreads: 2\n");
+  const std::string cfg = config_file(dir, "trials: 30000\nthreads: 2\nstrategy: full\n");
   auto c = load_campaign_config(cfg);
   c.output = ref;
   run_campaign(c, {});
   const std::string out = dir + "/out";
-  const pid_t pid = fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    const int devnull = ::open("/dev/null", O_WRONLY);
-    dup2(devnull, 1);
-    dup2(devnull, 2);
-    execl(DNNFI_CLI_PATH, DNNFI_CLI_PATH, "campaign", cfg.c_str(), "-o", out.c_str(), "--quiet",
-          static_cast<char*>(nullptr));
-    _exit(127);
-  }
+  const pid_t pid = spawn_campaign(cfg, out, /*resume=*/false);
+  ASSERT_GT(pid, 0);
   for (int i = 0; i < 2000; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
     if (!fs::exists(results_db_path(out))) continue;
@@ -232,7 +231,7 @@ TEST(Campaign, InterruptCommitsAndResumes) {
   EXPECT_EQ(WEXITSTATUS(status), 130);
   const auto partial = ResultsDb::open(results_db_path(out), true).trial_count();
   EXPECT_GE(partial, 500);
-  EXPECT_LT(partial, 8000);
+  EXPECT_LT(partial, 30000);
   const auto r = test::run_cli("campaign " + cfg + " -o " + out + " --resume --quiet");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   expect_same_trials(trials_of(ref), trials_of(out));
@@ -424,13 +423,6 @@ TEST(Campaign, KerasModelWithKerasLayerSites) {
   }
   EXPECT_TRUE(nodes.contains("block_add"));
   EXPECT_TRUE(nodes.contains("conv1_relu"));
-}
-
-void expect_one_line_error(const test::CliResult& r, const std::string& must_mention) {
-  EXPECT_EQ(r.exit_code, 2) << r.err;
-  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
-  EXPECT_NE(r.err.find("dnnfi: error:"), std::string::npos) << r.err;
-  EXPECT_NE(r.err.find(must_mention), std::string::npos) << r.err;
 }
 
 TEST(Campaign, BadInputsAreOneLineErrors) {

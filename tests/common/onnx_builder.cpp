@@ -1,7 +1,9 @@
 #include "common/onnx_builder.h"
 
+#include <gtest/gtest.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -119,6 +121,13 @@ CliResult run_cli(const std::string& args) {
   r.err = slurp(err_path);
   std::filesystem::remove_all(dir);
   return r;
+}
+
+void expect_one_line_error(const CliResult& r, const std::string& must_mention) {
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_NE(r.err.find("dnnfi: error:"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find(must_mention), std::string::npos) << r.err;
 }
 
 }  // namespace dnnfi::test

@@ -42,5 +42,7 @@ struct CliResult {
   std::string err;
 };
 CliResult run_cli(const std::string& args);
+// Expects exit code 2 and exactly one stderr line "dnnfi: error: ..." that contains must_mention.
+void expect_one_line_error(const CliResult& r, const std::string& must_mention);
 
 }  // namespace dnnfi::test

@@ -10,17 +10,11 @@
 namespace dnnfi {
 namespace {
 
+using test::expect_one_line_error;
 using test::run_cli;
 
 const std::string kModel = std::string(DNNFI_SOURCE_DIR) + "/models/fmnist_resnet.onnx";
 const std::string kInput = std::string(DNNFI_SOURCE_DIR) + "/models/fmnist_sample_input.npy";
-
-void expect_one_line_error(const test::CliResult& r, const std::string& must_mention) {
-  EXPECT_EQ(r.exit_code, 2) << r.err;
-  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
-  EXPECT_NE(r.err.find("dnnfi: error:"), std::string::npos) << r.err;
-  EXPECT_NE(r.err.find(must_mention), std::string::npos) << r.err;
-}
 
 TEST(Cli, RunPrintsTop5OfTheDefaultModel) {
   auto r = run_cli("run " + kModel + " --input " + kInput);
