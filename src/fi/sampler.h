@@ -32,7 +32,7 @@ struct SamplerConfig {
   // >= 0: only the candidate of this index after the other filters (TensorFI2's `Layer: K`);
   // for node outputs of a Keras model, the K-th of model.layers (Graph::layer_names).
   int layer_index = -1;
-  int faults_per_trial = 1;           // TensorFI2's Amount (bitflips, random)
+  int faults_per_trial = 1;  // TensorFI2's Amount (bitflips, random)
   // > 0: the number of faults per chosen tensor is floor(percent/100 * its element count)
   // instead of faults_per_trial (TensorFI2's Amount for zeros). Needs !independent_sites.
   double percent_per_site = 0.0;

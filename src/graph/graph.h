@@ -60,8 +60,8 @@ struct Graph {
   // lists them), so a fault site can be named "layer:<index>" as TensorFI+ counts layers.
   std::vector<std::string> layer_names;
 
-  int find_value(const std::string& name) const;  // -1 if absent
-  int find_node(const std::string& name) const;   // -1 if absent
+  int find_value(const std::string& name) const;        // -1 if absent
+  int find_node(const std::string& name) const;         // -1 if absent
   std::int64_t opset(const std::string& domain) const;  // 0 if the model does not import it
 
   // Sorts nodes topologically (stable with respect to file order), fills producers/consumers and

@@ -152,7 +152,8 @@ TEST(CampaignConfig, TensorFI2LayerKeyAndEarlyModeForm) {
       "model: m.onnx\ndataset: {format: npy, path: x.npy}\nTarget: layer_outputs\nMode: single\n"
       "Type: bitflips\nAmount: 1\nLayer: 3\n");
   EXPECT_EQ(fixed.faults.layer_index, 3);
-  EXPECT_NE(error_of("Target: layer_outputs\nLayer: -2\n").find("c.yaml:2: Layer"), std::string::npos);
+  EXPECT_NE(error_of("Target: layer_outputs\nLayer: -2\n").find("c.yaml:2: Layer"),
+            std::string::npos);
   const auto back = parse_campaign_config(campaign_config_yaml(fixed), "round-trip", "");
   EXPECT_EQ(back.faults.layer_index, 3);
 }
