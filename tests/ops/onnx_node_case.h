@@ -4,6 +4,7 @@
 // the whole-model path exists.
 #pragma once
 
+#include <gtest/gtest.h>
 #include <onnx/onnx_pb.h>
 
 #include <cstring>
@@ -99,6 +100,24 @@ inline std::optional<NodeCase> load_node_case(const std::string& name) {
     c.expected.push_back(tensor_from_proto(t));
   }
   return c;
+}
+
+// Runs the named case with the reference and with the optimised kernels and compares every output
+// with the case's expected tensors (relative and absolute tolerance `tol`). A missing case fails:
+// libonnx-testdata is a test dependency.
+inline void expect_node_case(const std::string& name, double tol = 1e-5) {
+  std::optional<NodeCase> c = load_node_case(name);
+  ASSERT_TRUE(c) << name << " not installed (libonnx-testdata)";
+  for (bool reference : {true, false}) {
+    c->call.reference = reference;
+    OpResult r = run_op(c->call);
+    ASSERT_TRUE(r.status.is_ok()) << name << ": " << r.status.message();
+    ASSERT_EQ(r.outputs.size(), c->expected.size()) << name;
+    for (std::size_t i = 0; i < r.outputs.size(); ++i) {
+      EXPECT_EQ(compare_close(r.outputs[i], c->expected[i], tol, tol), "")
+          << name << " output " << i << " reference=" << reference;
+    }
+  }
 }
 
 }  // namespace dnnfi::test

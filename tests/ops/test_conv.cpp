@@ -96,28 +96,13 @@ TEST(Conv, HandComputed1DAndAutoPad) {
   expect_both(call, {1, 1, 2}, {3, 7});
 }
 
-void run_node_case(const std::string& name) {
-  auto c = test::load_node_case(name);
-  ASSERT_TRUE(c) << name << " not installed";  // libonnx-testdata is a test dependency
-  for (bool reference : {true, false}) {
-    c->call.reference = reference;
-    test::OpResult r = run_op(c->call);
-    ASSERT_TRUE(r.status.is_ok()) << r.status.message();
-    ASSERT_EQ(r.outputs.size(), c->expected.size());
-    for (std::size_t i = 0; i < r.outputs.size(); ++i) {
-      EXPECT_EQ(test::compare_close(r.outputs[i], c->expected[i], 1e-5, 1e-5), "")
-          << name << " output " << i << " reference=" << reference;
-    }
-  }
-}
-
 TEST(Conv, OnnxNodeCases) {
   for (const char* name :
        {"test_basic_conv_with_padding", "test_basic_conv_without_padding",
         "test_conv_with_autopad_same", "test_conv_with_strides_and_asymmetric_padding",
         "test_conv_with_strides_no_padding", "test_conv_with_strides_padding"}) {
     SCOPED_TRACE(name);
-    run_node_case(name);
+    test::expect_node_case(name);
   }
 }
 
@@ -400,7 +385,7 @@ TEST(ConvTranspose, OnnxNodeCases) {
         "test_convtranspose_kernel_shape", "test_convtranspose_output_shape",
         "test_convtranspose_pad", "test_convtranspose_pads", "test_convtranspose_with_kernel"}) {
     SCOPED_TRACE(name);
-    run_node_case(name);
+    test::expect_node_case(name);
   }
 }
 

@@ -93,20 +93,6 @@ TEST(MatMul, HandComputedShapes) {
   expect_both(call, {2, 3, 2, 2}, expected);
 }
 
-void run_node_case(const std::string& name) {
-  auto c = test::load_node_case(name);
-  ASSERT_TRUE(c) << name << " not installed";  // libonnx-testdata is a test dependency
-  for (bool reference : {true, false}) {
-    c->call.reference = reference;
-    test::OpResult r = run_op(c->call);
-    ASSERT_TRUE(r.status.is_ok()) << r.status.message();
-    for (std::size_t i = 0; i < r.outputs.size(); ++i) {
-      EXPECT_EQ(test::compare_close(r.outputs[i], c->expected[i], 1e-5, 1e-5), "")
-          << name << " reference=" << reference;
-    }
-  }
-}
-
 TEST(Gemm, OnnxNodeCases) {
   for (const char* name :
        {"test_gemm_all_attributes", "test_gemm_alpha", "test_gemm_beta",
@@ -115,14 +101,14 @@ TEST(Gemm, OnnxNodeCases) {
         "test_gemm_default_vector_bias", "test_gemm_default_zero_bias", "test_gemm_transposeA",
         "test_gemm_transposeB"}) {
     SCOPED_TRACE(name);
-    run_node_case(name);
+    test::expect_node_case(name);
   }
 }
 
 TEST(MatMul, OnnxNodeCases) {
   for (const char* name : {"test_matmul_2d", "test_matmul_3d", "test_matmul_4d"}) {
     SCOPED_TRACE(name);
-    run_node_case(name);
+    test::expect_node_case(name);
   }
 }
 
