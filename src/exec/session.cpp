@@ -2,10 +2,13 @@
 
 #include <omp.h>
 
+#include <algorithm>
 #include <array>
+#include <cstdlib>
 #include <cstring>
 
 #include "core/error.h"
+#include "exec/fusion.h"
 #include "ops/registry.h"
 
 namespace dnnfi {
@@ -38,6 +41,65 @@ Shape resolve_input_shape(const Graph& g, const Value& v, const SessionOptions& 
     }
   }
   return given;
+}
+
+// Lifetimes in run steps: a value is live from the step that produces it to the last step that
+// reads it. Values are placed largest first, each at the lowest offset not used by a placed value
+// whose lifetime overlaps its own (the greedy-by-size heuristic of TFLite's arena planner).
+MemoryPlan plan_memory(const Graph& g, const std::vector<int>& run_order,
+                       const std::vector<TensorInfo>& infos, const std::vector<bool>& constant) {
+  const std::size_t nv = infos.size();
+  MemoryPlan plan;
+  plan.offset.assign(nv, MemoryPlan::kNotPlanned);
+  std::vector<int> first(nv, -1), last(nv, -1);
+  for (std::size_t step = 0; step < run_order.size(); ++step) {
+    const Node& node = g.nodes[static_cast<std::size_t>(run_order[step])];
+    const int i = static_cast<int>(step);
+    for (int v : node.inputs) {
+      if (v != kNoValue && !constant[v]) last[v] = std::max(last[v], i);
+    }
+    for (int v : node.outputs) {
+      if (v == kNoValue || constant[v]) continue;
+      first[v] = i;
+      last[v] = std::max(last[v], i);
+    }
+  }
+  std::vector<bool> own(nv, false);  // graph inputs and outputs keep their own buffers
+  for (int v : g.inputs) own[v] = true;
+  for (int v : g.outputs) own[v] = true;
+  std::vector<int> values;
+  for (std::size_t v = 0; v < nv; ++v) {
+    if (first[v] >= 0 && !own[v] && infos[v].dtype != DType::kUndefined) {
+      values.push_back(static_cast<int>(v));
+    }
+  }
+  auto padded = [&](int v) { return (infos[v].nbytes() + 63) / 64 * 64 + 64; };
+  std::stable_sort(values.begin(), values.end(),
+                   [&](int a, int b) { return padded(a) > padded(b); });
+  struct Placed {
+    std::size_t begin, end;
+    int first, last;
+  };
+  std::vector<Placed> placed;
+  std::vector<std::pair<std::size_t, std::size_t>> busy;
+  for (int v : values) {
+    const std::size_t size = padded(v);
+    plan.unplanned_bytes += size;
+    busy.clear();
+    for (const Placed& p : placed) {
+      if (p.last >= first[v] && last[v] >= p.first) busy.emplace_back(p.begin, p.end);
+    }
+    std::sort(busy.begin(), busy.end());
+    std::size_t offset = 0;
+    for (const auto& [begin, end] : busy) {
+      if (offset + size <= begin) break;
+      offset = std::max(offset, end);
+    }
+    plan.offset[v] = offset;
+    placed.push_back({offset, offset + size, first[v], last[v]});
+    plan.arena_bytes = std::max(plan.arena_bytes, offset + size);
+  }
+  return plan;
 }
 
 }  // namespace
@@ -153,6 +215,11 @@ std::shared_ptr<const Session> Session::create(Graph graph, const SessionOptions
       s->run_order_.push_back(static_cast<int>(n));
     }
   }
+  if (options.fuse) {
+    fuse_for_inference(g, s->run_order_, s->kernels_, s->infos_, s->constant_, s->constants_,
+                       options.reference_kernels);
+  }
+  s->plan_ = plan_memory(g, s->run_order_, s->infos_, s->constant_);
   return s;
 }
 
@@ -162,6 +229,29 @@ ValueStore Session::make_store() const {
   for (std::size_t v = 0; v < infos_.size(); ++v) {
     if (constant_[v]) {
       store.values_[v] = constants_[v];
+    } else if (infos_[v].dtype != DType::kUndefined) {
+      store.values_[v] = Tensor(infos_[v].dtype, infos_[v].shape);
+    }
+  }
+  return store;
+}
+
+ValueStore Session::make_planned_store() const {
+  ValueStore store;
+  store.values_.resize(infos_.size());
+  const std::size_t bytes = plan_.arena_bytes + 64;
+  void* arena = std::aligned_alloc(64, (bytes + 63) / 64 * 64);
+  if (arena == nullptr) throw std::bad_alloc();
+  // Not zeroed: a kernel must write every element of its outputs. All-ones bytes (NaN) make one
+  // that does not show up in tests, where a zeroed buffer could hide it.
+  std::memset(arena, 0xff, bytes);
+  store.arena_ = std::shared_ptr<void>(arena, [](void* p) { std::free(p); });
+  char* base = static_cast<char*>(arena);
+  for (std::size_t v = 0; v < infos_.size(); ++v) {
+    if (constant_[v]) {
+      store.values_[v] = constants_[v];
+    } else if (plan_.offset[v] != MemoryPlan::kNotPlanned) {
+      store.values_[v] = Tensor::wrap(infos_[v].dtype, infos_[v].shape, base + plan_.offset[v]);
     } else if (infos_[v].dtype != DType::kUndefined) {
       store.values_[v] = Tensor(infos_[v].dtype, infos_[v].shape);
     }
@@ -268,7 +358,7 @@ std::vector<Tensor> Session::outputs(const ValueStore& store) const {
 
 Status Session::run_once(std::span<const Tensor> inputs, std::vector<Tensor>& outputs_out) const {
   check_inputs(inputs);
-  ValueStore store = make_store();
+  ValueStore store = make_planned_store();
   DNNFI_RETURN_IF_ERROR(run(store, inputs));
   outputs_out = outputs(store);
   return Status::ok();

@@ -21,19 +21,35 @@ struct SessionOptions {
   // Shapes for graph inputs by name; a symbolic dim not given here becomes 1 (batch 1).
   std::map<std::string, Shape> input_shapes;
   bool reference_kernels = false;  // use the plain reference kernels everywhere
+  // Inference only: fuse Conv with a following residual Add and Relu/Clip (exec/fusion.h). The
+  // absorbed nodes' outputs are never computed, so fault injection refuses a fused session.
+  bool fuse = false;
 };
 
 // One tensor per value id: the graph inputs, every node output, and (aliased, read-only) the
-// constants. A full run leaves every node's output in it: that is the golden activation cache.
+// constants. A full store (make_store) keeps every node's output after a run: that is the golden
+// activation cache. A planned store (make_planned_store) shares one arena between values whose
+// lifetimes do not overlap, so after a run only the graph inputs and outputs are meaningful.
 class ValueStore {
  public:
   Tensor& operator[](int id) { return values_[static_cast<std::size_t>(id)]; }
   const Tensor& operator[](int id) const { return values_[static_cast<std::size_t>(id)]; }
   std::size_t size() const { return values_.size(); }
+  // True for a store from make_planned_store: intermediate values are overwritten during a run.
+  bool planned() const { return arena_ != nullptr; }
 
  private:
   friend class Session;
   std::vector<Tensor> values_;
+  std::shared_ptr<void> arena_;  // the planned store's shared buffer
+};
+
+// Where each intermediate value lives in a planned store's arena.
+struct MemoryPlan {
+  std::size_t arena_bytes = 0;      // the arena's size
+  std::size_t unplanned_bytes = 0;  // what the same values take in a full store
+  std::vector<std::size_t> offset;  // by value id; kNotPlanned for values with their own buffer
+  static constexpr std::size_t kNotPlanned = static_cast<std::size_t>(-1);
 };
 
 class Session {
@@ -52,6 +68,14 @@ class Session {
 
   // A store with every non-constant value allocated with its prepared shape.
   ValueStore make_store() const;
+  // A store for run() whose intermediate values share one arena (see memory_plan()): far less
+  // memory, and the buffers a node writes are usually still in cache. Only run() may use it, and
+  // after a run only graph inputs and outputs hold their values.
+  ValueStore make_planned_store() const;
+  // The planned store's layout: each intermediate value (not a graph input or output) lives from
+  // the step that produces it to the last step that reads it, and values whose lifetimes overlap
+  // never share bytes, so no kernel's output aliases one of its inputs.
+  const MemoryPlan& memory_plan() const { return plan_; }
   // Checks inputs against the prepared input infos; throws InputError naming the input.
   void check_inputs(std::span<const Tensor> inputs) const;
   // Copies the inputs (graph input order) into the store and runs every node of run_order().
@@ -78,6 +102,7 @@ class Session {
   std::vector<Tensor> constants_;                 // by value id; empty where not constant
   std::vector<std::unique_ptr<Kernel>> kernels_;  // by node index; null for folded nodes
   std::vector<int> run_order_;
+  MemoryPlan plan_;
 };
 
 }  // namespace dnnfi

@@ -22,6 +22,9 @@ std::size_t row_bytes(const Tensor& t, int batch) {
 BatchedInjector::BatchedInjector(std::shared_ptr<const Session> single, int batch)
     : single_(std::move(single)), batch_(batch) {
   if (batch < 1) throw InputError("batch must be >= 1");
+  if (single_->options().fuse) {
+    throw InputError("fault injection needs every node's output: create the session without fuse");
+  }
   const Graph& g = single_->graph();
   SessionOptions opts = single_->options();
   Graph copy = g;

@@ -90,6 +90,9 @@ std::vector<std::int64_t> topk_row0(const Tensor& t, std::size_t k) {
 }
 
 Injector::Injector(std::shared_ptr<const Session> session) : session_(std::move(session)) {
+  if (session_->options().fuse) {
+    throw InputError("fault injection needs every node's output: create the session without fuse");
+  }
   superlayer_ =
       find_superlayers(session_->graph(), [this](int v) { return session_->is_constant(v); });
 }

@@ -16,6 +16,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <limits>
 
 #include "ops/conv_depthwise.h"
 #include "ops/conv_dnnl.h"
@@ -34,6 +35,7 @@ struct ConvGeom {
   Window window;  // spatial geometry
   Window3 w3;     // the same padded to 3-D for the reference loops
   bool has_bias = false;
+  ConvPostOps post;  // FusedConv only
   std::string node;
 };
 
@@ -106,6 +108,10 @@ class ReferenceConvKernel final : public Kernel {
   Status run(std::span<const Tensor* const> in, std::span<Tensor* const> out) const override {
     const float* b = g_.has_bias ? in[2]->data<float>() : nullptr;
     conv_reference(g_, in[0]->data<float>(), in[1]->data<float>(), b, out[0]->data<float>());
+    if (g_.post.any()) {
+      g_.post.apply(out[0]->data<float>(), g_.post.sum ? in[3]->data<float>() : nullptr,
+                    out[0]->numel());
+    }
     return Status::ok();
   }
 
@@ -116,17 +122,19 @@ class ReferenceConvKernel final : public Kernel {
 // Depthwise 3x3/5x5 convolutions straight on NCHW (see conv_depthwise.h).
 class DepthwiseConvKernel final : public Kernel {
  public:
-  DepthwiseConvKernel(std::unique_ptr<DepthwiseConv> conv, bool has_bias)
-      : conv_(std::move(conv)), has_bias_(has_bias) {}
+  DepthwiseConvKernel(std::unique_ptr<DepthwiseConv> conv, bool has_bias, ConvPostOps post)
+      : conv_(std::move(conv)), has_bias_(has_bias), post_(post) {}
   Status run(std::span<const Tensor* const> in, std::span<Tensor* const> out) const override {
     const float* b = has_bias_ ? in[2]->data<float>() : nullptr;
-    conv_->run(in[0]->data<float>(), in[1]->data<float>(), b, out[0]->data<float>());
+    const float* sum = post_.sum ? in[3]->data<float>() : nullptr;
+    conv_->run(in[0]->data<float>(), in[1]->data<float>(), b, out[0]->data<float>(), &post_, sum);
     return Status::ok();
   }
 
  private:
   std::unique_ptr<DepthwiseConv> conv_;
   bool has_bias_;
+  ConvPostOps post_;
 };
 
 std::unique_ptr<DepthwiseConv> make_depthwise(const ConvGeom& g) {
@@ -205,15 +213,26 @@ class DnnlConvKernel final : public Kernel {
     const float* x = in[0]->data<float>();
     const float* w = in[1]->data<float>();
     const float* b = g_.has_bias ? in[2]->data<float>() : nullptr;
+    const float* sum = g_.post.sum ? in[3]->data<float>() : nullptr;
     float* y = out[0]->data<float>();
     if (out[0]->numel() == 0) return Status::ok();
     const ConvPlan* plan =
         plans_.get(dnnl_util::current_threads(), [this](int) { return build(); });
     if (plan == nullptr) {
       conv_reference(g_, x, w, b, y);
+      g_.post.apply(y, sum, out[0]->numel());
       return Status::ok();
     }
-    return run_conv_plan(*plan, x, w, b, y, g_.node, "Conv");
+    if (!plan->post_after) return run_conv_plan(*plan, x, w, b, sum, y, g_.node, "Conv");
+    DNNFI_RETURN_IF_ERROR(run_conv_plan(*plan, x, w, b, nullptr, y, g_.node, "Conv"));
+    // Post-ops in cache-sized chunks; the split does not change any element's value.
+    const std::int64_t n = out[0]->numel();
+    constexpr std::int64_t kChunk = 4096;
+#pragma omp parallel for schedule(static) if (n > 4 * kChunk)
+    for (std::int64_t i = 0; i < n; i += kChunk) {
+      g_.post.apply(y + i, sum != nullptr ? sum + i : nullptr, std::min(kChunk, n - i));
+    }
+    return Status::ok();
   }
 
  private:
@@ -226,7 +245,24 @@ class DnnlConvKernel final : public Kernel {
     return plan;
   }
 
+  // Post-ops run inside oneDNN's primitive only where that gives the unfused result bit for bit
+  // and is fast; otherwise the kernel applies them itself right after the primitive:
+  //  - the gemm-based convolution applies post-ops in a slow generic pass;
+  //  - the older jit kernels (jit:avx512_core, picked for few channels) treat a sum's summand as
+  //    the accumulator's starting value, adding the bias after it, which rounds differently from
+  //    Conv then Add. The brgemm-based kernels add the bias first, as the unfused Conv does.
   std::unique_ptr<ConvPlan> build(Layout layout) const {
+    std::unique_ptr<ConvPlan> plan = build(layout, g_.post.any());
+    const bool gemm = plan->impl.find("gemm") != std::string::npos;
+    const bool brgemm = plan->impl.rfind("brg", 0) == 0;
+    if (g_.post.any() && (gemm || (g_.post.sum && !brgemm))) {
+      plan = build(layout, false);
+      plan->post_after = true;
+    }
+    return plan;
+  }
+
+  std::unique_ptr<ConvPlan> build(Layout layout, bool post_ops) const {
     const Window& win = g_.window;
     memory::dims strides, dilations, pad_l, pad_r;
     for (std::size_t i = 0; i < win.rank; ++i) {
@@ -249,6 +285,16 @@ class DnnlConvKernel final : public Kernel {
         any(user_weights_), bias_md, dst, strides, dilations, pad_l, pad_r);
     dnnl::primitive_attr attr;
     attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+    if (post_ops) {
+      dnnl::post_ops post;
+      if (g_.post.sum) post.append_sum(1.0f);
+      if (g_.post.activation == ConvPostOps::Activation::kRelu) {
+        post.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
+      } else if (g_.post.activation == ConvPostOps::Activation::kClip) {
+        post.append_eltwise(1.0f, dnnl::algorithm::eltwise_clip, g_.post.lo, g_.post.hi);
+      }
+      attr.set_post_ops(post);
+    }
     dnnl::convolution_forward::primitive_desc pd(desc, attr, dnnl_util::cpu_engine());
     return finish_conv_plan(pd, dnnl::convolution_forward(pd), user_src_, user_weights_, user_dst_,
                             weights_.empty() ? nullptr : weights_.raw(), &packed_);
@@ -264,9 +310,19 @@ class DnnlConvKernel final : public Kernel {
 
 }  // namespace
 
+// Conv, and FusedConv: a Conv with post-ops that only inference sessions create (exec/fusion.h):
+// attributes "activation" ("Relu" or "Clip") with "activation_min"/"activation_max", and an
+// optional 4th input added to the output before the activation.
 Prepared prepare_conv(const PrepareContext& ctx) {
-  ctx.allow_attributes({"auto_pad", "dilations", "group", "kernel_shape", "pads", "strides"});
-  ctx.require_inputs(2, 3);
+  const bool fused = ctx.node().op_type == "FusedConv";
+  if (fused) {
+    ctx.allow_attributes({"auto_pad", "dilations", "group", "kernel_shape", "pads", "strides",
+                          "activation", "activation_min", "activation_max"});
+    ctx.require_inputs(2, 4);
+  } else {
+    ctx.allow_attributes({"auto_pad", "dilations", "group", "kernel_shape", "pads", "strides"});
+    ctx.require_inputs(2, 3);
+  }
   ctx.require_dtype(0, {DType::kFloat32});
   ctx.require_dtype(1, {DType::kFloat32});
   const Shape& xs = ctx.input(0).shape;
@@ -306,12 +362,32 @@ Prepared prepare_conv(const PrepareContext& ctx) {
   g.w3 = to_window3(g.window);
   Shape ys{g.batch, g.out_channels};
   ys.insert(ys.end(), g.window.out.begin(), g.window.out.end());
+  if (fused) {
+    const std::string act = ctx.attr_string("activation", "");
+    if (act == "Relu") {
+      g.post.activation = ConvPostOps::Activation::kRelu;
+    } else if (act == "Clip") {
+      g.post.activation = ConvPostOps::Activation::kClip;
+      g.post.lo = ctx.attr_float("activation_min", std::numeric_limits<float>::lowest());
+      g.post.hi = ctx.attr_float("activation_max", std::numeric_limits<float>::max());
+    } else if (!act.empty()) {
+      ctx.unsupported("activation '" + act + "' cannot be fused");
+    }
+    if (ctx.has_input(3)) {
+      ctx.require_dtype(3, {DType::kFloat32});
+      if (ctx.input(3).shape != ys) {
+        ctx.fail("summand " + shape_to_string(ctx.input(3).shape) + " must have the output shape " +
+                 shape_to_string(ys));
+      }
+      g.post.sum = true;
+    }
+  }
 
   Prepared p;
   p.outputs = {TensorInfo{DType::kFloat32, ys}};
   if (!ctx.reference() && g.batch > 0 && g.out_channels > 0 && g.in_channels > 0) {
     if (auto depthwise = make_depthwise(g)) {
-      p.kernel = std::make_unique<DepthwiseConvKernel>(std::move(depthwise), g.has_bias);
+      p.kernel = std::make_unique<DepthwiseConvKernel>(std::move(depthwise), g.has_bias, g.post);
       return p;
     }
     auto kernel_ptr = std::make_unique<DnnlConvKernel>(g, choose_layout(g), ctx.constant(1));

@@ -65,7 +65,9 @@ class DepthwiseConvImpl final : public DepthwiseConv {
     simd::tap_masks(g.out_w, g.in_w, g.kernel_w, g.stride_w, g.dilation_w, g.pad_left, masks_);
   }
 
-  void run(const float* x, const float* w, const float* b, float* y) const override {
+  void run(const float* x, const float* w, const float* b, float* y, const ConvPostOps* post,
+           const float* sum) const override {
+    if (post != nullptr && !post->any()) post = nullptr;
     const std::int64_t planes = g_.batch * g_.channels * g_.multiplier;
     const std::int64_t in_plane = g_.in_h * g_.in_w, out_plane = g_.out_h * g_.out_w;
     const std::int64_t ksize = g_.kernel_h * g_.kernel_w;
@@ -75,6 +77,9 @@ class DepthwiseConvImpl final : public DepthwiseConv {
       const std::int64_t n = p / (g_.channels * g_.multiplier);
       const float* xp = x + (n * g_.channels + m / g_.multiplier) * in_plane;
       fn_(g_, xp, w + m * ksize, b != nullptr ? b[m] : 0.0f, y + p * out_plane, masks_.data());
+      if (post != nullptr) {
+        post->apply(y + p * out_plane, sum != nullptr ? sum + p * out_plane : nullptr, out_plane);
+      }
     }
   }
 

@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <memory>
 
+#include "ops/conv_post_ops.h"
+
 namespace dnnfi {
 
 struct DepthwiseGeom {
@@ -25,7 +27,10 @@ class DepthwiseConv {
   // y[n, m] = b[m] + sum over the window of x[n, m / multiplier] * w[m]; bias may be null.
   // Each output element is summed in a fixed order (per kernel row, then the rows added), so
   // results repeat exactly at any thread count.
-  virtual void run(const float* x, const float* w, const float* b, float* y) const = 0;
+  // post (may be null) is applied to each output plane right after it is computed, while it is
+  // still in cache; sum is its summand when post->sum.
+  virtual void run(const float* x, const float* w, const float* b, float* y,
+                   const ConvPostOps* post = nullptr, const float* sum = nullptr) const = 0;
 };
 
 }  // namespace dnnfi

@@ -1,6 +1,7 @@
 #include "ops/conv_dnnl.h"
 
 #include <algorithm>
+#include <cstring>
 #include <exception>
 
 namespace dnnfi {
@@ -49,6 +50,14 @@ std::unique_ptr<ConvPlan> finish_conv_plan(const dnnl::primitive_desc& pd, dnnl:
     plan->dst_r = make_reorder(plan->dst_md, user_dst_md, plan->dst_scratch_md);
     scratch = std::max(scratch, plan->dst_scratch_md.get_size());
   }
+  // get_post_ops() is a view into the attr: keep the attr alive while reading it.
+  const dnnl::primitive_attr attr = pd.get_primitive_attr();
+  const dnnl::post_ops post = attr.get_post_ops();
+  for (int i = 0; i < post.len(); ++i) plan->sum |= post.kind(i) == dnnl::primitive::kind::sum;
+  if (plan->sum && plan->dst_reorder) {
+    plan->sum_r = make_reorder(user_dst_md, plan->dst_md, plan->sum_scratch_md);
+    scratch = std::max(scratch, plan->sum_scratch_md.get_size());
+  }
   if (const_weights != nullptr) {
     plan->weights_source = const_weights;
     if (packed != nullptr && packed->data != nullptr && packed->md == plan->weights_md) {
@@ -68,7 +77,7 @@ std::unique_ptr<ConvPlan> finish_conv_plan(const dnnl::primitive_desc& pd, dnnl:
 }
 
 Status run_conv_plan(const ConvPlan& plan, const float* src, const float* weights,
-                     const float* bias, float* dst, const std::string& node,
+                     const float* bias, const float* sum, float* dst, const std::string& node,
                      const std::string& op) noexcept {
   try {
     dnnl::engine& eng = dnnl_util::cpu_engine();
@@ -112,6 +121,15 @@ Status run_conv_plan(const ConvPlan& plan, const float* src, const float* weight
     }
     memory user_dst(plan.user_dst_md, eng, dst);
     memory dst_mem = plan.dst_reorder ? scratch_memory(Scratch::kDst, plan.dst_md) : user_dst;
+    if (plan.sum) {
+      if (sum == nullptr) return Status::error("node '" + node + "' (" + op + "): no summand");
+      if (plan.dst_reorder) {
+        memory user_sum(plan.user_dst_md, eng, const_cast<float*>(sum));
+        run_reorder(plan.sum_r, plan.sum_scratch_md, user_sum, dst_mem);
+      } else if (sum != dst) {
+        std::memcpy(dst, sum, plan.user_dst_md.get_size());
+      }
+    }
 
     std::unordered_map<int, memory> args = {
         {DNNL_ARG_SRC, src_mem}, {DNNL_ARG_WEIGHTS, weights_mem}, {DNNL_ARG_DST, dst_mem}};

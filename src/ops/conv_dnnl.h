@@ -19,6 +19,12 @@ struct ConvPlan {
   bool src_reorder = false, weights_reorder = false, dst_reorder = false;
   dnnl::reorder src_r, weights_r, dst_r;
   dnnl_util::memory::desc prim_scratch_md, src_scratch_md, weights_scratch_md, dst_scratch_md;
+  // A fused sum post-op reads the summand from dst: it is copied there (reordered when dst is
+  // blocked) before the primitive runs.
+  bool sum = false;
+  bool post_after = false;  // the kernel applies its post-ops after the primitive, not oneDNN
+  dnnl::reorder sum_r;
+  dnnl_util::memory::desc sum_scratch_md;
   std::size_t scratch_bytes = 0;  // max over the primitive and the reorders
   std::shared_ptr<void> weights;  // constant weights already in weights_md; null otherwise
   // The constant the packed weights came from. They are used only while the run-time weights are
@@ -44,10 +50,11 @@ std::unique_ptr<ConvPlan> finish_conv_plan(const dnnl::primitive_desc& pd, dnnl:
                                            const dnnl_util::memory::desc& user_dst_md,
                                            const void* const_weights, PackedWeights* packed);
 
-// Runs the plan on the caller's plain tensors; bias may be null when the primitive has none.
-// Never throws.
+// Runs the plan on the caller's plain tensors; bias may be null when the primitive has none, sum
+// (the summand of a fused sum post-op, dst's shape) must be given exactly when plan.sum. Never
+// throws.
 Status run_conv_plan(const ConvPlan& plan, const float* src, const float* weights,
-                     const float* bias, float* dst, const std::string& node,
+                     const float* bias, const float* sum, float* dst, const std::string& node,
                      const std::string& op) noexcept;
 
 }  // namespace dnnfi

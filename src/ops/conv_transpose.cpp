@@ -143,7 +143,7 @@ class DnnlConvTransposeKernel final : public Kernel {
       conv_transpose_reference(g_, x, w, b, y);
       return Status::ok();
     }
-    return run_conv_plan(*plan, x, w, b, y, g_.node, "ConvTranspose");
+    return run_conv_plan(*plan, x, w, b, nullptr, y, g_.node, "ConvTranspose");
   }
 
  private:

@@ -24,6 +24,7 @@ const OpRow kOpTable[] = {
     {"", "Constant", 1, prepare_constant},
     {"", "ConstantOfShape", 9, prepare_constant_of_shape},
     {"", "Conv", 1, prepare_conv},
+    {"dnnfi", "FusedConv", 1, prepare_conv},  // made by inference sessions (exec/fusion.h)
     {"", "ConvTranspose", 1, prepare_conv_transpose},
     {"", "Div", 7, prepare_div},
     {"", "Dropout", 7, prepare_dropout},

@@ -50,6 +50,7 @@ OpResult run_op(const OpCall& call) {
   Node node;
   node.name = "test_" + call.op_type;
   node.op_type = call.op_type;
+  node.domain = call.domain;
   node.attributes = call.attributes;
   std::vector<TensorInfo> infos;
   std::vector<const Tensor*> constants;
@@ -62,7 +63,7 @@ OpResult run_op(const OpCall& call) {
   }
   for (std::size_t i = 0; i < call.num_outputs; ++i)
     node.outputs.push_back(100 + static_cast<int>(i));
-  const OpRow* row = find_op("", call.op_type, call.opset);
+  const OpRow* row = find_op(call.domain, call.op_type, call.opset);
   if (row == nullptr) throw NodeError("op " + call.op_type + " not registered");
   PrepareContext ctx(node, call.opset, "test", infos, constants, call.reference);
   Prepared p = row->prepare(ctx);

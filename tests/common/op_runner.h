@@ -27,6 +27,7 @@ struct OpCall {
   bool reference = false;      // build the reference implementation
   std::vector<bool> constant;  // inputs known at prepare time (default: all but input 0)
   std::size_t num_outputs = 1;
+  std::string domain;  // "" = ai.onnx
 };
 
 struct OpResult {

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <map>
 
 #include "common/fixtures.h"
 #include "core/npy.h"
@@ -13,14 +14,19 @@
 namespace dnnfi {
 namespace {
 
+std::shared_ptr<const Session> fixture_session(const test::Fixture& f, const Tensor& input,
+                                               SessionOptions opts) {
+  Graph g = load_model(f.model);
+  opts.input_shapes[g.values[g.inputs[0]].name] = input.shape();
+  return Session::create(std::move(g), opts);
+}
+
 std::vector<Tensor> run_fixture(const test::Fixture& f, bool reference, int threads = 1) {
   Tensor input = load_npy(f.input);
-  Graph g = load_model(f.model);
   SessionOptions opts;
   opts.reference_kernels = reference;
   opts.threads = threads;
-  opts.input_shapes[g.values[g.inputs[0]].name] = input.shape();
-  auto s = Session::create(std::move(g), opts);
+  auto s = fixture_session(f, input, opts);
   std::vector<Tensor> out;
   const Status st = s->run_once({&input, 1}, out);
   EXPECT_TRUE(st.is_ok()) << f.name << ": " << st.message();
@@ -69,6 +75,98 @@ TEST(Models, TwoThreadsMatchOneThread) {
     ASSERT_FALSE(b.empty());
     expect_close(b[0], a[0], 1e-5, f.name);
   }
+}
+
+// A fused session (what `dnnfi run` uses) gives the unfused session's outputs bit for bit, so its
+// output also matches PyTorch. Across the fixtures every fusion pattern occurs: Conv+Relu,
+// Conv+Clip (MobileNetV2's ReLU6), Conv+Add (MobileNetV2's linear residual), Conv+Add+Relu
+// (ResNet), including the depthwise kernel.
+TEST(Models, FusedSessionEqualsUnfusedBitForBit) {
+  std::map<std::string, int> patterns;
+  for (const auto& f : test::model_fixtures()) {
+    SCOPED_TRACE(f.name);
+    Tensor input = load_npy(f.input);
+    SessionOptions fuse;
+    fuse.fuse = true;
+    auto fused = fixture_session(f, input, fuse);
+    auto plain = fixture_session(f, input, {});
+    for (int n : fused->run_order()) {
+      const Node& node = fused->graph().nodes[static_cast<std::size_t>(n)];
+      if (node.op_type != "FusedConv") continue;
+      auto act = node.attributes.find("activation");
+      std::string key = node.inputs.size() == 4 ? "Add" : "";
+      if (act != node.attributes.end()) key += act->second.s;
+      ++patterns[key];
+    }
+    EXPECT_LE(fused->run_order().size(), plain->run_order().size());
+    std::vector<Tensor> a, b;
+    ASSERT_TRUE(fused->run_once({&input, 1}, a).is_ok());
+    ValueStore full = plain->make_store();  // the golden-run path: every value its own buffer
+    ASSERT_TRUE(plain->run(full, {&input, 1}).is_ok());
+    b = plain->outputs(full);
+    ASSERT_EQ(a.size(), b.size());
+    for (std::size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(a[i].bit_equal(b[i])) << "output " << i;
+  }
+  EXPECT_GT(patterns["Relu"], 0);
+  EXPECT_GT(patterns["Clip"], 0);
+  EXPECT_GT(patterns["Add"], 0);
+  EXPECT_GT(patterns["AddRelu"], 0);
+}
+
+// The planned store's arena: two values whose lifetimes (producing step to last reading step)
+// overlap never share a byte, graph inputs and outputs keep their own buffers, and the arena is
+// smaller than one buffer per value.
+TEST(Models, MemoryPlanNeverOverlapsLiveValues) {
+  for (const auto& f : test::model_fixtures()) {
+    SCOPED_TRACE(f.name);
+    Tensor input = load_npy(f.input);
+    for (bool fuse : {false, true}) {
+      SessionOptions opts;
+      opts.fuse = fuse;
+      auto s = fixture_session(f, input, opts);
+      const Graph& g = s->graph();
+      const MemoryPlan& plan = s->memory_plan();
+      std::map<int, std::pair<int, int>> life;  // planned value -> [first, last] step
+      const auto& order = s->run_order();
+      for (std::size_t step = 0; step < order.size(); ++step) {
+        const Node& node = g.nodes[static_cast<std::size_t>(order[step])];
+        for (int v : node.outputs) {
+          if (v != kNoValue && plan.offset[v] != MemoryPlan::kNotPlanned) {
+            life[v] = {static_cast<int>(step), static_cast<int>(step)};
+          }
+        }
+        for (int v : node.inputs) {
+          if (v == kNoValue || plan.offset[v] == MemoryPlan::kNotPlanned) continue;
+          ASSERT_TRUE(life.count(v)) << "value " << g.values[v].name << " read before written";
+          life[v].second = static_cast<int>(step);
+        }
+      }
+      for (int v : g.inputs) EXPECT_EQ(plan.offset[v], MemoryPlan::kNotPlanned);
+      for (int v : g.outputs) EXPECT_EQ(plan.offset[v], MemoryPlan::kNotPlanned);
+      for (auto i = life.begin(); i != life.end(); ++i) {
+        const std::size_t a0 = plan.offset[i->first], a1 = a0 + s->info(i->first).nbytes();
+        EXPECT_LE(a1, plan.arena_bytes);
+        for (auto j = std::next(i); j != life.end(); ++j) {
+          const bool live_together =
+              i->second.first <= j->second.second && j->second.first <= i->second.second;
+          const std::size_t b0 = plan.offset[j->first], b1 = b0 + s->info(j->first).nbytes();
+          const bool share = a0 < b1 && b0 < a1;
+          EXPECT_FALSE(live_together && share)
+              << g.values[i->first].name << " and " << g.values[j->first].name;
+        }
+      }
+      EXPECT_LT(plan.arena_bytes, plan.unplanned_bytes);
+    }
+  }
+}
+
+TEST(Models, FaultInjectionRefusesFusedSession) {
+  const auto f = test::default_model_fixture();
+  Tensor input = load_npy(f.input);
+  SessionOptions opts;
+  opts.fuse = true;
+  auto s = fixture_session(f, input, opts);
+  EXPECT_THROW(Injector{s}, InputError);
 }
 
 TEST(Models, DefaultModelMatchesPyTorch) {

@@ -15,6 +15,7 @@
 namespace dnnfi {
 namespace {
 
+using test::attr_float;
 using test::attr_int;
 using test::attr_ints;
 using test::attr_string;
@@ -235,6 +236,121 @@ std::vector<ConvCase> conv_cases() {
 TEST(Conv, OptimisedMatchesReference) {
   std::uint32_t seed = 1;
   for (const ConvCase& c : conv_cases()) compare_reference_optimised("Conv", c, seed += 10);
+}
+
+// FusedConv, what inference sessions make of Conv -> [Add] -> [Relu|Clip] (exec/fusion.h). Its
+// optimised kernel must equal bit for bit the optimised Conv followed by the separate Add and
+// activation kernels (a fused session claims the unfused session's exact outputs), and its
+// reference kernel the reference Conv followed by them, on each of the Conv kernel's paths:
+// gemm-based 1x1 (post-ops applied after the primitive), blocked 3x3 and strided 1x1 (oneDNN
+// post-ops, summand reordered into the blocked output), few channels (the older jit kernel, whose
+// sum post-op rounds differently, so the kernel adds the summand itself), the NCHW-source stem,
+// direct depthwise.
+TEST(FusedConv, EqualsConvThenAddThenActivation) {
+  auto a = [](std::initializer_list<std::pair<const std::string, Attribute>> l) {
+    return std::map<std::string, Attribute>(l);
+  };
+  struct Case {
+    ConvCase conv;
+    bool sum;
+    std::string activation;
+  };
+  const auto pad1 = a({{"pads", attr_ints({1, 1, 1, 1})}});
+  const auto dw = a({{"group", attr_int(32)}, {"pads", attr_ints({1, 1, 1, 1})}});
+  const std::vector<Case> cases = {
+      {{{1, 64, 56, 56}, {64, 64, 1, 1}, {}}, true, "Relu"},
+      {{{1, 64, 56, 56}, {64, 64, 1, 1}, {}}, false, "Clip"},
+      {{{1, 64, 28, 28}, {64, 64, 3, 3}, pad1}, true, "Relu"},
+      {{{1, 64, 28, 28}, {64, 64, 3, 3}, pad1}, true, ""},
+      {{{1, 32, 14, 14}, {48, 32, 3, 3}, pad1}, false, "Clip"},
+      {{{1, 64, 14, 14}, {128, 64, 1, 1}, a({{"strides", attr_ints({2, 2})}})}, true, "Relu"},
+      {{{1, 4, 8, 8}, {16, 4, 1, 1}, {}}, true, "Relu"},  // few channels: jit:avx512_core
+      {{{1, 3, 32, 32},
+        {16, 3, 7, 7},
+        a({{"strides", attr_ints({2, 2})}, {"pads", attr_ints({3, 3, 3, 3})}})},
+       false,
+       "Relu"},
+      {{{1, 32, 20, 20}, {32, 1, 3, 3}, dw}, false, "Clip"},
+      {{{1, 32, 20, 20}, {32, 1, 3, 3}, dw}, true, "Relu"},
+      {{{2, 20, 9, 11}, {24, 20, 3, 3}, a({{"pads", attr_ints({0, 1, 2, 1})}}), false},
+       true,
+       "Clip"},
+  };
+  std::uint32_t seed = 500;
+  for (const Case& c : cases) {
+    SCOPED_TRACE(shape_to_string(c.conv.x) + " w " + shape_to_string(c.conv.w) + " sum " +
+                 std::to_string(c.sum) + " " + c.activation);
+    seed += 10;
+    const Tensor x = random_tensor(c.conv.x, seed), w = random_tensor(c.conv.w, seed + 1);
+    const Tensor b = random_tensor({c.conv.w[0]}, seed + 2);
+    for (bool reference : {false, true}) {
+      OpCall conv;
+      conv.op_type = "Conv";
+      conv.inputs = {x, w};
+      if (c.conv.bias) conv.inputs.push_back(b);
+      conv.attributes = c.conv.attrs;
+      conv.reference = reference;
+      test::OpResult expected = run_op(conv);
+      ASSERT_TRUE(expected.status.is_ok()) << expected.status.message();
+      const Tensor summand = random_tensor(expected.outputs[0].shape(), seed + 3, -2.0f, 2.0f);
+      if (c.sum) {
+        OpCall add;
+        add.op_type = "Add";
+        add.inputs = {expected.outputs[0], summand};
+        add.constant = {false, false};
+        add.reference = reference;
+        expected = run_op(add);
+        ASSERT_TRUE(expected.status.is_ok()) << expected.status.message();
+      }
+      if (!c.activation.empty()) {
+        OpCall act;
+        act.op_type = c.activation;
+        act.inputs = {expected.outputs[0]};
+        if (c.activation == "Clip") {
+          act.inputs.push_back(make_tensor<float>({}, {-0.25f}));
+          act.inputs.push_back(make_tensor<float>({}, {0.5f}));
+        }
+        act.reference = reference;
+        expected = run_op(act);
+        ASSERT_TRUE(expected.status.is_ok()) << expected.status.message();
+      }
+
+      OpCall fused;
+      fused.op_type = "FusedConv";
+      fused.domain = "dnnfi";
+      fused.opset = 1;
+      fused.inputs = {x, w};
+      fused.inputs.push_back(c.conv.bias ? std::optional<Tensor>(b) : std::nullopt);
+      if (c.sum) fused.inputs.push_back(summand);
+      fused.constant = {false, true, true, false};
+      fused.attributes = c.conv.attrs;
+      if (!c.activation.empty()) fused.attributes["activation"] = attr_string(c.activation);
+      if (c.activation == "Clip") {
+        fused.attributes["activation_min"] = attr_float(-0.25f);
+        fused.attributes["activation_max"] = attr_float(0.5f);
+      }
+      fused.reference = reference;
+      const test::OpResult got = run_op(fused);
+      ASSERT_TRUE(got.status.is_ok()) << got.status.message();
+      EXPECT_TRUE(got.outputs[0].bit_equal(expected.outputs[0]))
+          << (reference ? "reference" : "optimised") << ": "
+          << test::compare_close(got.outputs[0], expected.outputs[0], 0.0, 0.0);
+    }
+  }
+}
+
+TEST(FusedConv, LoadTimeErrors) {
+  OpCall c;
+  c.op_type = "FusedConv";
+  c.domain = "dnnfi";
+  c.opset = 1;
+  c.inputs = {random_tensor({1, 4, 8, 8}, 1), random_tensor({8, 4, 3, 3}, 2), std::nullopt,
+              random_tensor({1, 8, 7, 7}, 3)};
+  c.constant = {false, true, true, false};
+  EXPECT_THROW(run_op(c), NodeError);  // summand shape differs from the output's 1x8x6x6
+  c.inputs[3] = random_tensor({1, 8, 6, 6}, 3);
+  c.attributes["activation"] = attr_string("Sigmoid");
+  EXPECT_THROW(run_op(c), UnsupportedError);
 }
 
 TEST(Conv, DeterministicAndThreadSafe) {

@@ -25,6 +25,7 @@ struct RunOptions {
   int repeat = 1;
   bool json = false;
   bool reference = false;
+  bool golden = false;
   std::uint64_t seed = 0;
 };
 
@@ -73,6 +74,7 @@ int run_command(const RunOptions& o) {
   SessionOptions opts;
   opts.threads = o.threads;
   opts.reference_kernels = o.reference;
+  opts.fuse = !o.golden;
   if (!o.inputs.empty()) {
     if (o.inputs.size() != graph.inputs.size()) {
       throw InputError(o.model + ": model has " + std::to_string(graph.inputs.size()) +
@@ -97,7 +99,7 @@ int run_command(const RunOptions& o) {
     }
   }
   session->check_inputs(inputs);
-  ValueStore store = session->make_store();
+  ValueStore store = o.golden ? session->make_store() : session->make_planned_store();
   for (int i = 0; i < o.warmup; ++i) {
     Status st = session->run(store, inputs);
     if (!st.is_ok()) throw InputError(o.model + ": " + st.message());
@@ -155,6 +157,9 @@ Command add_run(CLI::App& app) {
   cmd->add_option("--seed", o->seed, "Seed of the random input")->capture_default_str();
   cmd->add_flag("--json", o->json, "Print timing as one JSON line");
   cmd->add_flag("--reference", o->reference, "Use the plain reference kernels");
+  cmd->add_flag("--golden", o->golden,
+                "Run as a fault-injection golden run does: every node output kept in its own "
+                "buffer, no fused nodes (default: buffers reused, Conv fused with what follows)");
   return [o]() { return run_command(*o); };
 }
 

@@ -1,0 +1,162 @@
+#include "exec/fusion.h"
+
+#include <limits>
+#include <optional>
+
+#include "ops/ops.h"
+
+namespace dnnfi {
+
+namespace {
+
+struct Activation {
+  std::string op;  // "Relu" or "Clip"
+  float lo = std::numeric_limits<float>::lowest(), hi = std::numeric_limits<float>::max();
+};
+
+// The scalar float constant of input i, or nullopt when it is not one.
+std::optional<float> scalar_constant(const Node& n, std::size_t i,
+                                     const std::vector<bool>& constant,
+                                     const std::vector<Tensor>& constants) {
+  const int v = n.inputs[i];
+  if (!constant[v]) return std::nullopt;
+  const Tensor& t = constants[v];
+  if (t.dtype() != DType::kFloat32 || t.numel() != 1) return std::nullopt;
+  return t.data<float>()[0];
+}
+
+// A Relu, or a Clip whose bounds are known float scalars, on float32 data.
+std::optional<Activation> as_activation(const Graph& g, const Node& n,
+                                        const std::vector<bool>& constant,
+                                        const std::vector<Tensor>& constants) {
+  if (!n.domain.empty() || n.outputs.size() != 1) return std::nullopt;
+  if (n.op_type == "Relu") return Activation{"Relu"};
+  if (n.op_type != "Clip") return std::nullopt;
+  Activation a{"Clip"};
+  if (g.opset("") < 11) {
+    if (auto it = n.attributes.find("min"); it != n.attributes.end()) a.lo = it->second.f;
+    if (auto it = n.attributes.find("max"); it != n.attributes.end()) a.hi = it->second.f;
+    return a;
+  }
+  for (std::size_t i = 1; i < n.inputs.size(); ++i) {
+    if (n.inputs[i] == kNoValue) continue;
+    const std::optional<float> bound = scalar_constant(n, i, constant, constants);
+    if (!bound) return std::nullopt;
+    (i == 1 ? a.lo : a.hi) = *bound;
+  }
+  return a;
+}
+
+}  // namespace
+
+int fuse_for_inference(Graph& g, std::vector<int>& run_order,
+                       std::vector<std::unique_ptr<Kernel>>& kernels,
+                       const std::vector<TensorInfo>& infos, const std::vector<bool>& constant,
+                       const std::vector<Tensor>& constants, bool reference_kernels) {
+  const std::size_t nv = infos.size();
+  // Run-time readers of each value (graph outputs count as a reader), and each node's step.
+  std::vector<int> readers(nv, 0), reader(nv, -1);
+  std::vector<int> step(g.nodes.size(), -1);
+  for (std::size_t s = 0; s < run_order.size(); ++s) {
+    const int n = run_order[s];
+    step[static_cast<std::size_t>(n)] = static_cast<int>(s);
+    for (int v : g.nodes[static_cast<std::size_t>(n)].inputs) {
+      if (v == kNoValue) continue;
+      ++readers[v];
+      reader[v] = n;
+    }
+  }
+  for (int v : g.outputs) readers[v] += 2;
+  // The single node reading v, or -1.
+  auto sole_reader = [&](int v) { return readers[v] == 1 ? reader[v] : -1; };
+  auto is_float = [&](int v) { return infos[v].dtype == DType::kFloat32; };
+
+  std::vector<bool> absorbed(g.nodes.size(), false);
+  int count = 0;
+  for (std::size_t s = 0; s < run_order.size(); ++s) {
+    const int ci = run_order[s];
+    const Node& conv = g.nodes[static_cast<std::size_t>(ci)];
+    if (!conv.domain.empty() || conv.op_type != "Conv" || conv.outputs.size() != 1) continue;
+    int out = conv.outputs[0];
+    if (!is_float(out)) continue;
+    std::vector<int> group;
+    int summand = kNoValue;
+    std::optional<Activation> act;
+
+    int next = sole_reader(out);
+    if (next >= 0) {
+      const Node& add = g.nodes[static_cast<std::size_t>(next)];
+      if (add.domain.empty() && add.op_type == "Add" && add.inputs.size() == 2 &&
+          add.outputs.size() == 1) {
+        const int other = add.inputs[0] == out ? add.inputs[1] : add.inputs[0];
+        const int producer = other == kNoValue ? -1 : g.values[other].producer;
+        // The summand must be ready when the Conv runs, with the output's exact shape.
+        const bool ready =
+            other != kNoValue && other != out && !constant[other] && is_float(other) &&
+            (producer < 0 || (step[static_cast<std::size_t>(producer)] >= 0 &&
+                              step[static_cast<std::size_t>(producer)] < static_cast<int>(s)));
+        if (ready && infos[other].shape == infos[out].shape &&
+            infos[add.outputs[0]].shape == infos[out].shape) {
+          summand = other;
+          group.push_back(next);
+          out = add.outputs[0];
+          next = sole_reader(out);
+        }
+      }
+    }
+    if (next >= 0) {
+      const Node& n = g.nodes[static_cast<std::size_t>(next)];
+      act = as_activation(g, n, constant, constants);
+      if (act && is_float(n.outputs[0])) {
+        group.push_back(next);
+        out = n.outputs[0];
+      } else {
+        act.reset();
+      }
+    }
+    if (group.empty()) continue;
+
+    Node fused = conv;
+    fused.op_type = "FusedConv";
+    fused.domain = "dnnfi";
+    fused.inputs.resize(3, kNoValue);
+    if (summand != kNoValue) fused.inputs.push_back(summand);
+    fused.outputs = {out};
+    if (act) {
+      Attribute a;
+      a.kind = Attribute::Kind::kString;
+      a.s = act->op;
+      fused.attributes["activation"] = a;
+      Attribute lo, hi;
+      lo.kind = hi.kind = Attribute::Kind::kFloat;
+      lo.f = act->lo;
+      hi.f = act->hi;
+      fused.attributes["activation_min"] = lo;
+      fused.attributes["activation_max"] = hi;
+    }
+    std::vector<TensorInfo> in_infos;
+    std::vector<const Tensor*> in_consts;
+    for (int v : fused.inputs) {
+      in_infos.push_back(v == kNoValue ? TensorInfo{} : infos[v]);
+      in_consts.push_back(v != kNoValue && constant[v] ? &constants[v] : nullptr);
+    }
+    Prepared p;
+    try {
+      PrepareContext ctx(fused, g.opset(""), g.source, std::move(in_infos), std::move(in_consts),
+                         reference_kernels);
+      p = prepare_conv(ctx);
+    } catch (const std::exception&) {
+      continue;  // left unfused
+    }
+    if (!p.kernel || p.outputs.size() != 1 || p.outputs[0] != infos[out]) continue;
+    for (int n : group) absorbed[static_cast<std::size_t>(n)] = true;
+    g.values[out].producer = ci;
+    g.nodes[static_cast<std::size_t>(ci)] = std::move(fused);
+    kernels[static_cast<std::size_t>(ci)] = std::move(p.kernel);
+    count += static_cast<int>(group.size());
+  }
+  std::erase_if(run_order, [&](int n) { return absorbed[static_cast<std::size_t>(n)]; });
+  return count;
+}
+
+}  // namespace dnnfi

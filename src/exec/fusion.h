@@ -1,0 +1,27 @@
+// Node fusion for inference-only sessions (SessionOptions::fuse): a Conv followed by an Add of a
+// same-shape tensor (a residual connection) and/or a Relu or Clip becomes one FusedConv node whose
+// post-ops oneDNN applies while the output is still in registers, saving a full pass over memory
+// per fused node. The outputs of the absorbed nodes are never computed, so a fused session cannot
+// be used for fault injection (the injectors refuse it); `dnnfi run` fuses, campaigns do not.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "core/tensor.h"
+#include "graph/graph.h"
+#include "ops/kernel.h"
+
+namespace dnnfi {
+
+// Rewrites the prepared graph in place: each fused Conv node becomes a "FusedConv" (domain
+// "dnnfi") producing the last absorbed node's output, with a new kernel; absorbed nodes leave
+// run_order (they stay in g.nodes, never run). constants holds the folded value of every value
+// with constant[v] (Clip bounds are read from it). A group whose FusedConv cannot be prepared is
+// left unfused. Returns the number of nodes absorbed.
+int fuse_for_inference(Graph& g, std::vector<int>& run_order,
+                       std::vector<std::unique_ptr<Kernel>>& kernels,
+                       const std::vector<TensorInfo>& infos, const std::vector<bool>& constant,
+                       const std::vector<Tensor>& constants, bool reference_kernels);
+
+}  // namespace dnnfi
