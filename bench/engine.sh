@@ -95,6 +95,8 @@ run_engine() {
   local rc=0
   if [ "$engine" = dnnfi ]; then
     timeout "$timeout_s" "$DNNFI" run "${args[@]}" >"$base.out" 2>"$base.err" || rc=$?
+  elif [ "$engine" = golden ]; then
+    timeout "$timeout_s" "$DNNFI" run --golden "${args[@]}" >"$base.out" 2>"$base.err" || rc=$?
   else
     timeout "$timeout_s" node "$BENCH/ort_bench.js" "${args[@]}" >"$base.out" 2>"$base.err" || rc=$?
   fi
@@ -111,7 +113,7 @@ for name in "${models[@]}"; do
   for t in $threads_list; do
     echo "== $name threads=$t"
     for ((round = 0; round < rounds; round++)); do
-      if ((round % 2 == 0)); then order=(dnnfi ort); else order=(ort dnnfi); fi
+      if ((round % 2 == 0)); then order=(dnnfi ort golden); else order=(golden ort dnnfi); fi
       for engine in "${order[@]}"; do run_engine "$engine" "$name" "$t" "$round"; done
     done
     d_out="$RUN/${name}_t${t}_dnnfi.npy"

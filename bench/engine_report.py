@@ -15,7 +15,7 @@
 
   engine_report.py table --runs RUNS.jsonl --compare CMP.jsonl --md OUT.md --csv OUT.csv
                          [--meta KEY=VALUE ...]
-      RUNS.jsonl holds one line per process run: {"name", "threads", "engine": "dnnfi"|"ort",
+      RUNS.jsonl holds one line per process run: {"name", "threads", "engine": "dnnfi"|"ort"|"golden",
       "round", "result": <the engine's --json line> or null, "error": str or null}.
       CMP.jsonl holds one line per (name, threads): {"name", "threads", ...compare fields...}.
       For each engine the round with the lowest median is reported (the machine is shared, so a
@@ -93,6 +93,7 @@ def build_rows(runs, cmps):
     for (name, threads), rs in keys.items():
         d, d_err = best_round([r for r in rs if r["engine"] == "dnnfi"])
         o, o_err = best_round([r for r in rs if r["engine"] == "ort"])
+        gr, g_err = best_round([r for r in rs if r["engine"] == "golden"])
         c = cmp_by_key.get((name, threads), {})
         g = lambda res, k: res[k] if res else None  # noqa: E731
         rows.append(OrderedDict(
@@ -103,11 +104,15 @@ def build_rows(runs, cmps):
             dnnfi_p90_ms=g(d, "p90_ms"),
             ort_median_ms=g(o, "median_ms"), ort_min_ms=g(o, "min_ms"), ort_p90_ms=g(o, "p90_ms"),
             ratio=ratio(g(d, "median_ms"), g(o, "median_ms")),
+            golden_median_ms=g(gr, "median_ms"),
+            golden_ratio=ratio(g(gr, "median_ms"), g(o, "median_ms")),
+            golden_peak_rss_mb=g(gr, "peak_rss_mb"),
             dnnfi_peak_rss_mb=g(d, "peak_rss_mb"), ort_peak_rss_mb=g(o, "peak_rss_mb"),
             rss_ratio=ratio(g(d, "peak_rss_mb"), g(o, "peak_rss_mb")),
             max_abs_diff=c.get("max_abs_diff"), max_rel_diff=c.get("max_rel_diff"),
             top1_agree=c.get("top1_agree"), shape_match=c.get("shape_match"),
-            error="; ".join(f"{e}: {m}" for e, m in (("dnnfi", d_err), ("ort", o_err)) if m)
+            error="; ".join(f"{e}: {m}" for e, m in (("dnnfi", d_err), ("ort", o_err), ("golden", g_err))
+                      if m)
             or None))
     return rows
 
@@ -123,9 +128,15 @@ def write_md(rows, meta, path):
         "(lower is better for dnnfi). Peak RSS is the whole process (ORT's includes the Node "
         "runtime). max abs diff compares dnnfi's output with ORT's; top-1 is the argmax.",
         "",
+        "`dnnfi run` is an inference-only session: intermediate buffers reused from one arena, "
+        "Conv fused with a following residual Add and Relu/Clip (outputs equal the unfused "
+        "session's bit for bit). The golden columns run `dnnfi run --golden`, the way a "
+        "fault-injection golden run executes: every node's output kept in its own buffer, "
+        "nothing fused.",
+        "",
         "| model | threads | dnnfi ms | ORT ms | ratio | dnnfi RSS MB | ORT RSS MB | RSS ratio "
-        "| max abs diff | max rel diff | top-1 agree |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|:---:|",
+        "| golden ms | golden ratio | golden RSS MB | max abs diff | max rel diff | top-1 agree |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|:---:|",
     ]
     for r in rows:
         top1 = {True: "yes", False: "**no**", None: "-"}[r["top1_agree"]]
@@ -135,7 +146,9 @@ def write_md(rows, meta, path):
             f"| {r['model']} | {r['threads']} | {fmt_ms(r['dnnfi_median_ms'])} "
             f"| {fmt_ms(r['ort_median_ms'])} | {fmt(r['ratio'], '.2f')} "
             f"| {fmt(r['dnnfi_peak_rss_mb'], '.0f')} | {fmt(r['ort_peak_rss_mb'], '.0f')} "
-            f"| {fmt(r['rss_ratio'], '.2f')} | {fmt(r['max_abs_diff'], '.2e')} "
+            f"| {fmt(r['rss_ratio'], '.2f')} | {fmt_ms(r['golden_median_ms'])} "
+            f"| {fmt(r['golden_ratio'], '.2f')} | {fmt(r['golden_peak_rss_mb'], '.0f')} "
+            f"| {fmt(r['max_abs_diff'], '.2e')} "
             f"| {fmt(r['max_rel_diff'], '.2e')} | {top1} |")
     errors = [r for r in rows if r["error"]]
     if errors:
@@ -192,7 +205,7 @@ def main(argv):
     r.add_argument("--runs", required=True)
     r.add_argument("--name", required=True)
     r.add_argument("--threads", type=int, required=True)
-    r.add_argument("--engine", choices=["dnnfi", "ort"], required=True)
+    r.add_argument("--engine", choices=["dnnfi", "ort", "golden"], required=True)
     r.add_argument("--round", type=int, required=True)
     r.add_argument("--rc", type=int, required=True)
     r.add_argument("--stdout", required=True)

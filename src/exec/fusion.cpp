@@ -1,5 +1,6 @@
 #include "exec/fusion.h"
 
+#include <algorithm>
 #include <limits>
 #include <optional>
 
@@ -157,6 +158,124 @@ int fuse_for_inference(Graph& g, std::vector<int>& run_order,
   }
   std::erase_if(run_order, [&](int n) { return absorbed[static_cast<std::size_t>(n)]; });
   return count;
+}
+
+int assign_channels_last(Graph& g, const std::vector<int>& run_order,
+                         std::vector<std::unique_ptr<Kernel>>& kernels,
+                         const std::vector<TensorInfo>& infos, const std::vector<bool>& constant,
+                         const std::vector<Tensor>& constants) {
+  const std::size_t nv = infos.size();
+  auto is_conv = [&](int n) {
+    const Node& node = g.nodes[static_cast<std::size_t>(n)];
+    if (!((node.domain.empty() && node.op_type == "Conv") ||
+          (node.domain == "dnnfi" && node.op_type == "FusedConv"))) {
+      return false;
+    }
+    auto group = node.attributes.find("group");
+    const int x = node.inputs[0];
+    return infos[x].dtype == DType::kFloat32 && infos[x].shape.size() == 4 &&
+           (group == node.attributes.end() || group->second.i == 1);
+  };
+  std::vector<std::vector<std::pair<int, std::size_t>>> readers(nv);  // (node, input index)
+  for (int n : run_order) {
+    const Node& node = g.nodes[static_cast<std::size_t>(n)];
+    for (std::size_t i = 0; i < node.inputs.size(); ++i) {
+      if (node.inputs[i] != kNoValue) readers[node.inputs[i]].emplace_back(n, i);
+    }
+  }
+  std::vector<bool> output(nv, false), nhwc(nv, false);
+  for (int v : g.outputs) output[v] = true;
+  auto context = [&](const Node& node, std::vector<TensorInfo>& in_infos,
+                     std::vector<const Tensor*>& in_consts) {
+    for (int v : node.inputs) {
+      in_infos.push_back(v == kNoValue ? TensorInfo{} : infos[v]);
+      in_consts.push_back(v != kNoValue && constant[v] ? &constants[v] : nullptr);
+    }
+  };
+  std::vector<int> convs;
+  for (int n : run_order) {
+    if (!is_conv(n)) continue;
+    convs.push_back(n);
+    const int v = g.nodes[static_cast<std::size_t>(n)].outputs[0];
+    if (output[v] || constant[v] || readers[v].empty()) continue;
+    bool ok = true;
+    for (const auto& [r, i] : readers[v]) ok &= is_conv(r) && (i == 0 || i == 3);
+    nhwc[v] = ok;
+  }
+  // A convolution that computes on NCHW directly (no reorders) keeps doing so unless both its
+  // data input and its output can be channels-last; dropping a value can expose another such
+  // convolution, hence the loop.
+  std::vector<int> nchw_convs;
+  for (int n : convs) {
+    const Node& node = g.nodes[static_cast<std::size_t>(n)];
+    std::vector<TensorInfo> in_infos;
+    std::vector<const Tensor*> in_consts;
+    context(node, in_infos, in_consts);
+    try {
+      PrepareContext ctx(node, g.opset(""), g.source, std::move(in_infos), std::move(in_consts),
+                         false);
+      if (conv_reads_nchw_directly(ctx)) nchw_convs.push_back(n);
+    } catch (const std::exception&) {
+      return 0;
+    }
+  }
+  for (bool changed = true; changed;) {
+    changed = false;
+    for (int n : nchw_convs) {
+      const Node& node = g.nodes[static_cast<std::size_t>(n)];
+      const int src = node.inputs[0], dst = node.outputs[0];
+      if (nhwc[src] && nhwc[dst]) continue;
+      changed |= nhwc[src] || nhwc[dst];
+      nhwc[src] = nhwc[dst] = false;
+    }
+  }
+  std::vector<int> touched;
+  for (int n : convs) {
+    const int v = g.nodes[static_cast<std::size_t>(n)].outputs[0];
+    if (!nhwc[v]) continue;
+    touched.push_back(n);
+    for (const auto& [r, i] : readers[v]) touched.push_back(r);
+  }
+  std::sort(touched.begin(), touched.end());
+  touched.erase(std::unique(touched.begin(), touched.end()), touched.end());
+
+  // Prepare every changed node first: all or nothing, since producer and readers must agree.
+  std::vector<Node> nodes;
+  std::vector<std::unique_ptr<Kernel>> prepared;
+  for (int n : touched) {
+    Node node = g.nodes[static_cast<std::size_t>(n)];
+    node.op_type = "FusedConv";
+    node.domain = "dnnfi";
+    if (node.inputs.size() < 3) node.inputs.resize(3, kNoValue);
+    auto layout_attr = [&](const char* name, bool channels_last) {
+      if (!channels_last) return;
+      Attribute a;
+      a.kind = Attribute::Kind::kString;
+      a.s = "NHWC";
+      node.attributes[name] = a;
+    };
+    layout_attr("src_layout", nhwc[node.inputs[0]]);
+    layout_attr("dst_layout", nhwc[node.outputs[0]]);
+    layout_attr("sum_layout", node.inputs.size() > 3 && nhwc[node.inputs[3]]);
+    std::vector<TensorInfo> in_infos;
+    std::vector<const Tensor*> in_consts;
+    context(node, in_infos, in_consts);
+    try {
+      PrepareContext ctx(node, g.opset(""), g.source, std::move(in_infos), std::move(in_consts),
+                         false);
+      Prepared p = prepare_conv(ctx);
+      if (!p.kernel || p.outputs.size() != 1 || p.outputs[0] != infos[node.outputs[0]]) return 0;
+      prepared.push_back(std::move(p.kernel));
+    } catch (const std::exception&) {
+      return 0;
+    }
+    nodes.push_back(std::move(node));
+  }
+  for (std::size_t i = 0; i < touched.size(); ++i) {
+    g.nodes[static_cast<std::size_t>(touched[i])] = std::move(nodes[i]);
+    kernels[static_cast<std::size_t>(touched[i])] = std::move(prepared[i]);
+  }
+  return static_cast<int>(std::count(nhwc.begin(), nhwc.end(), true));
 }
 
 }  // namespace dnnfi

@@ -219,6 +219,10 @@ std::shared_ptr<const Session> Session::create(Graph graph, const SessionOptions
     fuse_for_inference(g, s->run_order_, s->kernels_, s->infos_, s->constant_, s->constants_,
                        options.reference_kernels);
   }
+  if (options.channels_last && !options.reference_kernels) {
+    if (!options.fuse) throw InputError("channels_last needs fuse (an inference-only session)");
+    assign_channels_last(g, s->run_order_, s->kernels_, s->infos_, s->constant_, s->constants_);
+  }
   s->plan_ = plan_memory(g, s->run_order_, s->infos_, s->constant_);
   return s;
 }

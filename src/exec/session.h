@@ -24,6 +24,11 @@ struct SessionOptions {
   // Inference only: fuse Conv with a following residual Add and Relu/Clip (exec/fusion.h). The
   // absorbed nodes' outputs are never computed, so fault injection refuses a fused session.
   bool fuse = false;
+  // Inference only, with fuse: activations passed between convolutions stay channels-last
+  // (exec/fusion.h), saving the layout reorders around each oneDNN convolution. The convolution
+  // kernels then chosen may sum in a different order, so outputs can differ from the unfused
+  // session's in the last bits.
+  bool channels_last = false;
 };
 
 // One tensor per value id: the graph inputs, every node output, and (aliased, read-only) the

@@ -36,6 +36,8 @@ struct ConvGeom {
   Window3 w3;     // the same padded to 3-D for the reference loops
   bool has_bias = false;
   ConvPostOps post;  // FusedConv only
+  // FusedConv only: tensors held channels-last (NHWC) by an inference session (exec/fusion.h).
+  bool src_nhwc = false, dst_nhwc = false, sum_nhwc = false;
   std::string node;
 };
 
@@ -163,6 +165,7 @@ enum class Layout {
 // A first layer with 3 input channels is fastest reading NCHW directly (7x7/2 3->64: 1.8 vs
 // 2.3 ms blocked).
 Layout choose_layout(const ConvGeom& g) {
+  if (g.src_nhwc || g.dst_nhwc) return Layout::kBlocked;  // the primitive picks; reorders if needed
   const Window& w = g.window;
   bool pointwise = g.group == 1;
   std::int64_t out_spatial = 1;
@@ -193,10 +196,15 @@ class DnnlConvKernel final : public Kernel {
       wd = {g_.out_channels, g_.in_channels};
     }
     for (std::int64_t k : g_.window.kernel) wd.push_back(k);
-    user_src_ =
-        memory::desc(dnnl_util::to_dims(src), memory::data_type::f32, dnnl_util::plain_tag(rank));
-    user_dst_ =
-        memory::desc(dnnl_util::to_dims(dst), memory::data_type::f32, dnnl_util::plain_tag(rank));
+    const Tag plain = dnnl_util::plain_tag(rank);
+    user_src_ = memory::desc(dnnl_util::to_dims(src), memory::data_type::f32,
+                             g_.src_nhwc ? Tag::nhwc : plain);
+    user_dst_ = memory::desc(dnnl_util::to_dims(dst), memory::data_type::f32,
+                             g_.dst_nhwc ? Tag::nhwc : plain);
+    if (g_.post.sum) {
+      user_sum_ = memory::desc(dnnl_util::to_dims(dst), memory::data_type::f32,
+                               g_.sum_nhwc ? Tag::nhwc : plain);
+    }
     user_weights_ = memory::desc(dnnl_util::to_dims(wd), memory::data_type::f32,
                                  dnnl_util::weights_tag(g_.window.rank, g_.group > 1, false));
   }
@@ -219,20 +227,14 @@ class DnnlConvKernel final : public Kernel {
     const ConvPlan* plan =
         plans_.get(dnnl_util::current_threads(), [this](int) { return build(); });
     if (plan == nullptr) {
+      if (g_.src_nhwc || g_.dst_nhwc || g_.sum_nhwc) {
+        return Status::error("no oneDNN convolution at this thread count for channels-last data");
+      }
       conv_reference(g_, x, w, b, y);
       g_.post.apply(y, sum, out[0]->numel());
       return Status::ok();
     }
-    if (!plan->post_after) return run_conv_plan(*plan, x, w, b, sum, y, g_.node, "Conv");
-    DNNFI_RETURN_IF_ERROR(run_conv_plan(*plan, x, w, b, nullptr, y, g_.node, "Conv"));
-    // Post-ops in cache-sized chunks; the split does not change any element's value.
-    const std::int64_t n = out[0]->numel();
-    constexpr std::int64_t kChunk = 4096;
-#pragma omp parallel for schedule(static) if (n > 4 * kChunk)
-    for (std::int64_t i = 0; i < n; i += kChunk) {
-      g_.post.apply(y + i, sum != nullptr ? sum + i : nullptr, std::min(kChunk, n - i));
-    }
-    return Status::ok();
+    return run_conv_plan(*plan, x, w, b, sum, y, g_.node, "Conv", &g_.post);
   }
 
  private:
@@ -255,10 +257,7 @@ class DnnlConvKernel final : public Kernel {
     std::unique_ptr<ConvPlan> plan = build(layout, g_.post.any());
     const bool gemm = plan->impl.find("gemm") != std::string::npos;
     const bool brgemm = plan->impl.rfind("brg", 0) == 0;
-    if (g_.post.any() && (gemm || (g_.post.sum && !brgemm))) {
-      plan = build(layout, false);
-      plan->post_after = true;
-    }
+    if (g_.post.any() && (gemm || (g_.post.sum && !brgemm))) plan = build(layout, false);
     return plan;
   }
 
@@ -297,27 +296,28 @@ class DnnlConvKernel final : public Kernel {
     }
     dnnl::convolution_forward::primitive_desc pd(desc, attr, dnnl_util::cpu_engine());
     return finish_conv_plan(pd, dnnl::convolution_forward(pd), user_src_, user_weights_, user_dst_,
-                            weights_.empty() ? nullptr : weights_.raw(), &packed_);
+                            weights_.empty() ? nullptr : weights_.raw(), &packed_, user_sum_,
+                            g_.post.any() && !post_ops);
   }
 
   ConvGeom g_;
   Layout layout_;
   Tensor weights_;  // the constant weights (aliased), empty when W is computed at run time
-  memory::desc user_src_, user_dst_, user_weights_;
+  memory::desc user_src_, user_dst_, user_weights_, user_sum_;
   mutable PackedWeights packed_;  // written only under plans_'s lock
   dnnl_util::PlanCache<ConvPlan> plans_;
 };
 
-}  // namespace
-
 // Conv, and FusedConv: a Conv with post-ops that only inference sessions create (exec/fusion.h):
 // attributes "activation" ("Relu" or "Clip") with "activation_min"/"activation_max", and an
 // optional 4th input added to the output before the activation.
-Prepared prepare_conv(const PrepareContext& ctx) {
+// Validates the node and resolves its geometry; ys receives the output shape.
+ConvGeom conv_geometry(const PrepareContext& ctx, Shape& ys) {
   const bool fused = ctx.node().op_type == "FusedConv";
   if (fused) {
     ctx.allow_attributes({"auto_pad", "dilations", "group", "kernel_shape", "pads", "strides",
-                          "activation", "activation_min", "activation_max"});
+                          "activation", "activation_min", "activation_max", "src_layout",
+                          "dst_layout", "sum_layout"});
     ctx.require_inputs(2, 4);
   } else {
     ctx.allow_attributes({"auto_pad", "dilations", "group", "kernel_shape", "pads", "strides"});
@@ -360,7 +360,7 @@ Prepared prepare_conv(const PrepareContext& ctx) {
   }
   g.window = resolve_window(ctx, Shape(xs.begin() + 2, xs.end()), kernel, false, true);
   g.w3 = to_window3(g.window);
-  Shape ys{g.batch, g.out_channels};
+  ys = {g.batch, g.out_channels};
   ys.insert(ys.end(), g.window.out.begin(), g.window.out.end());
   if (fused) {
     const std::string act = ctx.attr_string("activation", "");
@@ -373,6 +373,19 @@ Prepared prepare_conv(const PrepareContext& ctx) {
     } else if (!act.empty()) {
       ctx.unsupported("activation '" + act + "' cannot be fused");
     }
+    auto channels_last = [&](const char* name) {
+      const std::string layout = ctx.attr_string(name, "NCHW");
+      if (layout != "NCHW" && layout != "NHWC")
+        ctx.fail(std::string(name) + " must be NCHW or NHWC");
+      return layout == "NHWC";
+    };
+    g.src_nhwc = channels_last("src_layout");
+    g.dst_nhwc = channels_last("dst_layout");
+    g.sum_nhwc = channels_last("sum_layout");
+    if ((g.src_nhwc || g.dst_nhwc || g.sum_nhwc) &&
+        (xs.size() != 4 || ctx.reference() || g.group == g.in_channels)) {
+      ctx.unsupported("channels-last data needs a 2-D, non-depthwise oneDNN convolution");
+    }
     if (ctx.has_input(3)) {
       ctx.require_dtype(3, {DType::kFloat32});
       if (ctx.input(3).shape != ys) {
@@ -383,6 +396,20 @@ Prepared prepare_conv(const PrepareContext& ctx) {
     }
   }
 
+  return g;
+}
+
+}  // namespace
+
+bool conv_reads_nchw_directly(const PrepareContext& ctx) {
+  Shape ys;
+  const ConvGeom g = conv_geometry(ctx, ys);
+  return !ctx.reference() && g.group < g.in_channels && choose_layout(g) == Layout::kPlain;
+}
+
+Prepared prepare_conv(const PrepareContext& ctx) {
+  Shape ys;
+  ConvGeom g = conv_geometry(ctx, ys);
   Prepared p;
   p.outputs = {TensorInfo{DType::kFloat32, ys}};
   if (!ctx.reference() && g.batch > 0 && g.out_channels > 0 && g.in_channels > 0) {
@@ -398,6 +425,9 @@ Prepared prepare_conv(const PrepareContext& ctx) {
     } catch (const std::exception&) {
       // oneDNN has no implementation for this node: the reference kernel runs it.
     }
+  }
+  if (g.src_nhwc || g.dst_nhwc || g.sum_nhwc) {
+    ctx.unsupported("no oneDNN convolution for this node's channels-last data");
   }
   p.kernel = std::make_unique<ReferenceConvKernel>(std::move(g));
   return p;

@@ -27,7 +27,8 @@ std::unique_ptr<ConvPlan> finish_conv_plan(const dnnl::primitive_desc& pd, dnnl:
                                            const memory::desc& user_src_md,
                                            const memory::desc& user_weights_md,
                                            const memory::desc& user_dst_md,
-                                           const void* const_weights, PackedWeights* packed) {
+                                           const void* const_weights, PackedWeights* packed,
+                                           const memory::desc& user_sum_md, bool post_after) {
   auto plan = std::make_unique<ConvPlan>();
   plan->prim = std::move(prim);
   plan->src_md = pd.src_desc();
@@ -54,8 +55,11 @@ std::unique_ptr<ConvPlan> finish_conv_plan(const dnnl::primitive_desc& pd, dnnl:
   const dnnl::primitive_attr attr = pd.get_primitive_attr();
   const dnnl::post_ops post = attr.get_post_ops();
   for (int i = 0; i < post.len(); ++i) plan->sum |= post.kind(i) == dnnl::primitive::kind::sum;
-  if (plan->sum && plan->dst_reorder) {
-    plan->sum_r = make_reorder(user_dst_md, plan->dst_md, plan->sum_scratch_md);
+  plan->post_after = post_after;
+  plan->user_sum_md = user_sum_md;
+  if ((plan->sum || post_after) && user_sum_md.get_size() > 0 && user_sum_md != plan->dst_md) {
+    plan->sum_reorder = true;
+    plan->sum_r = make_reorder(user_sum_md, plan->dst_md, plan->sum_scratch_md);
     scratch = std::max(scratch, plan->sum_scratch_md.get_size());
   }
   if (const_weights != nullptr) {
@@ -78,7 +82,7 @@ std::unique_ptr<ConvPlan> finish_conv_plan(const dnnl::primitive_desc& pd, dnnl:
 
 Status run_conv_plan(const ConvPlan& plan, const float* src, const float* weights,
                      const float* bias, const float* sum, float* dst, const std::string& node,
-                     const std::string& op) noexcept {
+                     const std::string& op, const ConvPostOps* post) noexcept {
   try {
     dnnl::engine& eng = dnnl_util::cpu_engine();
     dnnl::stream& strm = dnnl_util::thread_stream();
@@ -121,13 +125,25 @@ Status run_conv_plan(const ConvPlan& plan, const float* src, const float* weight
     }
     memory user_dst(plan.user_dst_md, eng, dst);
     memory dst_mem = plan.dst_reorder ? scratch_memory(Scratch::kDst, plan.dst_md) : user_dst;
-    if (plan.sum) {
-      if (sum == nullptr) return Status::error("node '" + node + "' (" + op + "): no summand");
-      if (plan.dst_reorder) {
-        memory user_sum(plan.user_dst_md, eng, const_cast<float*>(sum));
-        run_reorder(plan.sum_r, plan.sum_scratch_md, user_sum, dst_mem);
-      } else if (sum != dst) {
-        std::memcpy(dst, sum, plan.user_dst_md.get_size());
+    const bool has_sum = plan.sum || (plan.post_after && post != nullptr && post->sum);
+    if (has_sum && sum == nullptr) {
+      return Status::error("node '" + node + "' (" + op + "): no summand");
+    }
+    // The summand in the primitive's dst layout: in dst itself for oneDNN's sum post-op, else
+    // where the post-after pass reads it.
+    const float* summand = sum;
+    if (has_sum) {
+      memory user_sum(plan.user_sum_md, eng, const_cast<float*>(sum));
+      if (plan.sum) {
+        if (plan.sum_reorder) {
+          run_reorder(plan.sum_r, plan.sum_scratch_md, user_sum, dst_mem);
+        } else if (sum != dst_mem.get_data_handle()) {
+          std::memcpy(dst_mem.get_data_handle(), sum, plan.dst_md.get_size());
+        }
+      } else if (plan.sum_reorder) {
+        memory staged = scratch_memory(Scratch::kSum, plan.dst_md);
+        run_reorder(plan.sum_r, plan.sum_scratch_md, user_sum, staged);
+        summand = static_cast<const float*>(staged.get_data_handle());
       }
     }
 
@@ -139,6 +155,18 @@ Status run_conv_plan(const ConvPlan& plan, const float* src, const float* weight
       args.emplace(DNNL_ARG_SCRATCHPAD, memory(plan.prim_scratch_md, eng, scratch));
     }
     plan.prim.execute(strm, args);
+    if (plan.post_after && post != nullptr && post->any()) {
+      strm.wait();
+      // Over the primitive's dst buffer (padding included, harmless), in cache-sized chunks; the
+      // split changes no element's value.
+      float* y = static_cast<float*>(dst_mem.get_data_handle());
+      const auto n = static_cast<std::int64_t>(plan.dst_md.get_size() / sizeof(float));
+      constexpr std::int64_t kChunk = 4096;
+#pragma omp parallel for schedule(static) if (n > 4 * kChunk)
+      for (std::int64_t i = 0; i < n; i += kChunk) {
+        post->apply(y + i, summand != nullptr ? summand + i : nullptr, std::min(kChunk, n - i));
+      }
+    }
     if (plan.dst_reorder) run_reorder(plan.dst_r, plan.dst_scratch_md, dst_mem, user_dst);
     strm.wait();
     return Status::ok();

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "core/status.h"
+#include "ops/conv_post_ops.h"
 #include "ops/dnnl_util.h"
 
 namespace dnnfi {
@@ -19,10 +20,15 @@ struct ConvPlan {
   bool src_reorder = false, weights_reorder = false, dst_reorder = false;
   dnnl::reorder src_r, weights_r, dst_r;
   dnnl_util::memory::desc prim_scratch_md, src_scratch_md, weights_scratch_md, dst_scratch_md;
-  // A fused sum post-op reads the summand from dst: it is copied there (reordered when dst is
-  // blocked) before the primitive runs.
-  bool sum = false;
-  bool post_after = false;  // the kernel applies its post-ops after the primitive, not oneDNN
+  // Fused post-ops (ops/conv_post_ops.h). With oneDNN's sum post-op the summand is copied into
+  // dst (reordered when its layout differs) before the primitive runs; with post_after the
+  // kernel applies the post-ops itself on the primitive's dst, the summand brought into that
+  // layout, before dst is reordered out. Elementwise work is layout-independent, so either way
+  // each element gets act(conv + summand).
+  bool sum = false;                     // oneDNN applies a sum post-op
+  bool post_after = false;              // the kernel applies the post-ops after the primitive
+  dnnl_util::memory::desc user_sum_md;  // the summand as the caller holds it
+  bool sum_reorder = false;             // user_sum_md differs from dst_md
   dnnl::reorder sum_r;
   dnnl_util::memory::desc sum_scratch_md;
   std::size_t scratch_bytes = 0;  // max over the primitive and the reorders
@@ -44,17 +50,21 @@ struct PackedWeights {
 // (reused when `packed` has the same layout, reordered anew from `const_weights` otherwise) or a
 // per-run reorder when the weights are not constant (const_weights == nullptr). Throws
 // dnnl::error.
+// user_sum_md describes the summand of fused post-ops (empty when there is none); post_after
+// says the kernel applies its post-ops itself (the primitive was built without them).
 std::unique_ptr<ConvPlan> finish_conv_plan(const dnnl::primitive_desc& pd, dnnl::primitive prim,
                                            const dnnl_util::memory::desc& user_src_md,
                                            const dnnl_util::memory::desc& user_weights_md,
                                            const dnnl_util::memory::desc& user_dst_md,
-                                           const void* const_weights, PackedWeights* packed);
+                                           const void* const_weights, PackedWeights* packed,
+                                           const dnnl_util::memory::desc& user_sum_md = {},
+                                           bool post_after = false);
 
-// Runs the plan on the caller's plain tensors; bias may be null when the primitive has none, sum
-// (the summand of a fused sum post-op, dst's shape) must be given exactly when plan.sum. Never
-// throws.
+// Runs the plan on the caller's tensors; bias may be null when the primitive has none; sum is the
+// summand when the fused post-ops have one; post is applied after the primitive when
+// plan.post_after. Never throws.
 Status run_conv_plan(const ConvPlan& plan, const float* src, const float* weights,
                      const float* bias, const float* sum, float* dst, const std::string& node,
-                     const std::string& op) noexcept;
+                     const std::string& op, const ConvPostOps* post = nullptr) noexcept;
 
 }  // namespace dnnfi

@@ -34,7 +34,7 @@ dnnl::stream& thread_stream();
 
 // Thread-local scratch slots. A kernel's run() may hold one pointer per slot at a time; the memory
 // stays valid until the next request for the same slot on the same thread.
-enum class Scratch { kPad, kSrc, kDst, kWeights, kCount };
+enum class Scratch { kPad, kSrc, kDst, kWeights, kSum, kCount };
 // 64-byte aligned, grow-only (no allocation in steady state); nullptr when allocation fails.
 void* thread_scratch(Scratch slot, std::size_t bytes) noexcept;
 

@@ -65,6 +65,10 @@ Prepared prepare_tile(const PrepareContext& ctx);
 
 // conv.cpp, gemm.cpp, pool.cpp (oneDNN + reference)
 Prepared prepare_conv(const PrepareContext& ctx);
+// Whether a Conv/FusedConv node's optimised kernel computes on NCHW directly (the gemm-based
+// kernel of large 1x1 layers), so channels-last neighbours would cost it reorders. Throws like
+// prepare_conv on an invalid node.
+bool conv_reads_nchw_directly(const PrepareContext& ctx);
 Prepared prepare_conv_transpose(const PrepareContext& ctx);
 Prepared prepare_gemm(const PrepareContext& ctx);
 Prepared prepare_matmul(const PrepareContext& ctx);

@@ -113,6 +113,36 @@ TEST(Models, FusedSessionEqualsUnfusedBitForBit) {
   EXPECT_GT(patterns["AddRelu"], 0);
 }
 
+// What `dnnfi run` runs: fused, channels-last between convolutions. Its arithmetic may differ
+// from the unfused session's in the last bits (other oneDNN kernels), so it is held to PyTorch
+// like the plain session, and the fixtures must exercise channels-last values, summands included.
+TEST(Models, ChannelsLastSessionMatchesPyTorch) {
+  int channels_last = 0, summands = 0;
+  for (const auto& f : test::model_fixtures()) {
+    SCOPED_TRACE(f.name);
+    Tensor input = load_npy(f.input);
+    SessionOptions opts;
+    opts.fuse = true;
+    opts.channels_last = true;
+    auto s = fixture_session(f, input, opts);
+    for (int n : s->run_order()) {
+      const auto& attrs = s->graph().nodes[static_cast<std::size_t>(n)].attributes;
+      channels_last += attrs.count("dst_layout");
+      summands += attrs.count("sum_layout");
+    }
+    for (int threads : {1, 2}) {
+      SessionOptions t = opts;
+      t.threads = threads;
+      std::vector<Tensor> out;
+      ASSERT_TRUE(fixture_session(f, input, t)->run_once({&input, 1}, out).is_ok());
+      expect_close(out[0], load_npy(f.expected), 1e-4, f.name);
+      EXPECT_EQ(top1_per_row(out[0]), top1_per_row(load_npy(f.expected))) << f.name;
+    }
+  }
+  EXPECT_GT(channels_last, 5);
+  EXPECT_GT(summands, 0);
+}
+
 // The planned store's arena: two values whose lifetimes (producing step to last reading step)
 // overlap never share a byte, graph inputs and outputs keep their own buffers, and the arena is
 // smaller than one buffer per value.
@@ -123,6 +153,7 @@ TEST(Models, MemoryPlanNeverOverlapsLiveValues) {
     for (bool fuse : {false, true}) {
       SessionOptions opts;
       opts.fuse = fuse;
+      opts.channels_last = fuse;
       auto s = fixture_session(f, input, opts);
       const Graph& g = s->graph();
       const MemoryPlan& plan = s->memory_plan();

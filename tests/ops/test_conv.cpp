@@ -339,6 +339,89 @@ TEST(FusedConv, EqualsConvThenAddThenActivation) {
   }
 }
 
+// NCHW <-> NHWC copies for the channels-last tests.
+Tensor to_nhwc(const Tensor& t) {
+  const Shape& s = t.shape();
+  Tensor r(DType::kFloat32, {s[0], s[2], s[3], s[1]});
+  for (std::int64_t n = 0; n < s[0]; ++n)
+    for (std::int64_t c = 0; c < s[1]; ++c)
+      for (std::int64_t h = 0; h < s[2]; ++h)
+        for (std::int64_t w = 0; w < s[3]; ++w)
+          r.data<float>()[((n * s[2] + h) * s[3] + w) * s[1] + c] =
+              t.data<float>()[((n * s[1] + c) * s[2] + h) * s[3] + w];
+  return r;
+}
+
+Tensor from_nhwc(const Tensor& t, const Shape& nchw) {
+  Tensor r(DType::kFloat32, nchw);
+  for (std::int64_t n = 0; n < nchw[0]; ++n)
+    for (std::int64_t c = 0; c < nchw[1]; ++c)
+      for (std::int64_t h = 0; h < nchw[2]; ++h)
+        for (std::int64_t w = 0; w < nchw[3]; ++w)
+          r.data<float>()[((n * nchw[1] + c) * nchw[2] + h) * nchw[3] + w] =
+              t.data<float>()[((n * nchw[2] + h) * nchw[3] + w) * nchw[1] + c];
+  return r;
+}
+
+// FusedConv on channels-last data (what inference sessions pass between convolutions): each
+// combination of source, destination and summand layouts, on oneDNN's brgemm kernels and on the
+// few-channel jit kernel (post-ops applied by dnnfi on the primitive's layout), against the
+// reference Conv then Add then Relu on NCHW data. The tensor shapes stay NCHW: only the bytes'
+// order changes.
+TEST(FusedConv, ChannelsLastMatchesReference) {
+  struct Case {
+    Shape x, w;
+    bool src, dst, sum;
+  };
+  const std::vector<Case> cases = {
+      {{1, 64, 14, 14}, {64, 64, 3, 3}, true, true, true},
+      {{1, 64, 14, 14}, {64, 64, 3, 3}, false, true, false},
+      {{1, 64, 14, 14}, {64, 64, 3, 3}, true, false, true},
+      {{1, 32, 28, 28}, {128, 32, 1, 1}, true, true, false},
+      {{1, 4, 8, 8}, {16, 4, 1, 1}, true, true, true},
+      {{1, 20, 9, 9}, {24, 20, 3, 3}, true, false, true},
+  };
+  std::uint32_t seed = 900;
+  for (const Case& c : cases) {
+    SCOPED_TRACE(shape_to_string(c.x) + " w " + shape_to_string(c.w) + " src/dst/sum nhwc " +
+                 std::to_string(c.src) + std::to_string(c.dst) + std::to_string(c.sum));
+    seed += 10;
+    const bool k3 = c.w[2] == 3;
+    std::map<std::string, Attribute> attrs;
+    if (k3) attrs["pads"] = attr_ints({1, 1, 1, 1});
+    const Tensor x = random_tensor(c.x, seed), w = random_tensor(c.w, seed + 1);
+    const Tensor b = random_tensor({c.w[0]}, seed + 2);
+    const Shape ys{c.x[0], c.w[0], c.x[2], c.x[3]};
+    const Tensor summand = random_tensor(ys, seed + 3, -2.0f, 2.0f);
+
+    OpCall ref;
+    ref.op_type = "FusedConv";
+    ref.domain = "dnnfi";
+    ref.opset = 1;
+    ref.inputs = {x, w, b, summand};
+    ref.constant = {false, true, true, false};
+    ref.attributes = attrs;
+    ref.attributes["activation"] = attr_string("Relu");
+    ref.reference = true;
+    const test::OpResult expected = run_op(ref);
+    ASSERT_TRUE(expected.status.is_ok()) << expected.status.message();
+
+    OpCall opt = ref;
+    opt.reference = false;
+    opt.inputs[0] = c.src ? to_nhwc(x).reshaped(c.x) : x;
+    opt.inputs[3] = c.sum ? to_nhwc(summand).reshaped(ys) : summand;
+    if (c.src) opt.attributes["src_layout"] = attr_string("NHWC");
+    if (c.dst) opt.attributes["dst_layout"] = attr_string("NHWC");
+    if (c.sum) opt.attributes["sum_layout"] = attr_string("NHWC");
+    const test::OpResult got = run_op(opt);
+    ASSERT_TRUE(got.status.is_ok()) << got.status.message();
+    const Tensor y = c.dst ? from_nhwc(got.outputs[0].reshaped({ys[0], ys[2], ys[3], ys[1]}), ys)
+                           : got.outputs[0];
+    const double atol = 2e-5 * std::sqrt(static_cast<double>(reduction_size(c.w)));
+    EXPECT_EQ(test::compare_close(y, expected.outputs[0], 1e-4, atol), "");
+  }
+}
+
 TEST(FusedConv, LoadTimeErrors) {
   OpCall c;
   c.op_type = "FusedConv";
@@ -350,6 +433,12 @@ TEST(FusedConv, LoadTimeErrors) {
   EXPECT_THROW(run_op(c), NodeError);  // summand shape differs from the output's 1x8x6x6
   c.inputs[3] = random_tensor({1, 8, 6, 6}, 3);
   c.attributes["activation"] = attr_string("Sigmoid");
+  EXPECT_THROW(run_op(c), UnsupportedError);
+  c.attributes.erase("activation");
+  c.attributes["src_layout"] = attr_string("CHWN");
+  EXPECT_THROW(run_op(c), NodeError);
+  c.attributes["src_layout"] = attr_string("NHWC");  // channels-last needs oneDNN
+  c.reference = true;
   EXPECT_THROW(run_op(c), UnsupportedError);
 }
 

@@ -75,6 +75,7 @@ int run_command(const RunOptions& o) {
   opts.threads = o.threads;
   opts.reference_kernels = o.reference;
   opts.fuse = !o.golden;
+  opts.channels_last = !o.golden;
   if (!o.inputs.empty()) {
     if (o.inputs.size() != graph.inputs.size()) {
       throw InputError(o.model + ": model has " + std::to_string(graph.inputs.size()) +
