@@ -171,10 +171,8 @@ int assign_channels_last(Graph& g, const std::vector<int>& run_order,
           (node.domain == "dnnfi" && node.op_type == "FusedConv"))) {
       return false;
     }
-    auto group = node.attributes.find("group");
     const int x = node.inputs[0];
-    return infos[x].dtype == DType::kFloat32 && infos[x].shape.size() == 4 &&
-           (group == node.attributes.end() || group->second.i == 1);
+    return infos[x].dtype == DType::kFloat32 && infos[x].shape.size() == 4;
   };
   std::vector<std::vector<std::pair<int, std::size_t>>> readers(nv);  // (node, input index)
   for (int n : run_order) {

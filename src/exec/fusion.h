@@ -25,8 +25,8 @@ int fuse_for_inference(Graph& g, std::vector<int>& run_order,
                        const std::vector<Tensor>& constants, bool reference_kernels);
 
 // Channels-last activations for inference sessions (SessionOptions::channels_last): a value
-// produced by a 2-D, ungrouped convolution and read only by such convolutions (as data or as a
-// fused summand) is held NHWC, the layout oneDNN's AVX-512 kernels compute in, so no reorder
+// produced by a 2-D convolution (depthwise included) and read only by such convolutions (as data or
+// as a fused summand) is held NHWC, the layout oneDNN's AVX-512 kernels compute in, so no reorder
 // runs between them. Each such convolution becomes a FusedConv with src_layout/dst_layout/
 // sum_layout attributes. All or nothing: if one node cannot be prepared that way, nothing
 // changes. Call after fuse_for_inference. Returns the number of channels-last values.

@@ -382,9 +382,8 @@ ConvGeom conv_geometry(const PrepareContext& ctx, Shape& ys) {
     g.src_nhwc = channels_last("src_layout");
     g.dst_nhwc = channels_last("dst_layout");
     g.sum_nhwc = channels_last("sum_layout");
-    if ((g.src_nhwc || g.dst_nhwc || g.sum_nhwc) &&
-        (xs.size() != 4 || ctx.reference() || g.group == g.in_channels)) {
-      ctx.unsupported("channels-last data needs a 2-D, non-depthwise oneDNN convolution");
+    if ((g.src_nhwc || g.dst_nhwc || g.sum_nhwc) && (xs.size() != 4 || ctx.reference())) {
+      ctx.unsupported("channels-last data needs a 2-D oneDNN convolution");
     }
     if (ctx.has_input(3)) {
       ctx.require_dtype(3, {DType::kFloat32});
@@ -404,7 +403,8 @@ ConvGeom conv_geometry(const PrepareContext& ctx, Shape& ys) {
 bool conv_reads_nchw_directly(const PrepareContext& ctx) {
   Shape ys;
   const ConvGeom g = conv_geometry(ctx, ys);
-  return !ctx.reference() && g.group < g.in_channels && choose_layout(g) == Layout::kPlain;
+  if (ctx.reference()) return false;
+  return make_depthwise(g) != nullptr || choose_layout(g) == Layout::kPlain;
 }
 
 Prepared prepare_conv(const PrepareContext& ctx) {
@@ -413,7 +413,9 @@ Prepared prepare_conv(const PrepareContext& ctx) {
   Prepared p;
   p.outputs = {TensorInfo{DType::kFloat32, ys}};
   if (!ctx.reference() && g.batch > 0 && g.out_channels > 0 && g.in_channels > 0) {
-    if (auto depthwise = make_depthwise(g)) {
+    // The direct depthwise kernel computes on NCHW; channels-last data goes to oneDNN.
+    const bool channels_last = g.src_nhwc || g.dst_nhwc || g.sum_nhwc;
+    if (auto depthwise = channels_last ? nullptr : make_depthwise(g)) {
       p.kernel = std::make_unique<DepthwiseConvKernel>(std::move(depthwise), g.has_bias, g.post);
       return p;
     }
