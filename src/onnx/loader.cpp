@@ -110,7 +110,9 @@ Tensor tensor_from_proto(const onnx::TensorProto& proto, const std::string& base
   const std::size_t nbytes = t.nbytes();
   const bool external = proto.data_location() == onnx::TensorProto::EXTERNAL;
   if (external || proto.has_raw_data()) {
-    const std::string raw = external ? read_external(proto, base_dir, what) : proto.raw_data();
+    std::string external_bytes;
+    if (external) external_bytes = read_external(proto, base_dir, what);
+    const std::string& raw = external ? external_bytes : proto.raw_data();  // no copy
     if (raw.size() != nbytes) {
       throw LoadError(what + ": holds " + std::to_string(raw.size()) + " bytes, shape " +
                       shape_to_string(shape) + " of " + std::string(dtype_name(dtype)) + " needs " +
@@ -215,10 +217,20 @@ Attribute convert_attribute(const onnx::AttributeProto& a, const std::string& ba
 }  // namespace
 
 Graph load_onnx(const std::string& path) {
-  const std::string bytes = read_file(path);
-  onnx::ModelProto model;
-  if (bytes.empty() || !model.ParseFromString(bytes)) {
+  // Parsed straight from the file (no copy of its bytes), and each initializer's bytes released
+  // once converted: peak memory stays near one copy of the weights, not three.
+  std::error_code ec;
+  if (!fs::is_regular_file(path, ec)) throw LoadError(path + ": no such file");
+  if (fs::file_size(path, ec) == 0) {
     throw LoadError(path + ": not a valid ONNX model (protobuf parse failed)");
+  }
+  onnx::ModelProto model;
+  {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw LoadError(path + ": cannot open file");
+    if (!model.ParseFromIstream(&in)) {
+      throw LoadError(path + ": not a valid ONNX model (protobuf parse failed)");
+    }
   }
   if (!model.has_graph()) throw LoadError(path + ": not a valid ONNX model (no graph)");
   Graph g;
@@ -241,7 +253,7 @@ Graph load_onnx(const std::string& path) {
                            std::to_string(kMaxOnnxOpset) + ")");
   }
   const std::string base_dir = fs::path(path).parent_path().string();
-  const onnx::GraphProto& gp = model.graph();
+  onnx::GraphProto& gp = *model.mutable_graph();
   if (gp.sparse_initializer_size() > 0)
     throw UnsupportedError(path + ": sparse initializers are not supported");
 
@@ -256,7 +268,7 @@ Graph load_onnx(const std::string& path) {
     return id;
   };
 
-  for (const auto& init : gp.initializer()) {
+  for (auto& init : *gp.mutable_initializer()) {
     if (init.name().empty()) throw LoadError(path + ": an initializer has no name");
     if (ids.count(init.name()))
       throw LoadError(path + ": initializer '" + init.name() + "' is defined twice");
@@ -265,6 +277,7 @@ Graph load_onnx(const std::string& path) {
     v.is_initializer = true;
     v.initializer = tensor_from_proto(init, base_dir, path + ": initializer '" + init.name() + "'");
     v.info = v.initializer.info();
+    std::string().swap(*init.mutable_raw_data());
   }
   std::set<std::string> seen_inputs;
   for (const auto& in : gp.input()) {
