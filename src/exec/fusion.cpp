@@ -74,9 +74,54 @@ int fuse_for_inference(Graph& g, std::vector<int>& run_order,
 
   std::vector<bool> absorbed(g.nodes.size(), false);
   int count = 0;
+  // Replaces node ni by `fused` (prepared with `prepare`), absorbing the nodes of `group`, whose
+  // last output `out` the fused node now produces. False (nothing changed) if it cannot be
+  // prepared.
+  auto replace = [&](int ni, Node fused, PrepareFn prepare, const std::vector<int>& group,
+                     int out) {
+    std::vector<TensorInfo> in_infos;
+    std::vector<const Tensor*> in_consts;
+    for (int v : fused.inputs) {
+      in_infos.push_back(v == kNoValue ? TensorInfo{} : infos[v]);
+      in_consts.push_back(v != kNoValue && constant[v] ? &constants[v] : nullptr);
+    }
+    Prepared p;
+    try {
+      PrepareContext ctx(fused, g.opset(""), g.source, std::move(in_infos), std::move(in_consts),
+                         reference_kernels);
+      p = prepare(ctx);
+    } catch (const std::exception&) {
+      return false;  // left unfused
+    }
+    if (!p.kernel || p.outputs.empty() || p.outputs[0] != infos[out]) return false;
+    for (int n : group) absorbed[static_cast<std::size_t>(n)] = true;
+    g.values[out].producer = ni;
+    g.nodes[static_cast<std::size_t>(ni)] = std::move(fused);
+    kernels[static_cast<std::size_t>(ni)] = std::move(p.kernel);
+    count += static_cast<int>(group.size());
+    return true;
+  };
   for (std::size_t s = 0; s < run_order.size(); ++s) {
     const int ci = run_order[s];
     const Node& conv = g.nodes[static_cast<std::size_t>(ci)];
+    // BatchNormalization -> Relu (DenseNet's pre-activation order).
+    if (conv.domain.empty() && conv.op_type == "BatchNormalization" && !conv.outputs.empty()) {
+      const int relu = sole_reader(conv.outputs[0]);
+      if (relu < 0) continue;
+      const Node& r = g.nodes[static_cast<std::size_t>(relu)];
+      if (!r.domain.empty() || r.op_type != "Relu" || r.outputs.size() != 1) continue;
+      bool training_outputs = false;
+      for (std::size_t i = 1; i < conv.outputs.size(); ++i) {
+        training_outputs |= conv.outputs[i] != kNoValue;
+      }
+      if (training_outputs) continue;
+      Node fused = conv;
+      fused.op_type = "BatchNormalizationRelu";
+      fused.domain = "dnnfi";
+      fused.outputs = {r.outputs[0]};
+      replace(ci, std::move(fused), prepare_batch_normalization, {relu}, r.outputs[0]);
+      continue;
+    }
     if (!conv.domain.empty() || conv.op_type != "Conv" || conv.outputs.size() != 1) continue;
     int out = conv.outputs[0];
     if (!is_float(out)) continue;
@@ -135,26 +180,7 @@ int fuse_for_inference(Graph& g, std::vector<int>& run_order,
       fused.attributes["activation_min"] = lo;
       fused.attributes["activation_max"] = hi;
     }
-    std::vector<TensorInfo> in_infos;
-    std::vector<const Tensor*> in_consts;
-    for (int v : fused.inputs) {
-      in_infos.push_back(v == kNoValue ? TensorInfo{} : infos[v]);
-      in_consts.push_back(v != kNoValue && constant[v] ? &constants[v] : nullptr);
-    }
-    Prepared p;
-    try {
-      PrepareContext ctx(fused, g.opset(""), g.source, std::move(in_infos), std::move(in_consts),
-                         reference_kernels);
-      p = prepare_conv(ctx);
-    } catch (const std::exception&) {
-      continue;  // left unfused
-    }
-    if (!p.kernel || p.outputs.size() != 1 || p.outputs[0] != infos[out]) continue;
-    for (int n : group) absorbed[static_cast<std::size_t>(n)] = true;
-    g.values[out].producer = ci;
-    g.nodes[static_cast<std::size_t>(ci)] = std::move(fused);
-    kernels[static_cast<std::size_t>(ci)] = std::move(p.kernel);
-    count += static_cast<int>(group.size());
+    replace(ci, std::move(fused), prepare_conv, group, out);
   }
   std::erase_if(run_order, [&](int n) { return absorbed[static_cast<std::size_t>(n)]; });
   return count;

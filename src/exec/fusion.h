@@ -1,7 +1,8 @@
 // Node fusion for inference-only sessions (SessionOptions::fuse): a Conv followed by an Add of a
 // same-shape tensor (a residual connection) and/or a Relu or Clip becomes one FusedConv node whose
-// post-ops oneDNN applies while the output is still in registers, saving a full pass over memory
-// per fused node. The outputs of the absorbed nodes are never computed, so a fused session cannot
+// post-ops oneDNN applies while the output is still in registers, and a BatchNormalization
+// followed by a Relu becomes one BatchNormalizationRelu, each saving a full pass over memory per
+// absorbed node. The outputs of the absorbed nodes are never computed, so a fused session cannot
 // be used for fault injection (the injectors refuse it); `dnnfi run` fuses, campaigns do not.
 #pragma once
 
@@ -15,7 +16,8 @@
 namespace dnnfi {
 
 // Rewrites the prepared graph in place: each fused Conv node becomes a "FusedConv" (domain
-// "dnnfi") producing the last absorbed node's output, with a new kernel; absorbed nodes leave
+// "dnnfi"), each fused BatchNormalization a "BatchNormalizationRelu", producing the last absorbed
+// node's output, with a new kernel; absorbed nodes leave
 // run_order (they stay in g.nodes, never run). constants holds the folded value of every value
 // with constant[v] (Clip bounds are read from it). A group whose FusedConv cannot be prepared is
 // left unfused. Returns the number of nodes absorbed.

@@ -26,8 +26,16 @@ void fold_bn_params(const T* scale, const T* bias, const T* mean, const T* var, 
   }
 }
 
+// Relu fused after BatchNormalization (inference sessions, exec/fusion.h): the same expression as
+// the Relu kernel's, on the value BatchNormalization rounded to T.
+template <bool Relu, typename T>
+inline T activate(T v) {
+  if constexpr (Relu) return v < T(0) ? T(0) : v;
+  return v;
+}
+
 // y[p * inner + i] = x[...] * a[p % channels] + b[p % channels] over planes p = n * C + c.
-template <typename T>
+template <bool Relu, typename T>
 void apply_bn_affine(const T* x, T* y, std::int64_t planes, std::int64_t channels,
                      std::int64_t inner, const T* a, const T* b) {
   const bool parallel = planes > 1 && planes * inner >= (1 << 15);
@@ -37,7 +45,10 @@ void apply_bn_affine(const T* x, T* y, std::int64_t planes, std::int64_t channel
     const T bc = b[p % channels];
     const T* xp = x + p * inner;
     T* yp = y + p * inner;
-    for (std::int64_t i = 0; i < inner; ++i) yp[i] = xp[i] * ac + bc;
+    for (std::int64_t i = 0; i < inner; ++i) {
+      const T v = xp[i] * ac + bc;
+      yp[i] = activate<Relu>(v);
+    }
   }
 }
 
@@ -47,7 +58,7 @@ struct BnShape {
   std::int64_t inner = 0;  // product of the spatial dims
 };
 
-template <typename T>
+template <typename T, bool Relu>
 std::unique_ptr<Kernel> make_bn_kernel(const PrepareContext& ctx, BnShape s, double epsilon) {
   const bool params_constant =
       ctx.constant(1) && ctx.constant(2) && ctx.constant(3) && ctx.constant(4);
@@ -66,7 +77,7 @@ std::unique_ptr<Kernel> make_bn_kernel(const PrepareContext& ctx, BnShape s, dou
               for (std::int64_t i = 0; i < s.inner; ++i) {
                 const std::int64_t k = (n * s.channels + c) * s.inner + i;
                 const double v = (static_cast<double>(x[k]) - mean[c]) / sd * scale[c] + bias[c];
-                y[k] = static_cast<T>(v);
+                y[k] = activate<Relu>(static_cast<T>(v));
               }
             }
           }
@@ -93,7 +104,10 @@ std::unique_ptr<Kernel> make_bn_kernel(const PrepareContext& ctx, BnShape s, dou
       fold_bn_params<T>(scale + c, bias + c, mean + c, var + c, epsilon, 1, &a, &b);
       const T* xp = x + p * s.inner;
       T* yp = y + p * s.inner;
-      for (std::int64_t i = 0; i < s.inner; ++i) yp[i] = xp[i] * a + b;
+      for (std::int64_t i = 0; i < s.inner; ++i) {
+        const T v = xp[i] * a + b;
+        yp[i] = activate<Relu>(v);
+      }
     }
     return Status::ok();
   };
@@ -112,8 +126,8 @@ std::unique_ptr<Kernel> make_bn_kernel(const PrepareContext& ctx, BnShape s, dou
       for (std::size_t i = 0; i < 4; ++i) {
         if (in[i + 1]->raw() != sources[i]) return fold_per_run(in, out);
       }
-      apply_bn_affine<T>(in[0]->data<T>(), out[0]->data<T>(), s.batch * s.channels, s.channels,
-                         s.inner, a.data(), b.data());
+      apply_bn_affine<Relu, T>(in[0]->data<T>(), out[0]->data<T>(), s.batch * s.channels,
+                               s.channels, s.inner, a.data(), b.data());
       return Status::ok();
     });
   }
@@ -170,8 +184,14 @@ Prepared prepare_batch_normalization(const PrepareContext& ctx) {
   Prepared p;
   p.outputs.assign(ctx.num_outputs(), TensorInfo{});
   p.outputs[0] = x;
-  p.kernel = x.dtype == DType::kFloat32 ? make_bn_kernel<float>(ctx, s, epsilon)
-                                        : make_bn_kernel<double>(ctx, s, epsilon);
+  // BatchNormalizationRelu: what inference sessions make of BatchNormalization -> Relu.
+  if (ctx.node().op_type == "BatchNormalizationRelu") {
+    p.kernel = x.dtype == DType::kFloat32 ? make_bn_kernel<float, true>(ctx, s, epsilon)
+                                          : make_bn_kernel<double, true>(ctx, s, epsilon);
+  } else {
+    p.kernel = x.dtype == DType::kFloat32 ? make_bn_kernel<float, false>(ctx, s, epsilon)
+                                          : make_bn_kernel<double, false>(ctx, s, epsilon);
+  }
   return p;
 }
 

@@ -18,6 +18,8 @@ const OpRow kOpTable[] = {
     {"", "ArgMax", 1, prepare_argmax},
     {"", "AveragePool", 7, prepare_average_pool},
     {"", "BatchNormalization", 7, prepare_batch_normalization},
+    // made by inference sessions (exec/fusion.h)
+    {"dnnfi", "BatchNormalizationRelu", 1, prepare_batch_normalization},
     {"", "Cast", 6, prepare_cast},
     {"", "Clip", 6, prepare_clip},
     {"", "Concat", 4, prepare_concat},

@@ -80,7 +80,7 @@ TEST(Models, TwoThreadsMatchOneThread) {
 // A fused session (what `dnnfi run` uses) gives the unfused session's outputs bit for bit, so its
 // output also matches PyTorch. Across the fixtures every fusion pattern occurs: Conv+Relu,
 // Conv+Clip (MobileNetV2's ReLU6), Conv+Add (MobileNetV2's linear residual), Conv+Add+Relu
-// (ResNet), including the depthwise kernel.
+// (ResNet), including the depthwise kernel, and BatchNormalization+Relu (DenseNet).
 TEST(Models, FusedSessionEqualsUnfusedBitForBit) {
   std::map<std::string, int> patterns;
   for (const auto& f : test::model_fixtures()) {
@@ -92,6 +92,7 @@ TEST(Models, FusedSessionEqualsUnfusedBitForBit) {
     auto plain = fixture_session(f, input, {});
     for (int n : fused->run_order()) {
       const Node& node = fused->graph().nodes[static_cast<std::size_t>(n)];
+      if (node.op_type == "BatchNormalizationRelu") ++patterns["BatchNormalizationRelu"];
       if (node.op_type != "FusedConv") continue;
       auto act = node.attributes.find("activation");
       std::string key = node.inputs.size() == 4 ? "Add" : "";
@@ -111,6 +112,7 @@ TEST(Models, FusedSessionEqualsUnfusedBitForBit) {
   EXPECT_GT(patterns["Clip"], 0);
   EXPECT_GT(patterns["Add"], 0);
   EXPECT_GT(patterns["AddRelu"], 0);
+  EXPECT_GT(patterns["BatchNormalizationRelu"], 0);
 }
 
 // What `dnnfi run` runs: fused, channels-last between convolutions. Its arithmetic may differ

@@ -134,6 +134,42 @@ TEST(BatchNorm, OptimisedMatchesReferenceAndIsDeterministic) {
   expect_deterministic_concurrent(call);
 }
 
+// BatchNormalizationRelu, what inference sessions make of BatchNormalization -> Relu
+// (exec/fusion.h): bit for bit the two separate kernels, on every path (constant parameters
+// folded at prepare, parameters folded per run, reference), float32 and float64.
+TEST(BatchNorm, FusedReluEqualsBatchNormThenRelu) {
+  for (DType dtype : {DType::kFloat32, DType::kFloat64}) {
+    auto cast = [&](const Tensor& t) {
+      if (dtype == DType::kFloat32) return t;
+      Tensor d(DType::kFloat64, t.shape());
+      for (std::int64_t i = 0; i < t.numel(); ++i) d.data<double>()[i] = t.data<float>()[i];
+      return d;
+    };
+    const Tensor x = cast(random_tensor({2, 16, 9, 11}, 11, -3.0f, 3.0f));
+    const Tensor var = cast(random_tensor({16}, 15, 0.1f, 2.0f));
+    for (int path = 0; path < 3; ++path) {
+      SCOPED_TRACE(std::string(dtype_name(dtype)) + " path " + std::to_string(path));
+      OpCall bn = make_call("BatchNormalization",
+                            {x, cast(random_tensor({16}, 12)), cast(random_tensor({16}, 13)),
+                             cast(random_tensor({16}, 14)), var},
+                            {{"epsilon", attr_float(1e-3f)}}, 15);
+      if (path == 1) bn.constant = {false, false, false, false, false};
+      bn.reference = path == 2;
+      OpCall relu = make_call("Relu", {run_all(bn)[0]});
+      relu.reference = bn.reference;
+      const Tensor expected = run_all(relu)[0];
+      OpCall fused = bn;
+      fused.op_type = "BatchNormalizationRelu";
+      fused.domain = "dnnfi";
+      const Tensor got = run_all(fused)[0];
+      EXPECT_TRUE(got.bit_equal(expected));
+      std::int64_t zeros = 0;
+      for (std::int64_t i = 0; i < got.numel(); ++i) zeros += got.get_as_double(i) == 0.0;
+      EXPECT_GT(zeros, got.numel() / 10);  // the Relu did clamp
+    }
+  }
+}
+
 TEST(BatchNorm, OnnxNodeCases) {
   for (const char* name : {"test_batchnorm_epsilon", "test_batchnorm_example"}) {
     SCOPED_TRACE(name);
