@@ -191,15 +191,107 @@ int assign_channels_last(Graph& g, const std::vector<int>& run_order,
                          const std::vector<TensorInfo>& infos, const std::vector<bool>& constant,
                          const std::vector<Tensor>& constants) {
   const std::size_t nv = infos.size();
-  auto is_conv = [&](int n) {
-    const Node& node = g.nodes[static_cast<std::size_t>(n)];
-    if (!((node.domain.empty() && node.op_type == "Conv") ||
-          (node.domain == "dnnfi" && node.op_type == "FusedConv"))) {
-      return false;
-    }
-    const int x = node.inputs[0];
-    return infos[x].dtype == DType::kFloat32 && infos[x].shape.size() == 4;
+  enum class Kind { kOther, kConv, kPool, kConcat };
+  auto rank4_float = [&](int v) {
+    return v != kNoValue && infos[v].dtype == DType::kFloat32 && infos[v].shape.size() == 4;
   };
+  auto prepare_fn = [](Kind k, const Node& node) -> PrepareFn {
+    if (k == Kind::kConv) return prepare_conv;
+    if (k == Kind::kConcat) return prepare_concat;
+    return node.op_type == "MaxPool" ? prepare_max_pool : prepare_average_pool;
+  };
+  // The node as a channels-last one: FusedConv with per-tensor layouts, or the dnnfi-domain
+  // pool/Concat with layout = NHWC (all of a pool's or Concat's tensors change together).
+  auto channels_last_node = [](Kind k, Node node, bool src, bool dst, bool sum) {
+    auto set = [&](const char* name, bool nhwc) {
+      if (!nhwc) return;
+      Attribute a;
+      a.kind = Attribute::Kind::kString;
+      a.s = "NHWC";
+      node.attributes[name] = a;
+    };
+    node.domain = "dnnfi";
+    if (k == Kind::kConv) {
+      node.op_type = "FusedConv";
+      if (node.inputs.size() < 3) node.inputs.resize(3, kNoValue);
+      set("src_layout", src);
+      set("dst_layout", dst);
+      set("sum_layout", sum);
+    } else {
+      set("layout", true);
+    }
+    return node;
+  };
+  auto prepare = [&](Kind k, const Node& node) -> std::unique_ptr<Kernel> {
+    std::vector<TensorInfo> in_infos;
+    std::vector<const Tensor*> in_consts;
+    for (int v : node.inputs) {
+      in_infos.push_back(v == kNoValue ? TensorInfo{} : infos[v]);
+      in_consts.push_back(v != kNoValue && constant[v] ? &constants[v] : nullptr);
+    }
+    try {
+      PrepareContext ctx(node, g.opset(""), g.source, std::move(in_infos), std::move(in_consts),
+                         false);
+      Prepared p = prepare_fn(k, node)(ctx);
+      if (!p.kernel || p.outputs.empty() || p.outputs[0] != infos[node.outputs[0]]) return {};
+      return std::move(p.kernel);
+    } catch (const std::exception&) {
+      return {};
+    }
+  };
+
+  // What each node can do with channels-last data. Pools and Concats change all their tensors
+  // together; they qualify only if their channels-last form can be prepared.
+  std::vector<Kind> kind(g.nodes.size(), Kind::kOther);
+  std::vector<bool> all_or_none(g.nodes.size(), false);  // input and output layouts must agree
+  for (int n : run_order) {
+    const Node& node = g.nodes[static_cast<std::size_t>(n)];
+    const bool onnx = node.domain.empty();
+    if (node.outputs.empty() || !rank4_float(node.outputs[0])) continue;
+    if ((onnx && node.op_type == "Conv") ||
+        (node.domain == "dnnfi" && node.op_type == "FusedConv")) {
+      if (!rank4_float(node.inputs[0])) continue;
+      kind[n] = Kind::kConv;
+    } else if (onnx && (node.op_type == "MaxPool" || node.op_type == "AveragePool") &&
+               node.outputs.size() == 1 && rank4_float(node.inputs[0])) {
+      if (!prepare(Kind::kPool, channels_last_node(Kind::kPool, node, true, true, false))) continue;
+      kind[n] = Kind::kPool;
+      all_or_none[n] = true;
+    } else if (onnx && node.op_type == "Concat") {
+      bool ok = !node.inputs.empty();
+      for (int v : node.inputs) ok &= rank4_float(v) && !constant[v];
+      if (!ok) continue;
+      if (!prepare(Kind::kConcat, channels_last_node(Kind::kConcat, node, true, true, false))) {
+        continue;
+      }
+      kind[n] = Kind::kConcat;
+      all_or_none[n] = true;
+    }
+  }
+  // A convolution that computes on NCHW directly (no reorders) keeps doing so unless both its
+  // data input and its output can be channels-last.
+  for (int n : run_order) {
+    if (kind[n] != Kind::kConv) continue;
+    const Node& node = g.nodes[static_cast<std::size_t>(n)];
+    std::vector<TensorInfo> in_infos;
+    std::vector<const Tensor*> in_consts;
+    for (int v : node.inputs) {
+      in_infos.push_back(v == kNoValue ? TensorInfo{} : infos[v]);
+      in_consts.push_back(v != kNoValue && constant[v] ? &constants[v] : nullptr);
+    }
+    try {
+      PrepareContext ctx(node, g.opset(""), g.source, std::move(in_infos), std::move(in_consts),
+                         false);
+      all_or_none[n] = conv_reads_nchw_directly(ctx);
+    } catch (const std::exception&) {
+      return 0;
+    }
+  }
+  // A node's data inputs: a convolution's X and summand, every input of a pool or Concat.
+  auto data_input = [&](int n, std::size_t i) {
+    return kind[n] == Kind::kConv ? (i == 0 || i == 3) : kind[n] != Kind::kOther;
+  };
+
   std::vector<std::vector<std::pair<int, std::size_t>>> readers(nv);  // (node, input index)
   for (int n : run_order) {
     const Node& node = g.nodes[static_cast<std::size_t>(n)];
@@ -209,91 +301,60 @@ int assign_channels_last(Graph& g, const std::vector<int>& run_order,
   }
   std::vector<bool> output(nv, false), nhwc(nv, false);
   for (int v : g.outputs) output[v] = true;
-  auto context = [&](const Node& node, std::vector<TensorInfo>& in_infos,
-                     std::vector<const Tensor*>& in_consts) {
-    for (int v : node.inputs) {
-      in_infos.push_back(v == kNoValue ? TensorInfo{} : infos[v]);
-      in_consts.push_back(v != kNoValue && constant[v] ? &constants[v] : nullptr);
-    }
-  };
-  std::vector<int> convs;
   for (int n : run_order) {
-    if (!is_conv(n)) continue;
-    convs.push_back(n);
+    if (kind[n] == Kind::kOther) continue;
     const int v = g.nodes[static_cast<std::size_t>(n)].outputs[0];
     if (output[v] || constant[v] || readers[v].empty()) continue;
     bool ok = true;
-    for (const auto& [r, i] : readers[v]) ok &= is_conv(r) && (i == 0 || i == 3);
+    for (const auto& [r, i] : readers[v]) ok &= data_input(r, i);
     nhwc[v] = ok;
   }
-  // A convolution that computes on NCHW directly (no reorders) keeps doing so unless both its
-  // data input and its output can be channels-last; dropping a value can expose another such
-  // convolution, hence the loop.
-  std::vector<int> nchw_convs;
-  for (int n : convs) {
-    const Node& node = g.nodes[static_cast<std::size_t>(n)];
-    std::vector<TensorInfo> in_infos;
-    std::vector<const Tensor*> in_consts;
-    context(node, in_infos, in_consts);
-    try {
-      PrepareContext ctx(node, g.opset(""), g.source, std::move(in_infos), std::move(in_consts),
-                         false);
-      if (conv_reads_nchw_directly(ctx)) nchw_convs.push_back(n);
-    } catch (const std::exception&) {
-      return 0;
-    }
-  }
+  // Nodes whose layouts must agree drop all their tensors to NCHW when one cannot be NHWC;
+  // that can expose another such node, hence the loop.
   for (bool changed = true; changed;) {
     changed = false;
-    for (int n : nchw_convs) {
+    for (int n : run_order) {
+      if (!all_or_none[n]) continue;
       const Node& node = g.nodes[static_cast<std::size_t>(n)];
-      const int src = node.inputs[0], dst = node.outputs[0];
-      if (nhwc[src] && nhwc[dst]) continue;
-      changed |= nhwc[src] || nhwc[dst];
-      nhwc[src] = nhwc[dst] = false;
+      std::vector<int> tensors = {node.outputs[0]};
+      for (std::size_t i = 0; i < node.inputs.size(); ++i) {
+        if (node.inputs[i] != kNoValue && data_input(n, i) && (kind[n] != Kind::kConv || i == 0)) {
+          tensors.push_back(node.inputs[i]);
+        }
+      }
+      bool all = true, any = false;
+      for (int v : tensors) {
+        all &= nhwc[v];
+        any |= nhwc[v];
+      }
+      if (all || !any) continue;
+      for (int v : tensors) nhwc[v] = false;
+      changed = true;
     }
   }
   std::vector<int> touched;
-  for (int n : convs) {
-    const int v = g.nodes[static_cast<std::size_t>(n)].outputs[0];
-    if (!nhwc[v]) continue;
-    touched.push_back(n);
-    for (const auto& [r, i] : readers[v]) touched.push_back(r);
+  for (int n : run_order) {
+    if (kind[n] == Kind::kOther) continue;
+    const Node& node = g.nodes[static_cast<std::size_t>(n)];
+    bool uses = nhwc[node.outputs[0]];
+    for (std::size_t i = 0; i < node.inputs.size(); ++i) {
+      uses |= node.inputs[i] != kNoValue && data_input(n, i) && nhwc[node.inputs[i]];
+    }
+    if (uses) touched.push_back(n);
   }
-  std::sort(touched.begin(), touched.end());
-  touched.erase(std::unique(touched.begin(), touched.end()), touched.end());
 
   // Prepare every changed node first: all or nothing, since producer and readers must agree.
   std::vector<Node> nodes;
   std::vector<std::unique_ptr<Kernel>> prepared;
   for (int n : touched) {
-    Node node = g.nodes[static_cast<std::size_t>(n)];
-    node.op_type = "FusedConv";
-    node.domain = "dnnfi";
-    if (node.inputs.size() < 3) node.inputs.resize(3, kNoValue);
-    auto layout_attr = [&](const char* name, bool channels_last) {
-      if (!channels_last) return;
-      Attribute a;
-      a.kind = Attribute::Kind::kString;
-      a.s = "NHWC";
-      node.attributes[name] = a;
-    };
-    layout_attr("src_layout", nhwc[node.inputs[0]]);
-    layout_attr("dst_layout", nhwc[node.outputs[0]]);
-    layout_attr("sum_layout", node.inputs.size() > 3 && nhwc[node.inputs[3]]);
-    std::vector<TensorInfo> in_infos;
-    std::vector<const Tensor*> in_consts;
-    context(node, in_infos, in_consts);
-    try {
-      PrepareContext ctx(node, g.opset(""), g.source, std::move(in_infos), std::move(in_consts),
-                         false);
-      Prepared p = prepare_conv(ctx);
-      if (!p.kernel || p.outputs.size() != 1 || p.outputs[0] != infos[node.outputs[0]]) return 0;
-      prepared.push_back(std::move(p.kernel));
-    } catch (const std::exception&) {
-      return 0;
-    }
-    nodes.push_back(std::move(node));
+    const Node& node = g.nodes[static_cast<std::size_t>(n)];
+    const bool sum = node.inputs.size() > 3 && node.inputs[3] != kNoValue && nhwc[node.inputs[3]];
+    Node changed =
+        channels_last_node(kind[n], node, nhwc[node.inputs[0]], nhwc[node.outputs[0]], sum);
+    std::unique_ptr<Kernel> k = prepare(kind[n], changed);
+    if (!k) return 0;
+    nodes.push_back(std::move(changed));
+    prepared.push_back(std::move(k));
   }
   for (std::size_t i = 0; i < touched.size(); ++i) {
     g.nodes[static_cast<std::size_t>(touched[i])] = std::move(nodes[i]);

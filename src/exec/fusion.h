@@ -26,12 +26,16 @@ int fuse_for_inference(Graph& g, std::vector<int>& run_order,
                        const std::vector<TensorInfo>& infos, const std::vector<bool>& constant,
                        const std::vector<Tensor>& constants, bool reference_kernels);
 
-// Channels-last activations for inference sessions (SessionOptions::channels_last): a value
-// produced by a 2-D convolution (depthwise included) and read only by such convolutions (as data or
-// as a fused summand) is held NHWC, the layout oneDNN's AVX-512 kernels compute in, so no reorder
-// runs between them. Each such convolution becomes a FusedConv with src_layout/dst_layout/
-// sum_layout attributes. All or nothing: if one node cannot be prepared that way, nothing
-// changes. Call after fuse_for_inference. Returns the number of channels-last values.
+// Channels-last activations for inference sessions (SessionOptions::channels_last). A value is
+// held NHWC, the layout oneDNN's AVX-512 kernels compute in, when its producer and every reader
+// can take NHWC data: 2-D convolutions (depthwise included; data or fused summand), 2-D
+// MaxPool/AveragePool that oneDNN computes as the reference does, and Concat along channels.
+// Pools and Concats take all their tensors NHWC or none; so do convolutions that compute on
+// NCHW directly (gemm 1x1, the direct depthwise kernel), which would otherwise trade that for
+// reorders. Changed nodes become FusedConv with src_layout/dst_layout/sum_layout attributes, or
+// dnnfi-domain MaxPool/AveragePool/Concat with layout = NHWC. All or nothing: if one changed
+// node cannot be prepared, nothing changes. Call after fuse_for_inference. Returns the number of
+// channels-last values.
 int assign_channels_last(Graph& g, const std::vector<int>& run_order,
                          std::vector<std::unique_ptr<Kernel>>& kernels,
                          const std::vector<TensorInfo>& infos, const std::vector<bool>& constant,

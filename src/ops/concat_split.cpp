@@ -104,8 +104,16 @@ class SplitKernel final : public Kernel {
 
 }  // namespace
 
+// dnnfi.Concat (inference sessions, exec/fusion.h) may carry layout = "NHWC": rank-4 tensors
+// whose bytes are channels-last, joined along the channel axis. In NHWC bytes the channel axis is
+// the innermost one, so the same row copy applies to the permuted shape.
 Prepared prepare_concat(const PrepareContext& ctx) {
-  ctx.allow_attributes({"axis"});
+  const bool internal = ctx.node().domain == "dnnfi";
+  if (internal) {
+    ctx.allow_attributes({"axis", "layout"});
+  } else {
+    ctx.allow_attributes({"axis"});
+  }
   if (ctx.num_inputs() < 1) ctx.fail("needs at least one input");
   if (!ctx.has_attr("axis")) ctx.fail("attribute 'axis' is required");
   const TensorInfo& first = ctx.input(0);
@@ -138,11 +146,22 @@ Prepared prepare_concat(const PrepareContext& ctx) {
     inputs.push_back(info);
   }
   require_valid_shape(ctx, out_shape, "output shape");
+  Shape byte_shape = out_shape;  // the shape the bytes are laid out in
+  std::size_t byte_axis = axis;
+  const std::string layout = internal ? ctx.attr_string("layout", "NCHW") : "NCHW";
+  if (layout == "NHWC") {
+    if (rank != 4 || axis != 1)
+      ctx.unsupported("an NHWC Concat must join rank-4 tensors on axis 1");
+    byte_shape = {out_shape[0], out_shape[2], out_shape[3], out_shape[1]};
+    byte_axis = 3;
+  } else if (layout != "NCHW") {
+    ctx.fail("layout must be NCHW or NHWC");
+  }
   Prepared p;
   p.outputs = {TensorInfo{first.dtype, out_shape}};
   p.kernel = std::make_unique<ConcatKernel>(
       node_tag(ctx), std::move(inputs), p.outputs[0],
-      joined_layout(out_shape, axis, dtype_size(first.dtype), axis_dims));
+      joined_layout(byte_shape, byte_axis, dtype_size(first.dtype), axis_dims));
   return p;
 }
 

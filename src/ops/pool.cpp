@@ -129,17 +129,17 @@ struct PoolPlan {
 // the plain layout directly; blocked + reorders measured no faster for memory-bound pools.
 class DnnlPoolKernel final : public Kernel {
  public:
-  explicit DnnlPoolKernel(PoolGeom g) : g_(std::move(g)) {
+  // nhwc: rank-4 tensors whose bytes are channels-last (inference sessions, exec/fusion.h).
+  DnnlPoolKernel(PoolGeom g, bool nhwc) : g_(std::move(g)) {
     const std::size_t rank = g_.window.rank + 2;
     Shape src{g_.batch, g_.channels}, dst{g_.batch, g_.channels};
     for (std::size_t i = 0; i < g_.window.rank; ++i) {
       src.push_back(g_.window.in[i]);
       dst.push_back(g_.window.out[i]);
     }
-    user_src_ =
-        memory::desc(dnnl_util::to_dims(src), memory::data_type::f32, dnnl_util::plain_tag(rank));
-    user_dst_ =
-        memory::desc(dnnl_util::to_dims(dst), memory::data_type::f32, dnnl_util::plain_tag(rank));
+    const Tag tag = nhwc ? Tag::nhwc : dnnl_util::plain_tag(rank);
+    user_src_ = memory::desc(dnnl_util::to_dims(src), memory::data_type::f32, tag);
+    user_dst_ = memory::desc(dnnl_util::to_dims(dst), memory::data_type::f32, tag);
   }
 
   bool ready() const { return plan() != nullptr; }
@@ -275,15 +275,22 @@ bool dnnl_pool_matches(const PoolGeom& g) {
   return true;
 }
 
+// dnnfi.MaxPool / dnnfi.AveragePool (inference sessions, exec/fusion.h) may carry layout =
+// "NHWC": 2-D pools on channels-last bytes, run by oneDNN where it computes what the reference
+// does (dnnl_pool_matches), an unsupported-op error otherwise.
 Prepared prepare_window_pool(const PrepareContext& ctx, PoolKind kind) {
   const bool is_max = kind == PoolKind::kMax;
+  const bool internal = ctx.node().domain == "dnnfi";
   if (is_max) {
-    ctx.allow_attributes(
-        {"auto_pad", "ceil_mode", "dilations", "kernel_shape", "pads", "storage_order", "strides"});
+    ctx.allow_attributes({"auto_pad", "ceil_mode", "dilations", "kernel_shape", "pads",
+                          "storage_order", "strides", internal ? "layout" : ""});
   } else {
     ctx.allow_attributes({"auto_pad", "ceil_mode", "count_include_pad", "dilations", "kernel_shape",
-                          "pads", "strides"});
+                          "pads", "strides", internal ? "layout" : ""});
   }
+  const std::string layout = internal ? ctx.attr_string("layout", "NCHW") : "NCHW";
+  if (layout != "NCHW" && layout != "NHWC") ctx.fail("layout must be NCHW or NHWC");
+  const bool nhwc = layout == "NHWC";
   ctx.require_inputs(1, 1);
   ctx.require_dtype(0, {DType::kFloat32});
   const Shape& xs = ctx.input(0).shape;
@@ -317,6 +324,15 @@ Prepared prepare_window_pool(const PrepareContext& ctx, PoolKind kind) {
   Prepared p;
   p.outputs = {TensorInfo{DType::kFloat32, ys}};
   if (is_max && ctx.num_outputs() == 2) p.outputs.push_back(TensorInfo{DType::kInt64, ys});
+  if (nhwc) {
+    if (xs.size() != 4 || ctx.reference() || shape_numel(ys) == 0 || !dnnl_pool_matches(g)) {
+      ctx.unsupported("no oneDNN pooling computes this node on channels-last data");
+    }
+    auto kernel = std::make_unique<DnnlPoolKernel>(g, true);
+    if (!kernel->ready()) ctx.unsupported("no oneDNN pooling for channels-last data");
+    p.kernel = std::move(kernel);
+    return p;
+  }
   if (!ctx.reference() && shape_numel(ys) > 0) {
     if (auto direct = make_direct_pool(g)) {
       p.kernel = std::make_unique<DirectPoolKernel>(std::move(direct));
@@ -324,7 +340,7 @@ Prepared prepare_window_pool(const PrepareContext& ctx, PoolKind kind) {
     }
   }
   if (!ctx.reference() && shape_numel(ys) > 0 && dnnl_pool_matches(g)) {
-    auto kernel = std::make_unique<DnnlPoolKernel>(g);
+    auto kernel = std::make_unique<DnnlPoolKernel>(g, false);
     if (kernel->ready()) {
       p.kernel = std::move(kernel);
       return p;

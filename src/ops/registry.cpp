@@ -20,6 +20,9 @@ const OpRow kOpTable[] = {
     {"", "BatchNormalization", 7, prepare_batch_normalization},
     // made by inference sessions (exec/fusion.h)
     {"dnnfi", "BatchNormalizationRelu", 1, prepare_batch_normalization},
+    {"dnnfi", "Concat", 1, prepare_concat},
+    {"dnnfi", "MaxPool", 1, prepare_max_pool},
+    {"dnnfi", "AveragePool", 1, prepare_average_pool},
     {"", "Cast", 6, prepare_cast},
     {"", "Clip", 6, prepare_clip},
     {"", "Concat", 4, prepare_concat},

@@ -77,6 +77,30 @@ OpResult run_op(const OpCall& call) {
   return r;
 }
 
+// Copies between NCHW and NHWC element orders; `to_nhwc` chooses the direction.
+Tensor permute_nchw(const Tensor& t, bool to_nhwc) {
+  const Shape& s = t.shape();
+  Tensor r(DType::kFloat32, s);
+  const float* src = t.data<float>();
+  float* dst = r.data<float>();
+  for (std::int64_t n = 0; n < s[0]; ++n)
+    for (std::int64_t c = 0; c < s[1]; ++c)
+      for (std::int64_t h = 0; h < s[2]; ++h)
+        for (std::int64_t w = 0; w < s[3]; ++w) {
+          const std::int64_t nchw = ((n * s[1] + c) * s[2] + h) * s[3] + w;
+          const std::int64_t nhwc = ((n * s[2] + h) * s[3] + w) * s[1] + c;
+          if (to_nhwc) {
+            dst[nhwc] = src[nchw];
+          } else {
+            dst[nchw] = src[nhwc];
+          }
+        }
+  return r;
+}
+
+Tensor to_nhwc(const Tensor& nchw) { return permute_nchw(nchw, true); }
+Tensor from_nhwc(const Tensor& nhwc_bytes) { return permute_nchw(nhwc_bytes, false); }
+
 Tensor random_tensor(Shape shape, std::uint32_t seed, float lo, float hi) {
   Tensor t(DType::kFloat32, std::move(shape));
   std::mt19937 gen(seed);

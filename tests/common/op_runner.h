@@ -39,6 +39,11 @@ struct OpResult {
 // it on freshly allocated outputs.
 OpResult run_op(const OpCall& call);
 
+// A float32 NCHW tensor's bytes in NHWC order, keeping the NCHW shape (what channels-last kernels
+// of inference sessions read and write), and back.
+Tensor to_nhwc(const Tensor& nchw);
+Tensor from_nhwc(const Tensor& nhwc_bytes);
+
 // Fills a tensor with deterministic pseudo-random values in [lo, hi).
 Tensor random_tensor(Shape shape, std::uint32_t seed, float lo = -1.0f, float hi = 1.0f);
 

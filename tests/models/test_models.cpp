@@ -117,9 +117,10 @@ TEST(Models, FusedSessionEqualsUnfusedBitForBit) {
 
 // What `dnnfi run` runs: fused, channels-last between convolutions. Its arithmetic may differ
 // from the unfused session's in the last bits (other oneDNN kernels), so it is held to PyTorch
-// like the plain session, and the fixtures must exercise channels-last values, summands included.
+// like the plain session, and the fixtures must exercise channels-last values: convolution
+// outputs, fused summands, pools and Concats.
 TEST(Models, ChannelsLastSessionMatchesPyTorch) {
-  int channels_last = 0, summands = 0;
+  int channels_last = 0, summands = 0, pools_and_concats = 0;
   for (const auto& f : test::model_fixtures()) {
     SCOPED_TRACE(f.name);
     Tensor input = load_npy(f.input);
@@ -131,6 +132,7 @@ TEST(Models, ChannelsLastSessionMatchesPyTorch) {
       const auto& attrs = s->graph().nodes[static_cast<std::size_t>(n)].attributes;
       channels_last += attrs.count("dst_layout");
       summands += attrs.count("sum_layout");
+      pools_and_concats += attrs.count("layout");
     }
     for (int threads : {1, 2}) {
       SessionOptions t = opts;
@@ -143,6 +145,7 @@ TEST(Models, ChannelsLastSessionMatchesPyTorch) {
   }
   EXPECT_GT(channels_last, 5);
   EXPECT_GT(summands, 0);
+  EXPECT_GT(pools_and_concats, 0);
 }
 
 // The planned store's arena: two values whose lifetimes (producing step to last reading step)

@@ -339,30 +339,6 @@ TEST(FusedConv, EqualsConvThenAddThenActivation) {
   }
 }
 
-// NCHW <-> NHWC copies for the channels-last tests.
-Tensor to_nhwc(const Tensor& t) {
-  const Shape& s = t.shape();
-  Tensor r(DType::kFloat32, {s[0], s[2], s[3], s[1]});
-  for (std::int64_t n = 0; n < s[0]; ++n)
-    for (std::int64_t c = 0; c < s[1]; ++c)
-      for (std::int64_t h = 0; h < s[2]; ++h)
-        for (std::int64_t w = 0; w < s[3]; ++w)
-          r.data<float>()[((n * s[2] + h) * s[3] + w) * s[1] + c] =
-              t.data<float>()[((n * s[1] + c) * s[2] + h) * s[3] + w];
-  return r;
-}
-
-Tensor from_nhwc(const Tensor& t, const Shape& nchw) {
-  Tensor r(DType::kFloat32, nchw);
-  for (std::int64_t n = 0; n < nchw[0]; ++n)
-    for (std::int64_t c = 0; c < nchw[1]; ++c)
-      for (std::int64_t h = 0; h < nchw[2]; ++h)
-        for (std::int64_t w = 0; w < nchw[3]; ++w)
-          r.data<float>()[((n * nchw[1] + c) * nchw[2] + h) * nchw[3] + w] =
-              t.data<float>()[((n * nchw[2] + h) * nchw[3] + w) * nchw[1] + c];
-  return r;
-}
-
 // FusedConv on channels-last data (what inference sessions pass between convolutions): each
 // combination of source, destination and summand layouts, on oneDNN's brgemm kernels and on the
 // few-channel jit kernel (post-ops applied by dnnfi on the primitive's layout), against the
@@ -408,15 +384,14 @@ TEST(FusedConv, ChannelsLastMatchesReference) {
 
     OpCall opt = ref;
     opt.reference = false;
-    opt.inputs[0] = c.src ? to_nhwc(x).reshaped(c.x) : x;
-    opt.inputs[3] = c.sum ? to_nhwc(summand).reshaped(ys) : summand;
+    opt.inputs[0] = c.src ? test::to_nhwc(x) : x;
+    opt.inputs[3] = c.sum ? test::to_nhwc(summand) : summand;
     if (c.src) opt.attributes["src_layout"] = attr_string("NHWC");
     if (c.dst) opt.attributes["dst_layout"] = attr_string("NHWC");
     if (c.sum) opt.attributes["sum_layout"] = attr_string("NHWC");
     const test::OpResult got = run_op(opt);
     ASSERT_TRUE(got.status.is_ok()) << got.status.message();
-    const Tensor y = c.dst ? from_nhwc(got.outputs[0].reshaped({ys[0], ys[2], ys[3], ys[1]}), ys)
-                           : got.outputs[0];
+    const Tensor y = c.dst ? test::from_nhwc(got.outputs[0]) : got.outputs[0];
     const double atol = 2e-5 * std::sqrt(static_cast<double>(reduction_size(c.w)));
     EXPECT_EQ(test::compare_close(y, expected.outputs[0], 1e-4, atol), "");
   }

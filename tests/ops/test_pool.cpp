@@ -310,6 +310,54 @@ TEST(Pool, OptimisedMatchesReference) {
   }
 }
 
+// dnnfi.MaxPool / dnnfi.AveragePool with layout NHWC (inference sessions pass channels-last data
+// between convolutions and pools): on channels-last bytes they compute what the reference does on
+// NCHW, for GoogLeNet's ceil-mode and padded pools, DenseNet's average pool, Inception's
+// count_include_pad pool. A geometry oneDNN would compute differently is refused.
+TEST(Pool, ChannelsLastMatchesReference) {
+  using Attrs = std::map<std::string, Attribute>;
+  const std::vector<std::pair<std::string, Attrs>> cases = {
+      {"MaxPool",
+       {{"kernel_shape", attr_ints({3, 3})},
+        {"strides", attr_ints({2, 2})},
+        {"ceil_mode", attr_int(1)}}},
+      {"MaxPool", {{"kernel_shape", attr_ints({3, 3})}, {"pads", attr_ints({1, 1, 1, 1})}}},
+      {"AveragePool", {{"kernel_shape", attr_ints({2, 2})}, {"strides", attr_ints({2, 2})}}},
+      {"AveragePool",
+       {{"kernel_shape", attr_ints({3, 3})},
+        {"pads", attr_ints({1, 1, 1, 1})},
+        {"count_include_pad", attr_int(1)}}},
+  };
+  std::uint32_t seed = 800;
+  for (const auto& [op, attrs] : cases) {
+    SCOPED_TRACE(op);
+    const Tensor x = random_tensor({2, 40, 15, 15}, seed++);
+    OpCall call = pool(op, x, attrs);
+    call.reference = true;
+    const test::OpResult ref = run_op(call);
+    ASSERT_TRUE(ref.status.is_ok());
+    call.reference = false;
+    call.domain = "dnnfi";
+    call.opset = 13;
+    call.inputs[0] = test::to_nhwc(x);
+    call.attributes["layout"] = attr_string("NHWC");
+    const test::OpResult got = run_op(call);
+    ASSERT_TRUE(got.status.is_ok()) << got.status.message();
+    EXPECT_EQ(test::compare_close(test::from_nhwc(got.outputs[0]), ref.outputs[0], 1e-5, 1e-6), "");
+  }
+  // A window lying entirely in padding: oneDNN's answer differs from the reference's.
+  OpCall padded = pool("MaxPool", random_tensor({1, 2, 3, 3}, 1),
+                       {{"kernel_shape", attr_ints({2, 2})},
+                        {"pads", attr_ints({2, 2, 2, 2})},
+                        {"strides", attr_ints({2, 2})},
+                        {"layout", attr_string("NHWC")}});
+  padded.domain = "dnnfi";
+  EXPECT_THROW(run_op(padded), UnsupportedError);
+  // Outside the dnnfi domain the layout attribute is not ONNX's.
+  padded.domain = "";
+  EXPECT_THROW(run_op(padded), UnsupportedError);
+}
+
 TEST(Pool, DeterministicAndThreadSafe) {
   for (bool reference : {false, true}) {
     OpCall call = pool("MaxPool", random_tensor({1, 32, 40, 40}, 1),

@@ -22,6 +22,23 @@ TEST(Concat, Axis1AndNegativeAxis) {
   }
 }
 
+// dnnfi.Concat with layout NHWC (inference sessions): channels-last inputs joined on the channel
+// axis give the channels-last bytes of the NCHW concatenation.
+TEST(Concat, ChannelsLastJoinsChannels) {
+  const Tensor a = random_tensor({2, 3, 4, 5}, 1), b = random_tensor({2, 5, 4, 5}, 2);
+  OpCall plain{"Concat", {a, b}, {{"axis", attr_int(1)}}};
+  plain.constant = {false, false};
+  const Tensor expected = run1(plain);
+  OpCall c{
+      "Concat", {to_nhwc(a), to_nhwc(b)}, {{"axis", attr_int(1)}, {"layout", attr_string("NHWC")}}};
+  c.constant = {false, false};
+  c.domain = "dnnfi";
+  EXPECT_TRUE(same_tensor(from_nhwc(run1(c)), expected));
+  c.inputs = {to_nhwc(a), to_nhwc(a)};
+  c.attributes["axis"] = attr_int(2);  // NHWC bytes are only joined along channels
+  EXPECT_THROW(run_op(c), UnsupportedError);
+}
+
 TEST(Concat, Axis0ThreeInputsAndEmptyInput) {
   OpCall c{"Concat",
            {f32({2, 2}, {1, 2, 3, 4}), f32({0, 2}, {}), f32({1, 2}, {7, 8})},
