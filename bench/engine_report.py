@@ -128,11 +128,12 @@ def write_md(rows, meta, path):
         "(lower is better for dnnfi). Peak RSS is the whole process (ORT's includes the Node "
         "runtime). max abs diff compares dnnfi's output with ORT's; top-1 is the argmax.",
         "",
-        "`dnnfi run` is an inference-only session: intermediate buffers reused from one arena, "
-        "Conv fused with a following residual Add and Relu/Clip (outputs equal the unfused "
-        "session's bit for bit). The golden columns run `dnnfi run --golden`, the way a "
-        "fault-injection golden run executes: every node's output kept in its own buffer, "
-        "nothing fused.",
+        "`dnnfi run` is an inference-only session (docs/engine.md): intermediate buffers "
+        "reused from one arena, Conv fused with a following residual Add and Relu/Clip and "
+        "BatchNormalization with a following Relu, activations kept channels-last (NHWC) "
+        "between convolutions, pools and channel Concats. The golden columns run "
+        "`dnnfi run --golden`, the way a fault-injection golden run executes: every node's "
+        "output kept in its own buffer, in ONNX layout, nothing fused.",
         "",
         "| model | threads | dnnfi ms | ORT ms | ratio | dnnfi RSS MB | ORT RSS MB | RSS ratio "
         "| golden ms | golden ratio | golden RSS MB | max abs diff | max rel diff | top-1 agree |",

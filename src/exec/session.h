@@ -24,10 +24,10 @@ struct SessionOptions {
   // Inference only: fuse Conv with a following residual Add and Relu/Clip (exec/fusion.h). The
   // absorbed nodes' outputs are never computed, so fault injection refuses a fused session.
   bool fuse = false;
-  // Inference only, with fuse: activations passed between convolutions stay channels-last
-  // (exec/fusion.h), saving the layout reorders around each oneDNN convolution. The convolution
-  // kernels then chosen may sum in a different order, so outputs can differ from the unfused
-  // session's in the last bits.
+  // Inference only, with fuse: activations passed between convolutions, pools and channel
+  // Concats stay channels-last (exec/fusion.h), saving the layout reorders around each oneDNN
+  // convolution. The kernels then chosen may sum in a different order, so outputs can differ
+  // from the unfused session's in the last bits.
   bool channels_last = false;
 };
 
