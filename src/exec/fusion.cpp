@@ -48,6 +48,38 @@ std::optional<Activation> as_activation(const Graph& g, const Node& n,
   return a;
 }
 
+// The graph being rewritten, as the session prepared it: value infos and folded constants.
+struct SessionValues {
+  const Graph& g;
+  const std::vector<TensorInfo>& infos;
+  const std::vector<bool>& constant;
+  const std::vector<Tensor>& constants;
+};
+
+PrepareContext context_for(const SessionValues& s, const Node& node, bool reference) {
+  std::vector<TensorInfo> in_infos;
+  std::vector<const Tensor*> in_consts;
+  for (int v : node.inputs) {
+    in_infos.push_back(v == kNoValue ? TensorInfo{} : s.infos[v]);
+    in_consts.push_back(v != kNoValue && s.constant[v] ? &s.constants[v] : nullptr);
+  }
+  return PrepareContext(node, s.g.opset(""), s.g.source, std::move(in_infos), std::move(in_consts),
+                        reference);
+}
+
+// The kernel for a rewritten node, or null when it cannot be prepared or its first output would
+// not be `out` (the caller then leaves the graph as it was).
+std::unique_ptr<Kernel> try_prepare(const SessionValues& s, PrepareFn prepare, const Node& node,
+                                    const TensorInfo& out, bool reference) {
+  try {
+    Prepared p = prepare(context_for(s, node, reference));
+    if (!p.kernel || p.outputs.empty() || p.outputs[0] != out) return {};
+    return std::move(p.kernel);
+  } catch (const std::exception&) {
+    return {};
+  }
+}
+
 }  // namespace
 
 int fuse_for_inference(Graph& g, std::vector<int>& run_order,
@@ -77,27 +109,16 @@ int fuse_for_inference(Graph& g, std::vector<int>& run_order,
   // Replaces node ni by `fused` (prepared with `prepare`), absorbing the nodes of `group`, whose
   // last output `out` the fused node now produces. False (nothing changed) if it cannot be
   // prepared.
+  const SessionValues values{g, infos, constant, constants};
   auto replace = [&](int ni, Node fused, PrepareFn prepare, const std::vector<int>& group,
                      int out) {
-    std::vector<TensorInfo> in_infos;
-    std::vector<const Tensor*> in_consts;
-    for (int v : fused.inputs) {
-      in_infos.push_back(v == kNoValue ? TensorInfo{} : infos[v]);
-      in_consts.push_back(v != kNoValue && constant[v] ? &constants[v] : nullptr);
-    }
-    Prepared p;
-    try {
-      PrepareContext ctx(fused, g.opset(""), g.source, std::move(in_infos), std::move(in_consts),
-                         reference_kernels);
-      p = prepare(ctx);
-    } catch (const std::exception&) {
-      return false;  // left unfused
-    }
-    if (!p.kernel || p.outputs.empty() || p.outputs[0] != infos[out]) return false;
+    std::unique_ptr<Kernel> kernel =
+        try_prepare(values, prepare, fused, infos[out], reference_kernels);
+    if (!kernel) return false;  // left unfused
     for (int n : group) absorbed[static_cast<std::size_t>(n)] = true;
     g.values[out].producer = ni;
     g.nodes[static_cast<std::size_t>(ni)] = std::move(fused);
-    kernels[static_cast<std::size_t>(ni)] = std::move(p.kernel);
+    kernels[static_cast<std::size_t>(ni)] = std::move(kernel);
     count += static_cast<int>(group.size());
     return true;
   };
@@ -222,22 +243,9 @@ int assign_channels_last(Graph& g, const std::vector<int>& run_order,
     }
     return node;
   };
-  auto prepare = [&](Kind k, const Node& node) -> std::unique_ptr<Kernel> {
-    std::vector<TensorInfo> in_infos;
-    std::vector<const Tensor*> in_consts;
-    for (int v : node.inputs) {
-      in_infos.push_back(v == kNoValue ? TensorInfo{} : infos[v]);
-      in_consts.push_back(v != kNoValue && constant[v] ? &constants[v] : nullptr);
-    }
-    try {
-      PrepareContext ctx(node, g.opset(""), g.source, std::move(in_infos), std::move(in_consts),
-                         false);
-      Prepared p = prepare_fn(k, node)(ctx);
-      if (!p.kernel || p.outputs.empty() || p.outputs[0] != infos[node.outputs[0]]) return {};
-      return std::move(p.kernel);
-    } catch (const std::exception&) {
-      return {};
-    }
+  const SessionValues values{g, infos, constant, constants};
+  auto prepare = [&](Kind k, const Node& node) {
+    return try_prepare(values, prepare_fn(k, node), node, infos[node.outputs[0]], false);
   };
 
   // What each node can do with channels-last data. Pools and Concats change all their tensors
@@ -272,17 +280,9 @@ int assign_channels_last(Graph& g, const std::vector<int>& run_order,
   // data input and its output can be channels-last.
   for (int n : run_order) {
     if (kind[n] != Kind::kConv) continue;
-    const Node& node = g.nodes[static_cast<std::size_t>(n)];
-    std::vector<TensorInfo> in_infos;
-    std::vector<const Tensor*> in_consts;
-    for (int v : node.inputs) {
-      in_infos.push_back(v == kNoValue ? TensorInfo{} : infos[v]);
-      in_consts.push_back(v != kNoValue && constant[v] ? &constants[v] : nullptr);
-    }
     try {
-      PrepareContext ctx(node, g.opset(""), g.source, std::move(in_infos), std::move(in_consts),
-                         false);
-      all_or_none[n] = conv_reads_nchw_directly(ctx);
+      all_or_none[n] = conv_reads_nchw_directly(
+          context_for(values, g.nodes[static_cast<std::size_t>(n)], false));
     } catch (const std::exception&) {
       return 0;
     }

@@ -46,12 +46,11 @@ Attribute attr_tensor(Tensor t) {
   return a;
 }
 
-OpResult run_op(const OpCall& call) {
-  Node node;
-  node.name = "test_" + call.op_type;
-  node.op_type = call.op_type;
-  node.domain = call.domain;
-  node.attributes = call.attributes;
+PreparedOp::PreparedOp(const OpCall& call) {
+  node_.name = "test_" + call.op_type;
+  node_.op_type = call.op_type;
+  node_.domain = call.domain;
+  node_.attributes = call.attributes;
   std::vector<TensorInfo> infos;
   std::vector<const Tensor*> constants;
   for (std::size_t i = 0; i < call.inputs.size(); ++i) {
@@ -59,23 +58,29 @@ OpResult run_op(const OpCall& call) {
     infos.push_back(in ? in->info() : TensorInfo{});
     const bool is_const = i < call.constant.size() ? call.constant[i] : i > 0;
     constants.push_back(in && is_const ? &*in : nullptr);
-    node.inputs.push_back(in ? static_cast<int>(i) : kNoValue);
+    node_.inputs.push_back(in ? static_cast<int>(i) : kNoValue);
   }
-  for (std::size_t i = 0; i < call.num_outputs; ++i)
-    node.outputs.push_back(100 + static_cast<int>(i));
+  for (std::size_t i = 0; i < call.num_outputs; ++i) {
+    node_.outputs.push_back(100 + static_cast<int>(i));
+  }
   const OpRow* row = find_op(call.domain, call.op_type, call.opset);
   if (row == nullptr) throw NodeError("op " + call.op_type + " not registered");
-  PrepareContext ctx(node, call.opset, "test", infos, constants, call.reference);
-  Prepared p = row->prepare(ctx);
+  PrepareContext ctx(node_, call.opset, "test", infos, constants, call.reference);
+  prepared_ = row->prepare(ctx);
+}
+
+OpResult PreparedOp::run(const std::vector<std::optional<Tensor>>& inputs) const {
   OpResult r;
   std::vector<const Tensor*> in_ptrs;
-  for (const auto& in : call.inputs) in_ptrs.push_back(in ? &*in : nullptr);
-  for (const TensorInfo& info : p.outputs) r.outputs.emplace_back(info.dtype, info.shape);
+  for (const auto& in : inputs) in_ptrs.push_back(in ? &*in : nullptr);
+  for (const TensorInfo& info : prepared_.outputs) r.outputs.emplace_back(info.dtype, info.shape);
   std::vector<Tensor*> out_ptrs;
   for (Tensor& t : r.outputs) out_ptrs.push_back(&t);
-  r.status = p.kernel->run(in_ptrs, out_ptrs);
+  r.status = prepared_.kernel->run(in_ptrs, out_ptrs);
   return r;
 }
+
+OpResult run_op(const OpCall& call) { return PreparedOp(call).run(call.inputs); }
 
 // Copies between NCHW and NHWC element orders; `to_nhwc` chooses the direction.
 Tensor permute_nchw(const Tensor& t, bool to_nhwc) {

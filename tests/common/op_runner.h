@@ -9,6 +9,7 @@
 #include "core/status.h"
 #include "core/tensor.h"
 #include "graph/graph.h"
+#include "ops/kernel.h"
 
 namespace dnnfi::test {
 
@@ -33,6 +34,22 @@ struct OpCall {
 struct OpResult {
   Status status;
   std::vector<Tensor> outputs;
+};
+
+// An op prepared from an OpCall: a node named "test_<op>" whose inputs are value ids 0.. and
+// outputs 100.., constants per OpCall.constant. Kept so that its kernel can run many times, on
+// other inputs too (run-time corruption, determinism and thread-safety tests). Throws NodeError
+// like the loader would.
+class PreparedOp {
+ public:
+  explicit PreparedOp(const OpCall& call);
+  const std::vector<TensorInfo>& outputs() const { return prepared_.outputs; }
+  // Runs on freshly allocated outputs.
+  OpResult run(const std::vector<std::optional<Tensor>>& inputs) const;
+
+ private:
+  Node node_;
+  Prepared prepared_;
 };
 
 // Looks the op up in the registry, prepares it (throws NodeError like the loader would) and runs

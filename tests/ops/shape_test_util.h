@@ -62,49 +62,6 @@ inline Tensor run1(const OpCall& call) {
   return r.outputs.empty() ? Tensor() : r.outputs[0];
 }
 
-// An op prepared like run_op does (same node name "test_<op>", constants per OpCall.constant),
-// kept so that its kernel can be run on other input tensors: the run-time corruption tests.
-class PreparedOp {
- public:
-  explicit PreparedOp(const OpCall& call) {
-    node_.name = "test_" + call.op_type;
-    node_.op_type = call.op_type;
-    node_.attributes = call.attributes;
-    std::vector<TensorInfo> infos;
-    std::vector<const Tensor*> constants;
-    for (std::size_t i = 0; i < call.inputs.size(); ++i) {
-      const auto& in = call.inputs[i];
-      infos.push_back(in ? in->info() : TensorInfo{});
-      const bool is_const = i < call.constant.size() ? call.constant[i] : i > 0;
-      constants.push_back(in && is_const ? &*in : nullptr);
-      node_.inputs.push_back(in ? static_cast<int>(i) : kNoValue);
-    }
-    for (std::size_t i = 0; i < call.num_outputs; ++i)
-      node_.outputs.push_back(100 + static_cast<int>(i));
-    const OpRow* row = find_op("", call.op_type, call.opset);
-    if (row == nullptr) throw NodeError("op " + call.op_type + " not registered");
-    PrepareContext ctx(node_, call.opset, "test", infos, constants, call.reference);
-    prepared_ = row->prepare(ctx);
-  }
-
-  const std::vector<TensorInfo>& outputs() const { return prepared_.outputs; }
-
-  OpResult run(const std::vector<std::optional<Tensor>>& inputs) const {
-    OpResult r;
-    std::vector<const Tensor*> in_ptrs;
-    for (const auto& in : inputs) in_ptrs.push_back(in ? &*in : nullptr);
-    for (const TensorInfo& info : prepared_.outputs) r.outputs.emplace_back(info.dtype, info.shape);
-    std::vector<Tensor*> out_ptrs;
-    for (Tensor& t : r.outputs) out_ptrs.push_back(&t);
-    r.status = prepared_.kernel->run(in_ptrs, out_ptrs);
-    return r;
-  }
-
- private:
-  Node node_;
-  Prepared prepared_;
-};
-
 // The run-time status of op `call` prepared as given, then run with input `index` replaced.
 inline Status run_corrupted(const OpCall& call, std::size_t index, const Tensor& replacement) {
   PreparedOp op(call);
