@@ -1,4 +1,6 @@
-// Conv (1-D/2-D/3-D, groups, dilations, strides, pads, auto_pad, optional bias), float32.
+// Conv (1-D/2-D/3-D, groups, dilations, strides, pads, auto_pad, optional bias), float32, and
+// dnnfi.FusedConv, the Conv with post-ops and channels-last data that inference sessions make
+// (exec/fusion.h; see prepare_conv).
 //
 // Two kernels chosen at prepare: a plain-loop reference (double accumulation, one output element
 // summed in a fixed order) and an optimised one:
@@ -253,11 +255,18 @@ class DnnlConvKernel final : public Kernel {
   //  - the older jit kernels (jit:avx512_core, picked for few channels) treat a sum's summand as
   //    the accumulator's starting value, adding the bias after it, which rounds differently from
   //    Conv then Add. The brgemm-based kernels add the bias first, as the unfused Conv does.
+  //  - oneDNN has no implementation with these post-ops.
   std::unique_ptr<ConvPlan> build(Layout layout) const {
-    std::unique_ptr<ConvPlan> plan = build(layout, g_.post.any());
+    if (!g_.post.any()) return build(layout, false);
+    std::unique_ptr<ConvPlan> plan;
+    try {
+      plan = build(layout, true);
+    } catch (const dnnl::error&) {
+      return build(layout, false);
+    }
     const bool gemm = plan->impl.find("gemm") != std::string::npos;
     const bool brgemm = plan->impl.rfind("brg", 0) == 0;
-    if (g_.post.any() && (gemm || (g_.post.sum && !brgemm))) plan = build(layout, false);
+    if (gemm || (g_.post.sum && !brgemm)) plan = build(layout, false);
     return plan;
   }
 
