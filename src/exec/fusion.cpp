@@ -80,6 +80,59 @@ std::unique_ptr<Kernel> try_prepare(const SessionValues& s, PrepareFn prepare, c
   }
 }
 
+// A Pad node's pads when it pads a rank-4 tensor with zeros on the two spatial axes only, as a
+// pool's "pads" attribute (H begin, W begin, H end, W end); nullopt otherwise.
+std::optional<std::vector<std::int64_t>> zero_spatial_pads(const Graph& g, const Node& pad,
+                                                           const SessionValues& s) {
+  if (pad.inputs.empty() || pad.inputs[0] == kNoValue || s.infos[pad.inputs[0]].shape.size() != 4) {
+    return std::nullopt;
+  }
+  auto attr = pad.attributes.find("mode");
+  if (attr != pad.attributes.end() && attr->second.s != "constant") return std::nullopt;
+  std::vector<std::int64_t> p;
+  if (g.opset("") < 11) {
+    auto value = pad.attributes.find("value");
+    if (value != pad.attributes.end() && value->second.f != 0.0f) return std::nullopt;
+    auto pads = pad.attributes.find("pads");
+    if (pads == pad.attributes.end()) return std::nullopt;
+    p = pads->second.ints;
+  } else {
+    if (pad.inputs.size() < 2 || pad.inputs.size() > 3) return std::nullopt;  // no axes input
+    const int pv = pad.inputs[1];
+    if (pv == kNoValue || !s.constant[pv] || s.constants[pv].dtype() != DType::kInt64) {
+      return std::nullopt;
+    }
+    p = s.constants[pv].to_int64_vector();
+    if (pad.inputs.size() == 3 && pad.inputs[2] != kNoValue) {
+      const int cv = pad.inputs[2];
+      if (!s.constant[cv] || s.constants[cv].dtype() != DType::kFloat32 ||
+          s.constants[cv].numel() != 1 || s.constants[cv].data<float>()[0] != 0.0f) {
+        return std::nullopt;
+      }
+    }
+  }
+  if (p.size() != 8 || p[0] != 0 || p[1] != 0 || p[4] != 0 || p[5] != 0) return std::nullopt;
+  for (std::int64_t v : p) {
+    if (v < 0) return std::nullopt;
+  }
+  return std::vector<std::int64_t>{p[2], p[3], p[6], p[7]};
+}
+
+// An AveragePool with no padding of its own (no pads, auto_pad NOTSET or VALID).
+bool without_pads(const Node& pool) {
+  auto auto_pad = pool.attributes.find("auto_pad");
+  if (auto_pad != pool.attributes.end() && auto_pad->second.s != "NOTSET" &&
+      auto_pad->second.s != "VALID") {
+    return false;
+  }
+  auto pads = pool.attributes.find("pads");
+  if (pads == pool.attributes.end()) return true;
+  for (std::int64_t v : pads->second.ints) {
+    if (v != 0) return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 int fuse_for_inference(Graph& g, std::vector<int>& run_order,
@@ -125,6 +178,28 @@ int fuse_for_inference(Graph& g, std::vector<int>& run_order,
   for (std::size_t s = 0; s < run_order.size(); ++s) {
     const int ci = run_order[s];
     const Node& conv = g.nodes[static_cast<std::size_t>(ci)];
+    // Pad (zeros, spatial) -> AveragePool without pads (Inception-v3's count_include_pad
+    // pools, as PyTorch exports them).
+    if (conv.domain.empty() && conv.op_type == "Pad" && conv.outputs.size() == 1) {
+      const int pool = sole_reader(conv.outputs[0]);
+      if (pool < 0) continue;
+      const Node& avg = g.nodes[static_cast<std::size_t>(pool)];
+      if (!avg.domain.empty() || avg.op_type != "AveragePool" || avg.outputs.size() != 1) continue;
+      std::optional<std::vector<std::int64_t>> pads = zero_spatial_pads(g, conv, values);
+      if (!pads || !is_float(conv.inputs[0]) || !without_pads(avg)) continue;
+      Node fused = avg;
+      fused.inputs = {conv.inputs[0]};
+      Attribute pad_attr, include;
+      pad_attr.kind = Attribute::Kind::kInts;
+      pad_attr.ints = *pads;
+      include.kind = Attribute::Kind::kInt;
+      include.i = 1;
+      fused.attributes["pads"] = pad_attr;
+      fused.attributes["count_include_pad"] = include;
+      fused.attributes.erase("auto_pad");
+      replace(ci, std::move(fused), prepare_average_pool, {pool}, avg.outputs[0]);
+      continue;
+    }
     // BatchNormalization -> Relu (DenseNet's pre-activation order).
     if (conv.domain.empty() && conv.op_type == "BatchNormalization" && !conv.outputs.empty()) {
       const int relu = sole_reader(conv.outputs[0]);

@@ -1,9 +1,11 @@
 // Node fusion for inference-only sessions (SessionOptions::fuse): a Conv followed by an Add of a
 // same-shape tensor (a residual connection) and/or a Relu or Clip becomes one FusedConv node whose
-// post-ops oneDNN applies while the output is still in registers, and a BatchNormalization
-// followed by a Relu becomes one BatchNormalizationRelu, each saving a full pass over memory per
-// absorbed node. The outputs of the absorbed nodes are never computed, so a fused session cannot
-// be used for fault injection (the injectors refuse it); `dnnfi run` fuses, campaigns do not.
+// post-ops oneDNN applies while the output is still in registers, a BatchNormalization followed
+// by a Relu becomes one BatchNormalizationRelu, and a zero Pad of the spatial axes followed by an
+// AveragePool without padding becomes that AveragePool with pads and count_include_pad, each
+// saving a full pass over memory per absorbed node. The outputs of the absorbed nodes are never
+// computed, so a fused session cannot be used for fault injection (the injectors refuse it); `dnnfi
+// run` fuses, campaigns do not.
 #pragma once
 
 #include <memory>

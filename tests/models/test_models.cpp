@@ -6,6 +6,8 @@
 #include <map>
 
 #include "common/fixtures.h"
+#include "common/onnx_builder.h"
+#include "common/op_runner.h"
 #include "core/npy.h"
 #include "exec/model_file.h"
 #include "exec/session.h"
@@ -80,7 +82,8 @@ TEST(Models, TwoThreadsMatchOneThread) {
 // A fused session (what `dnnfi run` uses) gives the unfused session's outputs bit for bit, so its
 // output also matches PyTorch. Across the fixtures every fusion pattern occurs: Conv+Relu,
 // Conv+Clip (MobileNetV2's ReLU6), Conv+Add (MobileNetV2's linear residual), Conv+Add+Relu
-// (ResNet), including the depthwise kernel, and BatchNormalization+Relu (DenseNet).
+// (ResNet), including the depthwise kernel, BatchNormalization+Relu (DenseNet), and a zero Pad
+// folded into the AveragePool after it (Inception-v3).
 TEST(Models, FusedSessionEqualsUnfusedBitForBit) {
   std::map<std::string, int> patterns;
   for (const auto& f : test::model_fixtures()) {
@@ -100,6 +103,12 @@ TEST(Models, FusedSessionEqualsUnfusedBitForBit) {
       ++patterns[key];
     }
     EXPECT_LE(fused->run_order().size(), plain->run_order().size());
+    for (int n : plain->run_order()) {
+      patterns["Pad folded"] += plain->graph().nodes[static_cast<std::size_t>(n)].op_type == "Pad";
+    }
+    for (int n : fused->run_order()) {
+      patterns["Pad folded"] -= fused->graph().nodes[static_cast<std::size_t>(n)].op_type == "Pad";
+    }
     std::vector<Tensor> a, b;
     ASSERT_TRUE(fused->run_once({&input, 1}, a).is_ok());
     ValueStore full = plain->make_store();  // the golden-run path: every value its own buffer
@@ -113,6 +122,7 @@ TEST(Models, FusedSessionEqualsUnfusedBitForBit) {
   EXPECT_GT(patterns["Add"], 0);
   EXPECT_GT(patterns["AddRelu"], 0);
   EXPECT_GT(patterns["BatchNormalizationRelu"], 0);
+  EXPECT_GT(patterns["Pad folded"], 0);  // into a following AveragePool
 }
 
 // What `dnnfi run` runs: fused, channels-last between convolutions. Its arithmetic may differ
@@ -146,6 +156,46 @@ TEST(Models, ChannelsLastSessionMatchesPyTorch) {
   EXPECT_GT(channels_last, 5);
   EXPECT_GT(summands, 0);
   EXPECT_GT(pools_and_concats, 0);
+}
+
+// Only a zero Pad of the spatial axes is folded into the AveragePool after it: a Pad with a
+// non-zero value, a reflect Pad, or one padding channels stays, and every output still equals the
+// unfused session's bit for bit.
+TEST(Models, OnlyZeroSpatialPadsFoldIntoAveragePool) {
+  test::OnnxBuilder b;
+  b.input("x", {1, 4, 6, 6}).output("y0").output("y1").output("y2").output("y3");
+  b.initializer_i64("spatial", {8}, {0, 0, 1, 1, 0, 0, 1, 1});
+  b.initializer_i64("channels", {8}, {0, 1, 1, 1, 0, 0, 1, 1});
+  b.initializer("one", {}, {1.0f});
+  b.node("Pad", {"x", "spatial"}, {"p0"});
+  b.node("Pad", {"x", "spatial", "one"}, {"p1"});
+  onnx::NodeProto& reflect = b.node("Pad", {"x", "spatial"}, {"p2"});
+  onnx::AttributeProto* mode = reflect.add_attribute();
+  mode->set_name("mode");
+  mode->set_type(onnx::AttributeProto::STRING);
+  mode->set_s("reflect");
+  b.node("Pad", {"x", "channels"}, {"p3"});
+  for (int i = 0; i < 4; ++i) {
+    onnx::NodeProto& pool =
+        b.node("AveragePool", {"p" + std::to_string(i)}, {"y" + std::to_string(i)});
+    test::OnnxBuilder::set_ints(pool, "kernel_shape", {3, 3});
+  }
+  const std::string path = b.save(test::temp_dir("pad_fold") + "/pad.onnx");
+  SessionOptions fuse;
+  fuse.fuse = true;
+  auto fused = Session::create(load_model(path), fuse);
+  auto plain = Session::create(load_model(path), {});
+  int pads = 0;
+  for (int n : fused->run_order()) {
+    pads += fused->graph().nodes[static_cast<std::size_t>(n)].op_type == "Pad";
+  }
+  EXPECT_EQ(pads, 3);
+  const Tensor x = test::random_tensor({1, 4, 6, 6}, 3);
+  std::vector<Tensor> a, e;
+  ASSERT_TRUE(fused->run_once({&x, 1}, a).is_ok());
+  ASSERT_TRUE(plain->run_once({&x, 1}, e).is_ok());
+  ASSERT_EQ(a.size(), 4u);
+  for (std::size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(a[i].bit_equal(e[i])) << "y" << i;
 }
 
 // The planned store's arena: two values whose lifetimes (producing step to last reading step)
