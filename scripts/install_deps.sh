@@ -6,7 +6,7 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 PKGS=(
   build-essential cmake pkg-config git
   libonnx-dev libprotobuf-dev protobuf-compiler
-  libdnnl-dev
+  libdnnl-dev ocl-icd-opencl-dev
   libcli11-dev libfmt-dev libyaml-cpp-dev nlohmann-json3-dev libsqlite3-dev sqlite3 libstb-dev
   zlib1g-dev libssl-dev libzip-dev libhdf5-dev dataset-fashion-mnist
   libgtest-dev libgmock-dev
