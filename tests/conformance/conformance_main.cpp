@@ -20,6 +20,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <exception>
 #include <filesystem>
 #include <map>
 #include <string>
@@ -44,20 +45,22 @@ struct Args {
   std::string filter;
   bool verbose = false;
   bool list_skips = false;
+  int min_passed = 0;
   CaseOptions case_options;
 };
 
 void print_usage() {
   std::printf(
       "usage: test_conformance [DATA_DIR] [--filter SUBSTR] [--verbose] [--list-skips] "
-      "[--reference] [--no-bind]\n"
+      "[--reference] [--no-bind] [--min-passed N]\n"
       "  DATA_DIR      libonnx-testdata data directory (default %s)\n"
       "  --filter S    run only cases whose name (e.g. node/test_abs) contains S\n"
       "  --verbose     print every case with its outcome\n"
       "  --list-skips  print every skipped case with its reason\n"
       "  --reference   use the plain reference kernels everywhere\n"
       "  --no-bind     skip cases whose shape-like inputs are graph inputs instead of binding\n"
-      "                them to the data set's values as initializers\n",
+      "                them to the data set's values as initializers\n"
+      "  --min-passed N  fail unless at least N cases pass (catches passes turning into skips)\n",
       std::string(kDefaultDataDir).c_str());
 }
 
@@ -75,6 +78,13 @@ bool parse_args(int argc, char** argv, Args& args) {
       args.list_skips = true;
     } else if (a == "--reference") {
       args.case_options.reference_kernels = true;
+    } else if (a == "--min-passed") {
+      if (++i >= argc) return false;
+      try {
+        args.min_passed = std::stoi(argv[i]);
+      } catch (const std::exception&) {
+        return false;
+      }
     } else if (a == "--no-bind") {
       args.case_options.bind_shape_inputs = false;
     } else if (a.starts_with("-") || have_dir) {
@@ -254,5 +264,10 @@ int main(int argc, char** argv) {
       "initializers)\n",
       seconds, args.case_options.reference_kernels ? "reference" : "optimised", passed_bound);
   fmt::print("{} passed, {} failed, {} skipped\n", passed, failed, skipped);
+  if (passed < args.min_passed) {
+    fmt::print("FAIL: {} passed, below the committed floor of {} (--min-passed)\n", passed,
+               args.min_passed);
+    return 1;
+  }
   return failed > 0 ? 1 : 0;
 }
