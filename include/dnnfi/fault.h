@@ -23,7 +23,7 @@
 //   dnnfi::FaultSampler sampler(*session, dnnfi::SamplerConfig{});
 //   for (std::uint64_t i = 0; i < 1000; ++i) {
 //     std::vector<dnnfi::Fault> faults = sampler.sample(/*seed=*/42, i);  // depends on (42, i)
-//     only dnnfi::TrialResult t = injector.run_trial(golden, faults, dnnfi::TrialOptions{}, ws);
+//     dnnfi::TrialResult t = injector.run_trial(golden, faults, dnnfi::TrialOptions{}, ws);
 //   }
 //
 // A Session and a GoldenRun are shared read-only by any number of threads; each thread needs its

@@ -36,7 +36,11 @@ struct Reader {
     if (!map.IsMap())
       fail_at(what, map, section.empty() ? "config" : section, "expected a mapping");
     for (const auto& kv : map) {
-      const std::string key = kv.first.as<std::string>();
+      if (!kv.first.IsScalar()) {
+        fail_at(what, kv.first, section.empty() ? "config" : section,
+                "a key must be a plain name, not a list or a mapping");
+      }
+      const std::string key = kv.first.Scalar();
       if (!allowed.contains(key)) {
         std::string list;
         for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
@@ -295,8 +299,9 @@ void parse_tensorfi2(const Reader& r, const YAML::Node& root, CampaignConfig& c)
   double amount = 1.0;
   if (root["Amount"]) amount = r.get<double>(root["Amount"], "Amount");
   if (type == "bitflips" || type == "random") {
-    if (amount < 1.0 || amount != std::floor(amount)) {
-      fail_at(r.what, root["Amount"], "Amount", "must be a whole number >= 1 for " + type);
+    if (amount < 1.0 || amount != std::floor(amount) || amount > kMaxFaultsPerTrial) {
+      fail_at(r.what, root["Amount"], "Amount",
+              fmt::format("must be a whole number in 1..{} for {}", kMaxFaultsPerTrial, type));
     }
     s.faults_per_trial = static_cast<int>(amount);
   } else if (type == "zeros") {
@@ -437,7 +442,9 @@ void validate_campaign_config(const CampaignConfig& c) {
     bad("target_halfwidth",
         "needs the whole campaign in one run; it cannot be combined with shards");
   }
-  if (c.faults.faults_per_trial < 1) bad("faults.per_trial", "must be >= 1");
+  if (c.faults.faults_per_trial < 1 || c.faults.faults_per_trial > kMaxFaultsPerTrial) {
+    bad("faults.per_trial", fmt::format("must be in 1..{}", kMaxFaultsPerTrial));
+  }
   if (c.faults.bits_per_fault < 1) bad("faults.bits_per_fault", "must be >= 1");
 }
 

@@ -38,6 +38,9 @@ struct CampaignConfig {
   bool tensorfi2 = false;  // the fault spec came from TensorFI2 keys
 };
 
+// The most faults one trial may inject (faults.per_trial, TensorFI2's Amount).
+inline constexpr int kMaxFaultsPerTrial = 1000000;
+
 // Parses a config file. Relative paths in it are taken relative to the file's folder.
 CampaignConfig load_campaign_config(const std::string& path);
 // Parses YAML text; `what` names it in errors, relative paths resolve against `base_dir`.

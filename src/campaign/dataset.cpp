@@ -3,6 +3,7 @@
 // dataset_images.cpp.
 #include "campaign/dataset.h"
 
+#include <fmt/format.h>
 #include <zip.h>
 #include <zlib.h>
 
@@ -40,32 +41,6 @@ void require_file(const std::string& path) {
   if (!fs::is_regular_file(path, ec)) {
     throw InputError(path + (fs::exists(path, ec) ? ": not a regular file" : ": no such file"));
   }
-}
-
-// Reads a file that may be gzip-compressed; zlib's gzread passes plain files through unchanged
-// (it looks for the gzip magic bytes itself), so .gz and uncompressed IDX files share one path.
-std::string read_maybe_gzip(const std::string& path) {
-  require_file(path);
-  gzFile f = gzopen(path.c_str(), "rb");
-  if (f == nullptr) throw InputError(path + ": cannot open file");
-  std::string bytes;
-  std::array<char, 1 << 16> buf;
-  for (;;) {
-    const int n = gzread(f, buf.data(), static_cast<unsigned>(buf.size()));
-    if (n <= 0) {
-      int err = Z_OK;
-      const char* msg = gzerror(f, &err);
-      if (n < 0 || (err != Z_OK && err != Z_STREAM_END)) {
-        const std::string why = msg ? msg : "read error";
-        gzclose(f);
-        throw InputError(path + ": corrupt or truncated gzip data (" + why + ")");
-      }
-      break;
-    }
-    bytes.append(buf.data(), static_cast<std::size_t>(n));
-  }
-  gzclose(f);
-  return bytes;
 }
 
 // Sample labels from an array: one integer per sample (shape [N] or [N,1]), of any integer dtype
@@ -301,47 +276,100 @@ std::unique_ptr<Dataset> open_npz(const DatasetConfig& config) {
                                         "npz " + path);
 }
 
-std::uint32_t read_be32(const std::string& b, std::size_t at) {
-  return (static_cast<std::uint32_t>(static_cast<unsigned char>(b[at])) << 24) |
-         (static_cast<std::uint32_t>(static_cast<unsigned char>(b[at + 1])) << 16) |
-         (static_cast<std::uint32_t>(static_cast<unsigned char>(b[at + 2])) << 8) |
-         static_cast<std::uint32_t>(static_cast<unsigned char>(b[at + 3]));
+std::uint32_t read_be32(const unsigned char* b) {
+  return (static_cast<std::uint32_t>(b[0]) << 24) | (static_cast<std::uint32_t>(b[1]) << 16) |
+         (static_cast<std::uint32_t>(b[2]) << 8) | static_cast<std::uint32_t>(b[3]);
 }
 
-// Validates an unsigned-byte IDX file with `ndims` dims; returns the dims, and the offset of the
-// data in `bytes`.
-std::vector<std::int64_t> parse_idx_header(const std::string& bytes, const std::string& path,
-                                           int ndims, std::size_t& data_offset) {
-  const std::uint32_t want = 0x0800u | static_cast<std::uint32_t>(ndims);
-  char want_hex[16];
-  std::snprintf(want_hex, sizeof want_hex, "0x%08x", want);
-  const char* kind = ndims == 1 ? "labels" : "images";
-  if (bytes.size() < 4)
-    throw InputError(path + ": not an IDX file (only " + std::to_string(bytes.size()) + " bytes)");
-  const std::uint32_t magic = read_be32(bytes, 0);
-  if (magic != want) {
-    char got_hex[16];
-    std::snprintf(got_hex, sizeof got_hex, "0x%08x", magic);
-    throw InputError(path + ": bad IDX magic " + got_hex + " (expected " + want_hex + " for " +
-                     kind + ")");
-  }
-  data_offset = 4 + 4 * static_cast<std::size_t>(ndims);
-  if (bytes.size() < data_offset) throw InputError(path + ": truncated IDX header");
+// An IDX file's data must fit this (Fashion-MNIST's test images take 7.8 MB).
+constexpr std::int64_t kMaxIdxBytes = std::int64_t{1} << 32;
+
+// An IDX file (plain or gzip: zlib's gzread passes plain files through) read as its header
+// says: the header first, then exactly the bytes it declares, so a gzip bomb or a lying header
+// never makes the reader hold more than the declared size.
+struct IdxFile {
   std::vector<std::int64_t> dims;
+  std::string data;
+};
+
+class GzReader {
+ public:
+  explicit GzReader(const std::string& path) : path_(path) {
+    require_file(path);
+    f_ = gzopen(path.c_str(), "rb");
+    if (f_ == nullptr) throw InputError(path + ": cannot open file");
+  }
+  ~GzReader() { gzclose(f_); }
+  GzReader(const GzReader&) = delete;
+  GzReader& operator=(const GzReader&) = delete;
+
+  // Reads up to n bytes into p; returns how many were read (fewer only at the end of the data).
+  std::size_t read(char* p, std::size_t n) {
+    std::size_t got = 0;
+    while (got < n) {
+      const unsigned want = static_cast<unsigned>(std::min<std::size_t>(n - got, 1 << 20));
+      const int r = gzread(f_, p + got, want);
+      if (r < 0 || (r == 0 && !gzeof(f_))) {
+        int err = Z_OK;
+        const char* msg = gzerror(f_, &err);
+        throw InputError(path_ + ": corrupt or truncated gzip data (" +
+                         std::string(msg != nullptr ? msg : "read error") + ")");
+      }
+      if (r == 0) break;
+      got += static_cast<std::size_t>(r);
+    }
+    return got;
+  }
+
+ private:
+  std::string path_;
+  gzFile f_ = nullptr;
+};
+
+// Reads an unsigned-byte IDX file with `ndims` dims.
+IdxFile read_idx(const std::string& path, int ndims) {
+  const std::uint32_t want = 0x0800u | static_cast<std::uint32_t>(ndims);
+  const char* kind = ndims == 1 ? "labels" : "images";
+  GzReader in(path);
+  std::array<unsigned char, 4 + 4 * 3> header{};
+  const std::size_t header_size = 4 + 4 * static_cast<std::size_t>(ndims);
+  const std::size_t got = in.read(reinterpret_cast<char*>(header.data()), header_size);
+  if (got < 4)
+    throw InputError(path + ": not an IDX file (only " + std::to_string(got) + " bytes)");
+  const std::uint32_t magic = read_be32(header.data());
+  if (magic != want) {
+    throw InputError(fmt::format("{}: bad IDX magic 0x{:08x} (expected 0x{:08x} for {})", path,
+                                 magic, want, kind));
+  }
+  if (got < header_size) throw InputError(path + ": truncated IDX header");
+  IdxFile file;
   std::int64_t numel = 1;
   for (int d = 0; d < ndims; ++d) {
-    dims.push_back(read_be32(bytes, 4 + 4 * static_cast<std::size_t>(d)));
-    numel *= dims.back();  // three 32-bit dims could overflow only past 2^63; checked below
-    if (numel > (std::int64_t{1} << 40)) throw InputError(path + ": IDX dims too large");
+    file.dims.push_back(read_be32(header.data() + 4 + 4 * d));
+    numel *= file.dims.back();  // at most 2^32 * 2^32 before the check below, then <= 2^64
+    if (numel > kMaxIdxBytes) {
+      throw InputError(path + ": IDX dims " + shape_to_string(file.dims) + " exceed " +
+                       std::to_string(kMaxIdxBytes) + " bytes");
+    }
   }
-  const std::size_t have = bytes.size() - data_offset;
-  if (have != static_cast<std::size_t>(numel)) {
-    throw InputError(path + ": " +
-                     (have < static_cast<std::size_t>(numel) ? "truncated" : "oversized") +
-                     " IDX data (" + std::to_string(have) + " bytes, header " +
-                     shape_to_string(dims) + " needs " + std::to_string(numel) + ")");
+  // Grow with the data actually there, not with the header's claim.
+  constexpr std::size_t kChunk = std::size_t{1} << 24;
+  const auto need = static_cast<std::size_t>(numel);
+  while (file.data.size() < need) {
+    const std::size_t old = file.data.size();
+    file.data.resize(std::min(need, old + kChunk));
+    const std::size_t n = in.read(file.data.data() + old, file.data.size() - old);
+    if (n < file.data.size() - old) {
+      throw InputError(fmt::format("{}: truncated IDX data ({} bytes, header {} needs {})", path,
+                                   old + n, shape_to_string(file.dims), need));
+    }
   }
-  return dims;
+  char extra = 0;
+  if (in.read(&extra, 1) != 0) {
+    throw InputError(fmt::format("{}: oversized IDX data (more than the {} bytes header {} needs)",
+                                 path, need, shape_to_string(file.dims)));
+  }
+  return file;
 }
 
 // IDX images (N x H x W, uint8) and labels, decoded up front: Fashion-MNIST's test set is 7.8 MB.
@@ -349,21 +377,25 @@ class IdxDataset final : public Dataset {
  public:
   explicit IdxDataset(const DatasetConfig& config) : path_(dataset_detail::single_path(config)) {
     if (config.labels.empty()) throw InputError(path_ + ": an idx dataset needs a labels file");
-    images_ = read_maybe_gzip(path_);
-    const auto dims = parse_idx_header(images_, path_, 3, offset_);
-    count_ = dims[0];
+    IdxFile images = read_idx(path_, 3);
+    images_ = std::move(images.data);
+    count_ = images.dims[0];
     if (count_ == 0) throw InputError(path_ + ": IDX file holds no images");
-    height_ = static_cast<int>(dims[1]);
-    width_ = static_cast<int>(dims[2]);
-    std::size_t label_offset = 0;
-    const std::string label_bytes = read_maybe_gzip(config.labels);
-    const auto label_dims = parse_idx_header(label_bytes, config.labels, 1, label_offset);
-    if (label_dims[0] != count_) {
-      throw InputError(path_ + " has " + std::to_string(count_) + " images but " + config.labels +
-                       " has " + std::to_string(label_dims[0]) + " labels");
+    if (images.dims[1] < 1 || images.dims[2] < 1 ||
+        images.dims[1] > dataset_detail::kMaxImageSide ||
+        images.dims[2] > dataset_detail::kMaxImageSide) {
+      throw InputError(fmt::format("{}: IDX images of {}x{} pixels (each side must be 1..{})",
+                                   path_, images.dims[1], images.dims[2],
+                                   dataset_detail::kMaxImageSide));
     }
-    labels_.assign(label_bytes.begin() + static_cast<std::ptrdiff_t>(label_offset),
-                   label_bytes.end());
+    height_ = static_cast<int>(images.dims[1]);
+    width_ = static_cast<int>(images.dims[2]);
+    const IdxFile labels = read_idx(config.labels, 1);
+    if (labels.dims[0] != count_) {
+      throw InputError(path_ + " has " + std::to_string(count_) + " images but " + config.labels +
+                       " has " + std::to_string(labels.dims[0]) + " labels");
+    }
+    labels_.assign(labels.data.begin(), labels.data.end());
   }
 
   std::int64_t size() const override { return count_; }
@@ -382,16 +414,15 @@ class IdxDataset final : public Dataset {
     s.channels = 1;
     s.label = labels_[static_cast<std::size_t>(i)];
     const std::size_t n = static_cast<std::size_t>(height_) * static_cast<std::size_t>(width_);
-    const auto* p = reinterpret_cast<const unsigned char*>(images_.data()) + offset_ +
-                    static_cast<std::size_t>(i) * n;
+    const auto* p =
+        reinterpret_cast<const unsigned char*>(images_.data()) + static_cast<std::size_t>(i) * n;
     s.pixels.assign(p, p + n);
     return s;
   }
 
  private:
   std::string path_;
-  std::string images_;  // the whole decompressed file; pixels start at offset_
-  std::size_t offset_ = 0;
+  std::string images_;  // the decompressed pixels, image after image
   std::int64_t count_ = 0;
   int height_ = 0, width_ = 0;
   std::vector<std::uint8_t> labels_;

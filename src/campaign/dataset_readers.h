@@ -10,6 +10,9 @@
 
 namespace dnnfi::dataset_detail {
 
+// The largest image side a reader accepts (pixels); sample sizes are ints.
+inline constexpr std::int64_t kMaxImageSide = 1 << 15;
+
 // The only path of a single-path format; throws InputError when there is not exactly one.
 const std::string& single_path(const DatasetConfig& config);
 

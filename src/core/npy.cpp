@@ -3,6 +3,7 @@
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <utility>
 
 #include "core/error.h"
 
@@ -21,25 +22,119 @@ constexpr DescrEntry kDescrs[] = {
     {"<i8", DType::kInt64},   {"<u8", DType::kUInt64},  {"|b1", DType::kBool},
 };
 
-// Value of `key` in the header dict, as the raw text up to the next top-level comma/brace.
-std::string header_field(const std::string& header, const std::string& key,
-                         const std::string& what) {
-  const std::string k = "'" + key + "'";
-  const auto pos = header.find(k);
-  if (pos == std::string::npos) throw InputError(what + ": .npy header lacks '" + key + "'");
-  auto p = header.find(':', pos + k.size());
-  if (p == std::string::npos) throw InputError(what + ": malformed .npy header");
-  ++p;
-  while (p < header.size() && header[p] == ' ') ++p;
-  if (p < header.size() && header[p] == '(') {
-    const auto end = header.find(')', p);
-    if (end == std::string::npos) throw InputError(what + ": malformed .npy shape");
-    return header.substr(p, end - p + 1);
+// The header is a Python dict literal, e.g. {'descr': '<f4', 'fortran_order': False,
+// 'shape': (3, 4), } padded with spaces and a newline. It is parsed strictly: exactly these three
+// keys, a quoted descr, a True/False fortran_order, and a tuple of non-negative integers.
+struct NpyHeader {
+  std::string descr;
+  bool fortran_order = false;
+  Shape shape;
+};
+
+class HeaderParser {
+ public:
+  HeaderParser(const std::string& text, const std::string& what) : s_(text), what_(what) {}
+
+  NpyHeader parse() {
+    NpyHeader h;
+    bool have_descr = false, have_fortran = false, have_shape = false;
+    expect('{');
+    while (true) {
+      skip_space();
+      if (peek() == '}') break;
+      const std::string key = quoted();
+      skip_space();
+      expect(':');
+      skip_space();
+      if (key == "descr" && !have_descr) {
+        h.descr = quoted();
+        have_descr = true;
+      } else if (key == "fortran_order" && !have_fortran) {
+        h.fortran_order = boolean();
+        have_fortran = true;
+      } else if (key == "shape" && !have_shape) {
+        h.shape = tuple();
+        have_shape = true;
+      } else {
+        fail("unexpected or repeated key '" + key + "'");
+      }
+      skip_space();
+      if (peek() == ',') {
+        ++pos_;
+      } else if (peek() != '}') {
+        fail("expected ',' or '}'");
+      }
+    }
+    ++pos_;
+    skip_space();
+    if (pos_ != s_.size()) fail("text after the header dict");
+    if (!have_descr || !have_fortran || !have_shape) {
+      fail("the header must give 'descr', 'fortran_order' and 'shape'");
+    }
+    return h;
   }
-  auto end = p;
-  while (end < header.size() && header[end] != ',' && header[end] != '}') ++end;
-  return header.substr(p, end - p);
-}
+
+ private:
+  [[noreturn]] void fail(const std::string& why) const {
+    throw InputError(what_ + ": malformed .npy header at byte " + std::to_string(pos_) + ": " +
+                     why);
+  }
+  char peek() const { return pos_ < s_.size() ? s_[pos_] : '\0'; }
+  void skip_space() {
+    while (pos_ < s_.size() && (s_[pos_] == ' ' || s_[pos_] == '\n' || s_[pos_] == '\t')) ++pos_;
+  }
+  void expect(char c) {
+    if (peek() != c) fail(std::string("expected '") + c + "'");
+    ++pos_;
+  }
+  std::string quoted() {
+    const char q = peek();
+    if (q != '\'' && q != '"') fail("expected a quoted string");
+    const auto end = s_.find(q, pos_ + 1);
+    if (end == std::string::npos) fail("unterminated string");
+    std::string out = s_.substr(pos_ + 1, end - pos_ - 1);
+    pos_ = end + 1;
+    return out;
+  }
+  bool boolean() {
+    for (const auto& [word, value] : {std::pair{"True", true}, std::pair{"False", false}}) {
+      if (s_.compare(pos_, std::strlen(word), word) == 0) {
+        pos_ += std::strlen(word);
+        return value;
+      }
+    }
+    fail("expected True or False");
+  }
+  Shape tuple() {
+    expect('(');
+    Shape shape;
+    while (true) {
+      skip_space();
+      if (peek() == ')') break;
+      std::int64_t d = 0;
+      const std::size_t start = pos_;
+      while (peek() >= '0' && peek() <= '9') {
+        if (pos_ - start >= 15) fail("dimension too large");
+        d = d * 10 + (peek() - '0');
+        ++pos_;
+      }
+      if (pos_ == start) fail("a shape holds non-negative integers only");
+      shape.push_back(d);
+      skip_space();
+      if (peek() == ',') {
+        ++pos_;
+      } else if (peek() != ')') {
+        fail("a shape holds non-negative integers only");
+      }
+    }
+    ++pos_;
+    return shape;
+  }
+
+  const std::string& s_;
+  const std::string& what_;
+  std::size_t pos_ = 0;
+};
 
 }  // namespace
 
@@ -64,11 +159,9 @@ Tensor parse_npy(const std::string& bytes, const std::string& what) {
     throw InputError(what + ": unsupported .npy version " + std::to_string(major));
   }
   if (header_start + header_len > bytes.size()) throw InputError(what + ": truncated .npy header");
-  const std::string header = bytes.substr(header_start, header_len);
-  std::string descr = header_field(header, "descr", what);
-  if (descr.size() >= 2 && (descr.front() == '\'' || descr.front() == '"')) {
-    descr = descr.substr(1, descr.size() - 2);
-  }
+  const std::string header_text = bytes.substr(header_start, header_len);
+  const NpyHeader header = HeaderParser(header_text, what).parse();
+  const std::string& descr = header.descr;
   DType dtype = DType::kUndefined;
   for (const auto& e : kDescrs) {
     if (descr == e.descr) dtype = e.dtype;
@@ -79,24 +172,10 @@ Tensor parse_npy(const std::string& bytes, const std::string& what) {
   if (dtype == DType::kUndefined) {
     throw InputError(what + ": unsupported .npy dtype '" + descr + "'");
   }
-  const std::string fortran = header_field(header, "fortran_order", what);
-  if (fortran.find("True") != std::string::npos) {
+  if (header.fortran_order) {
     throw InputError(what + ": Fortran-order .npy arrays are not supported");
   }
-  const std::string shape_text = header_field(header, "shape", what);
-  Shape shape;
-  std::string num;
-  for (char c : shape_text) {
-    if (c >= '0' && c <= '9') {
-      num += c;
-    } else if (!num.empty()) {
-      if (num.size() > 15) throw InputError(what + ": .npy dimension too large");
-      shape.push_back(std::stoll(num));
-      num.clear();
-    } else if (c == '-') {
-      throw InputError(what + ": negative .npy dimension");
-    }
-  }
+  const Shape& shape = header.shape;
   std::int64_t numel = 1;
   for (std::int64_t d : shape) {
     if (d != 0 && numel > (std::int64_t{1} << 40) / d) throw InputError(what + ": array too large");
@@ -104,10 +183,11 @@ Tensor parse_npy(const std::string& bytes, const std::string& what) {
   }
   const std::size_t data_start = header_start + header_len;
   const std::size_t need = static_cast<std::size_t>(numel) * dtype_size(dtype);
-  if (bytes.size() - data_start < need) {
-    throw InputError(what + ": truncated .npy data (" + std::to_string(bytes.size() - data_start) +
-                     " bytes, shape " + shape_to_string(shape) + " needs " + std::to_string(need) +
-                     ")");
+  const std::size_t have = bytes.size() - data_start;
+  if (have != need) {
+    throw InputError(what + ": " + (have < need ? "truncated" : "oversized") + " .npy data (" +
+                     std::to_string(have) + " bytes, shape " + shape_to_string(shape) + " needs " +
+                     std::to_string(need) + ")");
   }
   Tensor t(dtype, shape);
   if (need) std::memcpy(t.raw(), bytes.data() + data_start, need);

@@ -17,6 +17,9 @@ using Shape = std::vector<std::int64_t>;
 
 // Product of the dims (1 for a scalar). Dims must be >= 0.
 std::int64_t shape_numel(const Shape& shape);
+// The same for dims read from a file or computed from them: -1 when a dim is negative or the
+// product is so large that its size in bytes (up to 16 per element) would not fit in int64.
+std::int64_t checked_numel(std::span<const std::int64_t> dims);
 std::string shape_to_string(const Shape& shape);  // "[1,3,224,224]"
 // Row-major strides in elements.
 std::vector<std::int64_t> shape_strides(const Shape& shape);

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 
@@ -41,6 +42,30 @@ Shape resolve_input_shape(const Graph& g, const Value& v, const SessionOptions& 
     }
   }
   return given;
+}
+
+std::string bytes_text(double b) {
+  const char* unit = "bytes";
+  for (const char* u : {"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"}) {
+    if (b < 1024) break;
+    b /= 1024;
+    unit = u;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.4g %s", b, unit);
+  return buf;
+}
+
+// Empty when a tensor of this info may be allocated; otherwise why not.
+std::string oversize(const TensorInfo& info, const SessionOptions& options) {
+  const std::size_t elem = dtype_size(info.dtype);
+  const std::int64_t n = checked_numel(info.shape);
+  double bytes = static_cast<double>(elem);
+  for (std::int64_t d : info.shape) bytes *= static_cast<double>(d);
+  if (n >= 0 && static_cast<std::size_t>(n) * elem <= options.max_tensor_bytes) return {};
+  return "shape " + shape_to_string(info.shape) + " would take " + bytes_text(bytes) +
+         ", over the " + bytes_text(static_cast<double>(options.max_tensor_bytes)) +
+         " limit for one tensor";
 }
 
 // Lifetimes in run steps: a value is live from the step that produces it to the last step that
@@ -130,6 +155,9 @@ std::shared_ptr<const Session> Session::create(Graph graph, const SessionOptions
   }
   for (int v : g.inputs) {
     s->infos_[v] = TensorInfo{g.values[v].info.dtype, resolve_input_shape(g, g.values[v], options)};
+    if (const std::string why = oversize(s->infos_[v], options); !why.empty()) {
+      throw InputError(where(g) + "input '" + g.values[v].name + "': " + why);
+    }
   }
 
   const std::int64_t default_opset = g.opset("");
@@ -173,6 +201,9 @@ std::shared_ptr<const Session> Session::create(Graph graph, const SessionOptions
         ctx.fail("output " + std::to_string(o) + " has no dtype");
       for (std::int64_t d : info.shape) {
         if (d < 0) ctx.fail("output " + std::to_string(o) + " has an unknown dimension");
+      }
+      if (const std::string why = oversize(info, options); !why.empty()) {
+        ctx.fail("output '" + g.values[v].name + "': " + why);
       }
       s->infos_[v] = info;
       g.values[v].info = info;

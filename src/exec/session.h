@@ -29,6 +29,10 @@ struct SessionOptions {
   // convolution. The kernels then chosen may sum in a different order, so outputs can differ
   // from the unfused session's in the last bits.
   bool channels_last = false;
+  // The largest tensor (bytes) a graph input or node output may have; a model whose shapes
+  // (from the file, or inferred from its attributes and constants) exceed it is refused at
+  // prepare time with an error naming the value, instead of failing to allocate.
+  std::size_t max_tensor_bytes = std::size_t{8} << 30;
 };
 
 // One tensor per value id: the graph inputs, every node output, and (aliased, read-only) the

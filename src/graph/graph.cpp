@@ -29,21 +29,21 @@ std::int64_t Graph::opset(const std::string& domain) const {
 void Graph::finalize() {
   const std::string where = source.empty() ? "" : source + ": ";
   const int nv = static_cast<int>(values.size());
+  std::vector<bool> is_input(values.size(), false);
+  for (int v : inputs) is_input[v] = true;
   std::vector<int> producer(values.size(), -1);
   for (std::size_t n = 0; n < nodes.size(); ++n) {
     for (int v : nodes[n].outputs) {
       if (v == kNoValue) continue;
       if (v < 0 || v >= nv)
         throw LoadError(where + "node '" + nodes[n].name + "' has a bad output id");
-      if (producer[v] != -1 || values[v].is_initializer) {
+      if (producer[v] != -1 || values[v].is_initializer || is_input[v]) {
         throw LoadError(where + "value '" + values[v].name +
                         "' is produced more than once (node '" + nodes[n].name + "')");
       }
       producer[v] = static_cast<int>(n);
     }
   }
-  std::vector<bool> is_input(values.size(), false);
-  for (int v : inputs) is_input[v] = true;
   // Kahn's algorithm, taking ready nodes in file order so the result is stable.
   std::vector<int> pending(nodes.size(), 0);
   std::vector<std::vector<int>> users(values.size());

@@ -1,4 +1,4 @@
-// ONNX model file -> Graph, with Debian's libonnx protobuf classes. Supports IR versions 3..8 and
+// ONNX model file -> Graph, with Debian's libonnx protobuf classes. Supports IR versions 3..9 and
 // ai.onnx opsets 7..17, initializers (raw_data, typed fields, external data files), Constant
 // nodes, graph inputs that are also initializers, symbolic dims.
 #pragma once

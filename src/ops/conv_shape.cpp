@@ -17,7 +17,11 @@ AutoPad read_auto_pad(const PrepareContext& ctx) {
   ctx.fail("auto_pad '" + s + "' is not one of NOTSET, SAME_UPPER, SAME_LOWER, VALID");
 }
 
-// An ints attribute of exactly `n` values (or the fallback), each >= `min`.
+// Bound on strides, dilations and pads: far beyond any real model, and small enough that the
+// window arithmetic below (extent, padded size, output size) cannot overflow int64.
+constexpr std::int64_t kMaxWindowAttr = std::int64_t{1} << 24;
+
+// An ints attribute of exactly `n` values (or the fallback), each in [min, kMaxWindowAttr].
 std::vector<std::int64_t> read_ints(const PrepareContext& ctx, const std::string& name,
                                     std::size_t n, std::int64_t fallback, std::int64_t min) {
   std::vector<std::int64_t> v = ctx.attr_ints(name, std::vector<std::int64_t>(n, fallback));
@@ -29,6 +33,9 @@ std::vector<std::int64_t> read_ints(const PrepareContext& ctx, const std::string
     if (x < min)
       ctx.fail("attribute '" + name + "' has value " + std::to_string(x) + " < " +
                std::to_string(min));
+    if (x > kMaxWindowAttr)
+      ctx.fail("attribute '" + name + "' has value " + std::to_string(x) + " > " +
+               std::to_string(kMaxWindowAttr));
   }
   return v;
 }
@@ -48,7 +55,10 @@ Window read_common(const PrepareContext& ctx, const Shape& in_spatial,
              std::to_string(w.rank));
   }
   for (std::int64_t k : kernel) {
-    if (k < 1) ctx.fail("kernel dims must be >= 1");
+    if (k < 1 || k > kMaxWindowAttr) {
+      ctx.fail("kernel dims must be in [1, " + std::to_string(kMaxWindowAttr) + "], got " +
+               std::to_string(k));
+    }
   }
   w.in = in_spatial;
   w.kernel = kernel;

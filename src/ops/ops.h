@@ -45,7 +45,7 @@ Prepared prepare_greater(const PrepareContext& ctx);
 Prepared prepare_where(const PrepareContext& ctx);
 Prepared prepare_prelu(const PrepareContext& ctx);
 
-// shape ops (tensor.cpp, gather.cpp, pad.cpp...)
+// shape ops (concat_split.cpp, gather.cpp, pad.cpp, reshape.cpp, slice.cpp...)
 Prepared prepare_concat(const PrepareContext& ctx);
 Prepared prepare_split(const PrepareContext& ctx);
 Prepared prepare_slice(const PrepareContext& ctx);

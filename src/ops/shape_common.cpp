@@ -23,16 +23,6 @@ void require_rank_at_most_max(const PrepareContext& ctx, std::size_t rank) {
   }
 }
 
-std::int64_t checked_numel(std::span<const std::int64_t> dims) {
-  std::int64_t n = 1;
-  for (std::int64_t d : dims) {
-    if (d < 0) return -1;
-    if (__builtin_mul_overflow(n, d, &n)) return -1;
-  }
-  // Keep byte counts (numel * 8) representable too.
-  return n > (INT64_MAX >> 4) ? -1 : n;
-}
-
 void require_valid_shape(const PrepareContext& ctx, const Shape& shape, const std::string& what) {
   if (checked_numel(shape) < 0) {
     ctx.fail(what + " " + dims_to_string(shape) + " has a negative dimension or is too large");

@@ -28,8 +28,6 @@ std::string node_tag(const PrepareContext& ctx);
 void require_static_shape(const PrepareContext& ctx, std::size_t i);
 // Fails when the rank is above kMaxShapeOpRank.
 void require_rank_at_most_max(const PrepareContext& ctx, std::size_t rank);
-// Product of dims, or -1 when a dim is negative or the product overflows int64.
-std::int64_t checked_numel(std::span<const std::int64_t> dims);
 // Fails when the output shape has a negative dim or its element count overflows.
 void require_valid_shape(const PrepareContext& ctx, const Shape& shape, const std::string& what);
 

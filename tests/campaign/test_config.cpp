@@ -183,6 +183,19 @@ TEST(CampaignConfig, ErrorsNameTheKeyAndLine) {
   EXPECT_NE(error_of("preprocess:\n  std: [0]\n").find("preprocess.std"), std::string::npos);
   EXPECT_NE(error_of("").find("empty"), std::string::npos);
   EXPECT_THROW(load_campaign_config("/nonexistent/dir/c.yaml"), InputError);
+  // A key that is a list or a mapping, at the top and inside a section.
+  EXPECT_NE(error_of("model: m.onnx\n[a, b]: 3\n").find("c.yaml:2: config: a key must be a plain"),
+            std::string::npos)
+      << error_of("model: m.onnx\n[a, b]: 3\n");
+  EXPECT_NE(error_of("faults:\n  {x: 1}: 2\n").find("c.yaml:2: faults: a key must be a plain"),
+            std::string::npos);
+  // Fault counts that do not fit (TensorFI2's Amount was cast to int).
+  EXPECT_NE(error_of("Type: bitflips\nAmount: 1e12\n").find("c.yaml:2: Amount: must be a whole"),
+            std::string::npos)
+      << error_of("Type: bitflips\nAmount: 1e12\n");
+  EXPECT_NE(error_of("Type: random\nAmount: 3000000000\n").find("Amount"), std::string::npos);
+  EXPECT_NE(error_of("faults:\n  per_trial: 1e12\n").find("c.yaml:2: faults.per_trial"),
+            std::string::npos);
 }
 
 TEST(CampaignConfig, ValidateNeedsModelAndDataset) {

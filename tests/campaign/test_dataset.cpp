@@ -3,6 +3,7 @@
 // torchvision (see its docstring), and Debian's real Fashion-MNIST t10k files are checked against
 // facts that numpy computed from them.
 #include <gtest/gtest.h>
+#include <zlib.h>
 
 #include <algorithm>
 #include <cmath>
@@ -242,6 +243,51 @@ TEST(IdxDataset, BadFilesNameTheFile) {
                      {d + "images-idx3-ubyte", d + "labels-short-idx1-ubyte"});
   expect_input_error(open("missing-idx3-ubyte", "labels-idx1-ubyte"), {d + "missing-idx3-ubyte"});
   expect_input_error(open("images-idx3-ubyte", "missing-idx1-ubyte"), {d + "missing-idx1-ubyte"});
+}
+
+// An IDX header (magic 0x0000080<n>, big-endian dims) followed by `data_bytes` zero bytes, written
+// plain or gzip-compressed (a few KB of gzip can expand to hundreds of MB: a decompression bomb).
+std::string write_idx(const std::string& path, std::vector<std::uint32_t> dims,
+                      std::size_t data_bytes, bool gzip) {
+  std::string bytes = {0, 0, 8, static_cast<char>(dims.size())};
+  for (std::uint32_t d : dims) {
+    for (int s = 24; s >= 0; s -= 8) bytes += static_cast<char>((d >> s) & 0xff);
+  }
+  bytes.append(data_bytes, '\0');
+  if (gzip) {
+    gzFile f = gzopen(path.c_str(), "wb9");
+    gzwrite(f, bytes.data(), static_cast<unsigned>(bytes.size()));
+    gzclose(f);
+  } else {
+    std::ofstream(path, std::ios::binary) << bytes;
+  }
+  return path;
+}
+
+TEST(IdxDataset, HeaderBoundsWhatIsRead) {
+  const std::string dir = test::temp_dir("idx");
+  const std::string labels = write_idx(dir + "/labels", {2}, 2, false);
+  auto open = [&](const std::string& images) {
+    return [=] { open_dataset(config(DatasetFormat::kIdx, {images}, labels)); };
+  };
+  // A gzip bomb: 2 images of 28x28 declared, 256 MiB of zeros behind them. The reader stops one
+  // byte past the declared size instead of inflating it all.
+  const std::string bomb = write_idx(dir + "/bomb.gz", {2, 28, 28}, std::size_t{256} << 20, true);
+  EXPECT_LT(std::filesystem::file_size(bomb), std::size_t{1} << 20);
+  expect_input_error(open(bomb), {bomb, "oversized IDX data", "[2,28,28]"});
+  // Dims whose product is past 4 GiB; sides that do not fit the sample's int sizes.
+  const std::string huge = write_idx(dir + "/huge", {0xFFFFFFFF, 0xFFFFFFFF, 0xFFFFFFFF}, 0, false);
+  expect_input_error(open(huge), {huge, "exceed"});
+  const std::string wide = write_idx(dir + "/wide", {2, 1, 0x80000001u}, 0, false);
+  expect_input_error(open(wide), {wide, "exceed"});
+  const std::string tall = write_idx(dir + "/tall", {2, 40000, 1}, 80000, false);
+  expect_input_error(open(tall), {tall, "40000x1 pixels", "1..32768"});
+  const std::string empty = write_idx(dir + "/empty", {2, 0, 5}, 0, false);
+  expect_input_error(open(empty), {empty, "0x5 pixels"});
+  // Declared, gzip'd and exactly right: accepted.
+  const std::string ok = write_idx(dir + "/ok.gz", {2, 3, 4}, 24, true);
+  EXPECT_EQ(open_dataset(config(DatasetFormat::kIdx, {ok}, labels))->size(), 2);
+  std::filesystem::remove_all(dir);
 }
 
 TEST(IdxDataset, DebianFashionMnistT10k) {

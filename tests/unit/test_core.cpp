@@ -79,5 +79,53 @@ TEST(Npy, RoundTripAndErrors) {
   std::filesystem::remove_all(dir);
 }
 
+// A header dict as numpy writes it, padded to 64 bytes, then `data`.
+std::string npy_bytes(const std::string& dict, const std::string& data) {
+  std::string header = dict;
+  header.append(64 - (10 + header.size() + 1) % 64, ' ');
+  header += '\n';
+  return std::string("\x93NUMPY\x01\x00", 8) + static_cast<char>(header.size()) + '\0' + header +
+         data;
+}
+
+std::string npy_error(const std::string& bytes) {
+  try {
+    parse_npy(bytes, "x.npy");
+  } catch (const InputError& e) {
+    return e.what();
+  }
+  return "(accepted)";
+}
+
+TEST(Npy, HeaderIsParsedStrictly) {
+  const std::string f4x2(8, '\0');
+  auto dict = [](const std::string& shape, const std::string& extra = "") {
+    return "{'descr': '<f4', 'fortran_order': False, 'shape': " + shape + ", " + extra + "}";
+  };
+  EXPECT_EQ(parse_npy(npy_bytes(dict("(2,)"), f4x2), "ok").shape(), (Shape{2}));
+  EXPECT_EQ(parse_npy(npy_bytes(dict("(1, 2)"), f4x2), "ok").shape(), (Shape{1, 2}));
+  EXPECT_EQ(parse_npy(npy_bytes(dict("()"), f4x2.substr(4)), "ok").shape(), (Shape{}));
+  // Not a tuple, a non-integer dim, a negative dim: once silently read as shape (12) or (3, 5).
+  EXPECT_NE(npy_error(npy_bytes(dict("12"), f4x2)).find("x.npy: malformed .npy header"),
+            std::string::npos)
+      << npy_error(npy_bytes(dict("12"), f4x2));
+  EXPECT_NE(npy_error(npy_bytes(dict("(3.5,)"), f4x2)).find("non-negative integers"),
+            std::string::npos);
+  EXPECT_NE(npy_error(npy_bytes(dict("(-2,)"), f4x2)).find("non-negative integers"),
+            std::string::npos);
+  EXPECT_NE(npy_error(npy_bytes(dict("(2,)", "'extra': 1, "), f4x2)).find("'extra'"),
+            std::string::npos);
+  EXPECT_NE(npy_error(npy_bytes("{'descr': '<f4', 'shape': (2,), }", f4x2)).find("fortran_order"),
+            std::string::npos);
+  EXPECT_NE(npy_error(npy_bytes(dict("(2,)") + " junk", f4x2)).find("after the header"),
+            std::string::npos);
+  // Data must be exactly what the shape needs: trailing bytes were once ignored.
+  EXPECT_NE(npy_error(npy_bytes(dict("(2,)"), f4x2 + "xy")).find("oversized .npy data (10 bytes"),
+            std::string::npos)
+      << npy_error(npy_bytes(dict("(2,)"), f4x2 + "xy"));
+  EXPECT_NE(npy_error(npy_bytes(dict("(3,)"), f4x2)).find("truncated .npy data (8 bytes"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace dnnfi

@@ -126,7 +126,7 @@ int inject_command(const InjectOptions& o) {
 Command add_inject(CLI::App& app) {
   auto* cmd = app.add_subcommand("inject", "Inject one fault and show how it propagates");
   auto o = std::make_shared<InjectOptions>();
-  cmd->add_option("model", o->model, "Model file (.onnx)")->required();
+  cmd->add_option("model", o->model, "Model file (.onnx, or Keras .h5/.keras/model.json)")->required();
   cmd->add_option("--node,-n", o->node,
                   "Fault site: a node name, the name of a value a node outputs, an initializer "
                   "(weight) or a graph input")

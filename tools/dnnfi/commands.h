@@ -1,4 +1,4 @@
-// Subcommands of the dnnfi CLI, one file each. Each `add_*` registers its options on the app and
+// Subcommands of the dnnfi CLI (cmd_*.cpp; the results commands share cmd_results.cpp). Each `add_*` registers its options on the app and
 // returns a handle the dispatcher calls when that subcommand was chosen.
 #pragma once
 
