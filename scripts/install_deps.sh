@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages dnnfi needs to build and test (run as root, or with sudo).
+# --fuzz adds what scripts/fuzz.sh needs (clang-14, libFuzzer, clang's OpenMP).
 set -euo pipefail
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
@@ -12,6 +13,7 @@ PKGS=(
   libgtest-dev libgmock-dev
   libonnx-testdata
 )
+if [ "${1:-}" = --fuzz ]; then PKGS+=(clang-14 libclang-rt-14-dev libomp-14-dev); fi
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
