@@ -1,5 +1,5 @@
-// Every registered op has tests of its own in tests/ops (STYLE.md: "a test fails if a registered op
-// has no test"), and the table has no duplicate rows.
+// Every registered op has tests of its own in tests/ops (a test fails if a registered op
+// has no test), and the table has no duplicate rows.
 #include <gtest/gtest.h>
 
 #include <filesystem>
