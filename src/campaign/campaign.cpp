@@ -18,6 +18,7 @@
 #include <set>
 #include <thread>
 
+#include "campaign/input_checks.h"
 #include "campaign/stats.h"
 #include "core/error.h"
 #include "exec/model_file.h"
@@ -489,6 +490,7 @@ CampaignRunResult run_campaign(const CampaignConfig& config_in, const CampaignRu
     inputs = golden_pass(ctx, config.threads, options);
     db->write_inputs(inputs);
   }
+  warn_if_inputs_look_wrong(ctx, inputs);
   std::vector<std::size_t> eligible;
   for (std::size_t i = 0; i < inputs.size(); ++i) {
     if (!config.only_correct || inputs[i].correct) eligible.push_back(i);

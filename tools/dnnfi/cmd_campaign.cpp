@@ -14,6 +14,7 @@
 #include "campaign/stats.h"
 #include "commands.h"
 #include "core/error.h"
+#include "core/log.h"
 #include "report/summary.h"
 
 namespace dnnfi::cli {
@@ -168,15 +169,23 @@ int campaign_command(const CampaignFlags& f) {
   opt.progress_interval_s =
       tty ? 0.25 : std::min(1.0, f.progress_interval > 0.0 ? f.progress_interval : 5.0);
   if (!f.quiet) opt.progress = [&printer](const CampaignProgress& p) { printer(p); };
+  // Warnings start on a line of their own, not after a progress bar drawn in place.
+  set_log_sink([&printer](LogLevel, const std::string& message) {
+    printer.finish();
+    std::fprintf(stderr, "dnnfi: warning: %s\n", message.c_str());
+    std::fflush(stderr);
+  });
   std::signal(SIGINT, on_interrupt);
   std::signal(SIGTERM, on_interrupt);
   CampaignRunResult r;
   try {
     r = run_campaign(c, opt);
   } catch (...) {
+    set_log_sink(nullptr);
     printer.finish();
     throw;
   }
+  set_log_sink(nullptr);
   printer.finish();
   std::signal(SIGINT, SIG_DFL);
   std::signal(SIGTERM, SIG_DFL);
