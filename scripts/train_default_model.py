@@ -219,6 +219,11 @@ def export(model, path):
                         "float32 [N,1,28,28], preprocessed as (pixel/255 - %.4f) / %.4f. "
                         "Output 'logits' [N,10]. Classes: %s."
                         % (MEAN, STD, ", ".join(CLASSES)))
+    # The preprocessing, read by dnnfi campaigns (docs/campaigns.md; the same value
+    # scripts/set_model_preprocess.py writes).
+    proto.metadata_props.add(key="dnnfi.preprocess",
+                             value="{scale: 0.00392156862745098, mean: [%.4f], std: [%.4f]}"
+                             % (MEAN, STD))
     onnx.checker.check_model(proto, full_check=True)
     onnx.save_model(proto, path)
     return proto

@@ -18,6 +18,7 @@
 #include <set>
 #include <thread>
 
+#include "campaign/input_checks.h"
 #include "campaign/stats.h"
 #include "core/error.h"
 #include "exec/model_file.h"
@@ -89,6 +90,25 @@ std::vector<std::int64_t> unravel(std::int64_t flat, const Shape& shape) {
   return coords;
 }
 
+// Mean and std have one value or one per channel of the model input; checked here, before any
+// sample is read, so that the error names the file (or flag) the values came from.
+void check_preprocess_channels(const PreprocessSettings& set, const PreprocessConfig& p,
+                               const Shape& input_shape) {
+  if (input_shape.size() < 2) return;
+  const std::int64_t channels = p.nhwc ? input_shape.back() : input_shape[1];
+  if (channels < 1) return;
+  auto check = [&](const std::vector<double>& v, const char* key) {
+    if (v.size() <= 1 || static_cast<std::int64_t>(v.size()) == channels) return;
+    const auto it = set.origin.find(key);
+    throw InputError(
+        fmt::format("{}: {}: {} values but the model input {} has {} channel{} (give 1 or {})",
+                    it != set.origin.end() ? it->second : "preprocessing", key, v.size(),
+                    shape_to_string(input_shape), channels, channels == 1 ? "" : "s", channels));
+  };
+  check(p.mean, "mean");
+  check(p.std, "std");
+}
+
 }  // namespace
 
 std::string results_db_path(const std::string& dir) {
@@ -98,6 +118,12 @@ std::string results_db_path(const std::string& dir) {
 CampaignContext::CampaignContext(const CampaignConfig& config) : config_(config) {
   validate_campaign_config(config_);
   Graph graph = load_model(config_.model);
+  if (config_.model_preprocess) {
+    PreprocessSettings p = model_preprocess(graph.metadata, config_.model);
+    p.overlay(config_.preprocess);
+    config_.preprocess = std::move(p);
+  }
+  preprocess_ = config_.preprocess.resolve();
   if (graph.inputs.size() != 1) {
     throw InputError(config_.model + ": campaigns need a model with one input, this one has " +
                      std::to_string(graph.inputs.size()));
@@ -112,6 +138,7 @@ CampaignContext::CampaignContext(const CampaignConfig& config) : config_(config)
                      "' is not float32; campaigns feed float32 images");
   }
   input_shape_ = in.shape;
+  check_preprocess_channels(config_.preprocess, preprocess_, input_shape_);
   const TensorInfo& out = session_->info(g.outputs[0]);
   if (out.shape.empty() || out.shape.back() < 1) {
     throw InputError(config_.model + ": output '" + g.values[g.outputs[0]].name +
@@ -152,7 +179,7 @@ std::vector<std::int64_t> CampaignContext::select_samples() const {
 
 Tensor CampaignContext::input_tensor(std::int64_t dataset_index) const {
   const RawSample s = dataset_->get(dataset_index);
-  return preprocess_sample(s, config_.preprocess, input_shape_,
+  return preprocess_sample(s, preprocess_, input_shape_,
                            fmt::format("{} sample {}", dataset_->describe(), dataset_index));
 }
 
@@ -234,9 +261,9 @@ std::vector<InputRecord> golden_pass(const CampaignContext& ctx, int threads,
                           "{} classes",
                           ctx.dataset().describe(), rec.label, samples[i], ctx.num_classes()));
         }
-        Tensor t = preprocess_sample(
-            raw, ctx.config().preprocess, ctx.session().info(ctx.session().graph().inputs[0]).shape,
-            fmt::format("{} sample {}", ctx.dataset().describe(), samples[i]));
+        Tensor t =
+            preprocess_sample(raw, ctx.preprocess(), ctx.input_shape(),
+                              fmt::format("{} sample {}", ctx.dataset().describe(), samples[i]));
         std::vector<Tensor> in;
         in.push_back(std::move(t));
         const GoldenRun golden = ctx.injector().golden(std::move(in));
@@ -408,7 +435,7 @@ CampaignRunResult run_campaign(const CampaignConfig& config_in, const CampaignRu
   CampaignContext ctx(config);
   CampaignRunResult result;
   result.db_path = results_db_path(config.output);
-  const std::string hash = campaign_config_hash(config);
+  const std::string hash = campaign_config_hash(ctx.config());
   const std::string model_hash = sha256_file(config.model);
 
   std::optional<ResultsDb> db;
@@ -435,7 +462,7 @@ CampaignRunResult run_campaign(const CampaignConfig& config_in, const CampaignRu
     }
   } else {
     CampaignInfo info;
-    info.config_yaml = campaign_config_yaml(config);
+    info.config_yaml = campaign_config_yaml(ctx.config());
     info.config_hash = hash;
     info.model_path = config.model;
     info.model_sha256 = model_hash;
@@ -463,6 +490,7 @@ CampaignRunResult run_campaign(const CampaignConfig& config_in, const CampaignRu
     inputs = golden_pass(ctx, config.threads, options);
     db->write_inputs(inputs);
   }
+  warn_if_inputs_look_wrong(ctx, inputs);
   std::vector<std::size_t> eligible;
   for (std::size_t i = 0; i < inputs.size(); ++i) {
     if (!config.only_correct || inputs[i].correct) eligible.push_back(i);

@@ -26,9 +26,14 @@ namespace dnnfi {
 class CampaignContext {
  public:
   // Loads and checks everything the config names; throws Error subclasses naming the file/key.
+  // Preprocessing keys the config leaves unset come from the model's sidecar file and metadata
+  // (with config.model_preprocess), so config().preprocess holds every key the campaign uses.
   explicit CampaignContext(const CampaignConfig& config);
 
   const CampaignConfig& config() const { return config_; }
+  // The preprocessing pipeline every input goes through.
+  const PreprocessConfig& preprocess() const { return preprocess_; }
+  const Shape& input_shape() const { return input_shape_; }
   const Session& session() const { return *session_; }
   const Injector& injector() const { return *injector_; }
   const FaultSampler& sampler() const { return *sampler_; }
@@ -51,6 +56,7 @@ class CampaignContext {
   std::unique_ptr<Injector> injector_;
   std::unique_ptr<FaultSampler> sampler_;
   std::unique_ptr<Dataset> dataset_;
+  PreprocessConfig preprocess_;
   Shape input_shape_;
   std::int64_t num_classes_ = 0;
 };

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <set>
 #include <sstream>
 
@@ -30,11 +31,19 @@ namespace fs = std::filesystem;
 struct Reader {
   std::string what;
   std::string base_dir;
+  // False when `what` is not a file whose lines a user can look up (a model's metadata value,
+  // command-line flags): errors then read "<what>: <key>: <message>".
+  bool lines = true;
+
+  [[noreturn]] void fail(const YAML::Node& node, const std::string& key,
+                         const std::string& msg) const {
+    if (lines) fail_at(what, node, key, msg);
+    throw InputError(fmt::format("{}: {}: {}", what, key, msg));
+  }
 
   void check_keys(const YAML::Node& map, const std::string& section,
                   const std::set<std::string>& allowed) const {
-    if (!map.IsMap())
-      fail_at(what, map, section.empty() ? "config" : section, "expected a mapping");
+    if (!map.IsMap()) fail(map, section.empty() ? "config" : section, "expected a mapping");
     for (const auto& kv : map) {
       if (!kv.first.IsScalar()) {
         fail_at(what, kv.first, section.empty() ? "config" : section,
@@ -44,19 +53,19 @@ struct Reader {
       if (!allowed.contains(key)) {
         std::string list;
         for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
-        fail_at(what, kv.first, section.empty() ? key : section + "." + key,
-                "unknown key (known: " + list + ")");
+        fail(kv.first, section.empty() ? key : section + "." + key,
+             "unknown key (known: " + list + ")");
       }
     }
   }
 
   template <typename T>
   T get(const YAML::Node& node, const std::string& key) const {
-    if (!node.IsScalar()) fail_at(what, node, key, "expected a single value");
+    if (!node.IsScalar()) fail(node, key, "expected a single value");
     try {
       return node.as<T>();
     } catch (const YAML::Exception&) {
-      fail_at(what, node, key, "cannot read '" + node.Scalar() + "' as " + type_name<T>());
+      fail(node, key, "cannot read '" + node.Scalar() + "' as " + type_name<T>());
     }
   }
 
@@ -67,14 +76,14 @@ struct Reader {
       out.push_back(get<T>(node, key));
       return out;
     }
-    if (!node.IsSequence()) fail_at(what, node, key, "expected a value or a list");
+    if (!node.IsSequence()) fail(node, key, "expected a value or a list");
     for (const auto& item : node) out.push_back(get<T>(item, key));
     return out;
   }
 
   std::string path(const YAML::Node& node, const std::string& key) const {
     const auto p = get<std::string>(node, key);
-    if (p.empty()) fail_at(what, node, key, "empty path");
+    if (p.empty()) fail(node, key, "empty path");
     return resolve(p);
   }
 
@@ -146,45 +155,76 @@ void parse_dataset(const Reader& r, const YAML::Node& d, CampaignConfig& c) {
   if (d["only_correct"]) c.only_correct = r.get<bool>(d["only_correct"], "dataset.only_correct");
 }
 
-void parse_preprocess(const Reader& r, const YAML::Node& p, CampaignConfig& c) {
-  r.check_keys(
-      p, "preprocess",
-      {"grayscale", "bgr", "channels", "resize", "center_crop", "scale", "mean", "std", "layout"});
-  PreprocessConfig& pp = c.preprocess;
-  if (p["grayscale"]) pp.grayscale = r.get<bool>(p["grayscale"], "preprocess.grayscale");
-  if (p["bgr"]) pp.bgr = r.get<bool>(p["bgr"], "preprocess.bgr");
-  if (p["channels"]) {
-    const auto s = r.get<std::string>(p["channels"], "preprocess.channels");
-    if (s != "rgb" && s != "bgr")
-      fail_at(r.what, p["channels"], "preprocess.channels", "rgb or bgr");
-    pp.bgr = s == "bgr";
+// The preprocessing keys, wherever they come from (the config's preprocess: section, a model's
+// sidecar file or metadata, command-line flags); `name` turns a key into what errors call it.
+const std::set<std::string> kPreprocessKeys{
+    "grayscale", "bgr", "channels", "resize", "center_crop", "scale", "mean", "std", "layout"};
+
+PreprocessSettings parse_preprocess(const Reader& r, const YAML::Node& p,
+                                    const std::function<std::string(const std::string&)>& name,
+                                    const std::string& section) {
+  PreprocessSettings pp;
+  if (p.IsNull()) return pp;  // an empty section or file sets nothing
+  if (!p.IsMap()) {
+    r.fail(p, section.empty() ? "top level" : section,
+           "expected a mapping of preprocessing keys, such as {scale: 0.5, mean: [0.5]}");
   }
-  auto dims = [&](const char* key, std::vector<int>& out) {
+  r.check_keys(p, section, kPreprocessKeys);
+  auto origin = [&](const char* key) { pp.origin[key] = r.what; };
+  if (p["grayscale"]) {
+    pp.grayscale = r.get<bool>(p["grayscale"], name("grayscale"));
+    origin("grayscale");
+  }
+  if (p["bgr"]) {
+    pp.bgr = r.get<bool>(p["bgr"], name("bgr"));
+    origin("channels");
+  }
+  if (p["channels"]) {
+    const auto s = r.get<std::string>(p["channels"], name("channels"));
+    if (s != "rgb" && s != "bgr") r.fail(p["channels"], name("channels"), "rgb or bgr");
+    pp.bgr = s == "bgr";
+    origin("channels");
+  }
+  auto dims = [&](const char* key, std::optional<std::vector<int>>& out) {
     if (!p[key]) return;
-    out = r.get_list<int>(p[key], std::string("preprocess.") + key);
-    if (out.empty() || out.size() > 2 ||
-        std::any_of(out.begin(), out.end(), [](int v) { return v <= 0; })) {
-      fail_at(r.what, p[key], std::string("preprocess.") + key, "expected [h, w] or [size] > 0");
+    out = r.get_list<int>(p[key], name(key));
+    if (out->empty() || out->size() > 2 ||
+        std::any_of(out->begin(), out->end(), [](int v) { return v <= 0; })) {
+      r.fail(p[key], name(key), "expected [h, w] or [size] > 0");
     }
+    origin(key);
   };
   dims("resize", pp.resize);
   dims("center_crop", pp.center_crop);
-  if (pp.center_crop.size() == 1) pp.center_crop = {pp.center_crop[0], pp.center_crop[0]};
-  if (p["scale"]) pp.scale = r.get<double>(p["scale"], "preprocess.scale");
-  if (p["mean"]) pp.mean = r.get_list<double>(p["mean"], "preprocess.mean");
-  if (p["std"]) {
-    pp.std = r.get_list<double>(p["std"], "preprocess.std");
-    for (double s : pp.std) {
-      if (!(s != 0.0) || !std::isfinite(s))
-        fail_at(r.what, p["std"], "preprocess.std", "must be non-zero");
+  if (pp.center_crop && pp.center_crop->size() == 1) {
+    pp.center_crop = std::vector<int>{(*pp.center_crop)[0], (*pp.center_crop)[0]};
+  }
+  if (p["scale"]) {
+    pp.scale = r.get<double>(p["scale"], name("scale"));
+    if (!std::isfinite(*pp.scale)) r.fail(p["scale"], name("scale"), "must be finite");
+    origin("scale");
+  }
+  if (p["mean"]) {
+    pp.mean = r.get_list<double>(p["mean"], name("mean"));
+    for (double m : *pp.mean) {
+      if (!std::isfinite(m)) r.fail(p["mean"], name("mean"), "must be finite");
     }
+    origin("mean");
+  }
+  if (p["std"]) {
+    pp.std = r.get_list<double>(p["std"], name("std"));
+    for (double s : *pp.std) {
+      if (!(s != 0.0) || !std::isfinite(s)) r.fail(p["std"], name("std"), "must be non-zero");
+    }
+    origin("std");
   }
   if (p["layout"]) {
-    const auto s = r.get<std::string>(p["layout"], "preprocess.layout");
-    if (s != "nchw" && s != "nhwc")
-      fail_at(r.what, p["layout"], "preprocess.layout", "nchw or nhwc");
+    const auto s = r.get<std::string>(p["layout"], name("layout"));
+    if (s != "nchw" && s != "nhwc") r.fail(p["layout"], name("layout"), "nchw or nhwc");
     pp.nhwc = s == "nhwc";
+    origin("layout");
   }
+  return pp;
 }
 
 void parse_faults(const Reader& r, const YAML::Node& f, CampaignConfig& c) {
@@ -372,7 +412,11 @@ CampaignConfig parse_campaign_config(const std::string& yaml, const std::string&
                           "Bit",        "Layer"});
   if (root["model"]) c.model = r.path(root["model"], "model");
   if (root["dataset"]) parse_dataset(r, root["dataset"], c);
-  if (root["preprocess"]) parse_preprocess(r, root["preprocess"], c);
+  if (root["preprocess"]) {
+    c.preprocess = parse_preprocess(
+        r, root["preprocess"], [](const std::string& k) { return "preprocess." + k; },
+        "preprocess");
+  }
   const bool tf2 = root["Target"] || root["Mode"] || root["Type"] || root["Amount"] ||
                    root["Bit"] || root["Layer"];
   if (tf2 && root["faults"]) {
@@ -403,6 +447,44 @@ CampaignConfig parse_campaign_config(const std::string& yaml, const std::string&
     }
   }
   return c;
+}
+
+PreprocessSettings parse_preprocess_yaml(const std::string& yaml, const std::string& what,
+                                         bool is_file) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(yaml);
+  } catch (const YAML::ParserException& e) {
+    if (!is_file) throw InputError(fmt::format("{}: malformed YAML: {}", what, e.msg));
+    throw InputError(fmt::format("{}:{}: malformed YAML: {}", what, e.mark.line + 1, e.msg));
+  }
+  const Reader r{what, "", is_file};
+  return parse_preprocess(
+      r, root, [](const std::string& k) { return k; }, "");
+}
+
+PreprocessSettings parse_preprocess_flags(
+    const std::vector<std::pair<std::string, std::vector<std::string>>>& flags) {
+  YAML::Node root(YAML::NodeType::Map);
+  for (const auto& [key, values] : flags) {
+    if (!kPreprocessKeys.contains(key)) throw InputError("unknown preprocessing key '" + key + "'");
+    if (values.size() == 1) {
+      root[key] = values[0];
+    } else {
+      YAML::Node list(YAML::NodeType::Sequence);
+      for (const auto& v : values) list.push_back(v);
+      root[key] = list;
+    }
+  }
+  const Reader r{"command line", "", false};
+  return parse_preprocess(
+      r, root,
+      [](const std::string& k) {
+        std::string flag = "--" + k;
+        std::replace(flag.begin(), flag.end(), '_', '-');
+        return flag;
+      },
+      "");
 }
 
 CampaignConfig load_campaign_config(const std::string& path) {
@@ -473,7 +555,7 @@ std::string config_yaml(const CampaignConfig& c, bool with_execution) {
   e << YAML::Key << "samples" << YAML::Value << c.samples;
   e << YAML::Key << "only_correct" << YAML::Value << c.only_correct;
   e << YAML::EndMap;
-  const PreprocessConfig& p = c.preprocess;
+  const PreprocessConfig p = c.preprocess.resolve();
   e << YAML::Key << "preprocess" << YAML::Value << YAML::BeginMap;
   e << YAML::Key << "grayscale" << YAML::Value << p.grayscale;
   e << YAML::Key << "bgr" << YAML::Value << p.bgr;

@@ -6,9 +6,11 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "campaign/dataset.h"
+#include "campaign/preprocess_settings.h"
 #include "fi/injector.h"
 #include "fi/sampler.h"
 
@@ -19,7 +21,12 @@ struct CampaignConfig {
   std::string model;
   DatasetConfig dataset;
   bool has_dataset = false;
-  PreprocessConfig preprocess;
+  // The preprocessing keys the config file and flags set. The campaign fills the keys they leave
+  // unset from the model's sidecar file and metadata (campaign/preprocess_settings.h).
+  PreprocessSettings preprocess;
+  // False: use `preprocess` as it is, defaults for unset keys (a stored campaign's config, which
+  // already holds every key the campaign ran with).
+  bool model_preprocess = true;
   std::int64_t samples = 0;   // > 0: a seeded random subset of this many samples
   bool only_correct = false;  // trials only on inputs the model classifies correctly
   SamplerConfig faults;
@@ -46,6 +53,16 @@ CampaignConfig load_campaign_config(const std::string& path);
 // Parses YAML text; `what` names it in errors, relative paths resolve against `base_dir`.
 CampaignConfig parse_campaign_config(const std::string& yaml, const std::string& what,
                                      const std::string& base_dir);
+// Parses a preprocessing mapping with the keys of a config's preprocess: section (a model's
+// sidecar file, its dnnfi.preprocess metadata). `what` names the text in errors; `is_file`: it is
+// a file, and errors give the line ("<what>:<line>: <key>: ..."), otherwise "<what>: <key>: ...".
+PreprocessSettings parse_preprocess_yaml(const std::string& yaml, const std::string& what,
+                                         bool is_file);
+// Preprocessing from command-line flags: (key, values) pairs such as ("mean", {"0.5", "0.4"}) or
+// ("scale", {"0.5"}), read as the same keys in a file would be; errors name the flag
+// ("command line: --center-crop: ...").
+PreprocessSettings parse_preprocess_flags(
+    const std::vector<std::pair<std::string, std::vector<std::string>>>& flags);
 // Makes model, dataset and output paths absolute (against the working directory), so that the
 // stored config means the same files from anywhere (replay, resume, merge).
 void absolutize_paths(CampaignConfig& c);

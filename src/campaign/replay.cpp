@@ -16,8 +16,10 @@ ReplayReport replay_trial(const std::string& dir, std::int64_t trial) {
     throw InputError(dir + ": no campaign results (results.sqlite)");
   const ResultsDb db = ResultsDb::open(path, true);
   const CampaignInfo info = db.campaign();
-  const CampaignConfig config =
-      parse_campaign_config(info.config_yaml, path + " (campaign config)", "");
+  CampaignConfig config = parse_campaign_config(info.config_yaml, path + " (campaign config)", "");
+  // The stored config holds every preprocessing key the campaign ran with; what the model's
+  // sidecar or metadata say now must not change the replay.
+  config.model_preprocess = false;
   if (sha256_file(config.model) != info.model_sha256) {
     throw InputError(config.model + ": the model file changed since the campaign ran");
   }

@@ -59,6 +59,9 @@ struct Graph {
   // Keras front end: the node names of model.layers in order (InputLayers included where Keras
   // lists them), so a fault site can be named "layer:<index>" as TensorFI+ counts layers.
   std::vector<std::string> layer_names;
+  // The model file's key/value metadata (ONNX metadata_props), e.g. "dnnfi.preprocess": the
+  // preprocessing the model expects (campaign/preprocess_settings.h).
+  std::map<std::string, std::string> metadata;
 
   int find_value(const std::string& name) const;        // -1 if absent
   int find_node(const std::string& name) const;         // -1 if absent

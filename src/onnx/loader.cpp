@@ -246,6 +246,7 @@ Graph load_onnx(const std::string& path) {
     g.opsets[domain] = op.version();
   }
   if (g.opsets.count("") == 0) throw UnsupportedError(path + ": model imports no ai.onnx opset");
+  for (const auto& kv : model.metadata_props()) g.metadata[kv.key()] = kv.value();
   const std::int64_t opset = g.opsets[""];
   if (opset < kMinOnnxOpset || opset > kMaxOnnxOpset) {
     throw UnsupportedError(path + ": unsupported ai.onnx opset " + std::to_string(opset) +

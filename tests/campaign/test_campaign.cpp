@@ -42,8 +42,8 @@ CampaignConfig fmnist_config(const std::string& out, std::int64_t trials,
   c.has_dataset = true;
   c.samples = samples;
   c.preprocess.scale = 1.0 / 255.0;
-  c.preprocess.mean = {0.2860};
-  c.preprocess.std = {0.3530};
+  c.preprocess.mean = std::vector<double>{0.2860};
+  c.preprocess.std = std::vector<double>{0.3530};
   c.trials = trials;
   c.seed = 7;
   c.threads = 1;

@@ -72,8 +72,8 @@ shard: 1/4
   EXPECT_EQ(c.preprocess.scale, 0.5);
   EXPECT_EQ(c.preprocess.mean, (std::vector<double>{0.1, 0.2, 0.3}));
   EXPECT_EQ(c.preprocess.std, (std::vector<double>{0.5}));
-  EXPECT_TRUE(c.preprocess.bgr);
-  EXPECT_TRUE(c.preprocess.nhwc);
+  EXPECT_EQ(c.preprocess.bgr, true);
+  EXPECT_EQ(c.preprocess.nhwc, true);
   EXPECT_EQ(c.faults.target, SiteKind::kWeight);
   EXPECT_EQ(c.faults.model.kind, FaultModelKind::kStuckAt1);
   EXPECT_EQ(c.faults.model.bits, (std::vector<int>{3, 30}));

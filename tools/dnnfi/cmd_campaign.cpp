@@ -1,6 +1,7 @@
 // dnnfi campaign CONFIG.yaml [flags]: runs or resumes a fault-injection campaign and prints its
 // summary. Flags override the file; a TensorFI2 config (Target/Mode/Type/Amount/Bit) takes the
-// model and dataset from flags.
+// model and dataset from flags, and preprocessing from the model (its metadata or sidecar file)
+// unless the config or flags set it.
 #include <fmt/core.h>
 #include <unistd.h>
 
@@ -13,6 +14,7 @@
 #include "campaign/stats.h"
 #include "commands.h"
 #include "core/error.h"
+#include "core/log.h"
 #include "report/summary.h"
 
 namespace dnnfi::cli {
@@ -40,7 +42,37 @@ struct CampaignFlags {
   bool resume = false;
   double progress_interval = -1.0;
   bool quiet = false;
+  // Preprocessing (override the config's preprocess: keys, the model's sidecar and metadata).
+  std::string scale, mean, std, layout, resize, center_crop;
+  bool grayscale = false, bgr = false;
 };
+
+std::vector<std::string> split_commas(const std::string& s) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  for (std::size_t comma; (comma = s.find(',', start)) != std::string::npos; start = comma + 1) {
+    out.push_back(s.substr(start, comma - start));
+  }
+  out.push_back(s.substr(start));
+  return out;
+}
+
+// The preprocessing flags given, as the keys a config's preprocess: section would hold.
+PreprocessSettings preprocess_flags(const CampaignFlags& f) {
+  std::vector<std::pair<std::string, std::vector<std::string>>> kv;
+  auto add = [&](const char* key, const std::string& value) {
+    if (!value.empty()) kv.emplace_back(key, split_commas(value));
+  };
+  add("scale", f.scale);
+  add("mean", f.mean);
+  add("std", f.std);
+  add("layout", f.layout);
+  add("resize", f.resize);
+  add("center_crop", f.center_crop);
+  if (f.grayscale) kv.push_back({"grayscale", {"true"}});
+  if (f.bgr) kv.push_back({"bgr", {"true"}});
+  return parse_preprocess_flags(kv);
+}
 
 std::string format_duration(double s) {
   if (!(s >= 0.0) || s > 1e7) return "?";
@@ -125,6 +157,7 @@ int campaign_command(const CampaignFlags& f) {
   if (!f.strategy.empty()) c.strategy = parse_strategy(f.strategy);
   if (!f.output.empty()) c.output = f.output;
   if (!f.shard.empty()) parse_shard(f.shard, c.shard_index, c.shard_count);
+  c.preprocess.overlay(preprocess_flags(f));
   if (c.source.empty()) c.source = "command line";
   validate_campaign_config(c);
 
@@ -136,15 +169,23 @@ int campaign_command(const CampaignFlags& f) {
   opt.progress_interval_s =
       tty ? 0.25 : std::min(1.0, f.progress_interval > 0.0 ? f.progress_interval : 5.0);
   if (!f.quiet) opt.progress = [&printer](const CampaignProgress& p) { printer(p); };
+  // Warnings start on a line of their own, not after a progress bar drawn in place.
+  set_log_sink([&printer](LogLevel, const std::string& message) {
+    printer.finish();
+    std::fprintf(stderr, "dnnfi: warning: %s\n", message.c_str());
+    std::fflush(stderr);
+  });
   std::signal(SIGINT, on_interrupt);
   std::signal(SIGTERM, on_interrupt);
   CampaignRunResult r;
   try {
     r = run_campaign(c, opt);
   } catch (...) {
+    set_log_sink(nullptr);
     printer.finish();
     throw;
   }
+  set_log_sink(nullptr);
   printer.finish();
   std::signal(SIGINT, SIG_DFL);
   std::signal(SIGTERM, SIG_DFL);
@@ -193,6 +234,26 @@ Command add_campaign(CLI::App& app) {
   cmd->add_option("--progress-interval", f->progress_interval,
                   "Seconds between progress lines when not on a terminal (default 5)");
   cmd->add_flag("--quiet,-q", f->quiet, "No progress output");
+  const char* pre = "Preprocessing (overrides the config, the model's sidecar and metadata)";
+  cmd->add_option("--scale", f->scale,
+                  "Multiply every input value first (1/255: 0.00392156862745098)")
+      ->type_name("FLOAT")
+      ->group(pre);
+  cmd->add_option("--mean", f->mean, "Subtract after scaling: one value or one per channel")
+      ->type_name("M[,M,M]")
+      ->group(pre);
+  cmd->add_option("--std", f->std, "Then divide: one value or one per channel")
+      ->type_name("S[,S,S]")
+      ->group(pre);
+  cmd->add_option("--layout", f->layout, "Model input layout")->type_name("nchw|nhwc")->group(pre);
+  cmd->add_flag("--grayscale", f->grayscale, "Convert images to one channel")->group(pre);
+  cmd->add_flag("--bgr", f->bgr, "Reorder RGB images to BGR")->group(pre);
+  cmd->add_option("--resize", f->resize, "Resize images (S: the shorter side to S)")
+      ->type_name("H[,W]")
+      ->group(pre);
+  cmd->add_option("--center-crop", f->center_crop, "Crop the centre")
+      ->type_name("H[,W]")
+      ->group(pre);
   return [f]() { return campaign_command(*f); };
 }
 

@@ -1,5 +1,6 @@
 #include <fmt/core.h>
 
+#include "campaign/preprocess_settings.h"
 #include "commands.h"
 #include "exec/model_file.h"
 #include "exec/session.h"
@@ -29,13 +30,15 @@ std::string human(double v) {
 }  // namespace
 
 Command add_inspect(CLI::App& app) {
-  auto* cmd = app.add_subcommand("inspect", "Show a model's inputs, outputs and node table");
+  auto* cmd =
+      app.add_subcommand("inspect", "Show a model's inputs, outputs, preprocessing and node table");
   auto model = std::make_shared<std::string>();
   auto all = std::make_shared<bool>(false);
   cmd->add_option("model", *model, "Model file (.onnx)")->required();
   cmd->add_flag("--all", *all, "Also list nodes folded into constants at load time");
   return [=]() {
     Graph graph = load_model(*model);
+    const PreprocessSettings preprocess = model_preprocess(graph.metadata, *model);
     auto session = Session::create(std::move(graph));
     const Graph& g = session->graph();
     fmt::print("model: {}\nIR version {}, opset {}, {} nodes\n", *model, g.ir_version, g.opset(""),
@@ -48,6 +51,13 @@ Command add_inspect(CLI::App& app) {
     for (int v : g.outputs) {
       fmt::print("output {} {} {}\n", g.values[v].name, dtype_name(session->info(v).dtype),
                  shape_to_string(session->info(v).shape));
+    }
+    if (preprocess.empty()) {
+      fmt::print("preprocess: none carried (no {} metadata, no {})\n", kPreprocessMetadataKey,
+                 preprocess_sidecar_path(*model));
+    } else {
+      fmt::print("preprocess: {} (from {})\n", describe_preprocess(preprocess),
+                 preprocess_origins(preprocess));
     }
     const auto rows = summarize_nodes(*session);
     std::size_t name_w = 4;
