@@ -343,14 +343,14 @@ IdxFile read_idx(const std::string& path, int ndims) {
   }
   if (got < header_size) throw InputError(path + ": truncated IDX header");
   IdxFile file;
+  for (int d = 0; d < ndims; ++d) file.dims.push_back(read_be32(header.data() + 4 + 4 * d));
   std::int64_t numel = 1;
-  for (int d = 0; d < ndims; ++d) {
-    file.dims.push_back(read_be32(header.data() + 4 + 4 * d));
-    numel *= file.dims.back();  // at most 2^32 * 2^32 before the check below, then <= 2^64
-    if (numel > kMaxIdxBytes) {
+  for (std::int64_t d : file.dims) {
+    if (d != 0 && numel > kMaxIdxBytes / d) {
       throw InputError(path + ": IDX dims " + shape_to_string(file.dims) + " exceed " +
                        std::to_string(kMaxIdxBytes) + " bytes");
     }
+    numel *= d;
   }
   // Grow with the data actually there, not with the header's claim.
   constexpr std::size_t kChunk = std::size_t{1} << 24;
