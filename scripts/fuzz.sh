@@ -51,21 +51,23 @@ wait || true
 
 report="$B/fuzz-report.md"
 failed=0
+rows=()
+for t in "${targets[@]}"; do
+  log="$B/logs/$t.log"
+  execs=$(grep -o 'stat::number_of_executed_units: [0-9]*' "$log" | tail -1 | awk '{print $2}')
+  corpus=$(find "$B/corpus/$t" -type f | wc -l)
+  rc=$(cat "$B/logs/$t.rc")
+  result=ok
+  if [ "$rc" != 0 ]; then
+    failed=1
+    why=$(grep -oE 'ERROR: (libFuzzer|AddressSanitizer|LeakSanitizer): [a-z-]+|runtime error: .*|what\(\): .*' "$log" | head -1 || true)
+    result="FAILED (${why:-exit $rc}; see $log)"
+  fi
+  rows+=("| $t | $seconds | ${execs:-0} | $(( ${execs:-0} / seconds )) | $corpus | $result |")
+done
 {
   echo "| target | seconds | executions | exec/s | corpus files | result |"
   echo "|---|---:|---:|---:|---:|---|"
-  for t in "${targets[@]}"; do
-    log="$B/logs/$t.log"
-    execs=$(grep -o 'stat::number_of_executed_units: [0-9]*' "$log" | tail -1 | awk '{print $2}')
-    corpus=$(find "$B/corpus/$t" -type f | wc -l)
-    rc=$(cat "$B/logs/$t.rc")
-    result=ok
-    if [ "$rc" != 0 ]; then
-      failed=1
-      result=$(grep -oE 'ERROR: (libFuzzer|AddressSanitizer|LeakSanitizer): [a-z-]+|SUMMARY: UndefinedBehaviorSanitizer: [a-z-]+|runtime error: .*' "$log" | head -1)
-      result="FAILED (${result:-exit $rc}; see $log)"
-    fi
-    echo "| $t | $seconds | ${execs:-0} | $(( ${execs:-0} / seconds )) | $corpus | $result |"
-  done
+  printf '%s\n' "${rows[@]}"
 } | tee "$report"
 exit $failed
