@@ -19,6 +19,7 @@
 #include "campaign/dataset_readers.h"
 #include "core/error.h"
 #include "core/npy.h"
+#include "core/zip_entry.h"
 
 namespace dnnfi {
 
@@ -205,12 +206,9 @@ std::unique_ptr<Dataset> open_npy(const DatasetConfig& config) {
                                         config.labels, "npy " + path);
 }
 
-// libzip handles, closed on every path out.
+// A libzip archive, closed on every path out.
 struct ZipCloser {
   void operator()(zip_t* z) const { zip_discard(z); }
-};
-struct ZipFileCloser {
-  void operator()(zip_file_t* f) const { zip_fclose(f); }
 };
 
 // The keys numpy.savez wrote (member names minus ".npy"), for "unknown key" errors.
@@ -234,24 +232,7 @@ Tensor read_npz_member(zip_t* z, const std::string& path, const std::string& key
   if (idx < 0) {
     throw InputError(path + ": no array '" + key + "' in the .npz (keys: " + npz_keys(z) + ")");
   }
-  zip_stat_t st;
-  zip_stat_init(&st);
-  if (zip_stat_index(z, static_cast<zip_uint64_t>(idx), 0, &st) != 0 ||
-      !(st.valid & ZIP_STAT_SIZE)) {
-    throw InputError(what + ": cannot read the archive entry");
-  }
-  std::unique_ptr<zip_file_t, ZipFileCloser> f(
-      zip_fopen_index(z, static_cast<zip_uint64_t>(idx), 0));
-  if (!f) throw InputError(what + ": cannot open the archive entry (" + zip_strerror(z) + ")");
-  std::string bytes(static_cast<std::size_t>(st.size), '\0');
-  zip_uint64_t got = 0;
-  while (got < st.size) {
-    const zip_int64_t n = zip_fread(f.get(), bytes.data() + got, st.size - got);
-    if (n <= 0) {
-      throw InputError(what + ": corrupt archive entry (" + zip_file_strerror(f.get()) + ")");
-    }
-    got += static_cast<zip_uint64_t>(n);
-  }
+  const std::string bytes = read_zip_entry<InputError>(z, static_cast<zip_uint64_t>(idx), what);
   return parse_npy(bytes, what);
 }
 

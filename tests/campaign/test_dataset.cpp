@@ -3,6 +3,7 @@
 // torchvision (see its docstring), and Debian's real Fashion-MNIST t10k files are checked against
 // facts that numpy computed from them.
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 #include <zlib.h>
 
 #include <algorithm>
@@ -288,6 +289,23 @@ TEST(IdxDataset, HeaderBoundsWhatIsRead) {
   const std::string ok = write_idx(dir + "/ok.gz", {2, 3, 4}, 24, true);
   EXPECT_EQ(open_dataset(config(DatasetFormat::kIdx, {ok}, labels))->size(), 2);
   std::filesystem::remove_all(dir);
+}
+
+// Peak resident memory of this process, in MiB.
+long peak_rss_mib() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return u.ru_maxrss / 1024;
+}
+
+TEST(NpzDataset, EntrySizeFromTheArchiveIsNotTrusted) {
+  // Found by fuzz/ (npz target): an archive whose x.npy claims 4 GiB uncompressed but holds 266
+  // bytes. The reader used to allocate (and zero) the claimed size first.
+  const std::string npz =
+      std::string(DNNFI_SOURCE_DIR) + "/fuzz/regressions/npz/lying-entry-size.npz";
+  const long before = peak_rss_mib();
+  expect_input_error([&] { open_dataset(config(DatasetFormat::kNpz, {npz})); }, {npz});
+  EXPECT_LT(peak_rss_mib() - before, 256);
 }
 
 TEST(IdxDataset, DebianFashionMnistT10k) {
