@@ -406,24 +406,41 @@ KT Builder::input_layer(const Layer& l, const std::string& name) {
   what_ = source_ + ": layer '" + l.name + "' (InputLayer)";
   layer_ = &l;
   json shape;
-  for (const char* key : {"batch_input_shape", "batch_shape"}) {
-    if (l.config.contains(key) && l.config[key].is_array()) shape = l.config[key];
+  std::string key;
+  for (const char* k : {"batch_input_shape", "batch_shape"}) {
+    if (l.config.contains(k) && l.config[k].is_array()) {
+      shape = l.config[k];
+      key = k;
+    }
   }
   if (shape.is_null() && l.config.contains("input_shape") && l.config["input_shape"].is_array()) {
     shape = json::array({nullptr});
     for (const auto& d : l.config["input_shape"]) shape.push_back(d);
+    key = "input_shape";
   }
   if (shape.is_null()) fail("no input shape");
-  const std::string dtype = l.config.contains("dtype") && l.config["dtype"].is_string()
-                                ? l.config["dtype"].get<std::string>()
-                                : "float32";
+  if (shape.empty()) fail("'" + key + "' is empty (no batch dimension)");
+  // Keras 3 may write the dtype as a DTypePolicy object.
+  const json& dt = l.config.contains("dtype") ? l.config["dtype"] : json();
+  std::string dtype = "float32";
+  if (dt.is_string()) {
+    dtype = dt.get<std::string>();
+  } else if (dt.is_object() && dt.contains("config") && dt["config"].is_object() &&
+             dt["config"].contains("name") && dt["config"]["name"].is_string()) {
+    dtype = dt["config"]["name"].get<std::string>();
+  }
   if (dtype != "float32") fail("input dtype '" + dtype + "' is not supported (float32 only)");
   const int id = new_value(name);
   Value& v = g_.values[static_cast<std::size_t>(id)];
   v.info.dtype = DType::kFloat32;
   KT t{id, {}};
   for (std::size_t i = 0; i < shape.size(); ++i) {
-    const std::int64_t d = shape[i].is_null() ? -1 : shape[i].get<std::int64_t>();
+    const json& e = shape[i];
+    if (!e.is_null() && (!e.is_number_integer() || e.get<std::int64_t>() < 0)) {
+      fail("'" + key + "' dimension " + std::to_string(i) + " is " + e.dump() +
+           ", not null or a non-negative integer");
+    }
+    const std::int64_t d = e.is_null() ? -1 : e.get<std::int64_t>();
     v.info.shape.push_back(d);
     v.dim_names.push_back(d < 0 ? (i == 0 ? "N" : name + "_d" + std::to_string(i)) : "");
     t.shape.push_back(d);
@@ -465,6 +482,11 @@ std::vector<KT> Builder::build_model(const Model& m, const std::vector<KT>* boun
     if (it == by_name.end() || it->second->class_name != "InputLayer") {
       throw LoadError(source_ + ": model '" + m.name + "' input '" + r.layer +
                       "' is not an InputLayer");
+    }
+    if (r.node != 0 || r.tensor != 0) {
+      throw LoadError(source_ + ": model '" + m.name + "' input_layers refers to call " +
+                      std::to_string(r.node) + ", output " + std::to_string(r.tensor) + " of '" +
+                      r.layer + "' (an InputLayer has one: 0, 0)");
     }
     made[{r.layer, 0}] = {bound ? (*bound)[i] : input_layer(*it->second, prefix + r.layer)};
   }
@@ -508,7 +530,12 @@ std::vector<KT> Builder::build_model(const Model& m, const std::vector<KT>* boun
           weight_key_ = k3key[l.name];
           helper_count_ = 0;
           first_node_ = g_.nodes.size();
-          const KT out = finish_layer(layer_call(l, ins));
+          KT out;
+          try {
+            out = finish_layer(layer_call(l, ins));
+          } catch (const json::exception& e) {
+            fail(std::string("malformed config (") + e.what() + ")");
+          }
           made[{l.name, static_cast<int>(k)}] = {out};
         }
         ++k;
@@ -516,12 +543,37 @@ std::vector<KT> Builder::build_model(const Model& m, const std::vector<KT>* boun
       }
     }
   }
+  // A call still waiting refers to a call that does not exist or that waits on it (a cycle).
+  for (const Layer& l : m.layers) {
+    const std::size_t k = next_call[l.name];
+    if (l.class_name == "InputLayer" || k >= l.calls.size()) continue;
+    const std::string what = source_ + ": layer '" + l.name + "' (" + l.class_name + ")";
+    for (const Ref& r : l.calls[k]) {
+      if (made.count({r.layer, r.node})) continue;
+      auto it = by_name.find(r.layer);
+      if (it == by_name.end()) {
+        throw LoadError(what + " takes the output of unknown layer '" + r.layer + "'");
+      }
+      const Layer& from = *it->second;
+      const std::size_t calls = from.class_name == "InputLayer" ? 1 : from.calls.size();
+      if (static_cast<std::size_t>(r.node) >= calls) {
+        throw LoadError(what + " inbound_nodes: refers to call " + std::to_string(r.node) +
+                        " of '" + r.layer + "', which has " + std::to_string(calls));
+      }
+    }
+    throw LoadError(what + " has inputs that cannot be computed (a cycle or a missing input)");
+  }
   std::vector<KT> outs;
   for (const Ref& r : m.outputs) {
     auto it = made.find({r.layer, r.node});
-    if (it == made.end() || r.tensor >= static_cast<int>(it->second.size())) {
+    if (it == made.end()) {
       throw LoadError(source_ + ": model '" + m.name + "' output '" + r.layer +
                       "' cannot be computed (a cycle or a missing input)");
+    }
+    if (r.tensor < 0 || r.tensor >= static_cast<int>(it->second.size())) {
+      throw LoadError(source_ + ": model '" + m.name + "' output_layers refers to output " +
+                      std::to_string(r.tensor) + " of '" + r.layer + "', which has " +
+                      std::to_string(it->second.size()));
     }
     outs.push_back(it->second[static_cast<std::size_t>(r.tensor)]);
   }
@@ -533,12 +585,6 @@ std::vector<KT> Builder::build_model(const Model& m, const std::vector<KT>* boun
       g_.layer_names.push_back(it == made.end() || it->second.empty()
                                    ? std::string()
                                    : g_.values[static_cast<std::size_t>(it->second[0].id)].name);
-    }
-  }
-  for (const Layer& l : m.layers) {
-    if (l.class_name != "InputLayer" && next_call[l.name] < l.calls.size()) {
-      throw LoadError(source_ + ": layer '" + l.name + "' (" + l.class_name +
-                      ") has inputs that cannot be computed");
     }
   }
   return outs;
