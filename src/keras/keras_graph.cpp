@@ -9,7 +9,9 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <limits>
 
+#include "core/checked.h"
 #include "core/error.h"
 #include "keras/keras_builder.h"
 #include "keras/keras_format.h"
@@ -19,6 +21,7 @@ namespace dnnfi::keras {
 namespace {
 
 constexpr std::int64_t kOpset = 17;
+constexpr std::int64_t kMaxWindowExtent = std::int64_t{1} << 16;
 
 std::string snake_case(const std::string& cls) {
   if (cls == "Model" || cls == "Functional") return "functional";
@@ -177,12 +180,35 @@ double Builder::num(const char* key, double def) const {
   return v.get<double>();
 }
 
+// A number that becomes a float attribute or constant: a finite double beyond float's range would
+// make the conversion undefined.
+float Builder::fnum(const char* key, double def) const {
+  const double v = num(key, def);
+  if (std::isfinite(v) && std::fabs(v) > std::numeric_limits<float>::max()) {
+    fail("'" + std::string(key) + "' is out of float range");
+  }
+  return static_cast<float>(v);
+}
+
+// An integer element of the config; `key` names it in the error.
+std::int64_t Builder::int_value(const json& v, const char* key) const {
+  if (!v.is_number_integer()) fail("'" + std::string(key) + "' must hold integers");
+  return v.get<std::int64_t>();
+}
+
 std::int64_t Builder::integer(const char* key, std::int64_t def) const {
   if (!has(key)) return def;
   const json& v = cfg()[key];
-  if (v.is_array() && v.size() == 1) return v[0].get<std::int64_t>();
+  if (v.is_array() && v.size() == 1) return int_value(v[0], key);
   if (!v.is_number_integer()) fail("'" + std::string(key) + "' is not an integer");
   return v.get<std::int64_t>();
+}
+
+// A size (units, filters, a multiplier): >= 1.
+std::int64_t Builder::positive(const char* key, std::int64_t def) const {
+  const std::int64_t v = integer(key, def);
+  if (v < 1) fail("'" + std::string(key) + "' must be positive, got " + std::to_string(v));
+  return v;
 }
 
 bool Builder::flag(const char* key, bool def) const {
@@ -206,9 +232,15 @@ std::vector<std::int64_t> Builder::ints(const char* key, std::size_t n, std::int
     fail("'" + std::string(key) + "' must be an int or " + std::to_string(n) + " ints");
   }
   std::vector<std::int64_t> out;
-  for (const auto& e : v) {
-    if (!e.is_number_integer()) fail("'" + std::string(key) + "' must hold integers");
-    out.push_back(e.get<std::int64_t>());
+  for (const auto& e : v) out.push_back(int_value(e, key));
+  return out;
+}
+
+// Window sizes, strides, dilations: an int or a list of n ints, each >= 1.
+std::vector<std::int64_t> Builder::sizes(const char* key, std::size_t n, std::int64_t def) const {
+  std::vector<std::int64_t> out = ints(key, n, def);
+  for (std::int64_t v : out) {
+    if (v < 1) fail("'" + std::string(key) + "' must be positive, got " + std::to_string(v));
   }
   return out;
 }
@@ -217,6 +249,26 @@ bool Builder::channels_last() const {
   const std::string df = str("data_format", "channels_last");
   if (df != "channels_last" && df != "channels_first") fail("unknown data_format '" + df + "'");
   return df == "channels_last";
+}
+
+// ---- checked shape arithmetic ------------------------------------------------------------------
+
+std::int64_t Builder::add(std::int64_t a, std::int64_t b) const {
+  const auto r = checked_add(a, b);
+  if (!r) fail("a dimension overflows int64");
+  return *r;
+}
+
+std::int64_t Builder::sub(std::int64_t a, std::int64_t b) const {
+  const auto r = checked_sub(a, b);
+  if (!r) fail("a dimension overflows int64");
+  return *r;
+}
+
+std::int64_t Builder::mul(std::int64_t a, std::int64_t b) const {
+  const auto r = checked_mul(a, b);
+  if (!r) fail("a dimension overflows int64");
+  return *r;
 }
 
 // ---- weights ------------------------------------------------------------------------------------
@@ -330,16 +382,30 @@ int Builder::activate(int x, const json& act, int softmax_axis) {
 
 // ---- padding ------------------------------------------------------------------------------------
 
+// The dilated kernel size (k - 1) * d + 1; kernel and dilation are >= 1 (sizes()). The kernels
+// take time and memory in proportion to it, so it is bounded far above any real model's window
+// (WaveNet-style dilated stacks reach ~1000) rather than left to exhaust them.
+std::int64_t Builder::extent(const Window& w, std::size_t i) const {
+  const std::int64_t k = add(mul(w.kernel[i] - 1, w.dilations[i]), 1);
+  if (k > kMaxWindowExtent) {
+    fail("a window of " + std::to_string(k) + " (size " + std::to_string(w.kernel[i]) +
+         ", dilation " + std::to_string(w.dilations[i]) + ") exceeds the supported " +
+         std::to_string(kMaxWindowExtent));
+  }
+  return k;
+}
+
 // TF "same": total = max((ceil(in/s) - 1) * s + (k - 1) * d + 1 - in, 0), before = total / 2.
 std::vector<std::int64_t> Builder::pads(const Window& w, const std::vector<std::int64_t>& in) {
   const std::size_t n = w.kernel.size();
   std::vector<std::int64_t> p(2 * n, 0);
   for (std::size_t i = 0; i < n; ++i) {
-    const std::int64_t k = (w.kernel[i] - 1) * w.dilations[i] + 1;
+    const std::int64_t k = extent(w, i);
     if (w.padding == "same") {
       if (in[i] < 0) return {};
-      const std::int64_t out = (in[i] + w.strides[i] - 1) / w.strides[i];
-      const std::int64_t total = std::max<std::int64_t>((out - 1) * w.strides[i] + k - in[i], 0);
+      const std::int64_t out = in[i] / w.strides[i] + (in[i] % w.strides[i] != 0);
+      const std::int64_t total =
+          std::max<std::int64_t>(sub(add(mul(out - 1, w.strides[i]), k), in[i]), 0);
       p[i] = total / 2;
       p[i + n] = total - total / 2;
     } else if (w.padding == "causal") {
@@ -352,16 +418,16 @@ std::vector<std::int64_t> Builder::pads(const Window& w, const std::vector<std::
 }
 
 std::vector<std::int64_t> Builder::window_out(const Window& w,
-                                              const std::vector<std::int64_t>& in) {
+                                              const std::vector<std::int64_t>& in) const {
   std::vector<std::int64_t> out;
   for (std::size_t i = 0; i < w.kernel.size(); ++i) {
-    const std::int64_t k = (w.kernel[i] - 1) * w.dilations[i] + 1;
+    const std::int64_t k = extent(w, i);
     if (in[i] < 0) {
       out.push_back(-1);
     } else if (w.padding == "valid") {
       out.push_back(in[i] < k ? 0 : (in[i] - k) / w.strides[i] + 1);
     } else {
-      out.push_back((in[i] + w.strides[i] - 1) / w.strides[i]);
+      out.push_back(in[i] / w.strides[i] + (in[i] % w.strides[i] != 0));  // ceil(in / s)
     }
   }
   return out;

@@ -1,6 +1,7 @@
 // Keras readers against bad input (issue 11): each input that used to crash, hit undefined
 // behaviour or escape as a non-dnnfi exception is built here from a fixture and must give one
-// LoadError line naming the file and the layer or key at fault.
+// LoadError line naming the file and the layer or key at fault. The sweep at the end replaces
+// every config value the builder reads with hostile ones.
 #include <gtest/gtest.h>
 
 #include <cstdint>
@@ -30,6 +31,18 @@ using test::edit_tfjs;
 using test::expect_load_error;
 using test::layer_named;
 using test::tfjs_topology;
+
+// Edits one layer's config in a copy of `fixture`'s model.json and expects a LoadError naming the
+// file, the layer and `parts`.
+void expect_tfjs_layer_error(const std::string& fixture, const std::string& layer,
+                             const std::function<void(json&)>& edit,
+                             std::vector<std::string> parts) {
+  const auto dir = copy_fixture("robust", fixture);
+  edit_tfjs(dir, [&](json& j) { edit(layer_named(tfjs_topology(j), layer)["config"]); });
+  parts.push_back(dir);
+  parts.push_back("'" + layer + "'");
+  expect_load_error(dir + "/model.json", parts);
+}
 
 // ---- topology -----------------------------------------------------------------------------------
 
@@ -227,6 +240,376 @@ TEST(KerasRobustness, TopologyTypeErrors) {
   });
   expect_load_error(dir + "/model.json",
                     {dir, "layer 'shared' (Dense)", "malformed inbound_nodes"});
+}
+
+// ---- Normalization ------------------------------------------------------------------------------
+
+// patched/: Normalization 'norm' on [N, 3, 4], axis -1 (4 channels), mean/variance in weights.
+TEST(KerasRobustness, NormalizationConfigMeanOfWrongLength) {
+  const auto dir = copy_fixture("norm_cfg", "patched");
+  const std::string path = dir + "/model.keras";
+  for (const json& mean : {json({0.5, 1.0}), json({1, 2, 3, 4, 5, 6}), json::array()}) {
+    edit_keras_config(path, [&](json& j) {
+      layer_named(j, "norm")["config"]["mean"] = mean;
+      layer_named(j, "norm")["config"]["variance"] = {1.0, 1.0, 1.0, 1.0};
+    });
+    expect_load_error(path, {dir, "layer 'norm' (Normalization)",
+                             "'mean' has " + std::to_string(mean.size()) +
+                                 " values, expected 1 or 4 (one per channel)"});
+  }
+  edit_keras_config(path, [&](json& j) {
+    layer_named(j, "norm")["config"]["mean"] = 0.5;  // a scalar broadcasts
+    layer_named(j, "norm")["config"]["variance"] = {1.0, 2.0, 3.0};
+  });
+  expect_load_error(path, {dir, "'norm'", "'variance' has 3 values"});
+  edit_keras_config(path, [&](json& j) {
+    layer_named(j, "norm")["config"]["mean"] = {0.5, "x", 1.0, 1.0};
+    layer_named(j, "norm")["config"]["variance"] = 1.0;
+  });
+  expect_load_error(path, {dir, "'norm'", "'mean' must hold numbers"});
+}
+
+// The stored mean/variance used to be reshaped to the channel count whatever their size, so the
+// graph read past (or short of) the weight's buffer.
+TEST(KerasRobustness, NormalizationWeightsOfWrongLength) {
+  for (hsize_t n : {2, 6}) {
+    const auto dir = copy_fixture("norm_w", "patched");
+    const std::string path = dir + "/model.keras";
+    edit_keras_weights(
+        path, [&](hid_t f) { test::replace_dataset(f, "layers/normalization/vars/0", n); });
+    expect_load_error(path, {dir, "layer 'norm' (Normalization)",
+                             "weight 'mean' has " + std::to_string(n) + " values, expected 4"});
+    edit_tfjs(dir, [&](json& j) {
+      json& spec = j["weightsManifest"][0]["weights"][0];
+      ASSERT_EQ(spec["name"], "norm/mean");
+      spec["shape"] = {n};
+    });
+    const std::string bin = dir + "/weights.bin";
+    std::filesystem::resize_file(bin, std::filesystem::file_size(bin) + 64);
+    expect_load_error(dir + "/model.json",
+                      {dir, "'norm'", "weight 'mean' has " + std::to_string(n) + " values"});
+  }
+}
+
+// ---- layer config values: sizes, windows, shape arithmetic, types -------------------------------
+
+TEST(KerasRobustness, ConvWindowValues) {
+  auto conv = [](const std::function<void(json&)>& edit, std::vector<std::string> parts) {
+    expect_tfjs_layer_error("probe", "conv", edit, std::move(parts));
+  };
+  conv([](json& c) { c["strides"] = {0, 1}; }, {"'strides' must be positive, got 0"});
+  conv([](json& c) { c["strides"] = -2; }, {"'strides' must be positive, got -2"});
+  conv([](json& c) { c["groups"] = 0; }, {"'groups' must be positive"});
+  conv([](json& c) { c["groups"] = 4; }, {"divisible by groups"});
+  conv([](json& c) { c["kernel_size"] = {-3, 3}; }, {"'kernel_size' must be positive"});
+  conv([](json& c) { c["dilation_rate"] = {std::int64_t{1} << 62, 1}; }, {"overflows"});
+  conv(
+      [](json& c) {
+        c["dilation_rate"] = {std::int64_t{1} << 20, 1};
+      },
+      {"a window of 2097153 (size 3, dilation 1048576) exceeds the supported 65536"});
+  conv([](json& c) { c["dilation_rate"] = {0, 1}; }, {"'dilation_rate' must be positive"});
+  conv([](json& c) { c["filters"] = -6; }, {"'filters' must be positive"});
+  conv([](json& c) { c.erase("filters"); }, {"no 'filters'"});
+  conv([](json& c) { c["kernel_size"] = {"3", 3}; }, {"'kernel_size' must hold integers"});
+  conv([](json& c) { c["strides"] = {1.5, 1}; }, {"'strides' must hold integers"});
+}
+
+// The CLI prints the error on one line and exits 2 (a zero stride used to raise SIGFPE).
+TEST(KerasRobustness, CliReportsOneLine) {
+  const auto dir = copy_fixture("cli");
+  edit_tfjs(dir, [](json& j) { layer_named(tfjs_topology(j), "conv")["config"]["strides"] = 0; });
+  test::expect_one_line_error(test::run_cli("inspect " + dir + "/model.json"),
+                              "layer 'conv' (Conv2D): 'strides' must be positive, got 0");
+}
+
+TEST(KerasRobustness, DepthMultiplierMustBePositive) {
+  // -1 used to pass the weight check as "any size" and give a negative channel count.
+  for (int dm : {-1, 0}) {
+    expect_tfjs_layer_error("mobilenetv2", "block_1_depthwise",
+                            [&](json& c) { c["depth_multiplier"] = dm; },
+                            {"'depth_multiplier' must be positive"});
+  }
+}
+
+TEST(KerasRobustness, ConvTransposeOutputPadding) {
+  expect_tfjs_layer_error("shapes", "deconv_same",
+                          [](json& c) {
+                            c["output_padding"] = {5, 0};
+                          },
+                          {"'output_padding' must be in [0, strides), got 5"});
+  expect_tfjs_layer_error("shapes", "deconv_same",
+                          [](json& c) {
+                            c["output_padding"] = {-1, 0};
+                          },
+                          {"'output_padding' must be in [0, strides)"});
+}
+
+TEST(KerasRobustness, PoolWindowValues) {
+  // MaxPooling2D in place of probe's Flatten; a zero stride or window divided by zero.
+  auto pool = [](const std::function<void(json&)>& edit, const std::string& part) {
+    const auto dir = copy_fixture("pool");
+    edit_tfjs(dir, [&](json& j) {
+      json& l = layer_named(tfjs_topology(j), "flat");
+      l["class_name"] = "MaxPooling2D";
+      l["config"]["padding"] = "valid";
+      edit(l["config"]);
+    });
+    expect_load_error(dir + "/model.json", {dir, "layer 'flat' (MaxPooling2D)", part});
+  };
+  pool([](json& c) { c["pool_size"] = {0, 2}; }, "'pool_size' must be positive, got 0");
+  // Same padding: the kernels' work grows with the window, not with the (small) output.
+  pool(
+      [](json& c) {
+        c["pool_size"] = {std::int64_t{1} << 62, 2};
+        c["strides"] = {1, 1};
+        c["padding"] = "same";
+      },
+      "a window of 4611686018427387904 (size 4611686018427387904, dilation 1) exceeds");
+  pool(
+      [](json& c) {
+        c["pool_size"] = {2, 2};
+        c["strides"] = {2, 0};
+      },
+      "'strides' must be positive, got 0");
+}
+
+// [N, 2^40, 2^40, 3] -> conv 'same' -> Flatten: 2^80 * 6 elements.
+TEST(KerasRobustness, FlattenSizeOverflow) {
+  const auto dir = copy_fixture("flat_overflow");
+  edit_tfjs(dir, [](json& j) {
+    const std::int64_t big = std::int64_t{1} << 40;
+    layer_named(tfjs_topology(j), "conv")["config"]["batch_input_shape"] = {nullptr, big, big, 3};
+  });
+  expect_load_error(dir + "/model.json", {dir, "layer 'flat' (Flatten)", "overflows int64"});
+}
+
+// shapes/: img [N,8,8,3] -> zpad -> crop -> up -> deconv_same -> deconv_valid -> drop -> perm ->
+// ln -> gmp -> reshape -> rescale -> flat.
+TEST(KerasRobustness, PaddingCroppingUpsamplingValues) {
+  const std::int64_t big = std::int64_t{1} << 62;
+  auto shapes = [](const std::string& layer, const std::function<void(json&)>& edit,
+                   const std::string& part) {
+    expect_tfjs_layer_error("shapes", layer, edit, {part});
+  };
+  shapes(
+      "zpad",
+      [](json& c) {
+        c["padding"] = {{-1, 1}, {1, 1}};
+      },
+      "'padding' must not be negative, got -1");
+  shapes(
+      "zpad",
+      [&](json& c) {
+        c["padding"] = {{big, big}, {1, 1}};
+      },
+      "overflows int64");
+  shapes(
+      "zpad",
+      [](json& c) {
+        c["padding"] = {{1, "1"}, {1, 1}};
+      },
+      "'padding' must hold integers");
+  shapes(
+      "crop",
+      [](json& c) {
+        c["cropping"] = {{50, 50}, {0, 0}};
+      },
+      "'cropping' removes more than the input holds");
+  shapes(
+      "crop", [](json& c) { c["cropping"] = -1; }, "'cropping' must not be negative");
+  shapes(
+      "up",
+      [](json& c) {
+        c["size"] = {0, 2};
+      },
+      "'size' must be positive, got 0");
+  shapes(
+      "up",
+      [&](json& c) {
+        c["size"] = {big, 2};
+      },
+      "overflows int64");
+}
+
+TEST(KerasRobustness, ReshapeAndPermuteValues) {
+  auto shapes = [](const std::string& layer, const std::function<void(json&)>& edit,
+                   const std::string& part) {
+    expect_tfjs_layer_error("shapes", layer, edit, {part});
+  };
+  shapes(
+      "reshape",
+      [](json& c) {
+        c["target_shape"] = {-1, -1};
+      },
+      "more than one unknown");
+  shapes(
+      "reshape",
+      [](json& c) {
+        c["target_shape"] = {0, 4};
+      },
+      "'target_shape' holds 0");
+  shapes(
+      "reshape",
+      [](json& c) {
+        c["target_shape"] = {-7, 4};
+      },
+      "'target_shape' holds -7");
+  shapes(
+      "reshape", [](json& c) { c["target_shape"] = {"4"}; }, "'target_shape' must hold");
+  const std::int64_t big = std::int64_t{1} << 40;
+  shapes(
+      "reshape",
+      [&](json& c) {
+        c["target_shape"] = {big, big};
+      },
+      "overflows int64");
+  shapes(
+      "perm",
+      [](json& c) {
+        c["dims"] = {1, 1, 3};
+      },
+      "'dims' repeats 1");
+  shapes(
+      "perm",
+      [](json& c) {
+        c["dims"] = {1, "2", 3};
+      },
+      "'dims' must hold integers");
+}
+
+// Concatenate with a call that passes no tensors used to read xs[0] of an empty list.
+TEST(KerasRobustness, MergeWithoutInputs) {
+  const auto dir = copy_fixture("merge0", "merges");
+  edit_tfjs(dir, [](json& j) {
+    layer_named(tfjs_topology(j), "concat")["inbound_nodes"] = json::array({json::array()});
+  });
+  expect_load_error(dir + "/model.json", {dir, "'concat'", "needs at least 2 inputs"});
+}
+
+// nlohmann::json::type_error used to escape from the graph builder without file or layer.
+TEST(KerasRobustness, ConfigTypeErrorsNameTheLayer) {
+  auto flat_as = [](const std::string& cls, const std::function<void(json&)>& edit,
+                    const std::string& part) {
+    const auto dir = copy_fixture("types");
+    edit_tfjs(dir, [&](json& j) {
+      json& l = layer_named(tfjs_topology(j), "flat");
+      l["class_name"] = cls;
+      edit(l["config"]);
+    });
+    expect_load_error(dir + "/model.json", {dir, "layer 'flat' (" + cls + ")", part});
+  };
+  flat_as(
+      "Softmax", [](json& c) { c["axis"] = "x"; }, "'axis' must hold integers");
+  flat_as(
+      "Softmax", [](json& c) { c["axis"] = {1.5}; }, "'axis' must hold integers");
+  flat_as(
+      "Softmax", [](json& c) { c["axis"] = 9; }, "axis out of range");
+  flat_as(
+      "PReLU", [](json& c) { c["shared_axes"] = {"1"}; }, "'shared_axes' must hold integers");
+  flat_as(
+      "Dense", [](json& c) { c["units"] = {"5"}; }, "'units' must hold integers");
+  flat_as(
+      "Rescaling", [](json& c) { c["scale"] = "x"; }, "'scale' must hold numbers");
+  flat_as(
+      "Rescaling",
+      [](json& c) {
+        c["scale"] = {1, 2};
+      },
+      "'scale' has 2 values, expected 1 or 6");
+  // Beyond float's range the double -> float conversion would be undefined.
+  flat_as(
+      "LeakyReLU", [](json& c) { c["alpha"] = 1e300; }, "'alpha' is out of float range");
+  flat_as(
+      "ReLU", [](json& c) { c["max_value"] = -1e300; }, "'max_value' is out of float range");
+  flat_as(
+      "LayerNormalization",
+      [](json& c) {
+        c["scale"] = false;  // no weights to look for first
+        c["center"] = false;
+        c["epsilon"] = 1e39;
+      },
+      "'epsilon' is out of float range");
+}
+
+// ---- sweep --------------------------------------------------------------------------------------
+
+// Every config key the builder reads, in every layer of these fixtures, replaced by each hostile
+// value: the load (and, when it succeeds, preparing a session) must succeed or throw a one-line
+// dnnfi::Error; nothing else may escape, and nothing may crash.
+TEST(KerasRobustness, HostileConfigValuesSweep) {
+  const std::set<std::string> keys = {
+      "activation",    "alpha",          "axis",        "batch_input_shape",
+      "center",        "cropping",       "data_format", "depth_multiplier",
+      "dilation_rate", "dims",           "epsilon",     "filters",
+      "groups",        "interpolation",  "invert",      "keepdims",
+      "kernel_size",   "max_value",      "mean",        "negative_slope",
+      "offset",        "output_padding", "padding",     "pool_size",
+      "scale",         "shared_axes",    "size",        "strides",
+      "target_shape",  "theta",          "threshold",   "units",
+      "use_bias",      "variance"};
+  const std::vector<json> values = {"x",
+                                    -1,
+                                    0,
+                                    1e300,
+                                    std::numeric_limits<std::int64_t>::min(),
+                                    std::numeric_limits<std::uint64_t>::max(),
+                                    std::int64_t{1} << 62,
+                                    std::int64_t{1} << 20,
+                                    json::array(),
+                                    {-1, -1},
+                                    {{1, 2}, {3}},
+                                    json::object(),
+                                    true,
+                                    nullptr};
+  int loads = 0, errors = 0;
+  for (const std::string fixture :
+       {"probe", "shapes", "conv_seq", "merges", "patched", "nested", "conv1d"}) {
+    const auto dir = copy_fixture("sweep", fixture);
+    json original;
+    edit_tfjs(dir, [&](json& j) { original = j; });
+    std::vector<Tensor> inputs;
+    for (int i = 0;; ++i) {
+      const std::string p = dir + "/input_" + std::to_string(i) + ".npy";
+      if (!std::filesystem::exists(p)) break;
+      inputs.push_back(load_npy(p));
+    }
+    const std::size_t n_layers = tfjs_topology(original)["config"]["layers"].size();
+    for (std::size_t li = 0; li < n_layers; ++li) {
+      const json& layer_cfg = tfjs_topology(original)["config"]["layers"][li]["config"];
+      for (const auto& [key, unused] : layer_cfg.items()) {
+        if (!keys.count(key)) continue;
+        for (const json& v : values) {
+          json j = original;
+          tfjs_topology(j)["config"]["layers"][li]["config"][key] = v;
+          std::ofstream(dir + "/model.json") << j.dump();
+          const std::string what =
+              fixture + " layer " + std::to_string(li) + " " + key + "=" + v.dump();
+          ++loads;
+          try {
+            Graph g = load_model(dir + "/model.json");
+            SessionOptions opt;
+            for (std::size_t i = 0; i < g.inputs.size() && i < inputs.size(); ++i) {
+              opt.input_shapes[g.values[static_cast<std::size_t>(g.inputs[i])].name] =
+                  inputs[i].shape();
+            }
+            Session::create(std::move(g), opt);
+          } catch (const Error& e) {
+            ++errors;
+            const std::string msg = e.what();
+            EXPECT_EQ(msg.find('\n'), std::string::npos) << what << ": " << msg;
+            if (dynamic_cast<const LoadError*>(&e)) {
+              EXPECT_NE(msg.find(dir), std::string::npos) << what << ": " << msg;
+            }
+          } catch (const std::exception& e) {
+            ADD_FAILURE() << what << ": " << e.what();
+          }
+        }
+      }
+    }
+  }
+  EXPECT_GT(loads, 500);
+  EXPECT_GT(errors, loads / 2);
 }
 
 }  // namespace
