@@ -612,5 +612,126 @@ TEST(KerasRobustness, HostileConfigValuesSweep) {
   EXPECT_GT(errors, loads / 2);
 }
 
+// ---- weight readers: tfjs manifest, HDF5, zip ---------------------------------------------------
+
+TEST(KerasRobustness, WeightsManifestValues) {
+  auto manifest = [](const std::function<void(json&)>& edit, const std::string& part) {
+    const auto dir = copy_fixture("manifest");
+    edit_tfjs(dir, edit);
+    expect_load_error(dir + "/model.json", {dir, part});
+  };
+  auto kernel = [](json& j) -> json& { return j["weightsManifest"][0]["weights"][0]; };
+  manifest(
+      [&](json& j) {
+        kernel(j)["shape"] = {3, "3", 3, 6};
+      },
+      "weight 'conv/kernel': 'shape' holds a non-integer");
+  manifest(
+      [&](json& j) {
+        kernel(j)["shape"] = {3, 1e300, 3, 6};
+      },
+      "weight 'conv/kernel': 'shape' holds a non-integer");
+  manifest([&](json& j) { kernel(j)["shape"] = {3, -3, 3, 6}; }, "weight 'conv/kernel': bad shape");
+  manifest([&](json& j) { kernel(j)["dtype"] = 5; },
+           "weight 'conv/kernel': 'dtype' is not a string");
+  manifest(
+      [&](json& j) {
+        kernel(j)["quantization"] = {{"dtype", "uint8"}, {"scale", "x"}, {"min", 0}};
+      },
+      "weight 'conv/kernel': quantization 'scale' and 'min' must be numbers");
+  manifest([&](json& j) { kernel(j)["quantization"] = 3; },
+           "weight 'conv/kernel': 'quantization' has no dtype");
+  manifest([&](json& j) { kernel(j)["name"] = 5; },
+           "weightsManifest[0]: a weight entry has no name");
+  manifest([&](json& j) { j["weightsManifest"][0]["paths"] = {5}; },
+           "weightsManifest[0]: 'paths' holds a non-string");
+  manifest([&](json& j) { j["weightsManifest"][0] = "x"; }, "weightsManifest[0]: needs a 'paths'");
+  const auto dir = copy_fixture("manifest_format");
+  edit_tfjs(dir, [](json& j) { j["format"] = 5; });  // not "graph-model", so a layers model
+  EXPECT_NO_THROW(load_model(dir + "/model.json"));
+}
+
+// A shape of 2^34 floats over a 700-byte shard used to allocate 64 GiB before the length check.
+TEST(KerasRobustness, HugeManifestShapeIsCheckedBeforeAllocating) {
+  const auto dir = copy_fixture("huge_shape");
+  edit_tfjs(dir, [](json& j) {
+    j["weightsManifest"][0]["weights"][0]["shape"] = {std::int64_t{1} << 34};
+  });
+  expect_load_error(dir + "/model.json", {dir, "weight 'conv/kernel': weight shards too short"});
+}
+
+// A Keras 3 dataset that declares 2^33 floats but stores none.
+TEST(KerasRobustness, HugeUnstoredDatasetIsRefused) {
+  const auto dir = copy_fixture("huge_dataset");
+  const std::string path = dir + "/model.keras";
+  edit_keras_weights(path, [](hid_t f) {
+    const char* name = "layers/conv2d/vars/0";
+    ASSERT_GE(H5Ldelete(f, name, H5P_DEFAULT), 0);
+    const hsize_t n = hsize_t{1} << 33;
+    const hid_t space = H5Screate_simple(1, &n, nullptr);
+    const hid_t ds =
+        H5Dcreate2(f, name, H5T_IEEE_F32LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    ASSERT_GE(ds, 0);
+    H5Dclose(ds);
+    H5Sclose(space);
+  });
+  expect_load_error(path, {dir, "'layers/conv2d/vars'", "holds less data than its shape"});
+}
+
+// A .keras whose directory claims a 512 MiB config.json: refused before anything is allocated
+// (the reader also no longer sizes its buffer from the claim).
+TEST(KerasRobustness, OversizedZipMemberIsRefused) {
+  const auto dir = copy_fixture("zip_claim");
+  const std::string path = dir + "/model.keras";
+  std::string bytes;
+  {
+    std::ifstream in(path, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  const std::string name = "config.json";
+  auto put32 = [&](std::size_t at, std::uint32_t v) {
+    for (int i = 0; i < 4; ++i) bytes[at + i] = static_cast<char>((v >> (8 * i)) & 0xff);
+  };
+  int patched = 0;
+  for (std::size_t at = 0; at + 46 + name.size() <= bytes.size(); ++at) {
+    // Local header: size at 22, name at 30; central directory entry: size at 24, name at 46.
+    if (bytes.compare(at, 4, "PK\x03\x04") == 0 && bytes.compare(at + 30, name.size(), name) == 0) {
+      put32(at + 22, 512u << 20);
+      ++patched;
+    } else if (bytes.compare(at, 4, "PK\x01\x02") == 0 &&
+               bytes.compare(at + 46, name.size(), name) == 0) {
+      put32(at + 24, 512u << 20);
+      ++patched;
+    }
+  }
+  ASSERT_EQ(patched, 2);
+  std::ofstream(path, std::ios::binary) << bytes;
+  expect_load_error(path, {dir, "'config.json' too large"});
+}
+
+// Hard links can make a weights file's groups a cycle (stopped by the depth bound) or a shallow
+// graph of exponentially many paths: here 40 levels of groups that each reach the next twice.
+TEST(KerasRobustness, WeightGroupWalksAreBounded) {
+  const auto dir = copy_fixture("h5_paths");
+  const std::string path = dir + "/model.keras";
+  edit_keras_weights(path, [](hid_t f) {
+    hid_t g = H5Gcreate2(f, "layers/d", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    for (int i = 0; i < 40; ++i) {
+      const hid_t next = H5Gcreate2(g, "a", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+      ASSERT_GE(H5Lcreate_hard(g, "a", g, "b", H5P_DEFAULT, H5P_DEFAULT), 0);
+      H5Gclose(g);
+      g = next;
+    }
+    H5Gclose(g);
+  });
+  expect_load_error(path, {dir, "model.weights.h5: too many weight groups"});
+  const auto dir2 = copy_fixture("h5_cycle");
+  edit_keras_weights(dir2 + "/model.keras", [](hid_t f) {
+    ASSERT_GE(H5Lcreate_hard(f, "/", f, "layers/a", H5P_DEFAULT, H5P_DEFAULT), 0);
+  });
+  expect_load_error(dir2 + "/model.keras",
+                    {dir2, "model.weights.h5: weight groups nested too deeply"});
+}
+
 }  // namespace
 }  // namespace dnnfi
