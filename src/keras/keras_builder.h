@@ -95,7 +95,17 @@ class Builder {
   bool flag(const char* key, bool def) const;
   std::string str(const char* key, const std::string& def) const;
   std::vector<std::int64_t> ints(const char* key, std::size_t n, std::int64_t def) const;
+  std::vector<std::int64_t> sizes(const char* key, std::size_t n, std::int64_t def) const;
+  std::int64_t positive(const char* key, std::int64_t def) const;
+  float fnum(const char* key, double def) const;
+  std::int64_t int_value(const json& v, const char* key) const;
   bool channels_last() const;
+
+  // ---- checked shape arithmetic (keras_graph.cpp): fail() on int64 overflow --------------------
+
+  std::int64_t add(std::int64_t a, std::int64_t b) const;
+  std::int64_t sub(std::int64_t a, std::int64_t b) const;
+  std::int64_t mul(std::int64_t a, std::int64_t b) const;
 
   // ---- weights (keras_graph.cpp) ----------------------------------------------------------------
 
@@ -117,8 +127,9 @@ class Builder {
     std::string padding;
   };
 
+  std::int64_t extent(const Window& w, std::size_t i) const;
   std::vector<std::int64_t> pads(const Window& w, const std::vector<std::int64_t>& in);
-  static std::vector<std::int64_t> window_out(const Window& w, const std::vector<std::int64_t>& in);
+  std::vector<std::int64_t> window_out(const Window& w, const std::vector<std::int64_t>& in) const;
   void set_window_attrs(std::map<std::string, Attribute>& a, const Window& w,
                         const std::vector<std::int64_t>& in);
   static std::vector<std::int64_t> spatial(const Shape& s, bool cl);
@@ -147,7 +158,7 @@ class Builder {
   KT flatten(const KT& x);
   KT reshape(const KT& x);
   KT permute_layer(const KT& x);
-  Tensor param(const json& v, std::int64_t axis, std::size_t r);
+  Tensor param(const json& v, const char* key, std::int64_t c, std::int64_t axis, std::size_t r);
   KT normalization(const KT& x);
   KT layer_call(const Layer& l, const std::vector<KT>& xs);
 

@@ -1,6 +1,8 @@
 // The Keras JSON topology (model_config / config.json / modelTopology) -> Model: Sequential and
 // Functional, nested models, shared layers; Keras 2 "inbound_nodes" lists and Keras 3
 // "args"/"keras_history" forms.
+#include <cstdint>
+
 #include "core/error.h"
 #include "keras/keras_format.h"
 
@@ -10,15 +12,46 @@ namespace {
 
 using nlohmann::json;
 
+const json kNone;  // a missing key
+
 bool is_model_class(const std::string& c) {
   return c == "Sequential" || c == "Functional" || c == "Model";
 }
 
+// Nesting deeper than this is rejected while parsing, so that nothing recursive over a document
+// (copies, dumps, the walks below) can exhaust the stack. Real configs stay under ~150 levels even
+// with models nested to the parser's limit.
+constexpr int kMaxJsonDepth = 512;
+constexpr int kMaxModelDepth = 32;
+
+// A short rendering of a value for error messages.
+std::string brief(const json& j) {
+  std::string s = j.dump();
+  if (s.size() > 60) s = s.substr(0, 57) + "...";
+  return s;
+}
+
+// A node or tensor index: an integer in [0, INT32_MAX].
+int ref_index(const json& j, const json& ref, const char* which, const std::string& what) {
+  bool ok = false;
+  if (j.is_number_unsigned()) {
+    ok = j.get<std::uint64_t>() <= INT32_MAX;
+  } else if (j.is_number_integer()) {
+    ok = j.get<std::int64_t>() >= 0 && j.get<std::int64_t>() <= INT32_MAX;
+  }
+  if (!ok) {
+    throw LoadError(what + ": " + which + " index in " + brief(ref) +
+                    " is not a non-negative integer");
+  }
+  return static_cast<int>(j.get<std::int64_t>());
+}
+
 Ref parse_ref(const json& j, const std::string& what) {
   if (!j.is_array() || j.size() < 3 || !j[0].is_string()) {
-    throw LoadError(what + ": malformed tensor reference " + j.dump());
+    throw LoadError(what + ": malformed tensor reference " + brief(j));
   }
-  return Ref{j[0].get<std::string>(), j[1].get<int>(), j[2].get<int>()};
+  return Ref{j[0].get<std::string>(), ref_index(j[1], j, "node", what),
+             ref_index(j[2], j, "tensor", what)};
 }
 
 // [[name, n, t], ...] or a single [name, n, t] (Keras 3 writes one input that way).
@@ -36,8 +69,12 @@ std::vector<Ref> parse_ref_list(const json& j, const std::string& what) {
 // Keras 3 call arguments: every "__keras_tensor__" in args, depth first.
 void collect_keras3_tensors(const json& j, std::vector<Ref>& out, const std::string& what) {
   if (j.is_object()) {
-    if (j.value("class_name", std::string()) == "__keras_tensor__") {
-      out.push_back(parse_ref(j.at("config").at("keras_history"), what));
+    if (j.contains("class_name") && j["class_name"] == "__keras_tensor__") {
+      const json& cfg = j.contains("config") ? j["config"] : kNone;
+      if (!cfg.is_object() || !cfg.contains("keras_history")) {
+        throw LoadError(what + ": __keras_tensor__ without config.keras_history");
+      }
+      out.push_back(parse_ref(cfg["keras_history"], what + " keras_history"));
       return;
     }
     for (const auto& [k, v] : j.items()) collect_keras3_tensors(v, out, what);
@@ -50,16 +87,17 @@ std::vector<std::vector<Ref>> parse_calls(const json& nodes, const std::string& 
   std::vector<std::vector<Ref>> calls;
   if (nodes.is_null()) return calls;
   if (!nodes.is_array()) throw LoadError(what + ": malformed inbound_nodes");
+  const std::string in_what = what + " inbound_nodes";
   for (const auto& node : nodes) {
     std::vector<Ref> refs;
     if (node.is_object()) {  // Keras 3: {"args": [...], "kwargs": {...}}
-      collect_keras3_tensors(node.value("args", json::array()), refs, what);
+      collect_keras3_tensors(node.value("args", json::array()), refs, in_what);
     } else if (node.is_array() && !node.empty() && node[0].is_string()) {
-      refs.push_back(parse_ref(node, what));  // a bare [name, n, t, kwargs]
+      refs.push_back(parse_ref(node, in_what));  // a bare [name, n, t, kwargs]
     } else if (node.is_array()) {
-      for (const auto& r : node) refs.push_back(parse_ref(r, what));
+      for (const auto& r : node) refs.push_back(parse_ref(r, in_what));
     } else {
-      throw LoadError(what + ": malformed inbound node " + node.dump());
+      throw LoadError(in_what + ": malformed inbound node " + brief(node));
     }
     calls.push_back(std::move(refs));
   }
@@ -68,7 +106,8 @@ std::vector<std::vector<Ref>> parse_calls(const json& nodes, const std::string& 
 
 std::string layer_name(const json& layer) {
   if (layer.contains("name") && layer["name"].is_string()) return layer["name"].get<std::string>();
-  if (layer.contains("config") && layer["config"].is_object() && layer["config"].contains("name")) {
+  if (layer.contains("config") && layer["config"].is_object() && layer["config"].contains("name") &&
+      layer["config"]["name"].is_string()) {
     return layer["config"]["name"].get<std::string>();
   }
   return "";
@@ -88,9 +127,17 @@ Layer parse_layer(const json& j, Format format, const std::string& source, int d
   l.config = j.value("config", json::object());
   if (!l.config.is_object()) throw LoadError(what + ": config is not an object");
   if (is_model_class(l.class_name)) {
+    if (depth >= kMaxModelDepth) {
+      throw LoadError(what + ": models nested more than " + std::to_string(kMaxModelDepth) +
+                      " levels deep");
+    }
     l.model = std::make_shared<Model>(parse_model_impl(j, format, source, depth + 1));
   }
-  l.calls = parse_calls(j.value("inbound_nodes", json()), what);
+  try {
+    l.calls = parse_calls(j.contains("inbound_nodes") ? j["inbound_nodes"] : kNone, what);
+  } catch (const json::exception& e) {
+    throw LoadError(what + ": malformed inbound_nodes (" + std::string(e.what()) + ")");
+  }
   return l;
 }
 
@@ -108,8 +155,8 @@ json declared_input_shape(const json& config) {
 }
 
 Model parse_model_impl(const json& j, Format format, const std::string& source, int depth) {
-  if (depth > 32) throw LoadError(source + ": models nested too deeply");
-  if (!j.is_object() || !j.contains("class_name") || !j.contains("config")) {
+  if (!j.is_object() || !j.contains("class_name") || !j["class_name"].is_string() ||
+      !j.contains("config")) {
     throw LoadError(source + ": the model config has no class_name/config");
   }
   Model m;
@@ -118,10 +165,20 @@ Model parse_model_impl(const json& j, Format format, const std::string& source, 
     throw LoadError(source + ": top-level class '" + m.class_name + "' is not a Keras model");
   }
   const json& cfg = j["config"];
-  // Keras 2.2-era Sequential configs are a bare list of layers.
-  const json layers = cfg.is_array() ? cfg : cfg.value("layers", json::array());
-  m.name = cfg.is_object() ? cfg.value("name", std::string("model")) : "sequential";
+  if (!cfg.is_object() && !cfg.is_array()) {
+    throw LoadError(source + ": " + m.class_name + " config is not an object");
+  }
+  m.name = "sequential";  // Keras 2.2-era Sequential configs are a bare list of layers
+  if (cfg.is_object()) {
+    m.name = "model";
+    if (cfg.contains("name")) {
+      if (!cfg["name"].is_string()) throw LoadError(source + ": model name is not a string");
+      m.name = cfg["name"].get<std::string>();
+    }
+  }
+  const json& layers = cfg.is_array() ? cfg : cfg.contains("layers") ? cfg["layers"] : kNone;
   if (!layers.is_array()) throw LoadError(source + ": model '" + m.name + "' has no layer list");
+  if (layers.empty()) throw LoadError(source + ": model '" + m.name + "' has no layers");
   if (m.class_name == "Sequential") {
     std::string prev;
     for (std::size_t i = 0; i < layers.size(); ++i) {
@@ -138,11 +195,21 @@ Model parse_model_impl(const json& j, Format format, const std::string& source, 
         const json shape = declared_input_shape(l.config);
         if (shape.is_null() && l.model) {
           // A nested model as the first layer: its own input defines the shape.
-          const auto& in = l.model->layers.front();
+          const Layer* in = nullptr;
+          if (!l.model->inputs.empty()) {
+            for (const Layer& inner : l.model->layers) {
+              if (inner.name == l.model->inputs.front().layer) in = &inner;
+            }
+          }
+          if (!in || in->class_name != "InputLayer") {
+            throw LoadError(source + ": layer '" + l.name + "' (" + l.class_name +
+                            "): a nested model without an InputLayer cannot start Sequential '" +
+                            m.name + "'");
+          }
           Layer input;
           input.class_name = "InputLayer";
           input.name = l.name + "_input";
-          input.config = in.config;
+          input.config = in->config;
           prev = input.name;
           m.inputs.push_back(Ref{prev, 0, 0});
           m.layers.push_back(std::move(input));
@@ -170,9 +237,10 @@ Model parse_model_impl(const json& j, Format format, const std::string& source, 
     m.outputs.push_back(Ref{prev, 0, 0});
   } else {
     for (const auto& lj : layers) m.layers.push_back(parse_layer(lj, format, source, depth));
-    m.inputs = parse_ref_list(cfg.value("input_layers", json::array()),
+    if (!cfg.is_object()) throw LoadError(source + ": model '" + m.name + "' has no config");
+    m.inputs = parse_ref_list(cfg.contains("input_layers") ? cfg["input_layers"] : json::array(),
                               source + ": model '" + m.name + "' input_layers");
-    m.outputs = parse_ref_list(cfg.value("output_layers", json::array()),
+    m.outputs = parse_ref_list(cfg.contains("output_layers") ? cfg["output_layers"] : json::array(),
                                source + ": model '" + m.name + "' output_layers");
     if (m.outputs.empty()) throw LoadError(source + ": model '" + m.name + "' has no outputs");
   }
@@ -200,8 +268,16 @@ Model parse_model_impl(const json& j, Format format, const std::string& source, 
 }  // namespace
 
 json parse_json(const std::string& text, const std::string& what) {
+  // Nesting is limited while parsing (nlohmann's parser itself does not recurse).
+  const json::parser_callback_t limit_depth = [&](int depth, json::parse_event_t, json&) {
+    if (depth > kMaxJsonDepth) {
+      throw LoadError(what + ": JSON nested more than " + std::to_string(kMaxJsonDepth) +
+                      " levels deep");
+    }
+    return true;
+  };
   try {
-    return json::parse(text);
+    return json::parse(text, limit_depth);
   } catch (const json::exception& e) {
     std::string msg = e.what();
     for (char& c : msg) {

@@ -9,7 +9,9 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <limits>
 
+#include "core/checked.h"
 #include "core/error.h"
 #include "keras/keras_builder.h"
 #include "keras/keras_format.h"
@@ -19,6 +21,7 @@ namespace dnnfi::keras {
 namespace {
 
 constexpr std::int64_t kOpset = 17;
+constexpr std::int64_t kMaxWindowExtent = std::int64_t{1} << 16;
 
 std::string snake_case(const std::string& cls) {
   if (cls == "Model" || cls == "Functional") return "functional";
@@ -177,12 +180,35 @@ double Builder::num(const char* key, double def) const {
   return v.get<double>();
 }
 
+// A number that becomes a float attribute or constant: a finite double beyond float's range would
+// make the conversion undefined.
+float Builder::fnum(const char* key, double def) const {
+  const double v = num(key, def);
+  if (std::isfinite(v) && std::fabs(v) > std::numeric_limits<float>::max()) {
+    fail("'" + std::string(key) + "' is out of float range");
+  }
+  return static_cast<float>(v);
+}
+
+// An integer element of the config; `key` names it in the error.
+std::int64_t Builder::int_value(const json& v, const char* key) const {
+  if (!v.is_number_integer()) fail("'" + std::string(key) + "' must hold integers");
+  return v.get<std::int64_t>();
+}
+
 std::int64_t Builder::integer(const char* key, std::int64_t def) const {
   if (!has(key)) return def;
   const json& v = cfg()[key];
-  if (v.is_array() && v.size() == 1) return v[0].get<std::int64_t>();
+  if (v.is_array() && v.size() == 1) return int_value(v[0], key);
   if (!v.is_number_integer()) fail("'" + std::string(key) + "' is not an integer");
   return v.get<std::int64_t>();
+}
+
+// A size (units, filters, a multiplier): >= 1.
+std::int64_t Builder::positive(const char* key, std::int64_t def) const {
+  const std::int64_t v = integer(key, def);
+  if (v < 1) fail("'" + std::string(key) + "' must be positive, got " + std::to_string(v));
+  return v;
 }
 
 bool Builder::flag(const char* key, bool def) const {
@@ -206,9 +232,15 @@ std::vector<std::int64_t> Builder::ints(const char* key, std::size_t n, std::int
     fail("'" + std::string(key) + "' must be an int or " + std::to_string(n) + " ints");
   }
   std::vector<std::int64_t> out;
-  for (const auto& e : v) {
-    if (!e.is_number_integer()) fail("'" + std::string(key) + "' must hold integers");
-    out.push_back(e.get<std::int64_t>());
+  for (const auto& e : v) out.push_back(int_value(e, key));
+  return out;
+}
+
+// Window sizes, strides, dilations: an int or a list of n ints, each >= 1.
+std::vector<std::int64_t> Builder::sizes(const char* key, std::size_t n, std::int64_t def) const {
+  std::vector<std::int64_t> out = ints(key, n, def);
+  for (std::int64_t v : out) {
+    if (v < 1) fail("'" + std::string(key) + "' must be positive, got " + std::to_string(v));
   }
   return out;
 }
@@ -217,6 +249,26 @@ bool Builder::channels_last() const {
   const std::string df = str("data_format", "channels_last");
   if (df != "channels_last" && df != "channels_first") fail("unknown data_format '" + df + "'");
   return df == "channels_last";
+}
+
+// ---- checked shape arithmetic ------------------------------------------------------------------
+
+std::int64_t Builder::add(std::int64_t a, std::int64_t b) const {
+  const auto r = checked_add(a, b);
+  if (!r) fail("a dimension overflows int64");
+  return *r;
+}
+
+std::int64_t Builder::sub(std::int64_t a, std::int64_t b) const {
+  const auto r = checked_sub(a, b);
+  if (!r) fail("a dimension overflows int64");
+  return *r;
+}
+
+std::int64_t Builder::mul(std::int64_t a, std::int64_t b) const {
+  const auto r = checked_mul(a, b);
+  if (!r) fail("a dimension overflows int64");
+  return *r;
 }
 
 // ---- weights ------------------------------------------------------------------------------------
@@ -330,16 +382,30 @@ int Builder::activate(int x, const json& act, int softmax_axis) {
 
 // ---- padding ------------------------------------------------------------------------------------
 
+// The dilated kernel size (k - 1) * d + 1; kernel and dilation are >= 1 (sizes()). The kernels
+// take time and memory in proportion to it, so it is bounded far above any real model's window
+// (WaveNet-style dilated stacks reach ~1000) rather than left to exhaust them.
+std::int64_t Builder::extent(const Window& w, std::size_t i) const {
+  const std::int64_t k = add(mul(w.kernel[i] - 1, w.dilations[i]), 1);
+  if (k > kMaxWindowExtent) {
+    fail("a window of " + std::to_string(k) + " (size " + std::to_string(w.kernel[i]) +
+         ", dilation " + std::to_string(w.dilations[i]) + ") exceeds the supported " +
+         std::to_string(kMaxWindowExtent));
+  }
+  return k;
+}
+
 // TF "same": total = max((ceil(in/s) - 1) * s + (k - 1) * d + 1 - in, 0), before = total / 2.
 std::vector<std::int64_t> Builder::pads(const Window& w, const std::vector<std::int64_t>& in) {
   const std::size_t n = w.kernel.size();
   std::vector<std::int64_t> p(2 * n, 0);
   for (std::size_t i = 0; i < n; ++i) {
-    const std::int64_t k = (w.kernel[i] - 1) * w.dilations[i] + 1;
+    const std::int64_t k = extent(w, i);
     if (w.padding == "same") {
       if (in[i] < 0) return {};
-      const std::int64_t out = (in[i] + w.strides[i] - 1) / w.strides[i];
-      const std::int64_t total = std::max<std::int64_t>((out - 1) * w.strides[i] + k - in[i], 0);
+      const std::int64_t out = in[i] / w.strides[i] + (in[i] % w.strides[i] != 0);
+      const std::int64_t total =
+          std::max<std::int64_t>(sub(add(mul(out - 1, w.strides[i]), k), in[i]), 0);
       p[i] = total / 2;
       p[i + n] = total - total / 2;
     } else if (w.padding == "causal") {
@@ -352,16 +418,16 @@ std::vector<std::int64_t> Builder::pads(const Window& w, const std::vector<std::
 }
 
 std::vector<std::int64_t> Builder::window_out(const Window& w,
-                                              const std::vector<std::int64_t>& in) {
+                                              const std::vector<std::int64_t>& in) const {
   std::vector<std::int64_t> out;
   for (std::size_t i = 0; i < w.kernel.size(); ++i) {
-    const std::int64_t k = (w.kernel[i] - 1) * w.dilations[i] + 1;
+    const std::int64_t k = extent(w, i);
     if (in[i] < 0) {
       out.push_back(-1);
     } else if (w.padding == "valid") {
       out.push_back(in[i] < k ? 0 : (in[i] - k) / w.strides[i] + 1);
     } else {
-      out.push_back((in[i] + w.strides[i] - 1) / w.strides[i]);
+      out.push_back(in[i] / w.strides[i] + (in[i] % w.strides[i] != 0));  // ceil(in / s)
     }
   }
   return out;
@@ -406,24 +472,41 @@ KT Builder::input_layer(const Layer& l, const std::string& name) {
   what_ = source_ + ": layer '" + l.name + "' (InputLayer)";
   layer_ = &l;
   json shape;
-  for (const char* key : {"batch_input_shape", "batch_shape"}) {
-    if (l.config.contains(key) && l.config[key].is_array()) shape = l.config[key];
+  std::string key;
+  for (const char* k : {"batch_input_shape", "batch_shape"}) {
+    if (l.config.contains(k) && l.config[k].is_array()) {
+      shape = l.config[k];
+      key = k;
+    }
   }
   if (shape.is_null() && l.config.contains("input_shape") && l.config["input_shape"].is_array()) {
     shape = json::array({nullptr});
     for (const auto& d : l.config["input_shape"]) shape.push_back(d);
+    key = "input_shape";
   }
   if (shape.is_null()) fail("no input shape");
-  const std::string dtype = l.config.contains("dtype") && l.config["dtype"].is_string()
-                                ? l.config["dtype"].get<std::string>()
-                                : "float32";
+  if (shape.empty()) fail("'" + key + "' is empty (no batch dimension)");
+  // Keras 3 may write the dtype as a DTypePolicy object.
+  const json& dt = l.config.contains("dtype") ? l.config["dtype"] : json();
+  std::string dtype = "float32";
+  if (dt.is_string()) {
+    dtype = dt.get<std::string>();
+  } else if (dt.is_object() && dt.contains("config") && dt["config"].is_object() &&
+             dt["config"].contains("name") && dt["config"]["name"].is_string()) {
+    dtype = dt["config"]["name"].get<std::string>();
+  }
   if (dtype != "float32") fail("input dtype '" + dtype + "' is not supported (float32 only)");
   const int id = new_value(name);
   Value& v = g_.values[static_cast<std::size_t>(id)];
   v.info.dtype = DType::kFloat32;
   KT t{id, {}};
   for (std::size_t i = 0; i < shape.size(); ++i) {
-    const std::int64_t d = shape[i].is_null() ? -1 : shape[i].get<std::int64_t>();
+    const json& e = shape[i];
+    if (!e.is_null() && (!e.is_number_integer() || e.get<std::int64_t>() < 0)) {
+      fail("'" + key + "' dimension " + std::to_string(i) + " is " + e.dump() +
+           ", not null or a non-negative integer");
+    }
+    const std::int64_t d = e.is_null() ? -1 : e.get<std::int64_t>();
     v.info.shape.push_back(d);
     v.dim_names.push_back(d < 0 ? (i == 0 ? "N" : name + "_d" + std::to_string(i)) : "");
     t.shape.push_back(d);
@@ -465,6 +548,11 @@ std::vector<KT> Builder::build_model(const Model& m, const std::vector<KT>* boun
     if (it == by_name.end() || it->second->class_name != "InputLayer") {
       throw LoadError(source_ + ": model '" + m.name + "' input '" + r.layer +
                       "' is not an InputLayer");
+    }
+    if (r.node != 0 || r.tensor != 0) {
+      throw LoadError(source_ + ": model '" + m.name + "' input_layers refers to call " +
+                      std::to_string(r.node) + ", output " + std::to_string(r.tensor) + " of '" +
+                      r.layer + "' (an InputLayer has one: 0, 0)");
     }
     made[{r.layer, 0}] = {bound ? (*bound)[i] : input_layer(*it->second, prefix + r.layer)};
   }
@@ -508,7 +596,12 @@ std::vector<KT> Builder::build_model(const Model& m, const std::vector<KT>* boun
           weight_key_ = k3key[l.name];
           helper_count_ = 0;
           first_node_ = g_.nodes.size();
-          const KT out = finish_layer(layer_call(l, ins));
+          KT out;
+          try {
+            out = finish_layer(layer_call(l, ins));
+          } catch (const json::exception& e) {
+            fail(std::string("malformed config (") + e.what() + ")");
+          }
           made[{l.name, static_cast<int>(k)}] = {out};
         }
         ++k;
@@ -516,12 +609,37 @@ std::vector<KT> Builder::build_model(const Model& m, const std::vector<KT>* boun
       }
     }
   }
+  // A call still waiting refers to a call that does not exist or that waits on it (a cycle).
+  for (const Layer& l : m.layers) {
+    const std::size_t k = next_call[l.name];
+    if (l.class_name == "InputLayer" || k >= l.calls.size()) continue;
+    const std::string what = source_ + ": layer '" + l.name + "' (" + l.class_name + ")";
+    for (const Ref& r : l.calls[k]) {
+      if (made.count({r.layer, r.node})) continue;
+      auto it = by_name.find(r.layer);
+      if (it == by_name.end()) {
+        throw LoadError(what + " takes the output of unknown layer '" + r.layer + "'");
+      }
+      const Layer& from = *it->second;
+      const std::size_t calls = from.class_name == "InputLayer" ? 1 : from.calls.size();
+      if (static_cast<std::size_t>(r.node) >= calls) {
+        throw LoadError(what + " inbound_nodes: refers to call " + std::to_string(r.node) +
+                        " of '" + r.layer + "', which has " + std::to_string(calls));
+      }
+    }
+    throw LoadError(what + " has inputs that cannot be computed (a cycle or a missing input)");
+  }
   std::vector<KT> outs;
   for (const Ref& r : m.outputs) {
     auto it = made.find({r.layer, r.node});
-    if (it == made.end() || r.tensor >= static_cast<int>(it->second.size())) {
+    if (it == made.end()) {
       throw LoadError(source_ + ": model '" + m.name + "' output '" + r.layer +
                       "' cannot be computed (a cycle or a missing input)");
+    }
+    if (r.tensor < 0 || r.tensor >= static_cast<int>(it->second.size())) {
+      throw LoadError(source_ + ": model '" + m.name + "' output_layers refers to output " +
+                      std::to_string(r.tensor) + " of '" + r.layer + "', which has " +
+                      std::to_string(it->second.size()));
     }
     outs.push_back(it->second[static_cast<std::size_t>(r.tensor)]);
   }
@@ -533,12 +651,6 @@ std::vector<KT> Builder::build_model(const Model& m, const std::vector<KT>* boun
       g_.layer_names.push_back(it == made.end() || it->second.empty()
                                    ? std::string()
                                    : g_.values[static_cast<std::size_t>(it->second[0].id)].name);
-    }
-  }
-  for (const Layer& l : m.layers) {
-    if (l.class_name != "InputLayer" && next_call[l.name] < l.calls.size()) {
-      throw LoadError(source_ + ": layer '" + l.name + "' (" + l.class_name +
-                      ") has inputs that cannot be computed");
     }
   }
   return outs;

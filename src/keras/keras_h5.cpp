@@ -30,6 +30,14 @@ class Handle {
   herr_t (*close_)(hid_t);
 };
 
+// Bounds on what attributes may declare (Keras's own are at most 64 KiB each: HDF5's header
+// limit, why Keras splits long lists into name0, name1, ...).
+constexpr hssize_t kMaxAttrStrings = hssize_t{1} << 24;
+constexpr std::size_t kMaxAttrBytes = std::size_t{1} << 30;
+// A Keras 3 weights file has a group per layer; links may form cycles (a group linked into its own
+// subtree), which a depth bound alone does not stop from multiplying.
+constexpr int kMaxWeightGroups = 1 << 16;
+
 // HDF5 prints a stack of errors to stderr by default; the library must not print.
 void silence_hdf5() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
 
@@ -45,6 +53,10 @@ std::vector<std::string> read_string_attr(hid_t obj, const char* name, const std
   }
   const hssize_t n = H5Sget_simple_extent_npoints(space.get());
   if (n < 0) throw LoadError(what + ": unreadable attribute '" + name + "'");
+  // The dataspace is read before the data: a few bytes can declare any number of strings.
+  if (n > kMaxAttrStrings) {
+    throw LoadError(what + ": attribute '" + name + "' holds too many strings");
+  }
   std::vector<std::string> out;
   if (n == 0) return out;
   if (H5Tis_variable_str(type.get()) > 0) {
@@ -61,6 +73,9 @@ std::vector<std::string> read_string_attr(hid_t obj, const char* name, const std
   }
   const std::size_t size = H5Tget_size(type.get());
   if (size == 0) throw LoadError(what + ": unreadable attribute '" + name + "'");
+  if (size > kMaxAttrBytes / static_cast<std::size_t>(n)) {
+    throw LoadError(what + ": attribute '" + name + "' is too large");
+  }
   std::vector<char> buf(size * static_cast<std::size_t>(n) + 1, '\0');
   if (H5Aread(attr.get(), type.get(), buf.data()) < 0) {
     throw LoadError(what + ": cannot read attribute '" + name + "'");
@@ -108,6 +123,14 @@ Tensor read_dataset(hid_t loc, const std::string& path, const std::string& what)
     }
     numel *= d;
   }
+  // Unfiltered data is stored in full, so a shape the file does not hold is a lie that would make
+  // us allocate for nothing (filtered, compressed data may legitimately be smaller).
+  Handle dcpl(H5Dget_create_plist(ds.get()), H5Pclose);
+  if (dcpl.ok() && H5Pget_nfilters(dcpl.get()) == 0 && numel > 0 &&
+      H5Dget_storage_size(ds.get()) / static_cast<hsize_t>(numel) < H5Tget_size(type.get())) {
+    throw LoadError(what + ": dataset '" + path + "' holds less data than its shape " +
+                    shape_to_string(shape) + " needs");
+  }
   Tensor t(DType::kFloat32, shape);
   if (numel > 0 &&
       H5Dread(ds.get(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, t.raw()) < 0) {
@@ -151,10 +174,11 @@ std::vector<std::string> link_names(hid_t group) {
 // Keras 3: every group with a "vars" subgroup is a layer (or model); its datasets 0..n-1 are the
 // weights in the layer's own order.
 void walk_keras3(hid_t group, const std::string& path, Weights& w, const std::string& what,
-                 int depth) {
+                 int depth, int& groups) {
   if (depth > 64) throw LoadError(what + ": weight groups nested too deeply");
   for (const std::string& name : link_names(group)) {
     if (link_kind(group, name) != Kind::kGroup) continue;
+    if (++groups > kMaxWeightGroups) throw LoadError(what + ": too many weight groups");
     Handle sub(H5Gopen2(group, name.c_str(), H5P_DEFAULT), H5Gclose);
     if (!sub.ok()) continue;
     const std::string sub_path = path.empty() ? name : path + "/" + name;
@@ -175,7 +199,7 @@ void walk_keras3(hid_t group, const std::string& path, Weights& w, const std::st
       }
       continue;
     }
-    walk_keras3(sub.get(), sub_path, w, what, depth + 1);
+    walk_keras3(sub.get(), sub_path, w, what, depth + 1, groups);
   }
 }
 
@@ -235,7 +259,8 @@ Weights read_keras3_weights(const std::string& bytes, const std::string& source)
   if (!file.ok()) throw LoadError(source + ": corrupt model.weights.h5");
   Weights w;
   w.by_class_path = true;
-  walk_keras3(file.get(), "", w, source + ": model.weights.h5", 0);
+  int groups = 0;
+  walk_keras3(file.get(), "", w, source + ": model.weights.h5", 0, groups);
   return w;
 }
 

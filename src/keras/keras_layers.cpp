@@ -6,6 +6,7 @@
 #include <functional>
 #include <limits>
 
+#include "core/checked.h"
 #include "keras/keras_builder.h"
 
 namespace dnnfi::keras {
@@ -44,16 +45,17 @@ KT Builder::conv(const KT& x, std::size_t nsp, bool depthwise, bool separable, b
   const bool cl = channels_last();
   const std::size_t r = nsp + 2;
   const std::int64_t in_ch = cl ? x.shape[r - 1] : x.shape[1];
-  if (in_ch < 0) fail("the channel dimension must be known");
+  if (in_ch < 1) fail("the channel dimension must be known and positive");
   Window w;
-  w.kernel = ints("kernel_size", nsp, 1);
-  w.strides = ints("strides", nsp, 1);
-  w.dilations = ints("dilation_rate", nsp, 1);
+  w.kernel = sizes("kernel_size", nsp, 1);
+  w.strides = sizes("strides", nsp, 1);
+  w.dilations = sizes("dilation_rate", nsp, 1);
   w.padding = str("padding", "valid");
-  const std::int64_t groups = integer("groups", 1);
+  const std::int64_t groups = positive("groups", 1);
   const bool bias = flag("use_bias", true);
-  const std::int64_t dm = integer("depth_multiplier", 1);
-  const std::int64_t filters = integer("filters", depthwise ? in_ch * dm : -1);
+  const std::int64_t dm = depthwise || separable ? positive("depth_multiplier", 1) : 1;
+  if (!depthwise && !has("filters")) fail("no 'filters'");
+  const std::int64_t filters = depthwise ? mul(in_ch, dm) : positive("filters", 1);
   Shape kshape(w.kernel.begin(), w.kernel.end());
   std::vector<std::string> names;
   std::vector<Shape> shapes;
@@ -67,7 +69,7 @@ KT Builder::conv(const KT& x, std::size_t nsp, bool depthwise, bool separable, b
   if (separable) {
     names.push_back("pointwise_kernel");
     Shape s(nsp, 1);
-    s.push_back(in_ch * dm);
+    s.push_back(mul(in_ch, dm));
     s.push_back(filters);
     shapes.push_back(s);
   } else if (!depthwise) {
@@ -77,7 +79,9 @@ KT Builder::conv(const KT& x, std::size_t nsp, bool depthwise, bool separable, b
       s.push_back(filters);
       s.push_back(in_ch);
     } else {
-      if (in_ch % groups != 0) fail("input channels not divisible by groups");
+      if (in_ch % groups != 0 || filters % groups != 0) {
+        fail("input channels and filters must be divisible by groups");
+      }
       s.push_back(in_ch / groups);
       s.push_back(filters);
     }
@@ -98,7 +102,7 @@ KT Builder::conv(const KT& x, std::size_t nsp, bool depthwise, bool separable, b
     // [k..., in, dm] -> [in * dm, 1, k...]: output channel c * dm + m, as Keras orders them.
     Tensor dk = permute(ws[0], {static_cast<int>(r) - 2, static_cast<int>(r) - 1, 0, 1});
     if (nsp == 1) dk = permute(ws[0], {1, 2, 0});
-    Shape s{in_ch * dm, 1};
+    Shape s{mul(in_ch, dm), 1};
     s.insert(s.end(), kshape.begin(), kshape.end());
     dk = dk.reshaped(s);
     std::map<std::string, Attribute> a;
@@ -128,9 +132,14 @@ KT Builder::conv(const KT& x, std::size_t nsp, bool depthwise, bool separable, b
     std::vector<std::int64_t> p(2 * nsp, 0), opad(nsp, 0);
     const auto user_opad =
         has("output_padding") ? ints("output_padding", nsp, 0) : std::vector<std::int64_t>();
+    for (std::size_t i = 0; i < user_opad.size(); ++i) {
+      if (user_opad[i] < 0 || user_opad[i] >= w.strides[i]) {
+        fail("'output_padding' must be in [0, strides), got " + std::to_string(user_opad[i]));
+      }
+    }
     out_sp.clear();
     for (std::size_t i = 0; i < nsp; ++i) {
-      const std::int64_t k = (w.kernel[i] - 1) * w.dilations[i] + 1;
+      const std::int64_t k = extent(w, i);
       const std::int64_t s = w.strides[i];
       if (w.padding == "same") {
         // The forward "same" padding of a conv from the output size in * s back to in.
@@ -142,7 +151,13 @@ KT Builder::conv(const KT& x, std::size_t nsp, bool depthwise, bool separable, b
         fail("unsupported padding '" + w.padding + "'");
       }
       if (!user_opad.empty()) opad[i] = user_opad[i];
-      out_sp.push_back(in_sp[i] < 0 ? -1 : s * (in_sp[i] - 1) + opad[i] + k - p[i] - p[i + nsp]);
+      if (in_sp[i] < 0) {
+        out_sp.push_back(-1);
+        continue;
+      }
+      const std::int64_t o = sub(add(add(mul(s, in_sp[i] - 1), opad[i]), k), p[i] + p[i + nsp]);
+      if (o < 0) fail("the output size would be negative");
+      out_sp.push_back(o);
     }
     a["pads"] = attr_ints(p);
     a["output_padding"] = attr_ints(opad);
@@ -168,8 +183,8 @@ KT Builder::pool(const KT& x, std::size_t nsp, bool max) {
   const bool cl = channels_last();
   const std::size_t r = nsp + 2;
   Window w;
-  w.kernel = ints("pool_size", nsp, 2);
-  w.strides = has("strides") ? ints("strides", nsp, 1) : w.kernel;
+  w.kernel = sizes("pool_size", nsp, 2);
+  w.strides = has("strides") ? sizes("strides", nsp, 1) : w.kernel;
   w.dilations = std::vector<std::int64_t>(nsp, 1);
   w.padding = str("padding", "valid");
   const auto in_sp = spatial(x.shape, cl);
@@ -207,6 +222,7 @@ KT Builder::global_pool(const KT& x, bool max) {
 }
 
 KT Builder::dense(const KT& x) {
+  if (x.shape.size() < 2) fail("expects a rank >= 2 input, got " + shape_to_string(x.shape));
   const std::int64_t units = integer("units", -1);
   const std::int64_t in = x.shape.back();
   if (in < 0 || units <= 0) fail("needs a known input size and units");
@@ -238,9 +254,9 @@ std::vector<std::int64_t> Builder::axis_list(const char* key, std::int64_t def,
   if (!has(key)) {
     out.push_back(norm_axis(def, r));
   } else if (cfg()[key].is_array()) {
-    for (const auto& a : cfg()[key]) out.push_back(norm_axis(a.get<std::int64_t>(), r));
+    for (const auto& a : cfg()[key]) out.push_back(norm_axis(int_value(a, key), r));
   } else {
-    out.push_back(norm_axis(cfg()[key].get<std::int64_t>(), r));
+    out.push_back(norm_axis(int_value(cfg()[key], key), r));
   }
   std::sort(out.begin(), out.end());
   return out;
@@ -279,8 +295,9 @@ KT Builder::batch_norm(const KT& x) {
   for (std::int64_t k = 0; k < c; ++k) {
     const double inv = 1.0 / std::sqrt(static_cast<double>(var[k]) + eps);
     const double ak = (gamma ? gamma[k] : 1.0) * inv;
-    a.data<float>()[k] = static_cast<float>(ak);
-    b.data<float>()[k] = static_cast<float>((beta ? beta[k] : 0.0) - mean[k] * ak);
+    // A zero variance with a tiny epsilon gives a scale beyond float's range.
+    a.data<float>()[k] = to_float_saturated(ak);
+    b.data<float>()[k] = to_float_saturated((beta ? beta[k] : 0.0) - mean[k] * ak);
   }
   const int y = op("Mul", {x.id, weight_const("scale", a)});
   return KT{op("Add", {y, weight_const("shift", b)}), x.shape};
@@ -313,17 +330,16 @@ KT Builder::layer_norm(const KT& x) {
   if (center) beta = ws[i++];
   const int y =
       op("LayerNormalization", {x.id, weight_const("gamma", gamma), weight_const("beta", beta)},
-         {{"axis", attr_int(axes[0])},
-          {"epsilon", attr_float(static_cast<float>(num("epsilon", 1e-3)))}});
+         {{"axis", attr_int(axes[0])}, {"epsilon", attr_float(fnum("epsilon", 1e-3))}});
   return KT{y, x.shape};
 }
 
 // Keras ReLU(max_value, negative_slope, threshold), as keras.activations.relu computes it.
 KT Builder::relu_layer(const KT& x) {
-  const double slope = num("negative_slope", 0.0);
-  const double thr = num("threshold", 0.0);
+  const double slope = fnum("negative_slope", 0.0);
+  const double thr = fnum("threshold", 0.0);
   const bool has_max = has("max_value");
-  const double maxv = num("max_value", 0.0);
+  const double maxv = fnum("max_value", 0.0);
   if (slope != 0.0 && !has_max && thr == 0.0) {
     return KT{op("LeakyRelu", {x.id}, {{"alpha", attr_float(static_cast<float>(slope))}}), x.shape};
   }
@@ -349,7 +365,7 @@ KT Builder::relu_layer(const KT& x) {
 }
 
 KT Builder::merge(const std::vector<KT>& xs, const std::string& cls) {
-  if (xs.size() < 2 && cls != "Concatenate") fail("needs at least 2 inputs");
+  if (xs.empty() || (xs.size() < 2 && cls != "Concatenate")) fail("needs at least 2 inputs");
   std::vector<int> ids;
   for (const auto& t : xs) ids.push_back(t.id);
   Shape s = xs[0].shape;
@@ -359,7 +375,7 @@ KT Builder::merge(const std::vector<KT>& xs, const std::string& cls) {
     for (const auto& t : xs) {
       if (t.shape.size() != s.size()) fail("inputs of different ranks");
       const std::int64_t d = t.shape[static_cast<std::size_t>(axis)];
-      total = (total < 0 || d < 0) ? -1 : total + d;
+      total = (total < 0 || d < 0) ? -1 : add(total, d);
     }
     s[static_cast<std::size_t>(axis)] = total;
     return KT{op("Concat", ids, {{"axis", attr_int(axis)}}), s};
@@ -390,16 +406,21 @@ std::vector<std::pair<std::int64_t, std::int64_t>> Builder::amounts(const char* 
   std::vector<std::pair<std::int64_t, std::int64_t>> out(nsp, {def, def});
   if (!has(key)) return out;
   const json& v = cfg()[key];
+  auto amount = [&](const json& e) {
+    const std::int64_t a = int_value(e, key);
+    if (a < 0) fail("'" + std::string(key) + "' must not be negative, got " + std::to_string(a));
+    return a;
+  };
   if (v.is_number_integer()) {
-    for (auto& p : out) p = {v.get<std::int64_t>(), v.get<std::int64_t>()};
+    for (auto& p : out) p = {amount(v), amount(v)};
   } else if (v.is_array() && nsp == 1 && v.size() == 2 && v[0].is_number_integer()) {
-    out[0] = {v[0].get<std::int64_t>(), v[1].get<std::int64_t>()};
+    out[0] = {amount(v[0]), amount(v[1])};
   } else if (v.is_array() && v.size() == nsp) {
     for (std::size_t i = 0; i < nsp; ++i) {
       if (v[i].is_number_integer()) {
-        out[i] = {v[i].get<std::int64_t>(), v[i].get<std::int64_t>()};
+        out[i] = {amount(v[i]), amount(v[i])};
       } else if (v[i].is_array() && v[i].size() == 2) {
-        out[i] = {v[i][0].get<std::int64_t>(), v[i][1].get<std::int64_t>()};
+        out[i] = {amount(v[i][0]), amount(v[i][1])};
       } else {
         fail("malformed '" + std::string(key) + "'");
       }
@@ -421,7 +442,7 @@ KT Builder::zero_pad(const KT& x, std::size_t nsp) {
   for (std::size_t i = 0; i < nsp; ++i) {
     p[first + i] = am[i].first;
     p[r + first + i] = am[i].second;
-    if (s[first + i] >= 0) s[first + i] += am[i].first + am[i].second;
+    if (s[first + i] >= 0) s[first + i] = add(add(s[first + i], am[i].first), am[i].second);
   }
   return KT{op("Pad", {x.id, iconst("pads", p)}), s};
 }
@@ -437,7 +458,10 @@ KT Builder::crop(const KT& x, std::size_t nsp) {
     starts.push_back(am[i].first);
     ends.push_back(am[i].second > 0 ? -am[i].second : std::numeric_limits<std::int64_t>::max());
     axes.push_back(static_cast<std::int64_t>(first + i));
-    if (s[first + i] >= 0) s[first + i] -= am[i].first + am[i].second;
+    if (s[first + i] >= 0) {
+      s[first + i] = sub(sub(s[first + i], am[i].first), am[i].second);
+      if (s[first + i] < 0) fail("'cropping' removes more than the input holds");
+    }
   }
   return KT{
       op("Slice", {x.id, iconst("starts", starts), iconst("ends", ends), iconst("axes", axes)}), s};
@@ -448,14 +472,15 @@ KT Builder::upsample(const KT& x, std::size_t nsp) {
   const std::string interp = str("interpolation", "nearest");
   if (interp != "nearest") fail("UpSampling interpolation '" + interp + "' is not supported");
   const bool cl = nsp == 1 ? true : channels_last();
-  const auto size = nsp == 1 ? std::vector<std::int64_t>{integer("size", 2)} : ints("size", nsp, 2);
+  const auto size =
+      nsp == 1 ? std::vector<std::int64_t>{positive("size", 2)} : sizes("size", nsp, 2);
   const std::size_t first = cl ? 1 : 2;
   Tensor scales(DType::kFloat32, {static_cast<std::int64_t>(nsp + 2)});
   for (auto& v : scales.span<float>()) v = 1.0f;
   Shape s = x.shape;
   for (std::size_t i = 0; i < nsp; ++i) {
     scales.data<float>()[first + i] = static_cast<float>(size[i]);
-    if (s[first + i] >= 0) s[first + i] *= size[i];
+    if (s[first + i] >= 0) s[first + i] = mul(s[first + i], size[i]);
   }
   const int sc = constant(base_ + "/scales", scales);
   return KT{op("Resize", {x.id, kNoValue, sc},
@@ -477,7 +502,7 @@ KT Builder::flatten(const KT& x) {
     in = t;
   }
   std::int64_t n = 1;
-  for (std::size_t i = 1; i < in.size(); ++i) n = (n < 0 || in[i] < 0) ? -1 : n * in[i];
+  for (std::size_t i = 1; i < in.size(); ++i) n = (n < 0 || in[i] < 0) ? -1 : mul(n, in[i]);
   return KT{op("Flatten", {id}, {{"axis", attr_int(1)}}), Shape{in[0], n}};
 }
 
@@ -488,20 +513,23 @@ KT Builder::reshape(const KT& x) {
   std::int64_t known = 1;
   int unknown = -1;
   for (const auto& d : cfg()["target_shape"]) {
-    const std::int64_t v = d.is_null() ? -1 : d.get<std::int64_t>();
+    // ONNX Reshape reads 0 as "copy the input dim", so Keras's 0 would change meaning.
+    const std::int64_t v = d.is_null() ? -1 : int_value(d, "target_shape");
+    if (v < -1 || v == 0) fail("'target_shape' holds " + std::to_string(v));
+    if (v == -1 && unknown >= 0) fail("'target_shape' has more than one unknown dimension");
     target.push_back(v);
     s.push_back(v);
     if (v < 0) {
       unknown = static_cast<int>(s.size()) - 1;
     } else {
-      known *= v;
+      known = mul(known, v);
     }
   }
   if (unknown >= 0) {
     std::int64_t total = 1;
     for (std::size_t i = 1; i < x.shape.size(); ++i)
-      total = (total < 0 || x.shape[i] < 0) ? -1 : total * x.shape[i];
-    s[static_cast<std::size_t>(unknown)] = total < 0 || known == 0 ? -1 : total / known;
+      total = (total < 0 || x.shape[i] < 0) ? -1 : mul(total, x.shape[i]);
+    s[static_cast<std::size_t>(unknown)] = total < 0 ? -1 : total / known;
   }
   return KT{op("Reshape", {x.id, iconst("shape", target)}), s};
 }
@@ -510,9 +538,12 @@ KT Builder::permute_layer(const KT& x) {
   if (!has("dims") || !cfg()["dims"].is_array()) fail("no dims");
   std::vector<std::int64_t> perm{0};
   Shape s{x.shape[0]};
+  std::vector<bool> seen(x.shape.size(), false);
   for (const auto& d : cfg()["dims"]) {
-    const std::int64_t v = d.get<std::int64_t>();
+    const std::int64_t v = int_value(d, "dims");
     if (v < 1 || v >= static_cast<std::int64_t>(x.shape.size())) fail("dims out of range");
+    if (seen[static_cast<std::size_t>(v)]) fail("'dims' repeats " + std::to_string(v));
+    seen[static_cast<std::size_t>(v)] = true;
     perm.push_back(v);
     s.push_back(x.shape[static_cast<std::size_t>(v)]);
   }
@@ -520,19 +551,34 @@ KT Builder::permute_layer(const KT& x) {
   return KT{transpose(x.id, perm), s};
 }
 
-// Per-channel parameters of Rescaling / Normalization: a scalar or a list broadcast on axis.
-Tensor Builder::param(const json& v, std::int64_t axis, std::size_t r) {
-  if (v.is_number()) return scalar_tensor(v.get<float>());
+// Per-channel parameters of Rescaling / Normalization: a scalar, or a list (nested lists are read
+// flat) of one value or of `c` values (c < 0: not known), broadcast on axis.
+Tensor Builder::param(const json& v, const char* key, std::int64_t c, std::int64_t axis,
+                      std::size_t r) {
+  auto value = [&](const json& e) {
+    if (!e.is_number()) fail("'" + std::string(key) + "' must hold numbers");
+    const double d = e.get<double>();
+    if (std::isfinite(d) && std::fabs(d) > std::numeric_limits<float>::max()) {
+      fail("'" + std::string(key) + "' is out of float range");
+    }
+    return static_cast<float>(d);
+  };
+  if (!v.is_array()) return scalar_tensor(value(v));
   std::vector<float> vals;
-  std::function<void(const json&)> flat = [&](const json& e) {
+  std::function<void(const json&)> flat = [&](const json& e) {  // depth: bounded by parse_json
     if (e.is_array()) {
       for (const auto& x : e) flat(x);
     } else {
-      vals.push_back(e.get<float>());
+      vals.push_back(value(e));
     }
   };
   flat(v);
-  Tensor t(DType::kFloat32, channel_shape(static_cast<std::int64_t>(vals.size()), axis, r));
+  const auto n = static_cast<std::int64_t>(vals.size());
+  if (n != 1 && (c < 0 || n != c)) {
+    fail("'" + std::string(key) + "' has " + std::to_string(n) + " values, expected " +
+         (c < 0 ? std::string("1") : "1 or " + std::to_string(c)) + " (one per channel)");
+  }
+  Tensor t(DType::kFloat32, channel_shape(n, axis, r));
   std::copy(vals.begin(), vals.end(), t.data<float>());
   return t;
 }
@@ -542,18 +588,26 @@ KT Builder::normalization(const KT& x) {
   if (flag("invert", false)) fail("invert=True is not supported");
   const auto axes = axis_list("axis", -1, r);
   if (axes.size() != 1) fail("only one normalization axis is supported");
+  const std::int64_t c = x.shape[static_cast<std::size_t>(axes[0])];
+  if (c < 0) fail("the normalized dimension must be known");
   Tensor mean, var;
   if (has("mean") && has("variance")) {
-    mean = param(cfg()["mean"], axes[0], r);
-    var = param(cfg()["variance"], axes[0], r);
+    mean = param(cfg()["mean"], "mean", c, axes[0], r);
+    var = param(cfg()["variance"], "variance", c, axes[0], r);
   } else {
-    const std::int64_t c = x.shape[static_cast<std::size_t>(axes[0])];
     const std::string key = weights_.by_class_path ? weight_key_ : layer_->name;
     auto it = weights_.layers.find(key);
     if (it == weights_.layers.end() || it->second.size() < 2) fail("missing weight 'mean'");
     auto ws = weights_.by_class_path
                   ? std::vector<Tensor>{it->second[0].value, it->second[1].value}
                   : weights({"mean", "variance", "count"}, {Shape{-1}, Shape{-1}, Shape{}});
+    const char* names[] = {"mean", "variance"};
+    for (std::size_t i = 0; i < 2; ++i) {
+      if (ws[i].numel() != c) {
+        fail("weight '" + std::string(names[i]) + "' has " + std::to_string(ws[i].numel()) +
+             " values, expected " + std::to_string(c) + " (one per channel)");
+      }
+    }
     mean = ws[0].reshaped(channel_shape(c, axes[0], r));
     var = ws[1].reshaped(channel_shape(c, axes[0], r));
   }
@@ -566,6 +620,9 @@ KT Builder::normalization(const KT& x) {
 
 KT Builder::layer_call(const Layer& l, const std::vector<KT>& xs) {
   const std::string& c = l.class_name;
+  for (const KT& x : xs) {
+    if (x.shape.empty()) fail("an input has no batch dimension");
+  }
   auto one = [&]() -> const KT& {
     if (xs.size() != 1) fail("expects one input, got " + std::to_string(xs.size()));
     return xs[0];
@@ -590,17 +647,16 @@ KT Builder::layer_call(const Layer& l, const std::vector<KT>& xs) {
   if (c == "ReLU") return relu_layer(one());
   if (c == "LeakyReLU") {
     const KT& x = one();
-    const double alpha = has("negative_slope") ? num("negative_slope", 0.3) : num("alpha", 0.3);
-    return KT{op("LeakyRelu", {x.id}, {{"alpha", attr_float(static_cast<float>(alpha))}}), x.shape};
+    const float alpha = has("negative_slope") ? fnum("negative_slope", 0.3) : fnum("alpha", 0.3);
+    return KT{op("LeakyRelu", {x.id}, {{"alpha", attr_float(alpha)}}), x.shape};
   }
   if (c == "ELU") {
     const KT& x = one();
-    return KT{op("Elu", {x.id}, {{"alpha", attr_float(static_cast<float>(num("alpha", 1.0)))}}),
-              x.shape};
+    return KT{op("Elu", {x.id}, {{"alpha", attr_float(fnum("alpha", 1.0))}}), x.shape};
   }
   if (c == "ThresholdedReLU") {
     const KT& x = one();
-    const int gt = op("Greater", {x.id, fconst("theta", static_cast<float>(num("theta", 1.0)))});
+    const int gt = op("Greater", {x.id, fconst("theta", fnum("theta", 1.0))});
     return KT{op("Mul", {x.id, op("Cast", {gt}, {{"to", attr_int(1)}})}), x.shape};
   }
   if (c == "PReLU") {
@@ -610,9 +666,9 @@ KT Builder::layer_call(const Layer& l, const std::vector<KT>& xs) {
       const json& sa = cfg()["shared_axes"];
       std::vector<std::int64_t> axes;
       if (sa.is_array()) {
-        for (const auto& a : sa) axes.push_back(a.get<std::int64_t>());
+        for (const auto& a : sa) axes.push_back(int_value(a, "shared_axes"));
       } else {
-        axes.push_back(sa.get<std::int64_t>());
+        axes.push_back(int_value(sa, "shared_axes"));
       }
       for (auto a : axes) {
         if (a < 1 || a > static_cast<std::int64_t>(ps.size())) fail("shared_axes out of range");
@@ -663,11 +719,10 @@ KT Builder::layer_call(const Layer& l, const std::vector<KT>& xs) {
     const json sc = has("scale") ? cfg()["scale"] : json(1.0);
     const json off = has("offset") ? cfg()["offset"] : json(0.0);
     const std::size_t r = x.shape.size();
-    const int y =
-        op("Mul", {x.id, weight_const("scale", param(sc, static_cast<std::int64_t>(r) - 1, r))});
-    return KT{
-        op("Add", {y, weight_const("offset", param(off, static_cast<std::int64_t>(r) - 1, r))}),
-        x.shape};
+    const auto last = static_cast<std::int64_t>(r) - 1;
+    const std::int64_t ch = x.shape.back();
+    const int y = op("Mul", {x.id, weight_const("scale", param(sc, "scale", ch, last, r))});
+    return KT{op("Add", {y, weight_const("offset", param(off, "offset", ch, last, r))}), x.shape};
   }
   if (c == "Normalization") return normalization(one());
   if (c == "Lambda" || c == "TFOpLambda" || c == "SlicingOpLambda") {

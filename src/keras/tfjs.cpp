@@ -7,6 +7,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/checked.h"
 #include "core/error.h"
 #include "keras/keras_format.h"
 
@@ -41,6 +42,120 @@ float half_to_float(std::uint16_t h) {
   return sign ? -v : v;
 }
 
+// One weightsManifest group: its shards concatenated, then each weight read in order.
+void read_group(const nlohmann::json& group, const std::string& what, const fs::path& base,
+                const std::string& path, Weights& weights) {
+  if (!group.is_object() || !group.contains("paths") || !group["paths"].is_array() ||
+      !group.contains("weights") || !group["weights"].is_array()) {
+    throw LoadError(what + ": needs a 'paths' list and a 'weights' list");
+  }
+  std::string data;
+  for (const auto& p : group["paths"]) {
+    if (!p.is_string()) throw LoadError(what + ": 'paths' holds a non-string");
+    const fs::path rel(p.get<std::string>());
+    if (rel.is_absolute()) throw LoadError(path + ": weight shard path must be relative");
+    for (const auto& part : rel) {
+      if (part == "..") throw LoadError(path + ": weight shard path leaves the model folder");
+    }
+    data += read_all((base / rel).string(), path);
+  }
+  std::size_t offset = 0;
+  for (const auto& spec : group["weights"]) {
+    if (!spec.is_object() || !spec.contains("name") || !spec["name"].is_string()) {
+      throw LoadError(what + ": a weight entry has no name");
+    }
+    const std::string name = spec["name"].get<std::string>();
+    const std::string wwhat = path + ": weight '" + name + "'";
+    if (!spec.contains("shape") || !spec["shape"].is_array()) {
+      throw LoadError(wwhat + ": 'shape' is not a list");
+    }
+    Shape shape;
+    std::int64_t numel = 1;
+    for (const auto& d : spec["shape"]) {
+      if (!d.is_number_integer()) throw LoadError(wwhat + ": 'shape' holds a non-integer");
+      const std::int64_t v = d.get<std::int64_t>();
+      if (v < 0 || (v != 0 && numel > (std::int64_t{1} << 34) / v)) {
+        throw LoadError(wwhat + ": bad shape");
+      }
+      shape.push_back(v);
+      numel *= v;
+    }
+    // int32: Keras's int64 weights (Normalization's count) as tensorflowjs_converter writes them.
+    std::string dtype = "float32";
+    if (spec.contains("dtype")) {
+      if (!spec["dtype"].is_string()) throw LoadError(wwhat + ": 'dtype' is not a string");
+      dtype = spec["dtype"].get<std::string>();
+    }
+    if (dtype != "float32" && dtype != "int32") {
+      throw LoadError(wwhat + ": unsupported dtype '" + dtype + "'");
+    }
+    const auto n = static_cast<std::size_t>(numel);
+    // The stored form: float32/int32, or quantized as uint8, uint16 or float16.
+    std::string qtype;
+    double scale = 0.0, min = 0.0;
+    if (spec.contains("quantization")) {
+      const auto& q = spec["quantization"];
+      if (!q.is_object() || !q.contains("dtype") || !q["dtype"].is_string()) {
+        throw LoadError(wwhat + ": 'quantization' has no dtype");
+      }
+      qtype = q["dtype"].get<std::string>();
+      if (qtype != "uint8" && qtype != "uint16" && qtype != "float16") {
+        throw LoadError(wwhat + ": unknown quantization dtype '" + qtype + "'");
+      }
+      if (qtype != "float16") {
+        if (!q.contains("scale") || !q.contains("min")) {
+          throw LoadError(wwhat + ": " + qtype + " quantization without min and scale");
+        }
+        if (!q["scale"].is_number() || !q["min"].is_number()) {
+          throw LoadError(wwhat + ": quantization 'scale' and 'min' must be numbers");
+        }
+        scale = q["scale"].get<double>();
+        min = q["min"].get<double>();
+      }
+    }
+    const std::size_t width = qtype.empty() ? 4 : qtype == "uint8" ? 1 : 2;
+    // Checked before the tensor is allocated: the shape alone may ask for many GiB.
+    if (offset + n * width > data.size()) throw LoadError(wwhat + ": weight shards too short");
+    Tensor t(DType::kFloat32, shape);
+    float* out = t.data<float>();
+    const auto* bytes = reinterpret_cast<const unsigned char*>(data.data() + offset);
+    if (qtype == "float16") {
+      for (std::size_t i = 0; i < n; ++i) {
+        std::uint16_t h;
+        std::memcpy(&h, bytes + 2 * i, 2);
+        out[i] = half_to_float(h);
+      }
+    } else if (!qtype.empty()) {
+      for (std::size_t i = 0; i < n; ++i) {
+        std::uint16_t v = bytes[i];
+        if (width == 2) std::memcpy(&v, bytes + 2 * i, 2);
+        out[i] = to_float_saturated(static_cast<double>(v) * scale + min);  // tfjs: Infinity
+      }
+    } else if (dtype == "int32") {
+      for (std::size_t i = 0; i < n; ++i) {
+        std::int32_t v;
+        std::memcpy(&v, bytes + 4 * i, 4);
+        out[i] = static_cast<float>(v);
+      }
+    } else if (n) {
+      std::memcpy(out, bytes, n * 4);
+    }
+    offset += n * width;
+    // "conv1/kernel" (a nested or scoped name keeps its last two components).
+    const auto slash = name.rfind('/');
+    std::string layer = name;
+    std::string short_name = name;
+    if (slash != std::string::npos) {
+      const auto prev = name.rfind('/', slash - 1);
+      const std::size_t from = prev == std::string::npos ? 0 : prev + 1;
+      layer = name.substr(from, slash - from);
+      short_name = name.substr(slash + 1);
+    }
+    // tfjs uniquifies repeated variable names with a "_1" suffix; originalName is saved.
+    weights.layers[layer].push_back({short_name, t});
+  }
+}
+
 }  // namespace
 
 Graph load_tfjs(const std::string& path) {
@@ -48,7 +163,7 @@ Graph load_tfjs(const std::string& path) {
   if (!doc.is_object() || !doc.contains("modelTopology")) {
     throw LoadError(path + ": not a TensorFlow.js layers model (no modelTopology)");
   }
-  if (doc.value("format", std::string("layers-model")) == "graph-model") {
+  if (doc.contains("format") && doc["format"] == "graph-model") {
     throw LoadError(path + ": a TensorFlow.js graph model; only layers models are supported");
   }
   nlohmann::json topology = doc["modelTopology"];
@@ -58,99 +173,12 @@ Graph load_tfjs(const std::string& path) {
   const fs::path base = fs::path(path).parent_path();
   Weights weights;
   weights.by_class_path = false;
-  const auto manifest = doc.value("weightsManifest", nlohmann::json::array());
+  const nlohmann::json none = nlohmann::json::array();
+  const auto& manifest = doc.contains("weightsManifest") ? doc["weightsManifest"] : none;
   if (!manifest.is_array()) throw LoadError(path + ": weightsManifest is not a list");
-  for (const auto& group : manifest) {
-    std::string data;
-    try {
-      for (const auto& p : group.at("paths")) {
-        const fs::path rel(p.get<std::string>());
-        if (rel.is_absolute()) throw LoadError(path + ": weight shard path must be relative");
-        for (const auto& part : rel) {
-          if (part == "..") throw LoadError(path + ": weight shard path leaves the model folder");
-        }
-        data += read_all((base / rel).string(), path);
-      }
-      std::size_t offset = 0;
-      for (const auto& spec : group.at("weights")) {
-        const std::string name = spec.at("name").get<std::string>();
-        const std::string what = path + ": weight '" + name + "'";
-        Shape shape;
-        std::int64_t numel = 1;
-        for (const auto& d : spec.at("shape")) {
-          const std::int64_t v = d.get<std::int64_t>();
-          if (v < 0 || (v != 0 && numel > (std::int64_t{1} << 34) / v)) {
-            throw LoadError(what + ": bad shape");
-          }
-          shape.push_back(v);
-          numel *= v;
-        }
-        // int32: Keras's int64 weights (Normalization's count) as tensorflowjs_converter writes
-        // them.
-        const std::string dtype = spec.value("dtype", std::string("float32"));
-        if (dtype != "float32" && dtype != "int32") {
-          throw LoadError(what + ": unsupported dtype '" + dtype + "'");
-        }
-        Tensor t(DType::kFloat32, shape);
-        float* out = t.data<float>();
-        const auto n = static_cast<std::size_t>(numel);
-        if (spec.contains("quantization")) {
-          const auto& q = spec["quantization"];
-          const std::string qtype = q.at("dtype").get<std::string>();
-          const std::size_t width = qtype == "uint8" ? 1 : 2;
-          if (qtype != "uint8" && qtype != "uint16" && qtype != "float16") {
-            throw LoadError(what + ": unknown quantization dtype '" + qtype + "'");
-          }
-          if (offset + n * width > data.size()) throw LoadError(what + ": weight shards too short");
-          const auto* bytes = reinterpret_cast<const unsigned char*>(data.data() + offset);
-          if (qtype == "float16") {
-            for (std::size_t i = 0; i < n; ++i) {
-              std::uint16_t h;
-              std::memcpy(&h, bytes + 2 * i, 2);
-              out[i] = half_to_float(h);
-            }
-          } else {
-            if (!q.contains("scale") || !q.contains("min")) {
-              throw LoadError(what + ": " + qtype + " quantization without min and scale");
-            }
-            const double scale = q["scale"].get<double>();
-            const double min = q["min"].get<double>();
-            for (std::size_t i = 0; i < n; ++i) {
-              std::uint16_t v = bytes[i];
-              if (width == 2) std::memcpy(&v, bytes + 2 * i, 2);
-              out[i] = static_cast<float>(static_cast<double>(v) * scale + min);
-            }
-          }
-          offset += n * width;
-        } else {
-          if (offset + n * 4 > data.size()) throw LoadError(what + ": weight shards too short");
-          if (dtype == "int32") {
-            for (std::size_t i = 0; i < n; ++i) {
-              std::int32_t v;
-              std::memcpy(&v, data.data() + offset + 4 * i, 4);
-              out[i] = static_cast<float>(v);
-            }
-          } else if (n) {
-            std::memcpy(out, data.data() + offset, n * 4);
-          }
-          offset += n * 4;
-        }
-        // "conv1/kernel" (a nested or scoped name keeps its last two components).
-        const auto slash = name.rfind('/');
-        std::string layer = name;
-        std::string short_name = name;
-        if (slash != std::string::npos) {
-          const auto prev = name.rfind('/', slash - 1);
-          const std::size_t from = prev == std::string::npos ? 0 : prev + 1;
-          layer = name.substr(from, slash - from);
-          short_name = name.substr(slash + 1);
-        }
-        // tfjs uniquifies repeated variable names with a "_1" suffix; originalName is saved.
-        weights.layers[layer].push_back({short_name, t});
-      }
-    } catch (const nlohmann::json::exception& e) {
-      throw LoadError(path + ": malformed weightsManifest (" + e.what() + ")");
-    }
+  for (std::size_t i = 0; i < manifest.size(); ++i) {
+    read_group(manifest[i], path + ": weightsManifest[" + std::to_string(i) + "]", base, path,
+               weights);
   }
   const Model model = parse_model(topology, Format::kTfjs, path);
   return build_graph(model, weights, Format::kTfjs, path);

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "bad_input.h"
 #include "common/onnx_builder.h"
 #include "core/error.h"
 #include "core/npy.h"
@@ -190,33 +191,9 @@ TEST(KerasFaultSite, SamplerSkipsHelperNodes) {
 
 // ---- bad input ------------------------------------------------------------------------------
 
-std::string copy_fixture(const std::string& tag) {
-  const std::string dir = test::temp_dir("keras_" + tag);
-  for (const auto& e : fs::directory_iterator(kData + "/probe")) {
-    fs::copy_file(e.path(), dir + "/" + e.path().filename().string(),
-                  fs::copy_options::overwrite_existing);
-  }
-  return dir;
-}
-
-// Loads and expects one LoadError line that contains every `parts`.
-void expect_load_error(const std::string& path, std::vector<std::string> parts) {
-  try {
-    load_model(path);
-    ADD_FAILURE() << path << " loaded";
-  } catch (const LoadError& e) {
-    const std::string msg = e.what();
-    EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
-    for (const auto& p : parts) EXPECT_NE(msg.find(p), std::string::npos) << msg << " lacks " << p;
-  }
-}
-
-void edit_tfjs(const std::string& dir, const std::function<void(nlohmann::json&)>& edit) {
-  std::ifstream in(dir + "/model.json");
-  nlohmann::json j = nlohmann::json::parse(in);
-  edit(j);
-  std::ofstream(dir + "/model.json") << j.dump();
-}
+using test::copy_fixture;
+using test::edit_tfjs;
+using test::expect_load_error;
 
 nlohmann::json& probe_layer(nlohmann::json& j, int i) {
   return j["modelTopology"]["config"]["layers"][static_cast<std::size_t>(i)];
