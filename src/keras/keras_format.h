@@ -65,6 +65,7 @@ Graph build_graph(const Model& model, const Weights& weights, Format format,
 
 // Readers: Keras 2 model file (.h5); Keras 3 weights file from memory (model.weights.h5 inside a
 // .keras zip). Throw LoadError naming `source`.
+// Both read through libhdf5 in a child process (keras/h5_sandbox.h).
 void read_keras2_h5(const std::string& path, nlohmann::json& config, Weights& weights);
 Weights read_keras3_weights(const std::string& bytes, const std::string& source);
 

@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "core/error.h"
+#include "keras/h5_sandbox.h"
 #include "keras/keras_format.h"
 
 namespace dnnfi::keras {
@@ -203,10 +204,11 @@ void walk_keras3(hid_t group, const std::string& path, Weights& w, const std::st
   }
 }
 
-}  // namespace
-
-void read_keras2_h5(const std::string& path, nlohmann::json& config, Weights& weights) {
+// The libhdf5 side of read_keras2_h5: runs in the sandbox's child process.
+H5Contents read_keras2_h5_contents(const std::string& path) {
   silence_hdf5();
+  H5Contents contents;
+  Weights& weights = contents.weights;
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec)) throw LoadError(path + ": no such file");
   if (H5Fis_hdf5(path.c_str()) <= 0) throw LoadError(path + ": not an HDF5 file");
@@ -217,7 +219,7 @@ void read_keras2_h5(const std::string& path, nlohmann::json& config, Weights& we
   }
   const auto text = read_string_attr(file.get(), "model_config", path);
   if (text.size() != 1) throw LoadError(path + ": 'model_config' is not one string");
-  config = parse_json(text[0], path + ": model_config");
+  contents.config = text[0];
   weights.by_class_path = false;
   if (H5Lexists(file.get(), "model_weights", H5P_DEFAULT) <= 0) {
     throw LoadError(path + ": no 'model_weights' group");
@@ -242,9 +244,11 @@ void read_keras2_h5(const std::string& path, nlohmann::json& config, Weights& we
       weights.layers[owner].push_back({short_name, read_dataset(g.get(), wname, what)});
     }
   }
+  return contents;
 }
 
-Weights read_keras3_weights(const std::string& bytes, const std::string& source) {
+// The libhdf5 side of read_keras3_weights: runs in the sandbox's child process.
+Weights read_keras3_weights_contents(const std::string& bytes, const std::string& source) {
   silence_hdf5();
   if (bytes.size() < 8 || std::memcmp(bytes.data(), "\x89HDF\r\n\x1a\n", 8) != 0) {
     throw LoadError(source + ": model.weights.h5 is not an HDF5 file");
@@ -262,6 +266,22 @@ Weights read_keras3_weights(const std::string& bytes, const std::string& source)
   int groups = 0;
   walk_keras3(file.get(), "", w, source + ": model.weights.h5", 0, groups);
   return w;
+}
+
+}  // namespace
+
+void read_keras2_h5(const std::string& path, nlohmann::json& config, Weights& weights) {
+  H5Contents contents = read_h5_sandboxed(path, [&] { return read_keras2_h5_contents(path); });
+  config = parse_json(contents.config, path + ": model_config");
+  weights = std::move(contents.weights);
+}
+
+Weights read_keras3_weights(const std::string& bytes, const std::string& source) {
+  return read_h5_sandboxed(source,
+                           [&] {
+                             return H5Contents{{}, read_keras3_weights_contents(bytes, source)};
+                           })
+      .weights;
 }
 
 Graph load_keras2_h5(const std::string& path) {
