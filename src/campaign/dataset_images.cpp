@@ -47,9 +47,37 @@ bool has_image_extension(const fs::path& p) {
          ext == ".bmp";
 }
 
+// stb_image 2.27 accumulates a PNM header number in an int without an overflow check (undefined
+// behaviour, found by fuzz/ on a GTSRB .ppm). This checks the binary PNM header (P5/P6: width,
+// height, maxval, with '#' comments) first: each number must have at most 9 digits and the header
+// must end within its first 4 KiB.
+void check_pnm_header(const std::string& path) {
+  char buf[4096];
+  std::ifstream in(path, std::ios::binary);
+  in.read(buf, sizeof buf);
+  const std::size_t n = static_cast<std::size_t>(in.gcount());
+  if (n < 2 || buf[0] != 'P' || (buf[1] != '5' && buf[1] != '6')) return;  // not for stb's PNM
+  std::size_t i = 2;
+  for (int field = 0; field < 3; ++field) {
+    while (i < n && (std::isspace(static_cast<unsigned char>(buf[i])) || buf[i] == '#')) {
+      if (buf[i] == '#') {
+        while (i < n && buf[i] != '\n' && buf[i] != '\r') ++i;
+      } else {
+        ++i;
+      }
+    }
+    std::size_t digits = 0;
+    while (i < n && std::isdigit(static_cast<unsigned char>(buf[i]))) ++i, ++digits;
+    if (digits > 9) throw InputError(path + ": cannot decode image (PNM header number too long)");
+    if (i == n) throw InputError(path + ": cannot decode image (PNM header too long)");
+    if (digits == 0) return;  // stb rejects it
+  }
+}
+
 // Decodes an image file to HWC floats. Gray+alpha and RGBA lose their alpha channel (as PIL's
 // convert("L") / convert("RGB") do), so every sample has 1 or 3 channels.
 RawSample decode_image(const std::string& path) {
+  check_pnm_header(path);
   int w = 0, h = 0, c = 0;
   unsigned char* data = stbi_load(path.c_str(), &w, &h, &c, 0);
   if (data == nullptr) {

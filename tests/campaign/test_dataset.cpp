@@ -432,6 +432,20 @@ TEST(ImageFolderDataset, EmptyFoldersAndCorruptImages) {
   fs::remove_all(dir);
 }
 
+TEST(ImageFolderDataset, PnmHeaderNumbersAreBounded) {
+  // Found by fuzz/ (gtsrb target): stb_image overflowed an int on a 10-digit PNM width.
+  const std::string dir = test::temp_dir("images");
+  fs::create_directories(dir + "/a");
+  std::ofstream(dir + "/a/wide.ppm", std::ios::binary) << "P6\n# c\n4444444444 1\n255\n" << "xyz";
+  std::ofstream(dir + "/a/ok.pgm", std::ios::binary) << "P5 2 1 255\n" << "\x10\x20";
+  const auto ds = open_dataset(config(DatasetFormat::kImages, {dir}));
+  ASSERT_EQ(ds->size(), 2);
+  EXPECT_EQ(ds->get(0).width, 2);  // ok.pgm sorts first
+  EXPECT_EQ(ds->get(0).pixels[1], 32.0f);
+  expect_input_error([&] { ds->get(1); }, {dir + "/a/wide.ppm", "PNM header number too long"});
+  fs::remove_all(dir);
+}
+
 TEST(GtsrbDataset, SemicolonCsvWithInclusiveRoi) {
   const auto ds = open_dataset(config(DatasetFormat::kGtsrb, {kData + "/gtsrb/GT-final_test.csv"}));
   const auto labels = manifest()["gtsrb_labels"].get<std::vector<std::int64_t>>();
