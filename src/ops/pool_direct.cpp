@@ -159,6 +159,9 @@ std::unique_ptr<DirectPool> DirectPool::create(const DirectPoolGeom& g) {
       {{plane<true, 1, 0>, plane<true, 1, 2>, plane<true, 1, 3>},
        {plane<true, 2, 0>, plane<true, 2, 2>, plane<true, 2, 3>}}};
   if (g.stride_w != 1 && g.stride_w != 2) return nullptr;
+  // The tap-mask table holds kernel_w + 1 masks per 16 outputs of a row; a window so wide that
+  // it would take more than 8 MiB (only hostile files have one) runs on the generic kernels.
+  if ((g.out_w + kLanes - 1) / kLanes * (g.kernel_w + 1) > (std::int64_t{1} << 22)) return nullptr;
   const int width = g.kernel_w == 2 ? 1 : g.kernel_w == 3 ? 2 : 0;
   return std::make_unique<DirectPoolImpl>(g, kFns[g.max ? 1 : 0][g.stride_w - 1][width]);
 }

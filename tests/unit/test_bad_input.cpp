@@ -74,6 +74,20 @@ TEST_F(BadInput, HugeConvPadsAndDilations) {
   }
 }
 
+TEST_F(BadInput, HugePoolWindowPreparesWithoutHugeTables) {
+  // A MaxPool window 2^20 wide with 2^20 of padding: legal, but the direct kernel's tap-mask table
+  // would have taken 128 GiB (std::bad_alloc at prepare); it falls back to the generic kernel.
+  OnnxBuilder b;
+  b.input("x", {1, 1, 1, 1});
+  auto& pool = b.node("MaxPool", {"x"}, {"y"}, "pool");
+  OnnxBuilder::set_ints(pool, "kernel_shape", {1, 1 << 20});
+  OnnxBuilder::set_ints(pool, "pads", {0, 1 << 20, 0, 1 << 20});
+  b.output("y");
+  const auto r = run_cli("inspect " + b.save(path("pool.onnx")));
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("[1,1,1,1048578]"), std::string::npos) << r.out;
+}
+
 TEST_F(BadInput, DuplicateNodeNamesAreRenamed) {
   // ONNX only asks node names to be unique; dnnfi renames the second so every fault site has one
   // name, and says so in inspect's node table.
