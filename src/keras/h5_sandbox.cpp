@@ -1,10 +1,13 @@
 #include "keras/h5_sandbox.h"
 
+#include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -48,12 +51,21 @@ class Writer {
 
 class Reader {
  public:
-  explicit Reader(int fd) : fd_(fd) {}
-  // False at a clean end of data before the first byte.
+  Reader(int fd, std::chrono::steady_clock::time_point deadline) : fd_(fd), deadline_(deadline) {}
+  // False at the end of the data (or past the deadline) before n bytes.
   bool bytes(void* p, std::size_t n) {
     auto* c = static_cast<char*>(p);
     std::size_t got = 0;
     while (got < n) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline_ - std::chrono::steady_clock::now());
+      pollfd pfd{fd_, POLLIN, 0};
+      const int ready = ::poll(&pfd, 1, static_cast<int>(std::max<std::int64_t>(left.count(), 0)));
+      if (ready < 0 && errno == EINTR) continue;
+      if (ready <= 0) {
+        timed_out_ = ready == 0;
+        return false;
+      }
       const ssize_t r = ::read(fd_, c + got, n - got);
       if (r < 0 && errno == EINTR) continue;
       if (r <= 0) return false;
@@ -74,10 +86,13 @@ class Reader {
     need(s.data(), s.size());
     return s;
   }
+  bool timed_out() const { return timed_out_; }
   struct Truncated {};
 
  private:
   int fd_;
+  std::chrono::steady_clock::time_point deadline_;
+  bool timed_out_ = false;
 };
 
 void write_contents(Writer& w, const H5Contents& c) {
@@ -137,7 +152,8 @@ H5Contents read_contents(Reader& r) {
 
 }  // namespace
 
-H5Contents read_h5_sandboxed(const std::string& what, const std::function<H5Contents()>& read) {
+H5Contents read_h5_sandboxed(const std::string& what, std::uint64_t file_bytes,
+                             const std::function<H5Contents()>& read) {
   if (const char* e = std::getenv("DNNFI_H5_IN_PROCESS");
       e != nullptr && std::strcmp(e, "1") == 0) {
     return read();
@@ -158,8 +174,10 @@ H5Contents read_h5_sandboxed(const std::string& what, const std::function<H5Cont
   H5Contents contents;
   std::string error;
   bool complete = false;
+  // libhdf5 can also loop forever on a malformed file: the child gets 10 s plus 1 s per 10 MB.
+  const auto limit = std::chrono::seconds(10 + file_bytes / 10'000'000);
+  Reader r(fds[0], std::chrono::steady_clock::now() + limit);
   try {
-    Reader r(fds[0]);
     std::uint8_t status = 2;
     if (r.bytes(&status, 1)) {
       if (status == 0) {
@@ -172,12 +190,17 @@ H5Contents read_h5_sandboxed(const std::string& what, const std::function<H5Cont
   } catch (const Reader::Truncated&) {
   }
   ::close(fds[0]);
+  if (r.timed_out()) ::kill(pid, SIGKILL);
   int wstatus = 0;
   while (::waitpid(pid, &wstatus, 0) < 0 && errno == EINTR) {
   }
   if (!error.empty()) throw LoadError(error);
   if (complete && WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0) return contents;
   std::string how = "it stopped early";
+  if (r.timed_out()) {
+    throw LoadError(what + ": corrupt HDF5 file (the HDF5 library did not finish reading it in " +
+                    std::to_string(limit.count()) + " s)");
+  }
   if (WIFSIGNALED(wstatus)) {
     how = std::string("signal ") + std::to_string(WTERMSIG(wstatus)) + ", " +
           ::strsignal(WTERMSIG(wstatus));

@@ -6,6 +6,7 @@
 // Internal to src/keras.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <string>
 
@@ -23,8 +24,11 @@ struct H5Contents {
 // Calls read() in a forked child and returns its result. A dnnfi::Error thrown by read() is
 // rethrown here as a LoadError with the same message; a child that dies (signal, sanitizer
 // report, out of memory) gives "<what>: corrupt HDF5 file (the HDF5 library crashed reading it:
-// ...)". With DNNFI_H5_IN_PROCESS=1 in the environment read() runs in this process instead (for
-// debugging the reader under a debugger or a fuzzer).
-H5Contents read_h5_sandboxed(const std::string& what, const std::function<H5Contents()>& read);
+// ...)", and one still busy after 10 s plus 1 s per 10 MB of file_bytes is killed (libhdf5 can
+// loop on malformed files) with a LoadError saying so. With DNNFI_H5_IN_PROCESS=1 in the
+// environment read() runs in this process instead (for debugging the reader under a debugger or a
+// fuzzer).
+H5Contents read_h5_sandboxed(const std::string& what, std::uint64_t file_bytes,
+                             const std::function<H5Contents()>& read);
 
 }  // namespace dnnfi::keras

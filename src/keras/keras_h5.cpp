@@ -271,17 +271,17 @@ Weights read_keras3_weights_contents(const std::string& bytes, const std::string
 }  // namespace
 
 void read_keras2_h5(const std::string& path, nlohmann::json& config, Weights& weights) {
-  H5Contents contents = read_h5_sandboxed(path, [&] { return read_keras2_h5_contents(path); });
+  std::error_code ec;
+  const std::uintmax_t size = std::filesystem::file_size(path, ec);
+  H5Contents contents =
+      read_h5_sandboxed(path, ec ? 0 : size, [&] { return read_keras2_h5_contents(path); });
   config = parse_json(contents.config, path + ": model_config");
   weights = std::move(contents.weights);
 }
 
 Weights read_keras3_weights(const std::string& bytes, const std::string& source) {
-  return read_h5_sandboxed(source,
-                           [&] {
-                             return H5Contents{{}, read_keras3_weights_contents(bytes, source)};
-                           })
-      .weights;
+  auto read = [&] { return H5Contents{{}, read_keras3_weights_contents(bytes, source)}; };
+  return read_h5_sandboxed(source, bytes.size(), read).weights;
 }
 
 Graph load_keras2_h5(const std::string& path) {

@@ -4,7 +4,9 @@
 #include "keras/h5_sandbox.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
+#include <chrono>
 #include <csignal>
 
 #include "core/error.h"
@@ -14,7 +16,7 @@ namespace {
 
 std::string load_error(const std::function<H5Contents()>& read) {
   try {
-    read_h5_sandboxed("m.h5", read);
+    read_h5_sandboxed("m.h5", 0, read);
   } catch (const LoadError& e) {
     return e.what();
   }
@@ -22,7 +24,7 @@ std::string load_error(const std::function<H5Contents()>& read) {
 }
 
 TEST(H5Sandbox, ContentsCrossIntact) {
-  const H5Contents got = read_h5_sandboxed("m.h5", [] {
+  const H5Contents got = read_h5_sandboxed("m.h5", 0, [] {
     H5Contents c;
     c.config = std::string("{\"a\": 1}\0tail", 13);
     c.weights.by_class_path = true;
@@ -58,6 +60,16 @@ TEST(H5Sandbox, ACrashingReaderIsALoadError) {
   });
   EXPECT_EQ(msg.rfind("m.h5: corrupt HDF5 file (the HDF5 library crashed reading it: ", 0), 0u)
       << msg;
+}
+
+TEST(H5Sandbox, AReaderThatNeverFinishesIsKilled) {
+  // libhdf5 loops on some malformed files (a fuzz timeout): the child gets 10 s for a small file.
+  const auto start = std::chrono::steady_clock::now();
+  const std::string msg = load_error([]() -> H5Contents {
+    for (;;) ::pause();
+  });
+  EXPECT_EQ(msg, "m.h5: corrupt HDF5 file (the HDF5 library did not finish reading it in 10 s)");
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(30));
 }
 
 }  // namespace
