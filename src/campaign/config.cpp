@@ -11,6 +11,7 @@
 #include <functional>
 #include <set>
 #include <sstream>
+#include <type_traits>
 
 #include "core/error.h"
 #include "fi/fault.h"
@@ -532,9 +533,29 @@ void validate_campaign_config(const CampaignConfig& c) {
 
 namespace {
 
+// A string value. yaml-cpp 0.7 writes a string holding carriage returns (or other control
+// characters) as a plain scalar that reads back without them (found by fuzz/), so such strings
+// are written double-quoted, where yaml-cpp escapes them.
+struct Text {
+  const std::string& s;
+};
+YAML::Emitter& operator<<(YAML::Emitter& e, Text t) {
+  const bool control = std::any_of(t.s.begin(), t.s.end(), [](char c) {
+    return static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
+  });
+  if (control) e << YAML::DoubleQuoted;
+  return e << t.s;
+}
+
 void emit_list(YAML::Emitter& e, const char* key, const auto& list) {
   e << YAML::Key << key << YAML::Value << YAML::Flow << YAML::BeginSeq;
-  for (const auto& x : list) e << x;
+  for (const auto& x : list) {
+    if constexpr (std::is_same_v<std::decay_t<decltype(x)>, std::string>) {
+      e << Text{x};
+    } else {
+      e << x;
+    }
+  }
   e << YAML::EndSeq;
 }
 
@@ -542,14 +563,15 @@ std::string config_yaml(const CampaignConfig& c, bool with_execution) {
   YAML::Emitter e;
   e.SetDoublePrecision(17);
   e << YAML::BeginMap;
-  e << YAML::Key << "model" << YAML::Value << c.model;
+  e << YAML::Key << "model" << YAML::Value << Text{c.model};
   e << YAML::Key << "dataset" << YAML::Value << YAML::BeginMap;
   e << YAML::Key << "format" << YAML::Value << dataset_format_name(c.dataset.format);
   emit_list(e, "paths", c.dataset.paths);
-  if (!c.dataset.labels.empty()) e << YAML::Key << "labels" << YAML::Value << c.dataset.labels;
-  e << YAML::Key << "data_key" << YAML::Value << c.dataset.data_key;
-  e << YAML::Key << "labels_key" << YAML::Value << c.dataset.labels_key;
-  e << YAML::Key << "layout" << YAML::Value << c.dataset.array_layout;
+  if (!c.dataset.labels.empty())
+    e << YAML::Key << "labels" << YAML::Value << Text{c.dataset.labels};
+  e << YAML::Key << "data_key" << YAML::Value << Text{c.dataset.data_key};
+  e << YAML::Key << "labels_key" << YAML::Value << Text{c.dataset.labels_key};
+  e << YAML::Key << "layout" << YAML::Value << Text{c.dataset.array_layout};
   e << YAML::Key << "cifar_labels" << YAML::Value
     << (c.dataset.cifar_fine_labels ? "fine" : "coarse");
   e << YAML::Key << "samples" << YAML::Value << c.samples;
@@ -583,7 +605,7 @@ std::string config_yaml(const CampaignConfig& c, bool with_execution) {
         : s.independent_sites ? "independent"
                               : "same_site");
   if (!s.op_types.empty()) emit_list(e, "op_types", s.op_types);
-  if (!s.name_regex.empty()) e << YAML::Key << "name_regex" << YAML::Value << s.name_regex;
+  if (!s.name_regex.empty()) e << YAML::Key << "name_regex" << YAML::Value << Text{s.name_regex};
   if (!s.names.empty()) emit_list(e, "nodes", s.names);
   if (s.layer_index >= 0) e << YAML::Key << "layer_index" << YAML::Value << s.layer_index;
   if (!s.dtypes.empty()) {
@@ -604,7 +626,7 @@ std::string config_yaml(const CampaignConfig& c, bool with_execution) {
   e << YAML::Key << "time_limit" << YAML::Value << c.time_limit_s;
   if (with_execution) {
     e << YAML::Key << "threads" << YAML::Value << c.threads;
-    e << YAML::Key << "output" << YAML::Value << c.output;
+    e << YAML::Key << "output" << YAML::Value << Text{c.output};
     e << YAML::Key << "shard" << YAML::Value << fmt::format("{}/{}", c.shard_index, c.shard_count);
   }
   e << YAML::EndMap;

@@ -198,6 +198,22 @@ TEST(CampaignConfig, ErrorsNameTheKeyAndLine) {
             std::string::npos);
 }
 
+TEST(CampaignConfig, ResolvedYamlRoundTripsControlCharacters) {
+  // Found by fuzz/ (config target): a path ending in carriage returns was written as a plain YAML
+  // scalar and read back without them, so a stored campaign named another model.
+  auto c = parse(
+      "model: \"m\\r\\r.onnx\\r\"\noutput: \"o\\tut\"\nfaults:\n  op_types: [\"C\\x01\"]\n"
+      "dataset: {format: idx, path: \"d\\r\", labels: l}\n");
+  EXPECT_EQ(c.model, "/base/m\r\r.onnx\r");
+  const std::string yaml = campaign_config_yaml(c);
+  const auto back = parse_campaign_config(yaml, "stored", "");
+  EXPECT_EQ(back.model, c.model);
+  EXPECT_EQ(back.output, c.output);
+  EXPECT_EQ(back.faults.op_types, c.faults.op_types);
+  EXPECT_EQ(back.dataset.paths, c.dataset.paths);
+  EXPECT_EQ(campaign_config_yaml(back), yaml);
+}
+
 TEST(CampaignConfig, ValidateNeedsModelAndDataset) {
   auto c = parse("Type: bitflips\n");
   try {
