@@ -267,6 +267,17 @@ TEST(KerasBadInput, CorruptHdf5) {
   expect_load_error(dir + "/junk.h5", {dir, "not an HDF5 file"});
 }
 
+TEST(KerasBadInput, DuplicateLayerNames) {
+  // Fault sites are named by Keras layer, so two layers with one name cannot both be addressed.
+  const auto dir = copy_fixture("dup");
+  edit_tfjs(dir, [](nlohmann::json& j) {
+    auto& topology = j["modelTopology"];
+    auto& model = topology.contains("model_config") ? topology["model_config"] : topology;
+    model["config"]["layers"][1]["config"]["name"] = "conv";
+  });
+  expect_load_error(dir + "/model.json", {dir + "/model.json", "two layers named 'conv'"});
+}
+
 TEST(KerasBadInput, CorruptZip) {
   const auto dir = copy_fixture("zip");
   fs::resize_file(dir + "/model.keras", fs::file_size(dir + "/model.keras") / 2);
