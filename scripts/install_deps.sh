@@ -12,6 +12,7 @@ PKGS=(
   zlib1g-dev libssl-dev libzip-dev libhdf5-dev dataset-fashion-mnist
   libgtest-dev libgmock-dev
   libonnx-testdata
+  libopenmpi-dev openmpi-bin libcereal-dev
 )
 if [ "${1:-}" = --fuzz ]; then PKGS+=(clang-14 libclang-rt-14-dev libomp-14-dev); fi
 missing=()

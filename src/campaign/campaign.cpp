@@ -20,6 +20,7 @@
 
 #include "campaign/input_checks.h"
 #include "campaign/stats.h"
+#include "campaign/trial_worker.h"
 #include "core/error.h"
 #include "exec/model_file.h"
 
@@ -235,10 +236,22 @@ TrialRecord CampaignContext::make_record(std::int64_t trial, const InputRecord& 
 
 namespace {
 
-// The golden pass: every chosen input once, fault-free, on `threads` threads.
-std::vector<InputRecord> golden_pass(const CampaignContext& ctx, int threads,
-                                     const CampaignRunOptions& options) {
-  const std::vector<std::int64_t> samples = ctx.select_samples();
+// Runs the campaign's work on threads of this process.
+class ThreadExecutor final : public CampaignExecutor {
+ public:
+  std::vector<InputRecord> golden_pass(const CampaignContext& ctx,
+                                       const std::vector<std::int64_t>& samples,
+                                       const CampaignRunOptions& options) override;
+  std::int64_t run_trials(const CampaignContext& ctx, const TrialInputs& inputs,
+                          std::span<const std::int64_t> ids, ResultsDb& db,
+                          const CampaignRunOptions& options, CampaignProgress& progress,
+                          TimePoint t0) override;
+};
+
+// The golden pass: every chosen input once, fault-free, on the configured threads.
+std::vector<InputRecord> ThreadExecutor::golden_pass(const CampaignContext& ctx,
+                                                     const std::vector<std::int64_t>& samples,
+                                                     const CampaignRunOptions& options) {
   std::vector<InputRecord> inputs(samples.size());
   std::atomic<std::size_t> next{0};
   std::atomic<std::size_t> finished{0};
@@ -250,25 +263,7 @@ std::vector<InputRecord> golden_pass(const CampaignContext& ctx, int threads,
       while (!abort.load()) {
         const std::size_t i = next.fetch_add(1);
         if (i >= samples.size()) break;
-        InputRecord& rec = inputs[i];
-        rec.index = static_cast<std::int64_t>(i);
-        rec.dataset_index = samples[i];
-        const RawSample raw = ctx.dataset().get(samples[i]);
-        rec.label = raw.label;
-        if (rec.label >= ctx.num_classes()) {
-          throw InputError(
-              fmt::format("{}: label {} of sample {} is out of range for the model's "
-                          "{} classes",
-                          ctx.dataset().describe(), rec.label, samples[i], ctx.num_classes()));
-        }
-        Tensor t =
-            preprocess_sample(raw, ctx.preprocess(), ctx.input_shape(),
-                              fmt::format("{} sample {}", ctx.dataset().describe(), samples[i]));
-        std::vector<Tensor> in;
-        in.push_back(std::move(t));
-        const GoldenRun golden = ctx.injector().golden(std::move(in));
-        rec.golden_label = golden.top1.at(0);
-        rec.correct = rec.label >= 0 && rec.label == rec.golden_label;
+        inputs[i] = golden_record(ctx, static_cast<std::int64_t>(i), samples[i]);
         finished.fetch_add(1);
       }
     } catch (...) {
@@ -279,7 +274,7 @@ std::vector<InputRecord> golden_pass(const CampaignContext& ctx, int threads,
   };
   const auto t0 = Clock::now();
   std::vector<std::thread> pool;
-  for (int t = 0; t < threads; ++t) pool.emplace_back(worker);
+  for (int t = 0; t < ctx.config().threads; ++t) pool.emplace_back(worker);
   while (options.progress && finished.load() < samples.size() && !abort.load()) {
     std::this_thread::sleep_for(std::chrono::duration<double>(options.progress_interval_s));
     CampaignProgress p;
@@ -302,65 +297,30 @@ struct TrialQueue {
   std::exception_ptr error;
 };
 
-// Runs the given trial ids on `threads` workers; the calling thread commits the results to the
-// database in transactions and reports progress. Returns the number of trials committed.
-std::int64_t run_trials(const CampaignContext& ctx, const std::vector<InputRecord>& inputs,
-                        const std::vector<std::size_t>& eligible,
-                        const std::vector<std::int64_t>& ids, ResultsDb& db,
-                        const CampaignRunOptions& options, CampaignProgress& progress,
-                        Clock::time_point t0) {
+// Worker threads run groups of trials; the calling thread commits their records in
+// transactions and reports progress.
+std::int64_t ThreadExecutor::run_trials(const CampaignContext& ctx, const TrialInputs& inputs,
+                                        std::span<const std::int64_t> ids, ResultsDb& db,
+                                        const CampaignRunOptions& options,
+                                        CampaignProgress& progress, TimePoint t0) {
   const CampaignConfig& cfg = ctx.config();
   TrialQueue q;
   std::atomic<std::size_t> next{0};
   std::atomic<bool> abort{false};
-  // Trials are grouped by input (ids ascending within a group, groups capped for load balance)
-  // so that one golden run serves every trial of this batch on that input. Only the order of
-  // work changes: a trial's result depends on (seed, id) alone.
-  std::vector<std::pair<std::size_t, std::int64_t>> order;  // (input position, id)
-  order.reserve(ids.size());
-  for (const std::int64_t id : ids) order.emplace_back(ctx.trial_input(id, eligible.size()), id);
-  std::sort(order.begin(), order.end());
-  std::vector<std::pair<std::size_t, std::size_t>> groups;  // [begin, end) in `order`
-  constexpr std::size_t kMaxGroup = 64;
-  for (std::size_t b = 0; b < order.size();) {
-    std::size_t e = b + 1;
-    while (e < order.size() && e - b < kMaxGroup && order[e].first == order[b].first) ++e;
-    groups.emplace_back(b, e);
-    b = e;
-  }
+  // Groups capped for load balance: one golden run serves a group.
+  const std::vector<std::vector<std::int64_t>> groups =
+      group_trials_by_input(ctx, ids, inputs.eligible.size(), 64);
   auto stopped = [&] { return abort.load() || (options.stop != nullptr && options.stop->load()); };
   auto worker = [&] {
     try {
-      TrialWorkspace ws;
-      TrialOptions topt;
-      topt.strategy = cfg.strategy;
-      topt.time_limit_s = cfg.time_limit_s;
-      std::unique_ptr<GoldenRun> golden;
-      std::int64_t golden_input = -1;
+      TrialWorker trials(ctx, inputs);
       while (!stopped()) {
         const std::size_t g = next.fetch_add(1);
         if (g >= groups.size()) break;
         std::vector<TrialRecord> done;
-        for (std::size_t k = groups[g].first; k < groups[g].second && !stopped(); ++k) {
-          const std::int64_t id = order[k].second;
-          const InputRecord& input = inputs[eligible[order[k].first]];
-          if (input.index != golden_input) {
-            std::vector<Tensor> in;
-            in.push_back(ctx.input_tensor(input.dataset_index));
-            golden = std::make_unique<GoldenRun>(ctx.injector().golden(std::move(in)));
-            golden_input = input.index;
-            if (golden->top1.at(0) != input.golden_label) {
-              throw InputError(fmt::format(
-                  "input {} (sample {}) now classifies as {} but the golden pass recorded {}: the "
-                  "model or dataset changed since the campaign started",
-                  input.index, input.dataset_index, golden->top1.at(0), input.golden_label));
-            }
-          }
-          const std::vector<Fault> faults =
-              ctx.sampler().sample(cfg.seed, static_cast<std::uint64_t>(id));
-          const auto ts = Clock::now();
-          const TrialResult r = ctx.injector().run_trial(*golden, faults, topt, ws);
-          done.push_back(ctx.make_record(id, input, r, seconds_since(ts)));
+        for (const std::int64_t id : groups[g]) {
+          if (stopped()) break;
+          done.push_back(trials.run(id));
         }
         std::lock_guard<std::mutex> lock(q.mu);
         for (auto& rec : done) q.ready.push_back(std::move(rec));
@@ -421,7 +381,10 @@ std::int64_t run_trials(const CampaignContext& ctx, const std::vector<InputRecor
 
 }  // namespace
 
-CampaignRunResult run_campaign(const CampaignConfig& config_in, const CampaignRunOptions& options) {
+CampaignRunResult run_campaign(const CampaignConfig& config_in, const CampaignRunOptions& options,
+                               CampaignExecutor* executor) {
+  ThreadExecutor threads;
+  if (executor == nullptr) executor = &threads;
   const auto t_start = Clock::now();
   CampaignConfig config = config_in;
   absolutize_paths(config);
@@ -485,17 +448,18 @@ CampaignRunResult run_campaign(const CampaignConfig& config_in, const CampaignRu
     db.emplace(ResultsDb::open(result.db_path, false));
   }
 
-  std::vector<InputRecord> inputs = db->inputs();
+  TrialInputs plan;
+  std::vector<InputRecord>& inputs = plan.inputs;
+  inputs = db->inputs();
   if (inputs.empty()) {  // new, or killed during the golden pass
-    inputs = golden_pass(ctx, config.threads, options);
+    inputs = executor->golden_pass(ctx, ctx.select_samples(), options);
     db->write_inputs(inputs);
   }
   warn_if_inputs_look_wrong(ctx, inputs);
-  std::vector<std::size_t> eligible;
   for (std::size_t i = 0; i < inputs.size(); ++i) {
-    if (!config.only_correct || inputs[i].correct) eligible.push_back(i);
+    if (!config.only_correct || inputs[i].correct) plan.eligible.push_back(i);
   }
-  if (eligible.empty()) {
+  if (plan.eligible.empty()) {
     throw InputError(config.source +
                      ": dataset.only_correct leaves no input: the model classifies "
                      "none of the chosen samples correctly");
@@ -523,7 +487,7 @@ CampaignRunResult run_campaign(const CampaignConfig& config_in, const CampaignRu
     }
     if (!pending.empty()) {
       const std::int64_t n =
-          run_trials(ctx, inputs, eligible, pending, *db, options, progress, t_trials);
+          executor->run_trials(ctx, plan, pending, *db, options, progress, t_trials);
       result.new_trials += n;
       if (n < static_cast<std::int64_t>(pending.size())) {  // stopped before the round ended
         interrupted = true;

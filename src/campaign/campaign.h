@@ -8,9 +8,11 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -86,9 +88,35 @@ struct CampaignRunResult {
   double seconds = 0.0;
 };
 
-// Runs (or resumes) a campaign. Throws InputError on bad config/data, on an existing campaign
-// without `resume`, on a different campaign in the directory, or when another process holds it.
-CampaignRunResult run_campaign(const CampaignConfig& config, const CampaignRunOptions& options);
+struct TrialInputs;
+
+// Where a campaign's work runs: on threads of this process (the default, ThreadExecutor in
+// campaign.cpp) or on MPI ranks (src/mpi/). run_campaign owns the directory, the database, the
+// plan and the stopping rule; an executor only computes and commits, and since a trial's record
+// depends on (seed, id) alone the database holds the same trials whichever executor ran them.
+class CampaignExecutor {
+ public:
+  using TimePoint = std::chrono::steady_clock::time_point;
+  virtual ~CampaignExecutor() = default;
+
+  // The fault-free records of samples[i] at positions i (progress reported while it runs).
+  virtual std::vector<InputRecord> golden_pass(const CampaignContext& ctx,
+                                               const std::vector<std::int64_t>& samples,
+                                               const CampaignRunOptions& options) = 0;
+  // Runs the trial ids and commits their records to `db`, adding them to `progress` (reported
+  // with elapsed time since `t0`). Returns the number committed: all of them, or fewer only when
+  // options.stop was set. Rethrows a worker's error.
+  virtual std::int64_t run_trials(const CampaignContext& ctx, const TrialInputs& inputs,
+                                  std::span<const std::int64_t> ids, ResultsDb& db,
+                                  const CampaignRunOptions& options, CampaignProgress& progress,
+                                  TimePoint t0) = 0;
+};
+
+// Runs (or resumes) a campaign on `executor` (nullptr: threads of this process). Throws
+// InputError on bad config/data, on an existing campaign without `resume`, on a different
+// campaign in the directory, or when another process holds it.
+CampaignRunResult run_campaign(const CampaignConfig& config, const CampaignRunOptions& options,
+                               CampaignExecutor* executor = nullptr);
 
 // The database file of a campaign directory.
 std::string results_db_path(const std::string& dir);

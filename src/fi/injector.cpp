@@ -3,6 +3,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <numeric>
@@ -116,7 +117,9 @@ std::size_t TrialWorkspace::bytes() const {
 
 GoldenRun Injector::golden(std::vector<Tensor> inputs) const {
   session_->check_inputs(inputs);
+  static std::atomic<std::uint64_t> next_id{0};
   GoldenRun g;
+  g.id = next_id.fetch_add(1) + 1;
   g.inputs = std::move(inputs);
   g.store = session_->make_store();
   const Status st = session_->run(g.store, g.inputs);
@@ -203,11 +206,12 @@ void Injector::bind(const GoldenRun& golden, TrialWorkspace& ws) const {
     ws.table_.assign(nv, nullptr);
     ws.bound_ = nullptr;
   }
-  if (ws.bound_ != &golden) {
+  if (ws.bound_ != &golden || ws.bound_id_ != golden.id) {
     for (std::size_t v = 0; v < nv; ++v) ws.table_[v] = &golden.store[static_cast<int>(v)];
     std::fill(ws.state_.begin(), ws.state_.end(), 0);
     ws.touched_.clear();
     ws.bound_ = &golden;
+    ws.bound_id_ = golden.id;
   }
 }
 

@@ -33,6 +33,9 @@ struct GoldenRun {
   std::size_t bytes(const Session& session) const;
 
   std::vector<Tensor> inputs;
+  // Unique per run made by Injector::golden: a workspace rebinds when it changes, even if a new
+  // run lands at the address of the one it replaced.
+  std::uint64_t id = 0;
   ValueStore store;                // every value of the fault-free run
   std::vector<std::int64_t> top1;  // per row of output 0 (argmax over its last axis)
   std::vector<std::vector<std::int64_t>> top5;
@@ -78,6 +81,7 @@ class TrialWorkspace {
   std::vector<int> touched_;
   std::vector<std::uint8_t> queued_;
   const GoldenRun* bound_ = nullptr;
+  std::uint64_t bound_id_ = 0;
 };
 
 class Injector {

@@ -2,6 +2,7 @@
 // the same faults, on every fixture model, for thousands of random faults of every site kind.
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <random>
 #include <thread>
 
@@ -116,6 +117,34 @@ TEST(Strategies, GoldenCacheIsNotModifiedByTrials) {
     if (before[v].empty()) continue;
     EXPECT_TRUE(now.bit_equal(before[v])) << l.session->graph().values[v].name;
   }
+}
+
+// A workspace bound to one golden run must rebind to a new one made at the same address (a
+// worker replacing its last input's run): trials then see the new input, not freed tensors.
+TEST(Strategies, WorkspaceRebindsToNewGoldenRunAtSameAddress) {
+  const auto fixtures = test::model_fixtures();
+  Loaded l = load_fixture(fixtures.front());
+  std::vector<Tensor> second;
+  second.push_back(l.golden.inputs.at(0).clone());
+  float* x = second[0].data<float>();
+  for (std::int64_t i = 0; i < second[0].numel(); ++i) x[i] = 0.5f - 0.25f * x[i];
+  std::mt19937_64 gen(11);
+  Fault f = random_fault(*l.session, gen);
+  f.model = FaultModel{FaultModelKind::kBitFlip, {30}};
+  TrialOptions opt;
+  opt.keep_outputs = true;
+  std::optional<GoldenRun> slot;
+  slot.emplace(l.injector->golden({l.golden.inputs.at(0).clone()}));
+  const GoldenRun* first_address = &*slot;
+  TrialWorkspace ws;
+  (void)l.injector->run_trial(*slot, {&f, 1}, opt, ws);
+  slot.reset();
+  slot.emplace(l.injector->golden(std::move(second)));
+  ASSERT_EQ(&*slot, first_address);
+  const TrialResult reused = l.injector->run_trial(*slot, {&f, 1}, opt, ws);
+  TrialWorkspace fresh;
+  const TrialResult expected = l.injector->run_trial(*slot, {&f, 1}, opt, fresh);
+  expect_same(reused, expected, "workspace reused across golden runs");
 }
 
 TEST(Strategies, SameResultsFromSeveralThreads) {

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <csignal>
 #include <cstdio>
+#include <memory>
 
 #include "campaign/campaign.h"
 #include "campaign/results_db.h"
@@ -16,6 +17,9 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "report/summary.h"
+#ifdef DNNFI_HAVE_MPI
+#include "mpi/mpi_campaign.h"
+#endif
 
 namespace dnnfi::cli {
 
@@ -42,6 +46,7 @@ struct CampaignFlags {
   bool resume = false;
   double progress_interval = -1.0;
   bool quiet = false;
+  double mpi_timeout = 30.0;
   // Preprocessing (override the config's preprocess: keys, the model's sidecar and metadata).
   std::string scale, mean, std, layout, resize, center_crop;
   bool grayscale = false, bgr = false;
@@ -136,6 +141,25 @@ class ProgressPrinter {
 };
 
 int campaign_command(const CampaignFlags& f) {
+#ifdef DNNFI_HAVE_MPI
+  // Under mpirun, ranks other than 0 serve rank 0's chunks (it sends them the resolved config);
+  // rank 0 runs the campaign with them. The coordinator exists before anything can fail, so
+  // that an error on rank 0 still stops the workers (its destructor).
+  MpiWorld* mpi = mpi_world();
+  if (mpi != nullptr && mpi->rank() != 0) {
+    set_log_sink([](LogLevel, const std::string&) {});  // rank 0 reports for the job
+    std::signal(SIGINT, on_interrupt);
+    std::signal(SIGTERM, on_interrupt);
+    const int status = serve_campaign(*mpi, f.mpi_timeout, &g_stop);
+    set_log_sink(nullptr);
+    return status;
+  }
+  std::unique_ptr<MpiCoordinator> coordinator;
+  if (mpi != nullptr) coordinator = std::make_unique<MpiCoordinator>(*mpi, f.mpi_timeout);
+  CampaignExecutor* executor = coordinator.get();
+#else
+  CampaignExecutor* executor = nullptr;
+#endif
   CampaignConfig c;
   if (!f.config.empty()) c = load_campaign_config(f.config);
   if (!f.model.empty()) c.model = f.model;
@@ -179,7 +203,7 @@ int campaign_command(const CampaignFlags& f) {
   std::signal(SIGTERM, on_interrupt);
   CampaignRunResult r;
   try {
-    r = run_campaign(c, opt);
+    r = run_campaign(c, opt, executor);
   } catch (...) {
     set_log_sink(nullptr);
     printer.finish();
@@ -189,6 +213,9 @@ int campaign_command(const CampaignFlags& f) {
   printer.finish();
   std::signal(SIGINT, SIG_DFL);
   std::signal(SIGTERM, SIG_DFL);
+#ifdef DNNFI_HAVE_MPI
+  if (coordinator) coordinator->finish(false);
+#endif
   if (!r.complete) {
     std::fprintf(stderr,
                  "dnnfi: interrupted with %lld trials committed in %s; run the same command with "
@@ -204,6 +231,18 @@ int campaign_command(const CampaignFlags& f) {
       r.db_path, r.trials_done, r.new_trials, r.seconds,
       r.seconds > 0.0 ? static_cast<double>(r.new_trials) / r.seconds : 0.0, c.threads,
       r.reached_target ? "; stopped at the target interval half-width" : "");
+#ifdef DNNFI_HAVE_MPI
+  if (coordinator) {
+    const MpiCampaignStats& st = coordinator->stats();
+    fmt::print(
+        "MPI: {} ranks x {} threads; {} of {} trials run by other ranks; {} rank{} lost, {} "
+        "chunk{} reissued; rank 0 spent {:.3f} s receiving and committing ({:.0f} trials/s)\n",
+        st.ranks, c.threads, st.remote_trials, st.trials_committed, st.ranks_lost,
+        st.ranks_lost == 1 ? "" : "s", st.chunks_reissued, st.chunks_reissued == 1 ? "" : "s",
+        st.commit_s,
+        st.commit_s > 0.0 ? static_cast<double>(st.trials_committed) / st.commit_s : 0.0);
+  }
+#endif
   return 0;
 }
 
@@ -234,6 +273,10 @@ Command add_campaign(CLI::App& app) {
   cmd->add_option("--progress-interval", f->progress_interval,
                   "Seconds between progress lines when not on a terminal (default 5)");
   cmd->add_flag("--quiet,-q", f->quiet, "No progress output");
+  cmd->add_option("--mpi-timeout", f->mpi_timeout,
+                  "Under mpirun: seconds of silence after which a rank is given up and its "
+                  "work handed to the others (default 30)")
+      ->check(CLI::Range(0.5, 86400.0));
   const char* pre = "Preprocessing (overrides the config, the model's sidecar and metadata)";
   cmd->add_option("--scale", f->scale,
                   "Multiply every input value first (1/255: 0.00392156862745098)")

@@ -1,0 +1,56 @@
+// The unit of campaign work that every executor shares: the fault-free record of one input, and
+// trials run on one thread that keeps its last input's golden run. The thread pool of
+// run_campaign and the ranks of the MPI driver (src/mpi/) both run their work through these, so
+// a trial's record is the same whichever of them ran it.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "campaign/campaign.h"
+
+namespace dnnfi {
+
+// The inputs trials draw from: the golden pass's records and the positions eligible for trials
+// (all, or only the correctly classified ones).
+struct TrialInputs {
+  std::vector<InputRecord> inputs;
+  std::vector<std::size_t> eligible;
+};
+
+// The fault-free record of the input at `position` of the campaign's input list, which is
+// dataset sample `dataset_index`. Throws InputError for a label out of the model's range or a
+// sample that cannot be read.
+InputRecord golden_record(const CampaignContext& ctx, std::int64_t position,
+                          std::int64_t dataset_index);
+
+// Orders trial ids by (input, id) and cuts them into groups of at most `max_group` trials on one
+// input, so that one golden run serves a whole group. Only the order of work changes: a trial's
+// result depends on (seed, id) alone.
+std::vector<std::vector<std::int64_t>> group_trials_by_input(const CampaignContext& ctx,
+                                                             std::span<const std::int64_t> ids,
+                                                             std::size_t eligible,
+                                                             std::size_t max_group);
+
+// Runs trials on one thread with its own scratch; consecutive trials on one input share its
+// golden run. Not thread-safe: one per thread.
+class TrialWorker {
+ public:
+  TrialWorker(const CampaignContext& ctx, const TrialInputs& inputs);
+
+  // Trial `id`: its input is trial_input(id), its faults sample(seed, id). Throws InputError if
+  // the input no longer classifies as the golden pass recorded (model or dataset changed).
+  TrialRecord run(std::int64_t id);
+
+ private:
+  const CampaignContext& ctx_;
+  const TrialInputs& inputs_;
+  TrialOptions options_;
+  TrialWorkspace workspace_;
+  std::unique_ptr<GoldenRun> golden_;
+  std::int64_t golden_input_ = -1;
+};
+
+}  // namespace dnnfi

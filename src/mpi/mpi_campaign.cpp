@@ -1,0 +1,657 @@
+#include "mpi/mpi_campaign.h"
+
+#include <fmt/core.h>
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <exception>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <thread>
+
+#include "campaign/config.h"
+#include "core/error.h"
+#include "core/log.h"
+
+namespace dnnfi {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+constexpr auto kIdleSleep = std::chrono::microseconds(200);
+constexpr double kHeartbeatS = 1.0;
+
+// Runs chunks on one thread; its TrialWorker (scratch, last golden run) lives across chunks.
+class ChunkRunner {
+ public:
+  ChunkRunner(const CampaignContext& ctx, const TrialInputs* inputs) : ctx_(ctx), inputs_(inputs) {}
+
+  // The chunk's records, or nothing if `stop` was set before it finished.
+  std::optional<wire::Result> run(const wire::Work& w, const std::atomic<bool>& stop) {
+    wire::Result r;
+    r.chunk = w.chunk;
+    if (w.golden) {
+      for (std::size_t k = 0; k < w.positions.size(); ++k) {
+        if (stop.load()) return std::nullopt;
+        r.inputs.push_back(golden_record(ctx_, w.positions[k], w.samples.at(k)));
+      }
+      return r;
+    }
+    if (inputs_ == nullptr || inputs_->eligible.empty()) {
+      throw Error("MPI: trial work arrived before the campaign's inputs");
+    }
+    if (!trials_) trials_.emplace(ctx_, *inputs_);
+    r.trials.reserve(w.ids.size());
+    for (const std::int64_t id : w.ids) {
+      if (stop.load()) return std::nullopt;
+      r.trials.push_back(trials_->run(id));
+    }
+    return r;
+  }
+
+ private:
+  const CampaignContext& ctx_;
+  const TrialInputs* inputs_;
+  std::optional<TrialWorker> trials_;
+};
+
+// Chunks of trials: groups of one input's trials, concatenated up to `size` trials.
+std::vector<wire::Work> trial_chunks(const CampaignContext& ctx, std::span<const std::int64_t> ids,
+                                     std::size_t eligible, std::size_t size,
+                                     std::int64_t& next_chunk) {
+  std::vector<wire::Work> chunks;
+  for (auto& g : group_trials_by_input(ctx, ids, eligible, 64)) {
+    if (chunks.empty() || chunks.back().ids.size() >= size) {
+      chunks.emplace_back().chunk = next_chunk++;
+    }
+    chunks.back().ids.insert(chunks.back().ids.end(), g.begin(), g.end());
+  }
+  return chunks;
+}
+
+// Trials (or inputs) per chunk: about 16 chunks per thread of the job, for balance, and at most
+// 256, so a lost rank costs little and results flow in steadily.
+std::size_t chunk_size(std::size_t items, int ranks, int threads) {
+  const std::size_t slots = static_cast<std::size_t>(ranks) * static_cast<std::size_t>(threads);
+  return std::clamp<std::size_t>(items / (slots * 16), 1, 256);
+}
+
+}  // namespace
+
+struct MpiCoordinator::RankState {
+  bool ready = false;
+  bool gone = false;
+  bool has_inputs = false;
+  int threads = 1;
+  Clock::time_point last_heard;
+  Clock::time_point last_sent;
+  std::set<std::size_t> chunks;  // in flight on this rank (indices into the phase's chunks)
+};
+
+// One phase (the golden pass, or a round of trials): its chunks, the queue rank 0's threads and
+// the workers take from, and what to do with each chunk's result.
+struct MpiCoordinator::Phase {
+  std::vector<wire::Work> chunks;
+  std::vector<bool> done;
+  std::size_t done_count = 0;
+  std::deque<std::size_t> queue;
+  std::mutex mu;  // guards queue (rank 0's threads take from it too)
+  std::condition_variable cv;
+  bool closing = false;
+  std::function<void(wire::Result&&, bool remote)> accept;  // called on the main thread
+  std::function<void()> flush;                              // after each polling round
+  std::exception_ptr error;
+
+  std::optional<std::size_t> take() {
+    std::lock_guard<std::mutex> lock(mu);
+    if (queue.empty()) return std::nullopt;
+    const std::size_t c = queue.front();
+    queue.pop_front();
+    return c;
+  }
+  void requeue(std::size_t c) {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      queue.push_front(c);
+    }
+    cv.notify_all();
+  }
+};
+
+MpiCoordinator::MpiCoordinator(MpiWorld& world, double timeout_s)
+    : world_(world), timeout_s_(timeout_s), ranks_(static_cast<std::size_t>(world.size())) {
+  stats_.ranks = world.size();
+}
+
+MpiCoordinator::~MpiCoordinator() {
+  try {
+    if (!finished_) finish(true);
+  } catch (...) {  // MPI errors while stopping must not escape a destructor
+  }
+}
+
+void MpiCoordinator::finish(bool failed) {
+  if (finished_) return;
+  finished_ = true;
+  const std::string stop = wire::encode(wire::Stop{failed, ranks_died_});
+  std::set<int> waiting;
+  for (int r = 1; r < world_.size(); ++r) {
+    if (ranks_[static_cast<std::size_t>(r)].gone) continue;
+    world_.post(r, wire::kStop, stop);
+    waiting.insert(r);
+  }
+  // Each worker answers kBye; one that does not within the timeout died after its last message
+  // (a send to it could never complete and would hold up MPI_Finalize), so it is forgotten.
+  const auto t0 = Clock::now();
+  while (!waiting.empty() && seconds_since(t0) < (started_ ? timeout_s_ : 0.0)) {
+    bool idle = true;
+    while (auto m = world_.poll()) {
+      idle = false;
+      if (m->tag == wire::kBye) waiting.erase(m->source);
+    }
+    world_.progress_sends();
+    if (idle) std::this_thread::sleep_for(kIdleSleep);
+  }
+  for (const int r : waiting) {
+    if (started_) {
+      log_warning(fmt::format("MPI rank {} did not answer the end of the campaign", r));
+    }
+    world_.forget_sends_to(r);
+  }
+  if (ranks_died_ || !waiting.empty()) world_.skip_finalize();
+}
+
+void MpiCoordinator::start(const CampaignContext& ctx) {
+  if (started_) return;
+  started_ = true;
+  wire::Setup setup;
+  setup.config_yaml = campaign_config_yaml(ctx.config());
+  setup.model_sha256 = sha256_file(ctx.config().model);
+  setup.timeout_s = timeout_s_;
+  const std::string bytes = wire::encode(setup);
+  const auto now = Clock::now();
+  for (int r = 1; r < world_.size(); ++r) {
+    ranks_[static_cast<std::size_t>(r)].last_heard = now;
+    ranks_[static_cast<std::size_t>(r)].last_sent = now;
+    world_.post(r, wire::kSetup, bytes);
+  }
+}
+
+void MpiCoordinator::give_up(int rank, Phase& phase, const std::string& why) {
+  RankState& rs = ranks_[static_cast<std::size_t>(rank)];
+  if (rs.gone) return;
+  rs.gone = true;
+  ++stats_.ranks_lost;
+  for (const std::size_t c : rs.chunks) {
+    if (!phase.done[c]) {
+      phase.requeue(c);
+      ++stats_.chunks_reissued;
+    }
+  }
+  log_warning(fmt::format("MPI rank {} {}; {} chunk{} in flight handed to the other ranks", rank,
+                          why, rs.chunks.size(), rs.chunks.size() == 1 ? "" : "s"));
+  rs.chunks.clear();
+  world_.forget_sends_to(rank);
+  for (int r = 1; r < world_.size(); ++r) fill(r, phase);
+}
+
+void MpiCoordinator::fill(int rank, Phase& phase) {
+  RankState& rs = ranks_[static_cast<std::size_t>(rank)];
+  if (!rs.ready || rs.gone) return;
+  const bool trials = !phase.chunks.empty() && !phase.chunks.front().golden;
+  if (trials && !rs.has_inputs) {
+    world_.post(rank, wire::kInputs, inputs_message_);
+    rs.has_inputs = true;
+  }
+  // One chunk per thread plus one queued, so a rank never waits for its next chunk.
+  while (rs.chunks.size() < static_cast<std::size_t>(rs.threads) + 1) {
+    const auto c = phase.take();
+    if (!c) break;
+    world_.post(rank, wire::kWork, wire::encode(phase.chunks[*c]));
+    rs.chunks.insert(*c);
+    rs.last_sent = Clock::now();
+  }
+}
+
+void MpiCoordinator::handle(MpiMessage& m, Phase& phase) {
+  if (m.source <= 0 || m.source >= world_.size()) return;
+  RankState& rs = ranks_[static_cast<std::size_t>(m.source)];
+  rs.last_heard = Clock::now();
+  switch (m.tag) {
+    case wire::kReady: {
+      wire::Ready ready;
+      wire::decode(m.bytes, ready);
+      if (rs.gone) return;
+      rs.ready = true;
+      rs.threads = std::max(1, ready.threads);
+      fill(m.source, phase);
+      return;
+    }
+    case wire::kSetupFailed: {
+      wire::Failure f;
+      wire::decode(m.bytes, f);
+      give_up(m.source, phase, "cannot take part: " + f.message);
+      return;
+    }
+    case wire::kResult: {
+      const auto t0 = Clock::now();
+      wire::Result res;
+      wire::decode(m.bytes, res);
+      stats_.bytes_received += static_cast<std::int64_t>(m.bytes.size());
+      const auto first = phase.chunks.empty() ? 0 : phase.chunks.front().chunk;
+      const auto c = static_cast<std::size_t>(res.chunk - first);
+      // A result of an earlier phase, or a second copy of a reissued chunk, is dropped.
+      if (res.chunk >= first && c < phase.chunks.size() && !phase.done[c]) {
+        phase.done[c] = true;
+        ++phase.done_count;
+        phase.accept(std::move(res), true);
+      }
+      rs.chunks.erase(c);
+      stats_.commit_s += seconds_since(t0);
+      fill(m.source, phase);
+      return;
+    }
+    case wire::kChunkFailed: {
+      wire::Failure f;
+      wire::decode(m.bytes, f);
+      if (!phase.error) phase.error = std::make_exception_ptr(InputError(f.message));
+      return;
+    }
+    default:  // kHeartbeat: being heard was the point
+      return;
+  }
+}
+
+void MpiCoordinator::run_phase(const CampaignContext& ctx, Phase& phase,
+                               const CampaignRunOptions& options) {
+  phase.done.assign(phase.chunks.size(), false);
+  for (std::size_t c = 0; c < phase.chunks.size(); ++c) phase.queue.push_back(c);
+  for (int r = 1; r < world_.size(); ++r) {
+    ranks_[static_cast<std::size_t>(r)].chunks.clear();
+    fill(r, phase);
+  }
+
+  // Rank 0's own threads take chunks from the same queue.
+  std::mutex local_mu;  // guards local_done and local_error
+  std::vector<wire::Result> local_done;
+  std::exception_ptr local_error;
+  std::atomic<bool> stop_local{false};
+  auto local = [&] {
+    try {
+      ChunkRunner runner(ctx, inputs_);
+      for (;;) {
+        std::optional<std::size_t> c;
+        {
+          std::unique_lock<std::mutex> lock(phase.mu);
+          phase.cv.wait(lock, [&] { return phase.closing || !phase.queue.empty(); });
+          if (phase.closing) return;
+          c = phase.queue.front();
+          phase.queue.pop_front();
+        }
+        auto res = runner.run(phase.chunks[*c], stop_local);
+        if (!res) return;
+        std::lock_guard<std::mutex> lock(local_mu);
+        local_done.push_back(std::move(*res));
+      }
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(local_mu);
+      if (!local_error) local_error = std::current_exception();
+    }
+  };
+  std::vector<std::thread> pool;
+  for (int t = 0; t < ctx.config().threads; ++t) pool.emplace_back(local);
+
+  auto last_beat = Clock::now();
+  const std::string beat = wire::encode(wire::Stop{});  // an empty heartbeat body
+  try {
+    while (phase.done_count < phase.chunks.size()) {
+      bool idle = true;
+      while (auto m = world_.poll()) {
+        idle = false;
+        handle(*m, phase);
+      }
+      std::vector<wire::Result> mine;
+      {
+        std::lock_guard<std::mutex> lock(local_mu);
+        mine.swap(local_done);
+        if (local_error && !phase.error) phase.error = local_error;
+      }
+      if (phase.error) break;
+      for (auto& res : mine) {
+        idle = false;
+        const auto c = static_cast<std::size_t>(res.chunk - phase.chunks.front().chunk);
+        if (!phase.done[c]) {
+          phase.done[c] = true;
+          ++phase.done_count;
+          phase.accept(std::move(res), false);
+        }
+      }
+      if (phase.flush) phase.flush();
+      if (phase.error) break;
+      if (options.stop != nullptr && options.stop->load()) break;
+      const auto now = Clock::now();
+      for (int r = 1; r < world_.size(); ++r) {
+        const RankState& rs = ranks_[static_cast<std::size_t>(r)];
+        if (!rs.gone && std::chrono::duration<double>(now - rs.last_heard).count() > timeout_s_) {
+          ranks_died_ = true;
+          give_up(r, phase, fmt::format("was silent for {:.0f} s", timeout_s_));
+        }
+      }
+      if (std::chrono::duration<double>(now - last_beat).count() >= kHeartbeatS) {
+        for (int r = 1; r < world_.size(); ++r) {
+          if (!ranks_[static_cast<std::size_t>(r)].gone) world_.post(r, wire::kHeartbeat, beat);
+        }
+        last_beat = now;
+      }
+      world_.progress_sends();
+      if (idle) std::this_thread::sleep_for(kIdleSleep);
+    }
+  } catch (...) {
+    if (!phase.error) phase.error = std::current_exception();
+  }
+  {
+    std::lock_guard<std::mutex> lock(phase.mu);
+    phase.closing = true;
+  }
+  stop_local.store(true);
+  phase.cv.notify_all();
+  for (auto& th : pool) th.join();
+  if (phase.flush) phase.flush();
+  if (phase.error) std::rethrow_exception(phase.error);
+}
+
+std::vector<InputRecord> MpiCoordinator::golden_pass(const CampaignContext& ctx,
+                                                     const std::vector<std::int64_t>& samples,
+                                                     const CampaignRunOptions& options) {
+  start(ctx);
+  std::vector<InputRecord> inputs(samples.size());
+  Phase phase;
+  const std::size_t size = chunk_size(samples.size(), world_.size(), ctx.config().threads);
+  for (std::size_t i = 0; i < samples.size(); i += size) {
+    wire::Work& w = phase.chunks.emplace_back();
+    w.chunk = next_chunk_++;
+    w.golden = true;
+    for (std::size_t k = i; k < std::min(samples.size(), i + size); ++k) {
+      w.positions.push_back(static_cast<std::int64_t>(k));
+      w.samples.push_back(samples[k]);
+    }
+  }
+  std::int64_t done = 0;
+  const auto t0 = Clock::now();
+  auto last_report = t0;
+  phase.accept = [&](wire::Result&& r, bool) {
+    for (InputRecord& rec : r.inputs) {
+      if (rec.index < 0 || rec.index >= static_cast<std::int64_t>(inputs.size())) {
+        throw Error(fmt::format("MPI: a worker returned input position {}", rec.index));
+      }
+      inputs[static_cast<std::size_t>(rec.index)] = rec;
+      ++done;
+    }
+  };
+  phase.flush = [&] {
+    if (!options.progress || seconds_since(last_report) < options.progress_interval_s) return;
+    CampaignProgress p;
+    p.phase = "golden";
+    p.done = p.new_done = done;
+    p.total = static_cast<std::int64_t>(samples.size());
+    p.elapsed_s = seconds_since(t0);
+    options.progress(p);
+    last_report = Clock::now();
+  };
+  run_phase(ctx, phase, options);
+  return inputs;
+}
+
+std::int64_t MpiCoordinator::run_trials(const CampaignContext& ctx, const TrialInputs& inputs,
+                                        std::span<const std::int64_t> ids, ResultsDb& db,
+                                        const CampaignRunOptions& options,
+                                        CampaignProgress& progress, TimePoint t0) {
+  start(ctx);
+  if (inputs_ != &inputs) {  // the first round: every worker gets the inputs once
+    inputs_ = &inputs;
+    inputs_message_ = wire::encode(inputs);
+    for (auto& rs : ranks_) rs.has_inputs = false;
+  }
+  Phase phase;
+  phase.chunks =
+      trial_chunks(ctx, ids, inputs.eligible.size(),
+                   chunk_size(ids.size(), world_.size(), ctx.config().threads), next_chunk_);
+  std::vector<TrialRecord> batch;
+  std::int64_t committed = 0;
+  auto last_report = Clock::now();
+  phase.accept = [&](wire::Result&& r, bool remote) {
+    if (remote) stats_.remote_trials += static_cast<std::int64_t>(r.trials.size());
+    for (TrialRecord& t : r.trials) batch.push_back(std::move(t));
+  };
+  phase.flush = [&] {
+    if (!batch.empty()) {
+      const auto tc = Clock::now();
+      db.append_trials(batch);
+      const auto n = static_cast<std::int64_t>(batch.size());
+      committed += n;
+      stats_.trials_committed += n;
+      progress.done += n;
+      progress.new_done += n;
+      for (const auto& t : batch) progress.sdc += t.outcome == "sdc" ? 1 : 0;
+      batch.clear();
+      stats_.commit_s += seconds_since(tc);
+    }
+    if (options.progress && seconds_since(last_report) >= options.progress_interval_s) {
+      progress.elapsed_s = seconds_since(t0);
+      options.progress(progress);
+      last_report = Clock::now();
+    }
+  };
+  run_phase(ctx, phase, options);
+  if (options.progress) {
+    progress.elapsed_s = seconds_since(t0);
+    options.progress(progress);
+  }
+  return committed;
+}
+
+namespace {
+
+// A worker rank's compute threads and the queue between them and its main (MPI) thread.
+class WorkerPool {
+ public:
+  WorkerPool(const CampaignContext& ctx, const TrialInputs& inputs, int threads) {
+    for (int t = 0; t < threads; ++t) {
+      pool_.emplace_back([this, &ctx, &inputs] { loop(ctx, inputs); });
+    }
+  }
+  ~WorkerPool() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      closing_ = true;
+    }
+    stop_.store(true);
+    cv_.notify_all();
+    for (auto& th : pool_) th.join();
+  }
+
+  void push(wire::Work&& w) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      queue_.push_back(std::move(w));
+    }
+    cv_.notify_one();
+  }
+
+  // Finished chunks: (tag, encoded message) to send to rank 0.
+  std::vector<std::pair<int, std::string>> take_done() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return std::exchange(done_, {});
+  }
+
+ private:
+  void loop(const CampaignContext& ctx, const TrialInputs& inputs) {
+    ChunkRunner runner(ctx, &inputs);
+    for (;;) {
+      wire::Work w;
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        cv_.wait(lock, [&] { return closing_ || !queue_.empty(); });
+        if (closing_) return;
+        w = std::move(queue_.front());
+        queue_.pop_front();
+      }
+      std::pair<int, std::string> out;
+      try {
+        auto res = runner.run(w, stop_);
+        if (!res) return;
+        out = {wire::kResult, wire::encode(*res)};
+      } catch (const std::exception& e) {
+        out = {wire::kChunkFailed, wire::encode(wire::Failure{w.chunk, e.what()})};
+      }
+      std::lock_guard<std::mutex> lock(mu_);
+      done_.push_back(std::move(out));
+    }
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<wire::Work> queue_;
+  std::vector<std::pair<int, std::string>> done_;
+  bool closing_ = false;
+  std::atomic<bool> stop_{false};
+  std::vector<std::thread> pool_;
+};
+
+}  // namespace
+
+int serve_campaign(MpiWorld& world, double timeout_s, const std::atomic<bool>* stop) {
+  auto stopped = [&] { return stop != nullptr && stop->load(); };
+  // Rank 0 may take long to load the model and open the database: wait for its setup.
+  std::optional<MpiMessage> m;
+  while (!(m = world.poll(0))) {
+    if (stopped()) return 130;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  if (m->tag == wire::kStop) {  // rank 0 failed before the campaign started
+    wire::Stop s;
+    wire::decode(m->bytes, s);
+    return s.failed ? 2 : 0;
+  }
+  if (m->tag != wire::kSetup)
+    throw Error(fmt::format("MPI: unexpected message {} before setup", m->tag));
+  wire::Setup setup;
+  wire::decode(m->bytes, setup);
+  timeout_s = setup.timeout_s > 0.0 ? setup.timeout_s : timeout_s;
+
+  // The model loads on a thread of its own while this one keeps rank 0 hearing from us.
+  std::unique_ptr<CampaignContext> ctx;
+  std::string setup_error;
+  std::atomic<bool> loaded{false};
+  std::thread loader([&] {
+    try {
+      CampaignConfig config = parse_campaign_config(setup.config_yaml, "campaign config", "");
+      config.model_preprocess = false;  // rank 0 resolved every preprocessing key
+      if (sha256_file(config.model) != setup.model_sha256) {
+        throw InputError(config.model + ": not the same file as rank 0's model");
+      }
+      ctx = std::make_unique<CampaignContext>(config);
+    } catch (const std::exception& e) {
+      setup_error = e.what();
+    }
+    loaded.store(true);
+  });
+  auto last_sent = Clock::now();
+  bool stop_now = false;
+  int status = 0;
+  const std::string beat = wire::encode(wire::Stop{});
+  while (!loaded.load()) {
+    if (auto msg = world.poll(0); msg && msg->tag == wire::kStop) {
+      wire::Stop s;
+      wire::decode(msg->bytes, s);
+      stop_now = true;
+      status = s.failed ? 2 : 0;
+      if (s.ranks_lost) world.skip_finalize();
+      break;
+    }
+    if (seconds_since(last_sent) >= kHeartbeatS) {
+      world.send(0, wire::kHeartbeat, beat);
+      last_sent = Clock::now();
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  loader.join();
+  if (stop_now) {
+    world.send(0, wire::kBye, beat);
+    return status;
+  }
+  if (!setup_error.empty()) {
+    world.send(0, wire::kSetupFailed, wire::encode(wire::Failure{-1, setup_error}));
+    // Rank 0 carries on without this rank; wait for its stop so the job ends together.
+    while (!(m = world.poll(0)) || m->tag != wire::kStop) {
+      if (stopped()) return 130;
+      if (!m) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    wire::Stop s;
+    wire::decode(m->bytes, s);
+    world.send(0, wire::kBye, beat);
+    if (s.ranks_lost) world.skip_finalize();
+    return 0;
+  }
+
+  TrialInputs inputs;
+  const int threads = std::max(1, ctx->config().threads);
+  world.send(0, wire::kReady, wire::encode(wire::Ready{threads}));
+  WorkerPool pool(*ctx, inputs, threads);
+  auto last_heard = Clock::now();
+  for (;;) {
+    bool idle = true;
+    while ((m = world.poll(0))) {
+      idle = false;
+      last_heard = Clock::now();
+      switch (m->tag) {
+        case wire::kInputs:
+          // Arrives before the first trial chunk (messages from one rank keep their order) and
+          // only once, so no compute thread reads `inputs` while it is written.
+          wire::decode(m->bytes, inputs);
+          break;
+        case wire::kWork: {
+          wire::Work w;
+          wire::decode(m->bytes, w);
+          pool.push(std::move(w));
+          break;
+        }
+        case wire::kStop: {
+          wire::Stop s;
+          wire::decode(m->bytes, s);
+          world.send(0, wire::kBye, beat);
+          if (s.ranks_lost) world.skip_finalize();
+          return s.failed ? 2 : 0;
+        }
+        default:
+          break;
+      }
+    }
+    for (auto& [tag, bytes] : pool.take_done()) {
+      idle = false;
+      world.send(0, tag, bytes);
+      last_sent = Clock::now();
+    }
+    if (stopped()) return 130;
+    const auto now = Clock::now();
+    if (std::chrono::duration<double>(now - last_sent).count() >= kHeartbeatS) {
+      world.send(0, wire::kHeartbeat, beat);
+      last_sent = now;
+    }
+    if (std::chrono::duration<double>(now - last_heard).count() > timeout_s) {
+      world.skip_finalize();
+      throw Error(fmt::format("MPI rank {}: rank 0 was silent for {:.0f} s; giving up",
+                              world.rank(), timeout_s));
+    }
+    if (idle) std::this_thread::sleep_for(kIdleSleep);
+  }
+}
+
+}  // namespace dnnfi
