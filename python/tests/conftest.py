@@ -17,6 +17,7 @@ CLI = os.environ.get("DNNFI_CLI", str(SOURCE_DIR / "build" / "dnnfi"))
 MODEL = SOURCE_DIR / "models" / "fmnist_resnet.onnx"
 SAMPLE = SOURCE_DIR / "models" / "fmnist_sample_input.npy"
 DEMO = SOURCE_DIR / "configs" / "demo.yaml"
+DATA = Path(__file__).resolve().parent / "data"  # make_fixtures.py
 FMNIST = Path("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz")
 
 

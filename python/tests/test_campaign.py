@@ -85,7 +85,7 @@ def test_interrupt_and_resume(tmp_path):
     """Stopped by an exception from the progress callback, then resumed: the same trials as an
     uninterrupted CLI run."""
     out = str(tmp_path / "py")
-    flags = dict(trials=20000, samples=200, threads=2)
+    flags = dict(trials=60000, samples=200, threads=2)
 
     def stop_early(p):
         if p.phase == "trials" and p.done > 0:
@@ -96,11 +96,11 @@ def test_interrupt_and_resume(tmp_path):
         c.run(progress=stop_early)
     assert not c.last_result.complete
     partial = c.last_result.trials_done
-    assert 0 < partial < 20000
+    assert 0 < partial < 60000
     assert len(dnnfi.open_results(out).trials) == partial
     r = dnnfi.Campaign(DEMO, output=out, **flags).run(progress=False, resume=True)
-    assert r.complete and r.trials_done == 20000 and r.new_trials == 20000 - partial
-    run_cli("campaign", DEMO, "-q", "-o", tmp_path / "cli", "--trials", 20000, "--samples", 200,
+    assert r.complete and r.trials_done == 60000 and r.new_trials == 60000 - partial
+    run_cli("campaign", DEMO, "-q", "-o", tmp_path / "cli", "--trials", 60000, "--samples", 200,
             "--threads", 2)
     assert_same_campaign(tmp_path / "cli", out)
 
@@ -108,7 +108,7 @@ def test_interrupt_and_resume(tmp_path):
 def test_ctrl_c_stops_cleanly(tmp_path):
     """A real SIGINT while trials run: KeyboardInterrupt once the workers stopped, trials kept."""
     out = str(tmp_path / "py")
-    c = dnnfi.Campaign(DEMO, output=out, trials=20000, samples=200, threads=2)
+    c = dnnfi.Campaign(DEMO, output=out, trials=200000, samples=200, threads=2)
     started = threading.Event()
 
     def progress(p):
@@ -127,7 +127,7 @@ def test_ctrl_c_stops_cleanly(tmp_path):
     finally:
         t.join()
     assert not c.last_result.complete
-    assert 0 < c.last_result.trials_done < 20000
+    assert 0 < c.last_result.trials_done < 200000
     assert len(dnnfi.open_results(out).trials) == c.last_result.trials_done
 
 

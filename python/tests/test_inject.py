@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import dnnfi
-from conftest import MODEL, SAMPLE, run_cli
+from conftest import DATA, MODEL, SAMPLE, run_cli
 
 CASES = [
     # (CLI flags, Python fault)
@@ -116,27 +116,9 @@ def test_python_fault_exception_propagates(model, sample):
     assert r.outcome == "masked"  # ReLU outputs are >= 0: the sign bit is already 0
 
 
-def tiny_model(path):
-    """y = relu(x) @ W, x: [1, 4], W: [4, 2]."""
-    onnx = pytest.importorskip("onnx")
-    from onnx import TensorProto, helper, numpy_helper
-
-    w = np.array([[1, 0], [0, 1], [1, 1], [2, -1]], dtype=np.float32)
-    graph = helper.make_graph(
-        [helper.make_node("Relu", ["x"], ["r"], name="relu"),
-         helper.make_node("MatMul", ["r", "W"], ["y"], name="matmul")],
-        "tiny",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2])],
-        [numpy_helper.from_array(w, "W")])
-    m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
-    m.ir_version = 8
-    onnx.save(m, str(path))
-    return str(path)
-
-
-def test_python_fault_hand_computed(tmp_path):
-    m = dnnfi.load(tiny_model(tmp_path / "tiny.onnx"))
+def test_python_fault_hand_computed():
+    # y = relu(x) @ W, W = [[1, 0], [0, 1], [1, 1], [2, -1]] (make_fixtures.py)
+    m = dnnfi.load(DATA / "tiny_relu_matmul.onnx")
     x = np.array([[1, -2, 3, 4]], dtype=np.float32)
     # relu(x) = [1, 0, 3, 4]; y = [1 + 3 + 8, 3 - 4] = [12, -1]
     assert m.run(x).tolist() == [[12.0, -1.0]]
