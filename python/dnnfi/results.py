@@ -13,10 +13,20 @@ from . import _dnnfi
 
 __all__ = ["open_results", "Results"]
 
-try:  # pandas is optional
-    import pandas as _pd
-except ImportError:  # pragma: no cover - exercised only without pandas
-    _pd = None
+# pandas is optional, and imported only when results are read (it takes longer to import than
+# the rest of the package). False: not tried yet; None: not installed.
+_pd = False
+
+
+def _pandas():
+    global _pd
+    if _pd is False:
+        try:
+            import pandas
+            _pd = pandas
+        except ImportError:
+            _pd = None
+    return _pd
 
 # Column -> NumPy dtype ("O": Python str). Columns as in results_schema.h.
 _INPUT_COLUMNS = [("input_index", "i8"), ("dataset_index", "i8"), ("label", "i8"),
@@ -55,8 +65,9 @@ def _table(rows: List[tuple], columns):
             arrays[name] = np.array(values, dtype="i8").view("u8")
         else:
             arrays[name] = np.array(values, dtype=dt)
-    if _pd is not None:
-        return _pd.DataFrame(arrays, columns=names)
+    pd = _pandas()
+    if pd is not None:
+        return pd.DataFrame(arrays, columns=names)
     out = np.empty(len(rows), dtype=[(c, dt) for c, dt in columns])
     for name in names:
         out[name] = arrays[name]
