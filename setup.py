@@ -33,7 +33,8 @@ class CMakeBuild(build_ext):
             args.append("-DCMAKE_CXX_COMPILER_LAUNCHER=ccache")
         subprocess.check_call(["cmake", "-S", str(ROOT), "-B", str(build_dir), *args])
         jobs = str(os.cpu_count() or 1)
-        subprocess.check_call(["cmake", "--build", str(build_dir), "--target", "_dnnfi", "-j", jobs])
+        subprocess.check_call(
+            ["cmake", "--build", str(build_dir), "--target", "_dnnfi", "-j", jobs])
         built = list((build_dir / "python" / "dnnfi").glob("_dnnfi*.so"))
         if len(built) != 1:
             raise RuntimeError(f"expected one _dnnfi module in {build_dir}/python/dnnfi")

@@ -42,9 +42,10 @@ endif()
 # site-packages for modules installed by root outside Debian's packages
 # (/usr/local/lib/python3.11/dist-packages on Debian 12), or the user's site-packages when the
 # build runs as another user.
+string(CONCAT _dnnfi_site_py "import os, site, sysconfig; print(sysconfig.get_path('platlib') "
+       "if os.geteuid() == 0 else site.getusersitepackages())")
 execute_process(
-  COMMAND "${Python3_EXECUTABLE}" -c
-          "import os, site, sysconfig; print(sysconfig.get_path('platlib') if os.geteuid() == 0 else site.getusersitepackages())"
+  COMMAND "${Python3_EXECUTABLE}" -c "${_dnnfi_site_py}"
   OUTPUT_VARIABLE _dnnfi_site OUTPUT_STRIP_TRAILING_WHITESPACE RESULT_VARIABLE _dnnfi_site_rc)
 if(NOT _dnnfi_site_rc EQUAL 0 OR _dnnfi_site STREQUAL "")
   set(_dnnfi_site "${Python3_SITEARCH}")

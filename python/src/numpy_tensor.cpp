@@ -70,9 +70,7 @@ py::array tensor_to_array(const Tensor& tensor, bool writable) {
   auto* keep = new Tensor(tensor);
   py::capsule owner(keep, [](void* p) { delete static_cast<Tensor*>(p); });
   py::array a(numpy_dtype(tensor.dtype()), shape, const_cast<void*>(tensor.raw()), owner);
-  if (!writable) {
-    py::detail::array_proxy(a.ptr())->flags &= ~py::detail::npy_api::NPY_ARRAY_WRITEABLE_;
-  }
+  if (!writable) a.attr("setflags")(py::arg("write") = false);
   return a;
 }
 
