@@ -62,6 +62,7 @@ def trials(out):
         con.close()
 
 
+load_start = os.getloadavg()[0]
 runs = {"cli": [], "python": []}
 same = None
 for i in range(repeat + 1):  # run 0 is the warm-up (page cache, ccache'd dataset reads)
@@ -91,7 +92,8 @@ cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo")
 ratio_wall = med["python"][0] / med["cli"][0]
 ratio_campaign = med["python"][1] / med["cli"][1]
 L = [f"# Python package vs CLI (dnnfi {commit})", "",
-     f"{datetime.datetime.utcnow():%Y-%m-%d %H:%M} UTC, {cpu}, {os.cpu_count()} cores. "
+     f"{datetime.datetime.utcnow():%Y-%m-%d %H:%M} UTC, {cpu}, {os.cpu_count()} cores "
+     f"(load average {load_start:.1f} at the start, {os.getloadavg()[0]:.1f} at the end). "
      "The demo campaign (`configs/demo.yaml`: 20,000 trials, TensorFI+'s fault model, the bundled "
      "Fashion-MNIST ResNet over the 10,000 test images, 2 threads) run by `dnnfi campaign` and by "
      "`dnnfi.Campaign(...).run(progress=False)` in the same run, alternating, one warm-up pair "
