@@ -105,6 +105,20 @@ def test_interrupt_and_resume(tmp_path):
     assert_same_campaign(tmp_path / "cli", out)
 
 
+def test_progress_callback_exception_stops_and_propagates(tmp_path):
+    out = str(tmp_path / "py")
+
+    def fail(p):
+        if p.phase == "trials":
+            raise ValueError("progress display broke")
+
+    c = dnnfi.Campaign(DEMO, output=out, trials=200000, samples=200, threads=2)
+    with pytest.raises(ValueError, match="progress display broke"):
+        c.run(progress=fail)
+    assert not c.last_result.complete
+    assert len(dnnfi.open_results(out).trials) == c.last_result.trials_done
+
+
 def test_ctrl_c_stops_cleanly(tmp_path):
     """A real SIGINT while trials run: KeyboardInterrupt once the workers stopped, trials kept."""
     out = str(tmp_path / "py")
