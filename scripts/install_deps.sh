@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Installs the Debian 12 packages dnnfi needs to build and test (run as root, or with sudo).
+# Installs the Debian 12 packages dnnfi needs to build and test (run as root, or with sudo): the
+# C++ libraries, the test data, and Python 3 with pybind11, NumPy, pytest and pandas for the Python
+# package (python/).
 # --fuzz adds what scripts/fuzz.sh needs (clang-14, libFuzzer, clang's OpenMP).
 set -euo pipefail
 SUDO=""
@@ -11,6 +13,7 @@ PKGS=(
   libcli11-dev libfmt-dev libyaml-cpp-dev nlohmann-json3-dev libsqlite3-dev sqlite3 libstb-dev
   zlib1g-dev libssl-dev libzip-dev libhdf5-dev dataset-fashion-mnist
   libgtest-dev libgmock-dev
+  python3-dev pybind11-dev python3-numpy python3-pytest python3-pandas
   libonnx-testdata
   libopenmpi-dev openmpi-bin libcereal-dev
 )

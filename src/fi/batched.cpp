@@ -116,6 +116,9 @@ std::optional<std::vector<TrialResult>> BatchedInjector::run_trials(
       if (f.site.kind == SiteKind::kWeight) {
         throw InputError("batched evaluation cannot fault a weight (every row shares it)");
       }
+      if (f.model.kind == FaultModelKind::kTensorCallback) {
+        throw InputError("batched evaluation cannot run a tensor callback (it holds every row)");
+      }
       by_value[f.site.value].emplace_back(r, k);
     }
   }

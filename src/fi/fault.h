@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/dtype.h"
+#include "core/tensor.h"
 
 namespace dnnfi {
 
@@ -29,13 +30,14 @@ struct FaultSite {
 };
 
 enum class FaultModelKind : std::uint8_t {
-  kBitFlip,      // flip `bits`
-  kStuckAt0,     // force `bits` to 0
-  kStuckAt1,     // force `bits` to 1
-  kSetZero,      // all bits zero
-  kSetValue,     // the value `value`, converted to the element dtype (saturating for integers)
-  kRandomValue,  // uniform in [lo, hi), drawn from `seed` (so the fault stays replayable)
-  kCallback,     // user function on the raw element
+  kBitFlip,         // flip `bits`
+  kStuckAt0,        // force `bits` to 0
+  kStuckAt1,        // force `bits` to 1
+  kSetZero,         // all bits zero
+  kSetValue,        // the value `value`, converted to the element dtype (saturating for integers)
+  kRandomValue,     // uniform in [lo, hi), drawn from `seed` (so the fault stays replayable)
+  kCallback,        // user function on the raw element
+  kTensorCallback,  // user function on the whole tensor of the site (e.g. a Python callable)
 };
 
 struct FaultModel {
@@ -47,6 +49,11 @@ struct FaultModel {
   std::uint64_t seed = 0;  // kRandomValue
   // kCallback: receives the element's dtype and a pointer to its bytes, modifies it in place.
   std::function<void(DType, void*)> callback;
+  // kTensorCallback: receives the site's whole tensor (a Tensor aliasing the trial's private copy:
+  // dense, row-major, the site's dtype and shape) and may change any of its elements in place.
+  // The AppliedFault records the element at the site's flat_index. It runs on the thread that
+  // runs the trial; whatever it throws propagates out of Injector::run_trial.
+  std::function<void(Tensor&)> tensor_callback;
 };
 
 struct Fault {

@@ -38,6 +38,8 @@ std::string fault_model_kind_name(FaultModelKind k) {
       return "random";
     case FaultModelKind::kCallback:
       return "callback";
+    case FaultModelKind::kTensorCallback:
+      return "tensor_callback";
   }
   return "?";
 }
@@ -79,6 +81,11 @@ void validate_fault_model(const FaultModel& model, DType dtype) {
       break;
     case FaultModelKind::kCallback:
       if (!model.callback) throw InputError("callback fault model without a callback");
+      break;
+    case FaultModelKind::kTensorCallback:
+      if (!model.tensor_callback) {
+        throw InputError("tensor_callback fault model without a callback");
+      }
       break;
     default:
       break;
@@ -263,11 +270,32 @@ AppliedFault apply_fault_model(const FaultModel& model, DType dtype, void* eleme
     case FaultModelKind::kCallback:
       model.callback(dtype, element);
       break;
+    case FaultModelKind::kTensorCallback:  // needs the tensor: apply_fault_model_at
+      break;
   }
   if (model.kind == FaultModelKind::kBitFlip || model.kind == FaultModelKind::kStuckAt0 ||
       model.kind == FaultModelKind::kStuckAt1 || model.kind == FaultModelKind::kSetZero) {
     std::memcpy(element, &bits, size);
   }
+  a.bits_after = element_bits(dtype, element);
+  a.value_after = element_value(dtype, element);
+  return a;
+}
+
+AppliedFault apply_fault_model_at(const FaultModel& model, Tensor& tensor,
+                                  std::int64_t flat_index) {
+  const DType dtype = tensor.dtype();
+  auto* element = static_cast<std::uint8_t*>(tensor.raw()) +
+                  static_cast<std::size_t>(flat_index) * dtype_size(dtype);
+  if (model.kind != FaultModelKind::kTensorCallback) {
+    return apply_fault_model(model, dtype, element);
+  }
+  AppliedFault a;
+  a.dtype = dtype;
+  a.bits_before = element_bits(dtype, element);
+  a.value_before = element_value(dtype, element);
+  Tensor view = tensor;  // aliases the data: the callback may write elements, not rebind `tensor`
+  model.tensor_callback(view);
   a.bits_after = element_bits(dtype, element);
   a.value_after = element_value(dtype, element);
   return a;

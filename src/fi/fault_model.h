@@ -12,8 +12,12 @@ int dtype_bits(DType t);
 void validate_fault_model(const FaultModel& model, DType dtype);
 
 // Applies the model to the element at `element` (of `dtype`), returning the before/after record.
-// The model must have been validated for the dtype.
+// The model must have been validated for the dtype and must not be kTensorCallback, which needs
+// the whole tensor (apply_fault_model_at).
 AppliedFault apply_fault_model(const FaultModel& model, DType dtype, void* element);
+// Applies the model to element `flat_index` of `tensor` (in range), or for kTensorCallback passes
+// the whole tensor to the callback; the record is that element before and after.
+AppliedFault apply_fault_model_at(const FaultModel& model, Tensor& tensor, std::int64_t flat_index);
 
 // The bits of an element, zero-extended, and the value they mean.
 std::uint64_t element_bits(DType dtype, const void* element);

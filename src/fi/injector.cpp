@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cmath>
 #include <cstring>
+#include <exception>
 #include <numeric>
 #include <queue>
 #include <set>
@@ -272,13 +273,10 @@ void Injector::apply_faults_for_value(int v, std::span<const Fault> faults, Tria
     ws.state_[static_cast<std::size_t>(v)] = 1;
   }
   Tensor& t = ws.scratch_[static_cast<std::size_t>(v)];
-  const std::size_t esize = dtype_size(t.dtype());
   for (std::size_t i = 0; i < faults.size(); ++i) {
     const Fault& f = faults[i];
     if (f.site.value != v) continue;
-    auto* elem =
-        static_cast<std::uint8_t*>(t.raw()) + static_cast<std::size_t>(f.site.flat_index) * esize;
-    AppliedFault a = apply_fault_model(f.model, t.dtype(), elem);
+    AppliedFault a = apply_fault_model_at(f.model, t, f.site.flat_index);
     a.fault = f;
     a.index = i;
     r.applied.push_back(std::move(a));
@@ -312,6 +310,16 @@ TrialResult Injector::run_trial(const GoldenRun& golden, std::span<const Fault> 
   const int n_nodes = static_cast<int>(g.nodes.size());
   for (const Fault& f : faults) validate(f);
   bind(golden, ws);
+  // A tensor callback may throw (FaultModel::tensor_callback); the workspace stays usable.
+  struct ResetOnThrow {
+    const Injector& injector;
+    TrialWorkspace& ws;
+    const GoldenRun& golden;
+    int exceptions = std::uncaught_exceptions();
+    ~ResetOnThrow() {
+      if (std::uncaught_exceptions() > exceptions) injector.reset(ws, golden);
+    }
+  } reset_on_throw{*this, ws, golden};
   omp_set_num_threads(session_->options().threads);
   const auto t0 = std::chrono::steady_clock::now();
   auto timed_out = [&]() {

@@ -169,7 +169,8 @@ FaultSampler::FaultSampler(const Session& session, SamplerConfig config)
         throw InputError("bit range too small for " + std::to_string(config_.bits_per_fault) +
                          " distinct bits");
       }
-    } else if (!config_.model.bits.empty() || config_.model.kind == FaultModelKind::kCallback) {
+    } else if (!config_.model.bits.empty() || config_.model.kind == FaultModelKind::kCallback ||
+               config_.model.kind == FaultModelKind::kTensorCallback) {
       validate_fault_model(config_.model, c.dtype);
     }
   }
