@@ -1,5 +1,6 @@
-// Subcommands of the dnnfi CLI (cmd_*.cpp; the results commands share cmd_results.cpp). Each `add_*` registers its options on the app and
-// returns a handle the dispatcher calls when that subcommand was chosen.
+// Subcommands of the dnnfi CLI (cmd_*.cpp; the results commands share cmd_results.cpp). Each
+// `add_*` registers its options on the app and returns a handle the dispatcher calls when that
+// subcommand was chosen.
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -17,5 +18,6 @@ Command add_summary(CLI::App& app);
 Command add_export(CLI::App& app);
 Command add_merge(CLI::App& app);
 Command add_replay(CLI::App& app);
+Command add_report(CLI::App& app);  // cmd_report.cpp
 
 }  // namespace dnnfi::cli

@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
   add(dnnfi::cli::add_export);
   add(dnnfi::cli::add_merge);
   add(dnnfi::cli::add_replay);
+  add(dnnfi::cli::add_report);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
