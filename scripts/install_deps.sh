@@ -12,6 +12,9 @@ PKGS=(
   zlib1g-dev libssl-dev libzip-dev libhdf5-dev dataset-fashion-mnist
   libgtest-dev libgmock-dev
   libonnx-testdata
+  # dnnfi report's test renders a report in headless Chromium; fonts for its text, python3 runs
+  # the test (apt Recommends are not installed, so each is named)
+  chromium fonts-dejavu-core python3
 )
 if [ "${1:-}" = --fuzz ]; then PKGS+=(clang-14 libclang-rt-14-dev libomp-14-dev); fi
 missing=()
