@@ -22,6 +22,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import xml.etree.ElementTree as ET
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 # dnnfi's report.h: the stopping curve has a point per trial up to this many trials, and the
@@ -117,6 +118,33 @@ def check_bad_arguments(dnnfi, work, run_dir):
     check(after == before, f"failed reports leave no file behind (new: {sorted(after - before)})")
 
 
+def check_svg_export(a, run_dir, expected):
+    """dnnfi report --svg: one SVG per plot, each a well-formed SVG document whose bar, point and
+    rule marks (one SVG element each; a line or area is one path) number as on the page."""
+    svg_dir = os.path.join(a.work, "svg")
+    r = subprocess.run([a.dnnfi, "report", run_dir, "-o", os.path.join(a.work, "report_svg.html"),
+                        "--svg", svg_dir, "--chromium", a.chromium],
+                       capture_output=True, text=True, timeout=300)
+    check(r.returncode == 0, f"dnnfi report --svg exits 0 ({r.stderr.strip()})")
+    files = sorted(os.listdir(svg_dir)) if os.path.isdir(svg_dir) else []
+    check(files == sorted(p + ".svg" for p in expected), f"one SVG per plot: {files}")
+    for f in files:
+        try:
+            root = ET.parse(os.path.join(svg_dir, f)).getroot()
+        except ET.ParseError as e:
+            check(False, f"{f} is well-formed XML ({e})")
+            continue
+        check(root.tag == "{http://www.w3.org/2000/svg}svg", f"{f} is an SVG document")
+        plot = f[:-len(".svg")]
+        for mark, n in expected.get(plot, {}).items():
+            if mark not in ("value_marks", "interval_marks"):
+                continue
+            groups = [g for g in root.iter("{http://www.w3.org/2000/svg}g")
+                      if mark in g.get("class", "").split()]
+            got = sum(len(list(g)) for g in groups)
+            check(got == n, f"{f}: {mark} has {got} SVG elements, expected {n}")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--dnnfi", required=True)
@@ -183,6 +211,7 @@ def main():
                    capture_output=True, timeout=180)
     check(os.path.isfile(shot), f"screenshot written: {shot}")
 
+    check_svg_export(a, run_dir, expected)
     check_bad_arguments(a.dnnfi, a.work, run_dir)
     print(f"{len(failures)} check(s) failed" if failures else "all checks passed")
     return 1 if failures else 0

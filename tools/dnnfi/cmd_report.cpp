@@ -8,6 +8,7 @@
 #include "commands.h"
 #include "core/error.h"
 #include "report/report_page.h"
+#include "report/svg_export.h"
 
 namespace dnnfi::cli {
 
@@ -15,11 +16,14 @@ Command add_report(CLI::App& app) {
   auto* cmd = app.add_subcommand(
       "report", "Write a self-contained HTML report with interactive plots of a campaign");
   struct Opts {
-    std::string dir, out;
+    std::string dir, out, svg_dir, chromium = "chromium";
   };
   auto o = std::make_shared<Opts>();
   cmd->add_option("dir", o->dir, "Campaign output directory")->required();
   cmd->add_option("--out,-o", o->out, "Output HTML file (default DIR/report.html)");
+  cmd->add_option("--svg", o->svg_dir,
+                  "Also write each plot as SVG into this folder (rendered by headless Chromium)");
+  cmd->add_option("--chromium", o->chromium, "Browser for --svg (default: chromium in PATH)");
   return [o]() {
     namespace fs = std::filesystem;
     std::error_code ec;
@@ -35,6 +39,11 @@ Command add_report(CLI::App& app) {
     const std::string out = o->out.empty() ? (fs::path(o->dir) / "report.html").string() : o->out;
     write_report(db, out);
     fmt::print("wrote {}\n", out);
+    if (!o->svg_dir.empty()) {
+      for (const std::string& svg : export_report_svgs(out, o->svg_dir, o->chromium)) {
+        fmt::print("wrote {}\n", svg);
+      }
+    }
     return 0;
   };
 }
