@@ -29,6 +29,7 @@ table { border-collapse: collapse; margin: 0.6em 0; font-size: 0.92em; }
 th, td { padding: 0.2em 0.8em; border-bottom: 1px solid #eee; text-align: right; }
 th:first-child, td:first-child { text-align: left; }
 .headline td { font-size: 1.15em; font-weight: 600; }
+table.model td { text-align: left; }
 .caption { color: #444; font-size: 0.9em; max-width: 60em; }
 .plot { overflow-x: auto; }
 .note { background: #fff6dd; padding: 0.4em 0.8em; }
@@ -239,7 +240,7 @@ void append_results(std::string& h, const ordered_json& data) {
 }
 
 void append_model(std::string& h, const ordered_json& m) {
-  h += "<h2>Model</h2>\n<table>\n";
+  h += "<h2>Model</h2>\n<table class=\"model\">\n";
   h += "<tr><td>file</td><td><code>" + escape_html(m.value("path", "")) + "</code></td></tr>\n";
   h += "<tr><td>sha256</td><td><code>" + escape_html(m.value("sha256", "")) + "</code></td></tr>\n";
   if (!m.value("loaded", false)) {
