@@ -20,6 +20,7 @@ struct RateChart {
   std::string mark = "bar";
   std::string y = "sdc", lo = "sdc_lo", hi = "sdc_hi", k = "sdc_k", n = "trials";
   std::string y_title = "SDC rate";
+  std::string k_title = "SDC trials";
   int step = 36;                 // pixels per x category
   ordered_json color = nullptr;  // an encoding.color, or null
   ordered_json extra_tooltip = ordered_json::array();
@@ -30,7 +31,7 @@ ordered_json rate_chart(const ordered_json& rows, const RateChart& c) {
   tooltip.push_back({{"field", c.x_field}, {"type", "nominal"}, {"title", c.x_title}});
   for (const auto& t : c.extra_tooltip) tooltip.push_back(t);
   tooltip.push_back({{"field", c.n}, {"type", "quantitative"}, {"title", "trials"}});
-  tooltip.push_back({{"field", c.k}, {"type", "quantitative"}, {"title", c.y_title + " trials"}});
+  tooltip.push_back({{"field", c.k}, {"type", "quantitative"}, {"title", c.k_title}});
   tooltip.push_back(
       {{"field", c.y}, {"type", "quantitative"}, {"title", c.y_title}, {"format", ".3%"}});
   tooltip.push_back(
@@ -126,16 +127,17 @@ ordered_json curve_spec(const ordered_json& data) {
                          {"tooltip", tooltip}}}});
   const double target = data.value("target_halfwidth", 0.0);
   if (target > 0.0) {
-    hw_layers.push_back({{"name", "target"},
-                         {"data", {{"values", ordered_json::array({{{"target", target}}})}}},
-                         {"mark", {{"type", "rule"}, {"strokeDash", {4, 4}}, {"tooltip", true}}},
-                         {"encoding",
-                          {{"y", {{"field", "target"}, {"type", "quantitative"}}},
-                           {"tooltip",
-                            {{{"field", "target"},
-                              {"type", "quantitative"},
-                              {"title", "target half-width"},
-                              {"format", ".3%"}}}}}}});
+    hw_layers.push_back(
+        {{"name", "target"},
+         {"data", {{"values", ordered_json::array({{{"target", target}}})}}},
+         {"mark", {{"type", "rule"}, {"strokeDash", {4, 4}}, {"tooltip", true}}},
+         {"encoding",
+          {{"y", {{"field", "target"}, {"type", "quantitative"}, {"title", "95% half-width"}}},
+           {"tooltip",
+            {{{"field", "target"},
+              {"type", "quantitative"},
+              {"title", "target half-width"},
+              {"format", ".3%"}}}}}}});
   }
   ordered_json halfwidth{{"height", 160}, {"width", 720}, {"layer", std::move(hw_layers)}};
   return ordered_json{{"$schema", kSchema},
@@ -159,6 +161,7 @@ ordered_json report_plots(const ordered_json& data) {
   outcomes.k = "k";
   outcomes.n = "n";
   outcomes.y_title = "rate";
+  outcomes.k_title = "trials with this outcome";
   outcomes.step = 60;
   outcomes.color = {{"field", "outcome"}, {"type", "nominal"}, {"legend", nullptr}};
   plots.push_back(plot("outcomes", "Outcome rates",
@@ -203,10 +206,21 @@ ordered_json report_plots(const ordered_json& data) {
                    {"scale", {{"domain", {"mantissa", "exponent", "sign"}}}}};
       bit.extra_tooltip.push_back({{"field", "field"}, {"type", "nominal"}, {"title", "field"}});
     }
-    plots.push_back(plot("per_bit", "SDC rate per bit position",
-                         "Single-bit faults only, by the flipped bit; float32 bits 23-30 are the "
-                         "exponent, bit 31 the sign. Rules: 95% Wilson intervals.",
-                         rate_chart(data["per_bit"], bit)));
+    std::string caption =
+        "Single-bit faults only, by the flipped bit; float32 bits 23-30 are the exponent, bit 31 "
+        "the sign.";
+    for (const ordered_json& f : data["bit_fields"]) {
+      const std::string field = f.value("key", "");
+      if (field == "mantissa") continue;
+      caption +=
+          fmt::format(" {} bit{}: {:.1f}% of the SDC trials ({} of {} trials drawn, {:.1f}%).",
+                      field == "sign" ? "The sign" : "Exponent", field == "sign" ? "" : "s",
+                      100.0 * f.value("sdc_share", 0.0), f.value("trials", std::int64_t{0}),
+                      data.value("trials", std::int64_t{0}), 100.0 * f.value("trial_share", 0.0));
+    }
+    caption += " Rules: 95% Wilson intervals.";
+    plots.push_back(
+        plot("per_bit", "SDC rate per bit position", caption, rate_chart(data["per_bit"], bit)));
   }
 
   RateChart model;

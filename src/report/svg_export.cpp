@@ -134,11 +134,12 @@ std::vector<std::string> export_report_svgs(const std::string& report_path,
   fs::create_directories(out_dir, ec);
   if (ec) throw InputError(out_dir + ": cannot create (" + ec.message() + ")");
   const std::string dump = (fs::path(out_dir) / fmt::format(".dom.{}.part", ::getpid())).string();
-  // As root, Chromium runs only without its sandbox; the page loads nothing from outside.
-  const int rc =
-      run_to_file({chromium, "--headless", "--no-sandbox", "--disable-gpu",
-                   "--virtual-time-budget=30000", "--dump-dom", file_url(report) + "#svg"},
-                  dump);
+  std::vector<std::string> args = {chromium,        "--headless",
+                                   "--disable-gpu", "--virtual-time-budget=30000",
+                                   "--dump-dom",    file_url(report) + "#svg"};
+  // As root, Chromium runs only without its sandbox (the page is ours and loads nothing).
+  if (::geteuid() == 0) args.insert(args.begin() + 1, "--no-sandbox");
+  const int rc = run_to_file(args, dump);
   const std::string why = rc < 0 ? std::strerror(errno) : fmt::format("exit status {}", rc);
   std::string dom;
   {
