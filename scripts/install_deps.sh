@@ -16,6 +16,9 @@ PKGS=(
   python3-dev pybind11-dev python3-numpy python3-pytest python3-pandas
   libonnx-testdata
   libopenmpi-dev openmpi-bin libcereal-dev
+  # dnnfi report's test renders a report in headless Chromium; fonts for its text, python3 runs
+  # the test (apt Recommends are not installed, so each is named)
+  chromium fonts-dejavu-core python3
 )
 if [ "${1:-}" = --fuzz ]; then PKGS+=(clang-14 libclang-rt-14-dev libomp-14-dev); fi
 missing=()

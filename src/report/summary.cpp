@@ -37,14 +37,8 @@ OutcomeRates read_rates(const Statement& q, std::string key) {
 // One row per distinct `key_sql` over the faults; a trial counts once per key it touches, however
 // many of its faults share that key.
 std::vector<OutcomeRates> rates_by(const ResultsDb& db, const char* key_sql, const char* where) {
-  Statement q(db.handle(), db.path(), "cannot summarize",
-              fmt::format("SELECT f.key, {} FROM (SELECT DISTINCT trial_id, {} AS key FROM faults "
-                          "{}) AS f JOIN trials AS t ON t.id = f.trial_id "
-                          "GROUP BY f.key ORDER BY f.key",
-                          kOutcomeCounts, key_sql, where));
-  std::vector<OutcomeRates> out;
-  while (q.step()) out.push_back(read_rates(q, q.text(0)));
-  return out;
+  return outcome_rates_by(
+      db, fmt::format("SELECT DISTINCT trial_id, {} AS key FROM faults {}", key_sql, where));
 }
 
 std::string percent(double p) { return fmt::format("{:.2f}%", 100.0 * p); }
@@ -95,6 +89,16 @@ nlohmann::ordered_json rates_list_json(const std::vector<OutcomeRates>& v) {
 }
 
 }  // namespace
+
+std::vector<OutcomeRates> outcome_rates_by(const ResultsDb& db, const std::string& keyed_trials) {
+  Statement q(db.handle(), db.path(), "cannot summarize",
+              fmt::format("SELECT f.key, {} FROM ({}) AS f JOIN trials AS t ON t.id = f.trial_id "
+                          "GROUP BY f.key ORDER BY f.key",
+                          kOutcomeCounts, keyed_trials));
+  std::vector<OutcomeRates> out;
+  while (q.step()) out.push_back(read_rates(q, q.text(0)));
+  return out;
+}
 
 CampaignSummary summarize(const ResultsDb& db) {
   CampaignSummary s;

@@ -29,6 +29,11 @@ struct CampaignSummary {
 
 // A trial with several faults counts once in each distinct node/op/bit it touches.
 CampaignSummary summarize(const ResultsDb& db);
+// Outcome rates of trials grouped by a key: `keyed_trials` is an SQL query over the results
+// database yielding columns (trial_id, key), each pair at most once. One OutcomeRates per key,
+// ordered by key (numerically for integer keys). summarize() builds its per-node/op/bit tables
+// with it, dnnfi report its per-fault-model and per-input ones.
+std::vector<OutcomeRates> outcome_rates_by(const ResultsDb& db, const std::string& keyed_trials);
 // Plain-text report for the terminal (fixed-width tables).
 std::string format_summary(const CampaignSummary& s);
 std::string summary_json(const CampaignSummary& s);

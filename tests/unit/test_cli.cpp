@@ -32,7 +32,7 @@ TEST(Cli, InspectListsNodesAndFlops) {
 }
 
 TEST(Cli, HelpOnEveryCommand) {
-  for (const char* cmd : {"", "run ", "inspect ", "inject "}) {
+  for (const char* cmd : {"", "run ", "inspect ", "inject ", "report "}) {
     auto r = run_cli(std::string(cmd) + "--help");
     EXPECT_EQ(r.exit_code, 0) << cmd;
     EXPECT_NE(r.out.find("Usage"), std::string::npos) << cmd << r.out;

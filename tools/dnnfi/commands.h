@@ -26,5 +26,6 @@ Command add_summary(CLI::App& app);
 Command add_export(CLI::App& app);
 Command add_merge(CLI::App& app);
 Command add_replay(CLI::App& app);
+Command add_report(CLI::App& app);  // cmd_report.cpp
 
 }  // namespace dnnfi::cli

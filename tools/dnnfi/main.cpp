@@ -40,6 +40,7 @@ int run_cli(int argc, char** argv, bool print_usage_errors) {
   add(dnnfi::cli::add_export);
   add(dnnfi::cli::add_merge);
   add(dnnfi::cli::add_replay);
+  add(dnnfi::cli::add_report);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
