@@ -1,6 +1,7 @@
 #include "mpi/mpi_campaign.h"
 
 #include <fmt/core.h>
+#include <time.h>
 
 #include <algorithm>
 #include <chrono>
@@ -25,6 +26,13 @@ double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
+// CPU time of the calling thread: what rank 0's commit work costs, whoever else shares the core.
+double thread_cpu_s() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+}
+
 constexpr auto kIdleSleep = std::chrono::microseconds(200);
 constexpr double kHeartbeatS = 1.0;
 
@@ -35,6 +43,7 @@ class ChunkRunner {
 
   // The chunk's records, or nothing if `stop` was set before it finished.
   std::optional<wire::Result> run(const wire::Work& w, const std::atomic<bool>& stop) {
+    const auto t0 = Clock::now();
     wire::Result r;
     r.chunk = w.chunk;
     if (w.golden) {
@@ -42,6 +51,7 @@ class ChunkRunner {
         if (stop.load()) return std::nullopt;
         r.inputs.push_back(golden_record(ctx_, w.positions[k], w.samples.at(k)));
       }
+      r.seconds = seconds_since(t0);
       return r;
     }
     if (inputs_ == nullptr || inputs_->eligible.empty()) {
@@ -53,6 +63,7 @@ class ChunkRunner {
       if (stop.load()) return std::nullopt;
       r.trials.push_back(trials_->run(id));
     }
+    r.seconds = seconds_since(t0);
     return r;
   }
 
@@ -61,27 +72,6 @@ class ChunkRunner {
   const TrialInputs* inputs_;
   std::optional<TrialWorker> trials_;
 };
-
-// Chunks of trials: groups of one input's trials, concatenated up to `size` trials.
-std::vector<wire::Work> trial_chunks(const CampaignContext& ctx, std::span<const std::int64_t> ids,
-                                     std::size_t eligible, std::size_t size,
-                                     std::int64_t& next_chunk) {
-  std::vector<wire::Work> chunks;
-  for (auto& g : group_trials_by_input(ctx, ids, eligible, 64)) {
-    if (chunks.empty() || chunks.back().ids.size() >= size) {
-      chunks.emplace_back().chunk = next_chunk++;
-    }
-    chunks.back().ids.insert(chunks.back().ids.end(), g.begin(), g.end());
-  }
-  return chunks;
-}
-
-// Trials (or inputs) per chunk: about 16 chunks per thread of the job, for balance, and at most
-// 256, so a lost rank costs little and results flow in steadily.
-std::size_t chunk_size(std::size_t items, int ranks, int threads) {
-  const std::size_t slots = static_cast<std::size_t>(ranks) * static_cast<std::size_t>(threads);
-  return std::clamp<std::size_t>(items / (slots * 16), 1, 256);
-}
 
 }  // namespace
 
@@ -95,33 +85,101 @@ struct MpiCoordinator::RankState {
   std::set<std::size_t> chunks;  // in flight on this rank (indices into the phase's chunks)
 };
 
-// One phase (the golden pass, or a round of trials): its chunks, the queue rank 0's threads and
-// the workers take from, and what to do with each chunk's result.
+// One phase (the golden pass, or a round of trials): its work items (input positions, or trial
+// ids in (input, id) order so that consecutive trials share a golden run), the chunks cut from
+// them so far, and what to do with each chunk's result. Chunks are cut when a thread or rank
+// asks (guided self-scheduling): about kChunkSeconds of work at the measured cost per item, and
+// never more than a quarter of the remaining items per thread of the job, so that the phase
+// ends with small chunks on every thread. Rank 0's own threads take chunks too.
 struct MpiCoordinator::Phase {
-  std::vector<wire::Work> chunks;
+  static constexpr double kChunkSeconds = 0.05;
+  static constexpr std::size_t kFirstChunk = 16;  // before any cost is known
+  static constexpr std::size_t kMaxChunk = 4096;
+
+  bool golden = false;
+  std::vector<std::int64_t> items;
+  std::vector<std::int64_t> samples;  // golden: the dataset sample of each position
+  std::int64_t first_chunk = 0;       // id of chunk 0 (ids grow across phases)
+  std::size_t slots = 1;              // threads in the whole job
+
+  std::mutex mu;  // guards everything below (rank 0's threads take chunks too)
+  std::condition_variable cv;
+  std::size_t cursor = 0;                                   // items before it are in some chunk
+  std::vector<std::pair<std::size_t, std::size_t>> ranges;  // chunk -> [begin, end) in items
   std::vector<bool> done;
   std::size_t done_count = 0;
-  std::deque<std::size_t> queue;
-  std::mutex mu;  // guards queue (rank 0's threads take from it too)
-  std::condition_variable cv;
+  std::deque<std::size_t> requeued;  // chunks of lost ranks, handed out first
+  double item_s = -1.0;              // measured seconds per item (a running mean)
   bool closing = false;
+
   std::function<void(wire::Result&&, bool remote)> accept;  // called on the main thread
   std::function<void()> flush;                              // after each polling round
   std::exception_ptr error;
 
+  bool available() const { return !requeued.empty() || cursor < items.size(); }
+  bool finished() const { return cursor == items.size() && done_count == ranges.size(); }
+
+  // The next chunk to hand out (nothing when all are cut and none was requeued). Holds mu.
+  std::optional<std::size_t> take_locked() {
+    if (!requeued.empty()) {
+      const std::size_t c = requeued.front();
+      requeued.pop_front();
+      return c;
+    }
+    const std::size_t left = items.size() - cursor;
+    if (left == 0) return std::nullopt;
+    std::size_t size =
+        item_s > 0.0 ? static_cast<std::size_t>(kChunkSeconds / item_s) : kFirstChunk;
+    size = std::clamp<std::size_t>(std::min(size, left / (4 * slots)), 1, kMaxChunk);
+    size = std::min(size, left);
+    ranges.emplace_back(cursor, cursor + size);
+    done.push_back(false);
+    cursor += size;
+    return ranges.size() - 1;
+  }
   std::optional<std::size_t> take() {
     std::lock_guard<std::mutex> lock(mu);
-    if (queue.empty()) return std::nullopt;
-    const std::size_t c = queue.front();
-    queue.pop_front();
-    return c;
+    return take_locked();
   }
   void requeue(std::size_t c) {
     {
       std::lock_guard<std::mutex> lock(mu);
-      queue.push_front(c);
+      requeued.push_back(c);
     }
     cv.notify_all();
+  }
+  wire::Work work(std::size_t c) {
+    std::lock_guard<std::mutex> lock(mu);
+    wire::Work w;
+    w.chunk = first_chunk + static_cast<std::int64_t>(c);
+    w.golden = golden;
+    const auto [b, e] = ranges[c];
+    if (golden) {
+      w.positions.assign(items.begin() + b, items.begin() + e);
+      w.samples.assign(samples.begin() + b, samples.begin() + e);
+    } else {
+      w.ids.assign(items.begin() + b, items.begin() + e);
+    }
+    return w;
+  }
+  // Marks chunk `c` done (false if it already was: a reissued chunk's second result) and folds
+  // its cost into the estimate.
+  bool complete(std::size_t c, double seconds) {
+    std::lock_guard<std::mutex> lock(mu);
+    if (c >= ranges.size() || done[c]) return false;
+    done[c] = true;
+    ++done_count;
+    const double n = static_cast<double>(ranges[c].second - ranges[c].first);
+    if (seconds > 0.0) item_s = item_s < 0.0 ? seconds / n : 0.8 * item_s + 0.2 * seconds / n;
+    return true;
+  }
+  // Chunk index of a result's chunk id (npos: another phase's).
+  std::size_t index_of(std::int64_t chunk) {
+    std::lock_guard<std::mutex> lock(mu);
+    if (chunk < first_chunk || chunk - first_chunk >= static_cast<std::int64_t>(ranges.size())) {
+      return static_cast<std::size_t>(-1);
+    }
+    return static_cast<std::size_t>(chunk - first_chunk);
   }
 };
 
@@ -164,6 +222,7 @@ void MpiCoordinator::finish(bool failed) {
       log_warning(fmt::format("MPI rank {} did not answer the end of the campaign", r));
     }
     world_.forget_sends_to(r);
+    world_.forget_receives_from(r);
   }
   if (ranks_died_ || !waiting.empty()) world_.skip_finalize();
 }
@@ -190,7 +249,12 @@ void MpiCoordinator::give_up(int rank, Phase& phase, const std::string& why) {
   rs.gone = true;
   ++stats_.ranks_lost;
   for (const std::size_t c : rs.chunks) {
-    if (!phase.done[c]) {
+    bool done = false;
+    {
+      std::lock_guard<std::mutex> lock(phase.mu);
+      done = phase.done[c];
+    }
+    if (!done) {
       phase.requeue(c);
       ++stats_.chunks_reissued;
     }
@@ -199,14 +263,14 @@ void MpiCoordinator::give_up(int rank, Phase& phase, const std::string& why) {
                           why, rs.chunks.size(), rs.chunks.size() == 1 ? "" : "s"));
   rs.chunks.clear();
   world_.forget_sends_to(rank);
+  world_.forget_receives_from(rank);
   for (int r = 1; r < world_.size(); ++r) fill(r, phase);
 }
 
 void MpiCoordinator::fill(int rank, Phase& phase) {
   RankState& rs = ranks_[static_cast<std::size_t>(rank)];
   if (!rs.ready || rs.gone) return;
-  const bool trials = !phase.chunks.empty() && !phase.chunks.front().golden;
-  if (trials && !rs.has_inputs) {
+  if (!phase.golden && !rs.has_inputs) {
     world_.post(rank, wire::kInputs, inputs_message_);
     rs.has_inputs = true;
   }
@@ -214,7 +278,7 @@ void MpiCoordinator::fill(int rank, Phase& phase) {
   while (rs.chunks.size() < static_cast<std::size_t>(rs.threads) + 1) {
     const auto c = phase.take();
     if (!c) break;
-    world_.post(rank, wire::kWork, wire::encode(phase.chunks[*c]));
+    world_.post(rank, wire::kWork, wire::encode(phase.work(*c)));
     rs.chunks.insert(*c);
     rs.last_sent = Clock::now();
   }
@@ -241,20 +305,17 @@ void MpiCoordinator::handle(MpiMessage& m, Phase& phase) {
       return;
     }
     case wire::kResult: {
-      const auto t0 = Clock::now();
+      const double t0 = thread_cpu_s();
       wire::Result res;
       wire::decode(m.bytes, res);
       stats_.bytes_received += static_cast<std::int64_t>(m.bytes.size());
-      const auto first = phase.chunks.empty() ? 0 : phase.chunks.front().chunk;
-      const auto c = static_cast<std::size_t>(res.chunk - first);
       // A result of an earlier phase, or a second copy of a reissued chunk, is dropped.
-      if (res.chunk >= first && c < phase.chunks.size() && !phase.done[c]) {
-        phase.done[c] = true;
-        ++phase.done_count;
+      const std::size_t c = phase.index_of(res.chunk);
+      if (c != static_cast<std::size_t>(-1) && phase.complete(c, res.seconds)) {
         phase.accept(std::move(res), true);
       }
       rs.chunks.erase(c);
-      stats_.commit_s += seconds_since(t0);
+      stats_.commit_s += thread_cpu_s() - t0;
       fill(m.source, phase);
       return;
     }
@@ -271,8 +332,15 @@ void MpiCoordinator::handle(MpiMessage& m, Phase& phase) {
 
 void MpiCoordinator::run_phase(const CampaignContext& ctx, Phase& phase,
                                const CampaignRunOptions& options) {
-  phase.done.assign(phase.chunks.size(), false);
-  for (std::size_t c = 0; c < phase.chunks.size(); ++c) phase.queue.push_back(c);
+  phase.first_chunk = next_chunk_;
+  phase.slots = 0;
+  for (int r = 0; r < world_.size(); ++r) {
+    const RankState& rs = ranks_[static_cast<std::size_t>(r)];
+    if (r == 0 || !rs.gone) {
+      phase.slots += static_cast<std::size_t>(rs.ready ? rs.threads : ctx.config().threads);
+    }
+  }
+  phase.slots = std::max<std::size_t>(phase.slots, 1);
   for (int r = 1; r < world_.size(); ++r) {
     ranks_[static_cast<std::size_t>(r)].chunks.clear();
     fill(r, phase);
@@ -290,12 +358,11 @@ void MpiCoordinator::run_phase(const CampaignContext& ctx, Phase& phase,
         std::optional<std::size_t> c;
         {
           std::unique_lock<std::mutex> lock(phase.mu);
-          phase.cv.wait(lock, [&] { return phase.closing || !phase.queue.empty(); });
+          phase.cv.wait(lock, [&] { return phase.closing || phase.available(); });
           if (phase.closing) return;
-          c = phase.queue.front();
-          phase.queue.pop_front();
+          c = phase.take_locked();
         }
-        auto res = runner.run(phase.chunks[*c], stop_local);
+        auto res = runner.run(phase.work(*c), stop_local);
         if (!res) return;
         std::lock_guard<std::mutex> lock(local_mu);
         local_done.push_back(std::move(*res));
@@ -311,7 +378,11 @@ void MpiCoordinator::run_phase(const CampaignContext& ctx, Phase& phase,
   auto last_beat = Clock::now();
   const std::string beat = wire::encode(wire::Stop{});  // an empty heartbeat body
   try {
-    while (phase.done_count < phase.chunks.size()) {
+    for (;;) {
+      {
+        std::lock_guard<std::mutex> lock(phase.mu);
+        if (phase.finished()) break;
+      }
       bool idle = true;
       while (auto m = world_.poll()) {
         idle = false;
@@ -326,10 +397,7 @@ void MpiCoordinator::run_phase(const CampaignContext& ctx, Phase& phase,
       if (phase.error) break;
       for (auto& res : mine) {
         idle = false;
-        const auto c = static_cast<std::size_t>(res.chunk - phase.chunks.front().chunk);
-        if (!phase.done[c]) {
-          phase.done[c] = true;
-          ++phase.done_count;
+        if (phase.complete(phase.index_of(res.chunk), res.seconds)) {
           phase.accept(std::move(res), false);
         }
       }
@@ -363,6 +431,7 @@ void MpiCoordinator::run_phase(const CampaignContext& ctx, Phase& phase,
   stop_local.store(true);
   phase.cv.notify_all();
   for (auto& th : pool) th.join();
+  next_chunk_ = phase.first_chunk + static_cast<std::int64_t>(phase.ranges.size());
   if (phase.flush) phase.flush();
   if (phase.error) std::rethrow_exception(phase.error);
 }
@@ -373,15 +442,10 @@ std::vector<InputRecord> MpiCoordinator::golden_pass(const CampaignContext& ctx,
   start(ctx);
   std::vector<InputRecord> inputs(samples.size());
   Phase phase;
-  const std::size_t size = chunk_size(samples.size(), world_.size(), ctx.config().threads);
-  for (std::size_t i = 0; i < samples.size(); i += size) {
-    wire::Work& w = phase.chunks.emplace_back();
-    w.chunk = next_chunk_++;
-    w.golden = true;
-    for (std::size_t k = i; k < std::min(samples.size(), i + size); ++k) {
-      w.positions.push_back(static_cast<std::int64_t>(k));
-      w.samples.push_back(samples[k]);
-    }
+  phase.golden = true;
+  for (std::size_t i = 0; i < samples.size(); ++i) {
+    phase.items.push_back(static_cast<std::int64_t>(i));
+    phase.samples.push_back(samples[i]);
   }
   std::int64_t done = 0;
   const auto t0 = Clock::now();
@@ -420,9 +484,9 @@ std::int64_t MpiCoordinator::run_trials(const CampaignContext& ctx, const TrialI
     for (auto& rs : ranks_) rs.has_inputs = false;
   }
   Phase phase;
-  phase.chunks =
-      trial_chunks(ctx, ids, inputs.eligible.size(),
-                   chunk_size(ids.size(), world_.size(), ctx.config().threads), next_chunk_);
+  for (const auto& group : group_trials_by_input(ctx, ids, inputs.eligible.size(), 64)) {
+    phase.items.insert(phase.items.end(), group.begin(), group.end());
+  }
   std::vector<TrialRecord> batch;
   std::int64_t committed = 0;
   auto last_report = Clock::now();
@@ -432,7 +496,7 @@ std::int64_t MpiCoordinator::run_trials(const CampaignContext& ctx, const TrialI
   };
   phase.flush = [&] {
     if (!batch.empty()) {
-      const auto tc = Clock::now();
+      const double tc = thread_cpu_s();
       db.append_trials(batch);
       const auto n = static_cast<std::int64_t>(batch.size());
       committed += n;
@@ -441,7 +505,7 @@ std::int64_t MpiCoordinator::run_trials(const CampaignContext& ctx, const TrialI
       progress.new_done += n;
       for (const auto& t : batch) progress.sdc += t.outcome == "sdc" ? 1 : 0;
       batch.clear();
-      stats_.commit_s += seconds_since(tc);
+      stats_.commit_s += thread_cpu_s() - tc;
     }
     if (options.progress && seconds_since(last_report) >= options.progress_interval_s) {
       progress.elapsed_s = seconds_since(t0);

@@ -1,8 +1,10 @@
 #include "mpi/mpi_world.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <thread>
+#include <vector>
 
 #include "core/error.h"
 
@@ -86,21 +88,54 @@ void MpiWorld::forget_sends_to(int dest) {
 }
 
 std::optional<MpiMessage> MpiWorld::poll(int source) {
-  int flag = 0;
-  MPI_Status st;
-  check(MPI_Iprobe(source < 0 ? MPI_ANY_SOURCE : source, MPI_ANY_TAG, MPI_COMM_WORLD, &flag, &st),
-        "probe failed");
-  if (!flag) return std::nullopt;
-  int count = 0;
-  MPI_Get_count(&st, MPI_BYTE, &count);
-  MpiMessage m;
-  m.source = st.MPI_SOURCE;
-  m.tag = st.MPI_TAG;
-  m.bytes.resize(static_cast<std::size_t>(count));
-  check(MPI_Recv(m.bytes.data(), count, MPI_BYTE, st.MPI_SOURCE, st.MPI_TAG, MPI_COMM_WORLD,
-                 MPI_STATUS_IGNORE),
-        "receive failed");
-  return m;
+  // Start receiving everything that has arrived.
+  for (;;) {
+    int flag = 0;
+    MPI_Message msg;
+    MPI_Status st;
+    check(MPI_Improbe(source < 0 ? MPI_ANY_SOURCE : source, MPI_ANY_TAG, MPI_COMM_WORLD, &flag,
+                      &msg, &st),
+          "probe failed");
+    if (!flag) break;
+    int count = 0;
+    MPI_Get_count(&st, MPI_BYTE, &count);
+    Pending& in = incoming_.emplace_back();
+    in.dest = st.MPI_SOURCE;
+    in.tag = st.MPI_TAG;
+    in.bytes.resize(static_cast<std::size_t>(count));  // never resized again while receiving
+    check(MPI_Imrecv(in.bytes.data(), count, MPI_BYTE, &msg, &in.request), "receive failed");
+  }
+  // The first complete message, unless an earlier one from its sender is still arriving.
+  std::vector<int> waiting;
+  for (auto it = incoming_.begin(); it != incoming_.end(); ++it) {
+    if ((source >= 0 && it->dest != source) ||
+        std::find(waiting.begin(), waiting.end(), it->dest) != waiting.end()) {
+      continue;
+    }
+    int done = 0;
+    check(MPI_Test(&it->request, &done, MPI_STATUS_IGNORE), "receive failed");
+    if (!done) {
+      waiting.push_back(it->dest);
+      continue;
+    }
+    MpiMessage m;
+    m.source = it->dest;
+    m.tag = it->tag;
+    m.bytes = std::move(it->bytes);
+    incoming_.erase(it);
+    return m;
+  }
+  return std::nullopt;
+}
+
+void MpiWorld::forget_receives_from(int source) {
+  for (auto it = incoming_.begin(); it != incoming_.end();) {
+    if (it->dest == source) {
+      lost_.splice(lost_.end(), incoming_, it++);
+    } else {
+      ++it;
+    }
+  }
 }
 
 }  // namespace dnnfi

@@ -43,8 +43,13 @@ class MpiWorld {
   std::size_t progress_sends();
   void forget_sends_to(int dest);
 
-  // The next message from `source` (-1: any rank), or nothing if none has arrived.
+  // The next message from `source` (-1: any rank), or nothing if none has arrived in full.
+  // Never blocks: a long message is received in the background (matched probe + MPI_Imrecv),
+  // so one whose sender died half-way cannot hang the caller. Messages from one sender come
+  // back in the order they were sent.
   std::optional<MpiMessage> poll(int source = -1);
+  // Drops what `source` (a rank that died) is still sending.
+  void forget_receives_from(int source);
 
   // After a rank died, MPI_Finalize may wait for it forever (OpenMPI 4's closing fence); under
   // `mpirun --enable-recovery` a process that exits without it ends the job cleanly instead.
@@ -52,7 +57,8 @@ class MpiWorld {
 
  private:
   struct Pending {
-    int dest = -1;
+    int dest = -1;  // the peer
+    int tag = 0;
     std::string bytes;  // MPI reads it until the request completes: never moved meanwhile
     MPI_Request request = MPI_REQUEST_NULL;
   };
@@ -61,6 +67,8 @@ class MpiWorld {
   bool skip_finalize_ = false;
   std::list<Pending> pending_;
   std::list<Pending> abandoned_;  // sends to dead ranks: buffers kept until the end
+  std::list<Pending> incoming_;   // receives in progress (dest: the sender), in match order
+  std::list<Pending> lost_;       // receives from dead ranks: buffers kept until the end
 };
 
 }  // namespace dnnfi

@@ -48,7 +48,7 @@ void serialize(Archive& a, Work& m) {
 }
 template <class Archive>
 void serialize(Archive& a, Result& m) {
-  a(m.chunk, m.inputs, m.trials);
+  a(m.chunk, m.seconds, m.inputs, m.trials);
 }
 template <class Archive>
 void serialize(Archive& a, Failure& m) {

@@ -51,6 +51,7 @@ struct Work {
 
 struct Result {
   std::int64_t chunk = 0;
+  double seconds = 0.0;  // the worker's time on the chunk (rank 0 sizes later chunks by it)
   std::vector<InputRecord> inputs;
   std::vector<TrialRecord> trials;
 };

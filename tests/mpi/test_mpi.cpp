@@ -219,7 +219,8 @@ TEST_F(Mpi, SameTrialsAndSummaryAtAnyRankCount) {
 }
 
 TEST_F(Mpi, KilledWorkerRankLosesNoTrial) {
-  const std::int64_t trials = 20000;
+  // Long enough that rank 0 notices the death (1 s of silence) before the work runs out.
+  const std::int64_t trials = 100000;
   const std::string cfg = write_config(dir_, trials);
   const std::string ref = reference_run(cfg, dir_);
   const std::string out = dir_ + "/killed";
