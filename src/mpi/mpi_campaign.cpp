@@ -308,7 +308,7 @@ void MpiCoordinator::handle(MpiMessage& m, Phase& phase) {
       const double t0 = thread_cpu_s();
       wire::Result res;
       wire::decode(m.bytes, res);
-      stats_.bytes_received += static_cast<std::int64_t>(m.bytes.size());
+      if (!res.trials.empty()) stats_.bytes_received += static_cast<std::int64_t>(m.bytes.size());
       // A result of an earlier phase, or a second copy of a reissued chunk, is dropped.
       const std::size_t c = phase.index_of(res.chunk);
       if (c != static_cast<std::size_t>(-1) && phase.complete(c, res.seconds)) {

@@ -29,7 +29,7 @@ struct MpiCampaignStats {
   std::int64_t chunks_reissued = 0;  // chunks handed out again after their rank was lost
   std::int64_t trials_committed = 0;
   std::int64_t remote_trials = 0;  // of those, computed by other ranks
-  std::int64_t bytes_received = 0;
+  std::int64_t bytes_received = 0;  // result messages of trials (not of the golden pass)
   // Rank 0's main thread: CPU seconds spent decoding results and committing trials. Committed
   // trials per such second is the commit rate rank 0 could sustain (its bound on scale-out).
   double commit_s = 0.0;

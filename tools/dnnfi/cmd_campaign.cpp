@@ -235,11 +235,15 @@ int campaign_command(const CampaignFlags& f) {
   if (coordinator) {
     const MpiCampaignStats& st = coordinator->stats();
     fmt::print(
-        "MPI: {} ranks x {} threads; {} of {} trials run by other ranks; {} rank{} lost, {} "
-        "chunk{} reissued; rank 0 spent {:.3f} s receiving and committing ({:.0f} trials/s)\n",
-        st.ranks, c.threads, st.remote_trials, st.trials_committed, st.ranks_lost,
-        st.ranks_lost == 1 ? "" : "s", st.chunks_reissued, st.chunks_reissued == 1 ? "" : "s",
-        st.commit_s,
+        "MPI: {} ranks x {} threads; {} of {} trials run by other ranks ({:.0f} bytes per trial "
+        "received); {} rank{} lost, {} chunk{} reissued; rank 0 spent {:.3f} s of CPU receiving "
+        "and committing ({:.0f} trials/s)\n",
+        st.ranks, c.threads, st.remote_trials, st.trials_committed,
+        st.remote_trials > 0
+            ? static_cast<double>(st.bytes_received) / static_cast<double>(st.remote_trials)
+            : 0.0,
+        st.ranks_lost, st.ranks_lost == 1 ? "" : "s", st.chunks_reissued,
+        st.chunks_reissued == 1 ? "" : "s", st.commit_s,
         st.commit_s > 0.0 ? static_cast<double>(st.trials_committed) / st.commit_s : 0.0);
   }
 #endif
