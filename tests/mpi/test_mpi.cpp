@@ -262,5 +262,30 @@ TEST_F(Mpi, KilledJobResumesToTheSameResult) {
   expect_same_campaign(out, ref);
 }
 
+// Errors under mpirun: rank 0 prints the one line a one-process run would, every rank stops (no
+// rank left waiting for work), and the job's exit status is 2.
+TEST_F(Mpi, ErrorsStopEveryRankWithOneLine) {
+  const std::string bad = dir_ + "/bad.yaml";
+  std::ofstream(bad) << "model: " << kModel << "\ndataset: {format: idx, path: /nonexistent.gz}\n";
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {" campaign " + bad + " -o " + dir_ + "/out", "an idx dataset needs a labels file"},
+      {" campaign " + dir_ + "/missing.yaml", "missing.yaml: cannot open config file"},
+      {" inspect " + kModel, "only `dnnfi campaign` runs on several MPI ranks"},
+  };
+  for (const auto& [args, message] : cases) {
+    SCOPED_TRACE(args);
+    const pid_t job = spawn(mpirun_args(3, false) + args, dir_ + "/job.txt");
+    EXPECT_EQ(wait_exit(job, 120), 2);  // -1: a rank hung and the job was killed
+    std::ifstream in(dir_ + "/job.txt");
+    std::string line;
+    std::vector<std::string> errors;
+    while (std::getline(in, line)) {
+      if (line.rfind("dnnfi: error:", 0) == 0) errors.push_back(line);
+    }
+    ASSERT_EQ(errors.size(), 1u);
+    EXPECT_NE(errors[0].find(message), std::string::npos) << errors[0];
+  }
+}
+
 }  // namespace
 }  // namespace dnnfi
