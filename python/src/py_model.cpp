@@ -187,20 +187,7 @@ class Model {
     }
     const int v = g.find_value(value);
     if (v < 0) throw InputError("no node or value named '" + value + "' in " + g.source);
-    FaultSite site;
-    site.value = v;
-    site.flat_index = flat_index;
-    const Value& val = g.values[static_cast<std::size_t>(v)];
-    if (val.producer >= 0) {
-      site.kind = SiteKind::kNodeOutput;
-      site.node = val.producer;
-      const auto& outs = g.nodes[static_cast<std::size_t>(val.producer)].outputs;
-      site.output = static_cast<int>(std::find(outs.begin(), outs.end(), v) - outs.begin());
-    } else {
-      site.kind = val.is_initializer ? SiteKind::kWeight : SiteKind::kGraphInput;
-    }
-    injector.validate(Fault{site, FaultModel{FaultModelKind::kSetZero}});
-    return site;
+    return injector.site_of_value(v, flat_index);
   }
 
   py::dict site_dict(const Injector& injector, const FaultSite& site) const {

@@ -163,20 +163,29 @@ FaultSite Injector::site_by_name(const std::string& name, std::int64_t flat_inde
   } else {
     const int v = g.find_value(name);
     if (v < 0) throw InputError("no node or value named '" + name + "' in " + g.source);
-    site.value = v;
-    const Value& val = g.values[static_cast<std::size_t>(v)];
+    return site_of_value(v, flat_index);
+  }
+  if (site.value < 0) throw InputError("node '" + name + "' has no output to inject into");
+  validate(Fault{site, FaultModel{FaultModelKind::kSetZero}});
+  return site;
+}
+
+FaultSite Injector::site_of_value(int value, std::int64_t flat_index) const {
+  const Graph& g = session_->graph();
+  FaultSite site;
+  site.value = value;
+  site.flat_index = flat_index;
+  if (value >= 0 && value < static_cast<int>(g.values.size())) {
+    const Value& val = g.values[static_cast<std::size_t>(value)];
     if (val.producer >= 0) {
       site.kind = SiteKind::kNodeOutput;
       site.node = val.producer;
       const auto& outs = g.nodes[static_cast<std::size_t>(val.producer)].outputs;
-      site.output = static_cast<int>(std::find(outs.begin(), outs.end(), v) - outs.begin());
-    } else if (val.is_initializer) {
-      site.kind = SiteKind::kWeight;
+      site.output = static_cast<int>(std::find(outs.begin(), outs.end(), value) - outs.begin());
     } else {
-      site.kind = SiteKind::kGraphInput;
+      site.kind = val.is_initializer ? SiteKind::kWeight : SiteKind::kGraphInput;
     }
   }
-  if (site.value < 0) throw InputError("node '" + name + "' has no output to inject into");
   validate(Fault{site, FaultModel{FaultModelKind::kSetZero}});
   return site;
 }

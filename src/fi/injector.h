@@ -99,6 +99,9 @@ class Injector {
   // weight site; a graph input name an input site; "layer:<i>" the i-th of Keras's model.layers
   // (Keras front end). Throws InputError naming what is wrong.
   FaultSite site_by_name(const std::string& name, std::int64_t flat_index) const;
+  // The site of element `flat_index` of value `value` (a node output, weight or graph input),
+  // validated; throws InputError if the index is out of range.
+  FaultSite site_of_value(int value, std::int64_t flat_index) const;
   // Throws InputError if the fault cannot apply (index out of range, bit out of range...).
   void validate(const Fault& fault) const;
 
