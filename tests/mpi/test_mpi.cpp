@@ -196,7 +196,11 @@ class Mpi : public ::testing::Test {
   void SetUp() override {
     setenv("OMPI_ALLOW_RUN_AS_ROOT", "1", 1);  // CI containers run as root
     setenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1", 1);
-    setenv("LSAN_OPTIONS", ("suppressions=" + kLsanSuppressions).c_str(), 1);
+    // Sanitizer builds: OpenMPI's plugins stay loaded so LeakSanitizer can name them, and the
+    // slow unwinder gives whole stacks through the uninstrumented MPI libraries.
+    setenv("LSAN_OPTIONS",
+           ("suppressions=" + kLsanSuppressions + ":fast_unwind_on_malloc=0").c_str(), 1);
+    setenv("OMPI_MCA_mca_base_component_disable_dlclose", "1", 1);
     dir_ = test::temp_dir("mpi");
   }
   void TearDown() override { fs::remove_all(dir_); }
