@@ -23,7 +23,7 @@ export DNNFI=${DNNFI:-$repo/build/dnnfi}
 WORKDIR=$(realpath -m "${WORKDIR:-runs/slurm-test}")
 TRIALS=${TRIALS:-2000}
 SAMPLES=${SAMPLES:-500}
-RESUME_TRIALS=${RESUME_TRIALS:-100000}
+RESUME_TRIALS=${RESUME_TRIALS:-300000}
 NTASKS=${NTASKS:-2}
 SHARDS=${SHARDS:-4}
 config=$repo/configs/demo.yaml
@@ -50,6 +50,13 @@ job_line() {  # one line per job (or array task): id, state, exit code, elapsed
     /Restarts=/ { for (i = 1; i <= NF; ++i) if ($i ~ /^Restarts=/) restarts = $i; }
     /RunTime=/ { split($1, r, "="); printf "  job %s %s state=%s %s %s elapsed=%s\n", id, task, state, code, restarts, r[2] }'
 }
+committed() {  # trials committed in DIR so far (read-only: never creates the file)
+  if [[ -s "$1/results.sqlite" ]]; then
+    sqlite3 -readonly "$1/results.sqlite" "SELECT count(*) FROM trials" 2>/dev/null || echo 0
+  else
+    echo 0
+  fi
+}
 wait_jobs() {  # until none of the jobs is pending or running
   local t=0
   while squeue -h -j "$(IFS=,; echo "$*")" 2>/dev/null | grep -q .; do
@@ -58,7 +65,7 @@ wait_jobs() {  # until none of the jobs is pending or running
   done
 }
 dump() {  # a campaign's results, minus what legitimately differs (timings)
-  sqlite3 "$1/results.sqlite" \
+  sqlite3 -readonly "$1/results.sqlite" \
     "SELECT id, input_index, label, golden_label, faulty_label, golden_in_top5, outcome, error,
             nodes_computed FROM trials ORDER BY id;" \
     "SELECT * FROM faults ORDER BY trial_id, ordinal;" \
@@ -126,17 +133,16 @@ j=$(DNNFI_REQUEUE=1 DNNFI_OUTPUT=$WORKDIR/resume \
   "$repo/scripts/slurm/campaign_mpi.sbatch")
 echo "  job $j"
 for ((t = 0; t < 300; ++t)); do  # until trials are being committed
-  n=$(sqlite3 "$WORKDIR/resume/results.sqlite" "SELECT count(*) FROM trials" 2>/dev/null || echo 0)
-  if (( n > 0 )); then break; fi
+  if (( $(committed "$WORKDIR/resume") > 0 )); then break; fi
   sleep 0.2
 done
 sleep 1
-scancel --batch --signal=USR1 "$j"
+scancel --batch --signal=USR1 "$j" || true
 for ((t = 0; t < 60; ++t)); do
   scontrol show job "$j" | grep -q 'Restarts=1' && break
   sleep 1
 done
-echo "  after USR1: $(sqlite3 "$WORKDIR/resume/results.sqlite" "SELECT count(*) FROM trials") of $RESUME_TRIALS trials committed; $(scontrol show job "$j" | grep -o 'JobState=[A-Z]* Reason=[A-Za-z]*')"
+echo "  after USR1: $(committed "$WORKDIR/resume") of $RESUME_TRIALS trials committed; $(scontrol show job "$j" | grep -o 'JobState=[A-Z]* Reason=[A-Za-z]*')"
 # A requeued job waits ~2 minutes before it is eligible again; an admin may start it now.
 scontrol update JobId="$j" StartTime=now 2>/dev/null || true
 wait_jobs "$j"
@@ -152,8 +158,7 @@ echo "  job $j"
 victim=
 for ((t = 0; t < 300; ++t)); do  # the dnnfi process of rank 1, once it computes
   [[ -z "$victim" ]] || break
-  n=$(sqlite3 "$WORKDIR/recovery/results.sqlite" "SELECT count(*) FROM trials" 2>/dev/null || echo 0)
-  if (( n > 0 )); then
+  if (( $(committed "$WORKDIR/recovery") > 0 )); then
     for p in $(pgrep -x dnnfi || true); do
       if tr '\0' '\n' < "/proc/$p/environ" 2>/dev/null | grep -qx OMPI_COMM_WORLD_RANK=1 &&
          tr '\0' '\n' < "/proc/$p/environ" 2>/dev/null | grep -qx "SLURM_JOB_ID=$j"; then
@@ -165,7 +170,7 @@ for ((t = 0; t < 300; ++t)); do  # the dnnfi process of rank 1, once it computes
 done
 if [[ -n "$victim" ]]; then
   kill -KILL "$victim"
-  echo "  killed rank 1 (pid $victim) at $(sqlite3 "$WORKDIR/recovery/results.sqlite" "SELECT count(*) FROM trials") trials committed"
+  echo "  killed rank 1 (pid $victim) at $(committed "$WORKDIR/recovery") trials committed"
 else
   echo "  rank 1 not found"
 fi
