@@ -11,6 +11,9 @@
 #      itself and finishes with --resume
 #   5. as 1 with DNNFI_RECOVERY=1 (mpirun --enable-recovery), worker rank 1 killed with SIGKILL
 #      mid-run: its chunks are reissued after --mpi-timeout 3
+#   6. a 2-task array on RESUME_TRIALS trials whose task 1 is cancelled mid-run (scancel, so
+#      the merge never runs), task 1 resubmitted alone (`--array=1`, DNNFI_SHARDS=2: it resumes),
+#      then merge.sbatch submitted by hand
 # "Same" means: the trials table (every column but duration_s), the faults and inputs tables,
 # and `dnnfi summary --json` (all but timing and the campaign's paths) are identical.
 # Needs sqlite3 and jq; run as root it sets OMPI_ALLOW_RUN_AS_ROOT* for mpirun.
@@ -178,6 +181,33 @@ wait_jobs "$j"
 job_line "$j"
 grep -h '^MPI:\|exited' "dnnfi-mpi-$j.out" | sed 's/^/  /' || true
 check_same "mpi with rank 1 killed" "$WORKDIR/ref-resume" "$WORKDIR/recovery"
+
+echo "== 6. array task cancelled, resubmitted alone (--resume), merged by hand: 2 shards"
+export DNNFI_ARGS="--trials $RESUME_TRIALS --samples $SAMPLES"
+read -r array merge < <("$repo/scripts/slurm/submit_array.sh" "$config" "$WORKDIR/array2" 2 \
+  --cpus-per-task=1)
+echo "  array job $array, merge job $merge"
+for ((t = 0; t < 300; ++t)); do
+  if (( $(committed "$WORKDIR/array2-shards/1") > 0 )); then break; fi
+  sleep 0.2
+done
+sleep 1
+scancel "${array}_1" || true
+wait_jobs "$array" "$merge"
+echo "  after scancel: shard 1 holds $(committed "$WORKDIR/array2-shards/1") trials"
+job_line "$array"
+job_line "$merge"
+j=$(DNNFI_SHARDS=2 DNNFI_OUTPUT=$WORKDIR/array2 sbatch --parsable --array=1 --cpus-per-task=1 \
+  "$repo/scripts/slurm/campaign_array.sbatch")
+j=${j%%;*}
+m=$(DNNFI_SHARDS=2 DNNFI_OUTPUT=$WORKDIR/array2 sbatch --parsable --dependency="afterok:$j" \
+  "$repo/scripts/slurm/merge.sbatch")
+echo "  resubmitted task 1 as job $j, merge job $m"
+wait_jobs "$j" "$m"
+job_line "$j"
+job_line "$m"
+grep -h 'campaign.*--shard' "dnnfi-shard-${j}_1.out" | sed 's/^/  /' || true
+check_same "array, task resumed, merged" "$WORKDIR/ref-resume" "$WORKDIR/array2"
 
 echo "== $(date -u +%FT%TZ) $([[ $failed == 0 ]] && echo 'all the same' || echo FAILED)"
 exit "$failed"
