@@ -9,12 +9,16 @@
 # (see campaign_array.sbatch). DNNFI_MERGE_SBATCH_ARGS: sbatch options for the merge job.
 set -euo pipefail
 if (( $# < 3 )); then
-  sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//' >&2
   exit 2
 fi
 here=$(cd "$(dirname "$0")" && pwd)
 export DNNFI_CONFIG=$1 DNNFI_OUTPUT=$2 DNNFI_SHARDS=$3
 shift 3
+if ! [[ "$DNNFI_SHARDS" =~ ^[1-9][0-9]*$ ]]; then
+  echo "N must be a positive number of shards, not '$DNNFI_SHARDS'" >&2
+  exit 2
+fi
 # The jobs resolve relative paths against the submit directory, which is this directory.
 if [[ -e "$DNNFI_OUTPUT/results.sqlite" ]]; then
   echo "$DNNFI_OUTPUT already holds results (merge would refuse); choose another OUTPUT" >&2
