@@ -7,6 +7,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <exception>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -118,6 +119,9 @@ struct MpiCoordinator::Phase {
 
   bool golden = false;
   std::vector<std::int64_t> items;
+  // Trials: where each input's run of trials ends in `items` (ascending). A chunk ends at one of
+  // them, so an input's trials stay on one rank and its golden run is computed once.
+  std::vector<std::size_t> group_ends;
   std::vector<std::int64_t> samples;  // golden: the dataset sample of each position
   std::int64_t first_chunk = 0;       // id of chunk 0 (ids grow across phases)
   std::size_t slots = 1;              // threads in the whole job
@@ -152,6 +156,9 @@ struct MpiCoordinator::Phase {
         item_s > 0.0 ? static_cast<std::size_t>(kChunkSeconds / item_s) : kFirstChunk;
     size = std::clamp<std::size_t>(std::min(size, left / (4 * slots)), 1, kMaxChunk);
     size = std::min(size, left);
+    if (!group_ends.empty()) {  // extend to the end of the input's trials (groups are <= 64)
+      size = *std::lower_bound(group_ends.begin(), group_ends.end(), cursor + size) - cursor;
+    }
     ranges.emplace_back(cursor, cursor + size);
     done.push_back(false);
     cursor += size;
@@ -507,6 +514,7 @@ std::int64_t MpiCoordinator::run_trials(const CampaignContext& ctx, const TrialI
   Phase phase;
   for (const auto& group : group_trials_by_input(ctx, ids, inputs.eligible.size(), 64)) {
     phase.items.insert(phase.items.end(), group.begin(), group.end());
+    phase.group_ends.push_back(phase.items.size());
   }
   std::vector<TrialRecord> batch;
   std::int64_t committed = 0;
@@ -612,8 +620,33 @@ class WorkerPool {
 
 }  // namespace
 
-int serve_campaign(MpiWorld& world, double timeout_s, const std::atomic<bool>* stop) {
+int serve_campaign(MpiWorld& world, double timeout_s, const std::atomic<bool>* stop,
+                   const std::function<CampaignConfig()>& local_config) {
   auto stopped = [&] { return stop != nullptr && stop->load(); };
+  // Start loading the campaign this rank's own command line describes while rank 0 does the
+  // same; used if it is the campaign rank 0 then sends (the usual case), so the ranks start
+  // computing together instead of one model load apart.
+  std::unique_ptr<CampaignContext> preloaded;
+  std::string preloaded_sha;
+  std::thread preload;
+  if (local_config) {
+    preload = std::thread([&] {
+      try {
+        CampaignConfig c = local_config();
+        preloaded_sha = sha256_file(c.model);
+        preloaded = std::make_unique<CampaignContext>(c);
+      } catch (const std::exception&) {  // rank 0's setup decides; its errors are the ones shown
+        preloaded.reset();
+      }
+    });
+  }
+  struct Join {
+    std::thread& t;
+    ~Join() {
+      if (t.joinable()) t.join();
+    }
+  } join_preload{preload};
+
   // Rank 0 may take long to load the model and open the database: wait for its setup.
   std::optional<MpiMessage> m;
   while (!(m = world.poll(0))) {
@@ -637,12 +670,18 @@ int serve_campaign(MpiWorld& world, double timeout_s, const std::atomic<bool>* s
   std::atomic<bool> loaded{false};
   std::thread loader([&] {
     try {
-      CampaignConfig config = parse_campaign_config(setup.config_yaml, "campaign config", "");
-      config.model_preprocess = false;  // rank 0 resolved every preprocessing key
-      if (sha256_file(config.model) != setup.model_sha256) {
-        throw InputError(config.model + ": not the same file as rank 0's model");
+      if (preload.joinable()) preload.join();
+      if (preloaded && preloaded_sha == setup.model_sha256 &&
+          campaign_config_yaml(preloaded->config()) == setup.config_yaml) {
+        ctx = std::move(preloaded);
+      } else {
+        CampaignConfig config = parse_campaign_config(setup.config_yaml, "campaign config", "");
+        config.model_preprocess = false;  // rank 0 resolved every preprocessing key
+        if (sha256_file(config.model) != setup.model_sha256) {
+          throw InputError(config.model + ": not the same file as rank 0's model");
+        }
+        ctx = std::make_unique<CampaignContext>(config);
       }
-      ctx = std::make_unique<CampaignContext>(config);
     } catch (const std::exception& e) {
       setup_error = e.what();
     }

@@ -13,6 +13,7 @@
 #include <atomic>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -28,7 +29,7 @@ struct MpiCampaignStats {
   int ranks_lost = 0;                // workers given up: died, silent, or failed to set up
   std::int64_t chunks_reissued = 0;  // chunks handed out again after their rank was lost
   std::int64_t trials_committed = 0;
-  std::int64_t remote_trials = 0;  // of those, computed by other ranks
+  std::int64_t remote_trials = 0;   // of those, computed by other ranks
   std::int64_t bytes_received = 0;  // result messages of trials (not of the golden pass)
   // Rank 0's main thread: CPU seconds spent decoding results and committing trials. Committed
   // trials per such second is the commit rate rank 0 could sustain (its bound on scale-out).
@@ -76,6 +77,10 @@ class MpiCoordinator final : public CampaignExecutor {
 
 // Every rank but 0: serves rank 0's chunks until it says stop. Returns the process exit status:
 // 0, 2 when the campaign failed or rank 0 fell silent, 130 when `stop` (a signal) was set.
-int serve_campaign(MpiWorld& world, double timeout_s, const std::atomic<bool>* stop);
+// `local_config` (optional) gives the campaign this rank's own command line describes, resolved
+// as rank 0 resolves it (absolute paths, validated): it is loaded while rank 0 loads, and used
+// when rank 0's setup names the same campaign and model file; otherwise the rank loads rank 0's.
+int serve_campaign(MpiWorld& world, double timeout_s, const std::atomic<bool>* stop,
+                   const std::function<CampaignConfig()>& local_config = {});
 
 }  // namespace dnnfi

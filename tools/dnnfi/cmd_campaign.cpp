@@ -140,26 +140,8 @@ class ProgressPrinter {
   bool dirty_ = false;
 };
 
-int campaign_command(const CampaignFlags& f) {
-#ifdef DNNFI_HAVE_MPI
-  // Under mpirun, ranks other than 0 serve rank 0's chunks (it sends them the resolved config);
-  // rank 0 runs the campaign with them. The coordinator exists before anything can fail, so
-  // that an error on rank 0 still stops the workers (its destructor).
-  MpiWorld* mpi = mpi_world();
-  if (mpi != nullptr && mpi->rank() != 0) {
-    set_log_sink([](LogLevel, const std::string&) {});  // rank 0 reports for the job
-    std::signal(SIGINT, on_interrupt);
-    std::signal(SIGTERM, on_interrupt);
-    const int status = serve_campaign(*mpi, f.mpi_timeout, &g_stop);
-    set_log_sink(nullptr);
-    return status;
-  }
-  std::unique_ptr<MpiCoordinator> coordinator;
-  if (mpi != nullptr) coordinator = std::make_unique<MpiCoordinator>(*mpi, f.mpi_timeout);
-  CampaignExecutor* executor = coordinator.get();
-#else
-  CampaignExecutor* executor = nullptr;
-#endif
+// The campaign the config file and flags describe (flags win), validated.
+CampaignConfig config_from_flags(const CampaignFlags& f) {
   CampaignConfig c;
   if (!f.config.empty()) c = load_campaign_config(f.config);
   if (!f.model.empty()) c.model = f.model;
@@ -184,6 +166,37 @@ int campaign_command(const CampaignFlags& f) {
   c.preprocess.overlay(preprocess_flags(f));
   if (c.source.empty()) c.source = "command line";
   validate_campaign_config(c);
+  return c;
+}
+
+int campaign_command(const CampaignFlags& f) {
+#ifdef DNNFI_HAVE_MPI
+  // Under mpirun, ranks other than 0 serve rank 0's chunks (it sends them the resolved config);
+  // rank 0 runs the campaign with them. The coordinator exists before anything can fail, so
+  // that an error on rank 0 still stops the workers (its destructor).
+  MpiWorld* mpi = mpi_world();
+  if (mpi != nullptr && mpi->rank() != 0) {
+    set_log_sink([](LogLevel, const std::string&) {});  // rank 0 reports for the job
+    std::signal(SIGINT, on_interrupt);
+    std::signal(SIGTERM, on_interrupt);
+    // This rank's own command line names the same campaign as rank 0's (the usual case): load
+    // it now, as rank 0 resolves it, instead of after rank 0's setup arrives.
+    const int status = serve_campaign(*mpi, f.mpi_timeout, &g_stop, [&f] {
+      CampaignConfig own = config_from_flags(f);
+      absolutize_paths(own);
+      validate_campaign_config(own);
+      return own;
+    });
+    set_log_sink(nullptr);
+    return status;
+  }
+  std::unique_ptr<MpiCoordinator> coordinator;
+  if (mpi != nullptr) coordinator = std::make_unique<MpiCoordinator>(*mpi, f.mpi_timeout);
+  CampaignExecutor* executor = coordinator.get();
+#else
+  CampaignExecutor* executor = nullptr;
+#endif
+  const CampaignConfig c = config_from_flags(f);
 
   const bool tty = isatty(STDERR_FILENO) != 0;
   ProgressPrinter printer(tty, f.progress_interval > 0.0 ? f.progress_interval : 5.0);
