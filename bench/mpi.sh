@@ -47,8 +47,8 @@ YAML
 FMNIST_PRE="scale: 0.00392156862745098, mean: [0.2860], std: [0.3530]"
 IMAGENET_PRE="resize: [224, 224], scale: 0.00392156862745098, mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225]"
 declare -A CFG=(
-  [fmnist]=$(config fmnist "$ROOT/models/fmnist_resnet.onnx" 2000 20000 "$FMNIST_PRE")
-  [resnet50]=$(config resnet50 "$BENCH/work/resnet50.onnx" 20 200 "$IMAGENET_PRE")
+  [fmnist]=$(config fmnist "$ROOT/models/fmnist_resnet.onnx" 2000 60000 "$FMNIST_PRE")
+  [resnet50]=$(config resnet50 "$BENCH/work/resnet50.onnx" 40 400 "$IMAGENET_PRE")
   [trivial]=$(config trivial "$BENCH/work/trivial.onnx" 2000 300000 "scale: 0.00392156862745098")
 )
 
@@ -118,7 +118,7 @@ L = [f"# MPI scale-out (dnnfi {commit_id})", "",
      "of one thread (`1 x 1`); every run's trials are the same, bit for bit (tests/mpi).", "",
      "| model | ranks x threads | trials | trials/s | speed-up vs 1 x 1 | efficiency | vs 1 process, same threads per rank |",
      "|---|---|---:|---:|---:|---:|---:|"]
-trials = {"fmnist": 20000, "resnet50": 200, "trivial": 300000}
+trials = {"fmnist": 60000, "resnet50": 400, "trivial": 300000}
 for model in ("fmnist", "resnet50", "trivial"):
     keys = sorted(k for k in rate if k[0] == model)
     base = med(rate.get((model, 1, 1), []))
