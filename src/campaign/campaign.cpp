@@ -153,6 +153,11 @@ CampaignContext::CampaignContext(const CampaignConfig& config) : config_(config)
   } catch (const InputError& e) {
     throw InputError(where + ": faults: " + e.what());
   }
+  const std::size_t cache_bytes = config_.golden_cache_mb < 0
+                                      ? default_golden_cache_bytes()
+                                      : static_cast<std::size_t>(config_.golden_cache_mb) << 20;
+  golden_cache_ = std::make_unique<GoldenCache>(
+      cache_bytes, [session = session_](const GoldenRun& run) { return run.bytes(*session); });
   dataset_ = open_dataset(config_.dataset);
   if (dataset_->size() < 1) throw InputError(dataset_->describe() + ": no samples");
   if (config_.samples > dataset_->size()) {
@@ -308,9 +313,12 @@ std::int64_t ThreadExecutor::run_trials(const CampaignContext& ctx, const TrialI
   std::atomic<std::size_t> next{0};
   std::atomic<bool> abort{false};
   // Groups capped for load balance: one golden run serves a group.
-  const std::vector<std::vector<std::int64_t>> groups =
+  const std::vector<TrialGroup> groups =
       group_trials_by_input(ctx, ids, inputs.eligible.size(), 64);
-  auto stopped = [&] { return abort.load() || (options.stop != nullptr && options.stop->load()); };
+  announce_groups(ctx, inputs, groups);
+  const std::function<bool()> stopped = [&] {
+    return abort.load() || (options.stop != nullptr && options.stop->load());
+  };
   auto worker = [&] {
     try {
       TrialWorker trials(ctx, inputs);
@@ -318,10 +326,7 @@ std::int64_t ThreadExecutor::run_trials(const CampaignContext& ctx, const TrialI
         const std::size_t g = next.fetch_add(1);
         if (g >= groups.size()) break;
         std::vector<TrialRecord> done;
-        for (const std::int64_t id : groups[g]) {
-          if (stopped()) break;
-          done.push_back(trials.run(id));
-        }
+        trials.run_group(groups[g], done, stopped);
         std::lock_guard<std::mutex> lock(q.mu);
         for (auto& rec : done) q.ready.push_back(std::move(rec));
         q.cv.notify_one();
@@ -505,6 +510,8 @@ CampaignRunResult run_campaign(const CampaignConfig& config_in, const CampaignRu
   result.trials_done = db->trial_count();
   result.complete = !interrupted;
   result.seconds = seconds_since(t_start);
+  result.golden = ctx.golden_cache().stats();
+  result.golden_budget_bytes = ctx.golden_cache().budget_bytes();
   return result;
 }
 

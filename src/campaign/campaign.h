@@ -18,6 +18,7 @@
 
 #include "campaign/config.h"
 #include "campaign/dataset.h"
+#include "campaign/golden_cache.h"
 #include "campaign/results_db.h"
 #include "fi/injector.h"
 #include "fi/sampler.h"
@@ -41,6 +42,8 @@ class CampaignContext {
   const FaultSampler& sampler() const { return *sampler_; }
   const Dataset& dataset() const { return *dataset_; }
   std::int64_t num_classes() const { return num_classes_; }
+  // Golden runs of the campaign's inputs (by input position), shared by this process's workers.
+  GoldenCache& golden_cache() const { return *golden_cache_; }
 
   // The dataset sample numbers of the campaign's inputs (all, or a seeded random subset).
   std::vector<std::int64_t> select_samples() const;
@@ -58,6 +61,7 @@ class CampaignContext {
   std::unique_ptr<Injector> injector_;
   std::unique_ptr<FaultSampler> sampler_;
   std::unique_ptr<Dataset> dataset_;
+  std::unique_ptr<GoldenCache> golden_cache_;
   PreprocessConfig preprocess_;
   Shape input_shape_;
   std::int64_t num_classes_ = 0;
@@ -86,6 +90,8 @@ struct CampaignRunResult {
   bool complete = false;         // the plan (or the target half-width) was reached
   bool reached_target = false;   // stopped early because the half-width target was met
   double seconds = 0.0;
+  GoldenCacheStats golden;  // this process's golden runs (rank 0's under MPI)
+  std::size_t golden_budget_bytes = 0;
 };
 
 struct TrialInputs;

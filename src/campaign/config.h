@@ -37,6 +37,10 @@ struct CampaignConfig {
       1;  // consecutive trials sharing one input (reuses its golden run)
   std::uint64_t seed = 1;
   int threads = 1;
+  // Golden runs kept between trials (campaign/golden_cache.h), in MiB; -1: a quarter of the
+  // machine's memory, at most 4 GiB. An execution key like threads: not part of the campaign's
+  // identity.
+  std::int64_t golden_cache_mb = -1;
   Strategy strategy = Strategy::kCone;
   double time_limit_s = 10.0;  // per trial; longer is a hang (0: none)
   std::string output = "dnnfi-campaign";

@@ -33,21 +33,21 @@ InputRecord golden_record(const CampaignContext& ctx, std::int64_t position,
   return rec;
 }
 
-std::vector<std::vector<std::int64_t>> group_trials_by_input(const CampaignContext& ctx,
-                                                             std::span<const std::int64_t> ids,
-                                                             std::size_t eligible,
-                                                             std::size_t max_group) {
-  std::vector<std::pair<std::size_t, std::int64_t>> order;  // (input position, id)
+std::vector<TrialGroup> group_trials_by_input(const CampaignContext& ctx,
+                                              std::span<const std::int64_t> ids,
+                                              std::size_t eligible, std::size_t max_group) {
+  std::vector<std::pair<std::size_t, std::int64_t>> order;  // (entry of eligible, id)
   order.reserve(ids.size());
   for (const std::int64_t id : ids) order.emplace_back(ctx.trial_input(id, eligible), id);
   std::sort(order.begin(), order.end());
-  std::vector<std::vector<std::int64_t>> groups;
+  std::vector<TrialGroup> groups;
   for (std::size_t b = 0; b < order.size();) {
     std::size_t e = b + 1;
     while (e < order.size() && e - b < max_group && order[e].first == order[b].first) ++e;
-    std::vector<std::int64_t>& g = groups.emplace_back();
-    g.reserve(e - b);
-    for (std::size_t k = b; k < e; ++k) g.push_back(order[k].second);
+    TrialGroup& g = groups.emplace_back();
+    g.eligible = order[b].first;
+    g.ids.reserve(e - b);
+    for (std::size_t k = b; k < e; ++k) g.ids.push_back(order[k].second);
     b = e;
   }
   return groups;
@@ -59,23 +59,54 @@ TrialWorker::TrialWorker(const CampaignContext& ctx, const TrialInputs& inputs)
   options_.time_limit_s = ctx.config().time_limit_s;
 }
 
-TrialRecord TrialWorker::run(std::int64_t id) {
-  const InputRecord& input =
-      inputs_.inputs[inputs_.eligible[ctx_.trial_input(id, inputs_.eligible.size())]];
-  if (input.index != golden_input_) {
-    golden_input_ = -1;
-    golden_.reset();
+void announce_groups(const CampaignContext& ctx, const TrialInputs& inputs,
+                     std::span<const TrialGroup> groups) {
+  for (const TrialGroup& g : groups) {
+    ctx.golden_cache().expect(inputs.inputs[inputs.eligible.at(g.eligible)].index, 1);
+  }
+}
+
+void TrialWorker::use_golden(const InputRecord& input) {
+  golden_input_ = -1;
+  golden_.reset();
+  golden_ = ctx_.golden_cache().get(input.index, [&] {
     std::vector<Tensor> in;
     in.push_back(ctx_.input_tensor(input.dataset_index));
-    golden_ = std::make_unique<GoldenRun>(ctx_.injector().golden(std::move(in)));
-    golden_input_ = input.index;
-    if (golden_->top1.at(0) != input.golden_label) {
+    GoldenRun run = ctx_.injector().golden(std::move(in));
+    if (run.top1.at(0) != input.golden_label) {
       throw InputError(fmt::format(
-          "input {} (sample {}) now classifies as {} but the golden pass recorded {}: the model "
-          "or dataset changed since the campaign started",
-          input.index, input.dataset_index, golden_->top1.at(0), input.golden_label));
+          "input {} (sample {}) now classifies as {} but the golden pass recorded {}: the "
+          "model or dataset changed since the campaign started",
+          input.index, input.dataset_index, run.top1.at(0), input.golden_label));
     }
+    return run;
+  });
+  golden_input_ = input.index;
+}
+
+TrialRecord TrialWorker::run(std::int64_t id) {
+  const InputRecord& input =
+      inputs_.inputs[inputs_.eligible.at(ctx_.trial_input(id, inputs_.eligible.size()))];
+  if (input.index != golden_input_) use_golden(input);
+  return run_on(id, input);
+}
+
+void TrialWorker::run_group(const TrialGroup& group, std::vector<TrialRecord>& out,
+                            const std::function<bool()>& stop) {
+  const InputRecord& input = inputs_.inputs[inputs_.eligible.at(group.eligible)];
+  // One use of the input's run per group: the cache keeps it while groups of it are to come.
+  if (input.index == golden_input_) {
+    ctx_.golden_cache().count_use(input.index);
+  } else {
+    use_golden(input);
   }
+  for (const std::int64_t id : group.ids) {
+    if (stop()) return;
+    out.push_back(run_on(id, input));
+  }
+}
+
+TrialRecord TrialWorker::run_on(std::int64_t id, const InputRecord& input) {
   const std::vector<Fault> faults =
       ctx_.sampler().sample(ctx_.config().seed, static_cast<std::uint64_t>(id));
   const auto t0 = std::chrono::steady_clock::now();

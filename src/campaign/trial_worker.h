@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <vector>
@@ -26,16 +27,27 @@ struct TrialInputs {
 InputRecord golden_record(const CampaignContext& ctx, std::int64_t position,
                           std::int64_t dataset_index);
 
-// Orders trial ids by (input, id) and cuts them into groups of at most `max_group` trials on one
-// input, so that one golden run serves a whole group. Only the order of work changes: a trial's
-// result depends on (seed, id) alone.
-std::vector<std::vector<std::int64_t>> group_trials_by_input(const CampaignContext& ctx,
-                                                             std::span<const std::int64_t> ids,
-                                                             std::size_t eligible,
-                                                             std::size_t max_group);
+// Trials on one input: `eligible` is the input's entry in TrialInputs::eligible
+// (CampaignContext::trial_input of each id).
+struct TrialGroup {
+  std::size_t eligible = 0;
+  std::vector<std::int64_t> ids;
+};
 
-// Runs trials on one thread with its own scratch; consecutive trials on one input share its
-// golden run. Not thread-safe: one per thread.
+// Orders trial ids by (input, id) and cuts them into groups of at most `max_group` trials on one
+// input; the groups of one input are consecutive and share its golden run through the context's
+// golden cache. Only the order of work changes: a trial's result depends on (seed, id) alone.
+std::vector<TrialGroup> group_trials_by_input(const CampaignContext& ctx,
+                                              std::span<const std::int64_t> ids,
+                                              std::size_t eligible, std::size_t max_group);
+
+// Tells the context's golden cache how many groups will use each input's golden run, so that it
+// keeps a run exactly while groups of its input are still to come.
+void announce_groups(const CampaignContext& ctx, const TrialInputs& inputs,
+                     std::span<const TrialGroup> groups);
+
+// Runs trials on one thread with its own scratch; golden runs come from the context's golden
+// cache (computed once per input while the cache keeps them). Not thread-safe: one per thread.
 class TrialWorker {
  public:
   TrialWorker(const CampaignContext& ctx, const TrialInputs& inputs);
@@ -43,13 +55,22 @@ class TrialWorker {
   // Trial `id`: its input is trial_input(id), its faults sample(seed, id). Throws InputError if
   // the input no longer classifies as the golden pass recorded (model or dataset changed).
   TrialRecord run(std::int64_t id);
+  // A group's trials in order, appended to `out`; returns early (with the trials done) once
+  // `stop` returns true. One use of its input's golden run in the context's golden cache (see
+  // announce_groups).
+  void run_group(const TrialGroup& group, std::vector<TrialRecord>& out,
+                 const std::function<bool()>& stop);
 
  private:
+  TrialRecord run_on(std::int64_t id, const InputRecord& input);
+  // Makes `input`'s golden run current, through the cache.
+  void use_golden(const InputRecord& input);
+
   const CampaignContext& ctx_;
   const TrialInputs& inputs_;
   TrialOptions options_;
   TrialWorkspace workspace_;
-  std::unique_ptr<GoldenRun> golden_;
+  std::shared_ptr<const GoldenRun> golden_;
   std::int64_t golden_input_ = -1;
 };
 

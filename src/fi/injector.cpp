@@ -8,7 +8,6 @@
 #include <cstring>
 #include <exception>
 #include <numeric>
-#include <queue>
 #include <set>
 
 #include "core/error.h"
@@ -329,7 +328,11 @@ TrialResult Injector::run_trial(const GoldenRun& golden, std::span<const Fault> 
       if (std::uncaught_exceptions() > exceptions) injector.reset(ws, golden);
     }
   } reset_on_throw{*this, ws, golden};
-  omp_set_num_threads(session_->options().threads);
+  // Kernels size their OpenMP teams from the calling thread's setting; set it only when it
+  // differs (not on every trial).
+  if (omp_get_max_threads() != session_->options().threads) {
+    omp_set_num_threads(session_->options().threads);
+  }
   const auto t0 = std::chrono::steady_clock::now();
   auto timed_out = [&]() {
     if (options.time_limit_s <= 0.0) return false;
@@ -353,7 +356,8 @@ TrialResult Injector::run_trial(const GoldenRun& golden, std::span<const Fault> 
   };
   // Faults on values with no producer (weights, graph inputs) are in place before anything runs.
   // Once per value: apply_faults_for_value applies every fault on that value.
-  std::vector<int> source_values;
+  std::vector<int>& source_values = ws.sources_;
+  source_values.clear();
   for (const Fault& f : faults) {
     if (g.values[static_cast<std::size_t>(f.site.value)].producer < 0 &&
         std::find(source_values.begin(), source_values.end(), f.site.value) ==
@@ -370,12 +374,18 @@ TrialResult Injector::run_trial(const GoldenRun& golden, std::span<const Fault> 
   Status status;
   bool hang = false;
   if (options.strategy == Strategy::kCone) {
-    std::priority_queue<int, std::vector<int>, std::greater<>> heap;
+    // A min-heap of node indices kept in the workspace (no allocation once it has grown).
+    std::vector<int>& heap = ws.heap_;
+    heap.clear();
+    auto heap_push = [&](int n) {
+      heap.push_back(n);
+      std::push_heap(heap.begin(), heap.end(), std::greater<>());
+    };
     auto push_consumers = [&](int v) {
       for (int c : g.values[static_cast<std::size_t>(v)].consumers) {
         if (!ws.queued_[static_cast<std::size_t>(c)]) {
           ws.queued_[static_cast<std::size_t>(c)] = 1;
-          heap.push(c);
+          heap_push(c);
         }
       }
     };
@@ -388,7 +398,7 @@ TrialResult Injector::run_trial(const GoldenRun& golden, std::span<const Fault> 
         }
       } else if (!ws.queued_[static_cast<std::size_t>(val.producer)]) {
         ws.queued_[static_cast<std::size_t>(val.producer)] = 1;
-        heap.push(val.producer);
+        heap_push(val.producer);
       }
     }
     while (!heap.empty()) {
@@ -396,8 +406,9 @@ TrialResult Injector::run_trial(const GoldenRun& golden, std::span<const Fault> 
         hang = true;
         break;
       }
-      const int n = heap.top();
-      heap.pop();
+      std::pop_heap(heap.begin(), heap.end(), std::greater<>());
+      const int n = heap.back();
+      heap.pop_back();
       const Node& node = g.nodes[static_cast<std::size_t>(n)];
       bool dirty_input = false;
       for (int v : node.inputs) {

@@ -80,6 +80,8 @@ class TrialWorkspace {
   std::vector<std::uint8_t> state_;
   std::vector<int> touched_;
   std::vector<std::uint8_t> queued_;
+  std::vector<int> heap_;     // the cone's pending nodes (a min-heap by topological index)
+  std::vector<int> sources_;  // faulty values without a producer (weights, graph inputs)
   const GoldenRun* bound_ = nullptr;
   std::uint64_t bound_id_ = 0;
 };

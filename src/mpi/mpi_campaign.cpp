@@ -514,7 +514,7 @@ std::int64_t MpiCoordinator::run_trials(const CampaignContext& ctx, const TrialI
   }
   Phase phase;
   for (const auto& group : group_trials_by_input(ctx, ids, inputs.eligible.size(), 64)) {
-    phase.items.insert(phase.items.end(), group.begin(), group.end());
+    phase.items.insert(phase.items.end(), group.ids.begin(), group.ids.end());
     phase.group_ends.push_back(phase.items.size());
   }
   std::vector<TrialRecord> batch;

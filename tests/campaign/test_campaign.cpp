@@ -11,6 +11,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <thread>
 
 #include "campaign/campaign.h"
@@ -130,6 +131,42 @@ TEST(Campaign, SameTrialsAtAnyThreadCount) {
   }
   EXPECT_TRUE(outcomes.contains("masked"));
   EXPECT_TRUE(outcomes.contains("tolerable"));
+}
+
+// Golden runs are computed once per input and shared by the groups and threads that use it; the
+// cache's budget changes only the work, never a trial. Four inputs with about 150 trials each are
+// cut into groups of at most 64, so each input is met by three groups, spread over two threads.
+TEST(Campaign, GoldenCacheBudgetNeverChangesTrials) {
+  const std::string a = test::temp_dir("gc_none"), b = test::temp_dir("gc_all"),
+                    c = test::temp_dir("gc_one");
+  auto ca = fmnist_config(a, 600, 4);
+  ca.golden_cache_mb = 0;  // keeps nothing: only a thread's current run is reused
+  auto cb = fmnist_config(b, 600, 4);
+  cb.threads = 2;
+  auto cc = fmnist_config(c, 600, 4);
+  cc.threads = 2;
+  cc.golden_cache_mb = 1;  // room for two of this model's runs (~0.43 MiB each), not four
+  const CampaignRunResult ra = run_campaign(ca, {});
+  const CampaignRunResult rb = run_campaign(cb, {});
+  const CampaignRunResult rc = run_campaign(cc, {});
+  const auto ta = trials_of(a);
+  ASSERT_EQ(ta.size(), 600u);
+  expect_same_trials(ta, trials_of(b));
+  expect_same_trials(ta, trials_of(c));
+  std::set<std::int64_t> inputs;
+  for (const auto& t : ta) inputs.insert(t.input_index);
+  ASSERT_EQ(inputs.size(), 4u);
+  EXPECT_EQ(ra.golden.misses, 4);  // one thread meets each input's groups one after the other
+  EXPECT_EQ(ra.golden.peak_bytes, 0u);
+  EXPECT_EQ(rb.golden.misses, 4);  // two threads: still once per input
+  EXPECT_EQ(rb.golden.misses + rb.golden.hits, 12);
+  EXPECT_GT(rb.golden.peak_bytes, 0u);
+  EXPECT_EQ(rb.golden.bytes, 0u);  // all dropped after their last group
+  EXPECT_LE(rc.golden.peak_bytes, std::size_t{1} << 20);
+  // Each trial is the one a fresh golden run and full recomputation give (replay).
+  for (const std::int64_t id : {0, 299, 599}) {
+    EXPECT_TRUE(replay_trial(c, id).identical) << "trial " << id;
+  }
 }
 
 TEST(Campaign, ShardsMergeIntoTheSingleRun) {

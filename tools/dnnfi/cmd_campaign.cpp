@@ -40,6 +40,7 @@ struct CampaignFlags {
   double target_halfwidth = -1.0;
   std::int64_t seed = -1;
   int threads = 0;
+  std::int64_t golden_cache_mb = -2;
   std::string strategy;
   std::string output;
   std::string shard;
@@ -160,6 +161,7 @@ CampaignConfig config_from_flags(const CampaignFlags& f) {
   if (f.target_halfwidth >= 0.0) c.target_halfwidth = f.target_halfwidth;
   if (f.seed >= 0) c.seed = static_cast<std::uint64_t>(f.seed);
   if (f.threads > 0) c.threads = f.threads;
+  if (f.golden_cache_mb >= -1) c.golden_cache_mb = f.golden_cache_mb;
   if (!f.strategy.empty()) c.strategy = parse_strategy(f.strategy);
   if (!f.output.empty()) c.output = f.output;
   if (!f.shard.empty()) parse_shard(f.shard, c.shard_index, c.shard_count);
@@ -244,6 +246,11 @@ int campaign_command(const CampaignFlags& f) {
       r.db_path, r.trials_done, r.new_trials, r.seconds,
       r.seconds > 0.0 ? static_cast<double>(r.new_trials) / r.seconds : 0.0, c.threads,
       r.reached_target ? "; stopped at the target interval half-width" : "");
+  if (r.golden.misses > 0) {
+    fmt::print("golden runs: {} computed, {} reused from the cache (peak {:.1f} of {:.0f} MiB)\n",
+               r.golden.misses, r.golden.hits, static_cast<double>(r.golden.peak_bytes) / 1048576.0,
+               static_cast<double>(r.golden_budget_bytes) / 1048576.0);
+  }
 #ifdef DNNFI_HAVE_MPI
   if (coordinator) {
     const MpiCampaignStats& st = coordinator->stats();
@@ -283,6 +290,9 @@ Command add_campaign(CLI::App& app) {
                   "Stop once the SDC rate's 95% interval half-width is at most this (e.g. 0.005)");
   cmd->add_option("--seed", f->seed, "Seed: trial i depends only on (seed, i)");
   cmd->add_option("--threads,-t", f->threads, "Worker threads");
+  cmd->add_option("--golden-cache-mb", f->golden_cache_mb,
+                  "MiB of golden runs kept between trials (default: a quarter of memory, at most "
+                  "4096; 0 keeps none)");
   cmd->add_option("--strategy", f->strategy, "cone, superlayer or full");
   cmd->add_option("--output,-o", f->output, "Output directory (results.sqlite)");
   cmd->add_option("--shard", f->shard, "Run the deterministic slice k/N (0-based k)");
