@@ -90,6 +90,15 @@ const OpRow kOpTable[] = {
     {"", "Unsqueeze", 1, prepare_unsqueeze},
     {"", "Upsample", 7, prepare_upsample},
     {"", "Where", 9, prepare_where},
+    // Reductions, losses, scans (conf-reduce)
+    {"", "ReduceMin", 1, prepare_reduce_min},
+    {"", "ReduceProd", 1, prepare_reduce_prod},
+    {"", "ReduceL1", 1, prepare_reduce_l1},
+    {"", "ReduceL2", 1, prepare_reduce_l2},
+    {"", "ReduceSumSquare", 1, prepare_reduce_sum_square},
+    {"", "ReduceLogSum", 1, prepare_reduce_log_sum},
+    {"", "ReduceLogSumExp", 1, prepare_reduce_log_sum_exp},
+    {"", "ArgMin", 1, prepare_argmin},
 };
 
 }  // namespace
