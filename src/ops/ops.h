@@ -91,7 +91,8 @@ Prepared prepare_argmax(const PrepareContext& ctx);
 Prepared prepare_layer_normalization(const PrepareContext& ctx);
 Prepared prepare_instance_normalization(const PrepareContext& ctx);
 
-// Reductions, losses, scans (conf-reduce): reduce.cpp (Reduce*, ArgMin)
+// Reductions, losses, scans (conf-reduce): reduce.cpp (Reduce*, ArgMin), hardmax.cpp, cumsum.cpp,
+// topk.cpp
 Prepared prepare_reduce_min(const PrepareContext& ctx);
 Prepared prepare_reduce_prod(const PrepareContext& ctx);
 Prepared prepare_reduce_l1(const PrepareContext& ctx);
@@ -100,5 +101,8 @@ Prepared prepare_reduce_sum_square(const PrepareContext& ctx);
 Prepared prepare_reduce_log_sum(const PrepareContext& ctx);
 Prepared prepare_reduce_log_sum_exp(const PrepareContext& ctx);
 Prepared prepare_argmin(const PrepareContext& ctx);
+Prepared prepare_hardmax(const PrepareContext& ctx);
+Prepared prepare_cumsum(const PrepareContext& ctx);
+Prepared prepare_topk(const PrepareContext& ctx);
 
 }  // namespace dnnfi

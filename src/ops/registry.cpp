@@ -99,6 +99,9 @@ const OpRow kOpTable[] = {
     {"", "ReduceLogSum", 1, prepare_reduce_log_sum},
     {"", "ReduceLogSumExp", 1, prepare_reduce_log_sum_exp},
     {"", "ArgMin", 1, prepare_argmin},
+    {"", "Hardmax", 1, prepare_hardmax},
+    {"", "CumSum", 11, prepare_cumsum},
+    {"", "TopK", 1, prepare_topk},
 };
 
 }  // namespace
