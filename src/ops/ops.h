@@ -92,7 +92,7 @@ Prepared prepare_layer_normalization(const PrepareContext& ctx);
 Prepared prepare_instance_normalization(const PrepareContext& ctx);
 
 // Reductions, losses, scans (conf-reduce): reduce.cpp (Reduce*, ArgMin), hardmax.cpp, cumsum.cpp,
-// topk.cpp
+// topk.cpp, loss.cpp
 Prepared prepare_reduce_min(const PrepareContext& ctx);
 Prepared prepare_reduce_prod(const PrepareContext& ctx);
 Prepared prepare_reduce_l1(const PrepareContext& ctx);
@@ -104,5 +104,7 @@ Prepared prepare_argmin(const PrepareContext& ctx);
 Prepared prepare_hardmax(const PrepareContext& ctx);
 Prepared prepare_cumsum(const PrepareContext& ctx);
 Prepared prepare_topk(const PrepareContext& ctx);
+Prepared prepare_negative_log_likelihood_loss(const PrepareContext& ctx);
+Prepared prepare_softmax_cross_entropy_loss(const PrepareContext& ctx);
 
 }  // namespace dnnfi

@@ -102,6 +102,8 @@ const OpRow kOpTable[] = {
     {"", "Hardmax", 1, prepare_hardmax},
     {"", "CumSum", 11, prepare_cumsum},
     {"", "TopK", 1, prepare_topk},
+    {"", "NegativeLogLikelihoodLoss", 12, prepare_negative_log_likelihood_loss},
+    {"", "SoftmaxCrossEntropyLoss", 12, prepare_softmax_cross_entropy_loss},
 };
 
 }  // namespace
