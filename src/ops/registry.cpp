@@ -104,6 +104,11 @@ const OpRow kOpTable[] = {
     {"", "TopK", 1, prepare_topk},
     {"", "NegativeLogLikelihoodLoss", 12, prepare_negative_log_likelihood_loss},
     {"", "SoftmaxCrossEntropyLoss", 12, prepare_softmax_cross_entropy_loss},
+    {"", "MeanVarianceNormalization", 9, prepare_mean_variance_normalization},
+    {"", "Det", 11, prepare_det},
+    {"", "HannWindow", 17, prepare_hann_window},
+    {"", "HammingWindow", 17, prepare_hamming_window},
+    {"", "BlackmanWindow", 17, prepare_blackman_window},
 };
 
 }  // namespace
