@@ -46,8 +46,7 @@ Prepared prepare_hardmax(const PrepareContext& ctx) {
   const auto rank = static_cast<std::int64_t>(x.shape.size());
   const bool coerce_2d = ctx.opset() < 13;
   std::int64_t axis = ctx.attr_int("axis", coerce_2d ? 1 : -1);
-  // Before opset 13 axis may equal rank (every row is one element).
-  if (axis < -rank || axis > rank || (!coerce_2d && axis == rank)) {
+  if (axis < -rank || axis >= rank) {
     ctx.fail("axis " + std::to_string(axis) + " is out of range for input shape " +
              shape_to_string(x.shape));
   }
