@@ -91,4 +91,25 @@ Prepared prepare_argmax(const PrepareContext& ctx);
 Prepared prepare_layer_normalization(const PrepareContext& ctx);
 Prepared prepare_instance_normalization(const PrepareContext& ctx);
 
+// Reductions, losses, scans (conf-reduce): reduce.cpp (Reduce*, ArgMin), hardmax.cpp, cumsum.cpp,
+// topk.cpp, loss.cpp, mvn.cpp, det.cpp, window.cpp
+Prepared prepare_reduce_min(const PrepareContext& ctx);
+Prepared prepare_reduce_prod(const PrepareContext& ctx);
+Prepared prepare_reduce_l1(const PrepareContext& ctx);
+Prepared prepare_reduce_l2(const PrepareContext& ctx);
+Prepared prepare_reduce_sum_square(const PrepareContext& ctx);
+Prepared prepare_reduce_log_sum(const PrepareContext& ctx);
+Prepared prepare_reduce_log_sum_exp(const PrepareContext& ctx);
+Prepared prepare_argmin(const PrepareContext& ctx);
+Prepared prepare_hardmax(const PrepareContext& ctx);
+Prepared prepare_cumsum(const PrepareContext& ctx);
+Prepared prepare_topk(const PrepareContext& ctx);
+Prepared prepare_negative_log_likelihood_loss(const PrepareContext& ctx);
+Prepared prepare_softmax_cross_entropy_loss(const PrepareContext& ctx);
+Prepared prepare_mean_variance_normalization(const PrepareContext& ctx);
+Prepared prepare_det(const PrepareContext& ctx);
+Prepared prepare_hann_window(const PrepareContext& ctx);
+Prepared prepare_hamming_window(const PrepareContext& ctx);
+Prepared prepare_blackman_window(const PrepareContext& ctx);
+
 }  // namespace dnnfi

@@ -1,14 +1,17 @@
-// ReduceMean, ReduceSum, ReduceMax and ArgMax.
+// ReduceMean, ReduceSum, ReduceMax, ReduceMin, ReduceProd, ReduceL1, ReduceL2, ReduceSumSquare,
+// ReduceLogSum, ReduceLogSumExp, ArgMax and ArgMin.
 //
 // Reductions: axes come from the `axes` attribute, or from the optional second input for
-// ReduceSum opset >= 13 and ReduceMean/ReduceMax opset >= 18 (it must then be constant; a value
-// that differs at run time is an error). No axes reduces everything, unless
+// ReduceSum opset >= 13 and the others opset >= 18 (it must then be constant; a value that
+// differs at run time is an error). No axes reduces everything, unless
 // noop_with_empty_axes=1, which makes the op an identity.
 //
 // Prepare merges adjacent dims that are all reduced or all kept and drops dims of size 1, so the
 // kernel walks at most kMaxGroups alternating groups. Each output element is reduced by one
 // thread, over its inputs in ascending flat-index order: results do not depend on the thread
-// count. Float sums accumulate in double; integer sums wrap modulo 2^64.
+// count. Float sums accumulate in double; integer sums wrap modulo 2^64. An empty reduction gives
+// the kind's identity (0, 1 for Prod, +-inf or the integer extremes for Min/Max, -inf for the
+// log kinds, NaN for Mean). ReduceLogSumExp shifts by the running maximum (no overflow).
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -46,7 +49,104 @@ std::unique_ptr<Kernel> make_for_dtype(const PrepareContext& ctx, DType dtype, M
 
 constexpr std::size_t kMaxGroups = 16;
 
-enum class ReduceKind { kSum, kMean, kMax };
+enum class ReduceKind { kSum, kMean, kMax, kMin, kProd, kL1, kL2, kSumSquare, kLogSum, kLogSumExp };
+
+// Online log-sum-exp: the running maximum m and the sum s of exp(x - m) so far.
+struct LogSumExpAcc {
+  double m = -std::numeric_limits<double>::infinity();
+  double s = 0.0;
+};
+
+template <typename T>
+struct Acc {
+  using type = std::conditional_t<std::is_floating_point_v<T>, double, std::uint64_t>;
+};
+
+// The accumulator, its start value, the step for one input and the final value of each kind.
+// Integer sums, products and squares wrap modulo 2^64 and are then truncated to T.
+template <typename T, ReduceKind K>
+struct Reducer {
+  static constexpr bool kExtremum = K == ReduceKind::kMax || K == ReduceKind::kMin;
+  using A = std::conditional_t<
+      kExtremum, T,
+      std::conditional_t<K == ReduceKind::kLogSumExp, LogSumExpAcc, typename Acc<T>::type>>;
+  static A init() {
+    if constexpr (K == ReduceKind::kMax) {
+      if constexpr (std::is_floating_point_v<T>) {
+        return -std::numeric_limits<T>::infinity();
+      } else {
+        return std::numeric_limits<T>::lowest();
+      }
+    } else if constexpr (K == ReduceKind::kMin) {
+      if constexpr (std::is_floating_point_v<T>) {
+        return std::numeric_limits<T>::infinity();
+      } else {
+        return std::numeric_limits<T>::max();
+      }
+    } else if constexpr (K == ReduceKind::kProd) {
+      return A{1};
+    } else if constexpr (K == ReduceKind::kLogSumExp) {
+      return LogSumExpAcc{};
+    } else {
+      return A{0};
+    }
+  }
+  // NaN propagates through max and min: once the accumulator is NaN it stays NaN.
+  static void add(A& a, T v) {
+    if constexpr (kExtremum) {
+      const bool better = K == ReduceKind::kMax ? v > a : v < a;
+      if constexpr (std::is_floating_point_v<T>) {
+        a = (better || v != v) && a == a ? v : a;
+      } else {
+        a = better ? v : a;
+      }
+    } else if constexpr (K == ReduceKind::kProd) {
+      a *= static_cast<A>(v);
+    } else if constexpr (K == ReduceKind::kL1) {
+      if constexpr (std::is_floating_point_v<T>) {
+        a += std::fabs(static_cast<double>(v));
+      } else {
+        const A u = static_cast<A>(v);
+        if constexpr (std::is_signed_v<T>) {
+          a += v < 0 ? A{0} - u : u;
+        } else {
+          a += u;
+        }
+      }
+    } else if constexpr (K == ReduceKind::kL2 || K == ReduceKind::kSumSquare) {
+      const A u = static_cast<A>(v);
+      a += u * u;
+    } else if constexpr (K == ReduceKind::kLogSumExp) {
+      const double x = static_cast<double>(v);
+      if (a.m != a.m) return;  // NaN so far
+      if (x != x) {
+        a.m = x;
+      } else if (x > a.m) {
+        a.s = a.s * std::exp(a.m - x) + 1.0;  // exp(-inf) = 0 for the first finite value
+        a.m = x;
+      } else if (x != -std::numeric_limits<double>::infinity() &&
+                 a.m != std::numeric_limits<double>::infinity()) {
+        a.s += std::exp(x - a.m);
+      }
+    } else {
+      a += static_cast<A>(v);
+    }
+  }
+  static T finish(A a, std::int64_t count) {
+    if constexpr (K == ReduceKind::kMean) {
+      return static_cast<T>(a / static_cast<double>(count));
+    } else if constexpr (K == ReduceKind::kL2) {
+      return static_cast<T>(std::sqrt(a));
+    } else if constexpr (K == ReduceKind::kLogSum) {
+      return static_cast<T>(std::log(a));
+    } else if constexpr (K == ReduceKind::kLogSumExp) {
+      if (a.m != a.m || a.s == 0.0 || std::isinf(a.m)) return static_cast<T>(a.m);
+      return static_cast<T>(a.m + std::log(a.s));
+    } else {
+      return static_cast<T>(a);
+    }
+  }
+};
 
 // The input seen as alternating groups of kept and reduced dims (size-1 dims dropped).
 struct ReducePlan {
@@ -56,44 +156,6 @@ struct ReducePlan {
   std::array<bool, kMaxGroups> reduced{};
   std::int64_t out_numel = 0;
   std::int64_t count = 1;  // inputs per output element
-};
-
-template <typename T>
-struct Acc {
-  using type = std::conditional_t<std::is_floating_point_v<T>, double, std::uint64_t>;
-};
-
-template <typename T, ReduceKind K>
-struct Reducer {
-  using A = std::conditional_t<K == ReduceKind::kMax, T, typename Acc<T>::type>;
-  static A init() {
-    if constexpr (K != ReduceKind::kMax) {
-      return A{0};
-    } else if constexpr (std::is_floating_point_v<T>) {
-      return -std::numeric_limits<T>::infinity();
-    } else {
-      return std::numeric_limits<T>::lowest();
-    }
-  }
-  // NaN propagates through max: once the accumulator is NaN it stays NaN.
-  static void add(A& a, T v) {
-    if constexpr (K == ReduceKind::kMax) {
-      if constexpr (std::is_floating_point_v<T>) {
-        a = (v > a || v != v) && a == a ? v : a;
-      } else {
-        a = v > a ? v : a;
-      }
-    } else {
-      a += static_cast<A>(v);
-    }
-  }
-  static T finish(A a, std::int64_t count) {
-    if constexpr (K == ReduceKind::kMean) {
-      return static_cast<T>(a / static_cast<double>(count));
-    } else {
-      return static_cast<T>(a);
-    }
-  }
 };
 
 // Calls f(offset) for every input offset of the reduced groups below `last` (exclusive), in
@@ -198,9 +260,12 @@ Prepared prepare_reduce(const PrepareContext& ctx, std::int64_t axes_input_since
     ctx.allow_attributes({"axes", "keepdims"});
     ctx.require_inputs(1, 1);
   }
-  if constexpr (K == ReduceKind::kMean) {
+  if constexpr (K == ReduceKind::kMean || K == ReduceKind::kL2 || K == ReduceKind::kLogSum ||
+                K == ReduceKind::kLogSumExp) {
+    // Integer inputs are valid ONNX here, but their rounding of sqrt/log is not implemented.
     ctx.require_dtype(0, {DType::kFloat32, DType::kFloat64});
-  } else if constexpr (K == ReduceKind::kSum) {
+  } else if constexpr (K == ReduceKind::kSum || K == ReduceKind::kProd || K == ReduceKind::kL1 ||
+                       K == ReduceKind::kSumSquare) {
     ctx.require_dtype(0, {DType::kFloat32, DType::kFloat64, DType::kInt32, DType::kInt64});
   } else {
     ctx.require_dtype(0, {DType::kFloat32, DType::kFloat64, DType::kInt32, DType::kInt64,
@@ -293,11 +358,11 @@ Prepared prepare_reduce(const PrepareContext& ctx, std::int64_t axes_input_since
   return p;
 }
 
-// ArgMax along one axis. NaN counts as larger than every number (numpy's argmax): the first NaN
-// wins, or the last one with select_last_index=1.
-template <typename T>
-void argmax_run(const T* x, std::int64_t* y, std::int64_t outer, std::int64_t n, std::int64_t inner,
-                bool select_last) {
+// ArgMax (kMin false) or ArgMin (kMin true) along one axis. NaN counts as the extreme value
+// (numpy's argmax and argmin): the first NaN wins, or the last one with select_last_index=1.
+template <typename T, bool kMin>
+void arg_extremum_run(const T* x, std::int64_t* y, std::int64_t outer, std::int64_t n,
+                      std::int64_t inner, bool select_last) {
   const std::int64_t total = outer * inner;
   const bool parallel = total > 1 && total * n >= (1 << 15);
 #pragma omp parallel for schedule(static) if (parallel)
@@ -307,6 +372,8 @@ void argmax_run(const T* x, std::int64_t* y, std::int64_t outer, std::int64_t n,
     std::int64_t best_k = 0;
     for (std::int64_t k = 1; k < n; ++k) {
       const T v = xs[k * inner];
+      const bool beats =
+          kMin ? (select_last ? v <= best : v < best) : (select_last ? v >= best : v > best);
       bool take;
       if constexpr (std::is_floating_point_v<T>) {
         if (best != best) {
@@ -314,10 +381,10 @@ void argmax_run(const T* x, std::int64_t* y, std::int64_t outer, std::int64_t n,
         } else if (v != v) {
           take = true;
         } else {
-          take = select_last ? v >= best : v > best;
+          take = beats;
         }
       } else {
-        take = select_last ? v >= best : v > best;
+        take = beats;
       }
       if (take) {
         best = v;
@@ -328,21 +395,8 @@ void argmax_run(const T* x, std::int64_t* y, std::int64_t outer, std::int64_t n,
   }
 }
 
-}  // namespace
-
-Prepared prepare_reduce_mean(const PrepareContext& ctx) {
-  return prepare_reduce<ReduceKind::kMean>(ctx, 18);
-}
-
-Prepared prepare_reduce_sum(const PrepareContext& ctx) {
-  return prepare_reduce<ReduceKind::kSum>(ctx, 13);
-}
-
-Prepared prepare_reduce_max(const PrepareContext& ctx) {
-  return prepare_reduce<ReduceKind::kMax>(ctx, 18);
-}
-
-Prepared prepare_argmax(const PrepareContext& ctx) {
+template <bool kMin>
+Prepared prepare_arg_extremum(const PrepareContext& ctx) {
   if (ctx.opset() >= 12) {
     ctx.allow_attributes({"axis", "keepdims", "select_last_index"});
   } else {
@@ -361,7 +415,10 @@ Prepared prepare_argmax(const PrepareContext& ctx) {
   if (axis < 0) axis += rank;
   const auto ax = static_cast<std::size_t>(axis);
   const std::int64_t n = x.shape[ax];
-  if (n == 0) ctx.fail("axis " + std::to_string(axis) + " has size 0: no maximum to select");
+  if (n == 0) {
+    ctx.fail("axis " + std::to_string(axis) + " has size 0: no " + (kMin ? "minimum" : "maximum") +
+             " to select");
+  }
   const bool keepdims = ctx.attr_int("keepdims", 1) != 0;
   const bool select_last = ctx.attr_int("select_last_index", 0) != 0;
   const std::int64_t outer = shape_numel(Shape(x.shape.begin(), x.shape.begin() + axis));
@@ -376,12 +433,59 @@ Prepared prepare_argmax(const PrepareContext& ctx) {
   p.outputs = {TensorInfo{DType::kInt64, out_shape}};
   auto make = [&]<typename T>() {
     return make_kernel([=](std::span<const Tensor* const> in, std::span<Tensor* const> out) {
-      argmax_run<T>(in[0]->data<T>(), out[0]->data<std::int64_t>(), outer, n, inner, select_last);
+      arg_extremum_run<T, kMin>(in[0]->data<T>(), out[0]->data<std::int64_t>(), outer, n, inner,
+                                select_last);
       return Status::ok();
     });
   };
   p.kernel = make_for_dtype(ctx, x.dtype, make);
   return p;
 }
+
+}  // namespace
+
+Prepared prepare_reduce_mean(const PrepareContext& ctx) {
+  return prepare_reduce<ReduceKind::kMean>(ctx, 18);
+}
+
+Prepared prepare_reduce_sum(const PrepareContext& ctx) {
+  return prepare_reduce<ReduceKind::kSum>(ctx, 13);
+}
+
+Prepared prepare_reduce_max(const PrepareContext& ctx) {
+  return prepare_reduce<ReduceKind::kMax>(ctx, 18);
+}
+
+Prepared prepare_reduce_min(const PrepareContext& ctx) {
+  return prepare_reduce<ReduceKind::kMin>(ctx, 18);
+}
+
+Prepared prepare_reduce_prod(const PrepareContext& ctx) {
+  return prepare_reduce<ReduceKind::kProd>(ctx, 18);
+}
+
+Prepared prepare_reduce_l1(const PrepareContext& ctx) {
+  return prepare_reduce<ReduceKind::kL1>(ctx, 18);
+}
+
+Prepared prepare_reduce_l2(const PrepareContext& ctx) {
+  return prepare_reduce<ReduceKind::kL2>(ctx, 18);
+}
+
+Prepared prepare_reduce_sum_square(const PrepareContext& ctx) {
+  return prepare_reduce<ReduceKind::kSumSquare>(ctx, 18);
+}
+
+Prepared prepare_reduce_log_sum(const PrepareContext& ctx) {
+  return prepare_reduce<ReduceKind::kLogSum>(ctx, 18);
+}
+
+Prepared prepare_reduce_log_sum_exp(const PrepareContext& ctx) {
+  return prepare_reduce<ReduceKind::kLogSumExp>(ctx, 18);
+}
+
+Prepared prepare_argmax(const PrepareContext& ctx) { return prepare_arg_extremum<false>(ctx); }
+
+Prepared prepare_argmin(const PrepareContext& ctx) { return prepare_arg_extremum<true>(ctx); }
 
 }  // namespace dnnfi

@@ -90,6 +90,25 @@ const OpRow kOpTable[] = {
     {"", "Unsqueeze", 1, prepare_unsqueeze},
     {"", "Upsample", 7, prepare_upsample},
     {"", "Where", 9, prepare_where},
+    // Reductions, losses, scans (conf-reduce)
+    {"", "ReduceMin", 1, prepare_reduce_min},
+    {"", "ReduceProd", 1, prepare_reduce_prod},
+    {"", "ReduceL1", 1, prepare_reduce_l1},
+    {"", "ReduceL2", 1, prepare_reduce_l2},
+    {"", "ReduceSumSquare", 1, prepare_reduce_sum_square},
+    {"", "ReduceLogSum", 1, prepare_reduce_log_sum},
+    {"", "ReduceLogSumExp", 1, prepare_reduce_log_sum_exp},
+    {"", "ArgMin", 1, prepare_argmin},
+    {"", "Hardmax", 1, prepare_hardmax},
+    {"", "CumSum", 11, prepare_cumsum},
+    {"", "TopK", 1, prepare_topk},
+    {"", "NegativeLogLikelihoodLoss", 12, prepare_negative_log_likelihood_loss},
+    {"", "SoftmaxCrossEntropyLoss", 12, prepare_softmax_cross_entropy_loss},
+    {"", "MeanVarianceNormalization", 9, prepare_mean_variance_normalization},
+    {"", "Det", 11, prepare_det},
+    {"", "HannWindow", 17, prepare_hann_window},
+    {"", "HammingWindow", 17, prepare_hamming_window},
+    {"", "BlackmanWindow", 17, prepare_blackman_window},
 };
 
 }  // namespace
