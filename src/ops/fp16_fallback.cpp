@@ -1,0 +1,188 @@
+#include "ops/fp16_fallback.h"
+
+#include <array>
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <memory>
+#include <utility>
+
+#include "ops/unary_common.h"
+
+namespace dnnfi {
+
+namespace {
+
+constexpr std::size_t kAlignFloats = 16;  // 64 bytes, as Tensor storage
+
+std::size_t aligned_floats(std::int64_t n) {
+  return (static_cast<std::size_t>(n) + kAlignFloats - 1) / kAlignFloats * kAlignFloats;
+}
+
+// One per thread: the float32 copies of a wrapped node's inputs and outputs during its run.
+class ScratchArena {
+ public:
+  float* reserve(std::size_t floats) {
+    if (floats > capacity_) {
+      void* p = std::aligned_alloc(64, floats * sizeof(float));
+      if (p == nullptr) return nullptr;
+      data_.reset(static_cast<float*>(p));
+      capacity_ = floats;
+    }
+    return data_.get();
+  }
+
+ private:
+  struct Free {
+    void operator()(float* p) const { std::free(p); }
+  };
+  std::unique_ptr<float, Free> data_;
+  std::size_t capacity_ = 0;
+};
+
+ScratchArena& thread_arena() {
+  thread_local ScratchArena arena;
+  return arena;
+}
+
+class Fp16FallbackKernel final : public Kernel {
+ public:
+  Fp16FallbackKernel(std::unique_ptr<Kernel> inner, std::vector<TensorInfo> in_infos,
+                     std::vector<Tensor> half_constants, std::vector<Tensor> float_constants,
+                     std::vector<TensorInfo> out_infos, std::vector<bool> round_output)
+      : inner_(std::move(inner)),
+        in_infos_(std::move(in_infos)),
+        half_constants_(std::move(half_constants)),
+        float_constants_(std::move(float_constants)),
+        out_infos_(std::move(out_infos)),
+        round_output_(std::move(round_output)) {
+    for (std::size_t i = 0; i < in_infos_.size(); ++i) {
+      if (in_infos_[i].dtype == DType::kFloat16)
+        scratch_floats_ += aligned_floats(in_infos_[i].numel());
+    }
+    for (std::size_t o = 0; o < out_infos_.size(); ++o) {
+      if (round_output_[o]) scratch_floats_ += aligned_floats(out_infos_[o].numel());
+    }
+  }
+
+  Status run(std::span<const Tensor* const> in, std::span<Tensor* const> out) const override {
+    if (in.size() != in_infos_.size() || out.size() != out_infos_.size()) {
+      return Status::error("float16 fallback: wrong number of inputs or outputs");
+    }
+    float* base = thread_arena().reserve(scratch_floats_);
+    if (base == nullptr && scratch_floats_ > 0) {
+      return Status::error("float16 fallback: out of memory for float32 copies");
+    }
+    constexpr std::size_t kInline = 16;
+    std::array<Tensor, kInline> in_views, out_views;
+    std::array<const Tensor*, kInline> in_ptrs;
+    std::array<Tensor*, kInline> out_ptrs;
+    if (in.size() > kInline || out.size() > kInline) {
+      return Status::error("float16 fallback: more than 16 inputs or outputs");
+    }
+    std::size_t offset = 0;
+    for (std::size_t i = 0; i < in.size(); ++i) {
+      in_ptrs[i] = in[i];
+      if (in[i] == nullptr || in_infos_[i].dtype != DType::kFloat16) continue;
+      if (in[i]->dtype() != DType::kFloat16 || in[i]->shape() != in_infos_[i].shape) {
+        return Status::error("float16 fallback: input " + std::to_string(i) +
+                             " is not the float16 tensor prepared for");
+      }
+      if (!float_constants_[i].empty() && in[i]->raw() == half_constants_[i].raw()) {
+        in_ptrs[i] = &float_constants_[i];  // the prepared constant: widened once at prepare
+        continue;
+      }
+      float* f = base + offset;
+      offset += aligned_floats(in_infos_[i].numel());
+      unary::half_to_float_block(in[i]->data<std::uint16_t>(), f, in[i]->numel());
+      in_views[i] = Tensor::wrap(DType::kFloat32, in_infos_[i].shape, f);
+      in_ptrs[i] = &in_views[i];
+    }
+    for (std::size_t o = 0; o < out.size(); ++o) {
+      out_ptrs[o] = out[o];
+      if (out[o] == nullptr || !round_output_[o]) continue;
+      float* f = base + offset;
+      offset += aligned_floats(out_infos_[o].numel());
+      out_views[o] = Tensor::wrap(DType::kFloat32, out_infos_[o].shape, f);
+      out_ptrs[o] = &out_views[o];
+    }
+    DNNFI_RETURN_IF_ERROR(inner_->run({in_ptrs.data(), in.size()}, {out_ptrs.data(), out.size()}));
+    for (std::size_t o = 0; o < out.size(); ++o) {
+      if (out[o] == nullptr || !round_output_[o]) continue;
+      unary::float_to_half_block(out_views[o].data<float>(), out[o]->data<std::uint16_t>(),
+                                 out_views[o].numel());
+    }
+    return Status::ok();
+  }
+
+ private:
+  std::unique_ptr<Kernel> inner_;
+  std::vector<TensorInfo> in_infos_;     // as the session sees them (float16 where it is)
+  std::vector<Tensor> half_constants_;   // by input: the float16 constant seen at prepare
+  std::vector<Tensor> float_constants_;  // by input: its float32 widening (empty if none)
+  std::vector<TensorInfo> out_infos_;    // the float32 kernel's outputs
+  std::vector<bool> round_output_;       // by output: float32 computed, float16 stored
+  std::size_t scratch_floats_ = 0;
+};
+
+Tensor widen(const Tensor& half) {
+  Tensor f(DType::kFloat32, half.shape());
+  unary::half_to_float_block(half.data<std::uint16_t>(), f.data<float>(), half.numel());
+  return f;
+}
+
+}  // namespace
+
+bool fp16_fallback_keeps_float32(const Node& node, std::size_t output) {
+  return node.domain.empty() && node.op_type == "LayerNormalization" && output > 0;
+}
+
+Prepared prepare_with_fp16_fallback(PrepareFn prepare, const Node& node, std::int64_t opset,
+                                    std::string_view source, std::vector<TensorInfo> inputs,
+                                    std::vector<const Tensor*> constants, bool reference) {
+  bool has_half = false;
+  for (const TensorInfo& info : inputs) has_half |= info.dtype == DType::kFloat16;
+  if (!has_half) {
+    return prepare(
+        PrepareContext(node, opset, source, std::move(inputs), std::move(constants), reference));
+  }
+  try {
+    return prepare(PrepareContext(node, opset, source, inputs, constants, reference));
+  } catch (const UnsupportedError&) {
+    // The same node on float32, wrapped. If that fails too, the native error says why.
+    const std::exception_ptr native = std::current_exception();
+    std::vector<TensorInfo> wide_infos = inputs;
+    std::vector<Tensor> half_consts(inputs.size()), wide_consts(inputs.size());
+    std::vector<const Tensor*> wide_const_ptrs = constants;
+    for (std::size_t i = 0; i < inputs.size(); ++i) {
+      if (inputs[i].dtype != DType::kFloat16) continue;
+      wide_infos[i].dtype = DType::kFloat32;
+      if (constants[i] != nullptr) {
+        half_consts[i] = *constants[i];
+        wide_consts[i] = widen(*constants[i]);
+        wide_const_ptrs[i] = &wide_consts[i];
+      }
+    }
+    Prepared wide;
+    try {
+      wide = prepare(PrepareContext(node, opset, source, wide_infos, wide_const_ptrs, reference));
+    } catch (const Error&) {
+      std::rethrow_exception(native);
+    }
+    std::vector<bool> round(wide.outputs.size(), false);
+    Prepared p;
+    p.outputs = wide.outputs;
+    for (std::size_t o = 0; o < wide.outputs.size(); ++o) {
+      if (wide.outputs[o].dtype != DType::kFloat32 || fp16_fallback_keeps_float32(node, o))
+        continue;
+      round[o] = true;
+      p.outputs[o].dtype = DType::kFloat16;
+    }
+    p.kernel = std::make_unique<Fp16FallbackKernel>(std::move(wide.kernel), std::move(inputs),
+                                                    std::move(half_consts), std::move(wide_consts),
+                                                    std::move(wide.outputs), std::move(round));
+    return p;
+  }
+}
+
+}  // namespace dnnfi
