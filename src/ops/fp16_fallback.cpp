@@ -3,7 +3,6 @@
 #include <array>
 #include <cstdlib>
 #include <cstring>
-#include <exception>
 #include <memory>
 #include <utility>
 
@@ -149,8 +148,7 @@ Prepared prepare_with_fp16_fallback(PrepareFn prepare, const Node& node, std::in
   try {
     return prepare(PrepareContext(node, opset, source, inputs, constants, reference));
   } catch (const UnsupportedError&) {
-    // The same node on float32, wrapped. If that fails too, the native error says why.
-    const std::exception_ptr native = std::current_exception();
+    // The same node on float32, wrapped.
     std::vector<TensorInfo> wide_infos = inputs;
     std::vector<Tensor> half_consts(inputs.size()), wide_consts(inputs.size());
     std::vector<const Tensor*> wide_const_ptrs = constants;
@@ -163,12 +161,9 @@ Prepared prepare_with_fp16_fallback(PrepareFn prepare, const Node& node, std::in
         wide_const_ptrs[i] = &wide_consts[i];
       }
     }
-    Prepared wide;
-    try {
-      wide = prepare(PrepareContext(node, opset, source, wide_infos, wide_const_ptrs, reference));
-    } catch (const Error&) {
-      std::rethrow_exception(native);
-    }
+    // If this fails too, its error says what the engine lacks besides a float16 kernel.
+    Prepared wide =
+        prepare(PrepareContext(node, opset, source, wide_infos, wide_const_ptrs, reference));
     std::vector<bool> round(wide.outputs.size(), false);
     Prepared p;
     p.outputs = wide.outputs;

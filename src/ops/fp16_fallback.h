@@ -26,7 +26,8 @@
 namespace dnnfi {
 
 // Prepares `node` with `prepare`, falling back to float32 compute around float16 values as
-// described above. Throws what the native prepare threw when the float32 form fails too.
+// described above. When the float32 form fails too, throws its error (the reason the node cannot
+// run, e.g. an unsupported attribute).
 Prepared prepare_with_fp16_fallback(PrepareFn prepare, const Node& node, std::int64_t opset,
                                     std::string_view source, std::vector<TensorInfo> inputs,
                                     std::vector<const Tensor*> constants, bool reference);
