@@ -75,6 +75,38 @@ void round_to_half(const float* x, std::uint16_t* y, std::int64_t n) {
   unary::float_to_half_block(x, y, n);
 }
 
+// float16 -> float32, exact and bit-identical to half_to_float: the F16C instruction where the CPU
+// has it, except on blocks holding a NaN (the instruction quiets signalling NaNs, half_to_float
+// keeps them as they are: a flipped bit must stay what it is until an op computes with it).
+#if defined(__x86_64__)
+__attribute__((target("avx,f16c"))) void widen_f16c(const std::uint16_t* x, float* y,
+                                                    std::int64_t n) {
+  const __m128i magnitude = _mm_set1_epi16(0x7fff);
+  const __m128i inf = _mm_set1_epi16(0x7c00);
+  std::int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x + i));
+    if (_mm_movemask_epi8(_mm_cmpgt_epi16(_mm_and_si128(h, magnitude), inf)) != 0) {
+      for (int j = 0; j < 8; ++j) y[i + j] = half_to_float(x[i + j]);
+    } else {
+      _mm256_storeu_ps(y + i, _mm256_cvtph_ps(h));
+    }
+  }
+  for (; i < n; ++i) y[i] = half_to_float(x[i]);
+}
+#endif
+
+void widen(const std::uint16_t* x, float* y, std::int64_t n) {
+#if defined(__x86_64__)
+  static const bool f16c = __builtin_cpu_supports("avx") && __builtin_cpu_supports("f16c");
+  if (f16c) {
+    widen_f16c(x, y, n);
+    return;
+  }
+#endif
+  unary::half_to_float_block(x, y, n);
+}
+
 class Fp16FallbackKernel final : public Kernel {
  public:
   Fp16FallbackKernel(std::unique_ptr<Kernel> inner, std::vector<TensorInfo> in_infos,
@@ -124,7 +156,7 @@ class Fp16FallbackKernel final : public Kernel {
       }
       float* f = base + offset;
       offset += aligned_floats(in_infos_[i].numel());
-      unary::half_to_float_block(in[i]->data<std::uint16_t>(), f, in[i]->numel());
+      widen(in[i]->data<std::uint16_t>(), f, in[i]->numel());
       in_views[i] = Tensor::wrap(DType::kFloat32, in_infos_[i].shape, f);
       in_ptrs[i] = &in_views[i];
     }
@@ -155,9 +187,9 @@ class Fp16FallbackKernel final : public Kernel {
   std::size_t scratch_floats_ = 0;
 };
 
-Tensor widen(const Tensor& half) {
+Tensor widen_tensor(const Tensor& half) {
   Tensor f(DType::kFloat32, half.shape());
-  unary::half_to_float_block(half.data<std::uint16_t>(), f.data<float>(), half.numel());
+  widen(half.data<std::uint16_t>(), f.data<float>(), half.numel());
   return f;
 }
 
@@ -188,7 +220,7 @@ Prepared prepare_with_fp16_fallback(PrepareFn prepare, const Node& node, std::in
       wide_infos[i].dtype = DType::kFloat32;
       if (constants[i] != nullptr) {
         half_consts[i] = *constants[i];
-        wide_consts[i] = widen(*constants[i]);
+        wide_consts[i] = widen_tensor(*constants[i]);
         wide_const_ptrs[i] = &wide_consts[i];
       }
     }
