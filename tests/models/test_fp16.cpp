@@ -8,6 +8,7 @@
 #include <cstring>
 #include <random>
 #include <string>
+#include <thread>
 
 #include "common/fixtures.h"
 #include "common/onnx_builder.h"
@@ -48,14 +49,17 @@ TEST_P(Fp16Models, MatchOnnxRuntime) {
   struct Variant {
     const char* what;
     bool reference, fuse;
+    int threads;
   };
   for (const Variant& v :
-       {Variant{"plain", false, false}, Variant{"reference kernels", true, false},
-        Variant{"fused, channels-last (dnnfi run)", false, true}}) {
+       {Variant{"plain", false, false, 1}, Variant{"reference kernels", true, false, 1},
+        Variant{"fused, channels-last (dnnfi run)", false, true, 1},
+        Variant{"two threads", false, true, 2}}) {
     SCOPED_TRACE(v.what);
     SessionOptions opts;
     opts.reference_kernels = v.reference;
     opts.fuse = opts.channels_last = v.fuse;
+    opts.threads = v.threads;
     std::vector<Tensor> out;
     const Status st = fp16_session(name, opts)->run_once({&input, 1}, out);
     ASSERT_TRUE(st.is_ok()) << st.message();
@@ -225,6 +229,49 @@ TEST(Fp16, FaultsFlipFloat16BitsAndConeEqualsFull) {
   }
   EXPECT_GT(not_masked, 20);
   EXPECT_GT(weight_sdc, 0);  // a corrupted float16 weight reaches the output
+}
+
+// The wrapped kernels' float32 copies live in per-thread buffers: trials run from three threads at
+// once give the results of the same trials run one after another.
+TEST(Fp16, TrialsFromSeveralThreadsMatchSerialTrials) {
+  test::LoadedFixture l = test::load_for_injection(fp16_fixture("bert"));
+  const Session& s = *l.session;
+  std::vector<int> values;
+  for (int n : s.run_order()) {
+    const int v = s.graph().nodes[static_cast<std::size_t>(n)].outputs[0];
+    if (s.info(v).dtype == DType::kFloat16) values.push_back(v);
+  }
+  ASSERT_GT(values.size(), 20u);
+  std::mt19937_64 gen(3);
+  std::vector<Fault> faults;
+  for (int t = 0; t < 90; ++t) {
+    const int v = values[gen() % values.size()];
+    Fault f;
+    f.site = l.injector->site_of_value(
+        v, static_cast<std::int64_t>(gen() % static_cast<std::uint64_t>(s.info(v).numel())));
+    f.model = FaultModel{FaultModelKind::kBitFlip, {static_cast<int>(10 + gen() % 6)}};
+    faults.push_back(f);
+  }
+  TrialOptions opt;
+  opt.keep_outputs = true;
+  auto run_range = [&](std::size_t begin, std::size_t step, std::vector<TrialResult>& out) {
+    TrialWorkspace ws;
+    for (std::size_t i = begin; i < faults.size(); i += step) {
+      out[i] = l.injector->run_trial(l.golden, {&faults[i], 1}, opt, ws);
+    }
+  };
+  std::vector<TrialResult> serial(faults.size()), parallel(faults.size());
+  run_range(0, 1, serial);
+  std::vector<std::thread> threads;
+  for (std::size_t k = 0; k < 3; ++k) threads.emplace_back([&, k] { run_range(k, 3, parallel); });
+  for (auto& th : threads) th.join();
+  int changed = 0;
+  for (std::size_t i = 0; i < faults.size(); ++i) {
+    ASSERT_EQ(serial[i].outcome, parallel[i].outcome) << "trial " << i;
+    ASSERT_TRUE(serial[i].outputs.at(0).bit_equal(parallel[i].outputs.at(0))) << "trial " << i;
+    changed += !serial[i].outputs[0].bit_equal(l.golden.store[s.graph().outputs[0]]);
+  }
+  EXPECT_GT(changed, 10);
 }
 
 }  // namespace
