@@ -17,6 +17,8 @@ namespace dnnfi {
 namespace {
 
 constexpr std::size_t kAlignFloats = 16;  // 64 bytes, as Tensor storage
+// Inputs and outputs a wrapped node may have: the kernel keeps its views on the stack.
+constexpr std::size_t kMaxArity = 16;
 
 std::size_t aligned_floats(std::int64_t n) {
   return (static_cast<std::size_t>(n) + kAlignFloats - 1) / kAlignFloats * kAlignFloats;
@@ -135,11 +137,10 @@ class Fp16FallbackKernel final : public Kernel {
     if (base == nullptr && scratch_floats_ > 0) {
       return Status::error("float16 fallback: out of memory for float32 copies");
     }
-    constexpr std::size_t kInline = 16;
-    std::array<Tensor, kInline> in_views, out_views;
-    std::array<const Tensor*, kInline> in_ptrs;
-    std::array<Tensor*, kInline> out_ptrs;
-    if (in.size() > kInline || out.size() > kInline) {
+    std::array<Tensor, kMaxArity> in_views, out_views;
+    std::array<const Tensor*, kMaxArity> in_ptrs;
+    std::array<Tensor*, kMaxArity> out_ptrs;
+    if (in.size() > kMaxArity || out.size() > kMaxArity) {
       return Status::error("float16 fallback: more than 16 inputs or outputs");
     }
     std::size_t offset = 0;
@@ -211,6 +212,7 @@ Prepared prepare_with_fp16_fallback(PrepareFn prepare, const Node& node, std::in
   try {
     return prepare(PrepareContext(node, opset, source, inputs, constants, reference));
   } catch (const UnsupportedError&) {
+    if (inputs.size() > kMaxArity || node.outputs.size() > kMaxArity) throw;
     // The same node on float32, wrapped.
     std::vector<TensorInfo> wide_infos = inputs;
     std::vector<Tensor> half_consts(inputs.size()), wide_consts(inputs.size());
@@ -227,6 +229,8 @@ Prepared prepare_with_fp16_fallback(PrepareFn prepare, const Node& node, std::in
     // If this fails too, its error says what the engine lacks besides a float16 kernel.
     Prepared wide =
         prepare(PrepareContext(node, opset, source, wide_infos, wide_const_ptrs, reference));
+    // The session passes one output per node output; a prepare may describe more.
+    if (wide.outputs.size() > node.outputs.size()) wide.outputs.resize(node.outputs.size());
     std::vector<bool> round(wide.outputs.size(), false);
     Prepared p;
     p.outputs = wide.outputs;
