@@ -157,7 +157,9 @@ class Fp16FallbackKernel final : public Kernel {
       }
       float* f = base + offset;
       offset += aligned_floats(in_infos_[i].numel());
-      widen(in[i]->data<std::uint16_t>(), f, in[i]->numel());
+      const std::uint16_t* h = in[i]->data<std::uint16_t>();
+      unary::for_chunks(in[i]->numel(),
+                        [&](std::int64_t b, std::int64_t e) { widen(h + b, f + b, e - b); });
       in_views[i] = Tensor::wrap(DType::kFloat32, in_infos_[i].shape, f);
       in_ptrs[i] = &in_views[i];
     }
@@ -172,8 +174,11 @@ class Fp16FallbackKernel final : public Kernel {
     DNNFI_RETURN_IF_ERROR(inner_->run({in_ptrs.data(), in.size()}, {out_ptrs.data(), out.size()}));
     for (std::size_t o = 0; o < out.size(); ++o) {
       if (out[o] == nullptr || !round_output_[o]) continue;
-      round_to_half(out_views[o].data<float>(), out[o]->data<std::uint16_t>(),
-                    out_views[o].numel());
+      const float* f = out_views[o].data<float>();
+      std::uint16_t* h = out[o]->data<std::uint16_t>();
+      unary::for_chunks(out_views[o].numel(), [&](std::int64_t b, std::int64_t e) {
+        round_to_half(f + b, h + b, e - b);
+      });
     }
     return Status::ok();
   }

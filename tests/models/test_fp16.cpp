@@ -138,7 +138,10 @@ TEST(Fp16, FallbackRoundingEqualsFloatToHalfOnAllHalves) {
   test::OnnxBuilder b;
   b.input("a", {65536}, 10).input("b", {65536}, 10).output("y");
   b.node("Add", {"a", "b"}, {"y"});
-  auto s = Session::create(load_model(b.save(test::temp_dir("fp16_all") + "/add.onnx")), {});
+  SessionOptions two_threads;  // 65536 elements: widened and rounded in parallel chunks
+  two_threads.threads = 2;
+  auto s =
+      Session::create(load_model(b.save(test::temp_dir("fp16_all") + "/add.onnx")), two_threads);
   Tensor a(DType::kFloat16, {65536}), bb(DType::kFloat16, {65536});
   for (std::uint32_t i = 0; i < 65536; ++i) {
     a.data<std::uint16_t>()[i] = static_cast<std::uint16_t>(i);
