@@ -50,33 +50,6 @@ ScratchArena& thread_arena() {
   return arena;
 }
 
-// float32 -> float16, round to nearest even: the F16C instruction where the CPU has it
-// (bit-identical to float_to_half for every float, NaNs included: both quiet them and keep the
-// payload's top bits; see unary_common.h), else the portable loop. The library is built for
-// baseline x86-64, so the F16C path is chosen at run time.
-#if defined(__x86_64__)
-__attribute__((target("avx,f16c"))) void round_to_half_f16c(const float* x, std::uint16_t* y,
-                                                            std::int64_t n) {
-  std::int64_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    const __m128i h = _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT);
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(y + i), h);
-  }
-  for (; i < n; ++i) y[i] = float_to_half(x[i]);
-}
-#endif
-
-void round_to_half(const float* x, std::uint16_t* y, std::int64_t n) {
-#if defined(__x86_64__)
-  static const bool f16c = __builtin_cpu_supports("avx") && __builtin_cpu_supports("f16c");
-  if (f16c) {
-    round_to_half_f16c(x, y, n);
-    return;
-  }
-#endif
-  unary::float_to_half_block(x, y, n);
-}
-
 // float16 -> float32, exact and bit-identical to half_to_float: the F16C instruction where the CPU
 // has it, except on blocks holding a NaN (the instruction quiets signalling NaNs, half_to_float
 // keeps them as they are: a flipped bit must stay what it is until an op computes with it).
@@ -177,7 +150,7 @@ class Fp16FallbackKernel final : public Kernel {
       const float* f = out_views[o].data<float>();
       std::uint16_t* h = out[o]->data<std::uint16_t>();
       unary::for_chunks(out_views[o].numel(), [&](std::int64_t b, std::int64_t e) {
-        round_to_half(f + b, h + b, e - b);
+        unary::float_to_half_block(f + b, h + b, e - b);
       });
     }
     return Status::ok();
