@@ -14,7 +14,8 @@
 //
 // Session options are fixed for a like-for-like comparison with dnnfi: intraOpNumThreads=N,
 // interOpNumThreads=1, sequential execution, graphOptimizationLevel 'all'.
-// Input .npy must be float32 ('<f4'), C order; --output writes the first output as float32 .npy.
+// Input .npy must be float32 ('<f4') or int64 ('<i8', token ids), C order; --output writes the first
+// output as float32 .npy. --opt LEVEL sets graphOptimizationLevel (default 'all').
 
 'use strict';
 
@@ -31,7 +32,8 @@ function usage(msg) {
 }
 
 function parseArgs(argv) {
-  const opts = {threads: 1, warmup: 3, repeat: 20, json: false, input: null, output: null};
+  const opts = {
+    threads: 1, warmup: 3, repeat: 20, json: false, input: null, output: null, opt: 'all'};
   const positional = [];
   const intOpt = (name, v, min) => {
     const n = Number(v);
@@ -49,6 +51,7 @@ function parseArgs(argv) {
       case '--warmup': opts.warmup = intOpt(a, argv[++i], 0); break;
       case '--repeat': opts.repeat = intOpt(a, argv[++i], 1); break;
       case '--json': opts.json = true; break;
+      case '--opt': opts.opt = argv[++i]; break;
       case '-h': case '--help': usage(); break;
       default:
         if (a.startsWith('-')) usage(`unknown option ${a}`);
@@ -77,16 +80,21 @@ function readNpy(file) {
   const fortran = /'fortran_order':\s*(True|False)/.exec(header);
   const shape = /'shape':\s*\(([^)]*)\)/.exec(header);
   if (!descr || !fortran || !shape) throw new Error(`${file}: bad .npy header ${header}`);
-  if (descr[1] !== '<f4') throw new Error(`${file}: dtype ${descr[1]}, expected float32 '<f4'`);
+  const types = {'<f4': ['float32', Float32Array], '<i8': ['int64', BigInt64Array]};
+  if (!types[descr[1]]) {
+    throw new Error(`${file}: dtype ${descr[1]}, expected float32 '<f4' or int64 '<i8'`);
+  }
+  const [type, ArrayType] = types[descr[1]];
   if (fortran[1] !== 'False') throw new Error(`${file}: Fortran order is not supported`);
   const dims = shape[1].split(',').map((s) => s.trim()).filter((s) => s.length).map(Number);
   const count = dims.reduce((a, b) => a * b, 1);
   const offset = start + headerLen;
-  if (buf.length - offset < count * 4) throw new Error(`${file}: truncated data`);
-  // Copy into an aligned buffer: Float32Array needs a 4-byte-aligned offset.
-  const data = new Float32Array(count);
-  Buffer.from(data.buffer).set(buf.subarray(offset, offset + count * 4));
-  return {dims, data};
+  const bytes = count * ArrayType.BYTES_PER_ELEMENT;
+  if (buf.length - offset < bytes) throw new Error(`${file}: truncated data`);
+  // Copy into an aligned buffer: typed arrays need an element-aligned offset.
+  const data = new ArrayType(count);
+  Buffer.from(data.buffer).set(buf.subarray(offset, offset + bytes));
+  return {type, dims, data};
 }
 
 function writeNpy(file, dims, data) {
@@ -121,7 +129,7 @@ async function main() {
     intraOpNumThreads: opts.threads,
     interOpNumThreads: 1,
     executionMode: 'sequential',
-    graphOptimizationLevel: 'all',
+    graphOptimizationLevel: opts.opt,
     executionProviders: ['cpu'],
     logSeverityLevel: 3,
   });
@@ -129,7 +137,7 @@ async function main() {
     throw new Error(`${opts.model}: ${session.inputNames.length} inputs, only 1 is supported`);
   }
   const x = readNpy(opts.input);
-  const feeds = {[session.inputNames[0]]: new ort.Tensor('float32', x.data, x.dims)};
+  const feeds = {[session.inputNames[0]]: new ort.Tensor(x.type, x.data, x.dims)};
   const outName = session.outputNames[0];
 
   let result;

@@ -10,6 +10,7 @@
 
 #include "core/error.h"
 #include "exec/fusion.h"
+#include "ops/fp16_fallback.h"
 #include "ops/registry.h"
 
 namespace dnnfi {
@@ -186,9 +187,10 @@ std::shared_ptr<const Session> Session::create(Graph graph, const SessionOptions
       in_consts.push_back(s->constant_[v] ? &s->constants_[v] : nullptr);
       all_constant &= s->constant_[v] || shape_only;
     }
-    PrepareContext ctx(node, opset, g.source, std::move(in_infos), std::move(in_consts),
-                       options.reference_kernels);
-    Prepared p = row->prepare(ctx);
+    PrepareContext ctx(node, opset, g.source, in_infos, in_consts, options.reference_kernels);
+    Prepared p =
+        prepare_with_fp16_fallback(row->prepare, node, opset, g.source, std::move(in_infos),
+                                   std::move(in_consts), options.reference_kernels);
     if (p.outputs.size() < node.outputs.size() || !p.kernel) {
       ctx.fail("prepare produced " + std::to_string(p.outputs.size()) + " outputs, node has " +
                std::to_string(node.outputs.size()));

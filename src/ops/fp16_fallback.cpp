@@ -1,0 +1,228 @@
+#include "ops/fp16_fallback.h"
+
+#include <array>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <utility>
+
+#include "ops/unary_common.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+namespace dnnfi {
+
+namespace {
+
+constexpr std::size_t kAlignFloats = 16;  // 64 bytes, as Tensor storage
+// Inputs and outputs a wrapped node may have: the kernel keeps its views on the stack.
+constexpr std::size_t kMaxArity = 16;
+
+std::size_t aligned_floats(std::int64_t n) {
+  return (static_cast<std::size_t>(n) + kAlignFloats - 1) / kAlignFloats * kAlignFloats;
+}
+
+// One per thread: the float32 copies of a wrapped node's inputs and outputs during its run.
+class ScratchArena {
+ public:
+  float* reserve(std::size_t floats) {
+    if (floats > capacity_) {
+      void* p = std::aligned_alloc(64, floats * sizeof(float));
+      if (p == nullptr) return nullptr;
+      data_.reset(static_cast<float*>(p));
+      capacity_ = floats;
+    }
+    return data_.get();
+  }
+
+ private:
+  struct Free {
+    void operator()(float* p) const { std::free(p); }
+  };
+  std::unique_ptr<float, Free> data_;
+  std::size_t capacity_ = 0;
+};
+
+ScratchArena& thread_arena() {
+  thread_local ScratchArena arena;
+  return arena;
+}
+
+// float16 -> float32, exact and bit-identical to half_to_float: the F16C instruction where the CPU
+// has it, except on blocks holding a NaN (the instruction quiets signalling NaNs, half_to_float
+// keeps them as they are: a flipped bit must stay what it is until an op computes with it).
+#if defined(__x86_64__)
+__attribute__((target("avx,f16c"))) void widen_f16c(const std::uint16_t* x, float* y,
+                                                    std::int64_t n) {
+  const __m128i magnitude = _mm_set1_epi16(0x7fff);
+  const __m128i inf = _mm_set1_epi16(0x7c00);
+  std::int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x + i));
+    if (_mm_movemask_epi8(_mm_cmpgt_epi16(_mm_and_si128(h, magnitude), inf)) != 0) {
+      for (int j = 0; j < 8; ++j) y[i + j] = half_to_float(x[i + j]);
+    } else {
+      _mm256_storeu_ps(y + i, _mm256_cvtph_ps(h));
+    }
+  }
+  for (; i < n; ++i) y[i] = half_to_float(x[i]);
+}
+#endif
+
+void widen(const std::uint16_t* x, float* y, std::int64_t n) {
+#if defined(__x86_64__)
+  static const bool f16c = __builtin_cpu_supports("avx") && __builtin_cpu_supports("f16c");
+  if (f16c) {
+    widen_f16c(x, y, n);
+    return;
+  }
+#endif
+  unary::half_to_float_block(x, y, n);
+}
+
+class Fp16FallbackKernel final : public Kernel {
+ public:
+  Fp16FallbackKernel(std::unique_ptr<Kernel> inner, std::vector<TensorInfo> in_infos,
+                     std::vector<Tensor> half_constants, std::vector<Tensor> float_constants,
+                     std::vector<TensorInfo> out_infos, std::vector<bool> round_output)
+      : inner_(std::move(inner)),
+        in_infos_(std::move(in_infos)),
+        half_constants_(std::move(half_constants)),
+        float_constants_(std::move(float_constants)),
+        out_infos_(std::move(out_infos)),
+        round_output_(std::move(round_output)) {
+    for (std::size_t i = 0; i < in_infos_.size(); ++i) {
+      if (in_infos_[i].dtype == DType::kFloat16)
+        scratch_floats_ += aligned_floats(in_infos_[i].numel());
+    }
+    for (std::size_t o = 0; o < out_infos_.size(); ++o) {
+      if (round_output_[o]) scratch_floats_ += aligned_floats(out_infos_[o].numel());
+    }
+  }
+
+  Status run(std::span<const Tensor* const> in, std::span<Tensor* const> out) const override {
+    if (in.size() != in_infos_.size() || out.size() != out_infos_.size()) {
+      return Status::error("float16 fallback: wrong number of inputs or outputs");
+    }
+    float* base = thread_arena().reserve(scratch_floats_);
+    if (base == nullptr && scratch_floats_ > 0) {
+      return Status::error("float16 fallback: out of memory for float32 copies");
+    }
+    std::array<Tensor, kMaxArity> in_views, out_views;
+    std::array<const Tensor*, kMaxArity> in_ptrs;
+    std::array<Tensor*, kMaxArity> out_ptrs;
+    if (in.size() > kMaxArity || out.size() > kMaxArity) {
+      return Status::error("float16 fallback: more than 16 inputs or outputs");
+    }
+    std::size_t offset = 0;
+    for (std::size_t i = 0; i < in.size(); ++i) {
+      in_ptrs[i] = in[i];
+      if (in[i] == nullptr || in_infos_[i].dtype != DType::kFloat16) continue;
+      if (in[i]->dtype() != DType::kFloat16 || in[i]->shape() != in_infos_[i].shape) {
+        return Status::error("float16 fallback: input " + std::to_string(i) +
+                             " is not the float16 tensor prepared for");
+      }
+      if (!float_constants_[i].empty() && in[i]->raw() == half_constants_[i].raw()) {
+        in_ptrs[i] = &float_constants_[i];  // the prepared constant: widened once at prepare
+        continue;
+      }
+      float* f = base + offset;
+      offset += aligned_floats(in_infos_[i].numel());
+      const std::uint16_t* h = in[i]->data<std::uint16_t>();
+      unary::for_chunks(in[i]->numel(),
+                        [&](std::int64_t b, std::int64_t e) { widen(h + b, f + b, e - b); });
+      in_views[i] = Tensor::wrap(DType::kFloat32, in_infos_[i].shape, f);
+      in_ptrs[i] = &in_views[i];
+    }
+    for (std::size_t o = 0; o < out.size(); ++o) {
+      out_ptrs[o] = out[o];
+      if (out[o] == nullptr || !round_output_[o]) continue;
+      float* f = base + offset;
+      offset += aligned_floats(out_infos_[o].numel());
+      out_views[o] = Tensor::wrap(DType::kFloat32, out_infos_[o].shape, f);
+      out_ptrs[o] = &out_views[o];
+    }
+    DNNFI_RETURN_IF_ERROR(inner_->run({in_ptrs.data(), in.size()}, {out_ptrs.data(), out.size()}));
+    for (std::size_t o = 0; o < out.size(); ++o) {
+      if (out[o] == nullptr || !round_output_[o]) continue;
+      const float* f = out_views[o].data<float>();
+      std::uint16_t* h = out[o]->data<std::uint16_t>();
+      unary::for_chunks(out_views[o].numel(), [&](std::int64_t b, std::int64_t e) {
+        unary::float_to_half_block(f + b, h + b, e - b);
+      });
+    }
+    return Status::ok();
+  }
+
+ private:
+  std::unique_ptr<Kernel> inner_;
+  std::vector<TensorInfo> in_infos_;     // as the session sees them (float16 where it is)
+  std::vector<Tensor> half_constants_;   // by input: the float16 constant seen at prepare
+  std::vector<Tensor> float_constants_;  // by input: its float32 widening (empty if none)
+  std::vector<TensorInfo> out_infos_;    // the float32 kernel's outputs
+  std::vector<bool> round_output_;       // by output: float32 computed, float16 stored
+  std::size_t scratch_floats_ = 0;
+};
+
+Tensor widen_tensor(const Tensor& half) {
+  Tensor f(DType::kFloat32, half.shape());
+  widen(half.data<std::uint16_t>(), f.data<float>(), half.numel());
+  return f;
+}
+
+}  // namespace
+
+bool fp16_fallback_keeps_float32(const Node& node, std::size_t output) {
+  return node.domain.empty() && node.op_type == "LayerNormalization" && output > 0;
+}
+
+Prepared prepare_with_fp16_fallback(PrepareFn prepare, const Node& node, std::int64_t opset,
+                                    std::string_view source, std::vector<TensorInfo> inputs,
+                                    std::vector<const Tensor*> constants, bool reference) {
+  bool has_half = false;
+  for (const TensorInfo& info : inputs) has_half |= info.dtype == DType::kFloat16;
+  if (!has_half) {
+    return prepare(
+        PrepareContext(node, opset, source, std::move(inputs), std::move(constants), reference));
+  }
+  try {
+    return prepare(PrepareContext(node, opset, source, inputs, constants, reference));
+  } catch (const UnsupportedError&) {
+    if (inputs.size() > kMaxArity || node.outputs.size() > kMaxArity) throw;
+    // The same node on float32, wrapped.
+    std::vector<TensorInfo> wide_infos = inputs;
+    std::vector<Tensor> half_consts(inputs.size()), wide_consts(inputs.size());
+    std::vector<const Tensor*> wide_const_ptrs = constants;
+    for (std::size_t i = 0; i < inputs.size(); ++i) {
+      if (inputs[i].dtype != DType::kFloat16) continue;
+      wide_infos[i].dtype = DType::kFloat32;
+      if (constants[i] != nullptr) {
+        half_consts[i] = *constants[i];
+        wide_consts[i] = widen_tensor(*constants[i]);
+        wide_const_ptrs[i] = &wide_consts[i];
+      }
+    }
+    // If this fails too, its error says what the engine lacks besides a float16 kernel.
+    Prepared wide =
+        prepare(PrepareContext(node, opset, source, wide_infos, wide_const_ptrs, reference));
+    // The session passes one output per node output; a prepare may describe more.
+    if (wide.outputs.size() > node.outputs.size()) wide.outputs.resize(node.outputs.size());
+    std::vector<bool> round(wide.outputs.size(), false);
+    Prepared p;
+    p.outputs = wide.outputs;
+    for (std::size_t o = 0; o < wide.outputs.size(); ++o) {
+      if (wide.outputs[o].dtype != DType::kFloat32 || fp16_fallback_keeps_float32(node, o))
+        continue;
+      round[o] = true;
+      p.outputs[o].dtype = DType::kFloat16;
+    }
+    p.kernel = std::make_unique<Fp16FallbackKernel>(std::move(wide.kernel), std::move(inputs),
+                                                    std::move(half_consts), std::move(wide_consts),
+                                                    std::move(wide.outputs), std::move(round));
+    return p;
+  }
+}
+
+}  // namespace dnnfi

@@ -1,0 +1,281 @@
+// float16 models (tests/models/fp16, made by scripts/make_fp16_fixtures.py): they run with
+// float16 storage between nodes (ops without a float16 kernel compute in float32 between a
+// widening of their inputs and a rounding of their outputs, ops/fp16_fallback.h) and agree with
+// ONNX Runtime's output on the same fp16 model; faults flip bits of float16 values.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <string>
+#include <thread>
+
+#include "common/fixtures.h"
+#include "common/onnx_builder.h"
+#include "core/npy.h"
+#include "exec/model_file.h"
+#include "exec/session.h"
+#include "fi/injector.h"
+
+namespace dnnfi {
+namespace {
+
+std::string fp16_dir(const std::string& name) {
+  return std::string(DNNFI_SOURCE_DIR) + "/tests/models/fp16/" + name;
+}
+
+test::Fixture fp16_fixture(const std::string& name) {
+  return {name, fp16_dir(name) + "/model.onnx", fp16_dir(name) + "/input.npy",
+          fp16_dir(name) + "/ort_expected.npy"};
+}
+
+std::shared_ptr<const Session> fp16_session(const std::string& name, SessionOptions opts = {}) {
+  return Session::create(load_model(fp16_dir(name) + "/model.onnx"), opts);
+}
+
+class Fp16Models : public ::testing::TestWithParam<const char*> {};
+
+// ONNX Runtime keeps float32 activations between consecutive nodes that both lack float16
+// kernels (it removes the Cast pairs it inserted), where this engine stores every activation as
+// float16, so the two differ by float16 rounding: a few float16 ulps of the output's scale.
+TEST_P(Fp16Models, MatchOnnxRuntime) {
+  const std::string name = GetParam();
+  const Tensor input = load_npy(fp16_dir(name) + "/input.npy");
+  const Tensor expected = load_npy(fp16_dir(name) + "/ort_expected.npy");
+  double scale = 0.0;
+  for (std::int64_t i = 0; i < expected.numel(); ++i) {
+    scale = std::max(scale, std::abs(expected.get_as_double(i)));
+  }
+  struct Variant {
+    const char* what;
+    bool reference, fuse;
+    int threads;
+  };
+  for (const Variant& v :
+       {Variant{"plain", false, false, 1}, Variant{"reference kernels", true, false, 1},
+        Variant{"fused, channels-last (dnnfi run)", false, true, 1},
+        Variant{"two threads", false, true, 2}}) {
+    SCOPED_TRACE(v.what);
+    SessionOptions opts;
+    opts.reference_kernels = v.reference;
+    opts.fuse = opts.channels_last = v.fuse;
+    opts.threads = v.threads;
+    std::vector<Tensor> out;
+    const Status st = fp16_session(name, opts)->run_once({&input, 1}, out);
+    ASSERT_TRUE(st.is_ok()) << st.message();
+    ASSERT_EQ(out.size(), 1u);
+    ASSERT_EQ(out[0].dtype(), DType::kFloat32);  // keep_io_types: float32 at the boundary
+    ASSERT_EQ(out[0].shape(), expected.shape());
+    double diff = 0.0;
+    for (std::int64_t i = 0; i < expected.numel(); ++i) {
+      diff = std::max(diff, std::abs(out[0].get_as_double(i) - expected.get_as_double(i)));
+    }
+    EXPECT_LE(diff, 3e-3 * scale) << "max |output| " << scale;
+    EXPECT_EQ(top1_per_row(out[0]), top1_per_row(expected));
+    RecordProperty(std::string(v.what) + " max abs diff vs ORT", std::to_string(diff));
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Fixtures, Fp16Models,
+                         ::testing::Values("fmnist_resnet", "resnet_basic", "mobilenet_v2",
+                                           "bert"));
+
+// The activations really are float16: every Conv, Gemm, MatMul, Add and Softmax output.
+TEST(Fp16, ActivationsAreStoredAsFloat16) {
+  for (const char* name : {"fmnist_resnet", "bert"}) {
+    auto s = fp16_session(name);
+    int checked = 0;
+    for (int n : s->run_order()) {
+      const Node& node = s->graph().nodes[static_cast<std::size_t>(n)];
+      for (const char* op : {"Conv", "Gemm", "MatMul", "Add", "Softmax", "LayerNormalization"}) {
+        if (node.op_type != op) continue;
+        EXPECT_EQ(s->info(node.outputs[0]).dtype, DType::kFloat16) << name << " " << node.name;
+        ++checked;
+      }
+    }
+    EXPECT_GT(checked, 5) << name;
+    EXPECT_EQ(s->info(s->graph().inputs[0]).dtype, load_npy(fp16_dir(name) + "/input.npy").dtype());
+    EXPECT_EQ(s->info(s->graph().outputs[0]).dtype, DType::kFloat32);
+  }
+}
+
+std::uint16_t half_bits(const Tensor& t, std::int64_t i) { return t.data<std::uint16_t>()[i]; }
+
+Tensor half_tensor(Shape shape, std::vector<std::uint16_t> bits) {
+  Tensor t(DType::kFloat16, std::move(shape));
+  std::memcpy(t.raw(), bits.data(), bits.size() * 2);
+  return t;
+}
+
+// Add has no float16 kernel: it computes in float32 and rounds the sum to nearest, ties to even.
+// Hand-computed: 1 + 2^-11 lies halfway between 1 (0x3c00, even) and 1 + 2^-10, so it rounds
+// down; (1 + 2^-10) + 2^-11 halfway between 1 + 2^-10 (odd) and 1 + 2^-9 (0x3c02), so up;
+// 1 + 3*2^-12 is above halfway: 1 + 2^-10 (0x3c01); 65504 + 16 = 65520 is halfway between 65504
+// (0x7bff, odd) and 65536, beyond float16: +Inf (0x7c00); 65504 + 8 rounds back to 65504.
+TEST(Fp16, FallbackRoundsToNearestEven) {
+  test::OnnxBuilder b;
+  b.input("a", {5}, 10).input("b", {5}, 10).output("y");
+  b.node("Add", {"a", "b"}, {"y"});
+  auto s = Session::create(load_model(b.save(test::temp_dir("fp16_rne") + "/add.onnx")), {});
+  // a: 1, 1+2^-10, 1, 65504, 65504; b: 2^-11, 2^-11, 3*2^-12, 16, 8
+  const Tensor a = half_tensor({5}, {0x3c00, 0x3c01, 0x3c00, 0x7bff, 0x7bff});
+  const Tensor bb = half_tensor({5}, {0x1000, 0x1000, 0x1200, 0x4c00, 0x4800});
+  std::vector<Tensor> out;
+  const Tensor ins[] = {a, bb};
+  ASSERT_TRUE(s->run_once(ins, out).is_ok());
+  ASSERT_EQ(out[0].dtype(), DType::kFloat16);
+  EXPECT_EQ(half_bits(out[0], 0), 0x3c00);
+  EXPECT_EQ(half_bits(out[0], 1), 0x3c02);
+  EXPECT_EQ(half_bits(out[0], 2), 0x3c01);
+  EXPECT_EQ(half_bits(out[0], 3), 0x7c00);
+  EXPECT_EQ(half_bits(out[0], 4), 0x7bff);
+}
+
+// The rounding (the F16C instruction where the CPU has it) equals dtype.h's float_to_half on
+// float32 sums of every float16 value with another, NaNs and infinities included (the sum of two
+// NaNs aside).
+TEST(Fp16, FallbackRoundingEqualsFloatToHalfOnAllHalves) {
+  test::OnnxBuilder b;
+  b.input("a", {65536}, 10).input("b", {65536}, 10).output("y");
+  b.node("Add", {"a", "b"}, {"y"});
+  SessionOptions two_threads;  // 65536 elements: widened and rounded in parallel chunks
+  two_threads.threads = 2;
+  auto s =
+      Session::create(load_model(b.save(test::temp_dir("fp16_all") + "/add.onnx")), two_threads);
+  Tensor a(DType::kFloat16, {65536}), bb(DType::kFloat16, {65536});
+  for (std::uint32_t i = 0; i < 65536; ++i) {
+    a.data<std::uint16_t>()[i] = static_cast<std::uint16_t>(i);
+    bb.data<std::uint16_t>()[i] = static_cast<std::uint16_t>((i * 40503u + 977u) & 0xffffu);
+  }
+  std::vector<Tensor> out;
+  const Tensor ins[] = {a, bb};
+  ASSERT_TRUE(s->run_once(ins, out).is_ok());
+  int mismatches = 0;
+  for (std::int64_t i = 0; i < 65536; ++i) {
+    const float x = half_to_float(half_bits(a, i)), y = half_to_float(half_bits(bb, i));
+    // Which NaN's payload a sum of two NaNs carries is up to the adder (IEEE leaves it open).
+    if (std::isnan(x) && std::isnan(y)) continue;
+    const float sum = x + y;
+    if (half_bits(out[0], i) != float_to_half(sum) && ++mismatches <= 5) {
+      ADD_FAILURE() << std::hex << half_bits(a, i) << " + " << half_bits(bb, i) << " = "
+                    << half_bits(out[0], i) << ", float_to_half " << float_to_half(sum);
+    }
+  }
+  EXPECT_EQ(mismatches, 0);
+}
+
+// A node the float32 form cannot prepare either is refused at load time, saying why.
+TEST(Fp16, FallbackKeepsTheLoadTimeError) {
+  test::OnnxBuilder b(17);
+  b.input("x", {2, 4}, 10).input("scale", {4}, 10).output("y");
+  auto& ln = b.node("LayerNormalization", {"x", "scale"}, {"y"});
+  test::OnnxBuilder::set_int(ln, "stash_type", 10);
+  const std::string path = b.save(test::temp_dir("fp16_refuse") + "/ln.onnx");
+  try {
+    (void)Session::create(load_model(path), {});
+    ADD_FAILURE() << "no error";
+  } catch (const UnsupportedError& e) {
+    EXPECT_NE(std::string(e.what()).find("stash_type"), std::string::npos) << e.what();
+  }
+}
+
+// Faults on float16 values: bits 0..15 are valid (16 is not), and cone, superlayer and full
+// recomputation agree bit for bit, including weight faults on float16 weights that the float32
+// kernel was prepared with (widened at prepare time).
+TEST(Fp16, FaultsFlipFloat16BitsAndConeEqualsFull) {
+  test::LoadedFixture l = test::load_for_injection(fp16_fixture("fmnist_resnet"));
+  const Session& s = *l.session;
+  std::vector<int> values;
+  int weights = 0;
+  for (std::size_t v = 0; v < s.graph().values.size(); ++v) {
+    if (s.info(static_cast<int>(v)).dtype != DType::kFloat16) continue;
+    if (s.graph().values[v].is_initializer) ++weights;
+    values.push_back(static_cast<int>(v));
+  }
+  ASSERT_GT(weights, 5);
+  Fault bad;
+  bad.site = l.injector->site_of_value(values[0], 0);
+  bad.model = FaultModel{FaultModelKind::kBitFlip, {16}};
+  EXPECT_THROW(l.injector->validate(bad), InputError);
+
+  std::mt19937_64 gen(16);
+  TrialWorkspace ws_cone, ws_super, ws_full;
+  TrialOptions opt;
+  opt.keep_outputs = true;
+  int weight_sdc = 0, not_masked = 0;
+  for (int t = 0; t < 300; ++t) {
+    const int v = values[gen() % values.size()];
+    Fault f;
+    f.site = l.injector->site_of_value(
+        v, static_cast<std::int64_t>(gen() % static_cast<std::uint64_t>(s.info(v).numel())));
+    f.model = FaultModel{FaultModelKind::kBitFlip, {t % 2 ? 14 : static_cast<int>(gen() % 16)}};
+    l.injector->validate(f);
+    opt.strategy = Strategy::kCone;
+    const TrialResult cone = l.injector->run_trial(l.golden, {&f, 1}, opt, ws_cone);
+    opt.strategy = Strategy::kSuperlayer;
+    const TrialResult super = l.injector->run_trial(l.golden, {&f, 1}, opt, ws_super);
+    opt.strategy = Strategy::kFull;
+    const TrialResult full = l.injector->run_trial(l.golden, {&f, 1}, opt, ws_full);
+    for (const TrialResult* r : {&cone, &super}) {
+      ASSERT_EQ(r->outcome, full.outcome) << "trial " << t;
+      ASSERT_EQ(r->outputs.size(), full.outputs.size());
+      for (std::size_t i = 0; i < full.outputs.size(); ++i) {
+        ASSERT_TRUE(r->outputs[i].bit_equal(full.outputs[i])) << "trial " << t;
+      }
+    }
+    ASSERT_EQ(cone.applied.size(), 1u);
+    EXPECT_EQ(cone.applied[0].dtype, DType::kFloat16);
+    EXPECT_EQ(cone.applied[0].bits_before ^ cone.applied[0].bits_after,
+              std::uint64_t{1} << f.model.bits[0]);
+    not_masked += cone.outcome != Outcome::kMasked;
+    weight_sdc += f.site.kind == SiteKind::kWeight && cone.outcome != Outcome::kMasked;
+  }
+  EXPECT_GT(not_masked, 20);
+  EXPECT_GT(weight_sdc, 0);  // a corrupted float16 weight reaches the output
+}
+
+// The wrapped kernels' float32 copies live in per-thread buffers: trials run from three threads at
+// once give the results of the same trials run one after another.
+TEST(Fp16, TrialsFromSeveralThreadsMatchSerialTrials) {
+  test::LoadedFixture l = test::load_for_injection(fp16_fixture("bert"));
+  const Session& s = *l.session;
+  std::vector<int> values;
+  for (int n : s.run_order()) {
+    const int v = s.graph().nodes[static_cast<std::size_t>(n)].outputs[0];
+    if (s.info(v).dtype == DType::kFloat16) values.push_back(v);
+  }
+  ASSERT_GT(values.size(), 20u);
+  std::mt19937_64 gen(3);
+  std::vector<Fault> faults;
+  for (int t = 0; t < 90; ++t) {
+    const int v = values[gen() % values.size()];
+    Fault f;
+    f.site = l.injector->site_of_value(
+        v, static_cast<std::int64_t>(gen() % static_cast<std::uint64_t>(s.info(v).numel())));
+    f.model = FaultModel{FaultModelKind::kBitFlip, {static_cast<int>(10 + gen() % 6)}};
+    faults.push_back(f);
+  }
+  TrialOptions opt;
+  opt.keep_outputs = true;
+  auto run_range = [&](std::size_t begin, std::size_t step, std::vector<TrialResult>& out) {
+    TrialWorkspace ws;
+    for (std::size_t i = begin; i < faults.size(); i += step) {
+      out[i] = l.injector->run_trial(l.golden, {&faults[i], 1}, opt, ws);
+    }
+  };
+  std::vector<TrialResult> serial(faults.size()), parallel(faults.size());
+  run_range(0, 1, serial);
+  std::vector<std::thread> threads;
+  for (std::size_t k = 0; k < 3; ++k) threads.emplace_back([&, k] { run_range(k, 3, parallel); });
+  for (auto& th : threads) th.join();
+  int changed = 0;
+  for (std::size_t i = 0; i < faults.size(); ++i) {
+    ASSERT_EQ(serial[i].outcome, parallel[i].outcome) << "trial " << i;
+    ASSERT_TRUE(serial[i].outputs.at(0).bit_equal(parallel[i].outputs.at(0))) << "trial " << i;
+    changed += !serial[i].outputs[0].bit_equal(l.golden.store[s.graph().outputs[0]]);
+  }
+  EXPECT_GT(changed, 10);
+}
+
+}  // namespace
+}  // namespace dnnfi
