@@ -350,8 +350,16 @@ Prepared prepare_identity(const PrepareContext& ctx) {
 // zeros; the spec describes the inference mask as all ones, which is what is produced here.)
 // Opset 12 moved ratio and training_mode to optional inputs: ratio is ignored in inference, and
 // training_mode must be a constant false, since random dropout would make runs irreproducible.
+// Versions 1 and 6 have `is_test`: only is_test = 1 (Y = X) is inference; version 1 also has the
+// legacy in-place hint `consumed_inputs`, which does not change the result.
 Prepared prepare_dropout(const PrepareContext& ctx) {
-  if (ctx.opset() < 12) {
+  if (ctx.opset() < 7) {
+    ctx.allow_attributes({"ratio", "is_test", ctx.opset() < 6 ? "consumed_inputs" : ""});
+    ctx.require_inputs(1, 1);
+    if (ctx.attr_int("is_test", 0) == 0) {
+      ctx.unsupported("is_test=0 (training mode, random dropout) is not supported; only is_test=1");
+    }
+  } else if (ctx.opset() < 12) {
     ctx.allow_attributes({"ratio"});
     ctx.require_inputs(1, 1);
   } else {
