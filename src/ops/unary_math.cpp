@@ -250,19 +250,11 @@ Prepared prepare_sign(const PrepareContext& ctx) {
 // Floor-1 / Ceil-1 differ from version 6 only in the legacy `consumed_inputs` attribute, an
 // in-place hint with no effect on the result.
 Prepared prepare_floor(const PrepareContext& ctx) {
-  if (ctx.opset() < 6) {
-    ctx.allow_attributes({"consumed_inputs"});
-  } else {
-    ctx.allow_attributes({});
-  }
+  ctx.allow_attributes({unary::legacy_consumed_inputs(ctx)});
   return prepare_map(ctx, FloorOp{});
 }
 Prepared prepare_ceil(const PrepareContext& ctx) {
-  if (ctx.opset() < 6) {
-    ctx.allow_attributes({"consumed_inputs"});
-  } else {
-    ctx.allow_attributes({});
-  }
+  ctx.allow_attributes({unary::legacy_consumed_inputs(ctx)});
   return prepare_map(ctx, CeilOp{});
 }
 

@@ -169,6 +169,64 @@ TEST(LegacyVariadic, SameShapesOnly) {
             (std::vector<float>{1, 1.5f}));
 }
 
+TEST(LegacyVersion1, ConsumedInputsIsIgnored) {
+  const std::map<std::string, Attribute> ci = {{"consumed_inputs", attr_ints({0})}};
+  const Tensor x = f32({-2, 0.5f});
+  EXPECT_EQ(values<float>(run1("Relu", {x}, ci, 1)), (std::vector<float>{0, 0.5f}));
+  EXPECT_EQ(values<float>(run1("Abs", {x}, ci, 1)), (std::vector<float>{2, 0.5f}));
+  EXPECT_EQ(values<float>(run1("Neg", {x}, ci, 5)), (std::vector<float>{2, -0.5f}));
+  EXPECT_EQ(values<float>(run1("Reciprocal", {x}, ci, 1)), (std::vector<float>{-0.5f, 2}));
+  expect_values<float>(run1("LeakyRelu", {x}, ci, 1), {-0.02f, 0.5f}, 1e-6);
+  expect_values<float>(run1("Sqrt", {f32({4, 0.25f})}, ci, 1), {2, 0.5f}, 0.0);
+  for (const char* op : {"Relu", "Abs", "Neg", "Sigmoid", "Tanh", "Sqrt", "Exp", "Log",
+                         "Reciprocal", "Elu", "LeakyRelu", "HardSigmoid", "Selu"}) {
+    SCOPED_TRACE(op);
+    EXPECT_NO_THROW(run_op(make_call(op, {x}, ci, 1)));
+    expect_node_error(make_call(op, {x}, ci, 6));  // removed in version 6
+  }
+}
+
+TEST(LegacyVersion1, SeluDefaults) {
+  // Selu-1's defaults were alpha 1.6732, gamma 1.0507; version 6 has 1.67326319..., 1.05070102...
+  // (gamma differs by 1e-6 relative, alpha by 4e-5).
+  expect_values<float>(run1("Selu", {f32({1000})}, {}, 1), {1.0507f * 1000.0f}, 1e-7);
+  expect_values<float>(run1("Selu", {f32({-1})}, {}, 1),
+                       {1.0507f * (1.6732f * float(std::expm1(-1.0)))}, 1e-6);
+  expect_values<float>(run1("Selu", {f32({1000})}, {}, 6), {1050.70102214813232421875f}, 1e-7);
+}
+
+TEST(LegacyVersion1, ReshapeShapeAttribute) {
+  // 0 copies the input dim, -1 is inferred: [2,3,2] -> [2,6].
+  const Tensor y = run1("Reshape", {iota({2, 3, 2})}, {{"shape", attr_ints({0, -1})}}, 1);
+  EXPECT_EQ(y.shape(), (Shape{2, 6}));
+  EXPECT_EQ(values<float>(y), values<float>(iota({2, 3, 2})));
+  expect_node_error(make_call("Reshape", {iota({2, 3})}, {{"shape", attr_ints({4, 2})}}, 1));
+  expect_node_error(make_call("Reshape", {iota({2, 3})}, {}, 1));  // shape is required
+  // From version 5 the shape is an input and the attribute is an error.
+  expect_node_error(make_call("Reshape", {iota({2, 3}), vec<std::int64_t>({3, 2})},
+                              {{"shape", attr_ints({3, 2})}}, 5));
+}
+
+TEST(LegacyVersion1, ConcatDefaultAxis) {
+  const Tensor y =
+      run1("Concat", {shaped<float>({1, 2}, {1, 2}), shaped<float>({1, 1}, {3})}, {}, 1);
+  EXPECT_EQ(y.shape(), (Shape{1, 3}));
+  EXPECT_EQ(values<float>(y), (std::vector<float>{1, 2, 3}));
+  expect_node_error(
+      make_call("Concat", {shaped<float>({1, 2}, {1, 2}), shaped<float>({1, 1}, {3})}, {}, 4));
+}
+
+TEST(LegacyVersion1, InstanceNormalizationConsumedInputs) {
+  // Channel 0 of [1,1,2]: mean 2, variance 1, epsilon 0: (x - 2) * 2 + 1.
+  const Tensor y =
+      run1("InstanceNormalization", {shaped<float>({1, 1, 2}, {1, 3}), f32({2}), f32({1})},
+           {{"consumed_inputs", attr_ints({0})}, {"epsilon", attr_float(0.0f)}}, 1);
+  expect_values<float>(y, {-1, 3}, 1e-6);
+  expect_node_error(make_call("InstanceNormalization",
+                              {shaped<float>({1, 1, 2}, {1, 3}), f32({2}), f32({1})},
+                              {{"consumed_inputs", attr_ints({0})}}, 6));
+}
+
 TEST(LegacyLoader, OldOpsetModelsLoadWhenEveryOpHasARow) {
   const std::string dir = temp_dir("legacy_opsets");
   {
@@ -187,13 +245,26 @@ TEST(LegacyLoader, OldOpsetModelsLoadWhenEveryOpHasARow) {
     EXPECT_EQ(values<float>(out[0]), (std::vector<float>{1, 0, 3, 4, 0, 6}));
   }
   {
-    // Opset 4: Reshape has no row before version 5 (its shape was an attribute), so loading
-    // fails with an error naming the op instead of misreading the node.
+    // Opset 4: Reshape-1 takes its shape as an attribute.
     OnnxBuilder b(4, 3);
     b.input("x", {2, 3}).output("y");
     onnx::NodeProto& r = b.node("Reshape", {"x"}, {"y"});
-    OnnxBuilder::set_ints(r, "shape", {3, 2});
-    EXPECT_THROW(Session::create(load_onnx(b.save(dir + "/reshape4.onnx"))), UnsupportedError);
+    OnnxBuilder::set_ints(r, "shape", {3, -1});
+    auto session = Session::create(load_onnx(b.save(dir + "/reshape4.onnx")));
+    const std::vector<Tensor> in = {iota({2, 3})};
+    std::vector<Tensor> out;
+    ASSERT_TRUE(session->run_once(in, out).is_ok());
+    ASSERT_EQ(out.size(), 1u);
+    EXPECT_EQ(out[0].shape(), (Shape{3, 2}));
+    EXPECT_EQ(values<float>(out[0]), (std::vector<float>{0, 1, 2, 3, 4, 5}));
+  }
+  {
+    // Opset 6: Upsample has no row before version 7 (version 1 was an experimental op with other
+    // attributes), so loading fails with an error naming the op instead of misreading the node.
+    OnnxBuilder b(6, 3);
+    b.input("x", {1, 1, 2, 2}).output("y");
+    b.node("Upsample", {"x"}, {"y"});
+    EXPECT_THROW(Session::create(load_onnx(b.save(dir + "/upsample6.onnx"))), UnsupportedError);
   }
   std::filesystem::remove_all(dir);
 }
