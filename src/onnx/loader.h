@@ -1,6 +1,7 @@
 // ONNX model file -> Graph, with Debian's libonnx protobuf classes. Supports IR versions 3..9 and
-// ai.onnx opsets 7..17, initializers (raw_data, typed fields, external data files), Constant
-// nodes, graph inputs that are also initializers, symbolic dims.
+// ai.onnx opsets 1..17 (an op whose registry rows start after the model's opset is a load error),
+// initializers (raw_data, typed fields, external data files), Constant nodes, graph inputs that are
+// also initializers, symbolic dims.
 #pragma once
 
 #include <string>
@@ -14,7 +15,7 @@ class TensorProto;
 
 namespace dnnfi {
 
-inline constexpr std::int64_t kMinOnnxOpset = 7;
+inline constexpr std::int64_t kMinOnnxOpset = 1;
 inline constexpr std::int64_t kMaxOnnxOpset = 17;
 
 // Throws LoadError naming the file (and node/value) on any problem.

@@ -138,7 +138,15 @@ std::unique_ptr<Kernel> make_bn_kernel(const PrepareContext& ctx, BnShape s, dou
 
 Prepared prepare_batch_normalization(const PrepareContext& ctx) {
   const std::int64_t opset = ctx.opset();
-  if (opset < 9) {
+  if (opset < 7) {
+    // Versions 1 and 6: `is_test` selects inference (nonzero) or training; version 1 also has the
+    // legacy in-place hint `consumed_inputs`, which does not change the result.
+    ctx.allow_attributes(
+        {"epsilon", "momentum", "spatial", "is_test", opset < 6 ? "consumed_inputs" : ""});
+    if (ctx.attr_int("is_test", 0) == 0) {
+      ctx.unsupported("is_test=0 (training mode) is not supported; only is_test=1 (inference)");
+    }
+  } else if (opset < 9) {
     ctx.allow_attributes({"epsilon", "momentum", "spatial"});
   } else if (opset < 14) {
     ctx.allow_attributes({"epsilon", "momentum"});

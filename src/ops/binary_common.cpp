@@ -41,6 +41,55 @@ BinaryPlan make_binary_plan(const PrepareContext& ctx, const Shape& a, const Sha
   return p;
 }
 
+void allow_elementwise_attributes(const PrepareContext& ctx, bool consumed_inputs) {
+  if (ctx.opset() >= 7) {
+    ctx.allow_attributes({});
+  } else {
+    ctx.allow_attributes(
+        {"axis", "broadcast", consumed_inputs && ctx.opset() < 6 ? "consumed_inputs" : ""});
+  }
+}
+
+BinaryPlan make_elementwise_plan(const PrepareContext& ctx) {
+  require_known_shape(ctx, 0);
+  require_known_shape(ctx, 1);
+  const Shape& a = ctx.input(0).shape;
+  const Shape& b = ctx.input(1).shape;
+  if (ctx.opset() >= 7) return make_binary_plan(ctx, a, b, broadcast_or_fail(ctx, a, b));
+  const std::int64_t broadcast = ctx.attr_int("broadcast", 0);
+  if (broadcast == 0) {
+    if (a != b) {
+      ctx.fail("shapes " + shape_to_string(a) + " and " + shape_to_string(b) +
+               " differ and attribute broadcast is not set (opset " + std::to_string(ctx.opset()) +
+               " has no implicit broadcasting)");
+    }
+    return make_binary_plan(ctx, a, b, a);
+  }
+  if (broadcast != 1) ctx.fail("attribute broadcast must be 0 or 1");
+  const auto rank_a = static_cast<std::int64_t>(a.size());
+  const auto rank_b = static_cast<std::int64_t>(b.size());
+  Shape aligned(a.size(), 1);
+  if (shape_numel(b) != 1 || rank_b > rank_a) {
+    const std::int64_t axis = ctx.attr_int("axis", rank_a - rank_b);
+    if (axis < 0 || rank_b > rank_a || axis + rank_b > rank_a) {
+      ctx.fail("B of shape " + shape_to_string(b) + " at axis " + std::to_string(axis) +
+               " does not fit in A of shape " + shape_to_string(a));
+    }
+    for (std::int64_t i = 0; i < rank_b; ++i) {
+      const auto k = static_cast<std::size_t>(axis + i);
+      const std::int64_t d = b[static_cast<std::size_t>(i)];
+      if (d != a[k] && d != 1) {
+        ctx.fail("B of shape " + shape_to_string(b) + " at axis " + std::to_string(axis) +
+                 " does not broadcast to A of shape " + shape_to_string(a));
+      }
+      aligned[k] = d;
+    }
+  }
+  BinaryPlan plan = make_binary_plan(ctx, a, aligned, a);
+  plan.b = b;  // the same elements in the same order: only size-1 axes were added
+  return plan;
+}
+
 void require_same_dtype(const PrepareContext& ctx, std::size_t i, std::size_t j) {
   const DType a = ctx.input(i).dtype;
   const DType b = ctx.input(j).dtype;

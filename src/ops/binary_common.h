@@ -76,6 +76,20 @@ struct BinaryPlan {
 BinaryPlan make_binary_plan(const PrepareContext& ctx, const Shape& a, const Shape& b,
                             const Shape& y);
 
+// Attributes of a two-operand op (Add ... Pow, And/Or/Xor, Equal/Less/Greater) at the node's
+// opset: none from opset 7; before it the legacy `broadcast` and `axis` (make_elementwise_plan
+// honours them) and, before opset 6, `consumed_inputs`, an in-place hint without effect on the
+// result (only Add/Sub/Mul/Div version 1 define it; pass consumed_inputs = false for the others).
+void allow_elementwise_attributes(const PrepareContext& ctx, bool consumed_inputs);
+
+// The plan of y = op(input 0, input 1), y's shape in plan.y. From opset 7 numpy (multidirectional)
+// broadcasting. Before opset 7 the legacy form: without `broadcast` = 1 the shapes must be equal;
+// with it, B is broadcast to A's shape (y has A's shape): a one-element B of rank <= rank(A) is a
+// scalar, otherwise B's dims are placed at A's axes `axis`.. (default: suffix matching) and each
+// must equal A's dim or be 1 (the size-1 expansion the PyTorch exporter emits, e.g. A [2,3], B
+// [2,1], axis 0). plan.b stays B's own shape, so the kernel's input check sees the real tensor.
+BinaryPlan make_elementwise_plan(const PrepareContext& ctx);
+
 // Fails unless inputs i and j have the same dtype.
 void require_same_dtype(const PrepareContext& ctx, std::size_t i, std::size_t j);
 

@@ -253,28 +253,10 @@ CastFn select_cast(DType from, DType to, bool reference) {
   return fn;
 }
 
-}  // namespace
-
-Prepared prepare_cast(const PrepareContext& ctx) {
-  // 'saturate' (opset 19) only changes float8 conversions, which are not supported.
-  if (ctx.opset() >= 19) {
-    ctx.allow_attributes({"to", "saturate"});
-  } else {
-    ctx.allow_attributes({"to"});
-  }
-  ctx.require_inputs(1, 1);
+// The Cast of input 0 to `to` (Cast and CastLike).
+Prepared prepare_cast_to(const PrepareContext& ctx, DType to) {
   if (ctx.num_outputs() != 1)
     ctx.fail("expects 1 output, has " + std::to_string(ctx.num_outputs()));
-  if (!ctx.has_attr("to")) ctx.fail("attribute 'to' is required");
-  const std::int64_t code = ctx.attr_int("to", 0);
-  constexpr std::int64_t kOnnxString = 8;
-  if (code == kOnnxString) ctx.unsupported("Cast to string is not supported");
-  const DType to = code > 0 && code <= std::numeric_limits<int>::max()
-                       ? dtype_from_onnx(static_cast<int>(code))
-                       : DType::kUndefined;
-  if (to == DType::kUndefined) {
-    ctx.unsupported("Cast to ONNX data type " + std::to_string(code) + " is not supported");
-  }
   const TensorInfo& in = ctx.input(0);
   const DType from = in.dtype;
   Prepared p;
@@ -295,6 +277,42 @@ Prepared prepare_cast(const PrepareContext& ctx) {
     return Status::ok();
   });
   return p;
+}
+
+}  // namespace
+
+Prepared prepare_cast(const PrepareContext& ctx) {
+  // 'saturate' (opset 19) only changes float8 conversions, which are not supported.
+  if (ctx.opset() >= 19) {
+    ctx.allow_attributes({"to", "saturate"});
+  } else {
+    ctx.allow_attributes({"to"});
+  }
+  ctx.require_inputs(1, 1);
+  if (!ctx.has_attr("to")) ctx.fail("attribute 'to' is required");
+  const std::int64_t code = ctx.attr_int("to", 0);
+  constexpr std::int64_t kOnnxString = 8;
+  if (code == kOnnxString) ctx.unsupported("Cast to string is not supported");
+  const DType to = code > 0 && code <= std::numeric_limits<int>::max()
+                       ? dtype_from_onnx(static_cast<int>(code))
+                       : DType::kUndefined;
+  if (to == DType::kUndefined) {
+    ctx.unsupported("Cast to ONNX data type " + std::to_string(code) + " is not supported");
+  }
+  return prepare_cast_to(ctx, to);
+}
+
+// CastLike (opset 15): Cast of input 0 to the dtype of input 1, whose values are not read.
+Prepared prepare_cast_like(const PrepareContext& ctx) {
+  if (ctx.opset() >= 19) {
+    ctx.allow_attributes({"saturate"});
+  } else {
+    ctx.allow_attributes({});
+  }
+  ctx.require_inputs(2, 2);
+  const DType to = ctx.input(1).dtype;
+  if (to == DType::kUndefined) ctx.unsupported("input 1 has an unsupported dtype");
+  return prepare_cast_to(ctx, to);
 }
 
 }  // namespace dnnfi

@@ -1,7 +1,9 @@
-// Comparisons with a bool output (Equal, Less, Greater) and Where, all with numpy broadcasting.
-// A bool element is read as a byte and any nonzero byte is true: a fault can flip a bool to a byte
-// other than 0/1, and loading that as C++ bool would be UB. Bool outputs are always 0 or 1.
-// Where moves elements as raw bits of their size, so it takes every dtype and keeps NaN payloads.
+// Comparisons with a bool output (Equal, Less, Greater, LessOrEqual, GreaterOrEqual), the logical
+// And, Or, Xor on bool tensors, and Where, all with numpy broadcasting (before opset 7, the legacy
+// `broadcast` / `axis` form of binary_common.h's make_elementwise_plan). A bool element is read as
+// a byte and any nonzero byte is true: a fault can flip a bool to a byte other than 0/1, and
+// loading that as C++ bool would be UB. Bool outputs are always 0 or 1. Where moves elements as raw
+// bits of their size, so it takes every dtype and keeps NaN payloads.
 #include <cstring>
 
 #include "ops/binary_common.h"
@@ -31,18 +33,39 @@ struct GreaterOp {
     return a > b;
   }
 };
-// Equal on bool tensors, given their bytes.
+// NaN compares false, so these are not the negations of Less / Greater.
+struct LessOrEqualOp {
+  template <typename T>
+  bool operator()(T a, T b) const {
+    return a <= b;
+  }
+};
+struct GreaterOrEqualOp {
+  template <typename T>
+  bool operator()(T a, T b) const {
+    return a >= b;
+  }
+};
+// Equal and the logical ops on bool tensors, given their bytes.
 struct BoolEqualOp {
   bool operator()(std::uint8_t a, std::uint8_t b) const { return (a != 0) == (b != 0); }
+};
+struct AndOp {
+  bool operator()(std::uint8_t a, std::uint8_t b) const { return a != 0 && b != 0; }
+};
+struct OrOp {
+  bool operator()(std::uint8_t a, std::uint8_t b) const { return a != 0 || b != 0; }
+};
+struct XorOp {
+  bool operator()(std::uint8_t a, std::uint8_t b) const { return (a != 0) != (b != 0); }
 };
 
 // y = Op(a, b) for inputs of dtype (storage type) T, bool output.
 template <typename T, typename Op>
-Prepared make_compare_kernel(const PrepareContext& ctx, const Shape& y_shape) {
-  BinaryPlan plan = binary::make_binary_plan(ctx, ctx.input(0).shape, ctx.input(1).shape, y_shape);
+Prepared make_compare_kernel(const PrepareContext& ctx, BinaryPlan plan) {
   const DType dtype = ctx.input(0).dtype;
   Prepared p;
-  p.outputs = {TensorInfo{DType::kBool, y_shape}};
+  p.outputs = {TensorInfo{DType::kBool, plan.y}};
   p.kernel =
       make_kernel([plan = std::move(plan), dtype, label = binary::node_label(ctx)](
                       std::span<const Tensor* const> in, std::span<Tensor* const> out) -> Status {
@@ -56,17 +79,26 @@ Prepared make_compare_kernel(const PrepareContext& ctx, const Shape& y_shape) {
 
 template <typename Op>
 Prepared prepare_compare(const PrepareContext& ctx, bool takes_bool) {
-  ctx.allow_attributes({});
+  binary::allow_elementwise_attributes(ctx, false);
   ctx.require_inputs(2, 2);
   binary::require_same_dtype(ctx, 0, 1);
-  binary::require_known_shape(ctx, 0);
-  binary::require_known_shape(ctx, 1);
-  const Shape y = binary::broadcast_or_fail(ctx, ctx.input(0).shape, ctx.input(1).shape);
+  BinaryPlan plan = binary::make_elementwise_plan(ctx);
   if (takes_bool && ctx.input(0).dtype == DType::kBool) {
-    return make_compare_kernel<std::uint8_t, BoolEqualOp>(ctx, y);
+    return make_compare_kernel<std::uint8_t, BoolEqualOp>(ctx, std::move(plan));
   }
-  return binary::dispatch(ctx, 0, binary::NumericTypes{},
-                          [&](auto tag) { return make_compare_kernel<decltype(tag), Op>(ctx, y); });
+  return binary::dispatch(ctx, 0, binary::NumericTypes{}, [&](auto tag) {
+    return make_compare_kernel<decltype(tag), Op>(ctx, std::move(plan));
+  });
+}
+
+// And, Or, Xor: bool inputs; versions 1 and 7 differ only in the legacy broadcast attributes.
+template <typename Op>
+Prepared prepare_logical(const PrepareContext& ctx) {
+  binary::allow_elementwise_attributes(ctx, false);
+  ctx.require_inputs(2, 2);
+  ctx.require_dtype(0, {DType::kBool});
+  ctx.require_dtype(1, {DType::kBool});
+  return make_compare_kernel<std::uint8_t, Op>(ctx, binary::make_elementwise_plan(ctx));
 }
 
 struct WherePlan {
@@ -146,6 +178,15 @@ Prepared prepare_less(const PrepareContext& ctx) { return prepare_compare<LessOp
 Prepared prepare_greater(const PrepareContext& ctx) {
   return prepare_compare<GreaterOp>(ctx, false);
 }
+Prepared prepare_less_or_equal(const PrepareContext& ctx) {
+  return prepare_compare<LessOrEqualOp>(ctx, false);
+}
+Prepared prepare_greater_or_equal(const PrepareContext& ctx) {
+  return prepare_compare<GreaterOrEqualOp>(ctx, false);
+}
+Prepared prepare_and(const PrepareContext& ctx) { return prepare_logical<AndOp>(ctx); }
+Prepared prepare_or(const PrepareContext& ctx) { return prepare_logical<OrOp>(ctx); }
+Prepared prepare_xor(const PrepareContext& ctx) { return prepare_logical<XorOp>(ctx); }
 
 Prepared prepare_where(const PrepareContext& ctx) {
   ctx.allow_attributes({});

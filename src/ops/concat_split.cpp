@@ -115,12 +115,13 @@ Prepared prepare_concat(const PrepareContext& ctx) {
     ctx.allow_attributes({"axis"});
   }
   if (ctx.num_inputs() < 1) ctx.fail("needs at least one input");
-  if (!ctx.has_attr("axis")) ctx.fail("attribute 'axis' is required");
+  // Concat-1's axis is optional with default 1; from version 4 it is required.
+  if (!ctx.has_attr("axis") && ctx.opset() >= 4) ctx.fail("attribute 'axis' is required");
   const TensorInfo& first = ctx.input(0);
   const auto rank = static_cast<std::int64_t>(first.shape.size());
   if (rank == 0) ctx.fail("inputs must have rank >= 1");
   const auto axis =
-      static_cast<std::size_t>(normalize_axis(ctx, ctx.attr_int("axis", 0), rank, "axis"));
+      static_cast<std::size_t>(normalize_axis(ctx, ctx.attr_int("axis", 1), rank, "axis"));
   std::vector<TensorInfo> inputs;
   std::vector<std::int64_t> axis_dims;
   Shape out_shape = first.shape;

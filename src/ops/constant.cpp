@@ -1,7 +1,9 @@
-// Ops whose output is (mostly) known at prepare time: Constant, ConstantOfShape, Shape, Range.
+// Ops whose output is (mostly) known at prepare time: Constant, ConstantOfShape, Shape, Size,
+// EyeLike, Range.
 // ConstantOfShape's shape and Range's start/limit/delta must be constant; they are re-read on
 // every run and a value that changes the output shape is a run-time error.
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstring>
 #include <type_traits>
@@ -57,6 +59,8 @@ class ConstantOfShapeKernel final : public Kernel {
   std::uint64_t value_;  // the element's bytes
 };
 
+// Shape, Size, EyeLike: an output fixed by the input's (static) shape, written after checking
+// that the input is the tensor prepare saw.
 class ShapeKernel final : public Kernel {
  public:
   ShapeKernel(std::string tag, TensorInfo input, Tensor value)
@@ -241,6 +245,80 @@ Prepared prepare_shape(const PrepareContext& ctx) {
   const std::int64_t end = std::max(start, position("end", rank));
   const std::vector<std::int64_t> dims(x.shape.begin() + start, x.shape.begin() + end);
   Tensor value = make_tensor<std::int64_t>({end - start}, dims);
+  Prepared p;
+  p.outputs = {value.info()};
+  p.kernel = std::make_unique<ShapeKernel>(node_tag(ctx), x, std::move(value));
+  return p;
+}
+
+Prepared prepare_size(const PrepareContext& ctx) {
+  ctx.allow_attributes({});
+  ctx.require_inputs(1, 1);
+  require_static_shape(ctx, 0);
+  const TensorInfo& x = ctx.input(0);
+  Tensor value = make_tensor<std::int64_t>({}, {shape_numel(x.shape)});
+  Prepared p;
+  p.outputs = {value.info()};
+  p.kernel = std::make_unique<ShapeKernel>(node_tag(ctx), x, std::move(value));
+  return p;
+}
+
+// EyeLike: a 2-D tensor of the input's shape with ones on diagonal k (k > 0 above the main one)
+// and zeros elsewhere, of dtype `dtype` (an ONNX type code) or else the input's.
+Prepared prepare_eye_like(const PrepareContext& ctx) {
+  ctx.allow_attributes({"dtype", "k"});
+  ctx.require_inputs(1, 1);
+  require_static_shape(ctx, 0);
+  const TensorInfo& x = ctx.input(0);
+  if (x.shape.size() != 2) ctx.fail("input must be 2-D, has shape " + shape_to_string(x.shape));
+  DType dtype = x.dtype;
+  if (ctx.has_attr("dtype")) {
+    const std::int64_t code = ctx.attr_int("dtype", 0);
+    dtype = code > 0 && code <= 64 ? dtype_from_onnx(static_cast<int>(code)) : DType::kUndefined;
+  }
+  // One, as the bytes of each supported dtype.
+  std::uint64_t one = 0;
+  switch (dtype) {
+    case DType::kFloat32:
+      one = std::bit_cast<std::uint32_t>(1.0f);
+      break;
+    case DType::kFloat64:
+      one = std::bit_cast<std::uint64_t>(1.0);
+      break;
+    case DType::kFloat16:
+      one = 0x3c00;
+      break;
+    case DType::kBFloat16:
+      one = 0x3f80;
+      break;
+    case DType::kInt8:
+    case DType::kInt16:
+    case DType::kInt32:
+    case DType::kInt64:
+    case DType::kUInt8:
+    case DType::kUInt16:
+    case DType::kUInt32:
+    case DType::kUInt64:
+    case DType::kBool:
+      one = 1;
+      break;
+    default:
+      ctx.unsupported("output dtype " + std::string(dtype_name(dtype)) + " is not supported");
+  }
+  const std::int64_t k = ctx.attr_int("k", 0);
+  const std::int64_t rows = x.shape[0], cols = x.shape[1];
+  Tensor value(dtype, x.shape);
+  if (value.nbytes() > 0) std::memset(value.raw(), 0, value.nbytes());
+  const std::size_t size = dtype_size(dtype);
+  auto* bytes = static_cast<unsigned char*>(value.raw());
+  for (std::int64_t r = 0; r < rows; ++r) {
+    // Column r + k, in range; k beyond the matrix (any int64) leaves it all zeros.
+    if (k >= cols || k <= -rows) break;
+    const std::int64_t c = r + k;
+    if (c < 0) continue;
+    if (c >= cols) break;
+    std::memcpy(bytes + static_cast<std::size_t>(r * cols + c) * size, &one, size);
+  }
   Prepared p;
   p.outputs = {value.info()};
   p.kernel = std::make_unique<ShapeKernel>(node_tag(ctx), x, std::move(value));

@@ -222,8 +222,10 @@ class DnnlGemmKernel final : public Kernel {
 
 }  // namespace
 
+// Gemm-1 and Gemm-6 differ from Gemm-7 only in `broadcast`: C is broadcast to [M, N] only when it
+// is 1; otherwise C must already be [M, N] (Gemm-7 always broadcasts).
 Prepared prepare_gemm(const PrepareContext& ctx) {
-  ctx.allow_attributes({"alpha", "beta", "transA", "transB"});
+  ctx.allow_attributes({"alpha", "beta", "transA", "transB", ctx.opset() < 7 ? "broadcast" : ""});
   ctx.require_inputs(ctx.opset() >= 11 ? 2 : 3, 3);
   for (std::size_t i = 0; i < ctx.num_inputs(); ++i) {
     if (ctx.has_input(i)) ctx.require_dtype(i, {DType::kFloat32});
@@ -256,6 +258,10 @@ Prepared prepare_gemm(const PrepareContext& ctx) {
     const Shape& cs = ctx.input(2).shape;
     // Unidirectional broadcast of C to [M, N].
     if (cs.size() > 2) ctx.fail("C " + shape_to_string(cs) + " must have rank <= 2");
+    if (ctx.opset() < 7 && ctx.attr_int("broadcast", 0) == 0 && cs != Shape{g.m, g.n}) {
+      ctx.fail("C " + shape_to_string(cs) + " must be [" + std::to_string(g.m) + "," +
+               std::to_string(g.n) + "] when attribute broadcast is not set (opset < 7)");
+    }
     const std::int64_t rows = cs.size() == 2 ? cs[0] : 1;
     const std::int64_t cols = cs.empty() ? 1 : cs.back();
     if ((rows != 1 && rows != g.m) || (cols != 1 && cols != g.n)) {

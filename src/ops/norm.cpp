@@ -141,8 +141,9 @@ Prepared prepare_layer_normalization(const PrepareContext& ctx) {
 
 // y = scale[c] * (x - mean) / sqrt(var + epsilon) + B[c], statistics per (n, c) over the spatial
 // dims.
+// InstanceNormalization-1 differs from version 6 only in the legacy consumed_inputs.
 Prepared prepare_instance_normalization(const PrepareContext& ctx) {
-  ctx.allow_attributes({"epsilon"});
+  ctx.allow_attributes({"epsilon", ctx.opset() < 6 ? "consumed_inputs" : ""});
   ctx.require_inputs(3, 3);
   ctx.require_dtype(0, {DType::kFloat32, DType::kFloat64});
   const TensorInfo& x = ctx.input(0);

@@ -111,5 +111,38 @@ Prepared prepare_det(const PrepareContext& ctx);
 Prepared prepare_hann_window(const PrepareContext& ctx);
 Prepared prepare_hamming_window(const PrepareContext& ctx);
 Prepared prepare_blackman_window(const PrepareContext& ctx);
+// Elementwise and logical ops (conf-elem): unary_math.cpp, binary.cpp (Mod, BitShift),
+// compare.cpp (LessOrEqual, GreaterOrEqual, And, Or, Xor), constant.cpp (Size, EyeLike),
+// cast.cpp (CastLike)
+Prepared prepare_sin(const PrepareContext& ctx);
+Prepared prepare_cos(const PrepareContext& ctx);
+Prepared prepare_tan(const PrepareContext& ctx);
+Prepared prepare_asin(const PrepareContext& ctx);
+Prepared prepare_acos(const PrepareContext& ctx);
+Prepared prepare_atan(const PrepareContext& ctx);
+Prepared prepare_sinh(const PrepareContext& ctx);
+Prepared prepare_cosh(const PrepareContext& ctx);
+Prepared prepare_asinh(const PrepareContext& ctx);
+Prepared prepare_acosh(const PrepareContext& ctx);
+Prepared prepare_atanh(const PrepareContext& ctx);
+Prepared prepare_sign(const PrepareContext& ctx);
+Prepared prepare_floor(const PrepareContext& ctx);
+Prepared prepare_ceil(const PrepareContext& ctx);
+Prepared prepare_round(const PrepareContext& ctx);
+Prepared prepare_celu(const PrepareContext& ctx);
+Prepared prepare_thresholded_relu(const PrepareContext& ctx);
+Prepared prepare_shrink(const PrepareContext& ctx);
+Prepared prepare_is_nan(const PrepareContext& ctx);
+Prepared prepare_is_inf(const PrepareContext& ctx);
+Prepared prepare_mod(const PrepareContext& ctx);
+Prepared prepare_bit_shift(const PrepareContext& ctx);
+Prepared prepare_less_or_equal(const PrepareContext& ctx);
+Prepared prepare_greater_or_equal(const PrepareContext& ctx);
+Prepared prepare_and(const PrepareContext& ctx);
+Prepared prepare_or(const PrepareContext& ctx);
+Prepared prepare_xor(const PrepareContext& ctx);
+Prepared prepare_size(const PrepareContext& ctx);
+Prepared prepare_eye_like(const PrepareContext& ctx);
+Prepared prepare_cast_like(const PrepareContext& ctx);
 
 }  // namespace dnnfi

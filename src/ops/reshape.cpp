@@ -218,7 +218,32 @@ Prepared prepare_flatten(const PrepareContext& ctx) {
   return make_reshape_like(ctx, {outer, inner}, ShapeRule::kNone, 0, false);
 }
 
+namespace {
+
+// Reshape-1: the new shape is the attribute `shape` (same rules as the later shape input without
+// allowzero: 0 copies the input dim, one -1 is inferred), plus the legacy consumed_inputs.
+Prepared prepare_reshape_v1(const PrepareContext& ctx) {
+  ctx.allow_attributes({"consumed_inputs", "shape"});
+  ctx.require_inputs(1, 1);
+  require_static_shape(ctx, 0);
+  if (!ctx.has_attr("shape")) ctx.fail("attribute 'shape' is required");
+  const std::vector<std::int64_t> shape = ctx.attr_ints("shape");
+  Shape out_shape;
+  const std::string err = resolve_reshape(
+      ctx.input(0).shape, static_cast<std::int64_t>(shape.size()),
+      [&](std::int64_t i) { return shape[static_cast<std::size_t>(i)]; }, false,
+      [&](std::int64_t, std::int64_t d) { out_shape.push_back(d); });
+  if (!err.empty()) {
+    ctx.fail("cannot reshape " + shape_to_string(ctx.input(0).shape) + " to " +
+             dims_to_string(shape) + ": " + err);
+  }
+  return make_reshape_like(ctx, std::move(out_shape), ShapeRule::kNone, 0, false);
+}
+
+}  // namespace
+
 Prepared prepare_reshape(const PrepareContext& ctx) {
+  if (ctx.opset() < 5) return prepare_reshape_v1(ctx);
   ctx.allow_attributes({"allowzero"});
   ctx.require_inputs(2, 2);
   require_static_shape(ctx, 0);

@@ -1,6 +1,7 @@
 // Elementwise unary ops and activations: Relu, LeakyRelu, Sigmoid, Tanh, HardSigmoid, HardSwish,
 // Elu, Selu, Softplus, Sqrt, Exp, Log, Neg, Abs, Erf, Reciprocal, Not, Identity and Dropout
-// (inference). Clip is in clip.cpp, Cast in cast.cpp.
+// (inference). Clip is in clip.cpp, Cast in cast.cpp. The version-1 forms of the ops that had one
+// take the legacy `consumed_inputs` attribute (unary::legacy_consumed_inputs).
 //
 // Each math op is a small struct (see unary_common.h): `ref<T>(x)` is the definition, written
 // with the C++ library functions (the reference implementation, also used for float64 and
@@ -237,27 +238,27 @@ Prepared prepare_copy(const PrepareContext& ctx) {
 }  // namespace
 
 Prepared prepare_relu(const PrepareContext& ctx) {
-  ctx.allow_attributes({});
+  ctx.allow_attributes({unary::legacy_consumed_inputs(ctx)});
   return prepare_map(ctx, ReluOp{});
 }
 
 Prepared prepare_leaky_relu(const PrepareContext& ctx) {
-  ctx.allow_attributes({"alpha"});
+  ctx.allow_attributes({"alpha", unary::legacy_consumed_inputs(ctx)});
   return prepare_map(ctx, LeakyReluOp{ctx.attr_float("alpha", 0.01f)});
 }
 
 Prepared prepare_sigmoid(const PrepareContext& ctx) {
-  ctx.allow_attributes({});
+  ctx.allow_attributes({unary::legacy_consumed_inputs(ctx)});
   return prepare_map(ctx, SigmoidOp{});
 }
 
 Prepared prepare_tanh(const PrepareContext& ctx) {
-  ctx.allow_attributes({});
+  ctx.allow_attributes({unary::legacy_consumed_inputs(ctx)});
   return prepare_map(ctx, TanhOp{});
 }
 
 Prepared prepare_hard_sigmoid(const PrepareContext& ctx) {
-  ctx.allow_attributes({"alpha", "beta"});
+  ctx.allow_attributes({"alpha", "beta", unary::legacy_consumed_inputs(ctx)});
   return prepare_map(ctx,
                      HardSigmoidOp{ctx.attr_float("alpha", 0.2f), ctx.attr_float("beta", 0.5f)});
 }
@@ -268,15 +269,17 @@ Prepared prepare_hard_swish(const PrepareContext& ctx) {
 }
 
 Prepared prepare_elu(const PrepareContext& ctx) {
-  ctx.allow_attributes({"alpha"});
+  ctx.allow_attributes({"alpha", unary::legacy_consumed_inputs(ctx)});
   return prepare_map(ctx, EluOp{ctx.attr_float("alpha", 1.0f)});
 }
 
 Prepared prepare_selu(const PrepareContext& ctx) {
-  ctx.allow_attributes({"alpha", "gamma"});
-  // The spec's defaults, as float attributes.
-  return prepare_map(ctx, SeluOp{ctx.attr_float("alpha", 1.67326319217681884765625f),
-                                 ctx.attr_float("gamma", 1.05070102214813232421875f)});
+  ctx.allow_attributes({"alpha", "gamma", unary::legacy_consumed_inputs(ctx)});
+  // The spec's defaults, as float attributes; Selu-1 had rounded ones (1.6732, 1.0507).
+  const bool v1 = ctx.opset() < 6;
+  return prepare_map(ctx,
+                     SeluOp{ctx.attr_float("alpha", v1 ? 1.6732f : 1.67326319217681884765625f),
+                            ctx.attr_float("gamma", v1 ? 1.0507f : 1.05070102214813232421875f)});
 }
 
 Prepared prepare_softplus(const PrepareContext& ctx) {
@@ -285,27 +288,27 @@ Prepared prepare_softplus(const PrepareContext& ctx) {
 }
 
 Prepared prepare_sqrt(const PrepareContext& ctx) {
-  ctx.allow_attributes({});
+  ctx.allow_attributes({unary::legacy_consumed_inputs(ctx)});
   return prepare_map(ctx, SqrtOp{});
 }
 
 Prepared prepare_exp(const PrepareContext& ctx) {
-  ctx.allow_attributes({});
+  ctx.allow_attributes({unary::legacy_consumed_inputs(ctx)});
   return prepare_map(ctx, ExpOp{});
 }
 
 Prepared prepare_log(const PrepareContext& ctx) {
-  ctx.allow_attributes({});
+  ctx.allow_attributes({unary::legacy_consumed_inputs(ctx)});
   return prepare_map(ctx, LogOp{});
 }
 
 Prepared prepare_neg(const PrepareContext& ctx) {
-  ctx.allow_attributes({});
+  ctx.allow_attributes({unary::legacy_consumed_inputs(ctx)});
   return prepare_map(ctx, NegOp{});
 }
 
 Prepared prepare_abs(const PrepareContext& ctx) {
-  ctx.allow_attributes({});
+  ctx.allow_attributes({unary::legacy_consumed_inputs(ctx)});
   return prepare_map(ctx, AbsOp{});
 }
 
@@ -315,7 +318,7 @@ Prepared prepare_erf(const PrepareContext& ctx) {
 }
 
 Prepared prepare_reciprocal(const PrepareContext& ctx) {
-  ctx.allow_attributes({});
+  ctx.allow_attributes({unary::legacy_consumed_inputs(ctx)});
   return prepare_map(ctx, ReciprocalOp{});
 }
 
@@ -350,8 +353,16 @@ Prepared prepare_identity(const PrepareContext& ctx) {
 // zeros; the spec describes the inference mask as all ones, which is what is produced here.)
 // Opset 12 moved ratio and training_mode to optional inputs: ratio is ignored in inference, and
 // training_mode must be a constant false, since random dropout would make runs irreproducible.
+// Versions 1 and 6 have `is_test`: only is_test = 1 (Y = X) is inference; version 1 also has the
+// legacy in-place hint `consumed_inputs`, which does not change the result.
 Prepared prepare_dropout(const PrepareContext& ctx) {
-  if (ctx.opset() < 12) {
+  if (ctx.opset() < 7) {
+    ctx.allow_attributes({"ratio", "is_test", unary::legacy_consumed_inputs(ctx)});
+    ctx.require_inputs(1, 1);
+    if (ctx.attr_int("is_test", 0) == 0) {
+      ctx.unsupported("is_test=0 (training mode, random dropout) is not supported; only is_test=1");
+    }
+  } else if (ctx.opset() < 12) {
     ctx.allow_attributes({"ratio"});
     ctx.require_inputs(1, 1);
   } else {

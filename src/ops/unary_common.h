@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <cstring>
 #include <string>
+#include <string_view>
 #include <type_traits>
 
 #include "core/dtype.h"
@@ -282,6 +283,13 @@ Status run_unary(const Op& op, bool reference, const Tensor& x, Tensor& y) {
   }
   // Unreachable: prepare rejected the dtype.
   return Status::error("unsupported dtype " + std::string(dtype_name(x.dtype())));
+}
+
+// For allow_attributes: "consumed_inputs" below opset 6, else "" (which allows nothing). The
+// version-1 forms of many ops (Relu, Add, BatchNormalization...) carry this legacy in-place
+// optimisation hint; it never changes the result, so it is accepted and ignored.
+inline std::string_view legacy_consumed_inputs(const PrepareContext& ctx) {
+  return ctx.opset() < 6 ? "consumed_inputs" : "";
 }
 
 inline void require_single_output(const PrepareContext& ctx) {

@@ -1,4 +1,5 @@
-// Variadic elementwise ops with numpy broadcasting (opset >= 8): Sum, Mean, Min, Max.
+// Variadic elementwise ops: Sum, Mean, Min, Max, with numpy broadcasting from opset 8 and inputs
+// of one shape before.
 // The output is folded left to right, y = in0 op in1, then y = y op in_k in place — the order of
 // ONNX Runtime, so float sums round the same way. Mean multiplies the sum by 1/n (in T), fused
 // into the last step. Min and Max propagate NaN (numpy, PyTorch and ONNX Runtime >= 1.19 do).
@@ -90,15 +91,25 @@ Prepared make_variadic_kernel(const PrepareContext& ctx, const Shape& y_shape, b
   return p;
 }
 
+// Versions 1 and 6 (before opset 8) take inputs of one shape only, and version 1 the legacy
+// in-place hint `consumed_inputs`, which does not change the result.
 template <typename Op, typename Types>
 Prepared prepare_variadic(const PrepareContext& ctx, Types types, bool mean) {
-  ctx.allow_attributes({});
+  if (ctx.opset() < 6) {
+    ctx.allow_attributes({"consumed_inputs"});
+  } else {
+    ctx.allow_attributes({});
+  }
   if (ctx.num_inputs() < 1) ctx.fail("expects at least 1 input, has 0");
   binary::require_known_shape(ctx, 0);
   Shape y = ctx.input(0).shape;
   for (std::size_t i = 1; i < ctx.num_inputs(); ++i) {
     binary::require_same_dtype(ctx, 0, i);
     binary::require_known_shape(ctx, i);
+    if (ctx.opset() < 8 && ctx.input(i).shape != y) {
+      ctx.fail("input " + std::to_string(i) + " has shape " + shape_to_string(ctx.input(i).shape) +
+               ", input 0 " + shape_to_string(y) + " (no broadcasting before opset 8)");
+    }
     y = binary::broadcast_or_fail(ctx, y, ctx.input(i).shape);
   }
   return binary::dispatch(ctx, 0, types, [&](auto tag) {
