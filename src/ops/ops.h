@@ -91,4 +91,17 @@ Prepared prepare_argmax(const PrepareContext& ctx);
 Prepared prepare_layer_normalization(const PrepareContext& ctx);
 Prepared prepare_instance_normalization(const PrepareContext& ctx);
 
+// Quantization (quantize.cpp, qlinear_conv.cpp, qlinear_matmul.cpp, qlinear_contrib.cpp):
+// int8 / uint8 models, QDQ and QOperator formats (docs/quantized.md)
+Prepared prepare_quantize_linear(const PrepareContext& ctx);
+Prepared prepare_dequantize_linear(const PrepareContext& ctx);
+Prepared prepare_dynamic_quantize_linear(const PrepareContext& ctx);
+Prepared prepare_conv_integer(const PrepareContext& ctx);
+Prepared prepare_qlinear_conv(const PrepareContext& ctx);
+Prepared prepare_matmul_integer(const PrepareContext& ctx);
+Prepared prepare_qlinear_matmul(const PrepareContext& ctx);
+Prepared prepare_qlinear_add(const PrepareContext& ctx);
+Prepared prepare_qlinear_mul(const PrepareContext& ctx);
+Prepared prepare_qlinear_global_average_pool(const PrepareContext& ctx);
+
 }  // namespace dnnfi

@@ -90,6 +90,19 @@ const OpRow kOpTable[] = {
     {"", "Unsqueeze", 1, prepare_unsqueeze},
     {"", "Upsample", 7, prepare_upsample},
     {"", "Where", 9, prepare_where},
+    // quantization: int8 / uint8 models (quantize.cpp, qlinear_*.cpp; docs/quantized.md)
+    {"", "QuantizeLinear", 10, prepare_quantize_linear},
+    {"", "QuantizeLinear", 13, prepare_quantize_linear},
+    {"", "DequantizeLinear", 10, prepare_dequantize_linear},
+    {"", "DequantizeLinear", 13, prepare_dequantize_linear},
+    {"", "DynamicQuantizeLinear", 11, prepare_dynamic_quantize_linear},
+    {"", "ConvInteger", 10, prepare_conv_integer},
+    {"", "QLinearConv", 10, prepare_qlinear_conv},
+    {"", "MatMulInteger", 10, prepare_matmul_integer},
+    {"", "QLinearMatMul", 10, prepare_qlinear_matmul},
+    {"com.microsoft", "QLinearAdd", 1, prepare_qlinear_add},
+    {"com.microsoft", "QLinearMul", 1, prepare_qlinear_mul},
+    {"com.microsoft", "QLinearGlobalAveragePool", 1, prepare_qlinear_global_average_pool},
 };
 
 }  // namespace
