@@ -103,5 +103,8 @@ Prepared prepare_qlinear_matmul(const PrepareContext& ctx);
 Prepared prepare_qlinear_add(const PrepareContext& ctx);
 Prepared prepare_qlinear_mul(const PrepareContext& ctx);
 Prepared prepare_qlinear_global_average_pool(const PrepareContext& ctx);
+Prepared prepare_qgemm(const PrepareContext& ctx);
+// MaxPool on int8 / uint8 (quant_pool.cpp); prepare_max_pool calls it for 8-bit inputs.
+Prepared prepare_max_pool_8bit(const PrepareContext& ctx);
 
 }  // namespace dnnfi

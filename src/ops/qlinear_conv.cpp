@@ -118,7 +118,7 @@ QConvGeom qconv_geometry(const PrepareContext& ctx, bool qlinear, Shape& ys) {
     ctx.fail("attribute 'kernel_shape' does not match the weights " + shape_to_string(ws));
   }
   // Zero points: x per-tensor; w per-tensor or one per output channel.
-  const std::size_t xzi = qlinear ? 2 : 2, wzi = qlinear ? 5 : 3;
+  const std::size_t xzi = 2, wzi = qlinear ? 5 : 3;
   if (ctx.has_input(xzi)) {
     if (ctx.input(xzi).dtype != g.x_dtype) ctx.fail("x_zero_point must have the dtype of x");
     if (!quant::is_per_tensor(ctx.input(xzi))) ctx.unsupported("x_zero_point must be a scalar");
@@ -157,8 +157,8 @@ QConvGeom qconv_geometry(const PrepareContext& ctx, bool qlinear, Shape& ys) {
       g.has_bias = true;
     }
   }
-  g.w3 = to_window3(resolve_window(ctx, Shape(xs.begin() + 2, xs.end()), kernel, false, true));
   const Window w = resolve_window(ctx, Shape(xs.begin() + 2, xs.end()), kernel, false, true);
+  g.w3 = to_window3(w);
   ys = {g.batch, g.out_channels};
   ys.insert(ys.end(), w.out.begin(), w.out.end());
   return g;

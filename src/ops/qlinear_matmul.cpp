@@ -9,8 +9,15 @@
 // a's parameters are per-tensor or one per row (M), b's per-tensor or one per column (N). The
 // accumulator is int64 wrapped to int32 (ONNX Runtime's int32 arithmetic without UB). Reference
 // kernel only (see qlinear_conv.cpp on oneDNN).
+//
+// QGemm (com.microsoft, what ONNX Runtime fuses DequantizeLinear -> Gemm -> QuantizeLinear into):
+// 2-D A [M, K] (or transA), B [K, N] (or transB), optional int32 bias C (scalar, [N], [1, N] or
+// [M, N]) added to the accumulator, M[j] = alpha * a_scale * b_scale[j] (/ y_scale). With
+// y_zero_point the output is requantized like QLinearMatMul; without it (and without y_scale)
+// the output is float32 acc * M[j] (ONNX Runtime's qgemm.cc).
 #include <cstdint>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "ops/ops.h"
@@ -162,7 +169,124 @@ auto dispatch_ab(DType a, DType b) {
                             : &F<std::int8_t, std::int8_t>::run;
 }
 
+struct QGemmGeom {
+  std::int64_t m = 0, k = 0, n = 0;
+  bool trans_a = false, trans_b = false;
+  float alpha = 1.0f;
+  // Bias C: 0 none, else its strides along M and N (0 = broadcast).
+  bool has_bias = false;
+  std::int64_t bias_stride_m = 0, bias_stride_n = 0;
+  DType a_dtype = DType::kUInt8, b_dtype = DType::kInt8, y_dtype = DType::kFloat32;
+};
+
+template <typename A, typename B, typename Y>
+Status run_qgemm(const QGemmGeom& g, std::span<const Tensor* const> in,
+                 std::span<Tensor* const> out) {
+  const A* a = in[0]->data<A>();
+  const B* b = in[3]->data<B>();
+  const std::int32_t az = quant::zero_point_at(in[2], 0);
+  const float a_scale = quant::scale_at(in[1], 0);
+  const Tensor* b_scale = in[4];
+  const Tensor* bzp = in[5];
+  const std::int32_t* bias = g.has_bias ? in[6]->data<std::int32_t>() : nullptr;
+  const bool requant = !std::is_same_v<Y, float>;
+  const float y_scale = requant ? quant::scale_at(in[7], 0) : 1.0f;
+  const std::int32_t yzp = requant ? quant::zero_point_at(in[8], 0) : 0;
+  Y* y = out[0]->data<Y>();
+  for (std::int64_t i = 0; i < g.m; ++i) {
+    for (std::int64_t j = 0; j < g.n; ++j) {
+      const std::int32_t bz = quant::zero_point_at(bzp, j);
+      std::int64_t acc = 0;
+      for (std::int64_t k = 0; k < g.k; ++k) {
+        const std::int32_t av = g.trans_a ? a[k * g.m + i] : a[i * g.k + k];
+        const std::int32_t bv = g.trans_b ? b[j * g.k + k] : b[k * g.n + j];
+        acc += static_cast<std::int64_t>(av - az) * (bv - bz);
+      }
+      if (bias != nullptr) acc += bias[i * g.bias_stride_m + j * g.bias_stride_n];
+      float multiplier = g.alpha * a_scale * quant::scale_at(b_scale, j);
+      if (requant) multiplier /= y_scale;
+      const float v = static_cast<float>(wrap_int32(acc)) * multiplier;
+      if constexpr (std::is_same_v<Y, float>) {
+        y[i * g.n + j] = v;
+      } else {
+        y[i * g.n + j] = static_cast<Y>(quant::round_saturate_to<Y>(v, yzp));
+      }
+    }
+  }
+  return Status::ok();
+}
+
+template <typename A, typename B>
+struct QGemmFn {
+  static Status run(const QGemmGeom& g, std::span<const Tensor* const> in,
+                    std::span<Tensor* const> out) {
+    if (g.y_dtype == DType::kUInt8) return run_qgemm<A, B, std::uint8_t>(g, in, out);
+    if (g.y_dtype == DType::kInt8) return run_qgemm<A, B, std::int8_t>(g, in, out);
+    return run_qgemm<A, B, float>(g, in, out);
+  }
+};
+
 }  // namespace
+
+Prepared prepare_qgemm(const PrepareContext& ctx) {
+  ctx.allow_attributes({"alpha", "transA", "transB"});
+  ctx.require_inputs(6, 9);
+  ctx.require_dtype(0, {DType::kInt8, DType::kUInt8});
+  ctx.require_dtype(3, {DType::kInt8, DType::kUInt8});
+  QGemmGeom g;
+  g.a_dtype = ctx.input(0).dtype;
+  g.b_dtype = ctx.input(3).dtype;
+  g.trans_a = ctx.attr_int("transA", 0) != 0;
+  g.trans_b = ctx.attr_int("transB", 0) != 0;
+  g.alpha = ctx.attr_float("alpha", 1.0f);
+  const Shape& as = ctx.input(0).shape;
+  const Shape& bs = ctx.input(3).shape;
+  if (as.size() != 2 || bs.size() != 2) {
+    ctx.fail("A " + shape_to_string(as) + " and B " + shape_to_string(bs) + " must be 2-D");
+  }
+  g.m = g.trans_a ? as[1] : as[0];
+  g.k = g.trans_a ? as[0] : as[1];
+  g.n = g.trans_b ? bs[0] : bs[1];
+  if ((g.trans_b ? bs[1] : bs[0]) != g.k) {
+    ctx.fail("inner dims differ: " + shape_to_string(as) + " x " + shape_to_string(bs));
+  }
+  quant::require_scalar_scale(ctx, 1, "a_scale");
+  quant::require_scalar_zero_point(ctx, 2, g.a_dtype, "a_zero_point");
+  ctx.require_dtype(4, {DType::kFloat32});
+  require_vector_param(ctx, 4, g.n, "b_scale");
+  if (ctx.input(5).dtype != g.b_dtype) ctx.fail("b_zero_point must have the dtype of B");
+  require_vector_param(ctx, 5, g.n, "b_zero_point");
+  if (ctx.has_input(6)) {
+    ctx.require_dtype(6, {DType::kInt32});
+    const Shape& cs = ctx.input(6).shape;
+    g.has_bias = true;
+    if (shape_numel(cs) == 1) {
+      g.bias_stride_m = g.bias_stride_n = 0;
+    } else if (cs == Shape{g.n} || cs == Shape{1, g.n}) {
+      g.bias_stride_n = 1;
+    } else if (cs == Shape{g.m, g.n}) {
+      g.bias_stride_m = g.n;
+      g.bias_stride_n = 1;
+    } else {
+      ctx.unsupported("bias C " + shape_to_string(cs) + " (scalar, [N], [1, N] or [M, N])");
+    }
+  }
+  const bool has_y_scale = ctx.has_input(7), has_y_zp = ctx.has_input(8);
+  if (has_y_scale != has_y_zp) ctx.unsupported("y_scale and y_zero_point must come together");
+  if (has_y_zp) {
+    quant::require_scalar_scale(ctx, 7, "y_scale");
+    ctx.require_dtype(8, {DType::kInt8, DType::kUInt8});
+    quant::require_scalar_zero_point(ctx, 8, ctx.input(8).dtype, "y_zero_point");
+    g.y_dtype = ctx.input(8).dtype;
+  }
+  const auto fn = dispatch_ab<QGemmFn>(g.a_dtype, g.b_dtype);
+  Prepared p;
+  p.outputs = {{g.y_dtype, {g.m, g.n}}};
+  p.kernel = make_kernel([g, fn](std::span<const Tensor* const> in, std::span<Tensor* const> out) {
+    return fn(g, in, out);
+  });
+  return p;
+}
 
 Prepared prepare_matmul_integer(const PrepareContext& ctx) {
   ctx.allow_attributes({});

@@ -103,6 +103,7 @@ const OpRow kOpTable[] = {
     {"com.microsoft", "QLinearAdd", 1, prepare_qlinear_add},
     {"com.microsoft", "QLinearMul", 1, prepare_qlinear_mul},
     {"com.microsoft", "QLinearGlobalAveragePool", 1, prepare_qlinear_global_average_pool},
+    {"com.microsoft", "QGemm", 1, prepare_qgemm},
 };
 
 }  // namespace
