@@ -151,8 +151,9 @@ Prepared prepare_quantize_linear(const PrepareContext& ctx) {
   Prepared p;
   p.outputs = {{out, ctx.input(0).shape}};
   p.kernel = make_kernel([sp, out](std::span<const Tensor* const> in, std::span<Tensor* const> o) {
-    if (out == DType::kInt8) return quantize_linear<std::int8_t>(sp, *in[0], *in[1], in[2], *o[0]);
-    return quantize_linear<std::uint8_t>(sp, *in[0], *in[1], in[2], *o[0]);
+    const Tensor* zp = in.size() > 2 ? in[2] : nullptr;
+    if (out == DType::kInt8) return quantize_linear<std::int8_t>(sp, *in[0], *in[1], zp, *o[0]);
+    return quantize_linear<std::uint8_t>(sp, *in[0], *in[1], zp, *o[0]);
   });
   return p;
 }
@@ -171,9 +172,10 @@ Prepared prepare_dequantize_linear(const PrepareContext& ctx) {
   Prepared p;
   p.outputs = {{DType::kFloat32, ctx.input(0).shape}};
   p.kernel = make_kernel([sp, in](std::span<const Tensor* const> i, std::span<Tensor* const> o) {
-    if (in == DType::kInt8) return dequantize_linear<std::int8_t>(sp, *i[0], *i[1], i[2], *o[0]);
-    if (in == DType::kUInt8) return dequantize_linear<std::uint8_t>(sp, *i[0], *i[1], i[2], *o[0]);
-    return dequantize_linear<std::int32_t>(sp, *i[0], *i[1], i[2], *o[0]);
+    const Tensor* zp = i.size() > 2 ? i[2] : nullptr;
+    if (in == DType::kInt8) return dequantize_linear<std::int8_t>(sp, *i[0], *i[1], zp, *o[0]);
+    if (in == DType::kUInt8) return dequantize_linear<std::uint8_t>(sp, *i[0], *i[1], zp, *o[0]);
+    return dequantize_linear<std::int32_t>(sp, *i[0], *i[1], zp, *o[0]);
   });
   return p;
 }
