@@ -18,16 +18,20 @@
 
 namespace dnnfi::quant {
 
-// v rounded half to even (the default FP environment: nothing here changes the rounding mode),
-// plus zero_point, saturated to [lo, hi]. NaN -> zero_point (saturated).
+// v rounded half to even, plus zero_point, saturated to [lo, hi]; NaN -> zero_point (saturated).
+// v is clamped first to [lo - zero_point, hi - zero_point] (integers, so clamping and rounding
+// commute), then rounded with MLAS's magic-number trick: for |v| < 2^22, (v + 1.5 * 2^23) - 1.5 *
+// 2^23 is v rounded to an integer in the current rounding mode, which nothing in this program
+// changes from round-to-nearest-even. (This file is never compiled with -ffast-math, which could
+// fold the two additions away.)
 inline std::int32_t round_saturate(float v, std::int32_t zero_point, std::int32_t lo,
                                    std::int32_t hi) {
-  float r = std::nearbyint(v);
-  if (!(r == r)) r = 0.0f;
-  // Clamp before the conversion to int so that huge values and +-Inf are not UB.
   const float flo = static_cast<float>(lo - zero_point), fhi = static_cast<float>(hi - zero_point);
-  if (r < flo) r = flo;
-  if (r > fhi) r = fhi;
+  if (!(v == v)) v = 0.0f;
+  v = v < flo ? flo : v;
+  v = v > fhi ? fhi : v;
+  constexpr float kMagic = 12582912.0f;  // 1.5 * 2^23
+  const float r = (v + kMagic) - kMagic;
   return static_cast<std::int32_t>(r) + zero_point;
 }
 

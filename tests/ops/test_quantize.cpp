@@ -7,9 +7,11 @@
 // "MaxPool" (int8 / uint8)
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <random>
 #include <vector>
 
 #include "common/op_runner.h"
@@ -234,6 +236,65 @@ TEST(QLinearConv, LoadTimeErrors) {
   call = qlinear_conv_call();
   call.inputs[5] = u8({}, {0});  // w_zero_point dtype differs from w
   EXPECT_THROW(run_op(call), NodeError);
+}
+
+template <typename T>
+Tensor random_int(Shape shape, std::mt19937& gen) {
+  Tensor t(dtype_of<T>(), std::move(shape));
+  std::uniform_int_distribution<int> d(std::numeric_limits<T>::lowest(),
+                                       std::numeric_limits<T>::max());
+  for (std::int64_t i = 0; i < t.numel(); ++i) t.data<T>()[i] = static_cast<T>(d(gen));
+  return t;
+}
+
+// The im2col kernel against the direct reference loops, bit for bit (run_both), on random data
+// over 1-D, 2-D and 3-D geometries with groups, strides, dilations, pads, per-channel weight
+// zero points and both signednesses.
+TEST(QLinearConv, OptimisedMatchesReferenceOnRandomInputs) {
+  std::mt19937 gen(7);
+  struct Geometry {
+    Shape x, w;
+    std::int64_t group;
+    std::vector<std::int64_t> strides, pads, dilations;
+  };
+  const Geometry geometries[] = {
+      {{2, 6, 9, 7}, {8, 3, 3, 2}, 2, {2, 1}, {1, 0, 1, 1}, {1, 2}},
+      {{1, 4, 11}, {6, 4, 3}, 1, {1}, {2, 1}, {2}},
+      {{1, 3, 4, 5, 6}, {3, 1, 2, 3, 2}, 3, {1, 2, 1}, {0, 1, 1, 1, 0, 0}, {1, 1, 2}},
+      {{1, 16, 5, 5}, {16, 1, 3, 3}, 16, {1, 1}, {1, 1, 1, 1}, {1, 1}},  // depthwise
+  };
+  for (const Geometry& geo : geometries) {
+    for (bool signed_x : {false, true}) {
+      SCOPED_TRACE(shape_to_string(geo.x) + (signed_x ? " int8 x" : " uint8 x"));
+      const std::int64_t m = geo.w[0];
+      OpCall call;
+      call.op_type = "QLinearConv";
+      call.opset = 10;
+      call.attributes = {{"group", attr_int(geo.group)},
+                         {"strides", attr_ints(geo.strides)},
+                         {"pads", attr_ints(geo.pads)},
+                         {"dilations", attr_ints(geo.dilations)}};
+      Tensor x = signed_x ? random_int<I8>(geo.x, gen) : random_int<U8>(geo.x, gen);
+      Tensor xzp = signed_x ? random_int<I8>({}, gen) : random_int<U8>({}, gen);
+      Tensor w = signed_x ? random_int<U8>(geo.w, gen) : random_int<I8>(geo.w, gen);
+      Tensor wzp = signed_x ? random_int<U8>({m}, gen) : random_int<I8>({m}, gen);
+      Tensor w_scale = test::random_tensor({m}, 3, 0.001f, 0.01f);
+      Tensor bias = random_int<std::int32_t>({m}, gen);
+      for (std::int64_t i = 0; i < m; ++i) bias.data<std::int32_t>()[i] >>= 20;
+      call.inputs = {x,   scalar_f32(0.02f), xzp,           w,   w_scale,
+                     wzp, scalar_f32(0.05f), u8({}, {100}), bias};
+      const Tensor y = run_both(call);
+      // Not a degenerate case: the outputs spread over the range.
+      const std::vector<U8> v = values<U8>(y);
+      EXPECT_GT(*std::max_element(v.begin(), v.end()) - *std::min_element(v.begin(), v.end()), 50);
+      OpCall integer;
+      integer.op_type = "ConvInteger";
+      integer.opset = 10;
+      integer.attributes = call.attributes;
+      integer.inputs = {x, w, xzp, wzp};
+      run_both(integer);
+    }
+  }
 }
 
 TEST(ConvInteger, HandComputed) {
