@@ -97,6 +97,7 @@ Status quantize_linear(const AxisSplit& sp, const Tensor& x, const Tensor& scale
       const float s = quant::scale_at(&scale, c);
       const std::int32_t z = quant::zero_point_at(zp, c);
       const std::int64_t base = (o * sp.channels + c) * sp.inner;
+#pragma omp simd
       for (std::int64_t i = 0; i < sp.inner; ++i) {
         yp[base + i] = static_cast<Q>(quant::round_saturate_to<Q>(xp[base + i] / s, z));
       }
