@@ -293,14 +293,19 @@ Status run_qlinear_conv(const QConvGeom& g, std::span<const Tensor* const> in,
   const float x_scale = quant::scale_at(in[1], 0), y_scale = quant::scale_at(in[6], 0);
   const std::int32_t yzp = quant::zero_point_at(in.size() > 7 ? in[7] : nullptr, 0);
   const std::int32_t* bias = g.has_bias ? in[8]->data<std::int32_t>() : nullptr;
-  const Tensor* w_scale = in[4];
+  // One fp32 multiplier per output channel, computed once per run (the same operations as per
+  // element, so the same values).
+  auto* multiplier = static_cast<float*>(dnnl_util::thread_scratch(
+      dnnl_util::Scratch::kWeights, static_cast<std::size_t>(g.out_channels) * sizeof(float)));
+  if (multiplier == nullptr) return Status::error("out of memory");
+  for (std::int64_t m = 0; m < g.out_channels; ++m) {
+    multiplier[m] = x_scale * quant::scale_at(in[4], m) / y_scale;
+  }
   return conv_integer_any(
       g, in[0]->data<X>(), quant::zero_point_at(in[2], 0), in[3]->data<W>(), in[5],
       [&](std::int64_t plane, std::int64_t m, std::int64_t i, std::int64_t acc) {
         if (bias != nullptr) acc += bias[m];
-        // The same fp32 operations for every element of channel m (the compiler may hoist them).
-        const float multiplier = x_scale * quant::scale_at(w_scale, m) / y_scale;
-        const float v = static_cast<float>(wrap_int32(acc)) * multiplier;
+        const float v = static_cast<float>(wrap_int32(acc)) * multiplier[m];
         y[plane * out_size + i] = static_cast<Y>(quant::round_saturate_to<Y>(v, yzp));
       });
 }
