@@ -16,6 +16,7 @@
 
 #include "common/op_runner.h"
 #include "core/error.h"
+#include "ops/kernel_harness.h"
 #include "ops/onnx_node_case.h"
 
 namespace dnnfi {
@@ -295,6 +296,25 @@ TEST(QLinearConv, OptimisedMatchesReferenceOnRandomInputs) {
       run_both(integer);
     }
   }
+}
+
+// The optimised kernel keeps its im2col columns and accumulators in per-thread scratch: one
+// prepared kernel run from several threads at once gives the same bits every time.
+TEST(QLinearConv, DeterministicUnderConcurrency) {
+  std::mt19937 gen(11);
+  OpCall call;
+  call.op_type = "QLinearConv";
+  call.opset = 10;
+  call.attributes = {{"pads", attr_ints({1, 1, 1, 1})}};
+  call.inputs = {random_int<U8>({2, 8, 12, 12}, gen),
+                 scalar_f32(0.02f),
+                 u8({}, {128}),
+                 random_int<I8>({16, 8, 3, 3}, gen),
+                 f32({16}, std::vector<float>(16, 0.004f)),
+                 i8({16}, std::vector<I8>(16, 0)),
+                 scalar_f32(0.05f),
+                 u8({}, {100})};
+  test::expect_deterministic_concurrent(call);
 }
 
 TEST(ConvInteger, HandComputed) {
