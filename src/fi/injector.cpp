@@ -490,9 +490,12 @@ TrialResult Injector::run_trial(const GoldenRun& golden, std::span<const Fault> 
     }
     if (ns < n_nodes) {
       compute_needed(ns);
-      // 3. From the next superlayer to the output.
+      // 3. From the next superlayer to the output. Through compute_needed: a faulty weight may
+      // feed a node folded at prepare time (a QDQ model's weight DequantizeLinear) that sits
+      // before ns without being one of its ancestors (constants make no cut), and it must be
+      // recomputed before the node after ns that reads it.
       for (int n = ns + 1; n < n_nodes; ++n) {
-        if (!done[static_cast<std::size_t>(n)]) run_one(n);
+        if (!done[static_cast<std::size_t>(n)]) compute_needed(n);
       }
     } else {
       for (int n = ps + 1; n < n_nodes; ++n) {
