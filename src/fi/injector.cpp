@@ -463,8 +463,11 @@ TrialResult Injector::run_trial(const GoldenRun& golden, std::span<const Fault> 
     // 1. From the input up to the previous superlayer.
     for (int n = 0; n <= ps; ++n) run_one(n);
     // 2. The faulty layers and everything the next superlayer needs, memoised, depth-first.
+    // One DFS stack for the whole trial (compute_needed runs once per node after ns).
+    std::vector<std::pair<int, std::size_t>> stack;
     auto compute_needed = [&](int target) {
-      std::vector<std::pair<int, std::size_t>> stack{{target, 0}};
+      stack.clear();
+      stack.emplace_back(target, 0);
       while (!stack.empty() && status.is_ok() && !hang) {
         auto& [n, next_input] = stack.back();
         const Node& node = g.nodes[static_cast<std::size_t>(n)];
