@@ -474,8 +474,11 @@ TrialResult Injector::run_trial(const GoldenRun& golden, std::span<const Fault> 
     // 1. From the input up to the previous superlayer.
     for (int n = 0; n <= ps; ++n) run_one(n);
     // 2. The faulty layers and everything the next superlayer needs, memoised, depth-first.
+    // One DFS stack for the whole trial (compute_needed runs once per node after ns).
+    std::vector<std::pair<int, std::size_t>> stack;
     auto compute_needed = [&](int target) {
-      std::vector<std::pair<int, std::size_t>> stack{{target, 0}};
+      stack.clear();
+      stack.emplace_back(target, 0);
       while (!stack.empty() && status.is_ok() && !hang) {
         auto& [n, next_input] = stack.back();
         const Node& node = g.nodes[static_cast<std::size_t>(n)];
@@ -501,9 +504,12 @@ TrialResult Injector::run_trial(const GoldenRun& golden, std::span<const Fault> 
     }
     if (ns < n_nodes) {
       compute_needed(ns);
-      // 3. From the next superlayer to the output.
+      // 3. From the next superlayer to the output. Through compute_needed: a faulty weight may
+      // feed a node folded at prepare time (a QDQ model's weight DequantizeLinear) that sits
+      // before ns without being one of its ancestors (constants make no cut), and it must be
+      // recomputed before the node after ns that reads it.
       for (int n = ns + 1; n < n_nodes; ++n) {
-        if (!done[static_cast<std::size_t>(n)]) run_one(n);
+        if (!done[static_cast<std::size_t>(n)]) compute_needed(n);
       }
     } else {
       for (int n = ps + 1; n < n_nodes; ++n) {

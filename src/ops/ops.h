@@ -144,5 +144,20 @@ Prepared prepare_xor(const PrepareContext& ctx);
 Prepared prepare_size(const PrepareContext& ctx);
 Prepared prepare_eye_like(const PrepareContext& ctx);
 Prepared prepare_cast_like(const PrepareContext& ctx);
+// Quantization (quantize.cpp, qlinear_conv.cpp, qlinear_matmul.cpp, qlinear_contrib.cpp):
+// int8 / uint8 models, QDQ and QOperator formats (docs/quantized.md)
+Prepared prepare_quantize_linear(const PrepareContext& ctx);
+Prepared prepare_dequantize_linear(const PrepareContext& ctx);
+Prepared prepare_dynamic_quantize_linear(const PrepareContext& ctx);
+Prepared prepare_conv_integer(const PrepareContext& ctx);
+Prepared prepare_qlinear_conv(const PrepareContext& ctx);
+Prepared prepare_matmul_integer(const PrepareContext& ctx);
+Prepared prepare_qlinear_matmul(const PrepareContext& ctx);
+Prepared prepare_qlinear_add(const PrepareContext& ctx);
+Prepared prepare_qlinear_mul(const PrepareContext& ctx);
+Prepared prepare_qlinear_global_average_pool(const PrepareContext& ctx);
+Prepared prepare_qgemm(const PrepareContext& ctx);
+// MaxPool on int8 / uint8 (quant_pool.cpp); prepare_max_pool calls it for 8-bit inputs.
+Prepared prepare_max_pool_8bit(const PrepareContext& ctx);
 
 }  // namespace dnnfi

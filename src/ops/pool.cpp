@@ -450,6 +450,11 @@ Prepared prepare_global_pool(const PrepareContext& ctx, PoolKind kind) {
 }  // namespace
 
 Prepared prepare_max_pool(const PrepareContext& ctx) {
+  // int8 / uint8 (quantized models): quant_pool.cpp.
+  if (ctx.node().domain.empty() && ctx.has_input(0) &&
+      (ctx.input(0).dtype == DType::kInt8 || ctx.input(0).dtype == DType::kUInt8)) {
+    return prepare_max_pool_8bit(ctx);
+  }
   return prepare_window_pool(ctx, PoolKind::kMax);
 }
 Prepared prepare_average_pool(const PrepareContext& ctx) {

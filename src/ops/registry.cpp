@@ -176,6 +176,20 @@ const OpRow kOpTable[] = {
     {"", "Tanh", 1, prepare_tanh},
     {"", "ThresholdedRelu", 10, prepare_thresholded_relu},
     {"", "Xor", 1, prepare_xor},
+    // quantization: int8 / uint8 models (quantize.cpp, qlinear_*.cpp; docs/quantized.md)
+    {"", "QuantizeLinear", 10, prepare_quantize_linear},
+    {"", "QuantizeLinear", 13, prepare_quantize_linear},
+    {"", "DequantizeLinear", 10, prepare_dequantize_linear},
+    {"", "DequantizeLinear", 13, prepare_dequantize_linear},
+    {"", "DynamicQuantizeLinear", 11, prepare_dynamic_quantize_linear},
+    {"", "ConvInteger", 10, prepare_conv_integer},
+    {"", "QLinearConv", 10, prepare_qlinear_conv},
+    {"", "MatMulInteger", 10, prepare_matmul_integer},
+    {"", "QLinearMatMul", 10, prepare_qlinear_matmul},
+    {"com.microsoft", "QLinearAdd", 1, prepare_qlinear_add},
+    {"com.microsoft", "QLinearMul", 1, prepare_qlinear_mul},
+    {"com.microsoft", "QLinearGlobalAveragePool", 1, prepare_qlinear_global_average_pool},
+    {"com.microsoft", "QGemm", 1, prepare_qgemm},
 };
 
 }  // namespace

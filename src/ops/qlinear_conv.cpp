@@ -1,0 +1,366 @@
+// ConvInteger (int32 output) and QLinearConv (requantized int8 / uint8 output), 1-D to 3-D,
+// groups, strides, dilations, pads, auto_pad; x and w each int8 or uint8.
+//
+//   acc[n, m, o] = sum over (c in m's group, k) of (x - x_zero_point) * (w - w_zero_point[m])
+//   ConvInteger   y = acc                                        (int32)
+//   QLinearConv   y = saturate(round_half_even(float(acc + B[m]) * M[m]) + y_zero_point),
+//                 M[m] = x_scale * w_scale[m] / y_scale in fp32 (ONNX Runtime's order)
+//
+// Padding contributes nothing (it stands for x_zero_point). The accumulator is int64, wrapped to
+// int32 at the end like ONNX Runtime's int32 arithmetic, so no input makes signed overflow.
+//
+// Two kernels, bit-identical: the reference (direct loops, int64 accumulator) and an optimised
+// one (im2col of x - x_zero_point into int16, then per output channel an int32 multiply-add over
+// the columns that the compiler vectorises). Integer sums are exact in any order, and the
+// optimised kernel is used only when no int32 overflow is possible (K = C/group * kernel size
+// <= 32768, so |acc| < 2^31), hence both give the same accumulator and the same requantized
+// value. oneDNN's int8 convolution is not used: without VNNI it multiplies u8 x s8 through
+// saturating int16 pairs (vpmaddubsw), and it requantizes with its own rounding, so it is not
+// bit-exact with ONNX Runtime (docs/quantized.md).
+#include <algorithm>
+#include <cstdint>
+#include <string>
+
+#include "ops/conv_shape.h"
+#include "ops/dnnl_util.h"
+#include "ops/ops.h"
+#include "ops/quant_common.h"
+
+namespace dnnfi {
+
+namespace {
+
+struct QConvGeom {
+  std::int64_t batch = 0, in_channels = 0, out_channels = 0, group = 1;
+  Window3 w3;
+  DType x_dtype = DType::kUInt8, w_dtype = DType::kInt8, y_dtype = DType::kUInt8;
+  bool has_bias = false;
+  bool fast = false;  // the im2col kernel (no overflow possible; not reference mode)
+};
+
+// Largest C/group * kernel size for which 255 * 255 * K cannot overflow int32.
+constexpr std::int64_t kMaxFastDepth = 32768;
+
+inline std::int32_t wrap_int32(std::int64_t v) {
+  return static_cast<std::int32_t>(static_cast<std::uint32_t>(static_cast<std::uint64_t>(v)));
+}
+
+// Calls emit(plane, index_in_plane, acc) for every output element.
+template <typename X, typename W, typename Emit>
+void conv_integer(const QConvGeom& g, const X* x, std::int32_t xzp, const W* w, const Tensor* wzp,
+                  Emit&& emit) {
+  const Window3& q = g.w3;
+  const std::int64_t cg = g.in_channels / g.group, mg = g.out_channels / g.group;
+  const std::int64_t ksize = q.kernel[0] * q.kernel[1] * q.kernel[2];
+  const std::int64_t in_size = q.in_size(), out_size = q.out_size();
+  const std::int64_t planes = g.batch * g.out_channels;
+#pragma omp parallel for schedule(static) if (planes * out_size * cg * ksize > 100000)
+  for (std::int64_t plane = 0; plane < planes; ++plane) {
+    const std::int64_t n = plane / g.out_channels, m = plane % g.out_channels;
+    const X* xg = x + (n * g.in_channels + (m / mg) * cg) * in_size;
+    const W* wm = w + m * cg * ksize;
+    const std::int32_t wz = quant::zero_point_at(wzp, m);
+    for (std::int64_t od = 0; od < q.out[0]; ++od) {
+      for (std::int64_t oh = 0; oh < q.out[1]; ++oh) {
+        for (std::int64_t ow = 0; ow < q.out[2]; ++ow) {
+          std::int64_t acc = 0;
+          for (std::int64_t c = 0; c < cg; ++c) {
+            for (std::int64_t kd = 0; kd < q.kernel[0]; ++kd) {
+              const std::int64_t id = od * q.strides[0] - q.pad_begin[0] + kd * q.dilations[0];
+              if (id < 0 || id >= q.in[0]) continue;
+              for (std::int64_t kh = 0; kh < q.kernel[1]; ++kh) {
+                const std::int64_t ih = oh * q.strides[1] - q.pad_begin[1] + kh * q.dilations[1];
+                if (ih < 0 || ih >= q.in[1]) continue;
+                const X* xrow = xg + c * in_size + (id * q.in[1] + ih) * q.in[2];
+                const W* wrow = wm + ((c * q.kernel[0] + kd) * q.kernel[1] + kh) * q.kernel[2];
+                for (std::int64_t kw = 0; kw < q.kernel[2]; ++kw) {
+                  const std::int64_t iw = ow * q.strides[2] - q.pad_begin[2] + kw * q.dilations[2];
+                  if (iw < 0 || iw >= q.in[2]) continue;
+                  acc += static_cast<std::int64_t>(static_cast<std::int32_t>(xrow[iw]) - xzp) *
+                         (static_cast<std::int32_t>(wrow[kw]) - wz);
+                }
+              }
+            }
+          }
+          emit(plane, m, (od * q.out[1] + oh) * q.out[2] + ow, acc);
+        }
+      }
+    }
+  }
+}
+
+template <typename W>
+inline std::int16_t weight_minus_zp(W w, std::int32_t zp) {
+  return static_cast<std::int16_t>(static_cast<std::int32_t>(w) - zp);  // |w - zp| <= 255
+}
+
+// acc[i] += w0 * c0[i] + w1 * c1[i]: int16 x int16 -> int32 products, two columns at a time (the
+// compiler's widening multiply-add pattern). An AVX2 clone (GCC target_clones) measured no faster
+// on the bundled model, whose time is split between this loop and im2col + requantization.
+inline void madd_columns(std::int32_t* acc, const std::int16_t* c0, const std::int16_t* c1,
+                         std::int16_t w0, std::int16_t w1, std::int64_t n) {
+  for (std::int64_t i = 0; i < n; ++i) {
+    acc[i] += static_cast<std::int32_t>(w0) * c0[i] + static_cast<std::int32_t>(w1) * c1[i];
+  }
+}
+
+// The optimised kernel: same contract as conv_integer. Returns false when scratch memory cannot
+// be had.
+template <typename X, typename W, typename Emit>
+bool conv_integer_im2col(const QConvGeom& g, const X* x, std::int32_t xzp, const W* w,
+                         const Tensor* wzp, Emit&& emit) {
+  using dnnl_util::Scratch;
+  const Window3& q = g.w3;
+  const std::int64_t cg = g.in_channels / g.group, mg = g.out_channels / g.group;
+  const std::int64_t ksize = q.kernel[0] * q.kernel[1] * q.kernel[2];
+  const std::int64_t depth = cg * ksize;
+  const std::int64_t in_size = q.in_size(), out_size = q.out_size();
+  auto* col = static_cast<std::int16_t*>(dnnl_util::thread_scratch(
+      Scratch::kSrc, static_cast<std::size_t>(depth * out_size) * sizeof(std::int16_t)));
+  auto* acc = static_cast<std::int32_t*>(dnnl_util::thread_scratch(
+      Scratch::kDst, static_cast<std::size_t>(out_size) * sizeof(std::int32_t)));
+  if (col == nullptr || acc == nullptr) return false;
+  for (std::int64_t n = 0; n < g.batch; ++n) {
+    for (std::int64_t grp = 0; grp < g.group; ++grp) {
+      const X* xg = x + (n * g.in_channels + grp * cg) * in_size;
+      std::int16_t* row = col;
+      for (std::int64_t c = 0; c < cg; ++c) {
+        for (std::int64_t kd = 0; kd < q.kernel[0]; ++kd) {
+          for (std::int64_t kh = 0; kh < q.kernel[1]; ++kh) {
+            for (std::int64_t kw = 0; kw < q.kernel[2]; ++kw, row += out_size) {
+              std::int16_t* r = row;
+              for (std::int64_t od = 0; od < q.out[0]; ++od) {
+                const std::int64_t id = od * q.strides[0] - q.pad_begin[0] + kd * q.dilations[0];
+                const bool d_in = id >= 0 && id < q.in[0];
+                for (std::int64_t oh = 0; oh < q.out[1]; ++oh) {
+                  const std::int64_t ih = oh * q.strides[1] - q.pad_begin[1] + kh * q.dilations[1];
+                  const bool h_in = d_in && ih >= 0 && ih < q.in[1];
+                  const X* xrow = xg + c * in_size + (id * q.in[1] + ih) * q.in[2];
+                  for (std::int64_t ow = 0; ow < q.out[2]; ++ow, ++r) {
+                    const std::int64_t iw =
+                        ow * q.strides[2] - q.pad_begin[2] + kw * q.dilations[2];
+                    *r = (h_in && iw >= 0 && iw < q.in[2])
+                             ? static_cast<std::int16_t>(static_cast<std::int32_t>(xrow[iw]) - xzp)
+                             : std::int16_t{0};
+                  }
+                }
+              }
+            }
+          }
+        }
+      }
+      for (std::int64_t mi = 0; mi < mg; ++mi) {
+        const std::int64_t m = grp * mg + mi;
+        const W* wm = w + m * depth;
+        const std::int32_t wz = quant::zero_point_at(wzp, m);
+        std::fill(acc, acc + out_size, 0);
+        std::int64_t k = 0;
+        for (; k + 1 < depth; k += 2) {
+          const std::int16_t* c0 = col + k * out_size;
+          madd_columns(acc, c0, c0 + out_size, weight_minus_zp(wm[k], wz),
+                       weight_minus_zp(wm[k + 1], wz), out_size);
+        }
+        if (k < depth) {
+          madd_columns(acc, col + k * out_size, col + k * out_size, weight_minus_zp(wm[k], wz), 0,
+                       out_size);
+        }
+        const std::int64_t plane = n * g.out_channels + m;
+        for (std::int64_t i = 0; i < out_size; ++i) emit(plane, m, i, std::int64_t{acc[i]});
+      }
+    }
+  }
+  return true;
+}
+
+// Runs the selected kernel.
+template <typename X, typename W, typename Emit>
+Status conv_integer_any(const QConvGeom& g, const X* x, std::int32_t xzp, const W* w,
+                        const Tensor* wzp, Emit&& emit) {
+  if (g.fast) {
+    if (!conv_integer_im2col(g, x, xzp, w, wzp, emit)) return Status::error("out of memory");
+  } else {
+    conv_integer(g, x, xzp, w, wzp, emit);
+  }
+  return Status::ok();
+}
+
+// Geometry and dtypes of ConvInteger (x, w, x_zp, w_zp) or QLinearConv (x, x_scale, x_zp, w,
+// w_scale, w_zp, y_scale, y_zp, B). ys receives the output shape.
+QConvGeom qconv_geometry(const PrepareContext& ctx, bool qlinear, Shape& ys) {
+  ctx.allow_attributes({"auto_pad", "dilations", "group", "kernel_shape", "pads", "strides"});
+  const std::size_t xi = 0, wi = qlinear ? 3 : 1;
+  if (qlinear) {
+    ctx.require_inputs(8, 9);
+  } else {
+    ctx.require_inputs(2, 4);
+  }
+  ctx.require_dtype(xi, {DType::kInt8, DType::kUInt8});
+  ctx.require_dtype(wi, {DType::kInt8, DType::kUInt8});
+  QConvGeom g;
+  g.x_dtype = ctx.input(xi).dtype;
+  g.w_dtype = ctx.input(wi).dtype;
+  const Shape& xs = ctx.input(xi).shape;
+  const Shape& ws = ctx.input(wi).shape;
+  if (xs.size() < 3 || xs.size() > 5) {
+    ctx.fail("input X must have rank 3, 4 or 5 (N, C, spatial...), got " + shape_to_string(xs));
+  }
+  if (ws.size() != xs.size()) {
+    ctx.fail("weights W " + shape_to_string(ws) + " must have the rank of X " +
+             shape_to_string(xs));
+  }
+  g.batch = xs[0];
+  g.in_channels = xs[1];
+  g.out_channels = ws[0];
+  g.group = ctx.attr_int("group", 1);
+  if (g.group < 1) ctx.fail("group must be >= 1");
+  if (g.in_channels % g.group != 0 || g.out_channels % g.group != 0 ||
+      ws[1] * g.group != g.in_channels) {
+    ctx.fail("weights W " + shape_to_string(ws) + " do not match input channels " +
+             std::to_string(g.in_channels) + " with group " + std::to_string(g.group));
+  }
+  std::vector<std::int64_t> kernel(ws.begin() + 2, ws.end());
+  if (ctx.has_attr("kernel_shape") && ctx.attr_ints("kernel_shape") != kernel) {
+    ctx.fail("attribute 'kernel_shape' does not match the weights " + shape_to_string(ws));
+  }
+  // Zero points: x per-tensor; w per-tensor or one per output channel.
+  const std::size_t xzi = 2, wzi = qlinear ? 5 : 3;
+  if (ctx.has_input(xzi)) {
+    if (ctx.input(xzi).dtype != g.x_dtype) ctx.fail("x_zero_point must have the dtype of x");
+    if (!quant::is_per_tensor(ctx.input(xzi))) ctx.unsupported("x_zero_point must be a scalar");
+  }
+  auto per_channel_ok = [&](const TensorInfo& t) {
+    return quant::is_per_tensor(t) || t.shape == Shape{g.out_channels};
+  };
+  if (ctx.has_input(wzi)) {
+    if (ctx.input(wzi).dtype != g.w_dtype) ctx.fail("w_zero_point must have the dtype of w");
+    if (!per_channel_ok(ctx.input(wzi))) {
+      ctx.fail("w_zero_point " + shape_to_string(ctx.input(wzi).shape) +
+               " must be a scalar or have one value per output channel");
+    }
+  }
+  if (qlinear) {
+    quant::require_scalar_scale(ctx, 1, "x_scale");
+    quant::require_scalar_scale(ctx, 6, "y_scale");
+    ctx.require_dtype(4, {DType::kFloat32});
+    if (!per_channel_ok(ctx.input(4))) {
+      ctx.fail("w_scale " + shape_to_string(ctx.input(4).shape) +
+               " must be a scalar or have one value per output channel");
+    }
+    g.y_dtype = ctx.has_input(7) ? ctx.input(7).dtype : DType::kUInt8;
+    if (g.y_dtype != DType::kInt8 && g.y_dtype != DType::kUInt8) {
+      ctx.fail("y_zero_point must be int8 or uint8");
+    }
+    if (ctx.has_input(7) && !quant::is_per_tensor(ctx.input(7))) {
+      ctx.unsupported("y_zero_point must be a scalar");
+    }
+    if (ctx.has_input(8)) {
+      ctx.require_dtype(8, {DType::kInt32});
+      if (ctx.input(8).shape != Shape{g.out_channels}) {
+        ctx.fail("bias B " + shape_to_string(ctx.input(8).shape) + " must have shape [" +
+                 std::to_string(g.out_channels) + "]");
+      }
+      g.has_bias = true;
+    }
+  }
+  const Window w = resolve_window(ctx, Shape(xs.begin() + 2, xs.end()), kernel, false, true);
+  g.w3 = to_window3(w);
+  ys = {g.batch, g.out_channels};
+  ys.insert(ys.end(), w.out.begin(), w.out.end());
+  const std::int64_t depth =
+      (g.in_channels / g.group) * g.w3.kernel[0] * g.w3.kernel[1] * g.w3.kernel[2];
+  g.fast = !ctx.reference() && depth <= kMaxFastDepth;
+  return g;
+}
+
+template <typename X, typename W>
+Status run_conv_integer(const QConvGeom& g, std::span<const Tensor* const> in,
+                        std::span<Tensor* const> out) {
+  std::int32_t* y = out[0]->data<std::int32_t>();
+  const std::int64_t out_size = g.w3.out_size();
+  return conv_integer_any(g, in[0]->data<X>(),
+                          quant::zero_point_at(in.size() > 2 ? in[2] : nullptr, 0),
+                          in[1]->data<W>(), in.size() > 3 ? in[3] : nullptr,
+                          [&](std::int64_t plane, std::int64_t, std::int64_t i, std::int64_t acc) {
+                            y[plane * out_size + i] = wrap_int32(acc);
+                          });
+}
+
+template <typename X, typename W, typename Y>
+Status run_qlinear_conv(const QConvGeom& g, std::span<const Tensor* const> in,
+                        std::span<Tensor* const> out) {
+  Y* y = out[0]->data<Y>();
+  const std::int64_t out_size = g.w3.out_size();
+  const float x_scale = quant::scale_at(in[1], 0), y_scale = quant::scale_at(in[6], 0);
+  const std::int32_t yzp = quant::zero_point_at(in.size() > 7 ? in[7] : nullptr, 0);
+  const std::int32_t* bias = g.has_bias ? in[8]->data<std::int32_t>() : nullptr;
+  // One fp32 multiplier per output channel, computed once per run (the same operations as per
+  // element, so the same values).
+  auto* multiplier = static_cast<float*>(dnnl_util::thread_scratch(
+      dnnl_util::Scratch::kWeights, static_cast<std::size_t>(g.out_channels) * sizeof(float)));
+  if (multiplier == nullptr) return Status::error("out of memory");
+  for (std::int64_t m = 0; m < g.out_channels; ++m) {
+    multiplier[m] = x_scale * quant::scale_at(in[4], m) / y_scale;
+  }
+  return conv_integer_any(
+      g, in[0]->data<X>(), quant::zero_point_at(in[2], 0), in[3]->data<W>(), in[5],
+      [&](std::int64_t plane, std::int64_t m, std::int64_t i, std::int64_t acc) {
+        if (bias != nullptr) acc += bias[m];
+        const float v = static_cast<float>(wrap_int32(acc)) * multiplier[m];
+        y[plane * out_size + i] = static_cast<Y>(quant::round_saturate_to<Y>(v, yzp));
+      });
+}
+
+template <template <typename, typename> class F>
+auto dispatch_xw(DType x, DType w) {
+  if (x == DType::kUInt8) {
+    return w == DType::kUInt8 ? &F<std::uint8_t, std::uint8_t>::run
+                              : &F<std::uint8_t, std::int8_t>::run;
+  }
+  return w == DType::kUInt8 ? &F<std::int8_t, std::uint8_t>::run
+                            : &F<std::int8_t, std::int8_t>::run;
+}
+
+template <typename X, typename W>
+struct ConvIntegerFn {
+  static Status run(const QConvGeom& g, std::span<const Tensor* const> in,
+                    std::span<Tensor* const> out) {
+    return run_conv_integer<X, W>(g, in, out);
+  }
+};
+
+template <typename X, typename W>
+struct QLinearConvFn {
+  static Status run(const QConvGeom& g, std::span<const Tensor* const> in,
+                    std::span<Tensor* const> out) {
+    if (g.y_dtype == DType::kUInt8) return run_qlinear_conv<X, W, std::uint8_t>(g, in, out);
+    return run_qlinear_conv<X, W, std::int8_t>(g, in, out);
+  }
+};
+
+}  // namespace
+
+Prepared prepare_conv_integer(const PrepareContext& ctx) {
+  Shape ys;
+  const QConvGeom g = qconv_geometry(ctx, false, ys);
+  const auto fn = dispatch_xw<ConvIntegerFn>(g.x_dtype, g.w_dtype);
+  Prepared p;
+  p.outputs = {{DType::kInt32, ys}};
+  p.kernel = make_kernel([g, fn](std::span<const Tensor* const> in, std::span<Tensor* const> out) {
+    return fn(g, in, out);
+  });
+  return p;
+}
+
+Prepared prepare_qlinear_conv(const PrepareContext& ctx) {
+  Shape ys;
+  const QConvGeom g = qconv_geometry(ctx, true, ys);
+  const auto fn = dispatch_xw<QLinearConvFn>(g.x_dtype, g.w_dtype);
+  Prepared p;
+  p.outputs = {{g.y_dtype, ys}};
+  p.kernel = make_kernel([g, fn](std::span<const Tensor* const> in, std::span<Tensor* const> out) {
+    return fn(g, in, out);
+  });
+  return p;
+}
+
+}  // namespace dnnfi

@@ -1,0 +1,462 @@
+// Quantization ops: hand-computed goldens (round half to even, saturation, per-axis parameters,
+// ONNX Runtime's requantization order), corrupted scales and zero points (faults) giving data,
+// not crashes, load-time errors, and the ONNX backend node cases.
+//
+// "QuantizeLinear" "DequantizeLinear" "DynamicQuantizeLinear" "ConvInteger" "QLinearConv"
+// "MatMulInteger" "QLinearMatMul" "QLinearAdd" "QLinearMul" "QLinearGlobalAveragePool" "QGemm"
+// "MaxPool" (int8 / uint8)
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <random>
+#include <vector>
+
+#include "common/op_runner.h"
+#include "core/error.h"
+#include "ops/kernel_harness.h"
+#include "ops/onnx_node_case.h"
+
+namespace dnnfi {
+namespace {
+
+using test::attr_float;
+using test::attr_int;
+using test::attr_ints;
+using test::OpCall;
+using test::run_op;
+
+using U8 = std::uint8_t;
+using I8 = std::int8_t;
+
+template <typename T>
+std::vector<T> values(const Tensor& t) {
+  return {t.data<T>(), t.data<T>() + t.numel()};
+}
+
+Tensor f32(Shape s, std::vector<float> v) { return make_tensor<float>(std::move(s), v); }
+Tensor u8(Shape s, std::vector<U8> v) { return make_tensor<U8>(std::move(s), v); }
+Tensor i8(Shape s, std::vector<I8> v) { return make_tensor<I8>(std::move(s), v); }
+Tensor i32(Shape s, std::vector<std::int32_t> v) {
+  return make_tensor<std::int32_t>(std::move(s), v);
+}
+Tensor scalar_f32(float v) { return f32({}, {v}); }
+
+// Runs with the reference and the optimised kernels (the same kernel for these ops: the check
+// keeps holding if an optimised one is added) and returns output `i` of the last run after
+// checking both agree bit for bit.
+Tensor run_both(OpCall call, std::size_t i = 0) {
+  call.reference = true;
+  test::OpResult ref = run_op(call);
+  EXPECT_TRUE(ref.status.is_ok()) << ref.status.message();
+  call.reference = false;
+  test::OpResult opt = run_op(call);
+  EXPECT_TRUE(opt.status.is_ok()) << opt.status.message();
+  EXPECT_TRUE(opt.outputs.at(i).bit_equal(ref.outputs.at(i)));
+  return opt.outputs.at(i);
+}
+
+TEST(QuantizeLinear, RoundsHalfToEvenAndSaturatesUint8) {
+  OpCall call;
+  call.op_type = "QuantizeLinear";
+  // x / 2 = 0, 0.5, 1.5, 2.5, -1.5, 500, -500, 63.5 -> 0, 0, 2, 2, -2, sat, sat, 64 (+128)
+  call.inputs = {f32({8}, {0, 1, 3, 5, -3, 1000, -1000, 127}), scalar_f32(2.0f), u8({}, {128})};
+  const Tensor y = run_both(call);
+  EXPECT_EQ(y.dtype(), DType::kUInt8);
+  EXPECT_EQ(values<U8>(y), (std::vector<U8>{128, 128, 130, 130, 126, 255, 0, 192}));
+  // Without a zero point: uint8, zero point 0.
+  call.inputs.pop_back();
+  EXPECT_EQ(values<U8>(run_both(call)), (std::vector<U8>{0, 0, 2, 2, 0, 255, 0, 64}));
+}
+
+TEST(QuantizeLinear, Int8SaturatesAtBothEnds) {
+  OpCall call;
+  call.op_type = "QuantizeLinear";
+  // x / 0.5 = 127.5 -> 128 -> 127 (sat), -128.5 -> -128, -129 -> sat, 1.5 -> 2, -2.5 -> -2; zp -1
+  call.inputs = {f32({5}, {63.75f, -64.25f, -64.5f, 0.75f, -1.25f}), scalar_f32(0.5f),
+                 i8({}, {-1})};
+  const Tensor y = run_both(call);
+  EXPECT_EQ(y.dtype(), DType::kInt8);
+  EXPECT_EQ(values<I8>(y), (std::vector<I8>{127, -128, -128, 1, -3}));
+}
+
+TEST(QuantizeLinear, PerAxisOpset13) {
+  OpCall call;
+  call.op_type = "QuantizeLinear";
+  call.inputs = {f32({2, 3}, {1, 2, 4, -1, 5, -100}), f32({3}, {1, 2, 4}), u8({3}, {0, 10, 20})};
+  // column 0: /1 +0; column 1: /2 +10 (2.5 -> 2); column 2: /4 +20 (-25 + 20 -> sat 0)
+  EXPECT_EQ(values<U8>(run_both(call)), (std::vector<U8>{1, 11, 21, 0, 12, 0}));
+  // axis = 0 with two rows: the same data, row scales 1 and 4.
+  call.attributes["axis"] = attr_int(0);
+  call.inputs[1] = f32({2}, {1, 4});
+  call.inputs[2] = u8({2}, {0, 100});
+  EXPECT_EQ(values<U8>(run_both(call)), (std::vector<U8>{1, 2, 4, 100, 101, 75}));
+  // Negative axis.
+  call.attributes["axis"] = attr_int(-2);
+  EXPECT_EQ(values<U8>(run_both(call)), (std::vector<U8>{1, 2, 4, 100, 101, 75}));
+}
+
+TEST(QuantizeLinear, LoadTimeErrors) {
+  OpCall call;
+  call.op_type = "QuantizeLinear";
+  call.inputs = {f32({2, 3}, {}), f32({3}, {1, 2, 4}), u8({3}, {0, 0, 0})};
+  call.opset = 10;  // per-axis scales came with opset 13
+  EXPECT_THROW(run_op(call), NodeError);
+  call.opset = 13;
+  call.attributes["axis"] = attr_int(0);  // 3 scales for a dim of 2
+  EXPECT_THROW(run_op(call), NodeError);
+  call.attributes.clear();
+  call.inputs[2] = u8({2}, {0, 0});  // zero point shape differs from the scale's
+  EXPECT_THROW(run_op(call), NodeError);
+  call.inputs = {i32({2}, {1, 2}), scalar_f32(1.0f)};  // int32 x: not implemented
+  EXPECT_THROW(run_op(call), UnsupportedError);
+  call.inputs = {f32({2}, {1, 2}), scalar_f32(1.0f)};
+  call.attributes["saturate"] = attr_int(1);  // opset 19 float8 attribute
+  EXPECT_THROW(run_op(call), NodeError);
+}
+
+TEST(QuantizeLinear, CorruptedScaleIsDataNotACrash) {
+  OpCall call;
+  call.op_type = "QuantizeLinear";
+  call.inputs = {f32({4}, {0, 1, -1, std::nanf("")}), scalar_f32(0.0f), u8({}, {7})};
+  // x / 0: 0/0 = NaN -> zero point, +-Inf saturate; NaN data -> zero point.
+  EXPECT_EQ(values<U8>(run_both(call)), (std::vector<U8>{7, 255, 0, 7}));
+  call.inputs[1] = scalar_f32(std::numeric_limits<float>::infinity());
+  EXPECT_EQ(values<U8>(run_both(call)), (std::vector<U8>{7, 7, 7, 7}));
+  call.inputs[1] = scalar_f32(std::nanf(""));
+  EXPECT_EQ(values<U8>(run_both(call)), (std::vector<U8>{7, 7, 7, 7}));
+  call.inputs[1] = scalar_f32(-1.0f);  // a flipped sign bit mirrors the values
+  EXPECT_EQ(values<U8>(run_both(call)), (std::vector<U8>{7, 6, 8, 7}));
+}
+
+TEST(DequantizeLinear, Int8Uint8Int32AndPerAxis) {
+  OpCall call;
+  call.op_type = "DequantizeLinear";
+  call.inputs = {i8({3}, {-128, 0, 127}), scalar_f32(0.5f), i8({}, {-1})};
+  EXPECT_EQ(values<float>(run_both(call)), (std::vector<float>{-63.5f, 0.5f, 64.0f}));
+  call.inputs = {u8({2, 2}, {0, 255, 10, 20}), f32({2}, {2.0f, 0.25f}), u8({2}, {10, 20})};
+  // axis 1: column 0 (x - 10) * 2, column 1 (x - 20) * 0.25
+  EXPECT_EQ(values<float>(run_both(call)), (std::vector<float>{-20.0f, 58.75f, 0.0f, 0.0f}));
+  call.inputs = {i32({2}, {-5, 7}), scalar_f32(2.0f)};
+  EXPECT_EQ(values<float>(run_both(call)), (std::vector<float>{-10.0f, 14.0f}));
+  // A NaN scale is data.
+  call.inputs[1] = scalar_f32(std::nanf(""));
+  const Tensor y = run_both(call);
+  EXPECT_TRUE(std::isnan(y.data<float>()[0]) && std::isnan(y.data<float>()[1]));
+}
+
+TEST(DynamicQuantizeLinear, HandComputed) {
+  OpCall call;
+  call.op_type = "DynamicQuantizeLinear";
+  call.num_outputs = 3;
+  call.opset = 11;
+  // range [-51, 204]: scale 255 / 255 = 1, zero point 51
+  call.inputs = {f32({3}, {-51, 0, 204})};
+  EXPECT_EQ(values<U8>(run_both(call, 0)), (std::vector<U8>{0, 51, 255}));
+  EXPECT_EQ(values<float>(run_both(call, 1)), (std::vector<float>{1.0f}));
+  EXPECT_EQ(values<U8>(run_both(call, 2)), (std::vector<U8>{51}));
+  // Positive only: the range still includes 0, zero point 0; 1.5 / (2.5/255) = 153.
+  call.inputs = {f32({2}, {1.5f, 2.5f})};
+  EXPECT_EQ(values<U8>(run_both(call, 0)), (std::vector<U8>{153, 255}));
+  EXPECT_EQ(values<U8>(run_both(call, 2)), (std::vector<U8>{0}));
+  // All zero: scale 0, zero point 0, y 0 (no division trap).
+  call.inputs = {f32({2}, {0, 0})};
+  EXPECT_EQ(values<U8>(run_both(call, 0)), (std::vector<U8>{0, 0}));
+  EXPECT_EQ(values<float>(run_both(call, 1)), (std::vector<float>{0.0f}));
+}
+
+// x [1,1,2,2] = 10 20 30 40 (zero point 10 -> 0 10 20 30), w [1,1,2,2] = 1 -1 2 0:
+// acc = 0 - 10 + 40 + 0 = 30.
+OpCall qlinear_conv_call() {
+  OpCall call;
+  call.op_type = "QLinearConv";
+  call.opset = 10;
+  call.inputs = {u8({1, 1, 2, 2}, {10, 20, 30, 40}),
+                 scalar_f32(0.5f),
+                 u8({}, {10}),
+                 i8({1, 1, 2, 2}, {1, -1, 2, 0}),
+                 scalar_f32(0.25f),
+                 i8({}, {0}),
+                 scalar_f32(0.125f),
+                 u8({}, {5}),
+                 i32({1}, {4})};
+  return call;
+}
+
+TEST(QLinearConv, RequantizesLikeOnnxRuntime) {
+  OpCall call = qlinear_conv_call();
+  // (30 + bias 4) * (0.5 * 0.25 / 0.125 = 1) + 5 = 39
+  EXPECT_EQ(values<U8>(run_both(call)), (std::vector<U8>{39}));
+  // y_scale 0.5: 34 * 0.25 = 8.5 -> 8 (half to even) + 5
+  call.inputs[6] = scalar_f32(0.5f);
+  EXPECT_EQ(values<U8>(run_both(call)), (std::vector<U8>{13}));
+  // y_scale tiny: saturates.
+  call.inputs[6] = scalar_f32(1e-6f);
+  EXPECT_EQ(values<U8>(run_both(call)), (std::vector<U8>{255}));
+  // Two output channels, per-channel w_scale / w_zero_point and bias; int8 output.
+  call = qlinear_conv_call();
+  call.inputs[3] = i8({2, 1, 2, 2}, {1, -1, 2, 0, 0, 0, 0, 3});
+  call.inputs[4] = f32({2}, {0.25f, 0.5f});
+  call.inputs[5] = i8({2}, {0, 2});  // channel 1: w - 2 = -2 -2 -2 1 -> acc -60 + 30 = -30
+  call.inputs[6] = scalar_f32(0.5f);
+  call.inputs[7] = i8({}, {-3});
+  call.inputs[8] = i32({2}, {4, -2});
+  // channel 0: 34 * 0.25 = 8.5 -> 8 - 3 = 5; channel 1: -32 * 0.5 = -16 - 3 = -19
+  const Tensor y = run_both(call);
+  EXPECT_EQ(y.dtype(), DType::kInt8);
+  EXPECT_EQ(values<I8>(y), (std::vector<I8>{5, -19}));
+}
+
+TEST(QLinearConv, PaddingStandsForTheZeroPoint) {
+  OpCall call = qlinear_conv_call();
+  call.inputs[3] = i8({1, 1, 1, 1}, {2});
+  call.inputs[6] = scalar_f32(0.25f);  // multiplier 0.5
+  call.inputs.pop_back();              // no bias
+  call.attributes["pads"] = attr_ints({1, 0, 0, 0});
+  // Row of padding -> 0 + 5; then (x - 10) * 2 * 0.5 + 5
+  EXPECT_EQ(values<U8>(run_both(call)), (std::vector<U8>{5, 5, 5, 15, 25, 35}));
+}
+
+TEST(QLinearConv, CorruptedScalesGiveDataNotACrash) {
+  OpCall call = qlinear_conv_call();
+  call.inputs[6] = scalar_f32(0.0f);  // multiplier +Inf: saturates
+  EXPECT_EQ(values<U8>(run_both(call)), (std::vector<U8>{255}));
+  call.inputs[6] = scalar_f32(std::nanf(""));  // NaN: the zero point
+  EXPECT_EQ(values<U8>(run_both(call)), (std::vector<U8>{5}));
+}
+
+TEST(QLinearConv, LoadTimeErrors) {
+  OpCall call = qlinear_conv_call();
+  call.inputs[6] = f32({2}, {1, 1});  // per-channel y_scale
+  EXPECT_THROW(run_op(call), UnsupportedError);
+  call = qlinear_conv_call();
+  call.inputs[4] = f32({3}, {1, 1, 1});  // w_scale of 3 for 1 output channel
+  EXPECT_THROW(run_op(call), NodeError);
+  call = qlinear_conv_call();
+  call.inputs[5] = u8({}, {0});  // w_zero_point dtype differs from w
+  EXPECT_THROW(run_op(call), NodeError);
+}
+
+template <typename T>
+Tensor random_int(Shape shape, std::mt19937& gen) {
+  Tensor t(dtype_of<T>(), std::move(shape));
+  std::uniform_int_distribution<int> d(std::numeric_limits<T>::lowest(),
+                                       std::numeric_limits<T>::max());
+  for (std::int64_t i = 0; i < t.numel(); ++i) t.data<T>()[i] = static_cast<T>(d(gen));
+  return t;
+}
+
+// The im2col kernel against the direct reference loops, bit for bit (run_both), on random data
+// over 1-D, 2-D and 3-D geometries with groups, strides, dilations, pads, per-channel weight
+// zero points and both signednesses.
+TEST(QLinearConv, OptimisedMatchesReferenceOnRandomInputs) {
+  std::mt19937 gen(7);
+  struct Geometry {
+    Shape x, w;
+    std::int64_t group;
+    std::vector<std::int64_t> strides, pads, dilations;
+  };
+  const Geometry geometries[] = {
+      {{2, 6, 9, 7}, {8, 3, 3, 2}, 2, {2, 1}, {1, 0, 1, 1}, {1, 2}},
+      {{1, 4, 11}, {6, 4, 3}, 1, {1}, {2, 1}, {2}},
+      {{1, 3, 4, 5, 6}, {3, 1, 2, 3, 2}, 3, {1, 2, 1}, {0, 1, 1, 1, 0, 0}, {1, 1, 2}},
+      {{1, 16, 5, 5}, {16, 1, 3, 3}, 16, {1, 1}, {1, 1, 1, 1}, {1, 1}},  // depthwise
+  };
+  for (const Geometry& geo : geometries) {
+    for (bool signed_x : {false, true}) {
+      SCOPED_TRACE(shape_to_string(geo.x) + (signed_x ? " int8 x" : " uint8 x"));
+      const std::int64_t m = geo.w[0];
+      OpCall call;
+      call.op_type = "QLinearConv";
+      call.opset = 10;
+      call.attributes = {{"group", attr_int(geo.group)},
+                         {"strides", attr_ints(geo.strides)},
+                         {"pads", attr_ints(geo.pads)},
+                         {"dilations", attr_ints(geo.dilations)}};
+      Tensor x = signed_x ? random_int<I8>(geo.x, gen) : random_int<U8>(geo.x, gen);
+      Tensor xzp = signed_x ? random_int<I8>({}, gen) : random_int<U8>({}, gen);
+      Tensor w = signed_x ? random_int<U8>(geo.w, gen) : random_int<I8>(geo.w, gen);
+      Tensor wzp = signed_x ? random_int<U8>({m}, gen) : random_int<I8>({m}, gen);
+      Tensor w_scale = test::random_tensor({m}, 3, 0.001f, 0.01f);
+      Tensor bias = random_int<std::int32_t>({m}, gen);
+      for (std::int64_t i = 0; i < m; ++i) bias.data<std::int32_t>()[i] >>= 20;
+      call.inputs = {x,   scalar_f32(0.02f), xzp,           w,   w_scale,
+                     wzp, scalar_f32(0.05f), u8({}, {100}), bias};
+      const Tensor y = run_both(call);
+      // Not a degenerate case: the outputs spread over the range.
+      const std::vector<U8> v = values<U8>(y);
+      EXPECT_GT(*std::max_element(v.begin(), v.end()) - *std::min_element(v.begin(), v.end()), 50);
+      OpCall integer;
+      integer.op_type = "ConvInteger";
+      integer.opset = 10;
+      integer.attributes = call.attributes;
+      integer.inputs = {x, w, xzp, wzp};
+      run_both(integer);
+    }
+  }
+}
+
+// The optimised kernel keeps its im2col columns and accumulators in per-thread scratch: one
+// prepared kernel run from several threads at once gives the same bits every time.
+TEST(QLinearConv, DeterministicUnderConcurrency) {
+  std::mt19937 gen(11);
+  OpCall call;
+  call.op_type = "QLinearConv";
+  call.opset = 10;
+  call.attributes = {{"pads", attr_ints({1, 1, 1, 1})}};
+  call.inputs = {random_int<U8>({2, 8, 12, 12}, gen),
+                 scalar_f32(0.02f),
+                 u8({}, {128}),
+                 random_int<I8>({16, 8, 3, 3}, gen),
+                 f32({16}, std::vector<float>(16, 0.004f)),
+                 i8({16}, std::vector<I8>(16, 0)),
+                 scalar_f32(0.05f),
+                 u8({}, {100})};
+  test::expect_deterministic_concurrent(call);
+}
+
+TEST(ConvInteger, HandComputed) {
+  OpCall call;
+  call.op_type = "ConvInteger";
+  call.opset = 10;
+  call.inputs = {u8({1, 1, 2, 2}, {10, 20, 30, 40}), i8({1, 1, 2, 2}, {1, -1, 2, 0}), u8({}, {10})};
+  Tensor y = run_both(call);
+  EXPECT_EQ(y.dtype(), DType::kInt32);
+  EXPECT_EQ(values<std::int32_t>(y), (std::vector<std::int32_t>{30}));
+  // 1x1 kernel, w zero point 1: (x - 10) * (3 - 1)
+  call.inputs = {u8({1, 1, 2, 2}, {10, 20, 30, 40}), u8({1, 1, 1, 1}, {3}), u8({}, {10}),
+                 u8({}, {1})};
+  EXPECT_EQ(values<std::int32_t>(run_both(call)), (std::vector<std::int32_t>{0, 20, 40, 60}));
+}
+
+TEST(QLinearMatMul, HandComputedHalfToEven) {
+  OpCall call;
+  call.op_type = "QLinearMatMul";
+  call.opset = 10;
+  // a - 10 = [2, 4]; b = [[1, 2], [3, -1]]: acc = [14, 0]; multiplier 0.5 * 1 / 2 = 0.25
+  call.inputs = {u8({1, 2}, {12, 14}),      scalar_f32(0.5f), u8({}, {10}),
+                 i8({2, 2}, {1, 2, 3, -1}), scalar_f32(1.0f), i8({}, {0}),
+                 scalar_f32(2.0f),          u8({}, {100})};
+  // 14 * 0.25 = 3.5 -> 4 (half to even), 0 -> 0
+  EXPECT_EQ(values<U8>(run_both(call)), (std::vector<U8>{104, 100}));
+  // Per-column b scale: column 1 scale 3 -> 0 still; column 0 scale 0.5 -> 1.75 -> 2.
+  call.inputs[4] = f32({2}, {0.5f, 3.0f});
+  EXPECT_EQ(values<U8>(run_both(call)), (std::vector<U8>{102, 100}));
+}
+
+TEST(MatMulInteger, HandComputedAndBatched) {
+  OpCall call;
+  call.op_type = "MatMulInteger";
+  call.opset = 10;
+  call.inputs = {u8({1, 2}, {12, 14}), i8({2, 2}, {1, 2, 3, -1}), u8({}, {10})};
+  EXPECT_EQ(values<std::int32_t>(run_both(call)), (std::vector<std::int32_t>{14, 0}));
+  // Per-column b zero point [1, 0]: b - zp = [[0, 2], [2, -1]] -> [8, 0]
+  call.inputs.push_back(i8({2}, {1, 0}));
+  EXPECT_EQ(values<std::int32_t>(run_both(call)), (std::vector<std::int32_t>{8, 0}));
+  // Batch broadcast: a [2, 1, 2] x b [2, 2].
+  call.inputs = {u8({2, 1, 2}, {1, 0, 0, 1}), u8({2, 2}, {1, 2, 3, 4})};
+  const Tensor y = run_both(call);
+  EXPECT_EQ(y.shape(), (Shape{2, 1, 2}));
+  EXPECT_EQ(values<std::int32_t>(y), (std::vector<std::int32_t>{1, 2, 3, 4}));
+}
+
+TEST(QLinearAdd, HandComputedWithBroadcast) {
+  OpCall call;
+  call.op_type = "QLinearAdd";
+  call.domain = "com.microsoft";
+  call.opset = 1;
+  // A: (a - 10) * 0.5 = 0.5, 1.5, 0; B scalar (5 - 5) * 1 = 0; C scale 1, zero point 3
+  call.inputs = {u8({3}, {11, 13, 10}), scalar_f32(0.5f), u8({}, {10}),     u8({}, {5}),
+                 scalar_f32(1.0f),      u8({}, {5}),      scalar_f32(1.0f), u8({}, {3})};
+  EXPECT_EQ(values<U8>(run_both(call)), (std::vector<U8>{3, 5, 3}));  // 0.5->0, 1.5->2
+  // B [2, 1] broadcast against A [3]: [2, 3] output; B = (7 - 5) = 2 and (0 - 5) = -5
+  call.inputs[3] = u8({2, 1}, {7, 0});
+  const Tensor y = run_both(call);
+  EXPECT_EQ(y.shape(), (Shape{2, 3}));
+  EXPECT_EQ(values<U8>(y), (std::vector<U8>{5, 7, 5, 0, 0, 0}));  // 2.5->2, 3.5->4; -4.5.. sat
+}
+
+TEST(QLinearMul, HandComputed) {
+  OpCall call;
+  call.op_type = "QLinearMul";
+  call.domain = "com.microsoft";
+  call.opset = 1;
+  // (12-10)*(7-5) = 4, (8-10)*(7-5) = -4; multiplier 0.5 * 0.5 / 0.25 = 1
+  call.inputs = {i8({2}, {12, 8}), scalar_f32(0.5f), i8({}, {10}),      i8({1}, {7}),
+                 scalar_f32(0.5f), i8({}, {5}),      scalar_f32(0.25f), i8({}, {-100})};
+  EXPECT_EQ(values<I8>(run_both(call)), (std::vector<I8>{-96, -104}));
+}
+
+TEST(QLinearGlobalAveragePool, NchwAndChannelsLast) {
+  OpCall call;
+  call.op_type = "QLinearGlobalAveragePool";
+  call.domain = "com.microsoft";
+  call.opset = 1;
+  // channel 0: 0 1 2 3 -> 1.5 -> 2; channel 1: 0 0 0 5 -> 1.25 -> 1 (x zero point 10)
+  call.inputs = {u8({1, 2, 2, 2}, {10, 11, 12, 13, 10, 10, 10, 15}), scalar_f32(1.0f), u8({}, {10}),
+                 scalar_f32(1.0f), u8({}, {0})};
+  Tensor y = run_both(call);
+  EXPECT_EQ(y.shape(), (Shape{1, 2, 1, 1}));
+  EXPECT_EQ(values<U8>(y), (std::vector<U8>{2, 1}));
+  call.attributes["channels_last"] = attr_int(1);
+  call.inputs[0] = u8({1, 2, 2, 2}, {10, 10, 11, 10, 12, 10, 13, 15});
+  y = run_both(call);
+  EXPECT_EQ(y.shape(), (Shape{1, 1, 1, 2}));
+  EXPECT_EQ(values<U8>(y), (std::vector<U8>{2, 1}));
+}
+
+TEST(QGemm, FloatAndRequantizedOutputs) {
+  OpCall call;
+  call.op_type = "QGemm";
+  call.domain = "com.microsoft";
+  call.opset = 1;
+  call.attributes["transB"] = attr_int(1);
+  // a - 10 = [2, 4]; B^T = [[1, 2], [3, -1]]: acc = [14, 0] + bias [2, -1] = [16, -1]
+  call.inputs = {u8({1, 2}, {12, 14}),      scalar_f32(0.5f), u8({}, {10}),
+                 i8({2, 2}, {1, 3, 2, -1}), scalar_f32(1.0f), i8({}, {0}),
+                 i32({2}, {2, -1})};
+  Tensor y = run_both(call);
+  EXPECT_EQ(y.dtype(), DType::kFloat32);
+  EXPECT_EQ(values<float>(y), (std::vector<float>{8.0f, -0.5f}));
+  // alpha 2 doubles the multiplier (not the bias's share: it is in the accumulator).
+  call.attributes["alpha"] = attr_float(2.0f);
+  EXPECT_EQ(values<float>(run_both(call)), (std::vector<float>{16.0f, -1.0f}));
+  call.attributes.erase("alpha");
+  call.inputs.push_back(scalar_f32(2.0f));
+  call.inputs.push_back(u8({}, {100}));
+  // multiplier 0.25: 4 -> 104, -0.25 -> 0 -> 100
+  EXPECT_EQ(values<U8>(run_both(call)), (std::vector<U8>{104, 100}));
+}
+
+TEST(MaxPool, Int8AndUint8) {
+  OpCall call;
+  call.op_type = "MaxPool";
+  call.attributes["kernel_shape"] = attr_ints({2, 2});
+  call.inputs = {u8({1, 1, 2, 2}, {1, 200, 3, 4})};
+  EXPECT_EQ(values<U8>(run_both(call)), (std::vector<U8>{200}));
+  // Padding never wins, even against -128.
+  call.attributes["pads"] = attr_ints({1, 1, 1, 1});
+  call.attributes["strides"] = attr_ints({2, 2});
+  call.inputs = {i8({1, 1, 2, 2}, {-5, -3, -128, -7})};
+  EXPECT_EQ(values<I8>(run_both(call)), (std::vector<I8>{-5, -3, -128, -7}));
+  call.opset = 11;  // 8-bit MaxPool came with opset 12
+  EXPECT_THROW(run_op(call), NodeError);
+}
+
+TEST(QuantizationOps, OnnxBackendNodeCases) {
+  for (const char* name :
+       {"test_quantizelinear", "test_quantizelinear_axis", "test_dequantizelinear",
+        "test_dequantizelinear_axis", "test_dynamicquantizelinear",
+        "test_dynamicquantizelinear_max_adjusted", "test_dynamicquantizelinear_min_adjusted",
+        "test_convinteger_with_padding", "test_convinteger_without_padding",
+        "test_basic_convinteger", "test_qlinearconv", "test_qlinearmatmul_2D",
+        "test_qlinearmatmul_3D", "test_matmulinteger"}) {
+    SCOPED_TRACE(name);
+    test::expect_node_case(name, 0.0);
+  }
+}
+
+}  // namespace
+}  // namespace dnnfi
