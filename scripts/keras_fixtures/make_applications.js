@@ -4,9 +4,10 @@
 // TensorFI+ uses them): the same layer classes, names, paddings, block counts and connections,
 // with fewer filters (every width divided by `div`), a small input and 5 classes, so that they fit
 // in the repository. Each goes to tests/keras/data/app_<name>/ as a tfjs layers model with a seeded
-// input and TensorFlow.js's prediction; make_keras_files.py then writes the .h5 and .keras files.
-//   cd scripts/keras_fixtures && npm ci && node make_applications.js && \
-//     python3 make_keras_files.py app_resnet50 app_vgg16 ...   (or no arguments: every fixture)
+// input and TensorFlow.js's prediction (docs/keras.md, "Keras applications"); make_keras_files.py
+// then writes the .keras (and, with KERAS_APP_H5=1, .h5) files of those it lists.
+//   cd scripts/keras_fixtures && npm ci && node make_applications.js [name...] && \
+//     python3 make_keras_files.py app_inception_resnet_v2 app_resnet50
 //
 // InceptionResNetV2's scaled residual (x + scale * up) is a Python Lambda in Keras 2 and the
 // class CustomScaleLayer in Keras 3; TensorFlow.js runs neither, so it is built here as a custom

@@ -284,11 +284,12 @@ def write_keras(topology, weights, path):
 
 # Keras 2 layers that Keras 3 removed: these fixtures get no .keras file.
 KERAS2_ONLY = ("thresholded_relu",)
-# The applications (make_applications.js) are kept as tfjs models only, but for these: the
-# scaled-residual Lambda / CustomScaleLayer and a plain ResNet (~3 MB in all).
+# The applications (make_applications.js) are kept as tfjs models only (3.7 MB in all), but for
+# these, which get a .keras too: Keras 3's CustomScaleLayer and a plain ResNet. Their .h5 files
+# are left out: one of a few hundred layers is mostly HDF5 group headers (InceptionResNetV2:
+# 0.8 MB); run with KERAS_APP_H5=1 to write them (the Keras 2 Lambda of InceptionResNetV2).
 APPS_WITH_KERAS_FILES = ("app_inception_resnet_v2", "app_resnet50")
-# Of those, only a .keras (the .h5 of a few hundred layers is mostly HDF5 group headers).
-KERAS3_ONLY = ("app_resnet50",)
+KERAS3_ONLY = () if os.environ.get("KERAS_APP_H5") else APPS_WITH_KERAS_FILES
 # h5py's default file format (what Keras writes) is kept for probe; the others use the HDF5 1.8+
 # format (compact groups), which the HDF5 library reads the same way and which is ~40% smaller.
 KERAS_DEFAULT_HDF5 = ("probe",)

@@ -60,8 +60,7 @@ void expect_close(const Tensor& got, const Tensor& want, const std::string& what
       << what << ": max error " << err << ", max |y| " << scale;
 }
 
-void check_fixture(const std::string& name, const std::string& file) {
-  const std::string dir = kData + "/" + name;
+void check_dir(const std::string& dir, const std::string& name, const std::string& file) {
   const auto inputs = load_arrays(dir, "input");
   const bool keras3 = file == "model.keras";
   const auto expected = load_arrays(dir, "expected", keras3 ? "expected_keras3" : "");
@@ -74,6 +73,10 @@ void check_fixture(const std::string& name, const std::string& file) {
   for (std::size_t i = 0; i < outputs.size(); ++i) {
     expect_close(outputs[i], expected[i], name + "/" + file + " output " + std::to_string(i));
   }
+}
+
+void check_fixture(const std::string& name, const std::string& file) {
+  check_dir(kData + "/" + name, name, file);
 }
 
 class KerasFixture : public ::testing::TestWithParam<std::string> {};
@@ -128,18 +131,16 @@ INSTANTIATE_TEST_SUITE_P(
                       App{"densenet201", 709}),
     [](const ::testing::TestParamInfo<App>& info) { return std::string(info.param.name); });
 
-// InceptionResNetV2's scaled residual as Keras 2 saves it (a Lambda of the applications' module,
-// arguments {"scale": s}) and as Keras 3 does (CustomScaleLayer with `scale`).
-TEST(KerasApplicationFiles, InceptionResNetV2FromKeras2LambdaAndKeras3CustomScaleLayer) {
-  check_fixture("app_inception_resnet_v2", "model.h5");
+// InceptionResNetV2's scaled residual as Keras 3 saves it: CustomScaleLayer with `scale`.
+TEST(KerasApplicationFiles, InceptionResNetV2FromKeras3CustomScaleLayer) {
   check_fixture("app_inception_resnet_v2", "model.keras");
 }
 
 TEST(KerasApplicationFiles, ResNet50FromKeras3Zip) { check_fixture("app_resnet50", "model.keras"); }
 
-// The residual is x + scale * up: 41 blocks, each an Add of a Mul by the block's scale.
+// The residual x + scale * up ends in an Add named after the block.
 TEST(KerasApplicationFiles, ScaledResidualIsMulAndAdd) {
-  const Graph g = load_model(kData + "/app_inception_resnet_v2/model.h5");
+  const Graph g = load_model(kData + "/app_inception_resnet_v2/model.keras");
   int blocks = 0;
   for (const auto& n : g.nodes) {
     if (n.name == "block35_1" || n.name == "block17_20" || n.name == "block8_10") {
@@ -284,10 +285,21 @@ void to_lambda(nlohmann::json& l, nlohmann::json arguments) {
                  {"arguments", std::move(arguments)}};
 }
 
-TEST(KerasScaledResidual, ApplicationsLambdaInTfjsFileLoads) {
+// As Keras 2 saves it: every scaled residual a Lambda of the applications' module with arguments
+// {"scale": s} (the Keras 2 dialect is the one tfjs writes, so model.json carries it).
+TEST(KerasScaledResidual, ApplicationsLambdaMatchesTensorFlowJs) {
   const auto dir = copy_fixture("lambda_ok", "app_inception_resnet_v2");
-  edit_tfjs(dir, [](nlohmann::json& j) { to_lambda(scale_layer(j), {{"scale", 0.17}}); });
-  EXPECT_NO_THROW(load_model(dir + "/model.json"));
+  int n = 0;
+  edit_tfjs(dir, [&n](nlohmann::json& j) {
+    for (auto& l : test::tfjs_topology(j)["config"]["layers"]) {
+      if (l["class_name"] != "CustomScaleLayer") continue;
+      const nlohmann::json scale = l["config"]["scale"];
+      to_lambda(l, {{"scale", scale}});
+      ++n;
+    }
+  });
+  EXPECT_EQ(n, 10 + 20 + 10);
+  check_dir(dir, "lambda_ok", "model.json");
 }
 
 TEST(KerasBadInput, LambdaWithOtherArguments) {
