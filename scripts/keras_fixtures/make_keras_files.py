@@ -308,6 +308,23 @@ def write_bad_files(folder):
     print("probe -> bad_weights/{missing_weight,wrong_shape}.{h5,keras}")
 
 
+def write_slash_names(folder):
+    """probe with its conv layer named "conv1/conv", as Keras 2's DenseNet names layers: the .h5
+    then holds the nested groups model_weights/conv1/conv/conv1/conv/kernel:0 (h5py makes the
+    intermediate groups, as in a file Keras saves). Inputs and outputs are probe's."""
+    topology, weights = read_tfjs(folder)
+    text = json.dumps(topology).replace('"conv"', '"conv1/conv"')
+    topology = json.loads(text)
+    weights = {("conv1/" + k if k.startswith("conv/") else k): v for k, v in weights.items()}
+    out = os.path.join(DATA, "slash_names")
+    os.makedirs(out, exist_ok=True)
+    write_h5(topology, weights, os.path.join(out, "model.h5"), "v108")
+    for f in ("input_0.npy", "expected_0.npy"):
+        with open(os.path.join(folder, f), "rb") as src, open(os.path.join(out, f), "wb") as dst:
+            dst.write(src.read())
+    print("probe -> slash_names/model.h5")
+
+
 def main():
     folders = sys.argv[1:] or sorted(os.listdir(DATA))
     for name in folders:
@@ -330,6 +347,7 @@ def main():
         print(name, "->", "model.h5, model.keras")
         if name == "probe":
             write_bad_files(folder)
+            write_slash_names(folder)
 
 
 if __name__ == "__main__":

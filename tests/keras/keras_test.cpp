@@ -159,6 +159,11 @@ TEST(KerasApplicationFiles, LayerNamesWithSlash) {
   EXPECT_TRUE(found);
 }
 
+// The same in a Keras 2 .h5 (nested groups conv1/conv/conv1/conv/kernel:0): probe renamed.
+TEST(KerasApplicationFiles, LayerNamesWithSlashInKeras2H5) {
+  check_fixture("slash_names", "model.h5");
+}
+
 // The site named "conv" is the Conv2D layer's output (after its relu) in NHWC: element [0,h,w,c]
 // has flat index ((0*H + h)*W + w)*C + c, and the following Flatten shows it at that position.
 TEST(KerasFaultSite, LayerNameAddressesNhwcOutput) {
