@@ -533,7 +533,12 @@ async function main() {
   }
 }
 
-main().catch((e) => {
-  console.error(e);
-  process.exit(1);
-});
+// make_applications.js reuses the seeded generator and the writers.
+module.exports = {tf, rng, npy, capture, writeModel, writeArrays, asList, BATCH, OUT};
+
+if (require.main === module) {
+  main().catch((e) => {
+    console.error(e);
+    process.exit(1);
+  });
+}

@@ -13,9 +13,11 @@ Keras 3 (keras/src/saving/saving_lib.py): a zip of metadata.json, config.json an
   model.weights.h5 whose groups are addressed by snake_case class name, numbered per container in
   model.layers order: layers/conv2d/vars/0, layers/conv2d_1/vars/0, layers/sequential/layers/dense/...
 """
+import codecs
 import copy
 import io
 import json
+import marshal
 import os
 import re
 import sys
@@ -39,7 +41,10 @@ def read_tfjs(folder):
         for spec in group["weights"]:
             n = int(np.prod(spec["shape"])) if spec["shape"] else 1
             q = spec.get("quantization")
-            if q:
+            if q and q["dtype"] == "float16":
+                value = np.frombuffer(data, np.float16, n, offset).astype(np.float32)
+                offset += 2 * n
+            elif q:
                 dt = np.uint8 if q["dtype"] == "uint8" else np.uint16
                 raw = np.frombuffer(data, dt, n, offset)
                 offset += n * raw.itemsize
@@ -57,7 +62,8 @@ def read_tfjs(folder):
 
 def layer_weights(name, weights):
     """This layer's weights in the saved order: [(short name, array)]."""
-    return [(k.split("/", 1)[1], v) for k, v in weights.items() if k.split("/", 1)[0] == name]
+    # rsplit: a layer name may hold '/' itself (Keras 2 DenseNet's "conv1/conv").
+    return [(k.rsplit("/", 1)[1], v) for k, v in weights.items() if k.rsplit("/", 1)[0] == name]
 
 
 def inner_layers(layer):
@@ -82,12 +88,35 @@ def top_layers(topology):
 
 # --- Keras 2 .h5 ------------------------------------------------------------------------------
 
+def scaled_residual_lambda(layer):
+    """InceptionResNetV2's scaled residual as Keras 2 saves it (inception_resnet_block):
+    Lambda(lambda inputs, scale: inputs[0] + inputs[1] * scale, output_shape=..., arguments=
+    {"scale": scale}, name=block_name), its function marshalled by generic_utils.func_dump.
+    The fixtures hold it as Keras 3's CustomScaleLayer (make_applications.js)."""
+    # Compiled under the module's file name, as Keras's own lambda is (and reproducibly).
+    fn = eval(compile("lambda inputs, scale: inputs[0] + inputs[1] * scale",
+                      "/usr/lib/python3/dist-packages/keras/applications/inception_resnet_v2.py",
+                      "eval"))
+    code = codecs.encode(marshal.dumps(fn.__code__), "base64").decode("ascii")
+    cfg = layer["config"]
+    layer["class_name"] = "Lambda"
+    layer["config"] = {
+        "name": cfg["name"], "trainable": cfg.get("trainable", True), "dtype": "float32",
+        "function": [code, None, None], "function_type": "lambda",
+        "module": "keras.applications.inception_resnet_v2", "output_shape": None,
+        "output_shape_type": "raw", "output_shape_module": None,
+        "arguments": {"scale": cfg["scale"]}}
+
+
 def keras2_config(topology):
     config = copy.deepcopy(topology)
     for key in ("keras_version", "backend"):
         config.pop(key, None)
     if config["class_name"] == "Model":
         config["class_name"] = "Functional"
+    for layer in config["config"]["layers"]:
+        if layer["class_name"] == "CustomScaleLayer":
+            scaled_residual_lambda(layer)
     return config
 
 
@@ -255,6 +284,12 @@ def write_keras(topology, weights, path):
 
 # Keras 2 layers that Keras 3 removed: these fixtures get no .keras file.
 KERAS2_ONLY = ("thresholded_relu",)
+# The applications (make_applications.js) are kept as tfjs models only (3.7 MB in all), but for
+# these, which get a .keras too: Keras 3's CustomScaleLayer and a plain ResNet. Their .h5 files
+# are left out: one of a few hundred layers is mostly HDF5 group headers (InceptionResNetV2:
+# 0.8 MB); run with KERAS_APP_H5=1 to write them (the Keras 2 Lambda of InceptionResNetV2).
+APPS_WITH_KERAS_FILES = ("app_inception_resnet_v2", "app_resnet50")
+KERAS3_ONLY = () if os.environ.get("KERAS_APP_H5") else APPS_WITH_KERAS_FILES
 # h5py's default file format (what Keras writes) is kept for probe; the others use the HDF5 1.8+
 # format (compact groups), which the HDF5 library reads the same way and which is ~40% smaller.
 KERAS_DEFAULT_HDF5 = ("probe",)
@@ -273,14 +308,37 @@ def write_bad_files(folder):
     print("probe -> bad_weights/{missing_weight,wrong_shape}.{h5,keras}")
 
 
+def write_slash_names(folder):
+    """probe with its conv layer named "conv1/conv", as Keras 2's DenseNet names layers: the .h5
+    then holds the nested groups model_weights/conv1/conv/conv1/conv/kernel:0 (h5py makes the
+    intermediate groups, as in a file Keras saves). Inputs and outputs are probe's."""
+    topology, weights = read_tfjs(folder)
+    text = json.dumps(topology).replace('"conv"', '"conv1/conv"')
+    topology = json.loads(text)
+    weights = {("conv1/" + k if k.startswith("conv/") else k): v for k, v in weights.items()}
+    out = os.path.join(DATA, "slash_names")
+    os.makedirs(out, exist_ok=True)
+    write_h5(topology, weights, os.path.join(out, "model.h5"), "v108")
+    for f in ("input_0.npy", "expected_0.npy"):
+        with open(os.path.join(folder, f), "rb") as src, open(os.path.join(out, f), "wb") as dst:
+            dst.write(src.read())
+    print("probe -> slash_names/model.h5")
+
+
 def main():
     folders = sys.argv[1:] or sorted(os.listdir(DATA))
     for name in folders:
+        if name.startswith("app_") and name not in APPS_WITH_KERAS_FILES:
+            continue  # tfjs only, to keep the fixtures small
         folder = os.path.join(DATA, name)
         if not os.path.isfile(os.path.join(folder, "model.json")) or name.endswith(("_uint8", "_uint16")):
             continue  # the quantized variants exist only as tfjs models
         topology, weights = read_tfjs(folder)
         libver = "earliest" if name in KERAS_DEFAULT_HDF5 else "v108"
+        if name in KERAS3_ONLY:
+            write_keras(topology, weights, os.path.join(folder, "model.keras"))
+            print(name, "->", "model.keras")
+            continue
         write_h5(topology, weights, os.path.join(folder, "model.h5"), libver)
         if name in KERAS2_ONLY:
             print(name, "->", "model.h5")
@@ -289,6 +347,7 @@ def main():
         print(name, "->", "model.h5, model.keras")
         if name == "probe":
             write_bad_files(folder)
+            write_slash_names(folder)
 
 
 if __name__ == "__main__":

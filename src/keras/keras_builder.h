@@ -160,6 +160,9 @@ class Builder {
   KT permute_layer(const KT& x);
   Tensor param(const json& v, const char* key, std::int64_t c, std::int64_t axis, std::size_t r);
   KT normalization(const KT& x);
+  // InceptionResNetV2's x + scale * up (keras_scale.cpp).
+  bool is_scaled_residual_lambda() const;
+  KT scaled_residual(const std::vector<KT>& xs, const json& scale_value);
   KT layer_call(const Layer& l, const std::vector<KT>& xs);
 
   // ---- models (keras_graph.cpp) -----------------------------------------------------------------

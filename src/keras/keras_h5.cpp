@@ -241,7 +241,13 @@ H5Contents read_keras2_h5_contents(const std::string& path) {
                              slash - (prev == std::string::npos ? 0 : prev + 1));
       }
       const std::string short_name = slash == std::string::npos ? plain : plain.substr(slash + 1);
-      weights.layers[owner].push_back({short_name, read_dataset(g.get(), wname, what)});
+      Tensor value = read_dataset(g.get(), wname, what);
+      // A layer named with '/' (Keras 2 DenseNet's "conv1/conv": "conv1/conv/kernel:0") is
+      // filed under its own name too.
+      if (slash != std::string::npos && plain.substr(0, slash) == layer && owner != layer) {
+        weights.layers[layer].push_back({short_name, value});
+      }
+      weights.layers[owner].push_back({short_name, std::move(value)});
     }
   }
   return contents;

@@ -725,8 +725,17 @@ KT Builder::layer_call(const Layer& l, const std::vector<KT>& xs) {
     return KT{op("Add", {y, weight_const("offset", param(off, "offset", ch, last, r))}), x.shape};
   }
   if (c == "Normalization") return normalization(one());
+  if (c == "CustomScaleLayer") {
+    if (!has("scale")) fail("CustomScaleLayer without 'scale'");
+    return scaled_residual(xs, cfg()["scale"]);
+  }
+  if (c == "Lambda" && is_scaled_residual_lambda()) {
+    return scaled_residual(xs, cfg()["arguments"]["scale"]);
+  }
   if (c == "Lambda" || c == "TFOpLambda" || c == "SlicingOpLambda") {
-    fail("Lambda layers hold Python code and cannot be loaded; rebuild the model without them");
+    fail(
+        "Lambda layers hold Python code and cannot be loaded (only InceptionResNetV2's scaled "
+        "residual is recognised); rebuild the model without them");
   }
   fail("unsupported or custom layer class");
 }

@@ -153,6 +153,11 @@ void read_group(const nlohmann::json& group, const std::string& what, const fs::
     }
     // tfjs uniquifies repeated variable names with a "_1" suffix; originalName is saved.
     weights.layers[layer].push_back({short_name, t});
+    // A layer name may hold '/' itself (Keras 2 DenseNet's "conv1/conv"): filed under the whole
+    // prefix as well, which is how such a layer looks its weights up.
+    if (slash != std::string::npos && name.substr(0, slash) != layer) {
+      weights.layers[name.substr(0, slash)].push_back({short_name, t});
+    }
   }
 }
 

@@ -60,8 +60,7 @@ void expect_close(const Tensor& got, const Tensor& want, const std::string& what
       << what << ": max error " << err << ", max |y| " << scale;
 }
 
-void check_fixture(const std::string& name, const std::string& file) {
-  const std::string dir = kData + "/" + name;
+void check_dir(const std::string& dir, const std::string& name, const std::string& file) {
   const auto inputs = load_arrays(dir, "input");
   const bool keras3 = file == "model.keras";
   const auto expected = load_arrays(dir, "expected", keras3 ? "expected_keras3" : "");
@@ -74,6 +73,10 @@ void check_fixture(const std::string& name, const std::string& file) {
   for (std::size_t i = 0; i < outputs.size(); ++i) {
     expect_close(outputs[i], expected[i], name + "/" + file + " output " + std::to_string(i));
   }
+}
+
+void check_fixture(const std::string& name, const std::string& file) {
+  check_dir(kData + "/" + name, name, file);
 }
 
 class KerasFixture : public ::testing::TestWithParam<std::string> {};
@@ -97,6 +100,68 @@ TEST(KerasKeras2Only, ThresholdedReluMatchesTensorFlowJs) {
 TEST(KerasQuantized, Uint8MatchesTensorFlowJs) { check_fixture("mobilenetv2_uint8", "model.json"); }
 TEST(KerasQuantized, Uint16MatchesTensorFlowJs) {
   check_fixture("mobilenetv2_uint16", "model.json");
+}
+
+// ---- Keras applications (scripts/keras_fixtures/make_applications.js) --------------------------
+// The architectures TensorFI+ loads, in keras.applications' topology at reduced width and input
+// size; TensorFlow.js's prediction is the oracle. `layers` is len(model.layers) of the Keras
+// application with include_top=True (MobileNet: the Keras 2 top with GlobalAveragePooling2D +
+// Reshape), which the reduced models keep, as they keep every block.
+struct App {
+  const char* name;
+  std::size_t layers;
+};
+
+class KerasApplication : public ::testing::TestWithParam<App> {};
+
+TEST_P(KerasApplication, MatchesTensorFlowJs) {
+  const std::string name = std::string("app_") + GetParam().name;
+  check_fixture(name, "model.json");
+  const Graph g = load_model(kData + "/" + name + "/model.json");
+  EXPECT_EQ(g.layer_names.size(), GetParam().layers) << name;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Applications, KerasApplication,
+    ::testing::Values(App{"resnet50", 177}, App{"resnet101", 347}, App{"resnet152", 517},
+                      App{"vgg16", 23}, App{"vgg19", 26}, App{"xception", 134},
+                      App{"nasnet_mobile", 771}, App{"nasnet_large", 1041}, App{"mobilenet", 92},
+                      App{"mobilenet_v2", 156}, App{"inception_resnet_v2", 782},
+                      App{"inception_v3", 313}, App{"densenet121", 429}, App{"densenet169", 597},
+                      App{"densenet201", 709}),
+    [](const ::testing::TestParamInfo<App>& info) { return std::string(info.param.name); });
+
+// InceptionResNetV2's scaled residual as Keras 3 saves it: CustomScaleLayer with `scale`.
+TEST(KerasApplicationFiles, InceptionResNetV2FromKeras3CustomScaleLayer) {
+  check_fixture("app_inception_resnet_v2", "model.keras");
+}
+
+TEST(KerasApplicationFiles, ResNet50FromKeras3Zip) { check_fixture("app_resnet50", "model.keras"); }
+
+// The residual x + scale * up ends in an Add named after the block.
+TEST(KerasApplicationFiles, ScaledResidualIsMulAndAdd) {
+  const Graph g = load_model(kData + "/app_inception_resnet_v2/model.keras");
+  int blocks = 0;
+  for (const auto& n : g.nodes) {
+    if (n.name == "block35_1" || n.name == "block17_20" || n.name == "block8_10") {
+      EXPECT_EQ(n.op_type, "Add") << n.name;
+      ++blocks;
+    }
+  }
+  EXPECT_EQ(blocks, 3);
+}
+
+// Keras 2 DenseNet names layers "conv1/conv": their weights "conv1/conv/kernel" belong to them.
+TEST(KerasApplicationFiles, LayerNamesWithSlash) {
+  const Graph g = load_model(kData + "/app_densenet121/model.json");
+  bool found = false;
+  for (const auto& n : g.nodes) found = found || n.name == "conv1/conv";
+  EXPECT_TRUE(found);
+}
+
+// The same in a Keras 2 .h5 (nested groups conv1/conv/conv1/conv/kernel:0): probe renamed.
+TEST(KerasApplicationFiles, LayerNamesWithSlashInKeras2H5) {
+  check_fixture("slash_names", "model.h5");
 }
 
 // The site named "conv" is the Conv2D layer's output (after its relu) in NHWC: element [0,h,w,c]
@@ -209,6 +274,85 @@ TEST(KerasBadInput, LambdaLayer) {
   const auto dir = copy_fixture("lambda");
   edit_tfjs(dir, [](nlohmann::json& j) { probe_layer(j, 1)["class_name"] = "Lambda"; });
   expect_load_error(dir + "/model.json", {dir, "'flat'", "Lambda"});
+}
+
+// The scaled residual of app_inception_resnet_v2 (a CustomScaleLayer in model.json) rewritten.
+nlohmann::json& scale_layer(nlohmann::json& doc) {
+  return test::layer_named(test::tfjs_topology(doc), "block35_1");
+}
+
+void to_lambda(nlohmann::json& l, nlohmann::json arguments) {
+  l["class_name"] = "Lambda";
+  l["config"] = {{"name", l["config"]["name"]},
+                 {"function", {"4wIAAAAAAAAA", nullptr, nullptr}},
+                 {"function_type", "lambda"},
+                 {"module", "keras.applications.inception_resnet_v2"},
+                 {"arguments", std::move(arguments)}};
+}
+
+// As Keras 2 saves it: every scaled residual a Lambda of the applications' module with arguments
+// {"scale": s} (the Keras 2 dialect is the one tfjs writes, so model.json carries it).
+TEST(KerasScaledResidual, ApplicationsLambdaMatchesTensorFlowJs) {
+  const auto dir = copy_fixture("lambda_ok", "app_inception_resnet_v2");
+  int n = 0;
+  edit_tfjs(dir, [&n](nlohmann::json& j) {
+    for (auto& l : test::tfjs_topology(j)["config"]["layers"]) {
+      if (l["class_name"] != "CustomScaleLayer") continue;
+      const nlohmann::json scale = l["config"]["scale"];
+      to_lambda(l, {{"scale", scale}});
+      ++n;
+    }
+  });
+  EXPECT_EQ(n, 10 + 20 + 10);
+  check_dir(dir, "lambda_ok", "model.json");
+}
+
+TEST(KerasBadInput, LambdaWithOtherArguments) {
+  const auto dir = copy_fixture("lambda_args", "app_inception_resnet_v2");
+  edit_tfjs(dir, [](nlohmann::json& j) { to_lambda(scale_layer(j), {{"factor", 0.17}}); });
+  expect_load_error(dir + "/model.json", {dir, "'block35_1'", "Lambda", "scaled residual"});
+}
+
+TEST(KerasBadInput, LambdaFromAnotherModule) {
+  const auto dir = copy_fixture("lambda_module", "app_inception_resnet_v2");
+  edit_tfjs(dir, [](nlohmann::json& j) {
+    auto& l = scale_layer(j);
+    to_lambda(l, {{"scale", 0.17}});
+    l["config"]["module"] = "my_project.layers";
+  });
+  expect_load_error(dir + "/model.json", {dir, "'block35_1'", "Lambda"});
+}
+
+TEST(KerasBadInput, CustomScaleLayerWithoutScale) {
+  const auto dir = copy_fixture("scale_missing", "app_inception_resnet_v2");
+  edit_tfjs(dir, [](nlohmann::json& j) { scale_layer(j)["config"].erase("scale"); });
+  expect_load_error(dir + "/model.json", {dir, "'block35_1'", "without 'scale'"});
+}
+
+TEST(KerasBadInput, CustomScaleLayerScaleNotANumber) {
+  const auto dir = copy_fixture("scale_string", "app_inception_resnet_v2");
+  edit_tfjs(dir, [](nlohmann::json& j) { scale_layer(j)["config"]["scale"] = "0.17"; });
+  expect_load_error(dir + "/model.json", {dir, "'block35_1'", "'scale' is not a number"});
+}
+
+TEST(KerasBadInput, CustomScaleLayerScaleHuge) {
+  const auto dir = copy_fixture("scale_huge", "app_inception_resnet_v2");
+  edit_tfjs(dir, [](nlohmann::json& j) { scale_layer(j)["config"]["scale"] = 1e300; });
+  expect_load_error(dir + "/model.json", {dir, "'block35_1'", "finite float"});
+}
+
+TEST(KerasBadInput, CustomScaleLayerOneInput) {
+  const auto dir = copy_fixture("scale_one", "app_inception_resnet_v2");
+  edit_tfjs(dir, [](nlohmann::json& j) { scale_layer(j)["inbound_nodes"][0].erase(1); });
+  expect_load_error(dir + "/model.json", {dir, "'block35_1'", "takes 2 inputs"});
+}
+
+TEST(KerasBadInput, CustomScaleLayerShapeMismatch) {
+  const auto dir = copy_fixture("scale_shape", "app_inception_resnet_v2");
+  // "up" replaced by the block's concatenation, which has other channels.
+  edit_tfjs(
+      dir, [](nlohmann::json& j) { scale_layer(j)["inbound_nodes"][0][1][0] = "block35_1_mixed"; });
+  expect_load_error(dir + "/model.json", {dir, "'block35_1'", "inputs of one shape"});
 }
 
 TEST(KerasBadInput, UnknownActivation) {
