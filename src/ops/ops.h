@@ -91,4 +91,16 @@ Prepared prepare_argmax(const PrepareContext& ctx);
 Prepared prepare_layer_normalization(const PrepareContext& ctx);
 Prepared prepare_instance_normalization(const PrepareContext& ctx);
 
+// indexing and layout ops (gather_scatter.cpp, one_hot.cpp, trilu.cpp, depth_space.cpp,
+// einsum.cpp, reverse_sequence.cpp)
+Prepared prepare_gather_elements(const PrepareContext& ctx);
+Prepared prepare_scatter_elements(const PrepareContext& ctx);  // also Scatter (opset 9-10)
+Prepared prepare_gather_nd(const PrepareContext& ctx);
+Prepared prepare_scatter_nd(const PrepareContext& ctx);
+Prepared prepare_one_hot(const PrepareContext& ctx);
+Prepared prepare_trilu(const PrepareContext& ctx);
+Prepared prepare_depth_to_space(const PrepareContext& ctx);  // also SpaceToDepth
+Prepared prepare_einsum(const PrepareContext& ctx);
+Prepared prepare_reverse_sequence(const PrepareContext& ctx);
+
 }  // namespace dnnfi

@@ -90,6 +90,19 @@ const OpRow kOpTable[] = {
     {"", "Unsqueeze", 1, prepare_unsqueeze},
     {"", "Upsample", 7, prepare_upsample},
     {"", "Where", 9, prepare_where},
+    // indexing and layout ops (gather_scatter.cpp, one_hot.cpp, trilu.cpp, depth_space.cpp,
+    // einsum.cpp, reverse_sequence.cpp)
+    {"", "DepthToSpace", 1, prepare_depth_to_space},
+    {"", "Einsum", 12, prepare_einsum},
+    {"", "GatherElements", 11, prepare_gather_elements},
+    {"", "GatherND", 11, prepare_gather_nd},
+    {"", "OneHot", 9, prepare_one_hot},
+    {"", "ReverseSequence", 10, prepare_reverse_sequence},
+    {"", "Scatter", 9, prepare_scatter_elements},
+    {"", "ScatterElements", 11, prepare_scatter_elements},
+    {"", "ScatterND", 11, prepare_scatter_nd},
+    {"", "SpaceToDepth", 1, prepare_depth_to_space},
+    {"", "Trilu", 14, prepare_trilu},
 };
 
 }  // namespace
