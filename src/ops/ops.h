@@ -102,5 +102,7 @@ Prepared prepare_trilu(const PrepareContext& ctx);
 Prepared prepare_depth_to_space(const PrepareContext& ctx);  // also SpaceToDepth
 Prepared prepare_einsum(const PrepareContext& ctx);
 Prepared prepare_reverse_sequence(const PrepareContext& ctx);
+// data_dependent.cpp: NonZero, Compress, Unique always throw UnsupportedError saying why.
+Prepared prepare_data_dependent_shape(const PrepareContext& ctx);
 
 }  // namespace dnnfi

@@ -103,6 +103,10 @@ const OpRow kOpTable[] = {
     {"", "ScatterND", 11, prepare_scatter_nd},
     {"", "SpaceToDepth", 1, prepare_depth_to_space},
     {"", "Trilu", 14, prepare_trilu},
+    // data-dependent output shapes: rejected at load time with that reason (data_dependent.cpp)
+    {"", "Compress", 9, prepare_data_dependent_shape},
+    {"", "NonZero", 9, prepare_data_dependent_shape},
+    {"", "Unique", 11, prepare_data_dependent_shape},
 };
 
 }  // namespace

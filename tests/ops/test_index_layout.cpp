@@ -175,3 +175,26 @@ TEST(ReverseSequence, PrepareErrorsAndCorruptedLengths) {
 
 }  // namespace
 }  // namespace dnnfi::test
+
+namespace dnnfi::test {
+namespace {
+
+// ---------------------------------------------------------------- NonZero, Compress, Unique
+
+TEST(DataDependentShape, NonZeroCompressUniqueAreRejectedWithTheReason) {
+  const Tensor x = f32({2, 2}, {1, 0, 0, 1});
+  OpCall nonzero{"NonZero", {x}};
+  OpCall compress{"Compress", {x, make_tensor<bool>({2}, {true, false})}};
+  OpCall unique{"Unique", {x}};
+  for (OpCall* c : {&nonzero, &compress, &unique}) {
+    try {
+      (void)run_op(*c);
+      ADD_FAILURE() << c->op_type << " was accepted";
+    } catch (const UnsupportedError& e) {
+      EXPECT_NE(std::string(e.what()).find("data-dependent shape"), std::string::npos) << e.what();
+    }
+  }
+}
+
+}  // namespace
+}  // namespace dnnfi::test
