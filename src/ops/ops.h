@@ -92,7 +92,7 @@ Prepared prepare_layer_normalization(const PrepareContext& ctx);
 Prepared prepare_instance_normalization(const PrepareContext& ctx);
 
 // indexing and layout ops (gather_scatter.cpp, one_hot.cpp, trilu.cpp, depth_space.cpp,
-// einsum.cpp, reverse_sequence.cpp)
+// einsum.cpp, reverse_sequence.cpp, max_unpool.cpp)
 Prepared prepare_gather_elements(const PrepareContext& ctx);
 Prepared prepare_scatter_elements(const PrepareContext& ctx);  // also Scatter (opset 9-10)
 Prepared prepare_gather_nd(const PrepareContext& ctx);
@@ -102,6 +102,7 @@ Prepared prepare_trilu(const PrepareContext& ctx);
 Prepared prepare_depth_to_space(const PrepareContext& ctx);  // also SpaceToDepth
 Prepared prepare_einsum(const PrepareContext& ctx);
 Prepared prepare_reverse_sequence(const PrepareContext& ctx);
+Prepared prepare_max_unpool(const PrepareContext& ctx);  // max_unpool.cpp
 // data_dependent.cpp: NonZero, Compress, Unique always throw UnsupportedError saying why.
 Prepared prepare_data_dependent_shape(const PrepareContext& ctx);
 

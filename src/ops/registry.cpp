@@ -91,11 +91,12 @@ const OpRow kOpTable[] = {
     {"", "Upsample", 7, prepare_upsample},
     {"", "Where", 9, prepare_where},
     // indexing and layout ops (gather_scatter.cpp, one_hot.cpp, trilu.cpp, depth_space.cpp,
-    // einsum.cpp, reverse_sequence.cpp)
+    // einsum.cpp, reverse_sequence.cpp, max_unpool.cpp)
     {"", "DepthToSpace", 1, prepare_depth_to_space},
     {"", "Einsum", 12, prepare_einsum},
     {"", "GatherElements", 11, prepare_gather_elements},
     {"", "GatherND", 11, prepare_gather_nd},
+    {"", "MaxUnpool", 9, prepare_max_unpool},
     {"", "OneHot", 9, prepare_one_hot},
     {"", "ReverseSequence", 10, prepare_reverse_sequence},
     {"", "Scatter", 9, prepare_scatter_elements},

@@ -198,3 +198,51 @@ TEST(DataDependentShape, NonZeroCompressUniqueAreRejectedWithTheReason) {
 
 }  // namespace
 }  // namespace dnnfi::test
+
+namespace dnnfi::test {
+namespace {
+
+// ------------------------------------------------------------------------------------- MaxUnpool
+
+OpCall max_unpool(std::vector<std::optional<Tensor>> inputs) {
+  OpCall c{"MaxUnpool",
+           std::move(inputs),
+           {{"kernel_shape", attr_ints({2, 2})}, {"strides", attr_ints({2, 2})}}};
+  c.opset = 11;
+  c.constant.assign(c.inputs.size(), false);
+  if (c.inputs.size() > 2) c.constant[2] = true;
+  return c;
+}
+
+TEST(MaxUnpool, ScattersToFlatIndices) {
+  // N=2, C=1, 1x2 -> 2x4: indices are flat over the whole [2,1,2,4] output.
+  const Tensor x = f32({2, 1, 1, 2}, {1, 2, 3, 4});
+  const Tensor i = i64({2, 1, 1, 2}, {5, 2, 8, 15});
+  EXPECT_TRUE(same_tensor(run1(max_unpool({x, i})),
+                          f32({2, 1, 2, 4}, {0, 0, 2, 0, 0, 1, 0, 0, 3, 0, 0, 0, 0, 0, 0, 4})));
+  // output_shape equal to the inferred shape is accepted.
+  EXPECT_TRUE(same_tensor(run1(max_unpool({x, i, ints({2, 1, 2, 4})})),
+                          f32({2, 1, 2, 4}, {0, 0, 2, 0, 0, 1, 0, 0, 3, 0, 0, 0, 0, 0, 0, 4})));
+  expect_node_case("test_maxunpool_export_without_output_shape");
+}
+
+TEST(MaxUnpool, OtherOutputShapeIsUnsupported) {
+  const Tensor x = f32({1, 1, 2, 2}, {1, 2, 3, 4});
+  const Tensor i = i64({1, 1, 2, 2}, {5, 7, 13, 15});
+  EXPECT_THROW(run_op(max_unpool({x, i, ints({1, 1, 5, 5})})), UnsupportedError);
+  OpCall bad = max_unpool({x, i64({1, 1, 2, 1}, {0, 1})});
+  EXPECT_THROW(run_op(bad), NodeError);  // I must have X's shape
+}
+
+TEST(MaxUnpool, CorruptedIndexIsRunTimeError) {
+  OpCall c = max_unpool({f32({1, 1, 2, 2}, {1, 2, 3, 4}), i64({1, 1, 2, 2}, {5, 7, 13, 15})});
+  for (std::int64_t bad : {std::int64_t{16}, std::int64_t{-1}, INT64_MIN, INT64_MAX}) {
+    const Status s = run_corrupted(c, 1, i64({1, 1, 2, 2}, {5, bad, 13, 15}));
+    EXPECT_TRUE(named_error(s, "MaxUnpool"));
+    EXPECT_NE(s.message().find(std::to_string(bad)), std::string::npos) << s.message();
+  }
+  EXPECT_TRUE(run_corrupted(c, 1, i64({1, 1, 2, 2}, {0, 0, 15, 15})).is_ok());
+}
+
+}  // namespace
+}  // namespace dnnfi::test
