@@ -102,7 +102,9 @@ Prepared prepare_trilu(const PrepareContext& ctx);
 Prepared prepare_depth_to_space(const PrepareContext& ctx);  // also SpaceToDepth
 Prepared prepare_einsum(const PrepareContext& ctx);
 Prepared prepare_reverse_sequence(const PrepareContext& ctx);
-Prepared prepare_max_unpool(const PrepareContext& ctx);  // max_unpool.cpp
+Prepared prepare_max_unpool(const PrepareContext& ctx);   // max_unpool.cpp
+Prepared prepare_grid_sample(const PrepareContext& ctx);  // grid_sample.cpp
+Prepared prepare_roi_align(const PrepareContext& ctx);    // roi_align.cpp
 // data_dependent.cpp: NonZero, Compress, Unique always throw UnsupportedError saying why.
 Prepared prepare_data_dependent_shape(const PrepareContext& ctx);
 
