@@ -1,7 +1,8 @@
 // GridSample (opset 16: 4-D input, modes bilinear / nearest / bicubic, padding zeros / border /
 // reflection, align_corners), following ONNX Runtime's CPU kernel: grid (x, y) in [-1, 1] maps to
-// pixel coordinates, out-of-range points are clamped or reflected per padding_mode, and the output
-// interpolates the 1, 4 or 16 pixels around the point (bicubic: Keys, alpha -0.75).
+// pixel coordinates, out-of-range points are clamped or reflected per padding_mode (bicubic pads
+// each tap instead, like PyTorch), and the output interpolates the 1, 4 or 16 pixels around the
+// point (bicubic: Keys, alpha -0.75). Checked against PyTorch and ONNX Runtime 1.30.
 //
 // The grid is data that also chooses which pixels are read, so a corrupted grid must not steer a
 // read out of bounds: a NaN or infinite coordinate gives a NaN output (NaN is data, the campaign
@@ -114,16 +115,31 @@ class GridSampleKernel final : public Kernel {
           fx = std::nearbyint(fx);
           fy = std::nearbyint(fy);
         }
-        if (p_.padding == GridPadding::kBorder) {
-          fx = std::clamp(fx, 0.0, w - 1.0);
-          fy = std::clamp(fy, 0.0, h - 1.0);
-        } else if (p_.padding == GridPadding::kReflection) {
-          fx = grid_reflect(fx, x_lo, x_hi);
-          fy = grid_reflect(fy, y_lo, y_hi);
-        } else {
-          // Zero padding: beyond a few pixels outside, every tap is zero however far the point is.
-          fx = std::clamp(fx, -4.0, w + 3.0);
-          fy = std::clamp(fy, -4.0, h + 3.0);
+        if (p_.mode == GridMode::kBicubic) {
+          // Bicubic pads each of its 16 taps, not the point. Far points are brought near the
+          // image without changing a tap: zeros and border see only edge (or zero) taps beyond a
+          // few pixels, and reflection is periodic with an integer period.
+          if (p_.padding == GridPadding::kReflection) {
+            const double period_x = 2 * (x_hi - x_lo), period_y = 2 * (y_hi - y_lo);
+            if (period_x > 0) fx -= period_x * std::floor((fx - x_lo) / period_x);
+            if (period_y > 0) fy -= period_y * std::floor((fy - y_lo) / period_y);
+          }
+          // Within a period of the image already for reflection; a no-op clamp then, except for
+          // a 1-pixel axis (period 0).
+          fx = std::clamp(fx, -4.0, 2.0 * w + 3.0);
+          fy = std::clamp(fy, -4.0, 2.0 * h + 3.0);
+        } else if (fx < x_lo || fx > x_hi || fy < y_lo || fy > y_hi) {
+          if (p_.padding == GridPadding::kBorder) {
+            fx = std::clamp(fx, 0.0, w - 1.0);
+            fy = std::clamp(fy, 0.0, h - 1.0);
+          } else if (p_.padding == GridPadding::kReflection) {
+            fx = grid_reflect(fx, x_lo, x_hi);
+            fy = grid_reflect(fy, y_lo, y_hi);
+          } else {
+            // Zero padding: beyond a few pixels outside, every tap is zero however far the point.
+            fx = std::clamp(fx, -4.0, w + 3.0);
+            fy = std::clamp(fy, -4.0, h + 3.0);
+          }
         }
         if (p_.mode == GridMode::kNearest) {
           offsets[0] = tap(static_cast<std::int64_t>(fy), static_cast<std::int64_t>(fx));

@@ -1,9 +1,10 @@
 // Einsum: hand-computed goldens, naive loops written out per equation on random inputs (an oracle
-// independent of the kernel's label/stride machinery), the ONNX node conformance cases, and
-// equation errors at load time.
+// independent of the kernel's label/stride machinery), torch.einsum outputs, the ONNX node
+// conformance cases, and equation errors at load time.
 #include <cmath>
 
 #include "onnx_node_case.h"
+#include "sampling_oracles.h"
 #include "shape_test_util.h"
 
 namespace dnnfi::test {
@@ -86,6 +87,17 @@ TEST(Einsum, MatchesNaiveLoopsOnRandomInputs) {
       bil.data<float>()[k * 2 + n] = static_cast<float>(s);
     }
   EXPECT_TRUE(close(run1(einsum("ni,ijk,nj->kn", {p, q, r})), bil));
+}
+
+// torch.einsum outputs (scripts/make_sampling_oracles.py).
+TEST(Einsum, MatchesPyTorch) {
+  for (const oracle::EinsumCase& k : oracle::kEinsumCases) {
+    std::vector<std::optional<Tensor>> inputs;
+    for (std::size_t i = 0; i < k.shapes.size(); ++i)
+      inputs.push_back(f32(k.shapes[i], k.inputs[i]));
+    EXPECT_EQ(compare_close(run1(einsum(k.equation, inputs)), f32(k.y_shape, k.y), 1e-4, 1e-5), "")
+        << k.equation;
+  }
 }
 
 TEST(Einsum, ConformanceCases) {

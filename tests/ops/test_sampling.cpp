@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "onnx_node_case.h"
+#include "sampling_oracles.h"
 #include "shape_test_util.h"
 
 namespace dnnfi::test {
@@ -58,6 +59,19 @@ TEST(GridSample, BicubicOnPixelsIsExact) {
   const Tensor g = f32({1, 1, 3, 2}, {-1, -1, 0, 0, 1, 0});
   EXPECT_TRUE(same_tensor(run1(grid_sample(x, g, "bicubic", "border", 1)),
                           f32({1, 2, 1, 3}, {1, 5, 6, 10, 50, 60})));
+}
+
+TEST(GridSample, MatchesPyTorch) {
+  const Tensor x = f32(oracle::kGridX_shape, oracle::kGridX);
+  const Tensor grid = f32(oracle::kGrid_shape, oracle::kGrid);
+  for (const oracle::GridCase& k : oracle::kGridCases) {
+    for (bool reference : {true, false}) {
+      OpCall c = grid_sample(x, grid, k.mode, k.padding, k.align_corners);
+      c.reference = reference;
+      EXPECT_EQ(compare_close(run1(c), f32(oracle::kGridY_shape, k.y), 1e-4, 1e-5), "")
+          << k.mode << " " << k.padding << " align_corners=" << k.align_corners;
+    }
+  }
 }
 
 TEST(GridSample, ConformanceCases) {
@@ -135,6 +149,21 @@ TEST(RoiAlign, LinearImageAveragesAtBinCentres) {
   EXPECT_TRUE(same_tensor(
       run1(roi_align(two, f32({1, 4}, {0, 0, 2, 2}), ints({1}), "output_half_pixel", 1, 0)),
       f32({1, 1, 1, 1}, {21})));
+}
+
+TEST(RoiAlign, MatchesTorchvision) {
+  const Tensor x = f32(oracle::kRoiX_shape, oracle::kRoiX);
+  const Tensor rois = f32({3, 4}, oracle::kRois);
+  const Tensor batch = i64({3}, oracle::kRoiBatch);
+  for (const oracle::RoiCase& k : oracle::kRoiCases) {
+    OpCall c = roi_align(x, rois, batch, k.half_pixel ? "half_pixel" : "output_half_pixel", 2,
+                         k.sampling_ratio);
+    c.attributes["output_width"] = attr_int(3);
+    c.attributes["spatial_scale"] = attr_float(k.spatial_scale);
+    EXPECT_EQ(compare_close(run1(c), f32(oracle::kRoiY_shape, k.y), 1e-4, 1e-5), "")
+        << "half_pixel=" << k.half_pixel << " sampling_ratio=" << k.sampling_ratio
+        << " spatial_scale=" << k.spatial_scale;
+  }
 }
 
 TEST(RoiAlign, ConformanceCases) {
