@@ -2,7 +2,8 @@
 // with the depth axis inserted at 'axis'. depth sets the output shape, so it must be known at
 // load time; at run time the depth tensor passed must still hold that value (else a run-time
 // error: a corrupted depth cannot resize the output). Indices are data and may be of any numeric
-// dtype: a value in [-depth, depth) is normalised as the spec says, and a value outside it
+// dtype: a value in [-depth, depth) is normalised as the spec says (opset 11; opset 9 takes only
+// [0, depth)), and a value outside it
 // (NaN included) gives an all-off_value row, which is the spec's defined result for it (so the
 // kernel never writes outside its output and needs no error for it).
 #include <cmath>
@@ -23,8 +24,10 @@ std::int64_t depth_of(const Tensor& t) {
   return static_cast<std::int64_t>(d);
 }
 
-// Index j of `t` as a position in [0, depth), or -1 when outside [-depth, depth).
-std::int64_t one_hot_position(const Tensor& t, std::int64_t j, std::int64_t depth) {
+// Index j of `t` as a position in [0, depth), or -1 when outside [-depth, depth) (outside
+// [0, depth) before opset 11, which did not count negative indices from the end).
+std::int64_t one_hot_position(const Tensor& t, std::int64_t j, std::int64_t depth,
+                              bool negative_from_end) {
   std::int64_t v = 0;
   switch (t.dtype()) {
     case DType::kFloat32:
@@ -45,21 +48,23 @@ std::int64_t one_hot_position(const Tensor& t, std::int64_t j, std::int64_t dept
     default:
       v = t.get_as_int64(j);
   }
-  if (v < -depth || v >= depth) return -1;
+  if (v < (negative_from_end ? -depth : 0) || v >= depth) return -1;
   return v < 0 ? v + depth : v;
 }
 
 class OneHotKernel final : public Kernel {
  public:
   OneHotKernel(std::string tag, TensorInfo indices, TensorInfo depth, TensorInfo values,
-               TensorInfo output, std::int64_t depth_value, std::int64_t inner)
+               TensorInfo output, std::int64_t depth_value, std::int64_t inner,
+               bool negative_from_end)
       : tag_(std::move(tag)),
         indices_(std::move(indices)),
         depth_(std::move(depth)),
         values_(std::move(values)),
         output_(std::move(output)),
         depth_value_(depth_value),
-        inner_(inner) {}
+        inner_(inner),
+        negative_from_end_(negative_from_end) {}
 
   Status run(std::span<const Tensor* const> in, std::span<Tensor* const> out) const override {
     DNNFI_RETURN_IF_ERROR(check_data_input(tag_, in, 0, indices_));
@@ -79,7 +84,7 @@ class OneHotKernel final : public Kernel {
     }
     const Tensor& idx = *in[0];
     for (std::int64_t j = 0, n = idx.numel(); j < n; ++j) {
-      const std::int64_t v = one_hot_position(idx, j, depth_value_);
+      const std::int64_t v = one_hot_position(idx, j, depth_value_, negative_from_end_);
       if (v < 0) continue;
       const std::int64_t outer = j / inner_, in_pos = j % inner_;
       const std::int64_t o = (outer * depth_value_ + v) * inner_ + in_pos;
@@ -96,6 +101,7 @@ class OneHotKernel final : public Kernel {
   TensorInfo output_;
   std::int64_t depth_value_;
   std::int64_t inner_;  // index elements after the depth axis
+  bool negative_from_end_;
 };
 
 }  // namespace
@@ -123,8 +129,9 @@ Prepared prepare_one_hot(const PrepareContext& ctx) {
   for (std::size_t d = axis; d < indices.shape.size(); ++d) inner *= indices.shape[d];
   Prepared p;
   p.outputs = {TensorInfo{values.dtype, out_shape}};
-  p.kernel = std::make_unique<OneHotKernel>(node_tag(ctx), indices, ctx.input(1), values,
-                                            p.outputs[0], depth, inner == 0 ? 1 : inner);
+  p.kernel =
+      std::make_unique<OneHotKernel>(node_tag(ctx), indices, ctx.input(1), values, p.outputs[0],
+                                     depth, inner == 0 ? 1 : inner, ctx.opset() >= 11);
   return p;
 }
 

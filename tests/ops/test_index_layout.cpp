@@ -27,6 +27,9 @@ TEST(OneHot, AxesNegativeAndOutOfRangeIndices) {
   OpCall f{"OneHot", {f32({3}, {1.7f, nan, -2.5f}), f32({}, {3}), ints({0, 1})}};
   f.opset = 11;
   EXPECT_TRUE(same_tensor(run1(f), i64({3, 3}, {0, 1, 0, 0, 0, 0, 0, 1, 0})));
+  // Opset 9 did not count negative indices from the end: outside [0, depth) is all off.
+  f.opset = 9;
+  EXPECT_TRUE(same_tensor(run1(f), i64({3, 3}, {0, 1, 0, 0, 0, 0, 0, 0, 0})));
 }
 
 TEST(OneHot, ConformanceCases) {
