@@ -159,5 +159,21 @@ Prepared prepare_qlinear_global_average_pool(const PrepareContext& ctx);
 Prepared prepare_qgemm(const PrepareContext& ctx);
 // MaxPool on int8 / uint8 (quant_pool.cpp); prepare_max_pool calls it for 8-bit inputs.
 Prepared prepare_max_pool_8bit(const PrepareContext& ctx);
+// indexing and layout ops (gather_scatter.cpp, one_hot.cpp, trilu.cpp, depth_space.cpp,
+// einsum.cpp, reverse_sequence.cpp, max_unpool.cpp)
+Prepared prepare_gather_elements(const PrepareContext& ctx);
+Prepared prepare_scatter_elements(const PrepareContext& ctx);  // also Scatter (opset 9-10)
+Prepared prepare_gather_nd(const PrepareContext& ctx);
+Prepared prepare_scatter_nd(const PrepareContext& ctx);
+Prepared prepare_one_hot(const PrepareContext& ctx);
+Prepared prepare_trilu(const PrepareContext& ctx);
+Prepared prepare_depth_to_space(const PrepareContext& ctx);  // also SpaceToDepth
+Prepared prepare_einsum(const PrepareContext& ctx);
+Prepared prepare_reverse_sequence(const PrepareContext& ctx);
+Prepared prepare_max_unpool(const PrepareContext& ctx);   // max_unpool.cpp
+Prepared prepare_grid_sample(const PrepareContext& ctx);  // grid_sample.cpp
+Prepared prepare_roi_align(const PrepareContext& ctx);    // roi_align.cpp
+// data_dependent.cpp: NonZero, Compress, Unique always throw UnsupportedError saying why.
+Prepared prepare_data_dependent_shape(const PrepareContext& ctx);
 
 }  // namespace dnnfi

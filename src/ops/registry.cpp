@@ -190,6 +190,26 @@ const OpRow kOpTable[] = {
     {"com.microsoft", "QLinearMul", 1, prepare_qlinear_mul},
     {"com.microsoft", "QLinearGlobalAveragePool", 1, prepare_qlinear_global_average_pool},
     {"com.microsoft", "QGemm", 1, prepare_qgemm},
+    // indexing and layout ops (gather_scatter.cpp, one_hot.cpp, trilu.cpp, depth_space.cpp,
+    // einsum.cpp, reverse_sequence.cpp, max_unpool.cpp)
+    {"", "DepthToSpace", 1, prepare_depth_to_space},
+    {"", "Einsum", 12, prepare_einsum},
+    {"", "GatherElements", 11, prepare_gather_elements},
+    {"", "GatherND", 11, prepare_gather_nd},
+    {"", "GridSample", 16, prepare_grid_sample},
+    {"", "MaxUnpool", 9, prepare_max_unpool},
+    {"", "OneHot", 9, prepare_one_hot},
+    {"", "ReverseSequence", 10, prepare_reverse_sequence},
+    {"", "RoiAlign", 10, prepare_roi_align},
+    {"", "Scatter", 9, prepare_scatter_elements},
+    {"", "ScatterElements", 11, prepare_scatter_elements},
+    {"", "ScatterND", 11, prepare_scatter_nd},
+    {"", "SpaceToDepth", 1, prepare_depth_to_space},
+    {"", "Trilu", 14, prepare_trilu},
+    // data-dependent output shapes: rejected at load time with that reason (data_dependent.cpp)
+    {"", "Compress", 9, prepare_data_dependent_shape},
+    {"", "NonZero", 9, prepare_data_dependent_shape},
+    {"", "Unique", 11, prepare_data_dependent_shape},
 };
 
 }  // namespace
