@@ -2,7 +2,7 @@
   /usr/bin/python3 python/tests/make_fixtures.py
 tiny_relu_matmul.onnx: y = relu(x) @ W, x float32 [1, 4], W = [[1, 0], [0, 1], [1, 1], [2, -1]]
   (outputs easy to compute by hand);
-einsum.onnx: one Einsum node, an op dnnfi does not support (an UnsupportedError at load).
+softsign.onnx: one Softsign node, an op dnnfi does not support (an UnsupportedError at load).
 """
 
 from pathlib import Path
@@ -33,10 +33,10 @@ def main():
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2])],
         [numpy_helper.from_array(w, "W")]), "tiny_relu_matmul.onnx")
     save(helper.make_graph(
-        [helper.make_node("Einsum", ["x", "x"], ["y"], name="e", equation="ij,ij->ij")],
-        "einsum",
+        [helper.make_node("Softsign", ["x"], ["y"], name="s")],
+        "softsign",
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 2])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 2])]), "einsum.onnx")
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 2])]), "softsign.onnx")
 
 
 if __name__ == "__main__":
