@@ -144,8 +144,9 @@ def export(model, x):
 
 
 def compact_names(proto):
-    """Renames nodes and tensors to short ids (graph input and output keep theirs). torch 1.13
-    names every value by its module path, which is most of a small model's bytes."""
+    """Renames tensors to short ids (graph input and output keep theirs) and drops node names
+    (dnnfi then names node i `<op_type>_<i>`). torch 1.13 names every node and value by its
+    module path, which is most of a small model's bytes."""
     g = proto.graph
     keep = {v.name for v in g.input} | {v.name for v in g.output}
     rename = {}
@@ -153,7 +154,7 @@ def compact_names(proto):
         rename[t.name] = f"w{i}"
         t.name = rename[t.name]
     for i, node in enumerate(g.node):
-        node.name = f"{node.op_type}_{i}"
+        node.name = ""
         for j, name in enumerate(node.output):
             if name and name not in keep:
                 rename[name] = f"v{i}_{j}" if len(node.output) > 1 else f"v{i}"

@@ -92,7 +92,9 @@ VGG_CFGS = {11: "A", 13: "B", 16: "D", 19: "E"}
 
 class ScaledVgg(nn.Module):
     """torchvision VGG: its make_layers features (channels // div), adaptive avgpool to pool x pool,
-    classifier Linear-ReLU-Dropout-Linear-ReLU-Dropout-Linear with hidden 4096 // div."""
+    classifier Linear-ReLU-Dropout-Linear-ReLU-Dropout-Linear with hidden 4096 // hidden_div (the
+    small variants narrow the 4096-wide classifier 4x more than the convolutions: it would hold
+    most of their bytes)."""
 
     def __init__(self, depth, div, batch_norm, pool, num_classes, hidden_div=None):
         super().__init__()
@@ -549,13 +551,15 @@ class NasAdjust(nn.Module):
 
 
 class NasCell(nn.Module):
-    """NASNet-A normal or reduction cell with inputs (ip, p); returns (output, ip)."""
+    """NASNet-A normal or reduction cell with inputs (ip, p); returns (output, ip). ip_shape and
+    p_shape are (channels, side); p_shape is (None, None) for the first cell, which has no
+    previous cell and uses ip as p (Keras' `if p is None: p = ip`)."""
 
     def __init__(self, kind, ip_shape, p_shape, filters):
         super().__init__()
         self.kind = kind
         (ci, si), (cp, sp) = ip_shape, p_shape
-        if p_shape is None or (cp, sp) == (None, None):
+        if cp is None:
             mode, pc = "none", ci
         elif sp != si:
             mode, pc = "reduce", filters // 2 * 2
