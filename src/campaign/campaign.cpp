@@ -191,6 +191,7 @@ Tensor CampaignContext::input_tensor(std::int64_t dataset_index) const {
 
 std::size_t CampaignContext::trial_input(std::int64_t trial, std::size_t eligible) const {
   const auto group = static_cast<std::uint64_t>(trial / config_.trials_per_input);
+  if (config_.sequential_inputs) return static_cast<std::size_t>(group % eligible);
   std::mt19937_64 gen(trial_stream_seed(config_.seed, group, 2));
   return static_cast<std::size_t>(uniform_below(gen, eligible));
 }

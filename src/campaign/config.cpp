@@ -401,28 +401,12 @@ CampaignConfig parse_campaign_config(const std::string& yaml, const std::string&
   c.source = what;
   if (root.IsNull()) throw InputError(what + ": empty config");
   const Reader r{what, base_dir};
-  r.check_keys(root, "",
-               {"model",
-                "dataset",
-                "preprocess",
-                "faults",
-                "trials",
-                "target_halfwidth",
-                "checkpoint",
-                "trials_per_input",
-                "seed",
-                "threads",
-                "golden_cache_mb",
-                "strategy",
-                "time_limit",
-                "output",
-                "shard",
-                "Target",
-                "Mode",
-                "Type",
-                "Amount",
-                "Bit",
-                "Layer"});
+  r.check_keys(
+      root, "",
+      {"model",      "dataset",          "preprocess",  "faults", "trials",  "target_halfwidth",
+       "checkpoint", "trials_per_input", "input_order", "seed",   "threads", "golden_cache_mb",
+       "strategy",   "time_limit",       "output",      "shard",  "Target",  "Mode",
+       "Type",       "Amount",           "Bit",         "Layer"});
   if (root["model"]) c.model = r.path(root["model"], "model");
   if (root["dataset"]) parse_dataset(r, root["dataset"], c);
   if (root["preprocess"]) {
@@ -447,10 +431,22 @@ CampaignConfig parse_campaign_config(const std::string& yaml, const std::string&
   if (root["trials_per_input"]) {
     c.trials_per_input = r.get<std::int64_t>(root["trials_per_input"], "trials_per_input");
   }
+  if (root["input_order"]) {
+    const std::string order = r.get<std::string>(root["input_order"], "input_order");
+    if (order != "random" && order != "sequential") {
+      fail_at(what, root["input_order"], "input_order",
+              "must be random or sequential, not '" + order + "'");
+    }
+    c.sequential_inputs = order == "sequential";
+  }
   if (root["seed"]) c.seed = r.get<std::uint64_t>(root["seed"], "seed");
   if (root["threads"]) c.threads = r.get<int>(root["threads"], "threads");
   if (root["golden_cache_mb"]) {
     c.golden_cache_mb = r.get<std::int64_t>(root["golden_cache_mb"], "golden_cache_mb");
+    if (c.golden_cache_mb < 0) {
+      fail_at(what, root["golden_cache_mb"], "golden_cache_mb",
+              "must be a size in MiB >= 0 (0 keeps no golden run between groups)");
+    }
   }
   if (root["strategy"]) strategy_or_throw(r, root["strategy"], c.strategy);
   if (root["time_limit"]) c.time_limit_s = r.get<double>(root["time_limit"], "time_limit");
@@ -639,6 +635,7 @@ std::string config_yaml(const CampaignConfig& c, bool with_execution) {
   e << YAML::Key << "target_halfwidth" << YAML::Value << c.target_halfwidth;
   e << YAML::Key << "checkpoint" << YAML::Value << c.checkpoint;
   e << YAML::Key << "trials_per_input" << YAML::Value << c.trials_per_input;
+  if (c.sequential_inputs) e << YAML::Key << "input_order" << YAML::Value << "sequential";
   e << YAML::Key << "seed" << YAML::Value << c.seed;
   e << YAML::Key << "strategy" << YAML::Value << strategy_name(c.strategy);
   e << YAML::Key << "time_limit" << YAML::Value << c.time_limit_s;

@@ -35,6 +35,10 @@ struct CampaignConfig {
   std::int64_t checkpoint = 500;  // trials between target checks (a deterministic stop point)
   std::int64_t trials_per_input =
       1;  // consecutive trials sharing one input (reuses its golden run)
+  // How trial groups (trials_per_input consecutive trials) pick their input: false, a seeded
+  // uniform draw from the eligible inputs (with replacement); true, group g takes eligible input
+  // g mod (number of eligible inputs), so every input gets the same share.
+  bool sequential_inputs = false;
   std::uint64_t seed = 1;
   int threads = 1;
   // Golden runs kept between trials (campaign/golden_cache.h), in MiB; -1: a quarter of the

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
 #include <thread>
 
@@ -374,6 +375,26 @@ TEST(Campaign, OnlyCorrectInputsAndTrialsPerInput) {
     EXPECT_TRUE(inputs.at(static_cast<std::size_t>(tr.input_index)).correct);
     EXPECT_EQ(tr.input_index, t[static_cast<std::size_t>(tr.id / 4 * 4)].input_index);
   }
+}
+
+// input_order: sequential gives trial group g input g mod n, so each input gets the same share.
+TEST(Campaign, SequentialInputOrderGivesEveryInputTheSameShare) {
+  const std::string dir = test::temp_dir("seq");
+  auto c = fmnist_config(dir, 30, 5);
+  c.trials_per_input = 3;
+  c.sequential_inputs = true;
+  c.threads = 2;
+  run_campaign(c, {});
+  const auto t = trials_of(dir);
+  ASSERT_EQ(t.size(), 30u);
+  std::map<std::int64_t, int> per_input;
+  for (const auto& tr : t) {
+    EXPECT_EQ(tr.input_index, tr.id / 3 % 5) << "trial " << tr.id;
+    ++per_input[tr.input_index];
+  }
+  ASSERT_EQ(per_input.size(), 5u);
+  for (const auto& [input, n] : per_input) EXPECT_EQ(n, 6) << "input " << input;
+  EXPECT_TRUE(replay_trial(dir, 17).identical);
 }
 
 TEST(Campaign, ReplayIsBitExactAndShowsPropagation) {

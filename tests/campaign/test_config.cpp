@@ -55,6 +55,8 @@ target_halfwidth: 0.01
 checkpoint: 100
 seed: 42
 threads: 3
+golden_cache_mb: 512
+input_order: sequential
 strategy: superlayer
 time_limit: 2.5
 output: out
@@ -86,6 +88,8 @@ shard: 1/4
   EXPECT_EQ(c.checkpoint, 100);
   EXPECT_EQ(c.seed, 42u);
   EXPECT_EQ(c.threads, 3);
+  EXPECT_EQ(c.golden_cache_mb, 512);
+  EXPECT_TRUE(c.sequential_inputs);
   EXPECT_EQ(c.strategy, Strategy::kSuperlayer);
   EXPECT_EQ(c.time_limit_s, 2.5);
   EXPECT_EQ(c.output, "/base/out");
@@ -177,6 +181,11 @@ TEST(CampaignConfig, ErrorsNameTheKeyAndLine) {
             std::string::npos);
   EXPECT_NE(error_of("faults:\n  model: melt\n").find("faults.model"), std::string::npos);
   EXPECT_NE(error_of("strategy: fast\n").find("strategy"), std::string::npos);
+  EXPECT_NE(error_of("input_order: shuffled\n").find("c.yaml:1: input_order: must be random"),
+            std::string::npos)
+      << error_of("input_order: shuffled\n");
+  EXPECT_NE(error_of("golden_cache_mb: -5\n").find("c.yaml:1: golden_cache_mb: must be"),
+            std::string::npos);
   EXPECT_NE(error_of("shard: 4/4\n").find("shard"), std::string::npos);
   EXPECT_NE(error_of("dataset:\n  format: tiff\n  path: x\n").find("dataset.format"),
             std::string::npos);
@@ -247,7 +256,12 @@ TEST(CampaignConfig, YamlRoundTripAndHash) {
   other.output = "/elsewhere";
   other.shard_index = 1;
   other.shard_count = 3;
+  other.golden_cache_mb = 64;
   EXPECT_EQ(campaign_config_hash(other), campaign_config_hash(c));
+  EXPECT_NE(campaign_config_yaml(other).find("golden_cache_mb: 64"), std::string::npos);
+  other.sequential_inputs = true;  // changes which input each trial uses
+  EXPECT_NE(campaign_config_hash(other), campaign_config_hash(c));
+  other.sequential_inputs = false;
   other.seed = 6;
   EXPECT_NE(campaign_config_hash(other), campaign_config_hash(c));
 }
