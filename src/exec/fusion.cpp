@@ -4,6 +4,7 @@
 #include <limits>
 #include <optional>
 
+#include "ops/fp16_fallback.h"
 #include "ops/ops.h"
 
 namespace dnnfi {
@@ -56,23 +57,41 @@ struct SessionValues {
   const std::vector<Tensor>& constants;
 };
 
-PrepareContext context_for(const SessionValues& s, const Node& node, bool reference) {
-  std::vector<TensorInfo> in_infos;
-  std::vector<const Tensor*> in_consts;
+void input_infos(const SessionValues& s, const Node& node, std::vector<TensorInfo>& in_infos,
+                 std::vector<const Tensor*>& in_consts) {
   for (int v : node.inputs) {
     in_infos.push_back(v == kNoValue ? TensorInfo{} : s.infos[v]);
     in_consts.push_back(v != kNoValue && s.constant[v] ? &s.constants[v] : nullptr);
+  }
+}
+
+// The node's context; with widen_half, float16 inputs are described as float32 (what the float16
+// fallback prepares the op's float32 kernel with) and their constants are left out.
+PrepareContext context_for(const SessionValues& s, const Node& node, bool reference,
+                           bool widen_half = false) {
+  std::vector<TensorInfo> in_infos;
+  std::vector<const Tensor*> in_consts;
+  input_infos(s, node, in_infos, in_consts);
+  for (std::size_t i = 0; widen_half && i < in_infos.size(); ++i) {
+    if (in_infos[i].dtype != DType::kFloat16) continue;
+    in_infos[i].dtype = DType::kFloat32;
+    in_consts[i] = nullptr;
   }
   return PrepareContext(node, s.g.opset(""), s.g.source, std::move(in_infos), std::move(in_consts),
                         reference);
 }
 
 // The kernel for a rewritten node, or null when it cannot be prepared or its first output would
-// not be `out` (the caller then leaves the graph as it was).
+// not be `out` (the caller then leaves the graph as it was). float16 nodes go through the float16
+// fallback, as Session::create prepares them.
 std::unique_ptr<Kernel> try_prepare(const SessionValues& s, PrepareFn prepare, const Node& node,
                                     const TensorInfo& out, bool reference) {
   try {
-    Prepared p = prepare(context_for(s, node, reference));
+    std::vector<TensorInfo> in_infos;
+    std::vector<const Tensor*> in_consts;
+    input_infos(s, node, in_infos, in_consts);
+    Prepared p = prepare_with_fp16_fallback(prepare, node, s.g.opset(""), s.g.source,
+                                            std::move(in_infos), std::move(in_consts), reference);
     if (!p.kernel || p.outputs.empty() || p.outputs[0] != out) return {};
     return std::move(p.kernel);
   } catch (const std::exception&) {
@@ -156,6 +175,7 @@ int fuse_for_inference(Graph& g, std::vector<int>& run_order,
   // The single node reading v, or -1.
   auto sole_reader = [&](int v) { return readers[v] == 1 ? reader[v] : -1; };
   auto is_float = [&](int v) { return infos[v].dtype == DType::kFloat32; };
+  auto is_half = [&](int v) { return infos[v].dtype == DType::kFloat16; };
 
   std::vector<bool> absorbed(g.nodes.size(), false);
   int count = 0;
@@ -201,7 +221,9 @@ int fuse_for_inference(Graph& g, std::vector<int>& run_order,
       continue;
     }
     // BatchNormalization -> Relu (DenseNet's pre-activation order).
-    if (conv.domain.empty() && conv.op_type == "BatchNormalization" && !conv.outputs.empty()) {
+    // float16 too: its BatchNormalizationRelu applies the Relu after the rounding (fp16_fallback).
+    if (conv.domain.empty() && conv.op_type == "BatchNormalization" && !conv.outputs.empty() &&
+        (is_float(conv.outputs[0]) || is_half(conv.outputs[0]))) {
       const int relu = sole_reader(conv.outputs[0]);
       if (relu < 0) continue;
       const Node& r = g.nodes[static_cast<std::size_t>(relu)];
@@ -220,13 +242,17 @@ int fuse_for_inference(Graph& g, std::vector<int>& run_order,
     }
     if (!conv.domain.empty() || conv.op_type != "Conv" || conv.outputs.size() != 1) continue;
     int out = conv.outputs[0];
-    if (!is_float(out)) continue;
+    // float16: only Conv -> Relu, whose FusedConv rounds and then applies the Relu (see
+    // fp16_fallback.cpp), so the values are those of the two nodes bit for bit. An Add or a Clip
+    // would skip a rounding point.
+    const bool half = is_half(out);
+    if (!is_float(out) && !half) continue;
     std::vector<int> group;
     int summand = kNoValue;
     std::optional<Activation> act;
 
     int next = sole_reader(out);
-    if (next >= 0) {
+    if (next >= 0 && !half) {
       const Node& add = g.nodes[static_cast<std::size_t>(next)];
       if (add.domain.empty() && add.op_type == "Add" && add.inputs.size() == 2 &&
           add.outputs.size() == 1) {
@@ -249,7 +275,9 @@ int fuse_for_inference(Graph& g, std::vector<int>& run_order,
     if (next >= 0) {
       const Node& n = g.nodes[static_cast<std::size_t>(next)];
       act = as_activation(g, n, constant, constants);
-      if (act && is_float(n.outputs[0])) {
+      const bool ok =
+          half ? act && act->op == "Relu" && is_half(n.outputs[0]) : act && is_float(n.outputs[0]);
+      if (ok) {
         group.push_back(next);
         out = n.outputs[0];
       } else {
@@ -288,8 +316,12 @@ int assign_channels_last(Graph& g, const std::vector<int>& run_order,
                          const std::vector<Tensor>& constants) {
   const std::size_t nv = infos.size();
   enum class Kind { kOther, kConv, kPool, kConcat };
+  // float16 tensors too: their nodes run through the float16 fallback, whose widening and rounding
+  // are elementwise, so they work on either layout.
   auto rank4_float = [&](int v) {
-    return v != kNoValue && infos[v].dtype == DType::kFloat32 && infos[v].shape.size() == 4;
+    return v != kNoValue &&
+           (infos[v].dtype == DType::kFloat32 || infos[v].dtype == DType::kFloat16) &&
+           infos[v].shape.size() == 4;
   };
   auto prepare_fn = [](Kind k, const Node& node) -> PrepareFn {
     if (k == Kind::kConv) return prepare_conv;
@@ -357,7 +389,7 @@ int assign_channels_last(Graph& g, const std::vector<int>& run_order,
     if (kind[n] != Kind::kConv) continue;
     try {
       all_or_none[n] = conv_reads_nchw_directly(
-          context_for(values, g.nodes[static_cast<std::size_t>(n)], false));
+          context_for(values, g.nodes[static_cast<std::size_t>(n)], false, true));
     } catch (const std::exception&) {
       return 0;
     }

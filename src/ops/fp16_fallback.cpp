@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <utility>
 
 #include "ops/unary_common.h"
@@ -86,8 +87,10 @@ class Fp16FallbackKernel final : public Kernel {
  public:
   Fp16FallbackKernel(std::unique_ptr<Kernel> inner, std::vector<TensorInfo> in_infos,
                      std::vector<Tensor> half_constants, std::vector<Tensor> float_constants,
-                     std::vector<TensorInfo> out_infos, std::vector<bool> round_output)
-      : inner_(std::move(inner)),
+                     std::vector<TensorInfo> out_infos, std::vector<bool> round_output,
+                     bool relu_after_rounding)
+      : relu_after_rounding_(relu_after_rounding),
+        inner_(std::move(inner)),
         in_infos_(std::move(in_infos)),
         half_constants_(std::move(half_constants)),
         float_constants_(std::move(float_constants)),
@@ -151,12 +154,16 @@ class Fp16FallbackKernel final : public Kernel {
       std::uint16_t* h = out[o]->data<std::uint16_t>();
       unary::for_chunks(out_views[o].numel(), [&](std::int64_t b, std::int64_t e) {
         unary::float_to_half_block(f + b, h + b, e - b);
+        if (relu_after_rounding_) {
+          for (std::int64_t i = b; i < e; ++i) h[i] = unary::relu_half_bits(h[i]);
+        }
       });
     }
     return Status::ok();
   }
 
  private:
+  bool relu_after_rounding_;  // a fused Relu: applied to the rounded output, as the Relu node did
   std::unique_ptr<Kernel> inner_;
   std::vector<TensorInfo> in_infos_;     // as the session sees them (float16 where it is)
   std::vector<Tensor> half_constants_;   // by input: the float16 constant seen at prepare
@@ -170,6 +177,29 @@ Tensor widen_tensor(const Tensor& half) {
   Tensor f(DType::kFloat32, half.shape());
   widen(half.data<std::uint16_t>(), f.data<float>(), half.numel());
   return f;
+}
+
+// A FusedConv whose only post-op is a Relu, or a BatchNormalizationRelu (fusion makes no other
+// kind on float16): on float16 data their Relu applies after the rounding, as the Relu node they
+// replace did. Relu in float32 then rounding differs from that only in the sign of zero (outputs
+// in [-2^-25, 0) round to -0, which the Relu keeps), but a fused node must give the unfused values
+// bit for bit. Returns the node without its Relu (what the float32 kernel computes), or nullopt.
+std::optional<Node> without_fused_relu(const Node& node) {
+  if (node.domain != "dnnfi") return std::nullopt;
+  if (node.op_type == "BatchNormalizationRelu") {
+    Node plain = node;
+    plain.domain.clear();
+    plain.op_type = "BatchNormalization";
+    return plain;
+  }
+  if (node.op_type != "FusedConv" || node.inputs.size() > 3) return std::nullopt;
+  auto act = node.attributes.find("activation");
+  if (act == node.attributes.end() || act->second.s != "Relu") return std::nullopt;
+  Node plain = node;
+  for (const char* a : {"activation", "activation_min", "activation_max"}) {
+    plain.attributes.erase(a);
+  }
+  return plain;
 }
 
 }  // namespace
@@ -187,10 +217,17 @@ Prepared prepare_with_fp16_fallback(PrepareFn prepare, const Node& node, std::in
     return prepare(
         PrepareContext(node, opset, source, std::move(inputs), std::move(constants), reference));
   }
-  try {
-    return prepare(PrepareContext(node, opset, source, inputs, constants, reference));
-  } catch (const UnsupportedError&) {
-    if (inputs.size() > kMaxArity || node.outputs.size() > kMaxArity) throw;
+  // A float16 fused Relu always takes the wrapper (whose rounding the Relu must follow).
+  const std::optional<Node> unfused = without_fused_relu(node);
+  const bool relu_after_rounding = unfused.has_value();
+  if (!relu_after_rounding) {
+    try {
+      return prepare(PrepareContext(node, opset, source, inputs, constants, reference));
+    } catch (const UnsupportedError&) {
+      if (inputs.size() > kMaxArity || node.outputs.size() > kMaxArity) throw;
+    }
+  }
+  {
     // The same node on float32, wrapped.
     std::vector<TensorInfo> wide_infos = inputs;
     std::vector<Tensor> half_consts(inputs.size()), wide_consts(inputs.size());
@@ -205,8 +242,8 @@ Prepared prepare_with_fp16_fallback(PrepareFn prepare, const Node& node, std::in
       }
     }
     // If this fails too, its error says what the engine lacks besides a float16 kernel.
-    Prepared wide =
-        prepare(PrepareContext(node, opset, source, wide_infos, wide_const_ptrs, reference));
+    Prepared wide = prepare(PrepareContext(unfused ? *unfused : node, opset, source, wide_infos,
+                                           wide_const_ptrs, reference));
     // The session passes one output per node output; a prepare may describe more.
     if (wide.outputs.size() > node.outputs.size()) wide.outputs.resize(node.outputs.size());
     std::vector<bool> round(wide.outputs.size(), false);
@@ -218,9 +255,9 @@ Prepared prepare_with_fp16_fallback(PrepareFn prepare, const Node& node, std::in
       round[o] = true;
       p.outputs[o].dtype = DType::kFloat16;
     }
-    p.kernel = std::make_unique<Fp16FallbackKernel>(std::move(wide.kernel), std::move(inputs),
-                                                    std::move(half_consts), std::move(wide_consts),
-                                                    std::move(wide.outputs), std::move(round));
+    p.kernel = std::make_unique<Fp16FallbackKernel>(
+        std::move(wide.kernel), std::move(inputs), std::move(half_consts), std::move(wide_consts),
+        std::move(wide.outputs), std::move(round), relu_after_rounding);
     return p;
   }
 }

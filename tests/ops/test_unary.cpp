@@ -449,10 +449,10 @@ TEST(Unary, Float16ReluOnBitsIsExact) {
   EXPECT_TRUE(run_all(call)[0].bit_equal(fast));
   // -0 stays -0, -2^-24 -> +0, -inf -> +0, +inf kept, a signalling NaN is quieted (0x7c01 ->
   // 0x7e01), a negative NaN stays negative.
-  EXPECT_EQ(values<std::uint16_t>(
-                run1("Relu", {bits16(DType::kFloat16, {0x8000, 0x8001, 0xFC00, 0x7C00, 0x7C01,
-                                                        0xFE00, 0x3C00})})),
-            (std::vector<std::uint16_t>{0x8000, 0x0000, 0x0000, 0x7C00, 0x7E01, 0xFE00, 0x3C00}));
+  EXPECT_EQ(
+      values<std::uint16_t>(run1("Relu", {bits16(DType::kFloat16, {0x8000, 0x8001, 0xFC00, 0x7C00,
+                                                                   0x7C01, 0xFE00, 0x3C00})})),
+      (std::vector<std::uint16_t>{0x8000, 0x0000, 0x0000, 0x7C00, 0x7E01, 0xFE00, 0x3C00}));
 }
 
 TEST(Unary, ResultsDoNotDependOnThreadCount) {
