@@ -12,7 +12,7 @@
 # bench/work/resnet50.onnx (bench/engine.sh exports it); it is converted with
 # scripts/convert_fp16.py on first use. Writes bench/results/breadth.md.
 # Environment: BUILD_DIR (default build), PYTHON (default /usr/bin/python3, needs numpy),
-# RESULTS_DIR (default bench/results). Needs: cd bench && npm install --ignore-scripts.
+# RESULTS_DIR (default bench/results), BASELINE_LABEL (how the table names --baseline). Needs: cd bench && npm install --ignore-scripts.
 
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
@@ -116,7 +116,7 @@ mkdir -p "$RESULTS_DIR"
   echo "$rounds rounds alternating the engines, each $warmup warm-ups + the timed runs of the runs column;" \
     "median = median of the rounds' medians, min = fastest run."
   if [ -n "$baseline" ]; then
-    echo "\"before\": $baseline (commit $(git -C "$(dirname "$baseline")" rev-parse --short HEAD 2>/dev/null || echo unknown))," \
+    echo "\"before\": ${BASELINE_LABEL:-$baseline (commit $(git -C "$(dirname "$baseline")" rev-parse --short HEAD 2>/dev/null || echo unknown))}," \
       "timed in the same rounds."
   fi
   echo
