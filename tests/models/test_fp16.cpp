@@ -278,11 +278,11 @@ TEST(Fp16, TrialsFromSeveralThreadsMatchSerialTrials) {
 }
 
 // An inference session (dnnfi run: fuse + channels-last) on a float16 model fuses Conv -> Relu
-// (fmnist_resnet) and BatchNormalization -> Relu (resnet_basic) and keeps activations
-// channels-last between convolutions (fmnist_resnet), and its values are those of the plain
-// session bit for bit: the fused Relu applies after the rounding, and widening and rounding are
-// elementwise, so layout does not change them.
-TEST(Fp16, FusedChannelsLastSessionEqualsPlainBitForBit) {
+// and Conv -> Add -> Relu (fmnist_resnet: every Relu) and BatchNormalization -> Relu (resnet_basic,
+// whose Add follows a BatchNormalization and stays), and its values are those of the plain session
+// bit for bit: the fused Add and Relu apply after the rounding. float16 activations stay NCHW
+// (channels-last convolutions sum in another order; see assign_channels_last).
+TEST(Fp16, InferenceSessionEqualsPlainBitForBit) {
   for (const char* name : {"fmnist_resnet", "resnet_basic"}) {
     SCOPED_TRACE(name);
     const Tensor input = load_npy(fp16_dir(name) + "/input.npy");
@@ -300,9 +300,10 @@ TEST(Fp16, FusedChannelsLastSessionEqualsPlainBitForBit) {
       nhwc += node.attributes.count("dst_layout") > 0;
       EXPECT_EQ(fused->info(node.outputs[0]).dtype, DType::kFloat16);
     }
+    const bool fmnist = std::string(name) == "fmnist_resnet";
     EXPECT_GT(fused_relu, 0);
-    EXPECT_GT(relu, 0);  // the Relus after a residual Add stay: fusing them would skip a rounding
-    if (std::string(name) == "fmnist_resnet") EXPECT_GT(nhwc, 0);
+    EXPECT_EQ(relu, fmnist ? 0 : 2);
+    EXPECT_EQ(nhwc, 0);
     std::vector<Tensor> a, b;
     ASSERT_TRUE(fused->run_once({&input, 1}, a).is_ok());
     ASSERT_TRUE(fp16_session(name)->run_once({&input, 1}, b).is_ok());
@@ -342,6 +343,47 @@ TEST(Fp16, FusedConvReluRoundsBeforeTheRelu) {
     ASSERT_EQ(out[0].dtype(), DType::kFloat16);
     for (std::int64_t i = 0; i < 8; ++i) {
       EXPECT_EQ(half_bits(out[0], i), expected[static_cast<std::size_t>(i)]) << "element " << i;
+    }
+  }
+}
+
+// Conv -> Add -> Relu on float16, fused: the convolution is rounded before the Add, whose sum is
+// rounded again. Hand-computed: (1 + 2^-10) * (1 + 2^-10) = 1 + 2^-9 + 2^-20 rounds to 1 + 2^-9
+// (0x3c02); adding 2^-11 gives 1 + 2^-9 + 2^-11, halfway to 0x3c03, which rounds to even: 0x3c02
+// (a float32 sum of the unrounded convolution, above halfway, would give 0x3c03). Negated, the
+// Relu gives +0. Both operand orders of the Add fuse.
+TEST(Fp16, FusedConvAddReluRoundsTwice) {
+  for (bool conv_first : {true, false}) {
+    SCOPED_TRACE(conv_first ? "Add(conv, s)" : "Add(s, conv)");
+    test::OnnxBuilder b;
+    b.input("x", {1, 1, 1, 2}, 10).input("s", {1, 1, 1, 2}, 10).output("y");
+    auto* w = b.model().mutable_graph()->add_initializer();
+    w->set_name("w");
+    w->set_data_type(10);
+    for (int d = 0; d < 4; ++d) w->add_dims(1);
+    w->add_int32_data(0x3c01);  // 1 + 2^-10
+    b.node("Conv", {"x", "w"}, {"c"});
+    if (conv_first) {
+      b.node("Add", {"c", "s"}, {"a"});
+    } else {
+      b.node("Add", {"s", "c"}, {"a"});
+    }
+    b.node("Relu", {"a"}, {"y"});
+    const std::string path = b.save(test::temp_dir("fp16_conv_add") + "/conv_add_relu.onnx");
+    const Tensor x = half_tensor({1, 1, 1, 2}, {0x3c01, 0xbc01});
+    const Tensor sum = half_tensor({1, 1, 1, 2}, {0x1000, 0x1000});
+    const Tensor ins[] = {x, sum};
+    for (bool fuse : {false, true}) {
+      SCOPED_TRACE(fuse ? "fused" : "plain");
+      SessionOptions opts;
+      opts.fuse = opts.channels_last = fuse;
+      auto s = Session::create(load_model(path), opts);
+      EXPECT_EQ(s->run_order().size(), fuse ? 1u : 3u);
+      std::vector<Tensor> out;
+      ASSERT_TRUE(s->run_once(ins, out).is_ok());
+      ASSERT_EQ(out[0].dtype(), DType::kFloat16);
+      EXPECT_EQ(half_bits(out[0], 0), 0x3c02);
+      EXPECT_EQ(half_bits(out[0], 1), 0x0000);
     }
   }
 }
