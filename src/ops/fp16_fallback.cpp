@@ -181,7 +181,8 @@ class Fp16FallbackKernel final : public Kernel {
  private:
   // h = round(widen(h) + widen(s)): the Add node a fused summand replaces (float16 inputs widened,
   // added in float32 in the Add's operand order, rounded). The order matters only for NaN + NaN,
-  // which gives the first operand's payload.
+  // which gives the first operand's payload on x86 (as far as the compiler keeps the order written,
+  // here and in the Add kernel alike).
   static void add_rounded(const std::uint16_t* s, std::uint16_t* h, std::int64_t n,
                           bool sum_first) {
     constexpr std::int64_t kBlock = 256;
