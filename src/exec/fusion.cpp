@@ -4,6 +4,7 @@
 #include <limits>
 #include <optional>
 
+#include "ops/fp16_fallback.h"
 #include "ops/ops.h"
 
 namespace dnnfi {
@@ -56,23 +57,33 @@ struct SessionValues {
   const std::vector<Tensor>& constants;
 };
 
-PrepareContext context_for(const SessionValues& s, const Node& node, bool reference) {
-  std::vector<TensorInfo> in_infos;
-  std::vector<const Tensor*> in_consts;
+void input_infos(const SessionValues& s, const Node& node, std::vector<TensorInfo>& in_infos,
+                 std::vector<const Tensor*>& in_consts) {
   for (int v : node.inputs) {
     in_infos.push_back(v == kNoValue ? TensorInfo{} : s.infos[v]);
     in_consts.push_back(v != kNoValue && s.constant[v] ? &s.constants[v] : nullptr);
   }
+}
+
+PrepareContext context_for(const SessionValues& s, const Node& node, bool reference) {
+  std::vector<TensorInfo> in_infos;
+  std::vector<const Tensor*> in_consts;
+  input_infos(s, node, in_infos, in_consts);
   return PrepareContext(node, s.g.opset(""), s.g.source, std::move(in_infos), std::move(in_consts),
                         reference);
 }
 
 // The kernel for a rewritten node, or null when it cannot be prepared or its first output would
-// not be `out` (the caller then leaves the graph as it was).
+// not be `out` (the caller then leaves the graph as it was). float16 nodes go through the float16
+// fallback, as Session::create prepares them.
 std::unique_ptr<Kernel> try_prepare(const SessionValues& s, PrepareFn prepare, const Node& node,
                                     const TensorInfo& out, bool reference) {
   try {
-    Prepared p = prepare(context_for(s, node, reference));
+    std::vector<TensorInfo> in_infos;
+    std::vector<const Tensor*> in_consts;
+    input_infos(s, node, in_infos, in_consts);
+    Prepared p = prepare_with_fp16_fallback(prepare, node, s.g.opset(""), s.g.source,
+                                            std::move(in_infos), std::move(in_consts), reference);
     if (!p.kernel || p.outputs.empty() || p.outputs[0] != out) return {};
     return std::move(p.kernel);
   } catch (const std::exception&) {
@@ -156,6 +167,7 @@ int fuse_for_inference(Graph& g, std::vector<int>& run_order,
   // The single node reading v, or -1.
   auto sole_reader = [&](int v) { return readers[v] == 1 ? reader[v] : -1; };
   auto is_float = [&](int v) { return infos[v].dtype == DType::kFloat32; };
+  auto is_half = [&](int v) { return infos[v].dtype == DType::kFloat16; };
 
   std::vector<bool> absorbed(g.nodes.size(), false);
   int count = 0;
@@ -201,7 +213,9 @@ int fuse_for_inference(Graph& g, std::vector<int>& run_order,
       continue;
     }
     // BatchNormalization -> Relu (DenseNet's pre-activation order).
-    if (conv.domain.empty() && conv.op_type == "BatchNormalization" && !conv.outputs.empty()) {
+    // float16 too: its BatchNormalizationRelu applies the Relu after the rounding (fp16_fallback).
+    if (conv.domain.empty() && conv.op_type == "BatchNormalization" && !conv.outputs.empty() &&
+        (is_float(conv.outputs[0]) || is_half(conv.outputs[0]))) {
       const int relu = sole_reader(conv.outputs[0]);
       if (relu < 0) continue;
       const Node& r = g.nodes[static_cast<std::size_t>(relu)];
@@ -220,9 +234,15 @@ int fuse_for_inference(Graph& g, std::vector<int>& run_order,
     }
     if (!conv.domain.empty() || conv.op_type != "Conv" || conv.outputs.size() != 1) continue;
     int out = conv.outputs[0];
-    if (!is_float(out)) continue;
+    // float16: Conv -> Add -> Relu, whose FusedConv rounds the convolution, adds s and rounds
+    // again, then applies the Relu on the bits (fp16_fallback.cpp): the values are those of the
+    // separate nodes bit for bit (Add(s, conv) is marked fp16_sum_first, so that NaN + NaN keeps
+    // the same operand's payload). Not Clip.
+    const bool half = is_half(out);
+    if (!is_float(out) && !half) continue;
     std::vector<int> group;
     int summand = kNoValue;
+    bool sum_first = false;  // Add(summand, conv)
     std::optional<Activation> act;
 
     int next = sole_reader(out);
@@ -234,12 +254,14 @@ int fuse_for_inference(Graph& g, std::vector<int>& run_order,
         const int producer = other == kNoValue ? -1 : g.values[other].producer;
         // The summand must be ready when the Conv runs, with the output's exact shape.
         const bool ready =
-            other != kNoValue && other != out && !constant[other] && is_float(other) &&
+            other != kNoValue && other != out && !constant[other] &&
+            (half ? is_half(other) : is_float(other)) &&
             (producer < 0 || (step[static_cast<std::size_t>(producer)] >= 0 &&
                               step[static_cast<std::size_t>(producer)] < static_cast<int>(s)));
         if (ready && infos[other].shape == infos[out].shape &&
             infos[add.outputs[0]].shape == infos[out].shape) {
           summand = other;
+          sum_first = add.inputs[0] != out;
           group.push_back(next);
           out = add.outputs[0];
           next = sole_reader(out);
@@ -249,7 +271,9 @@ int fuse_for_inference(Graph& g, std::vector<int>& run_order,
     if (next >= 0) {
       const Node& n = g.nodes[static_cast<std::size_t>(next)];
       act = as_activation(g, n, constant, constants);
-      if (act && is_float(n.outputs[0])) {
+      const bool ok =
+          half ? act && act->op == "Relu" && is_half(n.outputs[0]) : act && is_float(n.outputs[0]);
+      if (ok) {
         group.push_back(next);
         out = n.outputs[0];
       } else {
@@ -263,6 +287,12 @@ int fuse_for_inference(Graph& g, std::vector<int>& run_order,
     fused.domain = "dnnfi";
     fused.inputs.resize(3, kNoValue);
     if (summand != kNoValue) fused.inputs.push_back(summand);
+    if (half && sum_first) {
+      Attribute first;
+      first.kind = Attribute::Kind::kInt;
+      first.i = 1;
+      fused.attributes["fp16_sum_first"] = first;
+    }
     fused.outputs = {out};
     if (act) {
       Attribute a;
@@ -288,6 +318,10 @@ int assign_channels_last(Graph& g, const std::vector<int>& run_order,
                          const std::vector<Tensor>& constants) {
   const std::size_t nv = infos.size();
   enum class Kind { kOther, kConv, kPool, kConcat };
+  // float32 only. float16 nodes would work channels-last (the float16 fallback widens and rounds
+  // elementwise), but a convolution on NHWC data sums in another order than on NCHW, and a float32
+  // difference of one ulp can round to another float16: fp16 ResNet-50's outputs then differed
+  // from the plain session's by 2 float16 ulps, for no measurable gain there (fmnist_resnet: 15%).
   auto rank4_float = [&](int v) {
     return v != kNoValue && infos[v].dtype == DType::kFloat32 && infos[v].shape.size() == 4;
   };

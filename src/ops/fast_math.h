@@ -26,14 +26,12 @@ struct ExpParts {
   std::int32_t n;  // in [-150, 129] for non-NaN x (garbage but harmless for NaN)
 };
 
-inline ExpParts exp_parts(float x) {
+// For xc in [-104, 89] or NaN (exp_parts clamps to that range).
+inline ExpParts exp_parts_in_range(float xc) {
   constexpr float kLog2e = 1.44269504088896341f;
   constexpr float kLn2Hi = 0.693359375f;  // 9 significant bits: n * kLn2Hi is exact
   constexpr float kLn2Lo = -2.12194440e-4f;
   constexpr float kRound = 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer
-  // Beyond these bounds exp is 0 or +inf in float; clamping keeps n (and the scale) in range.
-  // std::min/max return their first argument for NaN, so NaN stays NaN.
-  const float xc = std::min(std::max(x, -104.0f), 89.0f);
   const float t = xc * kLog2e + kRound;
   const float nf = t - kRound;
   const float r = (xc - nf * kLn2Hi) - nf * kLn2Lo;
@@ -49,6 +47,12 @@ inline ExpParts exp_parts(float x) {
   // for NaN inputs.
   const std::uint32_t bits = std::bit_cast<std::uint32_t>(t) - std::bit_cast<std::uint32_t>(kRound);
   return {q, static_cast<std::int32_t>(bits)};
+}
+
+inline ExpParts exp_parts(float x) {
+  // Beyond these bounds exp is 0 or +inf in float; clamping keeps n (and the scale) in range.
+  // std::min/max return their first argument for NaN, so NaN stays NaN.
+  return exp_parts_in_range(std::min(std::max(x, -104.0f), 89.0f));
 }
 
 // 2^n applied as two factors 2^(n/2) so that both stay normal floats for n in [-150, 129]: the
@@ -105,7 +109,9 @@ inline float tanh(float x) {
 // |x| < 1: x * P(x^2), P fitted on [0, 1] (max error 1.2e-9). Otherwise
 // 1 - exp(-x^2) * erfcx(x) with the sign of x, where erfcx(x) = exp(x^2) * erfc(x) is fitted as a
 // polynomial in u = 1/x on [1/4, 1] (max error 4.7e-9); erf(x) rounds to 1 for |x| >= 4.
-inline float erf(float x) {
+// Always inlined: GCC otherwise keeps it out of line (it holds an exp), and a loop over it then
+// makes one scalar call per element instead of vectorising.
+[[gnu::always_inline]] inline float erf(float x) {
   const float z = x * x;
   float p = 7.875875063e-5f;
   p = p * z - 8.016864287e-4f;
@@ -115,7 +121,11 @@ inline float erf(float x) {
   p = p * z - 3.761262667e-1f;
   p = p * z + 1.128379166e+0f;
   const float small = x * p;
-  const float a = std::min(std::fabs(x), 4.0f);  // NaN stays NaN
+  // min(|x|, 4) on the bit patterns (ordered like the values for non-negative floats): a float
+  // min here becomes a branch that GCC threads, and the loop does not vectorise. NaN becomes 4, but
+  // a NaN x takes the small branch below (NaN * p = NaN).
+  const float a = std::bit_cast<float>(
+      std::min(std::bit_cast<std::uint32_t>(std::fabs(x)), std::bit_cast<std::uint32_t>(4.0f)));
   const float u = 1.0f / a;
   float c = 2.503254319e-2f;
   c = c * u - 1.478984446e-1f;
@@ -127,8 +137,15 @@ inline float erf(float x) {
   c = c * u + 2.484752126e-2f;
   c = c * u + 5.612146380e-1f;
   c = c * u + 1.516556858e-4f;
-  const float large = std::copysign(1.0f - fast_math::exp(-a * a) * c, x);
-  return std::fabs(x) < 1.0f ? small : large;
+  // -a * a is in [-16, 0] here, so exp needs no clamp (whose float min/max would again become
+  // branches).
+  const detail::ExpParts e = detail::exp_parts_in_range(-a * a);
+  const float large = std::copysign(1.0f - detail::scale_by_pow2(1.0f + e.q, e.n) * c, x);
+  // Blended with a bit mask rather than `?:`, which GCC turns into a branch around the large-|x|
+  // arithmetic (so the loop did not vectorise; see log below). NaN picks small.
+  const std::uint32_t pick_small = 0u - static_cast<std::uint32_t>(!(std::fabs(x) >= 1.0f));
+  return std::bit_cast<float>((std::bit_cast<std::uint32_t>(small) & pick_small) |
+                              (std::bit_cast<std::uint32_t>(large) & ~pick_small));
 }
 
 // log(x) = e * ln2 + log(m) with x = m * 2^e, m in [sqrt(1/2), sqrt(2)); for f = m - 1 (exact),

@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <utility>
 
 #include "ops/unary_common.h"
@@ -86,14 +87,19 @@ class Fp16FallbackKernel final : public Kernel {
  public:
   Fp16FallbackKernel(std::unique_ptr<Kernel> inner, std::vector<TensorInfo> in_infos,
                      std::vector<Tensor> half_constants, std::vector<Tensor> float_constants,
-                     std::vector<TensorInfo> out_infos, std::vector<bool> round_output)
-      : inner_(std::move(inner)),
+                     std::vector<TensorInfo> out_infos, std::vector<bool> round_output,
+                     bool relu_after_rounding, bool sum_after_rounding, bool sum_first)
+      : relu_after_rounding_(relu_after_rounding),
+        sum_after_rounding_(sum_after_rounding),
+        sum_first_(sum_first),
+        inner_arity_(sum_after_rounding ? in_infos.size() - 1 : in_infos.size()),
+        inner_(std::move(inner)),
         in_infos_(std::move(in_infos)),
         half_constants_(std::move(half_constants)),
         float_constants_(std::move(float_constants)),
         out_infos_(std::move(out_infos)),
         round_output_(std::move(round_output)) {
-    for (std::size_t i = 0; i < in_infos_.size(); ++i) {
+    for (std::size_t i = 0; i < inner_arity_; ++i) {
       if (in_infos_[i].dtype == DType::kFloat16)
         scratch_floats_ += aligned_floats(in_infos_[i].numel());
     }
@@ -117,7 +123,18 @@ class Fp16FallbackKernel final : public Kernel {
       return Status::error("float16 fallback: more than 16 inputs or outputs");
     }
     std::size_t offset = 0;
-    for (std::size_t i = 0; i < in.size(); ++i) {
+    // A fused summand (the last input) is not widened here: the rounding below reads it.
+    const std::uint16_t* summand = nullptr;
+    if (sum_after_rounding_) {
+      const Tensor* t = in[inner_arity_];
+      if (t == nullptr || t->dtype() != DType::kFloat16 || out[0] == nullptr ||
+          t->shape() != out[0]->shape()) {
+        return Status::error(
+            "float16 fallback: the summand is not the float16 tensor prepared for");
+      }
+      summand = t->data<std::uint16_t>();
+    }
+    for (std::size_t i = 0; i < inner_arity_; ++i) {
       in_ptrs[i] = in[i];
       if (in[i] == nullptr || in_infos_[i].dtype != DType::kFloat16) continue;
       if (in[i]->dtype() != DType::kFloat16 || in[i]->shape() != in_infos_[i].shape) {
@@ -144,19 +161,49 @@ class Fp16FallbackKernel final : public Kernel {
       out_views[o] = Tensor::wrap(DType::kFloat32, out_infos_[o].shape, f);
       out_ptrs[o] = &out_views[o];
     }
-    DNNFI_RETURN_IF_ERROR(inner_->run({in_ptrs.data(), in.size()}, {out_ptrs.data(), out.size()}));
+    DNNFI_RETURN_IF_ERROR(
+        inner_->run({in_ptrs.data(), inner_arity_}, {out_ptrs.data(), out.size()}));
     for (std::size_t o = 0; o < out.size(); ++o) {
       if (out[o] == nullptr || !round_output_[o]) continue;
       const float* f = out_views[o].data<float>();
       std::uint16_t* h = out[o]->data<std::uint16_t>();
       unary::for_chunks(out_views[o].numel(), [&](std::int64_t b, std::int64_t e) {
         unary::float_to_half_block(f + b, h + b, e - b);
+        if (o == 0 && sum_after_rounding_) add_rounded(summand + b, h + b, e - b, sum_first_);
+        if (relu_after_rounding_) {
+          for (std::int64_t i = b; i < e; ++i) h[i] = unary::relu_half_bits(h[i]);
+        }
       });
     }
     return Status::ok();
   }
 
  private:
+  // h = round(widen(h) + widen(s)): the Add node a fused summand replaces (float16 inputs widened,
+  // added in float32 in the Add's operand order, rounded). The order matters only for NaN + NaN,
+  // which gives the first operand's payload on x86 (as far as the compiler keeps the order written,
+  // here and in the Add kernel alike).
+  static void add_rounded(const std::uint16_t* s, std::uint16_t* h, std::int64_t n,
+                          bool sum_first) {
+    constexpr std::int64_t kBlock = 256;
+    float a[kBlock], c[kBlock];
+    for (std::int64_t i0 = 0; i0 < n; i0 += kBlock) {
+      const std::int64_t m = std::min(kBlock, n - i0);
+      widen(h + i0, a, m);
+      widen(s + i0, c, m);
+      if (sum_first) {
+        for (std::int64_t i = 0; i < m; ++i) a[i] = c[i] + a[i];
+      } else {
+        for (std::int64_t i = 0; i < m; ++i) a[i] = a[i] + c[i];
+      }
+      unary::float_to_half_block(a, h + i0, m);
+    }
+  }
+
+  bool relu_after_rounding_;  // a fused Relu: applied to the rounded output, as the Relu node did
+  bool sum_after_rounding_;   // a fused Add: the last input added to the rounded output, rounded
+  bool sum_first_;            // ... as Add(summand, output) rather than Add(output, summand)
+  std::size_t inner_arity_;   // the inputs the float32 kernel takes (all but a fused summand)
   std::unique_ptr<Kernel> inner_;
   std::vector<TensorInfo> in_infos_;     // as the session sees them (float16 where it is)
   std::vector<Tensor> half_constants_;   // by input: the float16 constant seen at prepare
@@ -170,6 +217,57 @@ Tensor widen_tensor(const Tensor& half) {
   Tensor f(DType::kFloat32, half.shape());
   widen(half.data<std::uint16_t>(), f.data<float>(), half.numel());
   return f;
+}
+
+// The post-ops of a FusedConv (a summand, then a Relu) or a BatchNormalizationRelu, the only
+// kinds fusion makes on float16. On float16 data they apply after the rounding, each rounding as
+// the node it replaces did: round(conv), then round(that + summand), then Relu on the bits. (A
+// float32 Relu before the rounding would differ in the sign of zero: outputs in [-2^-25, 0) round
+// to -0, which the Relu keeps; a float32 sum would skip a rounding.) `plain` is the node without
+// them, what the float32 kernel computes.
+struct Fp16PostOps {
+  Node plain;
+  bool sum = false, relu = false;
+  bool sum_first = false;  // Add(summand, conv): the summand is the first operand
+};
+
+// Throws UnsupportedError for a float16 FusedConv it cannot run exactly.
+std::optional<Fp16PostOps> fp16_post_ops(const Node& node) {
+  if (node.domain != "dnnfi") return std::nullopt;
+  Fp16PostOps p{node};
+  if (node.op_type == "BatchNormalizationRelu") {
+    p.plain.domain.clear();
+    p.plain.op_type = "BatchNormalization";
+    p.relu = true;
+    return p;
+  }
+  if (node.op_type != "FusedConv") return std::nullopt;
+  auto act = node.attributes.find("activation");
+  // Anything else would run in float32 before the rounding, skipping a rounding point.
+  if (act != node.attributes.end() && act->second.s != "Relu") {
+    throw UnsupportedError("float16 FusedConv: only a Relu can be fused");
+  }
+  p.relu = act != node.attributes.end();
+  p.sum = node.inputs.size() > 3 && node.inputs[3] != kNoValue;
+  if (!p.relu && !p.sum) return std::nullopt;
+  auto first = node.attributes.find("fp16_sum_first");
+  p.sum_first = first != node.attributes.end() && first->second.i != 0;
+  for (const char* a :
+       {"activation", "activation_min", "activation_max", "sum_layout", "fp16_sum_first"}) {
+    p.plain.attributes.erase(a);
+  }
+  if (p.sum) {
+    // The summand is added elementwise to the output as stored: both must share a layout.
+    auto layout = [&](const char* name) {
+      auto it = node.attributes.find(name);
+      return it == node.attributes.end() ? std::string("NCHW") : it->second.s;
+    };
+    if (layout("sum_layout") != layout("dst_layout")) {
+      throw UnsupportedError("float16 FusedConv: the summand's layout is not the output's");
+    }
+    p.plain.inputs.resize(3);
+  }
+  return p;
 }
 
 }  // namespace
@@ -187,10 +285,20 @@ Prepared prepare_with_fp16_fallback(PrepareFn prepare, const Node& node, std::in
     return prepare(
         PrepareContext(node, opset, source, std::move(inputs), std::move(constants), reference));
   }
-  try {
-    return prepare(PrepareContext(node, opset, source, inputs, constants, reference));
-  } catch (const UnsupportedError&) {
-    if (inputs.size() > kMaxArity || node.outputs.size() > kMaxArity) throw;
+  // float16 fused post-ops always take the wrapper (whose rounding they must follow).
+  const std::optional<Fp16PostOps> post = fp16_post_ops(node);
+  if (post && post->sum &&
+      (inputs.size() != 4 || inputs[3].dtype != DType::kFloat16 || node.outputs.size() != 1)) {
+    throw UnsupportedError("float16 FusedConv: the summand must be a float16 tensor");
+  }
+  if (!post) {
+    try {
+      return prepare(PrepareContext(node, opset, source, inputs, constants, reference));
+    } catch (const UnsupportedError&) {
+      if (inputs.size() > kMaxArity || node.outputs.size() > kMaxArity) throw;
+    }
+  }
+  {
     // The same node on float32, wrapped.
     std::vector<TensorInfo> wide_infos = inputs;
     std::vector<Tensor> half_consts(inputs.size()), wide_consts(inputs.size());
@@ -205,8 +313,15 @@ Prepared prepare_with_fp16_fallback(PrepareFn prepare, const Node& node, std::in
       }
     }
     // If this fails too, its error says what the engine lacks besides a float16 kernel.
-    Prepared wide =
-        prepare(PrepareContext(node, opset, source, wide_infos, wide_const_ptrs, reference));
+    const std::size_t inner_arity = post && post->sum ? 3 : inputs.size();
+    Prepared wide = prepare(PrepareContext(
+        post ? post->plain : node, opset, source,
+        std::vector<TensorInfo>(wide_infos.begin(), wide_infos.begin() + inner_arity),
+        std::vector<const Tensor*>(wide_const_ptrs.begin(), wide_const_ptrs.begin() + inner_arity),
+        reference));
+    if (post && post->sum && (wide.outputs.empty() || wide.outputs[0].shape != inputs[3].shape)) {
+      throw UnsupportedError("float16 FusedConv: the summand's shape is not the output's");
+    }
     // The session passes one output per node output; a prepare may describe more.
     if (wide.outputs.size() > node.outputs.size()) wide.outputs.resize(node.outputs.size());
     std::vector<bool> round(wide.outputs.size(), false);
@@ -218,9 +333,10 @@ Prepared prepare_with_fp16_fallback(PrepareFn prepare, const Node& node, std::in
       round[o] = true;
       p.outputs[o].dtype = DType::kFloat16;
     }
-    p.kernel = std::make_unique<Fp16FallbackKernel>(std::move(wide.kernel), std::move(inputs),
-                                                    std::move(half_consts), std::move(wide_consts),
-                                                    std::move(wide.outputs), std::move(round));
+    p.kernel = std::make_unique<Fp16FallbackKernel>(
+        std::move(wide.kernel), std::move(inputs), std::move(half_consts), std::move(wide_consts),
+        std::move(wide.outputs), std::move(round), post && post->relu, post && post->sum,
+        post && post->sum_first);
     return p;
   }
 }

@@ -195,6 +195,27 @@ std::int64_t kept_base(const ReducePlan& p, std::int64_t o, int end) {
   return off;
 }
 
+// Float sums and means over a contiguous run add it in double in kLanes interleaved partial sums,
+// combined in a fixed order: the loop vectorises (one serial chain of double adds does not; it
+// made ReduceMean, LayerNorm's decomposed form in exported transformers, a tenth of ViT's time),
+// and the result depends only on the run's length.
+template <typename T, ReduceKind K>
+constexpr bool kLaneSum = std::is_floating_point_v<T> &&
+                          (K == ReduceKind::kSum || K == ReduceKind::kMean);
+
+template <typename T>
+double lane_sum(const T* v, std::int64_t n) {
+  constexpr int kLanes = 8;
+  double lanes[kLanes] = {};
+  std::int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) {
+    for (int j = 0; j < kLanes; ++j) lanes[j] += static_cast<double>(v[i + j]);
+  }
+  for (; i < n; ++i) lanes[i % kLanes] += static_cast<double>(v[i]);
+  return ((lanes[0] + lanes[4]) + (lanes[1] + lanes[5])) +
+         ((lanes[2] + lanes[6]) + (lanes[3] + lanes[7]));
+}
+
 template <typename T, ReduceKind K>
 void reduce_run(const T* x, T* y, const ReducePlan& p) {
   using R = Reducer<T, K>;
@@ -214,7 +235,11 @@ void reduce_run(const T* x, T* y, const ReducePlan& p) {
       A acc = R::init();
       for_each_reduced(p, ng - 1 < 0 ? 0 : ng - 1, kept_base(p, o, ng), [&](std::int64_t off) {
         const T* xr = x + off;
-        for (std::int64_t i = 0; i < run; ++i) R::add(acc, xr[i]);
+        if constexpr (kLaneSum<T, K>) {
+          acc += lane_sum(xr, run);
+        } else {
+          for (std::int64_t i = 0; i < run; ++i) R::add(acc, xr[i]);
+        }
       });
       y[o] = R::finish(acc, p.count);
     }

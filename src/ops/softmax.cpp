@@ -5,13 +5,16 @@
 // `axis` (default -1). Both are expressed as a view [outer, n, inner] normalised along n.
 // The maximum is subtracted first (numerically stable); sums are accumulated in double, each
 // row or column by one thread in a fixed order, so results do not depend on the thread count.
-// The optimised float kernel uses fast_math::exp (vectorised); the reference uses std::exp.
+// The optimised float kernel uses fast_math::exp (vectorised), and on rows (inner == 1) the AVX2
+// kernel of softmax_avx2.h where the CPU has AVX2 + FMA; the reference uses std::exp.
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <type_traits>
 
 #include "ops/fast_math.h"
 #include "ops/ops.h"
+#include "ops/softmax_avx2.h"
 
 namespace dnnfi {
 
@@ -124,22 +127,44 @@ void softmax_columns(const T* x, T* y, std::int64_t n, std::int64_t inner, std::
 template <typename T, bool kLog>
 void softmax_optimised(const T* x, T* y, SoftmaxView v) {
   const std::int64_t total = v.outer * v.n * v.inner;
+  // Small tensors run without entering an OpenMP region at all (entering one, even with
+  // `if (false)`, costs about a microsecond: a measurable share of a transformer's small nodes).
   if (v.inner == 1) {
-    const bool parallel = v.outer > 1 && total >= (1 << 14);
-#pragma omp parallel for schedule(static) if (parallel)
-    for (std::int64_t o = 0; o < v.outer; ++o) softmax_row<T, kLog>(x + o * v.n, y + o * v.n, v.n);
+    const auto rows = [&](std::int64_t o0, std::int64_t o1) {
+#if defined(__x86_64__)
+      if constexpr (std::is_same_v<T, float>) {
+        if (softmax_avx2::available()) {
+          for (std::int64_t o = o0; o < o1; ++o) {
+            softmax_avx2::row<kLog>(x + o * v.n, y + o * v.n, v.n);
+          }
+          return;
+        }
+      }
+#endif
+      for (std::int64_t o = o0; o < o1; ++o) softmax_row<T, kLog>(x + o * v.n, y + o * v.n, v.n);
+    };
+    if (v.outer > 1 && total >= (1 << 14)) {
+#pragma omp parallel for schedule(static)
+      for (std::int64_t o = 0; o < v.outer; ++o) rows(o, o + 1);
+    } else {
+      rows(0, v.outer);
+    }
     return;
   }
   constexpr std::int64_t kChunk = 64;
   const std::int64_t chunks = (v.inner + kChunk - 1) / kChunk;
   const std::int64_t tasks = v.outer * chunks;
-  const bool parallel = tasks > 1 && total >= (1 << 14);
-#pragma omp parallel for schedule(static) if (parallel)
-  for (std::int64_t t = 0; t < tasks; ++t) {
+  const auto task = [&](std::int64_t t) {
     const std::int64_t o = t / chunks;
     const std::int64_t j0 = (t % chunks) * kChunk;
     const std::int64_t off = o * v.n * v.inner + j0;
     softmax_columns<T, kLog>(x + off, y + off, v.n, v.inner, std::min(kChunk, v.inner - j0));
+  };
+  if (tasks > 1 && total >= (1 << 14)) {
+#pragma omp parallel for schedule(static)
+    for (std::int64_t t = 0; t < tasks; ++t) task(t);
+  } else {
+    for (std::int64_t t = 0; t < tasks; ++t) task(t);
   }
 }
 

@@ -50,6 +50,9 @@ struct ReluOp {
   T ref(T x) const {
     return x < T(0) ? T(0) : x;
   }
+  // float16 on the bits (exact, see relu_half_bits): about 30% of fp16 fmnist_resnet's time went
+  // to the widen, apply, round composition.
+  std::uint16_t half_bits(std::uint16_t h) const { return unary::relu_half_bits(h); }
 };
 
 struct LeakyReluOp {
@@ -204,6 +207,14 @@ struct AbsOp {
   }
 };
 
+#if defined(__x86_64__)
+// fast_math::erf vectorised 8 wide with FMA where the CPU has them (chosen at run time: the library
+// targets baseline x86-64). Erf is GELU's core, a large share of a transformer's elementwise time.
+__attribute__((target("avx2,fma"))) void erf_block_avx2(const float* x, float* y, std::int64_t n) {
+  for (std::int64_t i = 0; i < n; ++i) y[i] = fast_math::erf(x[i]);
+}
+#endif
+
 struct ErfOp {
   static constexpr unsigned kInts = kNoInts;
   template <typename T>
@@ -211,6 +222,16 @@ struct ErfOp {
     return std::erf(x);
   }
   float fast(float x) const { return fast_math::erf(x); }
+  void fast_block(const float* x, float* y, std::int64_t n) const {
+#if defined(__x86_64__)
+    static const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    if (avx2) {
+      erf_block_avx2(x, y, n);
+      return;
+    }
+#endif
+    for (std::int64_t i = 0; i < n; ++i) y[i] = fast_math::erf(x[i]);
+  }
 };
 
 struct ReciprocalOp {

@@ -91,6 +91,16 @@ inline float bfloat16_bits_to_float(std::uint16_t b) {
   return std::bit_cast<float>(static_cast<std::uint32_t>(b) << 16);
 }
 
+// Relu of a float16 on its bits, equal to float_to_half(max-by-`<`(half_to_float(h), 0)) for every
+// h: a negative nonzero number gives +0, -0 and non-negative numbers are kept, and a NaN comes
+// back quieted (bit 9 set) as float_to_half quiets it.
+inline std::uint16_t relu_half_bits(std::uint16_t h) {
+  const unsigned magnitude = h & 0x7fffu;
+  const bool nan = magnitude > 0x7c00u;
+  const bool negative = (h & 0x8000u) != 0 && magnitude != 0;
+  return static_cast<std::uint16_t>(nan ? (h | 0x0200u) : (negative ? 0u : h));
+}
+
 inline void half_to_float_block(const std::uint16_t* x, float* y, std::int64_t n) {
   for (std::int64_t i = 0; i < n; ++i) y[i] = half_bits_to_float(x[i]);
 }
@@ -228,6 +238,15 @@ void map_16bit(const Op& op, bool reference, const std::uint16_t* x, std::uint16
         y[i] = float_to_bfloat16(op.template ref<float>(bfloat16_to_float(x[i])));
       }
     }
+    return;
+  }
+  if constexpr (Format::kDType == DType::kFloat16 && requires { op.half_bits(std::uint16_t{}); }) {
+    // An op defined on the float16 bits directly (the widen, apply, round composition above,
+    // without its two conversions).
+    for_chunks(n, [&](std::int64_t begin, std::int64_t end) {
+      const Op local = op;
+      for (std::int64_t i = begin; i < end; ++i) y[i] = local.half_bits(x[i]);
+    });
     return;
   }
   for_chunks(n, [&](std::int64_t begin, std::int64_t end) {

@@ -277,5 +277,119 @@ TEST(Fp16, TrialsFromSeveralThreadsMatchSerialTrials) {
   EXPECT_GT(changed, 10);
 }
 
+// An inference session (dnnfi run: fuse + channels-last) on a float16 model fuses Conv -> Relu
+// and Conv -> Add -> Relu (fmnist_resnet: every Relu) and BatchNormalization -> Relu (resnet_basic,
+// whose Add follows a BatchNormalization and stays), and its values are those of the plain session
+// bit for bit: the fused Add and Relu apply after the rounding. float16 activations stay NCHW
+// (channels-last convolutions sum in another order; see assign_channels_last). mobilenet_v2 (Clip,
+// not fused on float16; residual Adds) and bert (no convolutions) must not change either.
+TEST(Fp16, InferenceSessionEqualsPlainBitForBit) {
+  for (const char* name : {"fmnist_resnet", "resnet_basic", "mobilenet_v2", "bert"}) {
+    SCOPED_TRACE(name);
+    const Tensor input = load_npy(fp16_dir(name) + "/input.npy");
+    SessionOptions inference;
+    inference.fuse = inference.channels_last = true;
+    auto fused = fp16_session(name, inference);
+    int fused_relu = 0, nhwc = 0, relu = 0;
+    for (int n : fused->run_order()) {
+      const Node& node = fused->graph().nodes[static_cast<std::size_t>(n)];
+      relu += node.op_type == "Relu";
+      fused_relu += node.op_type == "BatchNormalizationRelu";
+      if (node.op_type != "FusedConv") continue;
+      auto act = node.attributes.find("activation");
+      fused_relu += act != node.attributes.end() && act->second.s == "Relu";
+      nhwc += node.attributes.count("dst_layout") > 0;
+      EXPECT_EQ(fused->info(node.outputs[0]).dtype, DType::kFloat16);
+    }
+    const std::string model = name;
+    if (model == "fmnist_resnet" || model == "resnet_basic") {
+      EXPECT_GT(fused_relu, 0);
+      EXPECT_EQ(relu, model == "fmnist_resnet" ? 0 : 2);
+    }
+    EXPECT_EQ(nhwc, 0);
+    std::vector<Tensor> a, b;
+    ASSERT_TRUE(fused->run_once({&input, 1}, a).is_ok());
+    ASSERT_TRUE(fp16_session(name)->run_once({&input, 1}, b).is_ok());
+    ASSERT_EQ(a.size(), 1u);
+    EXPECT_TRUE(a[0].bit_equal(b[0]));
+  }
+}
+
+// Conv -> Relu on float16, fused: the Relu follows the float16 rounding, as the separate node did.
+// Hand-computed with weight 0.5: -2^-24 * 0.5 = -2^-25 rounds (ties to even) to -0, which Relu
+// keeps (a Relu in float32 before the rounding would give +0); -3 * 2^-24 * 0.5 rounds to
+// -2^-23, Relu +0; 2^-25 rounds to +0; 3 * 2^-25 to 2^-23 (0x0002); 1 -> 0.5; -1 -> +0;
+// 65504 -> 32752; -inf -> +0.
+TEST(Fp16, FusedConvReluRoundsBeforeTheRelu) {
+  test::OnnxBuilder b;
+  b.input("x", {1, 1, 2, 4}, 10).output("y");
+  auto* w = b.model().mutable_graph()->add_initializer();
+  w->set_name("w");
+  w->set_data_type(10);
+  for (int d = 0; d < 4; ++d) w->add_dims(1);
+  w->add_int32_data(0x3800);  // 0.5
+  b.node("Conv", {"x", "w"}, {"c"});
+  b.node("Relu", {"c"}, {"y"});
+  const std::string path = b.save(test::temp_dir("fp16_conv_relu") + "/conv_relu.onnx");
+  const Tensor x =
+      half_tensor({1, 1, 2, 4}, {0x8001, 0x8003, 0x0001, 0x0003, 0x3c00, 0xbc00, 0x7bff, 0xfc00});
+  const std::vector<std::uint16_t> expected = {0x8000, 0x0000, 0x0000, 0x0002,
+                                               0x3800, 0x0000, 0x77ff, 0x0000};
+  for (bool fuse : {false, true}) {
+    SCOPED_TRACE(fuse ? "fused" : "plain");
+    SessionOptions opts;
+    opts.fuse = opts.channels_last = fuse;
+    auto s = Session::create(load_model(path), opts);
+    EXPECT_EQ(s->run_order().size(), fuse ? 1u : 2u);
+    std::vector<Tensor> out;
+    ASSERT_TRUE(s->run_once({&x, 1}, out).is_ok());
+    ASSERT_EQ(out[0].dtype(), DType::kFloat16);
+    for (std::int64_t i = 0; i < 8; ++i) {
+      EXPECT_EQ(half_bits(out[0], i), expected[static_cast<std::size_t>(i)]) << "element " << i;
+    }
+  }
+}
+
+// Conv -> Add -> Relu on float16, fused: the convolution is rounded before the Add, whose sum is
+// rounded again. Hand-computed: (1 + 2^-10) * (1 + 2^-10) = 1 + 2^-9 + 2^-20 rounds to 1 + 2^-9
+// (0x3c02); adding 2^-11 gives 1 + 2^-9 + 2^-11, halfway to 0x3c03, which rounds to even: 0x3c02
+// (a float32 sum of the unrounded convolution, above halfway, would give 0x3c03). Negated, the
+// Relu gives +0. Both operand orders of the Add fuse.
+TEST(Fp16, FusedConvAddReluRoundsTwice) {
+  for (bool conv_first : {true, false}) {
+    SCOPED_TRACE(conv_first ? "Add(conv, s)" : "Add(s, conv)");
+    test::OnnxBuilder b;
+    b.input("x", {1, 1, 1, 2}, 10).input("s", {1, 1, 1, 2}, 10).output("y");
+    auto* w = b.model().mutable_graph()->add_initializer();
+    w->set_name("w");
+    w->set_data_type(10);
+    for (int d = 0; d < 4; ++d) w->add_dims(1);
+    w->add_int32_data(0x3c01);  // 1 + 2^-10
+    b.node("Conv", {"x", "w"}, {"c"});
+    if (conv_first) {
+      b.node("Add", {"c", "s"}, {"a"});
+    } else {
+      b.node("Add", {"s", "c"}, {"a"});
+    }
+    b.node("Relu", {"a"}, {"y"});
+    const std::string path = b.save(test::temp_dir("fp16_conv_add") + "/conv_add_relu.onnx");
+    const Tensor x = half_tensor({1, 1, 1, 2}, {0x3c01, 0xbc01});
+    const Tensor sum = half_tensor({1, 1, 1, 2}, {0x1000, 0x1000});
+    const Tensor ins[] = {x, sum};
+    for (bool fuse : {false, true}) {
+      SCOPED_TRACE(fuse ? "fused" : "plain");
+      SessionOptions opts;
+      opts.fuse = opts.channels_last = fuse;
+      auto s = Session::create(load_model(path), opts);
+      EXPECT_EQ(s->run_order().size(), fuse ? 1u : 3u);
+      std::vector<Tensor> out;
+      ASSERT_TRUE(s->run_once(ins, out).is_ok());
+      ASSERT_EQ(out[0].dtype(), DType::kFloat16);
+      EXPECT_EQ(half_bits(out[0], 0), 0x3c02);
+      EXPECT_EQ(half_bits(out[0], 1), 0x0000);
+    }
+  }
+}
+
 }  // namespace
 }  // namespace dnnfi

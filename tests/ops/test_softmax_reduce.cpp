@@ -144,6 +144,49 @@ TEST(Softmax, OptimisedMatchesReferenceAndIsDeterministic) {
   EXPECT_NEAR(y.data<double>()[0], 1.0 / (1.0 + std::exp(1.0)), 1e-15);
 }
 
+// Every row width up to 70 (whole 8-lane vectors plus masked tails in the AVX2 kernel; ViT's
+// attention rows are 65 wide), against the reference kernel (std::exp in double).
+TEST(Softmax, ShortRowsOfEveryWidthMatchReference) {
+  for (std::int64_t n = 1; n <= 70; ++n) {
+    for (const char* op : {"Softmax", "LogSoftmax"}) {
+      SCOPED_TRACE(std::string(op) + " width " + std::to_string(n));
+      OpCall call = make_call(
+          op, {random_tensor({3, n}, static_cast<std::uint32_t>(100 + n), -20.0f, 20.0f)});
+      const Tensor fast = run1(call);
+      call.reference = true;
+      EXPECT_EQ(compare_close(fast, run1(call), 2e-6, 1e-30), "");
+    }
+  }
+}
+
+// -inf and NaN in the last lanes of a row (the masked tail): -inf gives exactly 0 (LogSoftmax
+// -inf) and leaves the others a softmax of their own; a NaN anywhere makes the row NaN.
+TEST(Softmax, InfinityAndNaNInTailLanes) {
+  std::vector<float> row(11, 0.0f);
+  row[10] = -kInf;
+  row[3] = std::log(2.0f);  // softmax of the ten finite values: 2/11 there, 1/11 elsewhere
+  std::vector<float> nan_row(11, 1.0f);
+  nan_row[9] = kNaN;
+  std::vector<float> x = row;
+  x.insert(x.end(), nan_row.begin(), nan_row.end());
+  std::vector<float> soft(11, 1.0f / 11.0f), log_soft(11, std::log(1.0f / 11.0f));
+  soft[3] = 2.0f / 11.0f;
+  log_soft[3] = std::log(2.0f / 11.0f);
+  soft[10] = 0.0f;
+  log_soft[10] = -kInf;
+  for (bool reference : {false, true}) {
+    OpCall call = make_call("Softmax", {f32({2, 11}, x)});
+    call.reference = reference;
+    std::vector<float> expected = soft;
+    expected.insert(expected.end(), 11, kNaN);
+    expect_floats(run1(call), {2, 11}, expected);
+    call.op_type = "LogSoftmax";
+    expected = log_soft;
+    expected.insert(expected.end(), 11, kNaN);
+    expect_floats(run1(call), {2, 11}, expected);
+  }
+}
+
 TEST(Softmax, LoadTimeErrors) {
   EXPECT_THROW(run_op(make_call("Softmax", {f32({2, 2}, {1, 2, 3, 4})}, {{"axis", attr_int(2)}})),
                NodeError);

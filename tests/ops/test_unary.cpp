@@ -438,6 +438,23 @@ TEST(Unary, Float16MatchesReference) {
   }
 }
 
+// float16 Relu runs on the bits (ReluOp::half_bits): it must equal the reference's widen, max,
+// round for every bit pattern, bit for bit (an fp16 fault site's value), and hand-checked cases.
+TEST(Unary, Float16ReluOnBitsIsExact) {
+  Tensor h(DType::kFloat16, {65536});
+  for (std::uint32_t i = 0; i < 65536; ++i) h.data<std::uint16_t>()[i] = std::uint16_t(i);
+  OpCall call = make_call("Relu", {h});
+  const Tensor fast = run_all(call)[0];
+  call.reference = true;
+  EXPECT_TRUE(run_all(call)[0].bit_equal(fast));
+  // -0 stays -0, -2^-24 -> +0, -inf -> +0, +inf kept, a signalling NaN is quieted (0x7c01 ->
+  // 0x7e01), a negative NaN stays negative.
+  EXPECT_EQ(
+      values<std::uint16_t>(run1("Relu", {bits16(DType::kFloat16, {0x8000, 0x8001, 0xFC00, 0x7C00,
+                                                                   0x7C01, 0xFE00, 0x3C00})})),
+      (std::vector<std::uint16_t>{0x8000, 0x0000, 0x0000, 0x7C00, 0x7E01, 0xFE00, 0x3C00}));
+}
+
 TEST(Unary, ResultsDoNotDependOnThreadCount) {
   const Tensor x = stress_input(3);
   for (const char* op : {"Tanh", "Exp", "Relu", "Erf"}) {
