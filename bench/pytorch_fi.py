@@ -27,9 +27,12 @@ Prints one JSON line: model, threads, trials, fault_free_ms (median), fi_mean_ms
 
 Usage: /usr/bin/python3 bench/pytorch_fi.py --model resnet18 [--trials 100] [--threads 1]
        [--seed 0] [--repeat 20] [--warmup 3] [--self-test]
+       /usr/bin/python3 bench/pytorch_fi.py --model resnet50 --images X.npy --inputs 10
+       --per-input 3 [--copy]     (a campaign protocol; see run_protocol)
 """
 
 import argparse
+import copy
 import json
 import os
 import statistics
@@ -225,6 +228,45 @@ def self_test(args):
                       "bit30_conv1_outcome": outcome30, "random_trials": outcomes}))
 
 
+def run_protocol(args):
+    """A campaign protocol as PyTorchFI runs it: for each of the first --inputs images of --images
+    (an .npy of model inputs), one fault-free forward pass (the label the faults are judged
+    against), then --per-input trials on that image; with --copy every trial first makes the
+    per-trial deep copy of the model that PyTorchFI's declare_neuron_fi makes. Prints one JSON line
+    with the wall time of the whole loop per trial."""
+    model, _ = build_model(args.model)
+    images = np.load(args.images)
+    n = min(args.inputs, images.shape[0])
+    rng = np.random.default_rng(args.seed)
+    counts = {"masked": 0, "sdc": 0, "tolerable": 0, "due": 0}
+    with torch.no_grad():
+        x0 = torch.from_numpy(images[0:1])
+        sites = record_sites(model, x0)
+        for _ in range(args.warmup):
+            model(x0)
+        t0 = time.perf_counter()
+        for i in range(n):
+            x = torch.from_numpy(images[i:i + 1])
+            golden = logits_of(model(x)).clone()
+            golden_top1 = int(golden.view(golden.shape[0], -1)[0].argmax())
+            for _ in range(args.per_input):
+                site = sites[int(rng.integers(len(sites)))]
+                index = int(rng.integers(site[4]))
+                bit = int(rng.integers(32))
+                m = model
+                if args.copy:
+                    m = copy.deepcopy(model)
+                    site = (site[0], dict(m.named_modules())[site[0]]) + site[2:]
+                outcome, _ = run_trial(m, x, site, index, bit, golden, golden_top1)
+                counts[outcome] += 1
+        wall = time.perf_counter() - t0
+    trials = n * args.per_input
+    print(json.dumps({"model": args.model, "threads": args.threads, "inputs": n,
+                      "per_input": args.per_input, "copy": args.copy, "trials": trials,
+                      "wall_s": round(wall, 3), "trials_per_s": round(trials / wall, 3),
+                      **counts, "sites": len(sites)}))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--model", default="resnet18", choices=list(MODELS))
@@ -235,11 +277,19 @@ def main():
     ap.add_argument("--warmup", type=int, default=3, help="untimed fault-free runs first")
     ap.add_argument("--self-test", action="store_true",
                     help="quick correctness checks on resnet18, then exit")
+    ap.add_argument("--images", help="protocol mode: an .npy of model inputs [N, C, H, W]")
+    ap.add_argument("--inputs", type=int, default=1, help="protocol mode: images used")
+    ap.add_argument("--per-input", type=int, default=1, help="protocol mode: trials per image")
+    ap.add_argument("--copy", action="store_true",
+                    help="protocol mode: deep-copy the model before every trial (as PyTorchFI)")
     args = ap.parse_args()
     warnings.filterwarnings("ignore", category=UserWarning)
     torch.set_num_threads(args.threads)
     if args.self_test:
         self_test(args)
+        return
+    if args.images:
+        run_protocol(args)
         return
 
     model, _ = build_model(args.model)

@@ -458,8 +458,10 @@ CampaignRunResult run_campaign(const CampaignConfig& config_in, const CampaignRu
   std::vector<InputRecord>& inputs = plan.inputs;
   inputs = db->inputs();
   if (inputs.empty()) {  // new, or killed during the golden pass
+    const auto t_golden = Clock::now();
     inputs = executor->golden_pass(ctx, ctx.select_samples(), options);
     db->write_inputs(inputs);
+    result.golden_pass_seconds = seconds_since(t_golden);
   }
   warn_if_inputs_look_wrong(ctx, inputs);
   for (std::size_t i = 0; i < inputs.size(); ++i) {

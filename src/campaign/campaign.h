@@ -90,7 +90,8 @@ struct CampaignRunResult {
   bool complete = false;         // the plan (or the target half-width) was reached
   bool reached_target = false;   // stopped early because the half-width target was met
   double seconds = 0.0;
-  GoldenCacheStats golden;  // this process's golden runs (rank 0's under MPI)
+  double golden_pass_seconds = 0.0;  // of `seconds`: the golden pass (0 when resumed past it)
+  GoldenCacheStats golden;           // this process's golden runs (rank 0's under MPI)
   std::size_t golden_budget_bytes = 0;
 };
 

@@ -247,9 +247,13 @@ int campaign_command(const CampaignFlags& f) {
       r.seconds > 0.0 ? static_cast<double>(r.new_trials) / r.seconds : 0.0, c.threads,
       r.reached_target ? "; stopped at the target interval half-width" : "");
   if (r.golden.misses > 0) {
-    fmt::print("golden runs: {} computed, {} reused from the cache (peak {:.1f} of {:.0f} MiB)\n",
-               r.golden.misses, r.golden.hits, static_cast<double>(r.golden.peak_bytes) / 1048576.0,
-               static_cast<double>(r.golden_budget_bytes) / 1048576.0);
+    fmt::print(
+        "golden pass {:.2f} s; trial golden runs: {} computed, {} reused from the cache (peak "
+        "{:.1f} "
+        "of {:.0f} MiB)\n",
+        r.golden_pass_seconds, r.golden.misses, r.golden.hits,
+        static_cast<double>(r.golden.peak_bytes) / 1048576.0,
+        static_cast<double>(r.golden_budget_bytes) / 1048576.0);
   }
 #ifdef DNNFI_HAVE_MPI
   if (coordinator) {

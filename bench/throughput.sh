@@ -1,0 +1,152 @@
+#!/usr/bin/env bash
+# Campaign throughput on the paper's protocols: dnnfi campaign end to end against a PyTorchFI-style
+# injector (bench/pytorch_fi.py --images: per image one fault-free forward pass, then one faulty
+# forward pass per trial, with and without PyTorchFI's per-trial deep copy of the model), in one
+# run, on torchvision models with seeded random weights (bench/export_models.py) and seeded random
+# input images. Protocols:
+#   (a) one input, 1000 trials;
+#   (b) 100 inputs x 30 trials each (input_order: sequential, trials_per_input: 30);
+#   (c) a new input per trial: 200 trials over 200 inputs.
+# dnnfi runs the protocols at full size; the PyTorch injector runs a slice of each (30 trials on
+# one image, 2 images x 30, 20 images x 1: its cost per trial does not depend on the count) unless
+# --full. Writes bench/results/throughput.md.
+#
+#   bench/throughput.sh [--threads T] [--models resnet50,mobilenet_v2,...] [--full]
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+threads=2
+models="resnet50,mobilenet_v2,densenet121,inception_v3"
+full=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --threads) threads="$2"; shift 2 ;;
+    --models) models="$2"; shift 2 ;;
+    --full) full=1; shift ;;
+    -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+    *) echo "throughput.sh: unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+[ -x "$DNNFI" ] || { echo "throughput.sh: $DNNFI not found: build dnnfi first" >&2; exit 2; }
+work="$BENCH/work/throughput"
+rm -rf "$work"
+mkdir -p "$work" "$ROOT/bench/results"
+rows="$work/rows.jsonl"
+: > "$rows"
+
+IFS=, read -r -a names <<< "$models"
+for name in "${names[@]}"; do
+  [ -f "$BENCH/work/$name.onnx" ] || "$PYTHON" "$BENCH/export_models.py" "$name" >&2
+  side=$("$PYTHON" -c "import sys; sys.path.insert(0, '$BENCH'); from export_models import MODELS; print(MODELS['$name'][1])")
+  for n in 1 100 200; do
+    f="$work/x${side}_$n.npy"
+    [ -f "$f" ] || "$PYTHON" - "$f" "$n" "$side" <<'PY'
+import sys, numpy as np
+path, n, side = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+x = np.random.default_rng(1234).standard_normal((200, 3, side, side)).astype(np.float32)[:n]
+np.save(path, x)
+np.save(path[:-4] + "_labels.npy", np.zeros(n, np.int64))
+PY
+  done
+  ff=$("$DNNFI" run "$BENCH/work/$name.onnx" --input "$BENCH/work/${name}_input.npy" \
+       --threads "$threads" --warmup 3 --repeat 10 --json)
+  campaign() {  # protocol inputs trials trials_per_input
+    local cfg="$work/$name-$1.yaml"
+    cat > "$cfg" <<YAML
+model: $BENCH/work/$name.onnx
+dataset: {format: npy, layout: tensor, path: $work/x${side}_$2.npy, labels: $work/x${side}_$2_labels.npy}
+faults: {target: node_output, model: bitflip, sites: uniform_node, bit_range: [0, 31]}
+trials: $3
+trials_per_input: $4
+input_order: sequential
+threads: $threads
+seed: 1
+strategy: cone
+YAML
+    echo "throughput.sh: $name protocol $1 (dnnfi)" >&2
+    local out
+    out=$("$DNNFI" campaign "$cfg" -o "$work/$name-$1" --quiet)
+    "$PYTHON" - "$name" "$1" "$ff" <<PY >> "$rows"
+import json, re, sys
+out = """$out"""
+m = re.search(r"\((\d+) trials; (\d+) run now in ([\d.]+) s wall clock", out)
+g = re.search(r"golden pass ([\d.]+) s; trial golden runs: (\d+) computed, (\d+) reused", out)
+print(json.dumps({"engine": "dnnfi", "model": sys.argv[1], "protocol": sys.argv[2],
+                  "trials": int(m.group(2)), "wall_s": float(m.group(3)),
+                  "golden_pass_s": float(g.group(1)) if g else 0.0,
+                  "goldens": int(g.group(2)) if g else 0, "golden_reused": int(g.group(3)) if g else 0,
+                  "fault_free_ms": json.loads(sys.argv[3])["median_ms"]}))
+PY
+  }
+  campaign a 1 1000 1000
+  campaign b 100 3000 30
+  campaign c 200 200 1
+  pytorch() {  # protocol inputs per_input
+    for copy in "" --copy; do
+      echo "throughput.sh: $name protocol $1 (PyTorch${copy:+, copy})" >&2
+      "$PYTHON" "$BENCH/pytorch_fi.py" --model "$name" --images "$work/x${side}_200.npy" \
+        --inputs "$2" --per-input "$3" --threads "$threads" --warmup 1 $copy |
+        tail -1 | "$PYTHON" -c "import json,sys; d=json.loads(sys.stdin.read()); d.update(engine='pytorch', protocol='$1'); print(json.dumps(d))" >> "$rows"
+    done
+  }
+  if [ "$full" = 1 ]; then
+    pytorch a 1 1000; pytorch b 100 30; pytorch c 200 1
+  else
+    pytorch a 1 30; pytorch b 2 30; pytorch c 20 1
+  fi
+done
+
+"$PYTHON" - "$rows" "$threads" "$ROOT/bench/results/throughput.md" "$full" <<'PY'
+import datetime, json, subprocess, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+threads, out, full = sys.argv[2], sys.argv[3], sys.argv[4] == "1"
+try:
+    commit = subprocess.check_output(["git", "rev-parse", "--short", "HEAD"], text=True).strip()
+except Exception:
+    commit = "?"
+cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+load = open("/proc/loadavg").read().split()[0]
+proto = {"a": "(a) 1 input x 1000", "b": "(b) 100 inputs x 30", "c": "(c) 200 inputs x 1"}
+L = [f"# Campaign throughput on the paper's protocols (dnnfi {commit})", "",
+     f"{datetime.datetime.utcnow():%Y-%m-%d %H:%M} UTC, {cpu}, {threads} threads, load average "
+     f"{load} when it finished. `bash bench/throughput.sh`. TensorFI+'s fault model (one bit flip "
+     "in one value of a uniformly chosen node's output), cone strategy, torchvision models with "
+     "seeded random weights, seeded random images.", "",
+     "- **dnnfi trials/s**: `dnnfi campaign` wall clock end to end (model load, golden pass over "
+     "the protocol's inputs, golden runs, trials, SQLite commits); **trials only**: the same "
+     "without the model load and golden pass (what a campaign adds per trial).",
+     "- **PyTorch**: bench/pytorch_fi.py per image one fault-free forward pass, then per trial a "
+     "forward pass with a hook that flips the bit; **+copy** also deep-copies the model per trial "
+     "as PyTorchFI does. " + ("Full protocol sizes." if full else
+     "Run on a slice of each protocol (30 trials on 1 image; 2 images x 30; 20 images x 1): its "
+     "cost per trial does not depend on the number of trials."),
+     "- **trial / inference**: dnnfi's trials-only seconds per trial over its own fault-free "
+     "`dnnfi run` latency at the same thread count.", "",
+     "| model | protocol | dnnfi trials/s | trials only | trial / inference | golden runs (reused) | "
+     "PyTorch trials/s | +copy | dnnfi vs PyTorch | vs PyTorch+copy |",
+     "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+models = []
+for r in rows:
+    if r["model"] not in models:
+        models.append(r["model"])
+for m in models:
+    for p in "abc":
+        d = next((r for r in rows if r["engine"] == "dnnfi" and r["model"] == m and r["protocol"] == p), None)
+        pt = next((r for r in rows if r["engine"] == "pytorch" and r["model"] == m and r["protocol"] == p and not r["copy"]), None)
+        pc = next((r for r in rows if r["engine"] == "pytorch" and r["model"] == m and r["protocol"] == p and r["copy"]), None)
+        if d is None:
+            continue
+        rate = d["trials"] / d["wall_s"]
+        trial_s = max(d["wall_s"] - d["golden_pass_s"], 1e-9)
+        rate_trials = d["trials"] / trial_s
+        frac = (trial_s / d["trials"]) / (d["fault_free_ms"] / 1e3)
+        ptr = pt["trials_per_s"] if pt else float("nan")
+        pcr = pc["trials_per_s"] if pc else float("nan")
+        L.append(f"| {m} | {proto[p]} | {rate:.1f} | {rate_trials:.1f} | {frac:.2f}x | "
+                 f"{d['goldens']} ({d['golden_reused']}) | {ptr:.2f} | {pcr:.2f} | "
+                 f"{rate / ptr:.1f}x | {rate / pcr:.1f}x |")
+L += ["", "dnnfi's fault-free latency (`dnnfi run`, median, same threads): " +
+      ", ".join(f"{m} {next(r['fault_free_ms'] for r in rows if r['model'] == m and r['engine'] == 'dnnfi'):.1f} ms"
+                for m in models) + "."]
+open(out, "w").write("\n".join(L) + "\n")
+print("\n".join(L))
+PY
