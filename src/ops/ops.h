@@ -178,6 +178,10 @@ Prepared prepare_rnn(const PrepareContext& ctx);
 Prepared prepare_gru(const PrepareContext& ctx);
 Prepared prepare_lstm(const PrepareContext& ctx);
 Prepared prepare_softsign(const PrepareContext& ctx);
+// spectral.cpp (opset 17)
+Prepared prepare_dft(const PrepareContext& ctx);
+Prepared prepare_stft(const PrepareContext& ctx);
+Prepared prepare_mel_weight_matrix(const PrepareContext& ctx);
 // data_dependent.cpp: NonZero, Compress, Unique always throw UnsupportedError saying why.
 Prepared prepare_data_dependent_shape(const PrepareContext& ctx);
 
