@@ -2,7 +2,8 @@
   /usr/bin/python3 python/tests/make_fixtures.py
 tiny_relu_matmul.onnx: y = relu(x) @ W, x float32 [1, 4], W = [[1, 0], [0, 1], [1, 1], [2, -1]]
   (outputs easy to compute by hand);
-softsign.onnx: one Softsign node, an op dnnfi does not support (an UnsupportedError at load).
+multinomial.onnx: one Multinomial node, a random op dnnfi does not support (an UnsupportedError at
+  load).
 """
 
 from pathlib import Path
@@ -33,10 +34,10 @@ def main():
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2])],
         [numpy_helper.from_array(w, "W")]), "tiny_relu_matmul.onnx")
     save(helper.make_graph(
-        [helper.make_node("Softsign", ["x"], ["y"], name="s")],
-        "softsign",
+        [helper.make_node("Multinomial", ["x"], ["y"], name="s")],
+        "multinomial",
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 2])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 2])]), "softsign.onnx")
+        [helper.make_tensor_value_info("y", TensorProto.INT32, [2, 1])]), "multinomial.onnx")
 
 
 if __name__ == "__main__":

@@ -173,6 +173,15 @@ Prepared prepare_reverse_sequence(const PrepareContext& ctx);
 Prepared prepare_max_unpool(const PrepareContext& ctx);   // max_unpool.cpp
 Prepared prepare_grid_sample(const PrepareContext& ctx);  // grid_sample.cpp
 Prepared prepare_roi_align(const PrepareContext& ctx);    // roi_align.cpp
+// recurrent and spectral ops: RNN, GRU, LSTM (rnn.cpp, opsets 7 and 14), Softsign (softsign.cpp)
+Prepared prepare_rnn(const PrepareContext& ctx);
+Prepared prepare_gru(const PrepareContext& ctx);
+Prepared prepare_lstm(const PrepareContext& ctx);
+Prepared prepare_softsign(const PrepareContext& ctx);
+// spectral.cpp (opset 17)
+Prepared prepare_dft(const PrepareContext& ctx);
+Prepared prepare_stft(const PrepareContext& ctx);
+Prepared prepare_mel_weight_matrix(const PrepareContext& ctx);
 // data_dependent.cpp: NonZero, Compress, Unique always throw UnsupportedError saying why.
 Prepared prepare_data_dependent_shape(const PrepareContext& ctx);
 

@@ -206,6 +206,17 @@ const OpRow kOpTable[] = {
     {"", "ScatterND", 11, prepare_scatter_nd},
     {"", "SpaceToDepth", 1, prepare_depth_to_space},
     {"", "Trilu", 14, prepare_trilu},
+    // recurrent and spectral ops (rnn.cpp, softsign.cpp, spectral.cpp)
+    {"", "DFT", 17, prepare_dft},
+    {"", "MelWeightMatrix", 17, prepare_mel_weight_matrix},
+    {"", "STFT", 17, prepare_stft},
+    {"", "RNN", 7, prepare_rnn},
+    {"", "RNN", 14, prepare_rnn},
+    {"", "GRU", 7, prepare_gru},
+    {"", "GRU", 14, prepare_gru},
+    {"", "LSTM", 7, prepare_lstm},
+    {"", "LSTM", 14, prepare_lstm},
+    {"", "Softsign", 1, prepare_softsign},
     // data-dependent output shapes: rejected at load time with that reason (data_dependent.cpp)
     {"", "Compress", 9, prepare_data_dependent_shape},
     {"", "NonZero", 9, prepare_data_dependent_shape},
