@@ -23,6 +23,7 @@
 
 #include "ops/conv_shape.h"
 #include "ops/dnnl_util.h"
+#include "ops/int8_gemm.h"
 #include "ops/ops.h"
 #include "ops/quant_common.h"
 
@@ -36,6 +37,7 @@ struct QConvGeom {
   DType x_dtype = DType::kUInt8, w_dtype = DType::kInt8, y_dtype = DType::kUInt8;
   bool has_bias = false;
   bool fast = false;  // the im2col kernel (no overflow possible; not reference mode)
+  int8_gemm::Isa isa = int8_gemm::Isa::kNone;  // SIMD GEMM for the im2col kernel, if any
 };
 
 // Largest C/group * kernel size for which 255 * 255 * K cannot overflow int32.
@@ -172,11 +174,104 @@ bool conv_integer_im2col(const QConvGeom& g, const X* x, std::int32_t xzp, const
   return true;
 }
 
+// The SIMD form of conv_integer_im2col (same contract, same exact integer sums): im2col of
+// x - x_zero_point into int16 column pairs, weights - w_zero_point packed into int16 pairs (per
+// run: a fault may have changed them, and packing costs M * K against the M * K * pixels of the
+// GEMM), then int8_gemm's register-blocked kernel for all the group's output channels at once.
+template <typename X, typename W, typename Emit>
+bool conv_integer_packed(const QConvGeom& g, const X* x, std::int32_t xzp, const W* w,
+                         const Tensor* wzp, Emit&& emit) {
+  using dnnl_util::Scratch;
+  const Window3& q = g.w3;
+  const std::int64_t cg = g.in_channels / g.group, mg = g.out_channels / g.group;
+  const std::int64_t ksize = q.kernel[0] * q.kernel[1] * q.kernel[2];
+  const std::int64_t depth = cg * ksize, pairs = (depth + 1) / 2;
+  const std::int64_t in_size = q.in_size(), out_size = q.out_size();
+  const std::int64_t padded = (out_size + int8_gemm::kInt8PixelAlign - 1) /
+                              int8_gemm::kInt8PixelAlign * int8_gemm::kInt8PixelAlign;
+  auto* col = static_cast<std::int16_t*>(dnnl_util::thread_scratch(
+      Scratch::kSrc, static_cast<std::size_t>(pairs * padded * 2) * sizeof(std::int16_t)));
+  auto* acc = static_cast<std::int32_t*>(dnnl_util::thread_scratch(
+      Scratch::kDst, static_cast<std::size_t>(mg * padded) * sizeof(std::int32_t)));
+  auto* wpack = static_cast<std::int32_t*>(dnnl_util::thread_scratch(
+      Scratch::kSum, static_cast<std::size_t>(mg * pairs) * sizeof(std::int32_t)));
+  if (col == nullptr || acc == nullptr || wpack == nullptr) return false;
+  if (depth % 2 != 0) {  // the unused half of the last pair
+    std::int16_t* r = col + (pairs - 1) * padded * 2 + 1;
+    for (std::int64_t p = 0; p < padded; ++p) r[2 * p] = 0;
+  }
+  for (std::int64_t n = 0; n < g.batch; ++n) {
+    for (std::int64_t grp = 0; grp < g.group; ++grp) {
+      const X* xg = x + (n * g.in_channels + grp * cg) * in_size;
+      std::int64_t k = 0;
+      for (std::int64_t c = 0; c < cg; ++c) {
+        for (std::int64_t kd = 0; kd < q.kernel[0]; ++kd) {
+          for (std::int64_t kh = 0; kh < q.kernel[1]; ++kh) {
+            for (std::int64_t kw = 0; kw < q.kernel[2]; ++kw, ++k) {
+              std::int16_t* r = col + (k / 2) * padded * 2 + (k % 2);
+              for (std::int64_t od = 0; od < q.out[0]; ++od) {
+                const std::int64_t id = od * q.strides[0] - q.pad_begin[0] + kd * q.dilations[0];
+                const bool d_in = id >= 0 && id < q.in[0];
+                for (std::int64_t oh = 0; oh < q.out[1]; ++oh) {
+                  const std::int64_t ih = oh * q.strides[1] - q.pad_begin[1] + kh * q.dilations[1];
+                  const bool h_in = d_in && ih >= 0 && ih < q.in[1];
+                  const X* xrow = xg + c * in_size + (id * q.in[1] + ih) * q.in[2];
+                  const std::int64_t iw0 = -q.pad_begin[2] + kw * q.dilations[2];
+                  if (h_in && q.strides[2] == 1 && iw0 >= 0 && iw0 + q.out[2] <= q.in[2]) {
+                    const X* src = xrow + iw0;  // the whole row is inside: no checks
+                    for (std::int64_t ow = 0; ow < q.out[2]; ++ow) {
+                      r[2 * ow] =
+                          static_cast<std::int16_t>(static_cast<std::int32_t>(src[ow]) - xzp);
+                    }
+                    r += 2 * q.out[2];
+                    continue;
+                  }
+                  for (std::int64_t ow = 0; ow < q.out[2]; ++ow, r += 2) {
+                    const std::int64_t iw = ow * q.strides[2] + iw0;
+                    *r = (h_in && iw >= 0 && iw < q.in[2])
+                             ? static_cast<std::int16_t>(static_cast<std::int32_t>(xrow[iw]) - xzp)
+                             : std::int16_t{0};
+                  }
+                }
+              }
+              for (std::int64_t p = out_size; p < padded; ++p, r += 2) *r = 0;
+            }
+          }
+        }
+      }
+      for (std::int64_t mi = 0; mi < mg; ++mi) {
+        const std::int64_t m = grp * mg + mi;
+        const W* wm = w + m * depth;
+        const std::int32_t wz = quant::zero_point_at(wzp, m);
+        std::int32_t* wp = wpack + mi * pairs;
+        for (std::int64_t kp = 0; kp < pairs; ++kp) {
+          const std::uint16_t lo = static_cast<std::uint16_t>(weight_minus_zp(wm[2 * kp], wz));
+          const std::uint16_t hi =
+              2 * kp + 1 < depth ? static_cast<std::uint16_t>(weight_minus_zp(wm[2 * kp + 1], wz))
+                                 : std::uint16_t{0};
+          wp[kp] = static_cast<std::int32_t>(static_cast<std::uint32_t>(lo) |
+                                             (static_cast<std::uint32_t>(hi) << 16));
+        }
+      }
+      int8_gemm::gemm(g.isa, wpack, mg, pairs, col, padded, acc);
+      for (std::int64_t mi = 0; mi < mg; ++mi) {
+        const std::int64_t m = grp * mg + mi;
+        const std::int64_t plane = n * g.out_channels + m;
+        const std::int32_t* a = acc + mi * padded;
+        for (std::int64_t i = 0; i < out_size; ++i) emit(plane, m, i, std::int64_t{a[i]});
+      }
+    }
+  }
+  return true;
+}
+
 // Runs the selected kernel.
 template <typename X, typename W, typename Emit>
 Status conv_integer_any(const QConvGeom& g, const X* x, std::int32_t xzp, const W* w,
                         const Tensor* wzp, Emit&& emit) {
-  if (g.fast) {
+  if (g.fast && g.isa != int8_gemm::Isa::kNone) {
+    if (!conv_integer_packed(g, x, xzp, w, wzp, emit)) return Status::error("out of memory");
+  } else if (g.fast) {
     if (!conv_integer_im2col(g, x, xzp, w, wzp, emit)) return Status::error("out of memory");
   } else {
     conv_integer(g, x, xzp, w, wzp, emit);
@@ -269,6 +364,8 @@ QConvGeom qconv_geometry(const PrepareContext& ctx, bool qlinear, Shape& ys) {
   const std::int64_t depth =
       (g.in_channels / g.group) * g.w3.kernel[0] * g.w3.kernel[1] * g.w3.kernel[2];
   g.fast = !ctx.reference() && depth <= kMaxFastDepth;
+  static const int8_gemm::Isa isa = int8_gemm::detect();
+  g.isa = isa;
   return g;
 }
 

@@ -263,6 +263,10 @@ TEST(QLinearConv, OptimisedMatchesReferenceOnRandomInputs) {
       {{1, 4, 11}, {6, 4, 3}, 1, {1}, {2, 1}, {2}},
       {{1, 3, 4, 5, 6}, {3, 1, 2, 3, 2}, 3, {1, 2, 1}, {0, 1, 1, 1, 0, 0}, {1, 1, 2}},
       {{1, 16, 5, 5}, {16, 1, 3, 3}, 16, {1, 1}, {1, 1, 1, 1}, {1, 1}},  // depthwise
+      // Register blocks of the SIMD GEMM: 13 channels (3 blocks of 4 + 1), odd K = 153, 99
+      // pixels (one block of 64 + a tail of 3 vectors of 16), unpadded stride-1 rows.
+      {{1, 17, 13, 11}, {13, 17, 3, 3}, 1, {1, 1}, {0, 0, 0, 0}, {1, 1}},
+      {{2, 32, 8, 8}, {24, 32, 1, 1}, 1, {1, 1}, {0, 0, 0, 0}, {1, 1}},  // 1x1, 64 pixels
   };
   for (const Geometry& geo : geometries) {
     for (bool signed_x : {false, true}) {

@@ -1,0 +1,116 @@
+// Register-blocked kernels of int8_gemm.h: 4 output channels x up to 4 vectors of pixels held in
+// accumulators, one pass over the K2 column pairs (each loaded once per block of pixels, each
+// weight pair broadcast once per channel). The pixel block is the outer loop so a block of
+// columns (K2 x 64 pixels x 4 bytes) stays in cache while every channel block reads it.
+#include "ops/int8_gemm.h"
+
+#include <immintrin.h>
+
+#include <algorithm>
+
+namespace dnnfi::int8_gemm {
+
+namespace {
+
+#define DNNFI_VNNI __attribute__((target("avx512f,avx512bw,avx512vnni")))
+#define DNNFI_AVX2 __attribute__((target("avx2")))
+
+constexpr int kBlockM = 4;
+constexpr int kBlockV = 4;
+
+template <int MB, int NV>
+DNNFI_VNNI void micro_vnni(const std::int32_t* w, std::int64_t k2n, const std::int16_t* cols,
+                           std::int64_t col_stride, std::int32_t* acc, std::int64_t acc_stride) {
+  __m512i c[MB][NV];
+  for (int i = 0; i < MB; ++i) {
+    for (int v = 0; v < NV; ++v) c[i][v] = _mm512_setzero_si512();
+  }
+  for (std::int64_t k = 0; k < k2n; ++k) {
+    const std::int16_t* col = cols + k * col_stride;
+    __m512i x[NV];
+    for (int v = 0; v < NV; ++v) x[v] = _mm512_loadu_si512(col + v * 32);
+    for (int i = 0; i < MB; ++i) {
+      const __m512i b = _mm512_set1_epi32(w[i * k2n + k]);
+      for (int v = 0; v < NV; ++v) c[i][v] = _mm512_dpwssd_epi32(c[i][v], x[v], b);
+    }
+  }
+  for (int i = 0; i < MB; ++i) {
+    for (int v = 0; v < NV; ++v) _mm512_storeu_si512(acc + i * acc_stride + v * 16, c[i][v]);
+  }
+}
+
+template <int MB, int NV>
+DNNFI_AVX2 void micro_avx2(const std::int32_t* w, std::int64_t k2n, const std::int16_t* cols,
+                           std::int64_t col_stride, std::int32_t* acc, std::int64_t acc_stride) {
+  __m256i c[MB][NV];
+  for (int i = 0; i < MB; ++i) {
+    for (int v = 0; v < NV; ++v) c[i][v] = _mm256_setzero_si256();
+  }
+  for (std::int64_t k = 0; k < k2n; ++k) {
+    const std::int16_t* col = cols + k * col_stride;
+    __m256i x[NV];
+    for (int v = 0; v < NV; ++v) {
+      x[v] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(col + v * 16));
+    }
+    for (int i = 0; i < MB; ++i) {
+      const __m256i b = _mm256_set1_epi32(w[i * k2n + k]);
+      for (int v = 0; v < NV; ++v) c[i][v] = _mm256_add_epi32(c[i][v], _mm256_madd_epi16(x[v], b));
+    }
+  }
+  for (int i = 0; i < MB; ++i) {
+    for (int v = 0; v < NV; ++v) {
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(acc + i * acc_stride + v * 8), c[i][v]);
+    }
+  }
+}
+
+using Micro = void (*)(const std::int32_t*, std::int64_t, const std::int16_t*, std::int64_t,
+                       std::int32_t*, std::int64_t);
+
+template <template <int, int> class F>
+Micro pick(int mb, int nv) {
+  static constexpr Micro table[kBlockM][kBlockV] = {
+      {F<1, 1>::fn, F<1, 2>::fn, F<1, 3>::fn, F<1, 4>::fn},
+      {F<2, 1>::fn, F<2, 2>::fn, F<2, 3>::fn, F<2, 4>::fn},
+      {F<3, 1>::fn, F<3, 2>::fn, F<3, 3>::fn, F<3, 4>::fn},
+      {F<4, 1>::fn, F<4, 2>::fn, F<4, 3>::fn, F<4, 4>::fn}};
+  return table[mb - 1][nv - 1];
+}
+
+template <int MB, int NV>
+struct VnniFn {
+  static constexpr Micro fn = &micro_vnni<MB, NV>;
+};
+template <int MB, int NV>
+struct Avx2Fn {
+  static constexpr Micro fn = &micro_avx2<MB, NV>;
+};
+
+}  // namespace
+
+Isa detect() {
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+      __builtin_cpu_supports("avx512vnni")) {
+    return Isa::kAvx512Vnni;
+  }
+  if (__builtin_cpu_supports("avx2")) return Isa::kAvx2;
+  return Isa::kNone;
+}
+
+void gemm(Isa isa, const std::int32_t* weights, std::int64_t m, std::int64_t k2,
+          const std::int16_t* cols, std::int64_t pixels_padded, std::int32_t* acc) {
+  const bool vnni = isa == Isa::kAvx512Vnni;
+  const std::int64_t lanes = vnni ? 16 : 8;  // pixels per vector
+  const std::int64_t col_stride = pixels_padded * 2;
+  for (std::int64_t p0 = 0; p0 < pixels_padded; p0 += lanes * kBlockV) {
+    const int nv = static_cast<int>(std::min<std::int64_t>(kBlockV, (pixels_padded - p0) / lanes));
+    for (std::int64_t m0 = 0; m0 < m; m0 += kBlockM) {
+      const int mb = static_cast<int>(std::min<std::int64_t>(kBlockM, m - m0));
+      const Micro f = vnni ? pick<VnniFn>(mb, nv) : pick<Avx2Fn>(mb, nv);
+      f(weights + m0 * k2, k2, cols + p0 * 2, col_stride, acc + m0 * pixels_padded + p0,
+        pixels_padded);
+    }
+  }
+}
+
+}  // namespace dnnfi::int8_gemm

@@ -1,0 +1,30 @@
+// Exact int16-pair GEMM for the integer convolutions (qlinear_conv.cpp): int16 x int16 products
+// summed in int32, compiled for AVX-512 VNNI (vpdpwssd) and AVX2 (vpmaddwd + vpaddd) whatever the
+// build flags, chosen at run time from the CPU. Both instructions form each pair's sum
+// a0 * b0 + a1 * b1 exactly in int32 (|a|, |b| <= 255 here, so no pair saturates) and add it to
+// the accumulator without saturation, so the result is the exact integer sum whenever it fits in
+// int32 (the caller guarantees that: K <= 32768), hence bit-identical to the reference loops.
+//
+// Layouts (K2 = ceil(K / 2) pairs, P = pixel count rounded up to kInt8PixelAlign):
+//   cols    [K2][P][2] int16: column pair k2 of pixel p at cols[(k2 * P + p) * 2 + {0, 1}]
+//   weights [M][K2]    int32: the pair (w[2 k2], w[2 k2 + 1]) as two int16 (low half first)
+//   acc     [M][P]     int32
+// Odd K and pixels past the real count are zero in cols / weights.
+#pragma once
+
+#include <cstdint>
+
+namespace dnnfi::int8_gemm {
+
+constexpr std::int64_t kInt8PixelAlign = 16;
+
+enum class Isa { kNone, kAvx2, kAvx512Vnni };
+
+// The best kernel this CPU runs (kNone: the caller uses its portable loop).
+Isa detect();
+
+// acc = weights x cols for m rows of weights (m >= 1) and all P pixels. isa != kNone.
+void gemm(Isa isa, const std::int32_t* weights, std::int64_t m, std::int64_t k2,
+          const std::int16_t* cols, std::int64_t pixels_padded, std::int32_t* acc);
+
+}  // namespace dnnfi::int8_gemm
