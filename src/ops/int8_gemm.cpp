@@ -8,6 +8,8 @@
 
 #include <algorithm>
 
+#include "ops/quant_common.h"
+
 namespace dnnfi::int8_gemm {
 
 namespace {
@@ -86,7 +88,57 @@ struct Avx2Fn {
   static constexpr Micro fn = &micro_avx2<MB, NV>;
 };
 
+// 16 outputs at a time under a lane mask. Same steps as quant::round_saturate: the int32 sum
+// wraps (vpaddd), converts to float rounding to nearest even like a scalar cvtsi2ss, one fp32
+// multiply, NaN -> 0, clamp to [lo - zp, hi - zp], then vcvtps2dq rounds half to even (the
+// default MXCSR mode, which the scalar magic-number trick also relies on) and the values are
+// exact integers below 2^22, where both roundings agree.
+DNNFI_VNNI void requantize_avx512(const std::int32_t* acc, std::int64_t n, std::int32_t bias,
+                                  float multiplier, std::int32_t zero_point, std::int32_t lo,
+                                  std::int32_t hi, std::uint8_t* y) {
+  const __m512i vb = _mm512_set1_epi32(bias), vz = _mm512_set1_epi32(zero_point);
+  const __m512 vm = _mm512_set1_ps(multiplier);
+  const __m512 flo = _mm512_set1_ps(static_cast<float>(lo - zero_point));
+  const __m512 fhi = _mm512_set1_ps(static_cast<float>(hi - zero_point));
+  for (std::int64_t i = 0; i < n; i += 16) {
+    const __mmask16 k = n - i >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (n - i)) - 1);
+    const __m512i a = _mm512_add_epi32(_mm512_maskz_loadu_epi32(k, acc + i), vb);
+    __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(a), vm);
+    v = _mm512_mask_mov_ps(v, _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q), _mm512_setzero_ps());
+    v = _mm512_min_ps(_mm512_max_ps(v, flo), fhi);
+    const __m512i r = _mm512_add_epi32(_mm512_cvtps_epi32(v), vz);
+    _mm512_mask_cvtepi32_storeu_epi8(y + i, k, r);
+  }
+}
+
 }  // namespace
+
+void pack_pairs(const std::int16_t* a, const std::int16_t* b, std::int64_t n, std::int32_t* out) {
+  if (b == nullptr) {
+    for (std::int64_t p = 0; p < n; ++p) out[p] = static_cast<std::uint16_t>(a[p]);
+    return;
+  }
+  for (std::int64_t p = 0; p < n; ++p) {
+    out[p] = static_cast<std::int32_t>(
+        static_cast<std::uint32_t>(static_cast<std::uint16_t>(a[p])) |
+        (static_cast<std::uint32_t>(static_cast<std::uint16_t>(b[p])) << 16));
+  }
+}
+
+void requantize(Isa isa, const std::int32_t* acc, std::int64_t n, std::int32_t bias,
+                float multiplier, std::int32_t zero_point, std::int32_t lo, std::int32_t hi,
+                std::uint8_t* y) {
+  if (isa == Isa::kAvx512Vnni) {
+    requantize_avx512(acc, n, bias, multiplier, zero_point, lo, hi, y);
+    return;
+  }
+  for (std::int64_t i = 0; i < n; ++i) {
+    const std::int32_t a = static_cast<std::int32_t>(static_cast<std::uint32_t>(acc[i]) +
+                                                     static_cast<std::uint32_t>(bias));
+    const float v = static_cast<float>(a) * multiplier;
+    y[i] = static_cast<std::uint8_t>(quant::round_saturate(v, zero_point, lo, hi));
+  }
+}
 
 Isa detect() {
   if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&

@@ -27,4 +27,14 @@ Isa detect();
 void gemm(Isa isa, const std::int32_t* weights, std::int64_t m, std::int64_t k2,
           const std::int16_t* cols, std::int64_t pixels_padded, std::int32_t* acc);
 
+// cols pair row: out[p] = (a[p], b[p]) as two int16 (low half a) for p < n; b == nullptr: zeros.
+void pack_pairs(const std::int16_t* a, const std::int16_t* b, std::int64_t n, std::int32_t* out);
+
+// y[i] = saturate(round_half_even(float(acc[i] + bias) * multiplier) + zero_point) to [lo, hi]
+// for i < n, with int32 wrap-around in acc + bias and NaN -> zero_point: quant::round_saturate
+// (quant_common.h), bit for bit; y holds int8 or uint8 (the low byte of the saturated value).
+void requantize(Isa isa, const std::int32_t* acc, std::int64_t n, std::int32_t bias,
+                float multiplier, std::int32_t zero_point, std::int32_t lo, std::int32_t hi,
+                std::uint8_t* y);
+
 }  // namespace dnnfi::int8_gemm

@@ -19,6 +19,7 @@
 // bit-exact with ONNX Runtime (docs/quantized.md).
 #include <algorithm>
 #include <cstdint>
+#include <limits>
 #include <string>
 
 #include "ops/conv_shape.h"
@@ -174,13 +175,53 @@ bool conv_integer_im2col(const QConvGeom& g, const X* x, std::int32_t xzp, const
   return true;
 }
 
-// The SIMD form of conv_integer_im2col (same contract, same exact integer sums): im2col of
-// x - x_zero_point into int16 column pairs, weights - w_zero_point packed into int16 pairs (per
-// run: a fault may have changed them, and packing costs M * K against the M * K * pixels of the
-// GEMM), then int8_gemm's register-blocked kernel for all the group's output channels at once.
-template <typename X, typename W, typename Emit>
+// Row k of the im2col matrix (k = ((c * kd_n + kd) * kh_n + kh) * kw_n + kw) as x - x_zero_point
+// in int16, zero where the window reads padding and for pixels in [out_size, padded).
+template <typename X>
+void im2col_row(const Window3& q, const X* xg, std::int32_t xzp, std::int64_t k,
+                std::int64_t padded, std::int16_t* r) {
+  const std::int64_t kw = k % q.kernel[2], kh = (k / q.kernel[2]) % q.kernel[1];
+  const std::int64_t kd = (k / (q.kernel[2] * q.kernel[1])) % q.kernel[0];
+  const std::int64_t c = k / (q.kernel[2] * q.kernel[1] * q.kernel[0]);
+  const X* xc = xg + c * q.in_size();
+  const std::int64_t s = q.strides[2], iw0 = -q.pad_begin[2] + kw * q.dilations[2];
+  // Output columns [lo, hi) read inside the row: iw = ow * s + iw0 in [0, in).
+  const std::int64_t lo = iw0 >= 0 ? 0 : std::min(q.out[2], (-iw0 + s - 1) / s);
+  const std::int64_t hi = iw0 > q.in[2] - 1 ? 0 : std::min(q.out[2], (q.in[2] - 1 - iw0) / s + 1);
+  for (std::int64_t od = 0; od < q.out[0]; ++od) {
+    const std::int64_t id = od * q.strides[0] - q.pad_begin[0] + kd * q.dilations[0];
+    const bool d_in = id >= 0 && id < q.in[0];
+    for (std::int64_t oh = 0; oh < q.out[1]; ++oh, r += q.out[2]) {
+      const std::int64_t ih = oh * q.strides[1] - q.pad_begin[1] + kh * q.dilations[1];
+      if (!d_in || ih < 0 || ih >= q.in[1] || hi <= lo) {
+        std::fill(r, r + q.out[2], std::int16_t{0});
+        continue;
+      }
+      const X* xrow = xc + (id * q.in[1] + ih) * q.in[2] + iw0;
+      std::fill(r, r + lo, std::int16_t{0});
+      if (s == 1) {
+        for (std::int64_t ow = lo; ow < hi; ++ow) {
+          r[ow] = static_cast<std::int16_t>(static_cast<std::int32_t>(xrow[ow]) - xzp);
+        }
+      } else {
+        for (std::int64_t ow = lo; ow < hi; ++ow) {
+          r[ow] = static_cast<std::int16_t>(static_cast<std::int32_t>(xrow[ow * s]) - xzp);
+        }
+      }
+      std::fill(r + hi, r + q.out[2], std::int16_t{0});
+    }
+  }
+  std::fill(r, r + (padded - q.out_size()), std::int16_t{0});
+}
+
+// The SIMD form of conv_integer_im2col (same exact integer sums): im2col of x - x_zero_point
+// into int16 column pairs, weights - w_zero_point packed into int16 pairs (per run: a fault may
+// have changed them, and packing costs M * K against the M * K * pixels of the GEMM), then
+// int8_gemm's register-blocked kernel for all the group's output channels at once. Calls
+// row(plane, m, acc) with the out_size int32 sums of each output plane.
+template <typename X, typename W, typename Row>
 bool conv_integer_packed(const QConvGeom& g, const X* x, std::int32_t xzp, const W* w,
-                         const Tensor* wzp, Emit&& emit) {
+                         const Tensor* wzp, Row&& row) {
   using dnnl_util::Scratch;
   const Window3& q = g.w3;
   const std::int64_t cg = g.in_channels / g.group, mg = g.out_channels / g.group;
@@ -189,55 +230,23 @@ bool conv_integer_packed(const QConvGeom& g, const X* x, std::int32_t xzp, const
   const std::int64_t in_size = q.in_size(), out_size = q.out_size();
   const std::int64_t padded = (out_size + int8_gemm::kInt8PixelAlign - 1) /
                               int8_gemm::kInt8PixelAlign * int8_gemm::kInt8PixelAlign;
-  auto* col = static_cast<std::int16_t*>(dnnl_util::thread_scratch(
-      Scratch::kSrc, static_cast<std::size_t>(pairs * padded * 2) * sizeof(std::int16_t)));
+  auto* col = static_cast<std::int32_t*>(dnnl_util::thread_scratch(
+      Scratch::kSrc, static_cast<std::size_t>(pairs * padded) * sizeof(std::int32_t)));
   auto* acc = static_cast<std::int32_t*>(dnnl_util::thread_scratch(
       Scratch::kDst, static_cast<std::size_t>(mg * padded) * sizeof(std::int32_t)));
   auto* wpack = static_cast<std::int32_t*>(dnnl_util::thread_scratch(
       Scratch::kSum, static_cast<std::size_t>(mg * pairs) * sizeof(std::int32_t)));
-  if (col == nullptr || acc == nullptr || wpack == nullptr) return false;
-  if (depth % 2 != 0) {  // the unused half of the last pair
-    std::int16_t* r = col + (pairs - 1) * padded * 2 + 1;
-    for (std::int64_t p = 0; p < padded; ++p) r[2 * p] = 0;
-  }
+  auto* rows = static_cast<std::int16_t*>(dnnl_util::thread_scratch(
+      Scratch::kPad, static_cast<std::size_t>(2 * padded) * sizeof(std::int16_t)));
+  if (col == nullptr || acc == nullptr || wpack == nullptr || rows == nullptr) return false;
   for (std::int64_t n = 0; n < g.batch; ++n) {
     for (std::int64_t grp = 0; grp < g.group; ++grp) {
       const X* xg = x + (n * g.in_channels + grp * cg) * in_size;
-      std::int64_t k = 0;
-      for (std::int64_t c = 0; c < cg; ++c) {
-        for (std::int64_t kd = 0; kd < q.kernel[0]; ++kd) {
-          for (std::int64_t kh = 0; kh < q.kernel[1]; ++kh) {
-            for (std::int64_t kw = 0; kw < q.kernel[2]; ++kw, ++k) {
-              std::int16_t* r = col + (k / 2) * padded * 2 + (k % 2);
-              for (std::int64_t od = 0; od < q.out[0]; ++od) {
-                const std::int64_t id = od * q.strides[0] - q.pad_begin[0] + kd * q.dilations[0];
-                const bool d_in = id >= 0 && id < q.in[0];
-                for (std::int64_t oh = 0; oh < q.out[1]; ++oh) {
-                  const std::int64_t ih = oh * q.strides[1] - q.pad_begin[1] + kh * q.dilations[1];
-                  const bool h_in = d_in && ih >= 0 && ih < q.in[1];
-                  const X* xrow = xg + c * in_size + (id * q.in[1] + ih) * q.in[2];
-                  const std::int64_t iw0 = -q.pad_begin[2] + kw * q.dilations[2];
-                  if (h_in && q.strides[2] == 1 && iw0 >= 0 && iw0 + q.out[2] <= q.in[2]) {
-                    const X* src = xrow + iw0;  // the whole row is inside: no checks
-                    for (std::int64_t ow = 0; ow < q.out[2]; ++ow) {
-                      r[2 * ow] =
-                          static_cast<std::int16_t>(static_cast<std::int32_t>(src[ow]) - xzp);
-                    }
-                    r += 2 * q.out[2];
-                    continue;
-                  }
-                  for (std::int64_t ow = 0; ow < q.out[2]; ++ow, r += 2) {
-                    const std::int64_t iw = ow * q.strides[2] + iw0;
-                    *r = (h_in && iw >= 0 && iw < q.in[2])
-                             ? static_cast<std::int16_t>(static_cast<std::int32_t>(xrow[iw]) - xzp)
-                             : std::int16_t{0};
-                  }
-                }
-              }
-              for (std::int64_t p = out_size; p < padded; ++p, r += 2) *r = 0;
-            }
-          }
-        }
+      for (std::int64_t kp = 0; kp < pairs; ++kp) {
+        im2col_row(q, xg, xzp, 2 * kp, padded, rows);
+        const bool second = 2 * kp + 1 < depth;
+        if (second) im2col_row(q, xg, xzp, 2 * kp + 1, padded, rows + padded);
+        int8_gemm::pack_pairs(rows, second ? rows + padded : nullptr, padded, col + kp * padded);
       }
       for (std::int64_t mi = 0; mi < mg; ++mi) {
         const std::int64_t m = grp * mg + mi;
@@ -253,12 +262,11 @@ bool conv_integer_packed(const QConvGeom& g, const X* x, std::int32_t xzp, const
                                              (static_cast<std::uint32_t>(hi) << 16));
         }
       }
-      int8_gemm::gemm(g.isa, wpack, mg, pairs, col, padded, acc);
+      int8_gemm::gemm(g.isa, wpack, mg, pairs, reinterpret_cast<const std::int16_t*>(col), padded,
+                      acc);
       for (std::int64_t mi = 0; mi < mg; ++mi) {
         const std::int64_t m = grp * mg + mi;
-        const std::int64_t plane = n * g.out_channels + m;
-        const std::int32_t* a = acc + mi * padded;
-        for (std::int64_t i = 0; i < out_size; ++i) emit(plane, m, i, std::int64_t{a[i]});
+        row(n * g.out_channels + m, m, static_cast<const std::int32_t*>(acc + mi * padded));
       }
     }
   }
@@ -266,11 +274,13 @@ bool conv_integer_packed(const QConvGeom& g, const X* x, std::int32_t xzp, const
 }
 
 // Runs the selected kernel.
-template <typename X, typename W, typename Emit>
+// emit(plane, m, index, acc) receives every output element; row(plane, m, acc) every output
+// plane of the SIMD kernel at once.
+template <typename X, typename W, typename Emit, typename Row>
 Status conv_integer_any(const QConvGeom& g, const X* x, std::int32_t xzp, const W* w,
-                        const Tensor* wzp, Emit&& emit) {
+                        const Tensor* wzp, Emit&& emit, Row&& row) {
   if (g.fast && g.isa != int8_gemm::Isa::kNone) {
-    if (!conv_integer_packed(g, x, xzp, w, wzp, emit)) return Status::error("out of memory");
+    if (!conv_integer_packed(g, x, xzp, w, wzp, row)) return Status::error("out of memory");
   } else if (g.fast) {
     if (!conv_integer_im2col(g, x, xzp, w, wzp, emit)) return Status::error("out of memory");
   } else {
@@ -374,12 +384,15 @@ Status run_conv_integer(const QConvGeom& g, std::span<const Tensor* const> in,
                         std::span<Tensor* const> out) {
   std::int32_t* y = out[0]->data<std::int32_t>();
   const std::int64_t out_size = g.w3.out_size();
-  return conv_integer_any(g, in[0]->data<X>(),
-                          quant::zero_point_at(in.size() > 2 ? in[2] : nullptr, 0),
-                          in[1]->data<W>(), in.size() > 3 ? in[3] : nullptr,
-                          [&](std::int64_t plane, std::int64_t, std::int64_t i, std::int64_t acc) {
-                            y[plane * out_size + i] = wrap_int32(acc);
-                          });
+  return conv_integer_any(
+      g, in[0]->data<X>(), quant::zero_point_at(in.size() > 2 ? in[2] : nullptr, 0),
+      in[1]->data<W>(), in.size() > 3 ? in[3] : nullptr,
+      [&](std::int64_t plane, std::int64_t, std::int64_t i, std::int64_t acc) {
+        y[plane * out_size + i] = wrap_int32(acc);
+      },
+      [&](std::int64_t plane, std::int64_t, const std::int32_t* acc) {
+        std::copy(acc, acc + out_size, y + plane * out_size);
+      });
 }
 
 template <typename X, typename W, typename Y>
@@ -404,6 +417,11 @@ Status run_qlinear_conv(const QConvGeom& g, std::span<const Tensor* const> in,
         if (bias != nullptr) acc += bias[m];
         const float v = static_cast<float>(wrap_int32(acc)) * multiplier[m];
         y[plane * out_size + i] = static_cast<Y>(quant::round_saturate_to<Y>(v, yzp));
+      },
+      [&](std::int64_t plane, std::int64_t m, const std::int32_t* acc) {
+        int8_gemm::requantize(g.isa, acc, out_size, bias != nullptr ? bias[m] : 0, multiplier[m],
+                              yzp, std::numeric_limits<Y>::lowest(), std::numeric_limits<Y>::max(),
+                              reinterpret_cast<std::uint8_t*>(y + plane * out_size));
       });
 }
 

@@ -321,6 +321,47 @@ TEST(QLinearConv, DeterministicUnderConcurrency) {
   test::expect_deterministic_concurrent(call);
 }
 
+// Corrupted parameters through the vectorised requantization (int8_gemm::requantize) against the
+// reference's scalar one, bit for bit: NaN, +-Inf, 0, negative and huge per-channel scales, biases
+// near the int32 limits (the sum wraps), int8 and uint8 outputs, 35 pixels (a masked tail).
+TEST(QLinearConv, OptimisedMatchesReferenceOnCorruptedParameters) {
+  std::mt19937 gen(23);
+  const float inf = std::numeric_limits<float>::infinity();
+  const std::vector<float> scales = {std::nanf(""), inf,    -inf,  0.0f,   -0.003f, 1e30f,
+                                     1e-30f,        0.004f, 0.01f, -1e30f, 0.002f,  0.5f};
+  const std::int64_t m = static_cast<std::int64_t>(scales.size());
+  std::vector<std::int32_t> bias(static_cast<std::size_t>(m), 0);
+  bias[1] = std::numeric_limits<std::int32_t>::max();
+  bias[2] = std::numeric_limits<std::int32_t>::min();
+  bias[7] = std::numeric_limits<std::int32_t>::max() - 100;
+  bias[8] = std::numeric_limits<std::int32_t>::min() + 100;
+  for (bool int8_y : {false, true}) {
+    SCOPED_TRACE(int8_y ? "int8 y" : "uint8 y");
+    OpCall call;
+    call.op_type = "QLinearConv";
+    call.opset = 10;
+    call.inputs = {random_int<U8>({1, 5, 7, 9}, gen),
+                   scalar_f32(0.02f),
+                   u8({}, {120}),
+                   random_int<I8>({m, 5, 3, 3}, gen),
+                   f32({m}, scales),
+                   i8({m}, std::vector<I8>(static_cast<std::size_t>(m), 0)),
+                   scalar_f32(0.05f),
+                   int8_y ? i8({}, {-7}) : u8({}, {100}),
+                   make_tensor<std::int32_t>({m}, bias)};
+    const Tensor y = run_both(call);
+    // Channel 0 (NaN scale) and 3 (scale 0) give the zero point everywhere (docs/quantized.md).
+    const std::int64_t plane = 35;
+    for (std::int64_t i = 0; i < plane; ++i) {
+      const std::int32_t y0 = int8_y ? std::int32_t{y.data<I8>()[i]} : y.data<U8>()[i];
+      const std::int32_t y3 =
+          int8_y ? std::int32_t{y.data<I8>()[3 * plane + i]} : y.data<U8>()[3 * plane + i];
+      EXPECT_EQ(y0, int8_y ? -7 : 100);
+      EXPECT_EQ(y3, int8_y ? -7 : 100);
+    }
+  }
+}
+
 TEST(ConvInteger, HandComputed) {
   OpCall call;
   call.op_type = "ConvInteger";
