@@ -198,7 +198,7 @@ void im2col_row(const Window3& q, const X* xg, std::int32_t xzp, std::int64_t k,
         continue;
       }
       const X* xrow = xc + (id * q.in[1] + ih) * q.in[2] + iw0;
-      std::fill(r, r + lo, std::int16_t{0});
+      for (std::int64_t ow = 0; ow < lo; ++ow) r[ow] = 0;  // a few columns at most
       if (s == 1) {
         for (std::int64_t ow = lo; ow < hi; ++ow) {
           r[ow] = static_cast<std::int16_t>(static_cast<std::int32_t>(xrow[ow]) - xzp);
@@ -208,7 +208,7 @@ void im2col_row(const Window3& q, const X* xg, std::int32_t xzp, std::int64_t k,
           r[ow] = static_cast<std::int16_t>(static_cast<std::int32_t>(xrow[ow * s]) - xzp);
         }
       }
-      std::fill(r + hi, r + q.out[2], std::int16_t{0});
+      for (std::int64_t ow = hi; ow < q.out[2]; ++ow) r[ow] = 0;
     }
   }
   std::fill(r, r + (padded - q.out_size()), std::int16_t{0});
@@ -235,10 +235,25 @@ bool conv_integer_packed(const QConvGeom& g, const X* x, std::int32_t xzp, const
   auto* acc = static_cast<std::int32_t*>(dnnl_util::thread_scratch(
       Scratch::kDst, static_cast<std::size_t>(mg * padded) * sizeof(std::int32_t)));
   auto* wpack = static_cast<std::int32_t*>(dnnl_util::thread_scratch(
-      Scratch::kSum, static_cast<std::size_t>(mg * pairs) * sizeof(std::int32_t)));
+      Scratch::kSum, static_cast<std::size_t>(g.out_channels * pairs) * sizeof(std::int32_t)));
   auto* rows = static_cast<std::int16_t*>(dnnl_util::thread_scratch(
       Scratch::kPad, static_cast<std::size_t>(2 * padded) * sizeof(std::int16_t)));
   if (col == nullptr || acc == nullptr || wpack == nullptr || rows == nullptr) return false;
+  for (std::int64_t m = 0; m < g.out_channels; ++m) {
+    const W* wm = w + m * depth;
+    const std::int32_t wz = quant::zero_point_at(wzp, m);
+    std::int32_t* wp = wpack + m * pairs;
+    const std::int64_t full = depth / 2;  // branch-free so the compiler vectorises it
+    for (std::int64_t kp = 0; kp < full; ++kp) {
+      const auto lo = static_cast<std::uint16_t>(weight_minus_zp(wm[2 * kp], wz));
+      const auto hi = static_cast<std::uint16_t>(weight_minus_zp(wm[2 * kp + 1], wz));
+      wp[kp] = static_cast<std::int32_t>(static_cast<std::uint32_t>(lo) |
+                                         (static_cast<std::uint32_t>(hi) << 16));
+    }
+    if (full < pairs) {
+      wp[full] = static_cast<std::uint16_t>(weight_minus_zp(wm[2 * full], wz));
+    }
+  }
   for (std::int64_t n = 0; n < g.batch; ++n) {
     for (std::int64_t grp = 0; grp < g.group; ++grp) {
       const X* xg = x + (n * g.in_channels + grp * cg) * in_size;
@@ -248,22 +263,8 @@ bool conv_integer_packed(const QConvGeom& g, const X* x, std::int32_t xzp, const
         if (second) im2col_row(q, xg, xzp, 2 * kp + 1, padded, rows + padded);
         int8_gemm::pack_pairs(rows, second ? rows + padded : nullptr, padded, col + kp * padded);
       }
-      for (std::int64_t mi = 0; mi < mg; ++mi) {
-        const std::int64_t m = grp * mg + mi;
-        const W* wm = w + m * depth;
-        const std::int32_t wz = quant::zero_point_at(wzp, m);
-        std::int32_t* wp = wpack + mi * pairs;
-        for (std::int64_t kp = 0; kp < pairs; ++kp) {
-          const std::uint16_t lo = static_cast<std::uint16_t>(weight_minus_zp(wm[2 * kp], wz));
-          const std::uint16_t hi =
-              2 * kp + 1 < depth ? static_cast<std::uint16_t>(weight_minus_zp(wm[2 * kp + 1], wz))
-                                 : std::uint16_t{0};
-          wp[kp] = static_cast<std::int32_t>(static_cast<std::uint32_t>(lo) |
-                                             (static_cast<std::uint32_t>(hi) << 16));
-        }
-      }
-      int8_gemm::gemm(g.isa, wpack, mg, pairs, reinterpret_cast<const std::int16_t*>(col), padded,
-                      acc);
+      int8_gemm::gemm(g.isa, wpack + grp * mg * pairs, mg, pairs,
+                      reinterpret_cast<const std::int16_t*>(col), padded, acc);
       for (std::int64_t mi = 0; mi < mg; ++mi) {
         const std::int64_t m = grp * mg + mi;
         row(n * g.out_channels + m, m, static_cast<const std::int32_t*>(acc + mi * padded));
