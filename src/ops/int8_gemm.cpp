@@ -14,7 +14,7 @@ namespace dnnfi::int8_gemm {
 
 namespace {
 
-#define DNNFI_VNNI __attribute__((target("avx512f,avx512bw,avx512vnni")))
+#define DNNFI_VNNI __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni")))
 #define DNNFI_AVX2 __attribute__((target("avx2")))
 
 constexpr int kBlockM = 4;
@@ -111,7 +111,46 @@ DNNFI_VNNI void requantize_avx512(const std::int32_t* acc, std::int64_t n, std::
   }
 }
 
+DNNFI_VNNI void widen_row_avx512(const std::uint8_t* src, std::int64_t n, std::int64_t stride,
+                                 bool is_signed, std::int32_t zero_point, std::int16_t* dst) {
+  const __m256i vz = _mm256_set1_epi16(static_cast<std::int16_t>(zero_point));
+  for (std::int64_t i = 0; i < n; i += 16) {
+    const std::int64_t left = std::min<std::int64_t>(16, n - i);
+    const __mmask16 k = static_cast<__mmask16>((1u << left) - 1);
+    __m256i v;
+    if (stride == 1) {
+      const __m128i b = _mm_maskz_loadu_epi8(k, src + i);
+      v = is_signed ? _mm256_cvtepi8_epi16(b) : _mm256_cvtepu8_epi16(b);
+    } else {  // stride 2: the even bytes of 2 * left - 1 bytes, as the low bytes of 16-bit words
+      const __mmask32 kb = static_cast<__mmask32>((std::uint64_t{1} << (2 * left - 1)) - 1);
+      const __m256i b = _mm256_maskz_loadu_epi8(kb, src + 2 * i);
+      v = is_signed ? _mm256_srai_epi16(_mm256_slli_epi16(b, 8), 8)
+                    : _mm256_and_si256(b, _mm256_set1_epi16(0x00FF));
+    }
+    _mm256_mask_storeu_epi16(dst + i, k, _mm256_sub_epi16(v, vz));
+  }
+}
+
 }  // namespace
+
+void widen_row(Isa isa, const void* src, std::int64_t n, std::int64_t stride, bool is_signed,
+               std::int32_t zero_point, std::int16_t* dst) {
+  if (isa == Isa::kAvx512Vnni && (stride == 1 || stride == 2)) {
+    widen_row_avx512(static_cast<const std::uint8_t*>(src), n, stride, is_signed, zero_point, dst);
+    return;
+  }
+  if (is_signed) {
+    const auto* x = static_cast<const std::int8_t*>(src);
+    for (std::int64_t i = 0; i < n; ++i) {
+      dst[i] = static_cast<std::int16_t>(std::int32_t{x[i * stride]} - zero_point);
+    }
+  } else {
+    const auto* x = static_cast<const std::uint8_t*>(src);
+    for (std::int64_t i = 0; i < n; ++i) {
+      dst[i] = static_cast<std::int16_t>(std::int32_t{x[i * stride]} - zero_point);
+    }
+  }
+}
 
 void pack_pairs(const std::int16_t* a, const std::int16_t* b, std::int64_t n, std::int32_t* out) {
   if (b == nullptr) {
@@ -142,7 +181,7 @@ void requantize(Isa isa, const std::int32_t* acc, std::int64_t n, std::int32_t b
 
 Isa detect() {
   if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-      __builtin_cpu_supports("avx512vnni")) {
+      __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni")) {
     return Isa::kAvx512Vnni;
   }
   if (__builtin_cpu_supports("avx2")) return Isa::kAvx2;

@@ -27,6 +27,11 @@ Isa detect();
 void gemm(Isa isa, const std::int32_t* weights, std::int64_t m, std::int64_t k2,
           const std::int16_t* cols, std::int64_t pixels_padded, std::int32_t* acc);
 
+// dst[i] = int16(src[i * stride] - zero_point) for i < n, src read as int8 (is_signed) or uint8.
+// AVX-512 for strides 1 and 2 (reads only the bytes it uses, under masks), scalar otherwise.
+void widen_row(Isa isa, const void* src, std::int64_t n, std::int64_t stride, bool is_signed,
+               std::int32_t zero_point, std::int16_t* dst);
+
 // cols pair row: out[p] = (a[p], b[p]) as two int16 (low half a) for p < n; b == nullptr: zeros.
 void pack_pairs(const std::int16_t* a, const std::int16_t* b, std::int64_t n, std::int32_t* out);
 

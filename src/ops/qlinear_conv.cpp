@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <limits>
 #include <string>
+#include <type_traits>
 
 #include "ops/conv_shape.h"
 #include "ops/dnnl_util.h"
@@ -178,7 +179,7 @@ bool conv_integer_im2col(const QConvGeom& g, const X* x, std::int32_t xzp, const
 // Row k of the im2col matrix (k = ((c * kd_n + kd) * kh_n + kh) * kw_n + kw) as x - x_zero_point
 // in int16, zero where the window reads padding and for pixels in [out_size, padded).
 template <typename X>
-void im2col_row(const Window3& q, const X* xg, std::int32_t xzp, std::int64_t k,
+void im2col_row(int8_gemm::Isa isa, const Window3& q, const X* xg, std::int32_t xzp, std::int64_t k,
                 std::int64_t padded, std::int16_t* r) {
   const std::int64_t kw = k % q.kernel[2], kh = (k / q.kernel[2]) % q.kernel[1];
   const std::int64_t kd = (k / (q.kernel[2] * q.kernel[1])) % q.kernel[0];
@@ -199,15 +200,7 @@ void im2col_row(const Window3& q, const X* xg, std::int32_t xzp, std::int64_t k,
       }
       const X* xrow = xc + (id * q.in[1] + ih) * q.in[2] + iw0;
       for (std::int64_t ow = 0; ow < lo; ++ow) r[ow] = 0;  // a few columns at most
-      if (s == 1) {
-        for (std::int64_t ow = lo; ow < hi; ++ow) {
-          r[ow] = static_cast<std::int16_t>(static_cast<std::int32_t>(xrow[ow]) - xzp);
-        }
-      } else {
-        for (std::int64_t ow = lo; ow < hi; ++ow) {
-          r[ow] = static_cast<std::int16_t>(static_cast<std::int32_t>(xrow[ow * s]) - xzp);
-        }
-      }
+      int8_gemm::widen_row(isa, xrow + lo * s, hi - lo, s, std::is_signed_v<X>, xzp, r + lo);
       for (std::int64_t ow = hi; ow < q.out[2]; ++ow) r[ow] = 0;
     }
   }
@@ -258,9 +251,9 @@ bool conv_integer_packed(const QConvGeom& g, const X* x, std::int32_t xzp, const
     for (std::int64_t grp = 0; grp < g.group; ++grp) {
       const X* xg = x + (n * g.in_channels + grp * cg) * in_size;
       for (std::int64_t kp = 0; kp < pairs; ++kp) {
-        im2col_row(q, xg, xzp, 2 * kp, padded, rows);
+        im2col_row(g.isa, q, xg, xzp, 2 * kp, padded, rows);
         const bool second = 2 * kp + 1 < depth;
-        if (second) im2col_row(q, xg, xzp, 2 * kp + 1, padded, rows + padded);
+        if (second) im2col_row(g.isa, q, xg, xzp, 2 * kp + 1, padded, rows + padded);
         int8_gemm::pack_pairs(rows, second ? rows + padded : nullptr, padded, col + kp * padded);
       }
       int8_gemm::gemm(g.isa, wpack + grp * mg * pairs, mg, pairs,
