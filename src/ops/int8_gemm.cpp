@@ -41,6 +41,30 @@ DNNFI_VNNI void micro_vnni(const std::int32_t* w, std::int64_t k2n, const std::i
   }
 }
 
+// As micro_vnni on uint8 x int8 quads (vpdpbusd: four u8 x s8 products summed into int32, no
+// saturation, so exact).
+template <int MB, int NV>
+DNNFI_VNNI void micro_vnni_u8s8(const std::int32_t* w, std::int64_t k2n, const std::int16_t* cols,
+                                std::int64_t col_stride, std::int32_t* acc,
+                                std::int64_t acc_stride) {
+  __m512i c[MB][NV];
+  for (int i = 0; i < MB; ++i) {
+    for (int v = 0; v < NV; ++v) c[i][v] = _mm512_setzero_si512();
+  }
+  for (std::int64_t k = 0; k < k2n; ++k) {
+    const std::int16_t* col = cols + k * col_stride;
+    __m512i x[NV];
+    for (int v = 0; v < NV; ++v) x[v] = _mm512_loadu_si512(col + v * 32);
+    for (int i = 0; i < MB; ++i) {
+      const __m512i b = _mm512_set1_epi32(w[i * k2n + k]);
+      for (int v = 0; v < NV; ++v) c[i][v] = _mm512_dpbusd_epi32(c[i][v], x[v], b);
+    }
+  }
+  for (int i = 0; i < MB; ++i) {
+    for (int v = 0; v < NV; ++v) _mm512_storeu_si512(acc + i * acc_stride + v * 16, c[i][v]);
+  }
+}
+
 template <int MB, int NV>
 DNNFI_AVX2 void micro_avx2(const std::int32_t* w, std::int64_t k2n, const std::int16_t* cols,
                            std::int64_t col_stride, std::int32_t* acc, std::int64_t acc_stride) {
@@ -82,6 +106,10 @@ Micro pick(int mb, int nv) {
 template <int MB, int NV>
 struct VnniFn {
   static constexpr Micro fn = &micro_vnni<MB, NV>;
+};
+template <int MB, int NV>
+struct VnniU8S8Fn {
+  static constexpr Micro fn = &micro_vnni_u8s8<MB, NV>;
 };
 template <int MB, int NV>
 struct Avx2Fn {
@@ -189,7 +217,7 @@ Isa detect() {
 }
 
 void gemm(Isa isa, const std::int32_t* weights, std::int64_t m, std::int64_t k2,
-          const std::int16_t* cols, std::int64_t pixels_padded, std::int32_t* acc) {
+          const std::int16_t* cols, std::int64_t pixels_padded, std::int32_t* acc, bool u8s8) {
   const bool vnni = isa == Isa::kAvx512Vnni;
   const std::int64_t lanes = vnni ? 16 : 8;  // pixels per vector
   const std::int64_t col_stride = pixels_padded * 2;
@@ -197,7 +225,8 @@ void gemm(Isa isa, const std::int32_t* weights, std::int64_t m, std::int64_t k2,
     const int nv = static_cast<int>(std::min<std::int64_t>(kBlockV, (pixels_padded - p0) / lanes));
     for (std::int64_t m0 = 0; m0 < m; m0 += kBlockM) {
       const int mb = static_cast<int>(std::min<std::int64_t>(kBlockM, m - m0));
-      const Micro f = vnni ? pick<VnniFn>(mb, nv) : pick<Avx2Fn>(mb, nv);
+      const Micro f =
+          u8s8 ? pick<VnniU8S8Fn>(mb, nv) : (vnni ? pick<VnniFn>(mb, nv) : pick<Avx2Fn>(mb, nv));
       f(weights + m0 * k2, k2, cols + p0 * 2, col_stride, acc + m0 * pixels_padded + p0,
         pixels_padded);
     }

@@ -24,8 +24,11 @@ enum class Isa { kNone, kAvx2, kAvx512Vnni };
 Isa detect();
 
 // acc = weights x cols for m rows of weights (m >= 1) and all P pixels. isa != kNone.
+// u8s8 (isa == kAvx512Vnni only): each 4-byte group is four uint8 columns / four int8 weights
+// (quads instead of int16 pairs, k2 counts quads), summed with vpdpbusd, also exact.
 void gemm(Isa isa, const std::int32_t* weights, std::int64_t m, std::int64_t k2,
-          const std::int16_t* cols, std::int64_t pixels_padded, std::int32_t* acc);
+          const std::int16_t* cols, std::int64_t pixels_padded, std::int32_t* acc,
+          bool u8s8 = false);
 
 // dst[i] = int16(src[i * stride] - zero_point) for i < n, src read as int8 (is_signed) or uint8.
 // AVX-512 for strides 1 and 2 (reads only the bytes it uses, under masks), scalar otherwise.

@@ -268,11 +268,122 @@ bool conv_integer_packed(const QConvGeom& g, const X* x, std::int32_t xzp, const
 }
 
 // Runs the selected kernel.
+// Row k of the im2col matrix as raw uint8 bytes, x_zero_point where the window reads padding
+// (so that x - x_zero_point is 0 there, as in im2col_row), for the u8s8 kernel.
+inline void im2col_row_u8(const Window3& q, const std::uint8_t* xg, std::uint8_t xzp,
+                          std::int64_t k, std::int64_t padded, std::uint8_t* r) {
+  const std::int64_t kw = k % q.kernel[2], kh = (k / q.kernel[2]) % q.kernel[1];
+  const std::int64_t kd = (k / (q.kernel[2] * q.kernel[1])) % q.kernel[0];
+  const std::int64_t c = k / (q.kernel[2] * q.kernel[1] * q.kernel[0]);
+  const std::uint8_t* xc = xg + c * q.in_size();
+  const std::int64_t s = q.strides[2], iw0 = -q.pad_begin[2] + kw * q.dilations[2];
+  const std::int64_t lo = iw0 >= 0 ? 0 : std::min(q.out[2], (-iw0 + s - 1) / s);
+  const std::int64_t hi = iw0 > q.in[2] - 1 ? 0 : std::min(q.out[2], (q.in[2] - 1 - iw0) / s + 1);
+  for (std::int64_t od = 0; od < q.out[0]; ++od) {
+    const std::int64_t id = od * q.strides[0] - q.pad_begin[0] + kd * q.dilations[0];
+    const bool d_in = id >= 0 && id < q.in[0];
+    for (std::int64_t oh = 0; oh < q.out[1]; ++oh, r += q.out[2]) {
+      const std::int64_t ih = oh * q.strides[1] - q.pad_begin[1] + kh * q.dilations[1];
+      if (!d_in || ih < 0 || ih >= q.in[1] || hi <= lo) {
+        std::fill(r, r + q.out[2], xzp);
+        continue;
+      }
+      const std::uint8_t* xrow = xc + (id * q.in[1] + ih) * q.in[2] + iw0;
+      for (std::int64_t ow = 0; ow < lo; ++ow) r[ow] = xzp;
+      if (s == 1) {
+        std::copy(xrow + lo, xrow + hi, r + lo);
+      } else {
+        for (std::int64_t ow = lo; ow < hi; ++ow) r[ow] = xrow[ow * s];
+      }
+      for (std::int64_t ow = hi; ow < q.out[2]; ++ow) r[ow] = xzp;
+    }
+  }
+  std::fill(r, r + (padded - q.out_size()), xzp);
+}
+
+// uint8 x, int8 w with every w zero point 0, AVX-512 VNNI: the GEMM runs on the raw bytes with
+// vpdpbusd (four u8 x s8 products per int32 lane, twice the int16 kernel's rate), padding holding
+// x_zero_point, then acc -= x_zero_point * sum_k w[m, k]. Both are exact integer sums below 2^31
+// (K <= 32768), equal to sum_k (x - x_zero_point) * w: the same accumulator as the reference.
+// Returns false when it does not apply (or scratch memory cannot be had: then the int16 kernel
+// reports it).
+template <typename Row>
+bool conv_integer_u8s8(const QConvGeom& g, const std::uint8_t* x, std::int32_t xzp,
+                       const std::int8_t* w, const Tensor* wzp, Row&& row) {
+  using dnnl_util::Scratch;
+  if (g.isa != int8_gemm::Isa::kAvx512Vnni) return false;
+  for (std::int64_t m = 0; m < g.out_channels; ++m) {
+    if (quant::zero_point_at(wzp, m) != 0) return false;
+  }
+  const Window3& q = g.w3;
+  const std::int64_t cg = g.in_channels / g.group, mg = g.out_channels / g.group;
+  const std::int64_t depth = cg * q.kernel[0] * q.kernel[1] * q.kernel[2];
+  const std::int64_t quads = (depth + 3) / 4;
+  const std::int64_t in_size = q.in_size(), out_size = q.out_size();
+  const std::int64_t padded = (out_size + int8_gemm::kInt8PixelAlign - 1) /
+                              int8_gemm::kInt8PixelAlign * int8_gemm::kInt8PixelAlign;
+  auto* col = static_cast<std::uint32_t*>(dnnl_util::thread_scratch(
+      Scratch::kSrc, static_cast<std::size_t>(quads * padded) * sizeof(std::uint32_t)));
+  auto* acc = static_cast<std::int32_t*>(dnnl_util::thread_scratch(
+      Scratch::kDst, static_cast<std::size_t>(mg * padded) * sizeof(std::int32_t)));
+  auto* wpack = static_cast<std::int32_t*>(dnnl_util::thread_scratch(
+      Scratch::kSum,
+      static_cast<std::size_t>(g.out_channels * (quads + 1)) * sizeof(std::int32_t)));
+  auto* rows = static_cast<std::uint8_t*>(
+      dnnl_util::thread_scratch(Scratch::kPad, static_cast<std::size_t>(4 * padded)));
+  if (col == nullptr || acc == nullptr || wpack == nullptr || rows == nullptr) return false;
+  std::int32_t* wsum = wpack + g.out_channels * quads;
+  for (std::int64_t m = 0; m < g.out_channels; ++m) {
+    const std::int8_t* wm = w + m * depth;
+    std::int32_t sum = 0;
+    for (std::int64_t k = 0; k < depth; ++k) sum += wm[k];
+    wsum[m] = sum;
+    auto* wp = reinterpret_cast<std::uint8_t*>(wpack + m * quads);
+    std::copy(wm, wm + depth, reinterpret_cast<std::int8_t*>(wp));
+    std::fill(wp + depth, wp + 4 * quads, std::uint8_t{0});
+  }
+  const auto zp8 = static_cast<std::uint8_t>(xzp);
+  for (std::int64_t n = 0; n < g.batch; ++n) {
+    for (std::int64_t grp = 0; grp < g.group; ++grp) {
+      const std::uint8_t* xg = x + (n * g.in_channels + grp * cg) * in_size;
+      for (std::int64_t kq = 0; kq < quads; ++kq) {
+        for (std::int64_t j = 0; j < 4; ++j) {
+          std::uint8_t* r = rows + j * padded;
+          if (4 * kq + j < depth) {
+            im2col_row_u8(q, xg, zp8, 4 * kq + j, padded, r);
+          } else {
+            std::fill(r, r + padded, std::uint8_t{0});  // its weight byte is 0
+          }
+        }
+        std::uint32_t* dst = col + kq * padded;
+        for (std::int64_t p = 0; p < padded; ++p) {
+          dst[p] = std::uint32_t{rows[p]} | (std::uint32_t{rows[padded + p]} << 8) |
+                   (std::uint32_t{rows[2 * padded + p]} << 16) |
+                   (std::uint32_t{rows[3 * padded + p]} << 24);
+        }
+      }
+      int8_gemm::gemm(g.isa, wpack + grp * mg * quads, mg, quads,
+                      reinterpret_cast<const std::int16_t*>(col), padded, acc, true);
+      for (std::int64_t mi = 0; mi < mg; ++mi) {
+        const std::int64_t m = grp * mg + mi;
+        std::int32_t* a = acc + mi * padded;
+        const std::int32_t corr = xzp * wsum[m];
+        for (std::int64_t p = 0; p < out_size; ++p) a[p] -= corr;
+        row(n * g.out_channels + m, m, static_cast<const std::int32_t*>(a));
+      }
+    }
+  }
+  return true;
+}
+
 // emit(plane, m, index, acc) receives every output element; row(plane, m, acc) every output
 // plane of the SIMD kernel at once.
 template <typename X, typename W, typename Emit, typename Row>
 Status conv_integer_any(const QConvGeom& g, const X* x, std::int32_t xzp, const W* w,
                         const Tensor* wzp, Emit&& emit, Row&& row) {
+  if constexpr (std::is_same_v<X, std::uint8_t> && std::is_same_v<W, std::int8_t>) {
+    if (g.fast && conv_integer_u8s8(g, x, xzp, w, wzp, row)) return Status::ok();
+  }
   if (g.fast && g.isa != int8_gemm::Isa::kNone) {
     if (!conv_integer_packed(g, x, xzp, w, wzp, row)) return Status::error("out of memory");
   } else if (g.fast) {
