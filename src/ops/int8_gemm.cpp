@@ -159,7 +159,35 @@ DNNFI_VNNI void widen_row_avx512(const std::uint8_t* src, std::int64_t n, std::i
   }
 }
 
+DNNFI_VNNI void quantize_avx512(const float* x, std::int64_t n, float scale,
+                                std::int32_t zero_point, std::int32_t lo, std::int32_t hi,
+                                std::uint8_t* y) {
+  const __m512i vz = _mm512_set1_epi32(zero_point);
+  const __m512 vs = _mm512_set1_ps(scale);
+  const __m512 flo = _mm512_set1_ps(static_cast<float>(lo - zero_point));
+  const __m512 fhi = _mm512_set1_ps(static_cast<float>(hi - zero_point));
+  for (std::int64_t i = 0; i < n; i += 16) {
+    const __mmask16 k = n - i >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (n - i)) - 1);
+    // Masked-off lanes divide 1 by the scale and are not stored.
+    __m512 v = _mm512_div_ps(_mm512_mask_loadu_ps(_mm512_set1_ps(1.0f), k, x + i), vs);
+    v = _mm512_mask_mov_ps(v, _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q), _mm512_setzero_ps());
+    v = _mm512_min_ps(_mm512_max_ps(v, flo), fhi);
+    _mm512_mask_cvtepi32_storeu_epi8(y + i, k, _mm512_add_epi32(_mm512_cvtps_epi32(v), vz));
+  }
+}
+
 }  // namespace
+
+void quantize(Isa isa, const float* x, std::int64_t n, float scale, std::int32_t zero_point,
+              std::int32_t lo, std::int32_t hi, std::uint8_t* y) {
+  if (isa == Isa::kAvx512Vnni) {
+    quantize_avx512(x, n, scale, zero_point, lo, hi, y);
+    return;
+  }
+  for (std::int64_t i = 0; i < n; ++i) {
+    y[i] = static_cast<std::uint8_t>(quant::round_saturate(x[i] / scale, zero_point, lo, hi));
+  }
+}
 
 void widen_row(Isa isa, const void* src, std::int64_t n, std::int64_t stride, bool is_signed,
                std::int32_t zero_point, std::int16_t* dst) {

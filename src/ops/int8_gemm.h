@@ -45,4 +45,9 @@ void requantize(Isa isa, const std::int32_t* acc, std::int64_t n, std::int32_t b
                 float multiplier, std::int32_t zero_point, std::int32_t lo, std::int32_t hi,
                 std::uint8_t* y);
 
+// QuantizeLinear of a row: y[i] = saturate(round_half_even(x[i] / scale) + zero_point) to
+// [lo, hi], NaN -> zero_point: quant::round_saturate bit for bit (an IEEE division in both).
+void quantize(Isa isa, const float* x, std::int64_t n, float scale, std::int32_t zero_point,
+              std::int32_t lo, std::int32_t hi, std::uint8_t* y);
+
 }  // namespace dnnfi::int8_gemm
