@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Quantized (int8) models: latency of the tests/models/quant fixtures in both forms (QDQ and
 # QOperator), and of an int8 ResNet-18 when bench/work/resnet18_int8*.onnx exist (made by
-# bench/make_int8_resnet18.sh), in `dnnfi run` and in ONNX Runtime (bench/ort_bench.js), side by side, with
-# the largest output difference between the two engines.
+# bench/make_int8_resnet18.sh), in `dnnfi run` and in ONNX Runtime (bench/ort_bench.js), side by
+# side, with the largest output difference between the two engines.
 #
 #   bench/quantized.sh [--repeat R] [--warmup W] [--rounds K]
 #
