@@ -176,7 +176,31 @@ DNNFI_VNNI void quantize_avx512(const float* x, std::int64_t n, float scale,
   }
 }
 
+DNNFI_VNNI void copy_row_u8_avx512(const std::uint8_t* src, std::int64_t n, std::int64_t stride,
+                                   std::uint8_t* dst) {
+  for (std::int64_t i = 0; i < n; i += 32) {
+    const std::int64_t left = std::min<std::int64_t>(32, n - i);
+    const auto k = static_cast<__mmask32>((std::uint64_t{1} << left) - 1);
+    if (stride == 1) {
+      _mm256_mask_storeu_epi8(dst + i, k, _mm256_maskz_loadu_epi8(k, src + i));
+    } else {  // the even bytes of 2 * left - 1 bytes: low bytes of 16-bit words, narrowed
+      const auto kb = static_cast<__mmask64>((std::uint64_t{1} << (2 * left - 1)) - 1);
+      const __m512i b = _mm512_maskz_loadu_epi8(kb, src + 2 * i);
+      _mm256_mask_storeu_epi8(dst + i, k, _mm512_cvtepi16_epi8(b));
+    }
+  }
+}
+
 }  // namespace
+
+void copy_row_u8(Isa isa, const std::uint8_t* src, std::int64_t n, std::int64_t stride,
+                 std::uint8_t* dst) {
+  if (isa == Isa::kAvx512Vnni && (stride == 1 || stride == 2)) {
+    copy_row_u8_avx512(src, n, stride, dst);
+    return;
+  }
+  for (std::int64_t i = 0; i < n; ++i) dst[i] = src[i * stride];
+}
 
 void quantize(Isa isa, const float* x, std::int64_t n, float scale, std::int32_t zero_point,
               std::int32_t lo, std::int32_t hi, std::uint8_t* y) {

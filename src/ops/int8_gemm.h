@@ -35,6 +35,11 @@ void gemm(Isa isa, const std::int32_t* weights, std::int64_t m, std::int64_t k2,
 void widen_row(Isa isa, const void* src, std::int64_t n, std::int64_t stride, bool is_signed,
                std::int32_t zero_point, std::int16_t* dst);
 
+// dst[i] = src[i * stride] for i < n bytes: AVX-512 masked loads / stores for strides 1 and 2
+// (no library call for the short rows of small images), scalar otherwise.
+void copy_row_u8(Isa isa, const std::uint8_t* src, std::int64_t n, std::int64_t stride,
+                 std::uint8_t* dst);
+
 // cols pair row: out[p] = (a[p], b[p]) as two int16 (low half a) for p < n; b == nullptr: zeros.
 void pack_pairs(const std::int16_t* a, const std::int16_t* b, std::int64_t n, std::int32_t* out);
 

@@ -270,8 +270,8 @@ bool conv_integer_packed(const QConvGeom& g, const X* x, std::int32_t xzp, const
 // Runs the selected kernel.
 // Row k of the im2col matrix as raw uint8 bytes, x_zero_point where the window reads padding
 // (so that x - x_zero_point is 0 there, as in im2col_row), for the u8s8 kernel.
-inline void im2col_row_u8(const Window3& q, const std::uint8_t* xg, std::uint8_t xzp,
-                          std::int64_t k, std::int64_t padded, std::uint8_t* r) {
+inline void im2col_row_u8(int8_gemm::Isa isa, const Window3& q, const std::uint8_t* xg,
+                          std::uint8_t xzp, std::int64_t k, std::int64_t padded, std::uint8_t* r) {
   const std::int64_t kw = k % q.kernel[2], kh = (k / q.kernel[2]) % q.kernel[1];
   const std::int64_t kd = (k / (q.kernel[2] * q.kernel[1])) % q.kernel[0];
   const std::int64_t c = k / (q.kernel[2] * q.kernel[1] * q.kernel[0]);
@@ -290,11 +290,7 @@ inline void im2col_row_u8(const Window3& q, const std::uint8_t* xg, std::uint8_t
       }
       const std::uint8_t* xrow = xc + (id * q.in[1] + ih) * q.in[2] + iw0;
       for (std::int64_t ow = 0; ow < lo; ++ow) r[ow] = xzp;
-      if (s == 1) {
-        std::copy(xrow + lo, xrow + hi, r + lo);
-      } else {
-        for (std::int64_t ow = lo; ow < hi; ++ow) r[ow] = xrow[ow * s];
-      }
+      int8_gemm::copy_row_u8(isa, xrow + lo * s, hi - lo, s, r + lo);
       for (std::int64_t ow = hi; ow < q.out[2]; ++ow) r[ow] = xzp;
     }
   }
@@ -350,7 +346,7 @@ bool conv_integer_u8s8(const QConvGeom& g, const std::uint8_t* x, std::int32_t x
         for (std::int64_t j = 0; j < 4; ++j) {
           std::uint8_t* r = rows + j * padded;
           if (4 * kq + j < depth) {
-            im2col_row_u8(q, xg, zp8, 4 * kq + j, padded, r);
+            im2col_row_u8(g.isa, q, xg, zp8, 4 * kq + j, padded, r);
           } else {
             std::fill(r, r + padded, std::uint8_t{0});  // its weight byte is 0
           }
