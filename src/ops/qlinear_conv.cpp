@@ -9,14 +9,17 @@
 // Padding contributes nothing (it stands for x_zero_point). The accumulator is int64, wrapped to
 // int32 at the end like ONNX Runtime's int32 arithmetic, so no input makes signed overflow.
 //
-// Two kernels, bit-identical: the reference (direct loops, int64 accumulator) and an optimised
-// one (im2col of x - x_zero_point into int16, then per output channel an int32 multiply-add over
-// the columns that the compiler vectorises). Integer sums are exact in any order, and the
-// optimised kernel is used only when no int32 overflow is possible (K = C/group * kernel size
-// <= 32768, so |acc| < 2^31), hence both give the same accumulator and the same requantized
-// value. oneDNN's int8 convolution is not used: without VNNI it multiplies u8 x s8 through
-// saturating int16 pairs (vpmaddubsw), and it requantizes with its own rounding, so it is not
-// bit-exact with ONNX Runtime (docs/quantized.md).
+// Kernels, all bit-identical: the reference (direct loops, int64 accumulator) and optimised ones
+// used only when no int32 overflow is possible (K = C/group * kernel size <= 32768, so
+// |acc| < 2^31); integer sums are exact in any order, hence all give the same accumulator and
+// the same requantized value. Optimised, best first (chosen per run; CPU checked once):
+//   conv_integer_u8s8    uint8 x, int8 w, w zero points all 0, AVX-512 VNNI: raw bytes, vpdpbusd
+//   conv_integer_packed  AVX-512 VNNI or AVX2: int16 pairs of x - x_zp and w - w_zp
+//   conv_integer_im2col  portable: int16 im2col, per-channel multiply-add loops
+// The GEMM, requantization and row copies live in int8_gemm.cpp. oneDNN's int8 convolution is
+// not used: without VNNI it multiplies u8 x s8 through saturating int16 pairs (vpmaddubsw), and
+// it requantizes with its own rounding, so it is not bit-exact with ONNX Runtime
+// (docs/quantized.md).
 #include <algorithm>
 #include <cstdint>
 #include <limits>
