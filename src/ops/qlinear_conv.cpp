@@ -9,20 +9,26 @@
 // Padding contributes nothing (it stands for x_zero_point). The accumulator is int64, wrapped to
 // int32 at the end like ONNX Runtime's int32 arithmetic, so no input makes signed overflow.
 //
-// Two kernels, bit-identical: the reference (direct loops, int64 accumulator) and an optimised
-// one (im2col of x - x_zero_point into int16, then per output channel an int32 multiply-add over
-// the columns that the compiler vectorises). Integer sums are exact in any order, and the
-// optimised kernel is used only when no int32 overflow is possible (K = C/group * kernel size
-// <= 32768, so |acc| < 2^31), hence both give the same accumulator and the same requantized
-// value. oneDNN's int8 convolution is not used: without VNNI it multiplies u8 x s8 through
-// saturating int16 pairs (vpmaddubsw), and it requantizes with its own rounding, so it is not
-// bit-exact with ONNX Runtime (docs/quantized.md).
+// Kernels, all bit-identical: the reference (direct loops, int64 accumulator) and optimised ones
+// used only when no int32 overflow is possible (K = C/group * kernel size <= 32768, so
+// |acc| < 2^31); integer sums are exact in any order, hence all give the same accumulator and
+// the same requantized value. Optimised, best first (chosen per run; CPU checked once):
+//   conv_integer_u8s8    uint8 x, int8 w, w zero points all 0, AVX-512 VNNI: raw bytes, vpdpbusd
+//   conv_integer_packed  AVX-512 VNNI or AVX2: int16 pairs of x - x_zp and w - w_zp
+//   conv_integer_im2col  portable: int16 im2col, per-channel multiply-add loops
+// The GEMM, requantization and row copies live in int8_gemm.cpp. oneDNN's int8 convolution is
+// not used: without VNNI it multiplies u8 x s8 through saturating int16 pairs (vpmaddubsw), and
+// it requantizes with its own rounding, so it is not bit-exact with ONNX Runtime
+// (docs/quantized.md).
 #include <algorithm>
 #include <cstdint>
+#include <limits>
 #include <string>
+#include <type_traits>
 
 #include "ops/conv_shape.h"
 #include "ops/dnnl_util.h"
+#include "ops/int8_gemm.h"
 #include "ops/ops.h"
 #include "ops/quant_common.h"
 
@@ -36,6 +42,7 @@ struct QConvGeom {
   DType x_dtype = DType::kUInt8, w_dtype = DType::kInt8, y_dtype = DType::kUInt8;
   bool has_bias = false;
   bool fast = false;  // the im2col kernel (no overflow possible; not reference mode)
+  int8_gemm::Isa isa = int8_gemm::Isa::kNone;  // SIMD GEMM for the im2col kernel, if any
 };
 
 // Largest C/group * kernel size for which 255 * 255 * K cannot overflow int32.
@@ -172,11 +179,213 @@ bool conv_integer_im2col(const QConvGeom& g, const X* x, std::int32_t xzp, const
   return true;
 }
 
+// Row k of the im2col matrix (k = ((c * kd_n + kd) * kh_n + kh) * kw_n + kw) as x - x_zero_point
+// in int16, zero where the window reads padding and for pixels in [out_size, padded).
+template <typename X>
+void im2col_row(int8_gemm::Isa isa, const Window3& q, const X* xg, std::int32_t xzp, std::int64_t k,
+                std::int64_t padded, std::int16_t* r) {
+  const std::int64_t kw = k % q.kernel[2], kh = (k / q.kernel[2]) % q.kernel[1];
+  const std::int64_t kd = (k / (q.kernel[2] * q.kernel[1])) % q.kernel[0];
+  const std::int64_t c = k / (q.kernel[2] * q.kernel[1] * q.kernel[0]);
+  const X* xc = xg + c * q.in_size();
+  const std::int64_t s = q.strides[2], iw0 = -q.pad_begin[2] + kw * q.dilations[2];
+  // Output columns [lo, hi) read inside the row: iw = ow * s + iw0 in [0, in).
+  const std::int64_t lo = iw0 >= 0 ? 0 : std::min(q.out[2], (-iw0 + s - 1) / s);
+  const std::int64_t hi = iw0 > q.in[2] - 1 ? 0 : std::min(q.out[2], (q.in[2] - 1 - iw0) / s + 1);
+  for (std::int64_t od = 0; od < q.out[0]; ++od) {
+    const std::int64_t id = od * q.strides[0] - q.pad_begin[0] + kd * q.dilations[0];
+    const bool d_in = id >= 0 && id < q.in[0];
+    for (std::int64_t oh = 0; oh < q.out[1]; ++oh, r += q.out[2]) {
+      const std::int64_t ih = oh * q.strides[1] - q.pad_begin[1] + kh * q.dilations[1];
+      if (!d_in || ih < 0 || ih >= q.in[1] || hi <= lo) {
+        std::fill(r, r + q.out[2], std::int16_t{0});
+        continue;
+      }
+      const X* xrow = xc + (id * q.in[1] + ih) * q.in[2] + iw0;
+      for (std::int64_t ow = 0; ow < lo; ++ow) r[ow] = 0;  // a few columns at most
+      int8_gemm::widen_row(isa, xrow + lo * s, hi - lo, s, std::is_signed_v<X>, xzp, r + lo);
+      for (std::int64_t ow = hi; ow < q.out[2]; ++ow) r[ow] = 0;
+    }
+  }
+  std::fill(r, r + (padded - q.out_size()), std::int16_t{0});
+}
+
+// The SIMD form of conv_integer_im2col (same exact integer sums): im2col of x - x_zero_point
+// into int16 column pairs, weights - w_zero_point packed into int16 pairs (per run: a fault may
+// have changed them, and packing costs M * K against the M * K * pixels of the GEMM), then
+// int8_gemm's register-blocked kernel for all the group's output channels at once. Calls
+// row(plane, m, acc) with the out_size int32 sums of each output plane.
+template <typename X, typename W, typename Row>
+bool conv_integer_packed(const QConvGeom& g, const X* x, std::int32_t xzp, const W* w,
+                         const Tensor* wzp, Row&& row) {
+  using dnnl_util::Scratch;
+  const Window3& q = g.w3;
+  const std::int64_t cg = g.in_channels / g.group, mg = g.out_channels / g.group;
+  const std::int64_t ksize = q.kernel[0] * q.kernel[1] * q.kernel[2];
+  const std::int64_t depth = cg * ksize, pairs = (depth + 1) / 2;
+  const std::int64_t in_size = q.in_size(), out_size = q.out_size();
+  const std::int64_t padded = (out_size + int8_gemm::kInt8PixelAlign - 1) /
+                              int8_gemm::kInt8PixelAlign * int8_gemm::kInt8PixelAlign;
+  auto* col = static_cast<std::int32_t*>(dnnl_util::thread_scratch(
+      Scratch::kSrc, static_cast<std::size_t>(pairs * padded) * sizeof(std::int32_t)));
+  auto* acc = static_cast<std::int32_t*>(dnnl_util::thread_scratch(
+      Scratch::kDst, static_cast<std::size_t>(mg * padded) * sizeof(std::int32_t)));
+  auto* wpack = static_cast<std::int32_t*>(dnnl_util::thread_scratch(
+      Scratch::kSum, static_cast<std::size_t>(g.out_channels * pairs) * sizeof(std::int32_t)));
+  auto* rows = static_cast<std::int16_t*>(dnnl_util::thread_scratch(
+      Scratch::kPad, static_cast<std::size_t>(2 * padded) * sizeof(std::int16_t)));
+  if (col == nullptr || acc == nullptr || wpack == nullptr || rows == nullptr) return false;
+  for (std::int64_t m = 0; m < g.out_channels; ++m) {
+    const W* wm = w + m * depth;
+    const std::int32_t wz = quant::zero_point_at(wzp, m);
+    std::int32_t* wp = wpack + m * pairs;
+    const std::int64_t full = depth / 2;  // branch-free so the compiler vectorises it
+    for (std::int64_t kp = 0; kp < full; ++kp) {
+      const auto lo = static_cast<std::uint16_t>(weight_minus_zp(wm[2 * kp], wz));
+      const auto hi = static_cast<std::uint16_t>(weight_minus_zp(wm[2 * kp + 1], wz));
+      wp[kp] = static_cast<std::int32_t>(static_cast<std::uint32_t>(lo) |
+                                         (static_cast<std::uint32_t>(hi) << 16));
+    }
+    if (full < pairs) {
+      wp[full] = static_cast<std::uint16_t>(weight_minus_zp(wm[2 * full], wz));
+    }
+  }
+  for (std::int64_t n = 0; n < g.batch; ++n) {
+    for (std::int64_t grp = 0; grp < g.group; ++grp) {
+      const X* xg = x + (n * g.in_channels + grp * cg) * in_size;
+      for (std::int64_t kp = 0; kp < pairs; ++kp) {
+        im2col_row(g.isa, q, xg, xzp, 2 * kp, padded, rows);
+        const bool second = 2 * kp + 1 < depth;
+        if (second) im2col_row(g.isa, q, xg, xzp, 2 * kp + 1, padded, rows + padded);
+        int8_gemm::pack_pairs(rows, second ? rows + padded : nullptr, padded, col + kp * padded);
+      }
+      int8_gemm::gemm(g.isa, wpack + grp * mg * pairs, mg, pairs,
+                      reinterpret_cast<const std::int16_t*>(col), padded, acc);
+      for (std::int64_t mi = 0; mi < mg; ++mi) {
+        const std::int64_t m = grp * mg + mi;
+        row(n * g.out_channels + m, m, static_cast<const std::int32_t*>(acc + mi * padded));
+      }
+    }
+  }
+  return true;
+}
+
 // Runs the selected kernel.
-template <typename X, typename W, typename Emit>
+// Row k of the im2col matrix as raw uint8 bytes, x_zero_point where the window reads padding
+// (so that x - x_zero_point is 0 there, as in im2col_row), for the u8s8 kernel.
+inline void im2col_row_u8(int8_gemm::Isa isa, const Window3& q, const std::uint8_t* xg,
+                          std::uint8_t xzp, std::int64_t k, std::int64_t padded, std::uint8_t* r) {
+  const std::int64_t kw = k % q.kernel[2], kh = (k / q.kernel[2]) % q.kernel[1];
+  const std::int64_t kd = (k / (q.kernel[2] * q.kernel[1])) % q.kernel[0];
+  const std::int64_t c = k / (q.kernel[2] * q.kernel[1] * q.kernel[0]);
+  const std::uint8_t* xc = xg + c * q.in_size();
+  const std::int64_t s = q.strides[2], iw0 = -q.pad_begin[2] + kw * q.dilations[2];
+  const std::int64_t lo = iw0 >= 0 ? 0 : std::min(q.out[2], (-iw0 + s - 1) / s);
+  const std::int64_t hi = iw0 > q.in[2] - 1 ? 0 : std::min(q.out[2], (q.in[2] - 1 - iw0) / s + 1);
+  for (std::int64_t od = 0; od < q.out[0]; ++od) {
+    const std::int64_t id = od * q.strides[0] - q.pad_begin[0] + kd * q.dilations[0];
+    const bool d_in = id >= 0 && id < q.in[0];
+    for (std::int64_t oh = 0; oh < q.out[1]; ++oh, r += q.out[2]) {
+      const std::int64_t ih = oh * q.strides[1] - q.pad_begin[1] + kh * q.dilations[1];
+      if (!d_in || ih < 0 || ih >= q.in[1] || hi <= lo) {
+        std::fill(r, r + q.out[2], xzp);
+        continue;
+      }
+      const std::uint8_t* xrow = xc + (id * q.in[1] + ih) * q.in[2] + iw0;
+      for (std::int64_t ow = 0; ow < lo; ++ow) r[ow] = xzp;
+      int8_gemm::copy_row_u8(isa, xrow + lo * s, hi - lo, s, r + lo);
+      for (std::int64_t ow = hi; ow < q.out[2]; ++ow) r[ow] = xzp;
+    }
+  }
+  std::fill(r, r + (padded - q.out_size()), xzp);
+}
+
+// uint8 x, int8 w with every w zero point 0, AVX-512 VNNI: the GEMM runs on the raw bytes with
+// vpdpbusd (four u8 x s8 products per int32 lane, twice the int16 kernel's rate), padding holding
+// x_zero_point, then acc -= x_zero_point * sum_k w[m, k]. Both are exact integer sums below 2^31
+// (K <= 32768), equal to sum_k (x - x_zero_point) * w: the same accumulator as the reference.
+// Returns false when it does not apply (or scratch memory cannot be had: then the int16 kernel
+// reports it).
+template <typename Row>
+bool conv_integer_u8s8(const QConvGeom& g, const std::uint8_t* x, std::int32_t xzp,
+                       const std::int8_t* w, const Tensor* wzp, Row&& row) {
+  using dnnl_util::Scratch;
+  if (g.isa != int8_gemm::Isa::kAvx512Vnni) return false;
+  for (std::int64_t m = 0; m < g.out_channels; ++m) {
+    if (quant::zero_point_at(wzp, m) != 0) return false;
+  }
+  const Window3& q = g.w3;
+  const std::int64_t cg = g.in_channels / g.group, mg = g.out_channels / g.group;
+  const std::int64_t depth = cg * q.kernel[0] * q.kernel[1] * q.kernel[2];
+  const std::int64_t quads = (depth + 3) / 4;
+  const std::int64_t in_size = q.in_size(), out_size = q.out_size();
+  const std::int64_t padded = (out_size + int8_gemm::kInt8PixelAlign - 1) /
+                              int8_gemm::kInt8PixelAlign * int8_gemm::kInt8PixelAlign;
+  auto* col = static_cast<std::uint32_t*>(dnnl_util::thread_scratch(
+      Scratch::kSrc, static_cast<std::size_t>(quads * padded) * sizeof(std::uint32_t)));
+  auto* acc = static_cast<std::int32_t*>(dnnl_util::thread_scratch(
+      Scratch::kDst, static_cast<std::size_t>(mg * padded) * sizeof(std::int32_t)));
+  auto* wpack = static_cast<std::int32_t*>(dnnl_util::thread_scratch(
+      Scratch::kSum,
+      static_cast<std::size_t>(g.out_channels * (quads + 1)) * sizeof(std::int32_t)));
+  auto* rows = static_cast<std::uint8_t*>(
+      dnnl_util::thread_scratch(Scratch::kPad, static_cast<std::size_t>(4 * padded)));
+  if (col == nullptr || acc == nullptr || wpack == nullptr || rows == nullptr) return false;
+  std::int32_t* wsum = wpack + g.out_channels * quads;
+  for (std::int64_t m = 0; m < g.out_channels; ++m) {
+    const std::int8_t* wm = w + m * depth;
+    std::int32_t sum = 0;
+    for (std::int64_t k = 0; k < depth; ++k) sum += wm[k];
+    wsum[m] = sum;
+    auto* wp = reinterpret_cast<std::uint8_t*>(wpack + m * quads);
+    std::copy(wm, wm + depth, reinterpret_cast<std::int8_t*>(wp));
+    std::fill(wp + depth, wp + 4 * quads, std::uint8_t{0});
+  }
+  const auto zp8 = static_cast<std::uint8_t>(xzp);
+  for (std::int64_t n = 0; n < g.batch; ++n) {
+    for (std::int64_t grp = 0; grp < g.group; ++grp) {
+      const std::uint8_t* xg = x + (n * g.in_channels + grp * cg) * in_size;
+      for (std::int64_t kq = 0; kq < quads; ++kq) {
+        for (std::int64_t j = 0; j < 4; ++j) {
+          std::uint8_t* r = rows + j * padded;
+          if (4 * kq + j < depth) {
+            im2col_row_u8(g.isa, q, xg, zp8, 4 * kq + j, padded, r);
+          } else {
+            std::fill(r, r + padded, std::uint8_t{0});  // its weight byte is 0
+          }
+        }
+        std::uint32_t* dst = col + kq * padded;
+        for (std::int64_t p = 0; p < padded; ++p) {
+          dst[p] = std::uint32_t{rows[p]} | (std::uint32_t{rows[padded + p]} << 8) |
+                   (std::uint32_t{rows[2 * padded + p]} << 16) |
+                   (std::uint32_t{rows[3 * padded + p]} << 24);
+        }
+      }
+      int8_gemm::gemm(g.isa, wpack + grp * mg * quads, mg, quads,
+                      reinterpret_cast<const std::int16_t*>(col), padded, acc, true);
+      for (std::int64_t mi = 0; mi < mg; ++mi) {
+        const std::int64_t m = grp * mg + mi;
+        std::int32_t* a = acc + mi * padded;
+        const std::int32_t corr = xzp * wsum[m];
+        for (std::int64_t p = 0; p < out_size; ++p) a[p] -= corr;
+        row(n * g.out_channels + m, m, static_cast<const std::int32_t*>(a));
+      }
+    }
+  }
+  return true;
+}
+
+// emit(plane, m, index, acc) receives every output element; row(plane, m, acc) every output
+// plane of the SIMD kernel at once.
+template <typename X, typename W, typename Emit, typename Row>
 Status conv_integer_any(const QConvGeom& g, const X* x, std::int32_t xzp, const W* w,
-                        const Tensor* wzp, Emit&& emit) {
-  if (g.fast) {
+                        const Tensor* wzp, Emit&& emit, Row&& row) {
+  if constexpr (std::is_same_v<X, std::uint8_t> && std::is_same_v<W, std::int8_t>) {
+    if (g.fast && conv_integer_u8s8(g, x, xzp, w, wzp, row)) return Status::ok();
+  }
+  if (g.fast && g.isa != int8_gemm::Isa::kNone) {
+    if (!conv_integer_packed(g, x, xzp, w, wzp, row)) return Status::error("out of memory");
+  } else if (g.fast) {
     if (!conv_integer_im2col(g, x, xzp, w, wzp, emit)) return Status::error("out of memory");
   } else {
     conv_integer(g, x, xzp, w, wzp, emit);
@@ -269,6 +478,8 @@ QConvGeom qconv_geometry(const PrepareContext& ctx, bool qlinear, Shape& ys) {
   const std::int64_t depth =
       (g.in_channels / g.group) * g.w3.kernel[0] * g.w3.kernel[1] * g.w3.kernel[2];
   g.fast = !ctx.reference() && depth <= kMaxFastDepth;
+  static const int8_gemm::Isa isa = int8_gemm::detect();
+  g.isa = isa;
   return g;
 }
 
@@ -277,12 +488,15 @@ Status run_conv_integer(const QConvGeom& g, std::span<const Tensor* const> in,
                         std::span<Tensor* const> out) {
   std::int32_t* y = out[0]->data<std::int32_t>();
   const std::int64_t out_size = g.w3.out_size();
-  return conv_integer_any(g, in[0]->data<X>(),
-                          quant::zero_point_at(in.size() > 2 ? in[2] : nullptr, 0),
-                          in[1]->data<W>(), in.size() > 3 ? in[3] : nullptr,
-                          [&](std::int64_t plane, std::int64_t, std::int64_t i, std::int64_t acc) {
-                            y[plane * out_size + i] = wrap_int32(acc);
-                          });
+  return conv_integer_any(
+      g, in[0]->data<X>(), quant::zero_point_at(in.size() > 2 ? in[2] : nullptr, 0),
+      in[1]->data<W>(), in.size() > 3 ? in[3] : nullptr,
+      [&](std::int64_t plane, std::int64_t, std::int64_t i, std::int64_t acc) {
+        y[plane * out_size + i] = wrap_int32(acc);
+      },
+      [&](std::int64_t plane, std::int64_t, const std::int32_t* acc) {
+        std::copy(acc, acc + out_size, y + plane * out_size);
+      });
 }
 
 template <typename X, typename W, typename Y>
@@ -307,6 +521,11 @@ Status run_qlinear_conv(const QConvGeom& g, std::span<const Tensor* const> in,
         if (bias != nullptr) acc += bias[m];
         const float v = static_cast<float>(wrap_int32(acc)) * multiplier[m];
         y[plane * out_size + i] = static_cast<Y>(quant::round_saturate_to<Y>(v, yzp));
+      },
+      [&](std::int64_t plane, std::int64_t m, const std::int32_t* acc) {
+        int8_gemm::requantize(g.isa, acc, out_size, bias != nullptr ? bias[m] : 0, multiplier[m],
+                              yzp, std::numeric_limits<Y>::lowest(), std::numeric_limits<Y>::max(),
+                              reinterpret_cast<std::uint8_t*>(y + plane * out_size));
       });
 }
 

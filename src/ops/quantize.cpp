@@ -11,8 +11,10 @@
 // map to the zero point (quant_common.h), never UB.
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <string>
 
+#include "ops/int8_gemm.h"
 #include "ops/ops.h"
 #include "ops/quant_common.h"
 
@@ -88,8 +90,8 @@ namespace {
 using quant::AxisSplit;
 
 template <typename Q>
-Status quantize_linear(const AxisSplit& sp, const Tensor& x, const Tensor& scale, const Tensor* zp,
-                       Tensor& y) {
+Status quantize_linear(int8_gemm::Isa isa, const AxisSplit& sp, const Tensor& x,
+                       const Tensor& scale, const Tensor* zp, Tensor& y) {
   const float* xp = x.data<float>();
   Q* yp = y.data<Q>();
   for (std::int64_t o = 0; o < sp.outer; ++o) {
@@ -97,10 +99,9 @@ Status quantize_linear(const AxisSplit& sp, const Tensor& x, const Tensor& scale
       const float s = quant::scale_at(&scale, c);
       const std::int32_t z = quant::zero_point_at(zp, c);
       const std::int64_t base = (o * sp.channels + c) * sp.inner;
-#pragma omp simd
-      for (std::int64_t i = 0; i < sp.inner; ++i) {
-        yp[base + i] = static_cast<Q>(quant::round_saturate_to<Q>(xp[base + i] / s, z));
-      }
+      int8_gemm::quantize(isa, xp + base, sp.inner, s, z, std::numeric_limits<Q>::lowest(),
+                          std::numeric_limits<Q>::max(),
+                          reinterpret_cast<std::uint8_t*>(yp + base));
     }
   }
   return Status::ok();
@@ -151,11 +152,16 @@ Prepared prepare_quantize_linear(const PrepareContext& ctx) {
                                                ctx.has_input(2) ? 2 : -1, ctx.opset() >= 13);
   Prepared p;
   p.outputs = {{out, ctx.input(0).shape}};
-  p.kernel = make_kernel([sp, out](std::span<const Tensor* const> in, std::span<Tensor* const> o) {
-    const Tensor* zp = in.size() > 2 ? in[2] : nullptr;
-    if (out == DType::kInt8) return quantize_linear<std::int8_t>(sp, *in[0], *in[1], zp, *o[0]);
-    return quantize_linear<std::uint8_t>(sp, *in[0], *in[1], zp, *o[0]);
-  });
+  // The reference kernel is the portable scalar loop (int8_gemm::quantize with kNone).
+  static const int8_gemm::Isa best = int8_gemm::detect();
+  const int8_gemm::Isa isa = ctx.reference() ? int8_gemm::Isa::kNone : best;
+  p.kernel =
+      make_kernel([sp, out, isa](std::span<const Tensor* const> in, std::span<Tensor* const> o) {
+        const Tensor* zp = in.size() > 2 ? in[2] : nullptr;
+        if (out == DType::kInt8)
+          return quantize_linear<std::int8_t>(isa, sp, *in[0], *in[1], zp, *o[0]);
+        return quantize_linear<std::uint8_t>(isa, sp, *in[0], *in[1], zp, *o[0]);
+      });
   return p;
 }
 

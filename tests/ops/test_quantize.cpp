@@ -98,6 +98,36 @@ TEST(QuantizeLinear, PerAxisOpset13) {
   EXPECT_EQ(values<U8>(run_both(call)), (std::vector<U8>{1, 2, 4, 100, 101, 75}));
 }
 
+// The vectorised QuantizeLinear against the scalar reference, bit for bit, on values around
+// rounding ties, saturation limits, NaN, +-Inf, -0 and random floats, with a 37-element row (a
+// masked tail), for uint8 and int8, and per-axis scales including NaN, 0 and Inf.
+TEST(QuantizeLinear, OptimisedMatchesReference) {
+  std::mt19937 gen(5);
+  std::uniform_real_distribution<float> d(-300.0f, 300.0f);
+  const float inf = std::numeric_limits<float>::infinity();
+  std::vector<float> x = {0.5f,    1.5f,   2.5f,  -0.5f,  -1.5f, 254.5f, 255.5f,        -128.5f,
+                          -127.5f, 127.5f, 1e30f, -1e30f, inf,   -inf,   std::nanf(""), -0.0f};
+  while (x.size() < 37 * 3) x.push_back(d(gen));
+  for (bool int8_y : {false, true}) {
+    SCOPED_TRACE(int8_y ? "int8" : "uint8");
+    OpCall call;
+    call.op_type = "QuantizeLinear";
+    call.opset = 10;
+    call.inputs = {f32({3, 37}, x), scalar_f32(1.0f), int8_y ? i8({}, {-3}) : u8({}, {7})};
+    const Tensor y = run_both(call);
+    // Hand-checked: 2.5 -> 2 (half to even) + zero point; NaN -> the zero point.
+    const std::int32_t y2 = int8_y ? std::int32_t{y.data<I8>()[2]} : y.data<U8>()[2];
+    const std::int32_t ynan = int8_y ? std::int32_t{y.data<I8>()[14]} : y.data<U8>()[14];
+    EXPECT_EQ(y2, int8_y ? -1 : 9);
+    EXPECT_EQ(ynan, int8_y ? -3 : 7);
+    call.opset = 13;
+    call.attributes = {{"axis", attr_int(0)}};
+    call.inputs = {f32({3, 37}, x), f32({3}, {0.7f, std::nanf(""), 0.0f}),
+                   int8_y ? i8({3}, {-3, 4, 0}) : u8({3}, {7, 200, 0})};
+    run_both(call);
+  }
+}
+
 TEST(QuantizeLinear, LoadTimeErrors) {
   OpCall call;
   call.op_type = "QuantizeLinear";
@@ -263,6 +293,10 @@ TEST(QLinearConv, OptimisedMatchesReferenceOnRandomInputs) {
       {{1, 4, 11}, {6, 4, 3}, 1, {1}, {2, 1}, {2}},
       {{1, 3, 4, 5, 6}, {3, 1, 2, 3, 2}, 3, {1, 2, 1}, {0, 1, 1, 1, 0, 0}, {1, 1, 2}},
       {{1, 16, 5, 5}, {16, 1, 3, 3}, 16, {1, 1}, {1, 1, 1, 1}, {1, 1}},  // depthwise
+      // Register blocks of the SIMD GEMM: 13 channels (3 blocks of 4 + 1), odd K = 153, 99
+      // pixels (one block of 64 + a tail of 3 vectors of 16), unpadded stride-1 rows.
+      {{1, 17, 13, 11}, {13, 17, 3, 3}, 1, {1, 1}, {0, 0, 0, 0}, {1, 1}},
+      {{2, 32, 8, 8}, {24, 32, 1, 1}, 1, {1, 1}, {0, 0, 0, 0}, {1, 1}},  // 1x1, 64 pixels
   };
   for (const Geometry& geo : geometries) {
     for (bool signed_x : {false, true}) {
@@ -294,6 +328,14 @@ TEST(QLinearConv, OptimisedMatchesReferenceOnRandomInputs) {
       integer.attributes = call.attributes;
       integer.inputs = {x, w, xzp, wzp};
       run_both(integer);
+      if (!signed_x) {
+        // Weight zero points all 0: the uint8 x int8 VNNI kernel (raw bytes, padding holding
+        // x_zero_point, x_zero_point * sum(w) subtracted afterwards).
+        call.inputs[5] = i8({m}, std::vector<I8>(static_cast<std::size_t>(m), 0));
+        run_both(call);
+        integer.inputs[3] = call.inputs[5];
+        run_both(integer);
+      }
     }
   }
 }
@@ -315,6 +357,47 @@ TEST(QLinearConv, DeterministicUnderConcurrency) {
                  scalar_f32(0.05f),
                  u8({}, {100})};
   test::expect_deterministic_concurrent(call);
+}
+
+// Corrupted parameters through the vectorised requantization (int8_gemm::requantize) against the
+// reference's scalar one, bit for bit: NaN, +-Inf, 0, negative and huge per-channel scales, biases
+// near the int32 limits (the sum wraps), int8 and uint8 outputs, 35 pixels (a masked tail).
+TEST(QLinearConv, OptimisedMatchesReferenceOnCorruptedParameters) {
+  std::mt19937 gen(23);
+  const float inf = std::numeric_limits<float>::infinity();
+  const std::vector<float> scales = {std::nanf(""), inf,    -inf,  0.0f,   -0.003f, 1e30f,
+                                     1e-30f,        0.004f, 0.01f, -1e30f, 0.002f,  0.5f};
+  const std::int64_t m = static_cast<std::int64_t>(scales.size());
+  std::vector<std::int32_t> bias(static_cast<std::size_t>(m), 0);
+  bias[1] = std::numeric_limits<std::int32_t>::max();
+  bias[2] = std::numeric_limits<std::int32_t>::min();
+  bias[7] = std::numeric_limits<std::int32_t>::max() - 100;
+  bias[8] = std::numeric_limits<std::int32_t>::min() + 100;
+  for (bool int8_y : {false, true}) {
+    SCOPED_TRACE(int8_y ? "int8 y" : "uint8 y");
+    OpCall call;
+    call.op_type = "QLinearConv";
+    call.opset = 10;
+    call.inputs = {random_int<U8>({1, 5, 7, 9}, gen),
+                   scalar_f32(0.02f),
+                   u8({}, {120}),
+                   random_int<I8>({m, 5, 3, 3}, gen),
+                   f32({m}, scales),
+                   i8({m}, std::vector<I8>(static_cast<std::size_t>(m), 0)),
+                   scalar_f32(0.05f),
+                   int8_y ? i8({}, {-7}) : u8({}, {100}),
+                   make_tensor<std::int32_t>({m}, bias)};
+    const Tensor y = run_both(call);
+    // Channel 0 (NaN scale) and 3 (scale 0) give the zero point everywhere (docs/quantized.md).
+    const std::int64_t plane = 35;
+    for (std::int64_t i = 0; i < plane; ++i) {
+      const std::int32_t y0 = int8_y ? std::int32_t{y.data<I8>()[i]} : y.data<U8>()[i];
+      const std::int32_t y3 =
+          int8_y ? std::int32_t{y.data<I8>()[3 * plane + i]} : y.data<U8>()[3 * plane + i];
+      EXPECT_EQ(y0, int8_y ? -7 : 100);
+      EXPECT_EQ(y3, int8_y ? -7 : 100);
+    }
+  }
 }
 
 TEST(ConvInteger, HandComputed) {
