@@ -103,6 +103,7 @@ def plots(rows, out):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     names = [r["model"] for r in rows]
     x = range(len(rows))
@@ -137,6 +138,7 @@ def plots(rows, out):
     ax.axhline(PAPER_MEAN_OVERHEAD, color="tab:red", lw=0.8, ls="--",
                label=f"TensorFI+ mean {PAPER_MEAN_OVERHEAD}x")
     ax.set_yscale("log")
+    ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}x"))
     ax.set_xticks(list(x), names, rotation=45, ha="right")
     ax.set_ylabel("fault-injected / fault-free time")
     ax.set_title("Cost of one fault-injected inference (log scale; 1 = one fault-free run)",
