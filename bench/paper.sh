@@ -5,6 +5,7 @@
 # go to the ignored bench/work/paper_runs/<model>/{cone,superlayer}.
 #
 #   bench/paper.sh [--models a,b,...] [--faults N] [--sl-faults M] [--threads T] [--quick]
+#                  [--out DIR (bench/results)] [--runs DIR (bench/work/paper_runs)]
 #
 # Per model: `dnnfi run` median fault-free latency; a cone campaign of N faults (default 3000)
 # under TensorFI+'s fault model (one bit flip, uniform node output, uniform element, bit 0-31)
@@ -21,6 +22,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 ALL="fmnist,mobilenet_v2,mobilenet,resnet18_cifar,resnet34_cifar,googlenet,resnet18,nasnet_mobile,densenet121,resnet34,densenet169,resnet50,densenet201,inception_v3,xception,resnet101,inception_v4,resnet152,inception_resnet_v2,vgg11,vgg13,vgg16,vgg19,nasnet_large"
 QUICK="fmnist,mobilenet_v2,mobilenet,resnet18_cifar,resnet34_cifar,googlenet,resnet18,nasnet_mobile,densenet121,resnet50,inception_v3,xception,resnet152,vgg16"
 models="" faults="" sl_faults="" threads=1 quick=0
+out="$BENCH/results" runs="$BENCH/work/paper_runs"
 while [ $# -gt 0 ]; do
   case "$1" in
     --models) models="$2"; shift 2 ;;
@@ -28,7 +30,9 @@ while [ $# -gt 0 ]; do
     --sl-faults) sl_faults="$2"; shift 2 ;;
     --threads) threads="$2"; shift 2 ;;
     --quick) quick=1; shift ;;
-    -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --out) out="$2"; shift 2 ;;
+    --runs) runs="$2"; shift 2 ;;
+    -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "paper.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -46,8 +50,8 @@ fi
 [ "$quick" = 1 ] || fmnist_faults=$faults
 [ -x "$DNNFI" ] || { echo "paper.sh: $DNNFI not found: build dnnfi first (scripts/build.sh)" >&2; exit 2; }
 paper="$BENCH/work/paper"
-runs="$BENCH/work/paper_runs"
-mkdir -p "$runs"
+mkdir -p "$runs" "$out"
+runs="$(cd "$runs" && pwd)"
 t_start=$(date +%s)
 IFS=, read -r -a list <<< "$models"
 for m in "${list[@]}"; do
@@ -103,4 +107,4 @@ done
 echo "paper.sh: campaigns done in $(($(date +%s) - t_start)) s" >&2
 "$PYTHON" "$BENCH/paper_report.py" --runs "$runs" --models "$models" --faults "$faults" \
   --sl-faults "$sl_faults" --threads "$threads" --quick "$quick" \
-  --seconds "$(($(date +%s) - t_start))" --out "$BENCH/results"
+  --seconds "$(($(date +%s) - t_start))" --out "$out"
