@@ -11,18 +11,16 @@
 #include "common/op_runner.h"
 #include "core/error.h"
 #include "ops/onnx_node_case.h"
+#include "ops/op_test_util.h"
 
 namespace dnnfi::test {
 namespace {
 
-constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
-
-Tensor f32(Shape shape, std::vector<float> v) { return make_tensor<float>(std::move(shape), v); }
 Tensor i64(Shape shape, std::vector<std::int64_t> v) {
   return make_tensor<std::int64_t>(std::move(shape), v);
 }
 
-OpCall make_call(const std::string& op, std::vector<std::optional<Tensor>> inputs,
+OpCall loss_call(const std::string& op, std::vector<std::optional<Tensor>> inputs,
                  std::map<std::string, Attribute> attrs = {}) {
   OpCall c;
   c.op_type = op;
@@ -41,20 +39,6 @@ std::vector<Tensor> run(const OpCall& call) {
   return r.outputs;
 }
 
-void expect_floats(const Tensor& actual, Shape shape, std::vector<float> expected) {
-  ASSERT_EQ(actual.dtype(), DType::kFloat32);
-  ASSERT_EQ(actual.shape(), shape);
-  ASSERT_EQ(actual.numel(), static_cast<std::int64_t>(expected.size()));
-  for (std::size_t i = 0; i < expected.size(); ++i) {
-    const float a = actual.data<float>()[i];
-    if (std::isnan(expected[i])) {
-      EXPECT_TRUE(std::isnan(a)) << "element " << i << ": " << a;
-    } else {
-      EXPECT_NEAR(a, expected[i], 1e-6 * (1.0 + std::fabs(expected[i]))) << "element " << i;
-    }
-  }
-}
-
 std::map<std::string, Attribute> reduce(const char* r) { return {{"reduction", attr_string(r)}}; }
 
 // log-probabilities of 2 samples over 3 classes; targets 2 and 0.
@@ -65,70 +49,70 @@ const Tensor kWeight = f32({3}, {1, 2, 3});
 // ---- NegativeLogLikelihoodLoss -----------------------------------------------------------------
 
 TEST(NegativeLogLikelihoodLoss, Reductions) {
-  expect_floats(run(make_call("NegativeLogLikelihoodLoss", {kLogp, kTarget}, reduce("none")))[0],
+  expect_floats(run(loss_call("NegativeLogLikelihoodLoss", {kLogp, kTarget}, reduce("none")))[0],
                 {2}, {3, 0.5f});
-  expect_floats(run(make_call("NegativeLogLikelihoodLoss", {kLogp, kTarget}, reduce("sum")))[0], {},
+  expect_floats(run(loss_call("NegativeLogLikelihoodLoss", {kLogp, kTarget}, reduce("sum")))[0], {},
                 {3.5f});
   // mean is the default.
-  expect_floats(run(make_call("NegativeLogLikelihoodLoss", {kLogp, kTarget}))[0], {}, {1.75f});
+  expect_floats(run(loss_call("NegativeLogLikelihoodLoss", {kLogp, kTarget}))[0], {}, {1.75f});
 }
 
 TEST(NegativeLogLikelihoodLoss, WeightsDivideTheMeanBySummedWeights) {
   const char* op = "NegativeLogLikelihoodLoss";
   // weight[2] = 3, weight[0] = 1
-  expect_floats(run(make_call(op, {kLogp, kTarget, kWeight}, reduce("none")))[0], {2}, {9, 0.5f});
-  expect_floats(run(make_call(op, {kLogp, kTarget, kWeight}, reduce("sum")))[0], {}, {9.5f});
-  expect_floats(run(make_call(op, {kLogp, kTarget, kWeight}))[0], {}, {9.5f / 4});
+  expect_floats(run(loss_call(op, {kLogp, kTarget, kWeight}, reduce("none")))[0], {2}, {9, 0.5f});
+  expect_floats(run(loss_call(op, {kLogp, kTarget, kWeight}, reduce("sum")))[0], {}, {9.5f});
+  expect_floats(run(loss_call(op, {kLogp, kTarget, kWeight}))[0], {}, {9.5f / 4});
 }
 
 TEST(NegativeLogLikelihoodLoss, IgnoreIndex) {
   const char* op = "NegativeLogLikelihoodLoss";
   auto attrs = reduce("none");
   attrs["ignore_index"] = attr_int(0);
-  expect_floats(run(make_call(op, {kLogp, kTarget}, attrs))[0], {2}, {3, 0});
+  expect_floats(run(loss_call(op, {kLogp, kTarget}, attrs))[0], {2}, {3, 0});
   attrs["reduction"] = attr_string("mean");
   // Only the first position counts: 3 / 1, and with weights 9 / 3.
-  expect_floats(run(make_call(op, {kLogp, kTarget}, attrs))[0], {}, {3});
-  expect_floats(run(make_call(op, {kLogp, kTarget, kWeight}, attrs))[0], {}, {3});
+  expect_floats(run(loss_call(op, {kLogp, kTarget}, attrs))[0], {}, {3});
+  expect_floats(run(loss_call(op, {kLogp, kTarget, kWeight}, attrs))[0], {}, {3});
   // A negative ignore_index may appear in the target; it is never read as a class.
   attrs = reduce("none");
   attrs["ignore_index"] = attr_int(-1);
-  expect_floats(run(make_call(op, {kLogp, i64({2}, {-1, 1})}, attrs))[0], {2}, {0, 1.5f});
+  expect_floats(run(loss_call(op, {kLogp, i64({2}, {-1, 1})}, attrs))[0], {2}, {0, 1.5f});
   // Every position ignored: the mean divides 0 by 0.
   attrs["reduction"] = attr_string("mean");
-  expect_floats(run(make_call(op, {kLogp, i64({2}, {-1, -1})}, attrs))[0], {}, {kNaN});
+  expect_floats(run(loss_call(op, {kLogp, i64({2}, {-1, -1})}, attrs))[0], {}, {kNaN});
 }
 
 TEST(NegativeLogLikelihoodLoss, SpatialDimsAndInt32Target) {
   // N=1, C=2, d1=3; targets 0, 1, 0.
   const Tensor x = f32({1, 2, 3}, {-1, -2, -3, -4, -5, -6});
   const Tensor t = make_tensor<std::int32_t>({1, 3}, {0, 1, 0});
-  expect_floats(run(make_call("NegativeLogLikelihoodLoss", {x, t}, reduce("none")))[0], {1, 3},
+  expect_floats(run(loss_call("NegativeLogLikelihoodLoss", {x, t}, reduce("none")))[0], {1, 3},
                 {1, 5, 3});
-  expect_floats(run(make_call("NegativeLogLikelihoodLoss", {x, t}))[0], {}, {3});
+  expect_floats(run(loss_call("NegativeLogLikelihoodLoss", {x, t}))[0], {}, {3});
 }
 
 TEST(NegativeLogLikelihoodLoss, OutOfRangeTargetIsARunTimeError) {
   for (std::int64_t bad :
        {std::int64_t{3}, std::int64_t{-1}, std::numeric_limits<std::int64_t>::min()}) {
-    OpResult r = run_op(make_call("NegativeLogLikelihoodLoss", {kLogp, i64({2}, {0, bad})}));
+    OpResult r = run_op(loss_call("NegativeLogLikelihoodLoss", {kLogp, i64({2}, {0, bad})}));
     EXPECT_FALSE(r.status.is_ok()) << bad;
   }
   // ignore_index does not make other out-of-range classes acceptable.
-  OpResult r = run_op(make_call("NegativeLogLikelihoodLoss", {kLogp, i64({2}, {-1, 5})},
+  OpResult r = run_op(loss_call("NegativeLogLikelihoodLoss", {kLogp, i64({2}, {-1, 5})},
                                 {{"ignore_index", attr_int(-1)}}));
   EXPECT_FALSE(r.status.is_ok());
 }
 
 TEST(NegativeLogLikelihoodLoss, LoadTimeErrors) {
   const char* op = "NegativeLogLikelihoodLoss";
-  EXPECT_THROW(run_op(make_call(op, {kLogp, kTarget}, reduce("avg"))), NodeError);
-  EXPECT_THROW(run_op(make_call(op, {kLogp, i64({3}, {0, 0, 0})})), NodeError);
-  EXPECT_THROW(run_op(make_call(op, {kLogp, kTarget, f32({2}, {1, 1})})), NodeError);
-  EXPECT_THROW(run_op(make_call(op, {f32({3}, {1, 2, 3}), i64({}, {0})})), NodeError);
-  EXPECT_THROW(run_op(make_call(op, {make_tensor<std::int32_t>({2, 3}, {}), kTarget})),
+  EXPECT_THROW(run_op(loss_call(op, {kLogp, kTarget}, reduce("avg"))), NodeError);
+  EXPECT_THROW(run_op(loss_call(op, {kLogp, i64({3}, {0, 0, 0})})), NodeError);
+  EXPECT_THROW(run_op(loss_call(op, {kLogp, kTarget, f32({2}, {1, 1})})), NodeError);
+  EXPECT_THROW(run_op(loss_call(op, {f32({3}, {1, 2, 3}), i64({}, {0})})), NodeError);
+  EXPECT_THROW(run_op(loss_call(op, {make_tensor<std::int32_t>({2, 3}, {}), kTarget})),
                UnsupportedError);
-  EXPECT_THROW(run_op(make_call(op, {kLogp, f32({2}, {0, 1})})), UnsupportedError);
+  EXPECT_THROW(run_op(loss_call(op, {kLogp, f32({2}, {0, 1})})), UnsupportedError);
 }
 
 // ---- SoftmaxCrossEntropyLoss -------------------------------------------------------------------
@@ -141,27 +125,27 @@ const std::vector<float> kLogSoftmax = {-2.40760596f, -1.40760596f, -0.40760596f
 
 TEST(SoftmaxCrossEntropyLoss, ReductionsAndLogProb) {
   const char* op = "SoftmaxCrossEntropyLoss";
-  OpCall call = make_call(op, {kScores, kTarget}, reduce("none"));
+  OpCall call = loss_call(op, {kScores, kTarget}, reduce("none"));
   call.num_outputs = 2;
   std::vector<Tensor> out = run(call);
   ASSERT_EQ(out.size(), 2u);
   expect_floats(out[0], {2}, {0.40760596f, 1.09861229f});
   expect_floats(out[1], {2, 3}, kLogSoftmax);
-  expect_floats(run(make_call(op, {kScores, kTarget}, reduce("sum")))[0], {}, {1.50621825f});
-  expect_floats(run(make_call(op, {kScores, kTarget}))[0], {}, {0.75310913f});
+  expect_floats(run(loss_call(op, {kScores, kTarget}, reduce("sum")))[0], {}, {1.50621825f});
+  expect_floats(run(loss_call(op, {kScores, kTarget}))[0], {}, {0.75310913f});
   // Large scores are shifted by their maximum first.
   expect_floats(
-      run(make_call(op, {f32({2, 3}, {1001, 1002, 1003, -1e4f, -1e4f, -1e4f}), kTarget}))[0], {},
+      run(loss_call(op, {f32({2, 3}, {1001, 1002, 1003, -1e4f, -1e4f, -1e4f}), kTarget}))[0], {},
       {0.75310913f});
 }
 
 TEST(SoftmaxCrossEntropyLoss, WeightsAndIgnoreIndex) {
   const char* op = "SoftmaxCrossEntropyLoss";
-  expect_floats(run(make_call(op, {kScores, kTarget, kWeight}, reduce("none")))[0], {2},
+  expect_floats(run(loss_call(op, {kScores, kTarget, kWeight}, reduce("none")))[0], {2},
                 {1.22281788f, 1.09861229f});
   // (3 * 0.40760596 + 1 * 1.09861229) / (3 + 1)
-  expect_floats(run(make_call(op, {kScores, kTarget, kWeight}))[0], {}, {0.58035754f});
-  OpCall call = make_call(op, {kScores, i64({2}, {2, -100})}, {{"ignore_index", attr_int(-100)}});
+  expect_floats(run(loss_call(op, {kScores, kTarget, kWeight}))[0], {}, {0.58035754f});
+  OpCall call = loss_call(op, {kScores, i64({2}, {2, -100})}, {{"ignore_index", attr_int(-100)}});
   call.num_outputs = 2;
   std::vector<Tensor> out = run(call);
   expect_floats(out[0], {}, {0.40760596f});
@@ -171,16 +155,16 @@ TEST(SoftmaxCrossEntropyLoss, WeightsAndIgnoreIndex) {
 
 TEST(SoftmaxCrossEntropyLoss, OutOfRangeTargetIsARunTimeError) {
   for (std::int64_t bad : {std::int64_t{3}, std::int64_t{-100}, std::int64_t{1} << 40}) {
-    OpResult r = run_op(make_call("SoftmaxCrossEntropyLoss", {kScores, i64({2}, {bad, 0})}));
+    OpResult r = run_op(loss_call("SoftmaxCrossEntropyLoss", {kScores, i64({2}, {bad, 0})}));
     EXPECT_FALSE(r.status.is_ok()) << bad;
   }
 }
 
 TEST(SoftmaxCrossEntropyLoss, LoadTimeErrors) {
   const char* op = "SoftmaxCrossEntropyLoss";
-  EXPECT_THROW(run_op(make_call(op, {kScores, kTarget}, reduce("max"))), NodeError);
-  EXPECT_THROW(run_op(make_call(op, {kScores, i64({2, 1}, {0, 0})})), NodeError);
-  EXPECT_THROW(run_op(make_call(op, {kScores, kTarget}, {{"axis", attr_int(1)}})), NodeError);
+  EXPECT_THROW(run_op(loss_call(op, {kScores, kTarget}, reduce("max"))), NodeError);
+  EXPECT_THROW(run_op(loss_call(op, {kScores, i64({2, 1}, {0, 0})})), NodeError);
+  EXPECT_THROW(run_op(loss_call(op, {kScores, kTarget}, {{"axis", attr_int(1)}})), NodeError);
 }
 
 TEST(Loss, OnnxNodeCases) {

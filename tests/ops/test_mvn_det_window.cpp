@@ -10,22 +10,12 @@
 #include "common/op_runner.h"
 #include "core/error.h"
 #include "ops/onnx_node_case.h"
+#include "ops/op_test_util.h"
 
 namespace dnnfi::test {
 namespace {
 
-Tensor f32(Shape shape, std::vector<float> v) { return make_tensor<float>(std::move(shape), v); }
 Tensor size_i64(std::int64_t v) { return make_tensor<std::int64_t>({}, {v}); }
-
-OpCall make_call(const std::string& op, std::vector<std::optional<Tensor>> inputs,
-                 std::map<std::string, Attribute> attrs = {}, std::int64_t opset = 13) {
-  OpCall c;
-  c.op_type = op;
-  c.inputs = std::move(inputs);
-  c.attributes = std::move(attrs);
-  c.opset = opset;
-  return c;
-}
 
 // A window op: its only input (size) is a constant.
 OpCall window_call(const std::string& op, Tensor size,
@@ -33,23 +23,6 @@ OpCall window_call(const std::string& op, Tensor size,
   OpCall c = make_call(op, {std::move(size)}, std::move(attrs), 17);
   c.constant = {true};
   return c;
-}
-
-Tensor run1(const OpCall& call) {
-  OpResult r = run_op(call);
-  EXPECT_TRUE(r.status.is_ok()) << r.status.message();
-  return r.outputs.empty() ? Tensor() : r.outputs[0];
-}
-
-void expect_floats(const Tensor& actual, Shape shape, std::vector<float> expected,
-                   double tol = 1e-6) {
-  ASSERT_EQ(actual.dtype(), DType::kFloat32);
-  ASSERT_EQ(actual.shape(), shape);
-  ASSERT_EQ(actual.numel(), static_cast<std::int64_t>(expected.size()));
-  for (std::size_t i = 0; i < expected.size(); ++i) {
-    EXPECT_NEAR(actual.data<float>()[i], expected[i], tol * (1.0 + std::fabs(expected[i])))
-        << "element " << i;
-  }
 }
 
 // ---- MeanVarianceNormalization -----------------------------------------------------------------

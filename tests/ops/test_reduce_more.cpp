@@ -14,51 +14,10 @@
 #include "core/error.h"
 #include "ops/kernel_harness.h"
 #include "ops/onnx_node_case.h"
+#include "ops/op_test_util.h"
 
 namespace dnnfi::test {
 namespace {
-
-constexpr float kInf = std::numeric_limits<float>::infinity();
-constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
-
-Tensor f32(Shape shape, std::vector<float> v) { return make_tensor<float>(std::move(shape), v); }
-Tensor i64(std::vector<std::int64_t> v) {
-  const auto n = static_cast<std::int64_t>(v.size());
-  return make_tensor<std::int64_t>({n}, v);
-}
-
-OpCall make_call(const std::string& op, std::vector<std::optional<Tensor>> inputs,
-                 std::map<std::string, Attribute> attrs = {}, std::int64_t opset = 13) {
-  OpCall c;
-  c.op_type = op;
-  c.inputs = std::move(inputs);
-  c.attributes = std::move(attrs);
-  c.opset = opset;
-  return c;
-}
-
-Tensor run1(const OpCall& call) {
-  OpResult r = run_op(call);
-  EXPECT_TRUE(r.status.is_ok()) << r.status.message();
-  return r.outputs.empty() ? Tensor() : r.outputs[0];
-}
-
-void expect_floats(const Tensor& actual, Shape shape, std::vector<float> expected,
-                   double tol = 1e-6) {
-  ASSERT_EQ(actual.dtype(), DType::kFloat32);
-  ASSERT_EQ(actual.shape(), shape);
-  ASSERT_EQ(actual.numel(), static_cast<std::int64_t>(expected.size()));
-  for (std::size_t i = 0; i < expected.size(); ++i) {
-    const float a = actual.data<float>()[i];
-    if (std::isnan(expected[i])) {
-      EXPECT_TRUE(std::isnan(a)) << "element " << i << ": " << a;
-    } else if (std::isinf(expected[i])) {
-      EXPECT_EQ(a, expected[i]) << "element " << i;
-    } else {
-      EXPECT_NEAR(a, expected[i], tol * (1.0 + std::fabs(expected[i]))) << "element " << i;
-    }
-  }
-}
 
 template <typename T>
 std::vector<T> values(const Tensor& t) {

@@ -15,12 +15,12 @@
 #include "core/error.h"
 #include "ops/kernel_harness.h"
 #include "ops/onnx_node_case.h"
+#include "ops/op_test_util.h"
 #include "ops/registry.h"
 
 namespace dnnfi::test {
 namespace {
 
-Tensor f32(Shape shape, std::vector<float> v) { return make_tensor<float>(std::move(shape), v); }
 Tensor scales(std::vector<float> v) {
   return make_tensor<float>({static_cast<std::int64_t>(v.size())}, v);
 }
@@ -43,23 +43,6 @@ OpCall resize_call(const Tensor& x, std::optional<Tensor> sc, std::optional<Tens
   c.attributes = std::move(attrs);
   c.opset = opset;
   return c;
-}
-
-Tensor run1(const OpCall& call) {
-  OpResult r = run_op(call);
-  EXPECT_TRUE(r.status.is_ok()) << r.status.message();
-  return r.outputs.empty() ? Tensor() : r.outputs[0];
-}
-
-void expect_floats(const Tensor& actual, Shape shape, std::vector<float> expected,
-                   double tol = 1e-6) {
-  ASSERT_EQ(actual.dtype(), DType::kFloat32);
-  ASSERT_EQ(actual.shape(), shape);
-  ASSERT_EQ(actual.numel(), static_cast<std::int64_t>(expected.size()));
-  for (std::size_t i = 0; i < expected.size(); ++i) {
-    EXPECT_NEAR(actual.data<float>()[i], expected[i], tol * (1.0 + std::fabs(expected[i])))
-        << "element " << i;
-  }
 }
 
 // Output of bilinear/nearest on `square` where row i samples input row coordinate r[i] and column
