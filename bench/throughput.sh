@@ -84,7 +84,7 @@ PY
     for copy in "" --copy; do
       echo "throughput.sh: $name protocol $1 (PyTorch${copy:+, copy})" >&2
       "$PYTHON" "$BENCH/pytorch_fi.py" --model "$name" --images "$work/x${side}_200.npy" \
-        --inputs "$2" --per-input "$3" --threads "$threads" --warmup 1 $copy |
+        --inputs "$2" --per-input "$3" --threads "$threads" --warmup 3 $copy |
         tail -1 | "$PYTHON" -c "import json,sys; d=json.loads(sys.stdin.read()); d.update(engine='pytorch', protocol='$1'); print(json.dumps(d))" >> "$rows"
     done
   }
