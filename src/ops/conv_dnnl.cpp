@@ -80,9 +80,9 @@ std::unique_ptr<ConvPlan> finish_conv_plan(const dnnl::primitive_desc& pd, dnnl:
   return plan;
 }
 
-Status run_conv_plan(const ConvPlan& plan, const float* src, const float* weights,
-                     const float* bias, const float* sum, float* dst, const std::string& node,
-                     const std::string& op, const ConvPostOps* post) noexcept {
+Status run_conv_plan(const ConvPlan& plan, const void* src, const void* weights, const void* bias,
+                     const float* sum, void* dst, const std::string& node, const std::string& op,
+                     const ConvPostOps* post, const std::int32_t* src_zero_point) noexcept {
   try {
     dnnl::engine& eng = dnnl_util::cpu_engine();
     dnnl::stream& strm = dnnl_util::thread_stream();
@@ -106,7 +106,7 @@ Status run_conv_plan(const ConvPlan& plan, const float* src, const float* weight
       return memory(md, eng, p);
     };
 
-    memory user_src(plan.user_src_md, eng, const_cast<float*>(src));
+    memory user_src(plan.user_src_md, eng, const_cast<void*>(src));
     memory src_mem = user_src;
     if (plan.src_reorder) {
       src_mem = scratch_memory(Scratch::kSrc, plan.src_md);
@@ -116,7 +116,7 @@ Status run_conv_plan(const ConvPlan& plan, const float* src, const float* weight
     if (plan.weights != nullptr && weights == plan.weights_source) {
       weights_mem = memory(plan.weights_md, eng, plan.weights.get());
     } else {
-      memory user_weights(plan.user_weights_md, eng, const_cast<float*>(weights));
+      memory user_weights(plan.user_weights_md, eng, const_cast<void*>(weights));
       weights_mem = user_weights;
       if (plan.weights_reorder) {
         weights_mem = scratch_memory(Scratch::kWeights, plan.weights_md);
@@ -150,7 +150,12 @@ Status run_conv_plan(const ConvPlan& plan, const float* src, const float* weight
     std::unordered_map<int, memory> args = {
         {DNNL_ARG_SRC, src_mem}, {DNNL_ARG_WEIGHTS, weights_mem}, {DNNL_ARG_DST, dst_mem}};
     if (bias != nullptr)
-      args.emplace(DNNL_ARG_BIAS, memory(plan.bias_md, eng, const_cast<float*>(bias)));
+      args.emplace(DNNL_ARG_BIAS, memory(plan.bias_md, eng, const_cast<void*>(bias)));
+    if (src_zero_point != nullptr) {
+      args.emplace(DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_SRC,
+                   memory(memory::desc({1}, memory::data_type::s32, memory::format_tag::x), eng,
+                          const_cast<std::int32_t*>(src_zero_point)));
+    }
     if (plan.prim_scratch_md.get_size() > 0) {
       args.emplace(DNNL_ARG_SCRATCHPAD, memory(plan.prim_scratch_md, eng, scratch));
     }

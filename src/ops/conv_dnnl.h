@@ -4,6 +4,7 @@
 // Conv and ConvTranspose.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -60,11 +61,14 @@ std::unique_ptr<ConvPlan> finish_conv_plan(const dnnl::primitive_desc& pd, dnnl:
                                            const dnnl_util::memory::desc& user_sum_md = {},
                                            bool post_after = false);
 
-// Runs the plan on the caller's tensors; bias may be null when the primitive has none; sum is the
-// summand when the fused post-ops have one; post is applied after the primitive when
-// plan.post_after. Never throws.
-Status run_conv_plan(const ConvPlan& plan, const float* src, const float* weights,
-                     const float* bias, const float* sum, float* dst, const std::string& node,
-                     const std::string& op, const ConvPostOps* post = nullptr) noexcept;
+// Runs the plan on the caller's tensors, in the data types of the plan's memory descriptors (f32
+// for Conv/ConvTranspose; u8/s8 -> s32 for the integer convolutions); bias may be null when the
+// primitive has none; sum is the summand when the fused post-ops have one (f32); post is applied
+// after the primitive when plan.post_after; src_zero_point is the run-time value of a primitive
+// built with a src zero point attribute. Never throws.
+Status run_conv_plan(const ConvPlan& plan, const void* src, const void* weights, const void* bias,
+                     const float* sum, void* dst, const std::string& node, const std::string& op,
+                     const ConvPostOps* post = nullptr,
+                     const std::int32_t* src_zero_point = nullptr) noexcept;
 
 }  // namespace dnnfi

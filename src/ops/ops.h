@@ -151,6 +151,9 @@ Prepared prepare_dequantize_linear(const PrepareContext& ctx);
 Prepared prepare_dynamic_quantize_linear(const PrepareContext& ctx);
 Prepared prepare_conv_integer(const PrepareContext& ctx);
 Prepared prepare_qlinear_conv(const PrepareContext& ctx);
+// The oneDNN implementation a ConvInteger/QLinearConv kernel runs on (e.g.
+// "brgconv:avx512_core_amx_int8"), empty when it runs on dnnfi's own int8 kernels.
+std::string qconv_implementation(const Kernel& kernel);
 Prepared prepare_matmul_integer(const PrepareContext& ctx);
 Prepared prepare_qlinear_matmul(const PrepareContext& ctx);
 Prepared prepare_qlinear_add(const PrepareContext& ctx);

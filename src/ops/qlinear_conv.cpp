@@ -16,16 +16,24 @@
 //   conv_integer_u8s8    uint8 x, int8 w, w zero points all 0, AVX-512 VNNI: raw bytes, vpdpbusd
 //   conv_integer_packed  AVX-512 VNNI or AVX2: int16 pairs of x - x_zp and w - w_zp
 //   conv_integer_im2col  portable: int16 im2col, per-channel multiply-add loops
-// The GEMM, requantization and row copies live in int8_gemm.cpp. oneDNN's int8 convolution is
-// not used: without VNNI it multiplies u8 x s8 through saturating int16 pairs (vpmaddubsw), and
-// it requantizes with its own rounding, so it is not bit-exact with ONNX Runtime
-// (docs/quantized.md).
+// The GEMM, requantization and row copies live in int8_gemm.cpp. Ahead of them all, when the
+// weights are int8 with zero points 0 and oneDNN's chosen implementation multiplies with VNNI
+// (vpdpbusd) or AMX tiles, a oneDNN convolution with int32 output and a run-time x zero point
+// (padding stands for the zero point in oneDNN too) computes the accumulator: those instructions
+// add exact u8/s8 products in int32, so it equals the reference's. oneDNN's other int8 kernels
+// (AVX2/AVX-512 without VNNI) multiply u8 x s8 through saturating int16 pairs (vpmaddubsw) and are
+// never used. oneDNN's own requantization rounds differently from ONNX Runtime, so
+// requantization stays ours (docs/quantized.md).
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <limits>
+#include <memory>
 #include <string>
 #include <type_traits>
+#include <vector>
 
+#include "ops/conv_dnnl.h"
 #include "ops/conv_shape.h"
 #include "ops/dnnl_util.h"
 #include "ops/int8_gemm.h"
@@ -38,6 +46,7 @@ namespace {
 
 struct QConvGeom {
   std::int64_t batch = 0, in_channels = 0, out_channels = 0, group = 1;
+  Window win;
   Window3 w3;
   DType x_dtype = DType::kUInt8, w_dtype = DType::kInt8, y_dtype = DType::kUInt8;
   bool has_bias = false;
@@ -472,6 +481,7 @@ QConvGeom qconv_geometry(const PrepareContext& ctx, bool qlinear, Shape& ys) {
     }
   }
   const Window w = resolve_window(ctx, Shape(xs.begin() + 2, xs.end()), kernel, false, true);
+  g.win = w;
   g.w3 = to_window3(w);
   ys = {g.batch, g.out_channels};
   ys.insert(ys.end(), w.out.begin(), w.out.end());
@@ -483,11 +493,171 @@ QConvGeom qconv_geometry(const PrepareContext& ctx, bool qlinear, Shape& ys) {
   return g;
 }
 
+// oneDNN's integer convolution: acc = sum (x - x_zero_point) * w in int32, x uint8 or int8, w
+// int8 with zero points 0. Used only where the implementation oneDNN picks multiplies with VNNI or
+// AMX (exact int32 sums; see the top of this file). x is copied channels-last into a buffer whose
+// border holds x_zero_point, and the convolution runs without padding and without a zero point
+// (oneDNN's zero-point convolutions are its slower non-brgemm kernels): raw = sum x * w, then
+// acc = raw - x_zero_point * sum_k w[m, k], both exact. A plan per thread count; constant weights
+// packed once (a weight fault hands the kernel a corrupted copy, packed per run).
+class DnnlIntConv {
+ public:
+  struct Plan {
+    std::unique_ptr<ConvPlan> conv;
+    dnnl::reorder pad_r;  // NCHW x into the interior of the padded channels-last buffer
+    dnnl_util::memory::desc user_src_md, interior_md, padded_md;
+  };
+
+  // Null when oneDNN has no exact implementation for this node.
+  static std::unique_ptr<DnnlIntConv> make(const QConvGeom& g, const Tensor* const_weights) {
+    if (!g.fast || g.w_dtype != DType::kInt8 || g.batch == 0 || g.out_channels == 0) {
+      return nullptr;
+    }
+    std::unique_ptr<DnnlIntConv> c(new DnnlIntConv(g, const_weights));
+    if (c->plan() == nullptr) return nullptr;
+    return c;
+  }
+
+  const Plan* plan() const {
+    return plans_.get(dnnl_util::current_threads(), [this](int) { return build(); });
+  }
+
+  std::string impl() const {
+    const Plan* p = plan();
+    return p == nullptr ? std::string() : p->conv->impl;
+  }
+
+  // raw[n, m, pixel] = sum x * w (NCHW int32), x_zero_point in the padding.
+  Status run(const Plan& p, const void* x, std::int32_t xzp, const void* w, std::int32_t* raw,
+             const char* op) const noexcept {
+    try {
+      const std::size_t bytes = p.padded_md.get_size();
+      void* padded = dnnl_util::thread_scratch(dnnl_util::Scratch::kSrc, bytes);
+      if (padded == nullptr) return Status::error("out of memory");
+      if (padded_) std::memset(padded, static_cast<unsigned char>(xzp), bytes);
+      dnnl::engine& eng = dnnl_util::cpu_engine();
+      dnnl_util::memory from(p.user_src_md, eng, const_cast<void*>(x));
+      dnnl_util::memory to(p.interior_md, eng, padded);
+      p.pad_r.execute(dnnl_util::thread_stream(), from, to);
+      return run_conv_plan(*p.conv, padded, w, nullptr, nullptr, raw, "", op);
+    } catch (const std::exception& e) {
+      return Status::error(std::string(op) + ": " + e.what());
+    }
+  }
+
+  // sum_k w[m, k] of output channel m (precomputed for the constant weights).
+  std::int32_t weight_sum(const std::int8_t* w, std::int64_t m) const {
+    if (!wsum_.empty() && w == weights_.data<std::int8_t>()) return wsum_[m];
+    const std::int64_t depth =
+        g_.in_channels / g_.group * g_.w3.kernel[0] * g_.w3.kernel[1] * g_.w3.kernel[2];
+    std::int32_t sum = 0;
+    for (std::int64_t k = 0; k < depth; ++k) sum += w[m * depth + k];
+    return sum;
+  }
+
+ private:
+  DnnlIntConv(const QConvGeom& g, const Tensor* const_weights) : g_(g) {
+    for (std::size_t i = 0; i < g.win.rank; ++i) {
+      padded_ = padded_ || g.win.pad_begin[i] != 0 || g.win.pad_end[i] != 0;
+    }
+    if (const_weights != nullptr) {
+      weights_ = *const_weights;
+      std::vector<std::int32_t> sums(static_cast<std::size_t>(g.out_channels));
+      for (std::int64_t m = 0; m < g.out_channels; ++m) {
+        sums[m] = weight_sum(weights_.data<std::int8_t>(), m);
+      }
+      wsum_ = std::move(sums);
+    }
+  }
+
+  std::unique_ptr<Plan> build() const {
+    using dnnl_util::memory;
+    using Tag = memory::format_tag;
+    const Window& win = g_.win;
+    memory::dims strides, dilations, zero;
+    memory::dims src{g_.batch, g_.in_channels}, padded{g_.batch, g_.in_channels};
+    memory::dims offsets{0, 0}, dst{g_.batch, g_.out_channels}, wd;
+    if (g_.group > 1) {
+      wd = {g_.group, g_.out_channels / g_.group, g_.in_channels / g_.group};
+    } else {
+      wd = {g_.out_channels, g_.in_channels};
+    }
+    for (std::size_t i = 0; i < win.rank; ++i) {
+      strides.push_back(win.strides[i]);
+      dilations.push_back(win.dilations[i] - 1);  // oneDNN counts dilation from 0
+      zero.push_back(0);
+      src.push_back(win.in[i]);
+      padded.push_back(win.in[i] + win.pad_begin[i] + win.pad_end[i]);
+      offsets.push_back(win.pad_begin[i]);
+      dst.push_back(win.out[i]);
+      wd.push_back(win.kernel[i]);
+    }
+    const auto x_type = g_.x_dtype == DType::kUInt8 ? memory::data_type::u8 : memory::data_type::s8;
+    const std::size_t rank = win.rank + 2;
+    const Tag channels_last = rank == 3 ? Tag::nwc : rank == 4 ? Tag::nhwc : Tag::ndhwc;
+    auto plan = std::make_unique<Plan>();
+    plan->user_src_md = memory::desc(src, x_type, dnnl_util::plain_tag(rank));
+    plan->padded_md = memory::desc(padded, x_type, channels_last);
+    plan->interior_md = plan->padded_md.submemory_desc(src, offsets);
+    dnnl::engine& eng = dnnl_util::cpu_engine();
+    plan->pad_r = dnnl::reorder(
+        dnnl::reorder::primitive_desc(eng, plan->user_src_md, eng, plan->interior_md));
+    const memory::desc user_dst(dst, memory::data_type::s32, dnnl_util::plain_tag(rank));
+    const memory::desc user_weights(wd, memory::data_type::s8,
+                                    dnnl_util::weights_tag(win.rank, g_.group > 1, false));
+    dnnl::convolution_forward::desc desc(
+        dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, plan->padded_md,
+        memory::desc(wd, memory::data_type::s8, Tag::any), memory::desc(),
+        memory::desc(dst, memory::data_type::s32, Tag::any), strides, dilations, zero, zero);
+    dnnl::primitive_attr attr;
+    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+    dnnl::convolution_forward::primitive_desc pd(desc, attr, eng);
+    const std::string impl = pd.impl_info_str();
+    if (impl.find("vnni") == std::string::npos && impl.find("amx") == std::string::npos) {
+      return nullptr;  // may saturate int16 pairs: not exact
+    }
+    plan->conv = finish_conv_plan(pd, dnnl::convolution_forward(pd), plan->padded_md, user_weights,
+                                  user_dst, weights_.empty() ? nullptr : weights_.raw(), &packed_);
+    return plan;
+  }
+
+  QConvGeom g_;
+  bool padded_ = false;
+  Tensor weights_;  // the constant weights (aliased), empty when W is computed at run time
+  std::vector<std::int32_t> wsum_;  // weight_sum of the constant weights
+  mutable PackedWeights packed_;    // written only under plans_'s lock
+  dnnl_util::PlanCache<Plan> plans_;
+};
+
+// The oneDNN path applies to this run: a plan at this thread count and every w zero point 0 (a
+// fault may have changed one).
+const DnnlIntConv::Plan* dnnl_plan(const DnnlIntConv* dn, const Tensor* wzp,
+                                   std::int64_t out_channels) {
+  if (dn == nullptr) return nullptr;
+  for (std::int64_t m = 0; m < out_channels; ++m) {
+    if (quant::zero_point_at(wzp, m) != 0) return nullptr;
+  }
+  return dn->plan();
+}
+
 template <typename X, typename W>
-Status run_conv_integer(const QConvGeom& g, std::span<const Tensor* const> in,
-                        std::span<Tensor* const> out) {
+Status run_conv_integer(const QConvGeom& g, const DnnlIntConv* dn,
+                        std::span<const Tensor* const> in, std::span<Tensor* const> out) {
   std::int32_t* y = out[0]->data<std::int32_t>();
   const std::int64_t out_size = g.w3.out_size();
+  if (const auto* plan = dnnl_plan(dn, in.size() > 3 ? in[3] : nullptr, g.out_channels)) {
+    const std::int32_t xzp = quant::zero_point_at(in.size() > 2 ? in[2] : nullptr, 0);
+    Status st = dn->run(*plan, in[0]->raw(), xzp, in[1]->raw(), y, "ConvInteger");
+    if (!st.ok() || xzp == 0) return st;
+    const std::int64_t planes = g.batch * g.out_channels;
+    for (std::int64_t plane = 0; plane < planes; ++plane) {
+      const std::int32_t corr =
+          xzp * dn->weight_sum(in[1]->data<std::int8_t>(), plane % g.out_channels);
+      std::int32_t* yp = y + plane * out_size;
+      for (std::int64_t i = 0; i < out_size; ++i) yp[i] -= corr;
+    }
+    return Status::ok();
+  }
   return conv_integer_any(
       g, in[0]->data<X>(), quant::zero_point_at(in.size() > 2 ? in[2] : nullptr, 0),
       in[1]->data<W>(), in.size() > 3 ? in[3] : nullptr,
@@ -500,13 +670,38 @@ Status run_conv_integer(const QConvGeom& g, std::span<const Tensor* const> in,
 }
 
 template <typename X, typename W, typename Y>
-Status run_qlinear_conv(const QConvGeom& g, std::span<const Tensor* const> in,
-                        std::span<Tensor* const> out) {
+Status run_qlinear_conv(const QConvGeom& g, const DnnlIntConv* dn,
+                        std::span<const Tensor* const> in, std::span<Tensor* const> out) {
   Y* y = out[0]->data<Y>();
   const std::int64_t out_size = g.w3.out_size();
   const float x_scale = quant::scale_at(in[1], 0), y_scale = quant::scale_at(in[6], 0);
   const std::int32_t yzp = quant::zero_point_at(in.size() > 7 ? in[7] : nullptr, 0);
   const std::int32_t* bias = g.has_bias ? in[8]->data<std::int32_t>() : nullptr;
+  if (const auto* plan = dnnl_plan(dn, in[5], g.out_channels)) {
+    const std::int64_t planes = g.batch * g.out_channels;
+    auto* acc = static_cast<std::int32_t*>(dnnl_util::thread_scratch(
+        dnnl_util::Scratch::kSum,
+        static_cast<std::size_t>(planes * out_size) * sizeof(std::int32_t)));
+    if (acc == nullptr) return Status::error("out of memory");
+    const std::int32_t xzp = quant::zero_point_at(in[2], 0);
+    Status st = dn->run(*plan, in[0]->raw(), xzp, in[3]->raw(), acc, "QLinearConv");
+    if (!st.ok()) return st;
+    const auto* w = in[3]->data<std::int8_t>();
+#pragma omp parallel for schedule(static) if (planes * out_size > 65536)
+    for (std::int64_t plane = 0; plane < planes; ++plane) {
+      const std::int64_t m = plane % g.out_channels;
+      // The multiplier in the same operations as below, so the same value. The x zero point's
+      // share of the raw sums joins the bias: acc + B = raw + (B - x_zp * sum_k w), in int32.
+      const float multiplier = x_scale * quant::scale_at(in[4], m) / y_scale;
+      const std::int32_t b =
+          static_cast<std::int32_t>(static_cast<std::uint32_t>(bias != nullptr ? bias[m] : 0) -
+                                    static_cast<std::uint32_t>(xzp * dn->weight_sum(w, m)));
+      int8_gemm::requantize(g.isa, acc + plane * out_size, out_size, b, multiplier, yzp,
+                            std::numeric_limits<Y>::lowest(), std::numeric_limits<Y>::max(),
+                            reinterpret_cast<std::uint8_t*>(y + plane * out_size));
+    }
+    return Status::ok();
+  }
   // One fp32 multiplier per output channel, computed once per run (the same operations as per
   // element, so the same values).
   auto* multiplier = static_cast<float*>(dnnl_util::thread_scratch(
@@ -541,45 +736,66 @@ auto dispatch_xw(DType x, DType w) {
 
 template <typename X, typename W>
 struct ConvIntegerFn {
-  static Status run(const QConvGeom& g, std::span<const Tensor* const> in,
+  static Status run(const QConvGeom& g, const DnnlIntConv* dn, std::span<const Tensor* const> in,
                     std::span<Tensor* const> out) {
-    return run_conv_integer<X, W>(g, in, out);
+    return run_conv_integer<X, W>(g, dn, in, out);
   }
 };
 
 template <typename X, typename W>
 struct QLinearConvFn {
-  static Status run(const QConvGeom& g, std::span<const Tensor* const> in,
+  static Status run(const QConvGeom& g, const DnnlIntConv* dn, std::span<const Tensor* const> in,
                     std::span<Tensor* const> out) {
-    if (g.y_dtype == DType::kUInt8) return run_qlinear_conv<X, W, std::uint8_t>(g, in, out);
-    return run_qlinear_conv<X, W, std::int8_t>(g, in, out);
+    if (g.y_dtype == DType::kUInt8) return run_qlinear_conv<X, W, std::uint8_t>(g, dn, in, out);
+    return run_qlinear_conv<X, W, std::int8_t>(g, dn, in, out);
   }
 };
 
-}  // namespace
+using QConvFn = Status (*)(const QConvGeom&, const DnnlIntConv*, std::span<const Tensor* const>,
+                           std::span<Tensor* const>);
 
-Prepared prepare_conv_integer(const PrepareContext& ctx) {
+class QConvKernel final : public Kernel {
+ public:
+  QConvKernel(const QConvGeom& g, QConvFn fn, std::unique_ptr<DnnlIntConv> dn)
+      : g_(g), fn_(fn), dn_(std::move(dn)) {}
+  Status run(std::span<const Tensor* const> in, std::span<Tensor* const> out) const override {
+    if (out[0]->numel() == 0) return Status::ok();
+    return fn_(g_, dn_.get(), in, out);
+  }
+  std::string impl() const { return dn_ == nullptr ? std::string() : dn_->impl(); }
+
+ private:
+  QConvGeom g_;
+  QConvFn fn_;
+  std::unique_ptr<DnnlIntConv> dn_;
+};
+
+Prepared prepare_qconv(const PrepareContext& ctx, bool qlinear) {
   Shape ys;
-  const QConvGeom g = qconv_geometry(ctx, false, ys);
-  const auto fn = dispatch_xw<ConvIntegerFn>(g.x_dtype, g.w_dtype);
+  const QConvGeom g = qconv_geometry(ctx, qlinear, ys);
   Prepared p;
-  p.outputs = {{DType::kInt32, ys}};
-  p.kernel = make_kernel([g, fn](std::span<const Tensor* const> in, std::span<Tensor* const> out) {
-    return fn(g, in, out);
-  });
+  p.outputs = {{qlinear ? g.y_dtype : DType::kInt32, ys}};
+  const QConvFn fn = qlinear ? dispatch_xw<QLinearConvFn>(g.x_dtype, g.w_dtype)
+                             : dispatch_xw<ConvIntegerFn>(g.x_dtype, g.w_dtype);
+  std::unique_ptr<DnnlIntConv> dn;
+  try {
+    dn = DnnlIntConv::make(g, ctx.constant(qlinear ? 3 : 1));
+  } catch (const std::exception&) {
+    // No oneDNN implementation for this node: the int8_gemm kernels run it.
+  }
+  p.kernel = std::make_unique<QConvKernel>(g, fn, std::move(dn));
   return p;
 }
 
-Prepared prepare_qlinear_conv(const PrepareContext& ctx) {
-  Shape ys;
-  const QConvGeom g = qconv_geometry(ctx, true, ys);
-  const auto fn = dispatch_xw<QLinearConvFn>(g.x_dtype, g.w_dtype);
-  Prepared p;
-  p.outputs = {{g.y_dtype, ys}};
-  p.kernel = make_kernel([g, fn](std::span<const Tensor* const> in, std::span<Tensor* const> out) {
-    return fn(g, in, out);
-  });
-  return p;
+}  // namespace
+
+Prepared prepare_conv_integer(const PrepareContext& ctx) { return prepare_qconv(ctx, false); }
+
+Prepared prepare_qlinear_conv(const PrepareContext& ctx) { return prepare_qconv(ctx, true); }
+
+std::string qconv_implementation(const Kernel& kernel) {
+  const auto* k = dynamic_cast<const QConvKernel*>(&kernel);
+  return k == nullptr ? std::string() : k->impl();
 }
 
 }  // namespace dnnfi

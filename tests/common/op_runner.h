@@ -44,6 +44,7 @@ class PreparedOp {
  public:
   explicit PreparedOp(const OpCall& call);
   const std::vector<TensorInfo>& outputs() const { return prepared_.outputs; }
+  const Kernel& kernel() const { return *prepared_.kernel; }
   // Runs on freshly allocated outputs.
   OpResult run(const std::vector<std::optional<Tensor>>& inputs) const;
 

@@ -11,13 +11,16 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <optional>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "common/op_runner.h"
 #include "core/error.h"
 #include "ops/kernel_harness.h"
 #include "ops/onnx_node_case.h"
+#include "ops/ops.h"
 
 namespace dnnfi {
 namespace {
@@ -336,6 +339,159 @@ TEST(QLinearConv, OptimisedMatchesReferenceOnRandomInputs) {
         integer.inputs[3] = call.inputs[5];
         run_both(integer);
       }
+    }
+  }
+}
+
+// True when oneDNN's integer convolution multiplies exactly on this CPU (VNNI or AMX), so the
+// oneDNN path must be taken for int8 weights with zero points 0.
+bool cpu_has_exact_int8_dot() { return __builtin_cpu_supports("avx512vnni"); }
+
+// The oneDNN path (int8 weights, zero points 0; VNNI/AMX only) against the reference loops, bit
+// for bit: uint8 and int8 x, the worst magnitudes (x all 255 or -128 against w all -128, where a
+// saturating int16 pair sum would be wrong), K = 2304 (256 channels x 3x3), asymmetric pads,
+// strides, dilations, groups, depthwise, 1-D and 3-D. Where the CPU has VNNI the oneDNN
+// implementation must be the one prepared.
+TEST(QLinearConv, OneDnnIntegerPathMatchesReference) {
+  std::mt19937 gen(31);
+  struct Geometry {
+    Shape x, w;
+    std::int64_t group;
+    std::vector<std::int64_t> strides, pads, dilations;
+    bool model_like;  // a shape of real CNNs, which oneDNN must run on a VNNI/AMX machine
+  };
+  const Geometry geometries[] = {
+      {{1, 256, 6, 6}, {32, 256, 3, 3}, 1, {1, 1}, {1, 1, 1, 1}, {1, 1}, true},
+      {{2, 8, 9, 7}, {12, 4, 3, 2}, 2, {2, 1}, {0, 1, 2, 0}, {1, 2}, false},
+      {{1, 16, 10, 10}, {16, 1, 3, 3}, 16, {2, 2}, {1, 1, 1, 1}, {1, 1}, true},  // depthwise
+      {{1, 3, 23, 23}, {16, 3, 7, 7}, 1, {2, 2}, {3, 3, 3, 3}, {1, 1}, true},    // a stem
+      {{1, 4, 11}, {6, 4, 3}, 1, {1}, {2, 1}, {2}, false},
+      {{1, 4, 4, 5, 6}, {8, 4, 2, 3, 2}, 1, {1, 2, 1}, {0, 1, 1, 1, 0, 0}, {1, 1, 2}, false},
+  };
+  for (const Geometry& geo : geometries) {
+    for (int fill : {0, 1, 2}) {  // random; x at its maximum; x at its minimum (int8 only)
+      for (bool signed_x : {false, true}) {
+        if (fill == 2 && !signed_x) continue;
+        SCOPED_TRACE(shape_to_string(geo.x) + (signed_x ? " int8 x" : " uint8 x") + " fill " +
+                     std::to_string(fill));
+        const std::int64_t m = geo.w[0];
+        Tensor x = signed_x ? random_int<I8>(geo.x, gen) : random_int<U8>(geo.x, gen);
+        Tensor w = random_int<I8>(geo.w, gen);
+        if (fill > 0) {
+          for (std::int64_t i = 0; i < x.numel(); ++i) {
+            if (signed_x) {
+              x.data<I8>()[i] = fill == 1 ? I8{127} : I8{-128};
+            } else {
+              x.data<U8>()[i] = U8{255};
+            }
+          }
+          for (std::int64_t i = 0; i < w.numel(); ++i) w.data<I8>()[i] = I8{-128};
+        }
+        Tensor xzp = signed_x ? random_int<I8>({}, gen) : random_int<U8>({}, gen);
+        OpCall call;
+        call.op_type = "QLinearConv";
+        call.opset = 10;
+        call.attributes = {{"group", attr_int(geo.group)},
+                           {"strides", attr_ints(geo.strides)},
+                           {"pads", attr_ints(geo.pads)},
+                           {"dilations", attr_ints(geo.dilations)}};
+        Tensor bias = random_int<std::int32_t>({m}, gen);
+        for (std::int64_t i = 0; i < m; ++i) bias.data<std::int32_t>()[i] >>= 12;
+        call.inputs = {x,
+                       scalar_f32(0.02f),
+                       xzp,
+                       w,
+                       test::random_tensor({m}, 5, 0.0001f, 0.001f),
+                       i8({m}, std::vector<I8>(static_cast<std::size_t>(m), 0)),
+                       scalar_f32(0.5f),
+                       u8({}, {100}),
+                       bias};
+        const test::PreparedOp op(call);
+        if (cpu_has_exact_int8_dot() && geo.model_like) {
+          EXPECT_NE(qconv_implementation(op.kernel()), "");
+        }
+        run_both(call);
+        OpCall integer;
+        integer.op_type = "ConvInteger";
+        integer.opset = 10;
+        integer.attributes = call.attributes;
+        integer.inputs = {x, w, xzp, call.inputs[5]};
+        const Tensor acc = run_both(integer);
+        if (fill == 1 && !signed_x) {
+          // Hand-computed at an interior output: every tap reads 255 - zp against -128.
+          const std::int64_t taps = geo.w.back() * geo.w[geo.w.size() - 2] * geo.w[1];
+          if (geo.x.size() == 4 && geo.pads == std::vector<std::int64_t>{1, 1, 1, 1} &&
+              geo.group == 1) {
+            const std::int64_t ow = acc.shape()[3];
+            const std::int32_t expect =
+                static_cast<std::int32_t>((255 - xzp.data<U8>()[0]) * -128 * taps);
+            EXPECT_EQ(acc.data<std::int32_t>()[ow + 1], expect);
+          }
+        }
+      }
+    }
+  }
+}
+
+// Constant weights are packed once at prepare; a run handed other weights (a weight fault gives
+// the kernel a corrupted copy) must compute with those: against a kernel prepared with them.
+TEST(QLinearConv, CorruptedWeightsAreNotTheCachedPacking) {
+  std::mt19937 gen(37);
+  OpCall call;
+  call.op_type = "QLinearConv";
+  call.opset = 10;
+  call.attributes = {{"pads", attr_ints({1, 1, 1, 1})}};
+  call.inputs = {random_int<U8>({1, 32, 8, 8}, gen),
+                 scalar_f32(0.02f),
+                 u8({}, {3}),
+                 random_int<I8>({16, 32, 3, 3}, gen),
+                 f32({16}, std::vector<float>(16, 0.004f)),
+                 i8({16}, std::vector<I8>(16, 0)),
+                 scalar_f32(0.05f),
+                 u8({}, {100})};
+  const test::PreparedOp op(call);
+  std::vector<std::optional<Tensor>> faulty = call.inputs;
+  Tensor w = call.inputs[3]->clone();
+  w.data<I8>()[5 * 32 * 9 + 40] ^= I8{0x40};
+  faulty[3] = w;
+  const test::OpResult got = op.run(faulty);
+  ASSERT_TRUE(got.status.is_ok());
+  OpCall expect = call;
+  expect.inputs = faulty;
+  expect.reference = true;
+  const test::OpResult want = run_op(expect);
+  EXPECT_TRUE(got.outputs[0].bit_equal(want.outputs[0]));
+  // And the fault changed something (the test would pass vacuously otherwise).
+  EXPECT_FALSE(got.outputs[0].bit_equal(op.run(call.inputs).outputs[0]));
+}
+
+// 8-bit MaxPool: the separable kernel against the window loops on random data, over kernels,
+// strides, dilations, pads, ceil_mode, 1-D to 3-D.
+TEST(MaxPool, Int8SeparableKernelMatchesReference) {
+  std::mt19937 gen(41);
+  struct Case {
+    Shape x;
+    std::vector<std::int64_t> kernel, strides, pads, dilations;
+    std::int64_t ceil;
+  };
+  const Case cases[] = {
+      {{1, 3, 12, 12}, {3, 3}, {2, 2}, {1, 1, 1, 1}, {1, 1}, 0},
+      {{2, 2, 9, 11}, {2, 3}, {1, 2}, {0, 1, 1, 0}, {2, 1}, 1},
+      {{1, 2, 13}, {4}, {3}, {2, 1}, {1}, 1},
+      {{1, 1, 5, 6, 7}, {2, 3, 2}, {2, 1, 2}, {1, 0, 1, 0, 1, 1}, {1, 2, 1}, 0},
+  };
+  for (const Case& c : cases) {
+    for (bool signed_x : {false, true}) {
+      SCOPED_TRACE(shape_to_string(c.x) + (signed_x ? " int8" : " uint8"));
+      OpCall call;
+      call.op_type = "MaxPool";
+      call.attributes = {{"kernel_shape", attr_ints(c.kernel)},
+                         {"strides", attr_ints(c.strides)},
+                         {"pads", attr_ints(c.pads)},
+                         {"dilations", attr_ints(c.dilations)},
+                         {"ceil_mode", attr_int(c.ceil)}};
+      call.inputs = {signed_x ? random_int<I8>(c.x, gen) : random_int<U8>(c.x, gen)};
+      run_both(call);
     }
   }
 }
