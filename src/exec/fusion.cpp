@@ -317,7 +317,12 @@ int assign_channels_last(Graph& g, const std::vector<int>& run_order,
                          const std::vector<TensorInfo>& infos, const std::vector<bool>& constant,
                          const std::vector<Tensor>& constants) {
   const std::size_t nv = infos.size();
-  enum class Kind { kOther, kConv, kPool, kConcat };
+  // kQConv: an int8 QLinearConv on oneDNN (dnnfi-domain QLinearConv with layouts, X and Y each
+  // either). kElementwise: a node whose data inputs and output have one shape and whose kernel
+  // reads and writes elementwise with per-tensor parameters (DequantizeLinear/QuantizeLinear with
+  // scalar scale, QLinearAdd/QLinearMul without broadcasting), so it runs unchanged on NHWC bytes;
+  // its tensors change layout together.
+  enum class Kind { kOther, kConv, kPool, kConcat, kQConv, kElementwise };
   // float32 only. float16 nodes would work channels-last (the float16 fallback widens and rounds
   // elementwise), but a convolution on NHWC data sums in another order than on NCHW, and a float32
   // difference of one ulp can round to another float16: fp16 ResNet-50's outputs then differed
@@ -325,8 +330,10 @@ int assign_channels_last(Graph& g, const std::vector<int>& run_order,
   auto rank4_float = [&](int v) {
     return v != kNoValue && infos[v].dtype == DType::kFloat32 && infos[v].shape.size() == 4;
   };
+  auto rank4 = [&](int v) { return v != kNoValue && infos[v].shape.size() == 4; };
   auto prepare_fn = [](Kind k, const Node& node) -> PrepareFn {
     if (k == Kind::kConv) return prepare_conv;
+    if (k == Kind::kQConv) return prepare_qlinear_conv;
     if (k == Kind::kConcat) return prepare_concat;
     return node.op_type == "MaxPool" ? prepare_max_pool : prepare_average_pool;
   };
@@ -341,7 +348,10 @@ int assign_channels_last(Graph& g, const std::vector<int>& run_order,
       node.attributes[name] = a;
     };
     node.domain = "dnnfi";
-    if (k == Kind::kConv) {
+    if (k == Kind::kQConv) {
+      set("src_layout", src);
+      set("dst_layout", dst);
+    } else if (k == Kind::kConv) {
       node.op_type = "FusedConv";
       if (node.inputs.size() < 3) node.inputs.resize(3, kNoValue);
       set("src_layout", src);
@@ -361,10 +371,35 @@ int assign_channels_last(Graph& g, const std::vector<int>& run_order,
   // together; they qualify only if their channels-last form can be prepared.
   std::vector<Kind> kind(g.nodes.size(), Kind::kOther);
   std::vector<bool> all_or_none(g.nodes.size(), false);  // input and output layouts must agree
+  auto scalar = [&](const Node& node, std::size_t i) {
+    return i >= node.inputs.size() || node.inputs[i] == kNoValue ||
+           shape_numel(infos[node.inputs[i]].shape) == 1;
+  };
+  auto same_shape = [&](const Node& node, std::size_t i) {
+    return i < node.inputs.size() && node.inputs[i] != kNoValue && !constant[node.inputs[i]] &&
+           infos[node.inputs[i]].shape == infos[node.outputs[0]].shape;
+  };
   for (int n : run_order) {
     const Node& node = g.nodes[static_cast<std::size_t>(n)];
     const bool onnx = node.domain.empty();
-    if (node.outputs.empty() || !rank4_float(node.outputs[0])) continue;
+    if (node.outputs.size() != 1 || !rank4(node.outputs[0])) continue;
+    if ((onnx || node.domain == "dnnfi") && node.op_type == "QLinearConv" &&
+        rank4(node.inputs[0])) {
+      if (prepare(Kind::kQConv, channels_last_node(Kind::kQConv, node, true, true, false))) {
+        kind[n] = Kind::kQConv;
+      }
+      continue;
+    }
+    if ((onnx && (node.op_type == "DequantizeLinear" || node.op_type == "QuantizeLinear") &&
+         same_shape(node, 0) && scalar(node, 1) && scalar(node, 2)) ||
+        (node.domain == "com.microsoft" &&
+         (node.op_type == "QLinearAdd" || node.op_type == "QLinearMul") && same_shape(node, 0) &&
+         same_shape(node, 3))) {
+      kind[n] = Kind::kElementwise;
+      all_or_none[n] = true;
+      continue;
+    }
+    if (!rank4_float(node.outputs[0])) continue;
     if ((onnx && node.op_type == "Conv") ||
         (node.domain == "dnnfi" && node.op_type == "FusedConv")) {
       if (!rank4_float(node.inputs[0])) continue;
@@ -398,7 +433,18 @@ int assign_channels_last(Graph& g, const std::vector<int>& run_order,
   }
   // A node's data inputs: a convolution's X and summand, every input of a pool or Concat.
   auto data_input = [&](int n, std::size_t i) {
-    return kind[n] == Kind::kConv ? (i == 0 || i == 3) : kind[n] != Kind::kOther;
+    switch (kind[n]) {
+      case Kind::kConv:
+        return i == 0 || i == 3;
+      case Kind::kQConv:
+        return i == 0;
+      case Kind::kElementwise:
+        return i == 0 || (i == 3 && g.nodes[static_cast<std::size_t>(n)].domain == "com.microsoft");
+      case Kind::kOther:
+        return false;
+      default:
+        return true;
+    }
   };
 
   std::vector<std::vector<std::pair<int, std::size_t>>> readers(nv);  // (node, input index)
@@ -455,6 +501,9 @@ int assign_channels_last(Graph& g, const std::vector<int>& run_order,
   // Prepare every changed node first: all or nothing, since producer and readers must agree.
   std::vector<Node> nodes;
   std::vector<std::unique_ptr<Kernel>> prepared;
+  touched.erase(std::remove_if(touched.begin(), touched.end(),
+                               [&](int n) { return kind[n] == Kind::kElementwise; }),
+                touched.end());  // they run unchanged
   for (int n : touched) {
     const Node& node = g.nodes[static_cast<std::size_t>(n)];
     const bool sum = node.inputs.size() > 3 && node.inputs[3] != kNoValue && nhwc[node.inputs[3]];

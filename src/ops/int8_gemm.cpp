@@ -139,6 +139,25 @@ DNNFI_VNNI void requantize_avx512(const std::int32_t* acc, std::int64_t n, std::
   }
 }
 
+DNNFI_VNNI void requantize_channels_avx512(const std::int32_t* acc, std::int64_t n,
+                                           const std::int32_t* bias, const float* multiplier,
+                                           std::int32_t zero_point, std::int32_t lo,
+                                           std::int32_t hi, std::uint8_t* y) {
+  const __m512i vz = _mm512_set1_epi32(zero_point);
+  const __m512 flo = _mm512_set1_ps(static_cast<float>(lo - zero_point));
+  const __m512 fhi = _mm512_set1_ps(static_cast<float>(hi - zero_point));
+  for (std::int64_t i = 0; i < n; i += 16) {
+    const __mmask16 k = n - i >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (n - i)) - 1);
+    const __m512i a = _mm512_add_epi32(_mm512_maskz_loadu_epi32(k, acc + i),
+                                       _mm512_maskz_loadu_epi32(k, bias + i));
+    __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(a), _mm512_maskz_loadu_ps(k, multiplier + i));
+    v = _mm512_mask_mov_ps(v, _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q), _mm512_setzero_ps());
+    v = _mm512_min_ps(_mm512_max_ps(v, flo), fhi);
+    const __m512i r = _mm512_add_epi32(_mm512_cvtps_epi32(v), vz);
+    _mm512_mask_cvtepi32_storeu_epi8(y + i, k, r);
+  }
+}
+
 DNNFI_VNNI void widen_row_avx512(const std::uint8_t* src, std::int64_t n, std::int64_t stride,
                                  bool is_signed, std::int32_t zero_point, std::int16_t* dst) {
   const __m256i vz = _mm256_set1_epi16(static_cast<std::int16_t>(zero_point));
@@ -256,6 +275,21 @@ void requantize(Isa isa, const std::int32_t* acc, std::int64_t n, std::int32_t b
                                                      static_cast<std::uint32_t>(bias));
     const float v = static_cast<float>(a) * multiplier;
     y[i] = static_cast<std::uint8_t>(quant::round_saturate(v, zero_point, lo, hi));
+  }
+}
+
+void requantize_channels(Isa isa, const std::int32_t* acc, std::int64_t channels,
+                         const std::int32_t* bias, const float* multiplier, std::int32_t zero_point,
+                         std::int32_t lo, std::int32_t hi, std::uint8_t* y) {
+  if (isa == Isa::kAvx512Vnni) {
+    requantize_channels_avx512(acc, channels, bias, multiplier, zero_point, lo, hi, y);
+    return;
+  }
+  for (std::int64_t m = 0; m < channels; ++m) {
+    const std::int32_t a = static_cast<std::int32_t>(static_cast<std::uint32_t>(acc[m]) +
+                                                     static_cast<std::uint32_t>(bias[m]));
+    const float v = static_cast<float>(a) * multiplier[m];
+    y[m] = static_cast<std::uint8_t>(quant::round_saturate(v, zero_point, lo, hi));
   }
 }
 

@@ -50,6 +50,12 @@ void requantize(Isa isa, const std::int32_t* acc, std::int64_t n, std::int32_t b
                 float multiplier, std::int32_t zero_point, std::int32_t lo, std::int32_t hi,
                 std::uint8_t* y);
 
+// requantize for one channels-last pixel: y[m] = the same value as requantize gives with bias[m]
+// and multiplier[m], for m in [0, channels).
+void requantize_channels(Isa isa, const std::int32_t* acc, std::int64_t channels,
+                         const std::int32_t* bias, const float* multiplier, std::int32_t zero_point,
+                         std::int32_t lo, std::int32_t hi, std::uint8_t* y);
+
 // QuantizeLinear of a row: y[i] = saturate(round_half_even(x[i] / scale) + zero_point) to
 // [lo, hi], NaN -> zero_point: quant::round_saturate bit for bit (an IEEE division in both).
 void quantize(Isa isa, const float* x, std::int64_t n, float scale, std::int32_t zero_point,

@@ -50,6 +50,8 @@ struct QConvGeom {
   Window3 w3;
   DType x_dtype = DType::kUInt8, w_dtype = DType::kInt8, y_dtype = DType::kUInt8;
   bool has_bias = false;
+  // Inference sessions only (exec/fusion.h): X / Y held NHWC (dnnfi-domain QLinearConv).
+  bool src_nhwc = false, dst_nhwc = false;
   bool fast = false;  // the im2col kernel (no overflow possible; not reference mode)
   int8_gemm::Isa isa = int8_gemm::Isa::kNone;  // SIMD GEMM for the im2col kernel, if any
 };
@@ -405,7 +407,12 @@ Status conv_integer_any(const QConvGeom& g, const X* x, std::int32_t xzp, const 
 // Geometry and dtypes of ConvInteger (x, w, x_zp, w_zp) or QLinearConv (x, x_scale, x_zp, w,
 // w_scale, w_zp, y_scale, y_zp, B). ys receives the output shape.
 QConvGeom qconv_geometry(const PrepareContext& ctx, bool qlinear, Shape& ys) {
-  ctx.allow_attributes({"auto_pad", "dilations", "group", "kernel_shape", "pads", "strides"});
+  if (ctx.node().domain == "dnnfi") {
+    ctx.allow_attributes({"auto_pad", "dilations", "group", "kernel_shape", "pads", "strides",
+                          "src_layout", "dst_layout"});
+  } else {
+    ctx.allow_attributes({"auto_pad", "dilations", "group", "kernel_shape", "pads", "strides"});
+  }
   const std::size_t xi = 0, wi = qlinear ? 3 : 1;
   if (qlinear) {
     ctx.require_inputs(8, 9);
@@ -488,6 +495,16 @@ QConvGeom qconv_geometry(const PrepareContext& ctx, bool qlinear, Shape& ys) {
   const std::int64_t depth =
       (g.in_channels / g.group) * g.w3.kernel[0] * g.w3.kernel[1] * g.w3.kernel[2];
   g.fast = !ctx.reference() && depth <= kMaxFastDepth;
+  auto channels_last = [&](const char* name) {
+    const std::string layout = ctx.attr_string(name, "NCHW");
+    if (layout != "NCHW" && layout != "NHWC") ctx.fail(std::string(name) + " must be NCHW or NHWC");
+    return layout == "NHWC";
+  };
+  g.src_nhwc = channels_last("src_layout");
+  g.dst_nhwc = channels_last("dst_layout");
+  if ((g.src_nhwc || g.dst_nhwc) && (!qlinear || xs.size() != 4)) {
+    ctx.unsupported("channels-last data needs a 2-D QLinearConv");
+  }
   static const int8_gemm::Isa isa = int8_gemm::detect();
   g.isa = isa;
   return g;
@@ -596,13 +613,15 @@ class DnnlIntConv {
     const std::size_t rank = win.rank + 2;
     const Tag channels_last = rank == 3 ? Tag::nwc : rank == 4 ? Tag::nhwc : Tag::ndhwc;
     auto plan = std::make_unique<Plan>();
-    plan->user_src_md = memory::desc(src, x_type, dnnl_util::plain_tag(rank));
+    plan->user_src_md =
+        memory::desc(src, x_type, g_.src_nhwc ? channels_last : dnnl_util::plain_tag(rank));
     plan->padded_md = memory::desc(padded, x_type, channels_last);
     plan->interior_md = plan->padded_md.submemory_desc(src, offsets);
     dnnl::engine& eng = dnnl_util::cpu_engine();
     plan->pad_r = dnnl::reorder(
         dnnl::reorder::primitive_desc(eng, plan->user_src_md, eng, plan->interior_md));
-    const memory::desc user_dst(dst, memory::data_type::s32, dnnl_util::plain_tag(rank));
+    const memory::desc user_dst(dst, memory::data_type::s32,
+                                g_.dst_nhwc ? channels_last : dnnl_util::plain_tag(rank));
     const memory::desc user_weights(wd, memory::data_type::s8,
                                     dnnl_util::weights_tag(win.rank, g_.group > 1, false));
     dnnl::convolution_forward::desc desc(
@@ -687,6 +706,30 @@ Status run_qlinear_conv(const QConvGeom& g, const DnnlIntConv* dn,
     Status st = dn->run(*plan, in[0]->raw(), xzp, in[3]->raw(), acc, "QLinearConv");
     if (!st.ok()) return st;
     const auto* w = in[3]->data<std::int8_t>();
+    if (g.dst_nhwc) {
+      // Channels-last: per pixel, the channels' multipliers and biases side by side (computed
+      // as below, so the same values), in the padded-input scratch the convolution is done with.
+      auto* params = static_cast<std::int32_t*>(dnnl_util::thread_scratch(
+          dnnl_util::Scratch::kSrc,
+          static_cast<std::size_t>(2 * g.out_channels) * sizeof(std::int32_t)));
+      if (params == nullptr) return Status::error("out of memory");
+      auto* mult = reinterpret_cast<float*>(params + g.out_channels);
+      for (std::int64_t m = 0; m < g.out_channels; ++m) {
+        mult[m] = x_scale * quant::scale_at(in[4], m) / y_scale;
+        params[m] =
+            static_cast<std::int32_t>(static_cast<std::uint32_t>(bias != nullptr ? bias[m] : 0) -
+                                      static_cast<std::uint32_t>(xzp * dn->weight_sum(w, m)));
+      }
+      const std::int64_t pixels = g.batch * out_size;
+#pragma omp parallel for schedule(static) if (planes * out_size > 65536)
+      for (std::int64_t px = 0; px < pixels; ++px) {
+        int8_gemm::requantize_channels(g.isa, acc + px * g.out_channels, g.out_channels, params,
+                                       mult, yzp, std::numeric_limits<Y>::lowest(),
+                                       std::numeric_limits<Y>::max(),
+                                       reinterpret_cast<std::uint8_t*>(y + px * g.out_channels));
+      }
+      return Status::ok();
+    }
 #pragma omp parallel for schedule(static) if (planes * out_size > 65536)
     for (std::int64_t plane = 0; plane < planes; ++plane) {
       const std::int64_t m = plane % g.out_channels;
@@ -782,6 +825,9 @@ Prepared prepare_qconv(const PrepareContext& ctx, bool qlinear) {
     dn = DnnlIntConv::make(g, ctx.constant(qlinear ? 3 : 1));
   } catch (const std::exception&) {
     // No oneDNN implementation for this node: the int8_gemm kernels run it.
+  }
+  if ((g.src_nhwc || g.dst_nhwc) && dn == nullptr) {
+    ctx.unsupported("channels-last data needs oneDNN's exact (VNNI/AMX) integer convolution");
   }
   p.kernel = std::make_unique<QConvKernel>(g, fn, std::move(dn));
   return p;

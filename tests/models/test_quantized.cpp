@@ -106,5 +106,37 @@ TEST(QuantizedModels, AreReallyQuantized) {
   }
 }
 
+// `dnnfi run`'s session on the QOperator fixtures: int8 activations stay channels-last between
+// oneDNN's QLinearConvs (and through the elementwise DequantizeLinear/QuantizeLinear/QLinearAdd
+// between them), and the output is the plain session's bit for bit (integer sums are exact in
+// any order; requantization is per element). Where oneDNN multiplies exactly (AVX-512 VNNI) the
+// channels-last path must be taken.
+TEST(QuantizedModels, ChannelsLastSessionEqualsPlainBitForBit) {
+  for (const char* fixture : {"fmnist_resnet", "resnet_basic", "mobilenet_v2"}) {
+    SCOPED_TRACE(fixture);
+    const std::filesystem::path model = kQuantDir / fixture / "model_qop.onnx";
+    const Tensor input = load_npy((kQuantDir / fixture / "input.npy").string());
+    auto session = [&](bool inference) {
+      Graph g = load_model(model.string());
+      SessionOptions opts;
+      opts.fuse = opts.channels_last = inference;
+      opts.input_shapes[g.values[static_cast<std::size_t>(g.inputs[0])].name] = input.shape();
+      return Session::create(std::move(g), opts);
+    };
+    auto fused = session(true);
+    int nhwc = 0;
+    for (int n : fused->run_order()) {
+      const Node& node = fused->graph().nodes[static_cast<std::size_t>(n)];
+      nhwc += node.op_type == "QLinearConv" && node.attributes.count("dst_layout") > 0;
+    }
+    if (__builtin_cpu_supports("avx512vnni")) EXPECT_GE(nhwc, 2);
+    std::vector<Tensor> a, b;
+    ASSERT_TRUE(fused->run_once({&input, 1}, a).is_ok());
+    ASSERT_TRUE(session(false)->run_once({&input, 1}, b).is_ok());
+    ASSERT_EQ(a.size(), 1u);
+    EXPECT_TRUE(a[0].bit_equal(b[0]));
+  }
+}
+
 }  // namespace
 }  // namespace dnnfi
