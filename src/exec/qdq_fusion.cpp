@@ -115,26 +115,27 @@ class QdqRewriter {
     }
     return p;
   }
-  // ... of a constant 8-bit weight, per tensor or per channel on `axis` (the axis the QOperator
-  // node reads its per-channel scales on).
-  int weight_dequantize(int v, int axis) {
+  // ... of an 8-bit weight with constant parameters, per tensor or per channel on `axis` (the axis
+  // the QOperator node reads its per-channel scales on); the weight itself must be constant
+  // unless `runtime_weight` (ORT fuses a Conv on a weight computed at run time).
+  int weight_dequantize(int v, int axis, bool runtime_weight) {
     const int p = dequantize_of(v);
     if (p < 0) return -1;
     const Node& dq = node(p);
-    const Tensor* w = constant_of(dq.inputs[0]);
+    const TensorInfo& w = infos_[dq.inputs[0]];
     const Tensor* s = constant_of(dq.inputs[1]);
     const Tensor* z = constant_of(dq.inputs[2]);
-    if (!w || !s || !z || !is_8bit(w->dtype()) || s->dtype() != DType::kFloat32 ||
-        z->dtype() != w->dtype() || s->shape() != z->shape()) {
+    if ((!runtime_weight && !constant_of(dq.inputs[0])) || !s || !z || !is_8bit(w.dtype) ||
+        s->dtype() != DType::kFloat32 || z->dtype() != w.dtype || s->shape() != z->shape()) {
       return -1;
     }
     if (s->numel() == 1 && s->shape().size() <= 1) return p;
-    const auto rank = static_cast<std::int64_t>(w->shape().size());
+    const auto rank = static_cast<std::int64_t>(w.shape.size());
     std::int64_t dq_axis = 1;
     if (auto a = dq.attributes.find("axis"); a != dq.attributes.end()) dq_axis = a->second.i;
     if (dq_axis < 0) dq_axis += rank;
     if (s->shape().size() != 1 || dq_axis != axis || axis >= rank ||
-        s->shape()[0] != w->shape()[static_cast<std::size_t>(axis)]) {
+        s->shape()[0] != w.shape[static_cast<std::size_t>(axis)]) {
       return -1;
     }
     return p;
@@ -170,14 +171,15 @@ class QdqRewriter {
     return p;
   }
   // The QuantizeLinear that alone reads v (no graph output), with scalar parameters and output
-  // type `type`, or -1.
+  // type `type` (any 8-bit type if kUndefined), or -1.
   int quantize_after(int v, DType type) {
     const int q = sole_reader(v);
     if (q < 0 || absorbed_[static_cast<std::size_t>(q)]) return -1;
     const Node& qn = node(q);
     if (!is_onnx_op(qn, "QuantizeLinear") || qn.inputs.size() != 3 || qn.inputs[0] != v ||
         qn.outputs.size() != 1 || !scalar_params(qn.inputs[1], qn.inputs[2]) ||
-        infos_[qn.outputs[0]].dtype != type) {
+        (type == DType::kUndefined ? !is_8bit(infos_[qn.outputs[0]].dtype)
+                                   : infos_[qn.outputs[0]].dtype != type)) {
       return -1;
     }
     return q;
@@ -275,7 +277,8 @@ class QdqRewriter {
     const int dx = activation_dequantize(op.inputs[0]);
     if (dx < 0) return;
     const DType xt = infos_[node(dx).inputs[0]].dtype;
-    const int q = quantize_after(op.outputs[0], xt);
+    // ORT (1.30) fuses a Conv whose Q writes the other 8-bit type than x, not a Gemm.
+    const int q = quantize_after(op.outputs[0], gemm ? xt : DType::kUndefined);
     if (q < 0) return;
     std::int64_t w_axis = 0;
     if (gemm) {
@@ -289,15 +292,15 @@ class QdqRewriter {
       }
       if (get("transB", 0) == 0) w_axis = 1;
     }
-    const int dw = weight_dequantize(op.inputs[1], static_cast<int>(w_axis));
+    const int dw = weight_dequantize(op.inputs[1], static_cast<int>(w_axis), !gemm);
     if (dw < 0) return;
     const Node& wn = node(dw);
-    const Tensor& w = constants_[wn.inputs[0]];
-    if (xt == DType::kInt8 && w.dtype() != DType::kInt8) return;
+    const TensorInfo& w = infos_[wn.inputs[0]];
+    if (xt == DType::kInt8 && w.dtype != DType::kInt8) return;
     const Node& xn = node(dx);
     int bias = kNoValue;
     if (op.inputs.size() == 3 && op.inputs[2] != kNoValue) {
-      const std::int64_t m = w.shape()[static_cast<std::size_t>(w_axis)];
+      const std::int64_t m = w.shape[static_cast<std::size_t>(w_axis)];
       const int db =
           bias_dequantize(op.inputs[2], constants_[xn.inputs[1]], constants_[wn.inputs[1]], m);
       if (db < 0) return;
@@ -329,7 +332,8 @@ class QdqRewriter {
     if (da < 0) return;
     const DType at = infos_[node(da).inputs[0]].dtype;
     int db = activation_dequantize(op.inputs[1]);
-    if (db < 0 && infos_[op.inputs[1]].shape.size() == 2) db = weight_dequantize(op.inputs[1], 1);
+    if (db < 0 && infos_[op.inputs[1]].shape.size() == 2)
+      db = weight_dequantize(op.inputs[1], 1, false);
     if (db < 0) return;
     if (at == DType::kInt8 && infos_[node(db).inputs[0]].dtype != DType::kInt8) return;
     const int q = quantize_after(op.outputs[0], at);

@@ -14,15 +14,17 @@
 //   and zero point runs that op on the 8-bit data (ORT's DropQDQNodes).
 //
 // Conditions (a group that does not meet them stays as written): activation scales and zero
-// points are constant scalars; x, y (and a, b of Add / Mul) have the same 8-bit type (int8 x
-// needs int8 weights); weights are constant 8-bit tensors behind a DQ, per tensor or per output
-// channel on the DQ's axis the QOperator node reads per channel; a bias is a constant int32
-// tensor behind a DQ with zero points 0 and scale x_scale * w_scale (within 1e-6 relative: ORT
-// does not check it, but with any other scale the QOperator node would compute something else);
-// the op's output is read by the Q alone and is no graph output. A DQ read by several nodes
-// serves each of them (ORT duplicates it, EnsureUniqueDQForNodeUnit); it leaves the session once
-// nothing reads it any more. The rewritten nodes are prepared through the op registry, so they
-// get the optimised int8 kernels; a node that cannot be prepared leaves its group unfused.
+// points are constant scalars; x, y (and a, b of Add / Mul) have the same 8-bit type, except a
+// Conv's y (int8 x needs int8 weights); weights are 8-bit tensors behind a DQ with constant
+// parameters, per tensor or per output channel on the DQ's axis the QOperator node reads per
+// channel, and constant except a Conv's (ORT fuses a Conv whose weight is computed at run time); a
+// bias is a constant int32 tensor behind a DQ with zero points 0 and scale x_scale * w_scale
+// (within 1e-6 relative: ORT does not check it, but with any other scale the QOperator node would
+// compute something else); the op's output is read by the Q alone and is no graph output. A DQ read
+// by several nodes serves each of them (ORT duplicates it, EnsureUniqueDQForNodeUnit); it leaves
+// the session once nothing reads it any more. The rewritten nodes are prepared through the op
+// registry, so they get the optimised int8 kernels; a node that cannot be prepared leaves its group
+// unfused.
 #pragma once
 
 #include <memory>
