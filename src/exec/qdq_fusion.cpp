@@ -31,6 +31,7 @@ class QdqRewriter {
         reference_(reference),
         readers_(infos.size(), 0),
         reader_(infos.size(), -1),
+        quantized_(infos.size(), false),
         absorbed_(g.nodes.size(), false) {
     for (int n : run_order_) {
       for (int v : g_.nodes[static_cast<std::size_t>(n)].inputs) {
@@ -38,6 +39,8 @@ class QdqRewriter {
         ++readers_[v];
         reader_[v] = n;
       }
+      const Node& q = g_.nodes[static_cast<std::size_t>(n)];
+      if (is_onnx_op(q, "QuantizeLinear") && !q.inputs.empty()) quantized_[q.inputs[0]] = true;
     }
     for (int v : g_.outputs) readers_[v] += 2;  // a graph output is never the sole reader's
   }
@@ -186,9 +189,10 @@ class QdqRewriter {
   }
 
   // Node n becomes `fused` (an op of the registry at opset `opset` of its domain), producing
-  // quantize node q's output; q leaves the run. False (nothing changed) if it cannot be prepared.
+  // quantize node q's output; q leaves the run (q < 0: n's own output, nothing leaves). False
+  // (nothing changed) if it cannot be prepared.
   bool replace(int n, Node fused, std::int64_t opset, int q) {
-    const int out = node(q).outputs[0];
+    const int out = q < 0 ? node(n).outputs[0] : node(q).outputs[0];
     fused.outputs = {out};
     const OpRow* row = find_op(fused.domain, fused.op_type, opset);
     if (row == nullptr) return false;
@@ -208,8 +212,10 @@ class QdqRewriter {
     } catch (const std::exception&) {
       return false;
     }
-    absorbed_[static_cast<std::size_t>(q)] = true;
-    ++count_;
+    if (q >= 0) {
+      absorbed_[static_cast<std::size_t>(q)] = true;
+      ++count_;
+    }
     g_.values[static_cast<std::size_t>(out)].producer = n;
     node(n) = std::move(fused);
     kernels_[static_cast<std::size_t>(n)] = std::move(kernel);
@@ -277,9 +283,13 @@ class QdqRewriter {
     const int dx = activation_dequantize(op.inputs[0]);
     if (dx < 0) return;
     const DType xt = infos_[node(dx).inputs[0]].dtype;
-    // ORT (1.30) fuses a Conv whose Q writes the other 8-bit type than x, not a Gemm.
-    const int q = quantize_after(op.outputs[0], gemm ? xt : DType::kUndefined);
-    if (q < 0) return;
+    // ORT (1.30) fuses a Q writing the other 8-bit type than x, and a Gemm without Q into a
+    // float-output QGemm (if no Q reads its output at all).
+    const int q = quantize_after(op.outputs[0], DType::kUndefined);
+    if (q < 0 &&
+        (!gemm || quantized_[op.outputs[0]] || infos_[op.outputs[0]].dtype != DType::kFloat32)) {
+      return;
+    }
     std::int64_t w_axis = 0;
     if (gemm) {
       auto get = [&](const char* name, std::int64_t fallback) {
@@ -306,16 +316,20 @@ class QdqRewriter {
       if (db < 0) return;
       bias = node(db).inputs[0];
     }
-    const Node& qn = node(q);
     Node fused = op;
     if (gemm) {
       fused.op_type = "QGemm";
       fused.domain = "com.microsoft";
       fused.attributes.erase("beta");
-      fused.inputs = {xn.inputs[0], xn.inputs[1], xn.inputs[2], wn.inputs[0], wn.inputs[1],
-                      wn.inputs[2], bias,         qn.inputs[1], qn.inputs[2]};
+      fused.inputs = {xn.inputs[0], xn.inputs[1], xn.inputs[2], wn.inputs[0],
+                      wn.inputs[1], wn.inputs[2], bias};
+      if (q >= 0) {
+        fused.inputs.push_back(node(q).inputs[1]);
+        fused.inputs.push_back(node(q).inputs[2]);
+      }
       replace(n, std::move(fused), 1, q);
     } else {
+      const Node& qn = node(q);
       fused.op_type = "QLinearConv";
       fused.inputs = {xn.inputs[0], xn.inputs[1], xn.inputs[2], wn.inputs[0],
                       wn.inputs[1], wn.inputs[2], qn.inputs[1], qn.inputs[2]};
@@ -357,7 +371,7 @@ class QdqRewriter {
     if (da < 0 || db < 0) return;
     const DType t = infos_[node(da).inputs[0]].dtype;
     if (infos_[node(db).inputs[0]].dtype != t) return;
-    const int q = quantize_after(op.outputs[0], t);
+    const int q = quantize_after(op.outputs[0], DType::kUndefined);  // as ORT 1.30: any 8-bit y
     if (q < 0) return;
     const Node& an = node(da);
     const Node& bn = node(db);
@@ -436,6 +450,7 @@ class QdqRewriter {
   const std::vector<Tensor>& constants_;
   const bool reference_;
   std::vector<int> readers_, reader_;  // run-time readers of each value (graph outputs count 2)
+  std::vector<bool> quantized_;        // read by a QuantizeLinear
   std::vector<bool> absorbed_;
   int count_ = 0;
 };
