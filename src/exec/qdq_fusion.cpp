@@ -255,6 +255,7 @@ class QdqRewriter {
     }
     qn.inputs[0] = act.inputs[0];
     reader_[act.inputs[0]] = q;  // its reader count stays: q reads it instead of the activation
+    quantized_[act.inputs[0]] = true;
     absorbed_[static_cast<std::size_t>(n)] = true;
     ++count_;
   }
