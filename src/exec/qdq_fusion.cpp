@@ -50,7 +50,7 @@ class QdqRewriter {
     for (int n : run_order_) {
       if (absorbed_[static_cast<std::size_t>(n)]) continue;
       const Node& node = g_.nodes[static_cast<std::size_t>(n)];
-      if (!node.domain.empty() || node.outputs.size() != 1) continue;
+      if (!node.domain.empty() || node.outputs.size() != 1 || node.outputs[0] == kNoValue) continue;
       const std::string& op = node.op_type;
       if (op == "Conv") {
         fuse_conv_or_gemm(n, false);
@@ -226,7 +226,8 @@ class QdqRewriter {
   void drop_activation_before_q(int n) {
     const Node& act = node(n);
     const bool relu = is_onnx_op(act, "Relu");
-    if ((!relu && !is_onnx_op(act, "Clip")) || act.outputs.size() != 1 || act.inputs.empty() ||
+    if ((!relu && !is_onnx_op(act, "Clip")) || act.outputs.size() != 1 ||
+        act.outputs[0] == kNoValue || act.inputs.empty() || act.inputs[0] == kNoValue ||
         infos_[act.inputs[0]].dtype != DType::kFloat32) {
       return;
     }
