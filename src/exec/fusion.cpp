@@ -4,6 +4,7 @@
 #include <limits>
 #include <optional>
 
+#include "exec/qdq_fusion.h"
 #include "ops/fp16_fallback.h"
 #include "ops/ops.h"
 
@@ -150,6 +151,9 @@ int fuse_for_inference(Graph& g, std::vector<int>& run_order,
                        std::vector<std::unique_ptr<Kernel>>& kernels,
                        const std::vector<TensorInfo>& infos, const std::vector<bool>& constant,
                        const std::vector<Tensor>& constants, bool reference_kernels) {
+  // QDQ groups first: their float Conv / Add nodes become int8 ones, which the float patterns
+  // below would not match anyway (a Conv read by a QuantizeLinear alone absorbs nothing).
+  int count = fuse_qdq_groups(g, run_order, kernels, infos, constant, constants, reference_kernels);
   const std::size_t nv = infos.size();
   // Run-time readers of each value (graph outputs count as a reader), and each node's step.
   std::vector<int> readers(nv, 0), reader(nv, -1);
@@ -170,7 +174,6 @@ int fuse_for_inference(Graph& g, std::vector<int>& run_order,
   auto is_half = [&](int v) { return infos[v].dtype == DType::kFloat16; };
 
   std::vector<bool> absorbed(g.nodes.size(), false);
-  int count = 0;
   // Replaces node ni by `fused` (prepared with `prepare`), absorbing the nodes of `group`, whose
   // last output `out` the fused node now produces. False (nothing changed) if it cannot be
   // prepared.

@@ -3,7 +3,9 @@
 // post-ops oneDNN applies while the output is still in registers, a BatchNormalization followed
 // by a Relu becomes one BatchNormalizationRelu, and a zero Pad of the spatial axes followed by an
 // AveragePool without padding becomes that AveragePool with pads and count_include_pad, each
-// saving a full pass over memory per absorbed node. The outputs of the absorbed nodes are never
+// saving a full pass over memory per absorbed node. In a QDQ model, DequantizeLinear -> op ->
+// QuantizeLinear groups first become the QOperator nodes ONNX Runtime makes of them
+// (exec/qdq_fusion.h). The outputs of the absorbed nodes are never
 // computed, so a fused session cannot be used for fault injection (the injectors refuse it); `dnnfi
 // run` fuses, campaigns do not.
 #pragma once
@@ -22,7 +24,7 @@ namespace dnnfi {
 // node's output, with a new kernel; absorbed nodes leave
 // run_order (they stay in g.nodes, never run). constants holds the folded value of every value
 // with constant[v] (Clip bounds are read from it). A group whose FusedConv cannot be prepared is
-// left unfused. Returns the number of nodes absorbed.
+// left unfused. Returns the number of nodes absorbed (QDQ groups' included).
 int fuse_for_inference(Graph& g, std::vector<int>& run_order,
                        std::vector<std::unique_ptr<Kernel>>& kernels,
                        const std::vector<TensorInfo>& infos, const std::vector<bool>& constant,

@@ -284,12 +284,17 @@ ValueStore Session::make_planned_store() const {
   std::memset(arena, 0xff, bytes);
   store.arena_ = std::shared_ptr<void>(arena, [](void* p) { std::free(p); });
   char* base = static_cast<char*>(arena);
+  // Graph inputs and outputs get their own buffers. Every other value the run writes is planned;
+  // the rest are outputs of nodes a fused session absorbed, which nothing reads: no buffer.
+  std::vector<bool> own(infos_.size(), false);
+  for (int v : graph_.inputs) own[static_cast<std::size_t>(v)] = true;
+  for (int v : graph_.outputs) own[static_cast<std::size_t>(v)] = true;
   for (std::size_t v = 0; v < infos_.size(); ++v) {
     if (constant_[v]) {
       store.values_[v] = constants_[v];
     } else if (plan_.offset[v] != MemoryPlan::kNotPlanned) {
       store.values_[v] = Tensor::wrap(infos_[v].dtype, infos_[v].shape, base + plan_.offset[v]);
-    } else if (infos_[v].dtype != DType::kUndefined) {
+    } else if (infos_[v].dtype != DType::kUndefined && own[v]) {
       store.values_[v] = Tensor(infos_[v].dtype, infos_[v].shape);
     }
   }

@@ -21,8 +21,11 @@ struct SessionOptions {
   // Shapes for graph inputs by name; a symbolic dim not given here becomes 1 (batch 1).
   std::map<std::string, Shape> input_shapes;
   bool reference_kernels = false;  // use the plain reference kernels everywhere
-  // Inference only: fuse Conv with a following residual Add and Relu/Clip (exec/fusion.h). The
-  // absorbed nodes' outputs are never computed, so fault injection refuses a fused session.
+  // Inference only: fuse Conv with a following residual Add and Relu/Clip (exec/fusion.h), and
+  // rewrite a QDQ model's DequantizeLinear -> op -> QuantizeLinear groups into int8 QOperator
+  // nodes as ONNX Runtime does (exec/qdq_fusion.h; results then equal ORT's, and may differ from
+  // the graph as written by a quantization step). The absorbed nodes' outputs are never
+  // computed, so fault injection refuses a fused session.
   bool fuse = false;
   // Inference only, with fuse: activations passed between convolutions, pools and channel
   // Concats stay channels-last (exec/fusion.h), saving the layout reorders around each oneDNN
