@@ -177,6 +177,7 @@ struct QGemmGeom {
   bool has_bias = false;
   std::int64_t bias_stride_m = 0, bias_stride_n = 0;
   DType a_dtype = DType::kUInt8, b_dtype = DType::kInt8, y_dtype = DType::kFloat32;
+  bool fast = false;  // the contiguous int32 loop may run (see run_qgemm)
 };
 
 template <typename A, typename B, typename Y>
@@ -193,14 +194,28 @@ Status run_qgemm(const QGemmGeom& g, std::span<const Tensor* const> in,
   const float y_scale = requant ? quant::scale_at(in[7], 0) : 1.0f;
   const std::int32_t yzp = requant ? quant::zero_point_at(in[8], 0) : 0;
   Y* y = out[0]->data<Y>();
+  // The optimised form (not in reference mode): A rows and B^T rows contiguous (a Gemm with
+  // transB, as exporters write Linear layers) and K small enough that no int32 sum can overflow
+  // (|(a - az) * (b - bz)| <= 255 * 255); the same exact sum, vectorised in int32.
+  const bool contiguous = g.fast && !g.trans_a && g.trans_b;
   for (std::int64_t i = 0; i < g.m; ++i) {
     for (std::int64_t j = 0; j < g.n; ++j) {
       const std::int32_t bz = quant::zero_point_at(bzp, j);
       std::int64_t acc = 0;
-      for (std::int64_t k = 0; k < g.k; ++k) {
-        const std::int32_t av = g.trans_a ? a[k * g.m + i] : a[i * g.k + k];
-        const std::int32_t bv = g.trans_b ? b[j * g.k + k] : b[k * g.n + j];
-        acc += static_cast<std::int64_t>(av - az) * (bv - bz);
+      if (contiguous) {
+        const A* ar = a + i * g.k;
+        const B* br = b + j * g.k;
+        std::int32_t sum = 0;
+        for (std::int64_t k = 0; k < g.k; ++k) {
+          sum += (static_cast<std::int32_t>(ar[k]) - az) * (static_cast<std::int32_t>(br[k]) - bz);
+        }
+        acc = sum;
+      } else {
+        for (std::int64_t k = 0; k < g.k; ++k) {
+          const std::int32_t av = g.trans_a ? a[k * g.m + i] : a[i * g.k + k];
+          const std::int32_t bv = g.trans_b ? b[j * g.k + k] : b[k * g.n + j];
+          acc += static_cast<std::int64_t>(av - az) * (bv - bz);
+        }
       }
       if (bias != nullptr) acc += bias[i * g.bias_stride_m + j * g.bias_stride_n];
       float multiplier = g.alpha * a_scale * quant::scale_at(b_scale, j);
@@ -279,6 +294,7 @@ Prepared prepare_qgemm(const PrepareContext& ctx) {
     quant::require_scalar_zero_point(ctx, 8, ctx.input(8).dtype, "y_zero_point");
     g.y_dtype = ctx.input(8).dtype;
   }
+  g.fast = !ctx.reference() && g.k <= 32768;
   const auto fn = dispatch_ab<QGemmFn>(g.a_dtype, g.b_dtype);
   Prepared p;
   p.outputs = {{g.y_dtype, {g.m, g.n}}};

@@ -669,6 +669,63 @@ TEST(QGemm, FloatAndRequantizedOutputs) {
   EXPECT_EQ(values<U8>(run_both(call)), (std::vector<U8>{104, 100}));
 }
 
+// The contiguous int32 form (transB, as exporters write Linear layers) against the reference's
+// int64 loops, bit for bit: K = 1280 (MobileNetV2's classifier), per-column zero points, random
+// and worst-case magnitudes (a = 255 against b - b_zp = -255), both signednesses of B.
+TEST(QGemm, ContiguousFormMatchesReference) {
+  std::mt19937 gen(43);
+  for (int fill : {0, 1}) {
+    for (bool signed_b : {false, true}) {
+      SCOPED_TRACE(std::string(signed_b ? "int8 B" : "uint8 B") + " fill " + std::to_string(fill));
+      const std::int64_t m = 3, k = 1280, n = 37;
+      OpCall call;
+      call.op_type = "QGemm";
+      call.domain = "com.microsoft";
+      call.opset = 1;
+      call.attributes["transB"] = attr_int(1);
+      Tensor a = random_int<U8>({m, k}, gen);
+      Tensor b = signed_b ? random_int<I8>({n, k}, gen) : random_int<U8>({n, k}, gen);
+      Tensor bzp = signed_b ? random_int<I8>({n}, gen) : random_int<U8>({n}, gen);
+      if (fill == 1) {
+        for (std::int64_t i = 0; i < a.numel(); ++i) a.data<U8>()[i] = 255;
+        for (std::int64_t i = 0; i < b.numel(); ++i) {
+          if (signed_b) {
+            b.data<I8>()[i] = -128;
+          } else {
+            b.data<U8>()[i] = 0;
+          }
+        }
+        for (std::int64_t j = 0; j < n; ++j) {
+          if (signed_b) {
+            bzp.data<I8>()[j] = 127;
+          } else {
+            bzp.data<U8>()[j] = 255;
+          }
+        }
+      }
+      call.inputs = {a,
+                     scalar_f32(0.01f),
+                     u8({}, {0}),
+                     b,
+                     test::random_tensor({n}, 7, 0.001f, 0.01f),
+                     bzp,
+                     random_int<std::int32_t>({n}, gen)};
+      const Tensor y = run_both(call);
+      if (fill == 1) {
+        // acc = K * 255 * -255 (+ bias): hand-computed, not the kernel's own value.
+        const float got = values<float>(y)[0];
+        const double acc = double(k) * 255.0 * (signed_b ? -255.0 : -255.0) +
+                           double(call.inputs[6]->data<std::int32_t>()[0]);
+        const double expect = acc * 0.01f * call.inputs[4]->data<float>()[0];
+        EXPECT_NEAR(got, expect, std::abs(expect) * 1e-6);
+      }
+      call.inputs.push_back(scalar_f32(0.5f));
+      call.inputs.push_back(u8({}, {7}));
+      run_both(call);
+    }
+  }
+}
+
 TEST(MaxPool, Int8AndUint8) {
   OpCall call;
   call.op_type = "MaxPool";
