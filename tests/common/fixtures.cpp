@@ -41,4 +41,25 @@ LoadedFixture load_for_injection(const Fixture& f) {
   return l;
 }
 
+Fault random_fp32_site_fault(const Session& s, std::mt19937_64& gen) {
+  const Graph& g = s.graph();
+  std::vector<int> candidates;
+  for (std::size_t v = 0; v < g.values.size(); ++v) {
+    const TensorInfo& info = s.info(static_cast<int>(v));
+    if (info.dtype == DType::kFloat32 && info.numel() > 0)
+      candidates.push_back(static_cast<int>(v));
+  }
+  Fault f;
+  const int v = candidates[gen() % candidates.size()];
+  const Value& val = g.values[static_cast<std::size_t>(v)];
+  f.site.value = v;
+  f.site.node = val.producer;
+  f.site.kind = val.producer >= 0
+                    ? SiteKind::kNodeOutput
+                    : (val.is_initializer ? SiteKind::kWeight : SiteKind::kGraphInput);
+  f.site.flat_index =
+      static_cast<std::int64_t>(gen() % static_cast<std::uint64_t>(s.info(v).numel()));
+  return f;
+}
+
 }  // namespace dnnfi::test

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <memory>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -27,5 +28,10 @@ struct LoadedFixture {
   GoldenRun golden;
 };
 LoadedFixture load_for_injection(const Fixture& f);
+
+// A fault at a random element of a random float32 value of the session (node outputs, folded
+// ones included, weights, graph inputs); its model is left to the caller, which draws it from
+// `gen` next.
+Fault random_fp32_site_fault(const Session& s, std::mt19937_64& gen);
 
 }  // namespace dnnfi::test
