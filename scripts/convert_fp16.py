@@ -127,9 +127,7 @@ def convert(model, target=FLOAT16):
 def convert_file(src, dst, target=FLOAT16):
     model = convert(onnx.load(src), target)
     onnx.checker.check_model(model)
-    # bfloat16 is outside the type constraints of several ops' older schemas (Conv, Gemm...), which
-    # strict shape inference reports as type errors; the engine runs them in float32 regardless.
-    model = onnx.shape_inference.infer_shapes(model, strict_mode=target == FLOAT16)
+    model = onnx.shape_inference.infer_shapes(model, strict_mode=True)
     onnx.save(model, dst)
 
 
