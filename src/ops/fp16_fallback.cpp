@@ -83,13 +83,34 @@ void widen(const std::uint16_t* x, float* y, std::int64_t n) {
   unary::half_to_float_block(x, y, n);
 }
 
+// The same for either 16-bit float type the fallback wraps: float16 (above) or bfloat16, whose
+// widening is a shift (exact, NaN payloads kept) and whose rounding is float_to_bfloat16's
+// (nearest even, NaN kept NaN).
+void widen(DType narrow, const std::uint16_t* x, float* y, std::int64_t n) {
+  if (narrow == DType::kBFloat16) {
+    unary::bfloat16_to_float_block(x, y, n);
+  } else {
+    widen(x, y, n);
+  }
+}
+
+void round_to(DType narrow, const float* x, std::uint16_t* y, std::int64_t n) {
+  if (narrow == DType::kBFloat16) {
+    unary::float_to_bfloat16_block(x, y, n);
+  } else {
+    unary::float_to_half_block(x, y, n);
+  }
+}
+
 class Fp16FallbackKernel final : public Kernel {
  public:
   Fp16FallbackKernel(std::unique_ptr<Kernel> inner, std::vector<TensorInfo> in_infos,
                      std::vector<Tensor> half_constants, std::vector<Tensor> float_constants,
                      std::vector<TensorInfo> out_infos, std::vector<bool> round_output,
-                     bool relu_after_rounding, bool sum_after_rounding, bool sum_first)
-      : relu_after_rounding_(relu_after_rounding),
+                     bool relu_after_rounding, bool sum_after_rounding, bool sum_first,
+                     DType narrow = DType::kFloat16)
+      : narrow_(narrow),
+        relu_after_rounding_(relu_after_rounding),
         sum_after_rounding_(sum_after_rounding),
         sum_first_(sum_first),
         inner_arity_(sum_after_rounding ? in_infos.size() - 1 : in_infos.size()),
@@ -100,8 +121,7 @@ class Fp16FallbackKernel final : public Kernel {
         out_infos_(std::move(out_infos)),
         round_output_(std::move(round_output)) {
     for (std::size_t i = 0; i < inner_arity_; ++i) {
-      if (in_infos_[i].dtype == DType::kFloat16)
-        scratch_floats_ += aligned_floats(in_infos_[i].numel());
+      if (in_infos_[i].dtype == narrow_) scratch_floats_ += aligned_floats(in_infos_[i].numel());
     }
     for (std::size_t o = 0; o < out_infos_.size(); ++o) {
       if (round_output_[o]) scratch_floats_ += aligned_floats(out_infos_[o].numel());
@@ -136,8 +156,8 @@ class Fp16FallbackKernel final : public Kernel {
     }
     for (std::size_t i = 0; i < inner_arity_; ++i) {
       in_ptrs[i] = in[i];
-      if (in[i] == nullptr || in_infos_[i].dtype != DType::kFloat16) continue;
-      if (in[i]->dtype() != DType::kFloat16 || in[i]->shape() != in_infos_[i].shape) {
+      if (in[i] == nullptr || in_infos_[i].dtype != narrow_) continue;
+      if (in[i]->dtype() != narrow_ || in[i]->shape() != in_infos_[i].shape) {
         return Status::error("float16 fallback: input " + std::to_string(i) +
                              " is not the float16 tensor prepared for");
       }
@@ -148,8 +168,9 @@ class Fp16FallbackKernel final : public Kernel {
       float* f = base + offset;
       offset += aligned_floats(in_infos_[i].numel());
       const std::uint16_t* h = in[i]->data<std::uint16_t>();
-      unary::for_chunks(in[i]->numel(),
-                        [&](std::int64_t b, std::int64_t e) { widen(h + b, f + b, e - b); });
+      unary::for_chunks(in[i]->numel(), [&](std::int64_t b, std::int64_t e) {
+        widen(narrow_, h + b, f + b, e - b);
+      });
       in_views[i] = Tensor::wrap(DType::kFloat32, in_infos_[i].shape, f);
       in_ptrs[i] = &in_views[i];
     }
@@ -168,7 +189,7 @@ class Fp16FallbackKernel final : public Kernel {
       const float* f = out_views[o].data<float>();
       std::uint16_t* h = out[o]->data<std::uint16_t>();
       unary::for_chunks(out_views[o].numel(), [&](std::int64_t b, std::int64_t e) {
-        unary::float_to_half_block(f + b, h + b, e - b);
+        round_to(narrow_, f + b, h + b, e - b);
         if (o == 0 && sum_after_rounding_) add_rounded(summand + b, h + b, e - b, sum_first_);
         if (relu_after_rounding_) {
           for (std::int64_t i = b; i < e; ++i) h[i] = unary::relu_half_bits(h[i]);
@@ -200,6 +221,7 @@ class Fp16FallbackKernel final : public Kernel {
     }
   }
 
+  DType narrow_;              // the 16-bit float type stored between nodes: float16 or bfloat16
   bool relu_after_rounding_;  // a fused Relu: applied to the rounded output, as the Relu node did
   bool sum_after_rounding_;   // a fused Add: the last input added to the rounded output, rounded
   bool sum_first_;            // ... as Add(summand, output) rather than Add(output, summand)
@@ -215,7 +237,7 @@ class Fp16FallbackKernel final : public Kernel {
 
 Tensor widen_tensor(const Tensor& half) {
   Tensor f(DType::kFloat32, half.shape());
-  widen(half.data<std::uint16_t>(), f.data<float>(), half.numel());
+  widen(half.dtype(), half.data<std::uint16_t>(), f.data<float>(), half.numel());
   return f;
 }
 
@@ -279,14 +301,27 @@ bool fp16_fallback_keeps_float32(const Node& node, std::size_t output) {
 Prepared prepare_with_fp16_fallback(PrepareFn prepare, const Node& node, std::int64_t opset,
                                     std::string_view source, std::vector<TensorInfo> inputs,
                                     std::vector<const Tensor*> constants, bool reference) {
-  bool has_half = false;
-  for (const TensorInfo& info : inputs) has_half |= info.dtype == DType::kFloat16;
+  // The 16-bit float type of the node's inputs (float16 or bfloat16), if any: the type the
+  // wrapper widens and rounds to. Only ops that handle both natively (CastLike) may mix them.
+  DType narrow = DType::kUndefined;
+  bool mixed = false;
+  for (const TensorInfo& info : inputs) {
+    if (info.dtype != DType::kFloat16 && info.dtype != DType::kBFloat16) continue;
+    mixed |= narrow != DType::kUndefined && narrow != info.dtype;
+    narrow = info.dtype;
+  }
+  const bool has_half = narrow != DType::kUndefined;
   if (!has_half) {
     return prepare(
         PrepareContext(node, opset, source, std::move(inputs), std::move(constants), reference));
   }
   // float16 fused post-ops always take the wrapper (whose rounding they must follow).
   const std::optional<Fp16PostOps> post = fp16_post_ops(node);
+  if (post && narrow != DType::kFloat16) {
+    // Fusion makes them on float16 only; their post-ops round as float16 does.
+    PrepareContext(node, opset, source, inputs, constants, reference)
+        .unsupported("fused post-ops on bfloat16");
+  }
   if (post && post->sum &&
       (inputs.size() != 4 || inputs[3].dtype != DType::kFloat16 || node.outputs.size() != 1)) {
     throw UnsupportedError("float16 FusedConv: the summand must be a float16 tensor");
@@ -298,13 +333,17 @@ Prepared prepare_with_fp16_fallback(PrepareFn prepare, const Node& node, std::in
       if (inputs.size() > kMaxArity || node.outputs.size() > kMaxArity) throw;
     }
   }
+  if (mixed) {
+    PrepareContext(node, opset, source, inputs, constants, reference)
+        .fail("float16 and bfloat16 inputs together (its type constraint takes one)");
+  }
   {
     // The same node on float32, wrapped.
     std::vector<TensorInfo> wide_infos = inputs;
     std::vector<Tensor> half_consts(inputs.size()), wide_consts(inputs.size());
     std::vector<const Tensor*> wide_const_ptrs = constants;
     for (std::size_t i = 0; i < inputs.size(); ++i) {
-      if (inputs[i].dtype != DType::kFloat16) continue;
+      if (inputs[i].dtype != narrow) continue;
       wide_infos[i].dtype = DType::kFloat32;
       if (constants[i] != nullptr) {
         half_consts[i] = *constants[i];
@@ -331,12 +370,12 @@ Prepared prepare_with_fp16_fallback(PrepareFn prepare, const Node& node, std::in
       if (wide.outputs[o].dtype != DType::kFloat32 || fp16_fallback_keeps_float32(node, o))
         continue;
       round[o] = true;
-      p.outputs[o].dtype = DType::kFloat16;
+      p.outputs[o].dtype = narrow;
     }
     p.kernel = std::make_unique<Fp16FallbackKernel>(
         std::move(wide.kernel), std::move(inputs), std::move(half_consts), std::move(wide_consts),
         std::move(wide.outputs), std::move(round), post && post->relu, post && post->sum,
-        post && post->sum_first);
+        post && post->sum_first, narrow);
     return p;
   }
 }

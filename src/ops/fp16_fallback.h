@@ -11,6 +11,11 @@
 // the float32 kernels agree. Ops that handle float16 themselves (Cast, data movement, the
 // elementwise unary ops...) are prepared natively and never wrapped.
 //
+// bfloat16 models take the same path with bfloat16 in place of float16: widening is exact (a
+// shift), rounding is float_to_bfloat16's (nearest even, NaN kept NaN), values between nodes are
+// bfloat16 and bit flips hit bits 0..15 of bfloat16 storage. Fusion makes no bfloat16 nodes, so
+// fused post-ops are float16 only; a node mixing float16 and bfloat16 inputs is refused.
+//
 // Constant float16 inputs (weights) are widened once at prepare; the op's kernel may pack them as
 // usual. A run that passes a different tensor for such an input (a weight fault's corrupted copy)
 // widens that tensor instead. The per-run float32 copies live in a per-thread buffer that grows to

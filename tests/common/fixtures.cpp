@@ -1,7 +1,10 @@
 #include "common/fixtures.h"
 
+#include <gtest/gtest.h>
+
 #include <algorithm>
 #include <filesystem>
+#include <random>
 
 #include "core/npy.h"
 #include "exec/model_file.h"
@@ -60,6 +63,64 @@ Fault random_fp32_site_fault(const Session& s, std::mt19937_64& gen) {
   f.site.flat_index =
       static_cast<std::int64_t>(gen() % static_cast<std::uint64_t>(s.info(v).numel()));
   return f;
+
+BitFlipTally check_bit_flips_cone_equals_full(const LoadedFixture& l, DType dtype, int trials,
+                                              int odd_trial_bit, std::uint64_t seed) {
+  const Session& s = *l.session;
+  const int width = static_cast<int>(dtype_size(dtype) * 8);
+  BitFlipTally tally;
+  std::vector<int> values;
+  for (std::size_t v = 0; v < s.graph().values.size(); ++v) {
+    if (s.info(static_cast<int>(v)).dtype != dtype) continue;
+    if (s.graph().values[v].is_initializer) ++tally.weights;
+    values.push_back(static_cast<int>(v));
+  }
+  if (values.empty()) {
+    ADD_FAILURE() << "no " << dtype_name(dtype) << " values";
+    return tally;
+  }
+  Fault bad;
+  bad.site = l.injector->site_of_value(values[0], 0);
+  bad.model = FaultModel{FaultModelKind::kBitFlip, {width}};
+  EXPECT_THROW(l.injector->validate(bad), InputError);
+
+  std::mt19937_64 gen(seed);
+  TrialWorkspace ws_cone, ws_super, ws_full;
+  TrialOptions opt;
+  opt.keep_outputs = true;
+  for (int t = 0; t < trials; ++t) {
+    const int v = values[gen() % values.size()];
+    Fault f;
+    f.site = l.injector->site_of_value(
+        v, static_cast<std::int64_t>(gen() % static_cast<std::uint64_t>(s.info(v).numel())));
+    f.model = FaultModel{FaultModelKind::kBitFlip,
+                         {t % 2 ? odd_trial_bit : static_cast<int>(gen() % width)}};
+    l.injector->validate(f);
+    opt.strategy = Strategy::kCone;
+    const TrialResult cone = l.injector->run_trial(l.golden, {&f, 1}, opt, ws_cone);
+    opt.strategy = Strategy::kSuperlayer;
+    const TrialResult super = l.injector->run_trial(l.golden, {&f, 1}, opt, ws_super);
+    opt.strategy = Strategy::kFull;
+    const TrialResult full = l.injector->run_trial(l.golden, {&f, 1}, opt, ws_full);
+    for (const TrialResult* r : {&cone, &super}) {
+      EXPECT_EQ(r->outcome, full.outcome) << "trial " << t;
+      EXPECT_EQ(r->outputs.size(), full.outputs.size()) << "trial " << t;
+      for (std::size_t i = 0; i < std::min(r->outputs.size(), full.outputs.size()); ++i) {
+        EXPECT_TRUE(r->outputs[i].bit_equal(full.outputs[i])) << "trial " << t;
+      }
+    }
+    if (::testing::Test::HasFailure()) return tally;  // one broken trial says enough
+    EXPECT_EQ(cone.applied.size(), 1u);
+    if (cone.applied.size() == 1) {
+      EXPECT_EQ(cone.applied[0].dtype, dtype);
+      EXPECT_EQ(cone.applied[0].bits_before ^ cone.applied[0].bits_after,
+                std::uint64_t{1} << f.model.bits[0]);
+    }
+    ++tally.trials;
+    tally.not_masked += cone.outcome != Outcome::kMasked;
+    tally.weight_sdc += f.site.kind == SiteKind::kWeight && cone.outcome != Outcome::kMasked;
+  }
+  return tally;
 }
 
 }  // namespace dnnfi::test

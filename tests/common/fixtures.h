@@ -34,4 +34,19 @@ LoadedFixture load_for_injection(const Fixture& f);
 // `gen` next.
 Fault random_fp32_site_fault(const Session& s, std::mt19937_64& gen);
 
+// Bit flips on random elements of the values of dtype `dtype` (activations and weights alike),
+// each run with the cone, superlayer and full strategies, which must agree bit for bit on the
+// outputs and the outcome (reported as gtest failures); each applied flip must change exactly the
+// drawn bit of a `dtype` value. Odd trials flip `odd_trial_bit`, even ones a random bit of the
+// dtype's width (a high exponent bit on every other trial makes sure faults are not all masked).
+// Also checks that a bit one past the width is refused. Returns what the trials did.
+struct BitFlipTally {
+  int trials = 0;
+  int weights = 0;     // `dtype` initializers among the sites
+  int not_masked = 0;  // trials whose outcome is not kMasked
+  int weight_sdc = 0;  // ... of which the fault was on a weight
+};
+BitFlipTally check_bit_flips_cone_equals_full(const LoadedFixture& l, DType dtype, int trials,
+                                              int odd_trial_bit, std::uint64_t seed);
+
 }  // namespace dnnfi::test

@@ -183,55 +183,13 @@ TEST(Fp16, FallbackKeepsTheLoadTimeError) {
 // recomputation agree bit for bit, including weight faults on float16 weights that the float32
 // kernel was prepared with (widened at prepare time).
 TEST(Fp16, FaultsFlipFloat16BitsAndConeEqualsFull) {
-  test::LoadedFixture l = test::load_for_injection(fp16_fixture("fmnist_resnet"));
-  const Session& s = *l.session;
-  std::vector<int> values;
-  int weights = 0;
-  for (std::size_t v = 0; v < s.graph().values.size(); ++v) {
-    if (s.info(static_cast<int>(v)).dtype != DType::kFloat16) continue;
-    if (s.graph().values[v].is_initializer) ++weights;
-    values.push_back(static_cast<int>(v));
-  }
-  ASSERT_GT(weights, 5);
-  Fault bad;
-  bad.site = l.injector->site_of_value(values[0], 0);
-  bad.model = FaultModel{FaultModelKind::kBitFlip, {16}};
-  EXPECT_THROW(l.injector->validate(bad), InputError);
-
-  std::mt19937_64 gen(16);
-  TrialWorkspace ws_cone, ws_super, ws_full;
-  TrialOptions opt;
-  opt.keep_outputs = true;
-  int weight_sdc = 0, not_masked = 0;
-  for (int t = 0; t < 300; ++t) {
-    const int v = values[gen() % values.size()];
-    Fault f;
-    f.site = l.injector->site_of_value(
-        v, static_cast<std::int64_t>(gen() % static_cast<std::uint64_t>(s.info(v).numel())));
-    f.model = FaultModel{FaultModelKind::kBitFlip, {t % 2 ? 14 : static_cast<int>(gen() % 16)}};
-    l.injector->validate(f);
-    opt.strategy = Strategy::kCone;
-    const TrialResult cone = l.injector->run_trial(l.golden, {&f, 1}, opt, ws_cone);
-    opt.strategy = Strategy::kSuperlayer;
-    const TrialResult super = l.injector->run_trial(l.golden, {&f, 1}, opt, ws_super);
-    opt.strategy = Strategy::kFull;
-    const TrialResult full = l.injector->run_trial(l.golden, {&f, 1}, opt, ws_full);
-    for (const TrialResult* r : {&cone, &super}) {
-      ASSERT_EQ(r->outcome, full.outcome) << "trial " << t;
-      ASSERT_EQ(r->outputs.size(), full.outputs.size());
-      for (std::size_t i = 0; i < full.outputs.size(); ++i) {
-        ASSERT_TRUE(r->outputs[i].bit_equal(full.outputs[i])) << "trial " << t;
-      }
-    }
-    ASSERT_EQ(cone.applied.size(), 1u);
-    EXPECT_EQ(cone.applied[0].dtype, DType::kFloat16);
-    EXPECT_EQ(cone.applied[0].bits_before ^ cone.applied[0].bits_after,
-              std::uint64_t{1} << f.model.bits[0]);
-    not_masked += cone.outcome != Outcome::kMasked;
-    weight_sdc += f.site.kind == SiteKind::kWeight && cone.outcome != Outcome::kMasked;
-  }
-  EXPECT_GT(not_masked, 20);
-  EXPECT_GT(weight_sdc, 0);  // a corrupted float16 weight reaches the output
+  const test::LoadedFixture l = test::load_for_injection(fp16_fixture("fmnist_resnet"));
+  const test::BitFlipTally tally =
+      test::check_bit_flips_cone_equals_full(l, DType::kFloat16, 300, 14, 16);
+  EXPECT_GT(tally.weights, 5);
+  EXPECT_EQ(tally.trials, 300);
+  EXPECT_GT(tally.not_masked, 20);
+  EXPECT_GT(tally.weight_sdc, 0);  // a corrupted float16 weight reaches the output
 }
 
 // The wrapped kernels' float32 copies live in per-thread buffers: trials run from three threads at
