@@ -63,6 +63,7 @@ Fault random_fp32_site_fault(const Session& s, std::mt19937_64& gen) {
   f.site.flat_index =
       static_cast<std::int64_t>(gen() % static_cast<std::uint64_t>(s.info(v).numel()));
   return f;
+}
 
 BitFlipTally check_bit_flips_cone_equals_full(const LoadedFixture& l, DType dtype, int trials,
                                               int odd_trial_bit, std::uint64_t seed) {
