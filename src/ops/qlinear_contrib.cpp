@@ -15,10 +15,10 @@
 // the raw values, not value - zero point, are scaled, the zero points folded into F, whose
 // ra * A_zp product the compiler fuses; the portable formula ra * (A - A_zp) + rb * (B - B_zp)
 // lands on the other side of a rounding boundary on some elements (tests/ops/test_quantize.cpp),
-// which in a deep QOperator model compounds to several output steps. Broadcasts other than a
-// single-element input follow the same-shape formula; ONNX Runtime may take its single-element
-// path per broadcast span there and differ by one step. QLinearMul and QLinearGlobalAveragePool
-// are MLAS's portable fp32 formulas.
+// which in a deep QOperator model compounds to several output steps. Other broadcasts follow the
+// same-shape formula; ONNX Runtime takes its single-element path per broadcast span, the same
+// formula when B repeats within a span but not when A does ([N,C,1,1] + [N,C,H,W] may be one step
+// off). QLinearMul and QLinearGlobalAveragePool are MLAS's portable fp32 formulas.
 #include <cmath>
 #include <cstdint>
 #include <string>
