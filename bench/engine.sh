@@ -37,7 +37,7 @@ sections="quantized breadth"
 section_args=()  # the --repeat/--warmup/--rounds given here, passed on to the sections
 
 die() { echo "engine.sh: $*" >&2; exit 2; }
-usage() { sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+usage() { sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 
 while [ $# -gt 0 ]; do
   case "$1" in
