@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""Comparison and table logic for bench/engine.sh (numpy only).
+"""Comparison and table logic for bench/engine.sh, bench/quantized.sh and bench/breadth.sh
+(numpy only).
 
   engine_report.py compare OUT.npy REF.npy [--name N --threads T]
       Prints one JSON line comparing an output with a reference output:
@@ -20,11 +21,17 @@
       CMP.jsonl holds one line per (name, threads): {"name", "threads", ...compare fields...}.
       For each engine the round with the lowest median is reported (the machine is shared, so a
       higher median in another round is most likely interference, not the engine).
+
+  engine_report.py pairs-table --runs RUNS.jsonl --compare CMP.jsonl [--before]
+      Prints the markdown table of bench/pairs.sh (quantized.sh, breadth.sh): one row per name,
+      one thread, engines "dnnfi", "ort" and with --before "before" (another dnnfi binary);
+      median = the median of the rounds' medians, min = the fastest run of any round.
 """
 
 import argparse
 import csv
 import json
+import statistics
 import sys
 from collections import OrderedDict
 
@@ -170,6 +177,49 @@ def write_csv(rows, meta, path):
                             **{k: ("" if v is None else v) for k, v in r.items()}))
 
 
+def pairs_table(runs, cmps, before):
+    """The markdown lines of a bench/pairs.sh table (see the module docstring)."""
+    by_name = OrderedDict()
+    for r in runs:
+        by_name.setdefault(r["name"], []).append(r)
+    cmp_by_name = {c["name"]: c for c in cmps}
+    engines = ["dnnfi", "ort"] + (["before"] if before else [])
+    head = "| model | runs |"
+    align = "|---|---:|"
+    if before:
+        head += " before median (ms) | before / ORT |"
+        align += "---:|---:|"
+    head += (" dnnfi median (ms) | dnnfi min (ms) | ORT median (ms) | ORT min (ms) | dnnfi / ORT"
+             " | max abs diff | same top-1 |")
+    align += "---:|---:|---:|---:|---:|---:|---|"
+    lines, errors = [head, align], []
+    for name, rs in by_name.items():
+        med, low, reps = {}, {}, None
+        for e in engines:
+            ok = [r["result"] for r in rs if r["engine"] == e and r.get("result")]
+            errors += [f"- {name}, {e}: {r['error']}" for r in rs
+                       if r["engine"] == e and r.get("error")]
+            med[e] = statistics.median(x["median_ms"] for x in ok) if ok else None
+            low[e] = min(x["min_ms"] for x in ok) if ok else None
+            reps = reps or (ok[0]["repeat"] if ok else None)
+        c = cmp_by_name.get(name, {})
+        top1 = {True: "yes", False: "**no**", None: "-"}[c.get("top1_agree")]
+        if c.get("shape_match") is False:
+            top1 += " (shape differs)"
+        row = f"| {name} | {fmt(reps, 'd')} |"
+        if before:
+            row += (f" {fmt(med['before'], '.3f')}"
+                    f" | {fmt(ratio(med['before'], med['ort']), '.2f')} |")
+        row += (f" {fmt(med['dnnfi'], '.3f')} | {fmt(low['dnnfi'], '.3f')}"
+                f" | {fmt(med['ort'], '.3f')} | {fmt(low['ort'], '.3f')}"
+                f" | {fmt(ratio(med['dnnfi'], med['ort']), '.2f')}"
+                f" | {fmt(c.get('max_abs_diff'), '.3g')} | {top1} |")
+        lines.append(row)
+    if errors:
+        lines += ["", "Failures:", ""] + errors
+    return lines
+
+
 def record(args):
     result, error = None, None
     with open(args.stdout) as f:
@@ -206,7 +256,7 @@ def main(argv):
     r.add_argument("--runs", required=True)
     r.add_argument("--name", required=True)
     r.add_argument("--threads", type=int, required=True)
-    r.add_argument("--engine", choices=["dnnfi", "ort", "golden"], required=True)
+    r.add_argument("--engine", choices=["dnnfi", "ort", "golden", "before"], required=True)
     r.add_argument("--round", type=int, required=True)
     r.add_argument("--rc", type=int, required=True)
     r.add_argument("--stdout", required=True)
@@ -218,8 +268,15 @@ def main(argv):
     t.add_argument("--csv", required=True)
     t.add_argument("--meta", action="append", default=[], metavar="KEY=VALUE",
                    help="header line, in order (repeatable)")
+    p = sub.add_parser("pairs-table", help="print the markdown table of bench/pairs.sh")
+    p.add_argument("--runs", required=True)
+    p.add_argument("--compare", required=True)
+    p.add_argument("--before", action="store_true", help="add the before columns")
     args = ap.parse_args(argv)
 
+    if args.cmd == "pairs-table":
+        print("\n".join(pairs_table(read_jsonl(args.runs), read_jsonl(args.compare), args.before)))
+        return 0
     if args.cmd == "record":
         return record(args)
     if args.cmd == "compare":

@@ -3,9 +3,13 @@
 
     quantize_onnx.py MODEL.onnx OUT.onnx [--calib X.npy ...] [--fmnist N] [--random N]
 
+0. Bypasses Identity nodes and gives every use of an initializer shared by several node inputs
+   its own copy (torch.onnx.export shares equal folded constants, e.g. two zero biases, which
+   would otherwise be quantized once per consumer under one name with different scales).
 1. Folds BatchNormalization into the Conv before it.
 2. Runs the float model on the calibration inputs with a small numpy executor (Conv, Gemm,
-   MatMul, Relu, Clip, Add, MaxPool, GlobalAveragePool, Flatten, BatchNormalization, Constant) and
+   MatMul, Relu, Clip, Add, MaxPool, GlobalAveragePool, Flatten, BatchNormalization, Constant,
+   Identity) and
    records each activation's min / max.
 3. Writes the QDQ format that ONNX Runtime's quantize_static(QuantFormat.QDQ) produces:
    - every float activation (graph input, node outputs) gets QuantizeLinear -> DequantizeLinear,
@@ -21,6 +25,8 @@ Calibration inputs: --calib .npy files (float32, the model's input shape, batch 
 preprocessed like models/fmnist_resnet.onnx), --random N (seeded normal noise of the input shape).
 """
 import argparse
+import collections
+import copy
 import gzip
 import sys
 
@@ -128,6 +134,8 @@ def run_float(model, x):
             y = (i[0] - i[3].reshape(1, -1, 1, 1)) * s + i[2].reshape(1, -1, 1, 1)
         elif op == "Constant":
             y = numpy_helper.to_array(a["value"])
+        elif op == "Identity":
+            y = i[0]
         else:
             raise SystemExit(f"op {op} is not supported by this quantizer")
         env[node.output[0]] = np.asarray(y)
@@ -135,6 +143,36 @@ def run_float(model, x):
 
 
 # ---- graph rewriting ----------------------------------------------------------------------------
+
+
+def unshare_graph(model):
+    """Bypass Identity nodes (except one that writes a graph output, which the executor runs) and
+    give each further use of a shared initializer its own copy, so that every Conv / Gemm owns its
+    weight and bias and the quantized names below are unique."""
+    g = model.graph
+    outputs = {o.name for o in g.output}
+    alias = {n.output[0]: n.input[0] for n in g.node
+             if n.op_type == "Identity" and n.output[0] not in outputs}
+    nodes = [n for n in g.node if not (n.op_type == "Identity" and n.output[0] in alias)]
+    for n in nodes:
+        for k, v in enumerate(n.input):
+            while v in alias:
+                v = alias[v]
+            n.input[k] = v
+    inits = {t.name: t for t in g.initializer}
+    uses = collections.Counter(v for n in nodes for v in n.input if v in inits)
+    seen = collections.Counter()
+    for n in nodes:
+        for k, v in enumerate(n.input):
+            if v in inits and uses[v] > 1:
+                seen[v] += 1
+                if seen[v] > 1:
+                    t = copy.deepcopy(inits[v])
+                    t.name = f"{v}_copy{seen[v]}"
+                    g.initializer.append(t)
+                    n.input[k] = t.name
+    del g.node[:]
+    g.node.extend(nodes)
 
 
 def fold_batch_norm(model):
@@ -177,6 +215,7 @@ def act_params(lo, hi):
 
 
 def quantize(model, calib):
+    unshare_graph(model)
     fold_batch_norm(model)
     g = model.graph
     inits = {t.name: numpy_helper.to_array(t) for t in g.initializer}

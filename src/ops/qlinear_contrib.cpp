@@ -2,15 +2,24 @@
 // QLinearMul (numpy broadcasting) and QLinearGlobalAveragePool (NCHW or channels_last); A, B and C
 // share one dtype, int8 or uint8; every scale and zero point is per-tensor.
 //
-//   QLinearAdd  C = sat(rhe((A_scale/C_scale) * (A - A_zp) + (B_scale/C_scale) * (B - B_zp)) +
-//   C_zp) QLinearMul  C = sat(rhe(float((A - A_zp) * (B - B_zp)) * (A_scale * B_scale / C_scale)) +
-//   C_zp) QLinearGlobalAveragePool  y = sat(rhe(float(sum(x) - x_zp * S) * (x_scale / (y_scale *
-//   S)))
-//                             + y_zp), S = spatial size
+//   QLinearAdd  C = sat(rhe(fma(A, ra, fma(B, rb, F)))), ra = A_scale / C_scale,
+//               rb = B_scale / C_scale, F = C_zp - fma(ra, A_zp, rb * B_zp)
+//               (A a single element: A and B swap roles in all three)
+//   QLinearMul  C = sat(rhe(float((A - A_zp) * (B - B_zp)) * (A_scale * B_scale / C_scale)) + C_zp)
+//   QLinearGlobalAveragePool
+//               y = sat(rhe(float(sum(x) - x_zp * S) * (x_scale / (y_scale * S))) + y_zp),
+//               S = spatial size
 //
-// (rhe = round half to even, sat = saturate.) These are the fp32 formulas of MLAS's portable
-// kernels; its SIMD QLinearAdd uses fixed-point multipliers, so ONNX Runtime may differ from this
-// reference by one quantization step on some elements (docs/quantized.md).
+// (rhe = round half to even, sat = saturate, fma = fused multiply-add, one rounding.) QLinearAdd is
+// MLAS's AVX2 kernel (qladd_avx2.cpp, the one ONNX Runtime runs on any AVX2 CPU) step for step:
+// the raw values, not value - zero point, are scaled, the zero points folded into F, whose
+// ra * A_zp product the compiler fuses; the portable formula ra * (A - A_zp) + rb * (B - B_zp)
+// lands on the other side of a rounding boundary on some elements (tests/ops/test_quantize.cpp),
+// which in a deep QOperator model compounds to several output steps. Other broadcasts follow the
+// same-shape formula; ONNX Runtime takes its single-element path per broadcast span, the same
+// formula when B repeats within a span but not when A does ([N,C,1,1] + [N,C,H,W] may be one step
+// off). QLinearMul and QLinearGlobalAveragePool are MLAS's portable fp32 formulas.
+#include <cmath>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -38,10 +47,18 @@ Status run_qlinear_binary(QBinary op, const Shape& out_shape,
   T* c = out.data<T>();
   if (op == QBinary::kAdd) {
     const float ra = sa / sc, rb = sb / sc;
+    // ONNX Runtime passes a single-element A to MLAS as B, so the roles swap there.
+    const bool a_single = in[0]->numel() == 1 && in[3]->numel() != 1;
+    const float fixed = a_single ? static_cast<float>(zc) - std::fma(rb, static_cast<float>(zb),
+                                                                     ra * static_cast<float>(za))
+                                 : static_cast<float>(zc) - std::fma(ra, static_cast<float>(za),
+                                                                     rb * static_cast<float>(zb));
     for_each_broadcast(out_shape, strides, [&](std::int64_t o, const std::int64_t* off) {
-      const float v = ra * static_cast<float>(static_cast<std::int32_t>(a[off[0]]) - za) +
-                      rb * static_cast<float>(static_cast<std::int32_t>(b[off[1]]) - zb);
-      c[o] = static_cast<T>(quant::round_saturate_to<T>(v, zc));
+      const float fa = static_cast<float>(a[off[0]]), fb = static_cast<float>(b[off[1]]);
+      const float v = a_single ? std::fma(fb, rb, std::fma(fa, ra, fixed))
+                               : std::fma(fa, ra, std::fma(fb, rb, fixed));
+      // NaN (a corrupted scale) gives the zero point, as in every quantization kernel here.
+      c[o] = static_cast<T>(v == v ? quant::round_saturate_to<T>(v, 0) : zc);
     });
   } else {
     const float multiplier = sa * sb / sc;

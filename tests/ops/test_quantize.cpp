@@ -606,15 +606,49 @@ TEST(QLinearAdd, HandComputedWithBroadcast) {
   call.op_type = "QLinearAdd";
   call.domain = "com.microsoft";
   call.opset = 1;
-  // A: (a - 10) * 0.5 = 0.5, 1.5, 0; B scalar (5 - 5) * 1 = 0; C scale 1, zero point 3
+  // ONNX Runtime's formula rounds after adding the C zero point: fixed part F = 3 - (0.5 * 10 +
+  // 1 * 5) = -7, C = rhe(0.5 a + 1 * b + F). B scalar 5: 0.5 a - 2 = 3.5, 4.5, 3 -> 4, 4, 3 (the
+  // portable rhe(0.5 (a - 10)) + 3 would give 3, 5, 3).
   call.inputs = {u8({3}, {11, 13, 10}), scalar_f32(0.5f), u8({}, {10}),     u8({}, {5}),
                  scalar_f32(1.0f),      u8({}, {5}),      scalar_f32(1.0f), u8({}, {3})};
-  EXPECT_EQ(values<U8>(run_both(call)), (std::vector<U8>{3, 5, 3}));  // 0.5->0, 1.5->2
-  // B [2, 1] broadcast against A [3]: [2, 3] output; B = (7 - 5) = 2 and (0 - 5) = -5
+  EXPECT_EQ(values<U8>(run_both(call)), (std::vector<U8>{4, 4, 3}));
+  // B [2, 1] broadcast against A [3]: [2, 3] output; b = 7: 0.5 a = 5.5, 6.5, 5 -> 6, 6, 5;
+  // b = 0: 0.5 a - 7 = -1.5, -0.5, -2 -> saturated to 0
   call.inputs[3] = u8({2, 1}, {7, 0});
   const Tensor y = run_both(call);
   EXPECT_EQ(y.shape(), (Shape{2, 3}));
-  EXPECT_EQ(values<U8>(y), (std::vector<U8>{5, 7, 5, 0, 0, 0}));  // 2.5->2, 3.5->4; -4.5.. sat
+  EXPECT_EQ(values<U8>(y), (std::vector<U8>{6, 6, 5, 0, 0, 0}));
+}
+
+// Where ONNX Runtime's QLinearAdd (MLAS's AVX2 kernel: fused multiply-adds, the zero points folded
+// into a fixed part with its first product fused) parts from the portable formula and from an
+// unfused fixed part: scripts/make_qlinear_add_oracles.py runs every uint8 pair through
+// onnxruntime-node 1.30.0 with these parameters and prints the pairs where any formula differs
+// from ORT, with ORT's value. In a deep QOperator model one such step compounds (MobileNetV2 at
+// 224x224 ended up to 6 output steps from ORT before this).
+TEST(QLinearAdd, OnnxRuntimeRoundingWhereFormulasPart) {
+  OpCall call;
+  call.op_type = "QLinearAdd";
+  call.domain = "com.microsoft";
+  call.opset = 1;
+  // Same shape: the portable formula gives 42 on the first pair, the unfused fixed part 42 and 50.
+  call.inputs = {u8({2}, {115, 205}),
+                 scalar_f32(0.07733962f),
+                 u8({}, {117}),
+                 u8({2}, {202, 67}),
+                 scalar_f32(0.049851f),
+                 u8({}, {231}),
+                 scalar_f32(0.028835293f),
+                 u8({}, {97})};
+  EXPECT_EQ(values<U8>(run_both(call)), (std::vector<U8>{41, 49}));
+  // A single element: ORT hands it to MLAS as B, so A and B swap roles and the same pairs round
+  // the other way (the same-shape formula gives 41 and 49).
+  call.inputs[0] = u8({1}, {115});
+  call.inputs[3] = u8({2}, {202, 202});
+  EXPECT_EQ(values<U8>(run_both(call)), (std::vector<U8>{42, 42}));
+  call.inputs[0] = u8({1}, {205});
+  call.inputs[3] = u8({2}, {67, 67});
+  EXPECT_EQ(values<U8>(run_both(call)), (std::vector<U8>{50, 50}));
 }
 
 TEST(QLinearMul, HandComputed) {
