@@ -325,7 +325,12 @@ int assign_channels_last(Graph& g, const std::vector<int>& run_order,
   // reads and writes elementwise with per-tensor parameters (DequantizeLinear/QuantizeLinear with
   // scalar scale, QLinearAdd/QLinearMul without broadcasting), so it runs unchanged on NHWC bytes;
   // its tensors change layout together.
-  enum class Kind { kOther, kConv, kPool, kConcat, kQConv, kElementwise };
+  // kBatchNorm: a float32 BatchNormalization(Relu) with constant parameters (per channel, so
+  // channels-last needs its own loop: dnnfi-domain node with layout = NHWC); its X and Y change
+  // layout together.
+  // kGlobalPool: a float32 GlobalAveragePool that reads NHWC X (its [N, C, 1, 1] output has the
+  // same bytes in both layouts).
+  enum class Kind { kOther, kConv, kPool, kConcat, kQConv, kElementwise, kBatchNorm, kGlobalPool };
   // float32 only. float16 nodes would work channels-last (the float16 fallback widens and rounds
   // elementwise), but a convolution on NHWC data sums in another order than on NCHW, and a float32
   // difference of one ulp can round to another float16: fp16 ResNet-50's outputs then differed
@@ -337,6 +342,8 @@ int assign_channels_last(Graph& g, const std::vector<int>& run_order,
   auto prepare_fn = [](Kind k, const Node& node) -> PrepareFn {
     if (k == Kind::kConv) return prepare_conv;
     if (k == Kind::kQConv) return prepare_qlinear_conv;
+    if (k == Kind::kBatchNorm) return prepare_batch_normalization;
+    if (k == Kind::kGlobalPool) return prepare_global_average_pool;
     if (k == Kind::kConcat) return prepare_concat;
     return node.op_type == "MaxPool" ? prepare_max_pool : prepare_average_pool;
   };
@@ -351,7 +358,9 @@ int assign_channels_last(Graph& g, const std::vector<int>& run_order,
       node.attributes[name] = a;
     };
     node.domain = "dnnfi";
-    if (k == Kind::kQConv) {
+    if (k == Kind::kGlobalPool) {
+      set("layout", src);
+    } else if (k == Kind::kQConv) {
       set("src_layout", src);
       set("dst_layout", dst);
     } else if (k == Kind::kConv) {
@@ -403,6 +412,23 @@ int assign_channels_last(Graph& g, const std::vector<int>& run_order,
       continue;
     }
     if (!rank4_float(node.outputs[0])) continue;
+    if (onnx && node.op_type == "GlobalAveragePool" && rank4_float(node.inputs[0])) {
+      if (prepare(Kind::kGlobalPool,
+                  channels_last_node(Kind::kGlobalPool, node, true, false, false))) {
+        kind[n] = Kind::kGlobalPool;
+      }
+      continue;
+    }
+    if (((onnx && node.op_type == "BatchNormalization") ||
+         (node.domain == "dnnfi" && node.op_type == "BatchNormalizationRelu")) &&
+        rank4_float(node.inputs[0])) {
+      if (prepare(Kind::kBatchNorm,
+                  channels_last_node(Kind::kBatchNorm, node, true, true, false))) {
+        kind[n] = Kind::kBatchNorm;
+        all_or_none[n] = true;
+      }
+      continue;
+    }
     if ((onnx && node.op_type == "Conv") ||
         (node.domain == "dnnfi" && node.op_type == "FusedConv")) {
       if (!rank4_float(node.inputs[0])) continue;
@@ -440,6 +466,8 @@ int assign_channels_last(Graph& g, const std::vector<int>& run_order,
       case Kind::kConv:
         return i == 0 || i == 3;
       case Kind::kQConv:
+      case Kind::kBatchNorm:
+      case Kind::kGlobalPool:
         return i == 0;
       case Kind::kElementwise:
         return i == 0 || (i == 3 && g.nodes[static_cast<std::size_t>(n)].domain == "com.microsoft");

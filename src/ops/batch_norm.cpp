@@ -6,6 +6,7 @@
 // formula element by element. Each (n, c) plane is written by one thread.
 #include <array>
 #include <cmath>
+#include <string>
 #include <vector>
 
 #include "ops/ops.h"
@@ -52,6 +53,23 @@ void apply_bn_affine(const T* x, T* y, std::int64_t planes, std::int64_t channel
   }
 }
 
+// Channels-last (inference sessions, exec/fusion.h): y[q * channels + c] = x[...] * a[c] + b[c]
+// over the pixels q, the same expression per element as apply_bn_affine.
+template <bool Relu, typename T>
+void apply_bn_affine_nhwc(const T* x, T* y, std::int64_t pixels, std::int64_t channels, const T* a,
+                          const T* b) {
+  const bool parallel = pixels > 1 && pixels * channels >= (1 << 15);
+#pragma omp parallel for schedule(static) if (parallel)
+  for (std::int64_t q = 0; q < pixels; ++q) {
+    const T* xq = x + q * channels;
+    T* yq = y + q * channels;
+    for (std::int64_t c = 0; c < channels; ++c) {
+      const T v = xq[c] * a[c] + b[c];
+      yq[c] = activate<Relu>(v);
+    }
+  }
+}
+
 struct BnShape {
   std::int64_t batch = 0;
   std::int64_t channels = 0;
@@ -59,9 +77,34 @@ struct BnShape {
 };
 
 template <typename T, bool Relu>
-std::unique_ptr<Kernel> make_bn_kernel(const PrepareContext& ctx, BnShape s, double epsilon) {
+std::unique_ptr<Kernel> make_bn_kernel(const PrepareContext& ctx, BnShape s, double epsilon,
+                                       bool nhwc) {
   const bool params_constant =
       ctx.constant(1) && ctx.constant(2) && ctx.constant(3) && ctx.constant(4);
+  if (nhwc) {
+    // Inference sessions only, which have constant parameters and no faults.
+    if (!params_constant || ctx.reference()) {
+      ctx.unsupported("channels-last BatchNormalization needs constant parameters");
+    }
+    std::vector<T> a(static_cast<std::size_t>(s.channels));
+    std::vector<T> b(static_cast<std::size_t>(s.channels));
+    fold_bn_params<T>(ctx.constant(1)->data<T>(), ctx.constant(2)->data<T>(),
+                      ctx.constant(3)->data<T>(), ctx.constant(4)->data<T>(), epsilon, s.channels,
+                      a.data(), b.data());
+    const std::array<const void*, 4> sources = {ctx.constant(1)->raw(), ctx.constant(2)->raw(),
+                                                ctx.constant(3)->raw(), ctx.constant(4)->raw()};
+    return make_kernel([s, a = std::move(a), b = std::move(b), sources](
+                           std::span<const Tensor* const> in, std::span<Tensor* const> out) {
+      for (std::size_t i = 0; i < 4; ++i) {
+        if (in[i + 1]->raw() != sources[i]) {
+          return Status::error("channels-last BatchNormalization: parameters changed");
+        }
+      }
+      apply_bn_affine_nhwc<Relu, T>(in[0]->data<T>(), out[0]->data<T>(), s.batch * s.inner,
+                                    s.channels, a.data(), b.data());
+      return Status::ok();
+    });
+  }
   if (ctx.reference()) {
     return make_kernel(
         [s, epsilon](std::span<const Tensor* const> in, std::span<Tensor* const> out) {
@@ -138,20 +181,22 @@ std::unique_ptr<Kernel> make_bn_kernel(const PrepareContext& ctx, BnShape s, dou
 
 Prepared prepare_batch_normalization(const PrepareContext& ctx) {
   const std::int64_t opset = ctx.opset();
+  // Inference sessions' channels-last form (dnnfi domain, exec/fusion.h): layout = NHWC.
+  const char* layout_attr = ctx.node().domain == "dnnfi" ? "layout" : "";
   if (opset < 7) {
     // Versions 1 and 6: `is_test` selects inference (nonzero) or training; version 1 also has the
     // legacy in-place hint `consumed_inputs`, which does not change the result.
-    ctx.allow_attributes(
-        {"epsilon", "momentum", "spatial", "is_test", opset < 6 ? "consumed_inputs" : ""});
+    ctx.allow_attributes({"epsilon", "momentum", "spatial", "is_test",
+                          opset < 6 ? "consumed_inputs" : "", layout_attr});
     if (ctx.attr_int("is_test", 0) == 0) {
       ctx.unsupported("is_test=0 (training mode) is not supported; only is_test=1 (inference)");
     }
   } else if (opset < 9) {
-    ctx.allow_attributes({"epsilon", "momentum", "spatial"});
+    ctx.allow_attributes({"epsilon", "momentum", "spatial", layout_attr});
   } else if (opset < 14) {
-    ctx.allow_attributes({"epsilon", "momentum"});
+    ctx.allow_attributes({"epsilon", "momentum", layout_attr});
   } else {
-    ctx.allow_attributes({"epsilon", "momentum", "training_mode"});
+    ctx.allow_attributes({"epsilon", "momentum", "training_mode", layout_attr});
   }
   if (ctx.attr_int("spatial", 1) != 1) {
     ctx.unsupported("spatial=" + std::to_string(ctx.attr_int("spatial", 1)) +
@@ -192,13 +237,19 @@ Prepared prepare_batch_normalization(const PrepareContext& ctx) {
   Prepared p;
   p.outputs.assign(ctx.num_outputs(), TensorInfo{});
   p.outputs[0] = x;
+  const std::string layout = ctx.attr_string("layout", "NCHW");
+  if (layout != "NCHW" && layout != "NHWC") ctx.fail("layout must be NCHW or NHWC");
+  const bool nhwc = layout == "NHWC";
+  if (nhwc && (x.shape.size() != 4 || x.dtype != DType::kFloat32)) {
+    ctx.unsupported("channels-last BatchNormalization needs a float32 rank-4 X");
+  }
   // BatchNormalizationRelu: what inference sessions make of BatchNormalization -> Relu.
   if (ctx.node().op_type == "BatchNormalizationRelu") {
-    p.kernel = x.dtype == DType::kFloat32 ? make_bn_kernel<float, true>(ctx, s, epsilon)
-                                          : make_bn_kernel<double, true>(ctx, s, epsilon);
+    p.kernel = x.dtype == DType::kFloat32 ? make_bn_kernel<float, true>(ctx, s, epsilon, nhwc)
+                                          : make_bn_kernel<double, true>(ctx, s, epsilon, nhwc);
   } else {
-    p.kernel = x.dtype == DType::kFloat32 ? make_bn_kernel<float, false>(ctx, s, epsilon)
-                                          : make_bn_kernel<double, false>(ctx, s, epsilon);
+    p.kernel = x.dtype == DType::kFloat32 ? make_bn_kernel<float, false>(ctx, s, epsilon, nhwc)
+                                          : make_bn_kernel<double, false>(ctx, s, epsilon, nhwc);
   }
   return p;
 }

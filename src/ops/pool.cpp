@@ -13,8 +13,10 @@
 // fixed summation order, so results repeat).
 #include <omp.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
+#include <string>
 
 #include "ops/conv_shape.h"
 #include "ops/dnnl_util.h"
@@ -417,8 +419,32 @@ void global_pool_fast(const GlobalGeom& g, const float* x, float* y) {
   }
 }
 
+// GlobalAveragePool of a channels-last rank-4 X (inference sessions, exec/fusion.h): per image,
+// the channels' sums in double side by side over the pixels, then / H*W. Y [N, C, 1, 1] has the
+// same bytes in both layouts. The sums run in another order than the NCHW kernels' partials, so
+// the last bits can differ (as channels-last convolutions' do).
+Status global_average_pool_nhwc(std::int64_t batch, std::int64_t channels, std::int64_t pixels,
+                                const float* x, float* y) {
+  auto* sums = static_cast<double*>(dnnl_util::thread_scratch(
+      dnnl_util::Scratch::kPad, static_cast<std::size_t>(channels) * sizeof(double)));
+  if (sums == nullptr) return Status::error("out of memory");
+  for (std::int64_t n = 0; n < batch; ++n) {
+    std::fill(sums, sums + channels, 0.0);
+    const float* xn = x + n * pixels * channels;
+    for (std::int64_t q = 0; q < pixels; ++q) {
+      const float* xq = xn + q * channels;
+      for (std::int64_t c = 0; c < channels; ++c) sums[c] += xq[c];
+    }
+    for (std::int64_t c = 0; c < channels; ++c) {
+      y[n * channels + c] = static_cast<float>(sums[c] / static_cast<double>(pixels));
+    }
+  }
+  return Status::ok();
+}
+
 Prepared prepare_global_pool(const PrepareContext& ctx, PoolKind kind) {
-  ctx.allow_attributes({});
+  const bool dnnfi_node = ctx.node().domain == "dnnfi";
+  ctx.allow_attributes({dnnfi_node ? "layout" : ""});
   ctx.require_inputs(1, 1);
   ctx.require_dtype(0, {DType::kFloat32});
   const Shape& xs = ctx.input(0).shape;
@@ -434,6 +460,20 @@ Prepared prepare_global_pool(const PrepareContext& ctx, PoolKind kind) {
   if (g.plane_size == 0) ctx.fail("empty spatial extent " + shape_to_string(xs));
   Prepared p;
   p.outputs = {TensorInfo{DType::kFloat32, ys}};
+  const std::string layout = ctx.attr_string("layout", "NCHW");
+  if (layout != "NCHW" && layout != "NHWC") ctx.fail("layout must be NCHW or NHWC");
+  if (layout == "NHWC") {
+    if (xs.size() != 4 || kind != PoolKind::kAverage || ctx.reference()) {
+      ctx.unsupported("channels-last global pooling: GlobalAveragePool of rank 4 only");
+    }
+    const std::int64_t batch = xs[0], channels = xs[1], pixels = xs[2] * xs[3];
+    p.kernel = make_kernel(
+        [batch, channels, pixels](std::span<const Tensor* const> in, std::span<Tensor* const> out) {
+          return global_average_pool_nhwc(batch, channels, pixels, in[0]->data<float>(),
+                                          out[0]->data<float>());
+        });
+    return p;
+  }
   const bool reference = ctx.reference();
   p.kernel =
       make_kernel([g, reference](std::span<const Tensor* const> in, std::span<Tensor* const> out) {

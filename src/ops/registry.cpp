@@ -20,6 +20,8 @@ const OpRow kOpTable[] = {
     {"", "BatchNormalization", 7, prepare_batch_normalization},
     // made by inference sessions (exec/fusion.h)
     {"dnnfi", "BatchNormalizationRelu", 1, prepare_batch_normalization},
+    {"dnnfi", "BatchNormalization", 1, prepare_batch_normalization},  // channels-last sessions
+    {"dnnfi", "GlobalAveragePool", 1, prepare_global_average_pool},   // channels-last sessions
     {"dnnfi", "Concat", 1, prepare_concat},
     {"dnnfi", "MaxPool", 1, prepare_max_pool},
     {"dnnfi", "AveragePool", 1, prepare_average_pool},

@@ -150,6 +150,30 @@ TEST(BatchNorm, FusedReluEqualsBatchNormThenRelu) {
   }
 }
 
+// The channels-last form inference sessions make (dnnfi domain, layout = NHWC): the same value
+// per element as the NCHW kernel, bit for bit (one multiply-add per element either way), with
+// and without the fused Relu; it needs constant parameters.
+TEST(BatchNorm, ChannelsLastEqualsNchwBitForBit) {
+  const Tensor x = random_tensor({2, 24, 7, 9}, 21, -3.0f, 3.0f);
+  for (const char* op : {"BatchNormalization", "BatchNormalizationRelu"}) {
+    SCOPED_TRACE(op);
+    OpCall call = make_call(op,
+                            {x, random_tensor({24}, 22), random_tensor({24}, 23),
+                             random_tensor({24}, 24), random_tensor({24}, 25, 0.1f, 2.0f)},
+                            {{"epsilon", attr_float(1e-3f)}}, 15);
+    call.domain = "dnnfi";
+    const test::OpResult nchw = run_op(call);
+    ASSERT_TRUE(nchw.status.is_ok());
+    call.inputs[0] = test::to_nhwc(x);
+    call.attributes["layout"] = attr_string("NHWC");
+    const test::OpResult nhwc = run_op(call);
+    ASSERT_TRUE(nhwc.status.is_ok()) << nhwc.status.message();
+    EXPECT_TRUE(test::from_nhwc(nhwc.outputs[0]).bit_equal(nchw.outputs[0]));
+    call.constant = {false, false, false, false, false};
+    EXPECT_THROW(run_op(call), UnsupportedError);
+  }
+}
+
 TEST(BatchNorm, OnnxNodeCases) {
   for (const char* name : {"test_batchnorm_epsilon", "test_batchnorm_example"}) {
     SCOPED_TRACE(name);

@@ -358,6 +358,27 @@ TEST(Pool, ChannelsLastMatchesReference) {
   EXPECT_THROW(run_op(padded), UnsupportedError);
 }
 
+// GlobalAveragePool of NHWC X (channels-last sessions): [N, C, 1, 1] has the same bytes in both
+// layouts; the sums run in another order, so close to the reference, not bit-equal.
+TEST(Pool, GlobalAveragePoolChannelsLast) {
+  const Tensor x = random_tensor({2, 40, 7, 7}, 900);
+  OpCall call = pool("GlobalAveragePool", x, {});
+  call.reference = true;
+  const test::OpResult ref = run_op(call);
+  ASSERT_TRUE(ref.status.is_ok());
+  call.reference = false;
+  call.domain = "dnnfi";
+  call.inputs[0] = test::to_nhwc(x);
+  call.attributes["layout"] = attr_string("NHWC");
+  const test::OpResult got = run_op(call);
+  ASSERT_TRUE(got.status.is_ok()) << got.status.message();
+  EXPECT_EQ(got.outputs[0].shape(), (Shape{2, 40, 1, 1}));
+  EXPECT_EQ(test::compare_close(got.outputs[0], ref.outputs[0], 1e-6, 1e-7), "");
+  // Outside the dnnfi domain the layout attribute is not ONNX's.
+  call.domain = "";
+  EXPECT_THROW(run_op(call), UnsupportedError);
+}
+
 TEST(Pool, DeterministicAndThreadSafe) {
   for (bool reference : {false, true}) {
     OpCall call = pool("MaxPool", random_tensor({1, 32, 40, 40}, 1),
