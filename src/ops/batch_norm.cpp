@@ -76,6 +76,30 @@ struct BnShape {
   std::int64_t inner = 0;  // product of the spatial dims
 };
 
+// The parameters folded once from the constants; valid only while the run-time inputs are those
+// constants (a weight fault hands the kernel a corrupted copy instead: is_source says).
+template <typename T>
+struct ConstantFold {
+  std::vector<T> a, b;
+  std::array<const void*, 4> sources;
+
+  ConstantFold(const PrepareContext& ctx, std::int64_t channels, double epsilon)
+      : a(static_cast<std::size_t>(channels)),
+        b(static_cast<std::size_t>(channels)),
+        sources{ctx.constant(1)->raw(), ctx.constant(2)->raw(), ctx.constant(3)->raw(),
+                ctx.constant(4)->raw()} {
+    fold_bn_params<T>(ctx.constant(1)->data<T>(), ctx.constant(2)->data<T>(),
+                      ctx.constant(3)->data<T>(), ctx.constant(4)->data<T>(), epsilon, channels,
+                      a.data(), b.data());
+  }
+  bool is_source(std::span<const Tensor* const> in) const {
+    for (std::size_t i = 0; i < 4; ++i) {
+      if (in[i + 1]->raw() != sources[i]) return false;
+    }
+    return true;
+  }
+};
+
 template <typename T, bool Relu>
 std::unique_ptr<Kernel> make_bn_kernel(const PrepareContext& ctx, BnShape s, double epsilon,
                                        bool nhwc) {
@@ -86,22 +110,13 @@ std::unique_ptr<Kernel> make_bn_kernel(const PrepareContext& ctx, BnShape s, dou
     if (!params_constant || ctx.reference()) {
       ctx.unsupported("channels-last BatchNormalization needs constant parameters");
     }
-    std::vector<T> a(static_cast<std::size_t>(s.channels));
-    std::vector<T> b(static_cast<std::size_t>(s.channels));
-    fold_bn_params<T>(ctx.constant(1)->data<T>(), ctx.constant(2)->data<T>(),
-                      ctx.constant(3)->data<T>(), ctx.constant(4)->data<T>(), epsilon, s.channels,
-                      a.data(), b.data());
-    const std::array<const void*, 4> sources = {ctx.constant(1)->raw(), ctx.constant(2)->raw(),
-                                                ctx.constant(3)->raw(), ctx.constant(4)->raw()};
-    return make_kernel([s, a = std::move(a), b = std::move(b), sources](
+    return make_kernel([s, fold = ConstantFold<T>(ctx, s.channels, epsilon)](
                            std::span<const Tensor* const> in, std::span<Tensor* const> out) {
-      for (std::size_t i = 0; i < 4; ++i) {
-        if (in[i + 1]->raw() != sources[i]) {
-          return Status::error("channels-last BatchNormalization: parameters changed");
-        }
+      if (!fold.is_source(in)) {
+        return Status::error("channels-last BatchNormalization: parameters changed");
       }
       apply_bn_affine_nhwc<Relu, T>(in[0]->data<T>(), out[0]->data<T>(), s.batch * s.inner,
-                                    s.channels, a.data(), b.data());
+                                    s.channels, fold.a.data(), fold.b.data());
       return Status::ok();
     });
   }
@@ -155,22 +170,11 @@ std::unique_ptr<Kernel> make_bn_kernel(const PrepareContext& ctx, BnShape s, dou
     return Status::ok();
   };
   if (params_constant) {
-    std::vector<T> a(static_cast<std::size_t>(s.channels));
-    std::vector<T> b(static_cast<std::size_t>(s.channels));
-    fold_bn_params<T>(ctx.constant(1)->data<T>(), ctx.constant(2)->data<T>(),
-                      ctx.constant(3)->data<T>(), ctx.constant(4)->data<T>(), epsilon, s.channels,
-                      a.data(), b.data());
-    // Precomputed from the constants; valid only while the run-time inputs are those constants
-    // (a weight fault hands the kernel a corrupted copy instead).
-    const std::array<const void*, 4> sources = {ctx.constant(1)->raw(), ctx.constant(2)->raw(),
-                                                ctx.constant(3)->raw(), ctx.constant(4)->raw()};
-    return make_kernel([s, a = std::move(a), b = std::move(b), sources, fold_per_run](
+    return make_kernel([s, fold = ConstantFold<T>(ctx, s.channels, epsilon), fold_per_run](
                            std::span<const Tensor* const> in, std::span<Tensor* const> out) {
-      for (std::size_t i = 0; i < 4; ++i) {
-        if (in[i + 1]->raw() != sources[i]) return fold_per_run(in, out);
-      }
+      if (!fold.is_source(in)) return fold_per_run(in, out);
       apply_bn_affine<Relu, T>(in[0]->data<T>(), out[0]->data<T>(), s.batch * s.channels,
-                               s.channels, s.inner, a.data(), b.data());
+                               s.channels, s.inner, fold.a.data(), fold.b.data());
       return Status::ok();
     });
   }
