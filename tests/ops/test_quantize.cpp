@@ -343,6 +343,26 @@ TEST(QLinearConv, OptimisedMatchesReferenceOnRandomInputs) {
   }
 }
 
+// A padded 3x3 QLinearConv with uint8 x (zero point xzp), int8 weights with zero points 0 and a
+// uint8 output: the usual ORT-quantized convolution.
+OpCall u8s8_conv(std::mt19937& gen, Shape x, std::int64_t out_channels, int xzp) {
+  OpCall call;
+  call.op_type = "QLinearConv";
+  call.opset = 10;
+  call.attributes = {{"pads", attr_ints({1, 1, 1, 1})}};
+  const std::int64_t m = out_channels;
+  const std::int64_t c = x[1];
+  call.inputs = {random_int<U8>(std::move(x), gen),
+                 scalar_f32(0.02f),
+                 u8({}, {static_cast<U8>(xzp)}),
+                 random_int<I8>({m, c, 3, 3}, gen),
+                 f32({m}, std::vector<float>(static_cast<std::size_t>(m), 0.004f)),
+                 i8({m}, std::vector<I8>(static_cast<std::size_t>(m), 0)),
+                 scalar_f32(0.05f),
+                 u8({}, {100})};
+  return call;
+}
+
 // True when oneDNN's integer convolution multiplies exactly on this CPU (VNNI or AMX), so the
 // oneDNN path must be taken for int8 weights with zero points 0.
 bool cpu_has_exact_int8_dot() { return __builtin_cpu_supports("avx512vnni"); }
@@ -437,18 +457,7 @@ TEST(QLinearConv, OneDnnIntegerPathMatchesReference) {
 // the kernel a corrupted copy) must compute with those: against a kernel prepared with them.
 TEST(QLinearConv, CorruptedWeightsAreNotTheCachedPacking) {
   std::mt19937 gen(37);
-  OpCall call;
-  call.op_type = "QLinearConv";
-  call.opset = 10;
-  call.attributes = {{"pads", attr_ints({1, 1, 1, 1})}};
-  call.inputs = {random_int<U8>({1, 32, 8, 8}, gen),
-                 scalar_f32(0.02f),
-                 u8({}, {3}),
-                 random_int<I8>({16, 32, 3, 3}, gen),
-                 f32({16}, std::vector<float>(16, 0.004f)),
-                 i8({16}, std::vector<I8>(16, 0)),
-                 scalar_f32(0.05f),
-                 u8({}, {100})};
+  const OpCall call = u8s8_conv(gen, {1, 32, 8, 8}, 16, 3);
   const test::PreparedOp op(call);
   std::vector<std::optional<Tensor>> faulty = call.inputs;
   Tensor w = call.inputs[3]->clone();
@@ -500,19 +509,7 @@ TEST(MaxPool, Int8SeparableKernelMatchesReference) {
 // prepared kernel run from several threads at once gives the same bits every time.
 TEST(QLinearConv, DeterministicUnderConcurrency) {
   std::mt19937 gen(11);
-  OpCall call;
-  call.op_type = "QLinearConv";
-  call.opset = 10;
-  call.attributes = {{"pads", attr_ints({1, 1, 1, 1})}};
-  call.inputs = {random_int<U8>({2, 8, 12, 12}, gen),
-                 scalar_f32(0.02f),
-                 u8({}, {128}),
-                 random_int<I8>({16, 8, 3, 3}, gen),
-                 f32({16}, std::vector<float>(16, 0.004f)),
-                 i8({16}, std::vector<I8>(16, 0)),
-                 scalar_f32(0.05f),
-                 u8({}, {100})};
-  test::expect_deterministic_concurrent(call);
+  test::expect_deterministic_concurrent(u8s8_conv(gen, {2, 8, 12, 12}, 16, 128));
 }
 
 // Corrupted parameters through the vectorised requantization (int8_gemm::requantize) against the
