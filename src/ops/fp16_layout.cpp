@@ -8,7 +8,7 @@
 #if defined(__x86_64__)
 #include <immintrin.h>
 #define DNNFI_FP16_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx2,avx,f16c")))
-#define DNNFI_FP16_AVX2 __attribute__((target("avx2,avx,f16c")))
+#define DNNFI_FP16_F16C __attribute__((target("avx,f16c")))
 #endif
 
 namespace dnnfi::fp16 {
@@ -57,7 +57,7 @@ bool has_avx512() {
 }
 
 bool has_f16c() {
-  static const bool yes = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c");
+  static const bool yes = __builtin_cpu_supports("avx") && __builtin_cpu_supports("f16c");
   return yes;
 }
 
@@ -97,7 +97,7 @@ DNNFI_FP16_AVX512 inline __m256i relu_half_bits16(__m256i h) {
                             _mm256_or_si256(h, _mm256_set1_epi16(0x0200)), nan);
 }
 
-DNNFI_FP16_AVX2 inline __m128i relu_half_bits8(__m128i h) {
+DNNFI_FP16_F16C inline __m128i relu_half_bits8(__m128i h) {
   const __m128i zero = _mm_setzero_si128();
   const __m128i magnitude = _mm_and_si128(h, _mm_set1_epi16(0x7fff));
   const __m128i nan = _mm_cmpgt_epi16(magnitude, _mm_set1_epi16(0x7c00));
@@ -174,7 +174,7 @@ DNNFI_FP16_AVX512 void round_nhwc_to_nchw_avx512(const float* y, std::uint16_t* 
   }
 }
 
-DNNFI_FP16_AVX2 void round_with_post_f16c(const float* y, std::uint16_t* h, std::int64_t n,
+DNNFI_FP16_F16C void round_with_post_f16c(const float* y, std::uint16_t* h, std::int64_t n,
                                           const RoundPost& post) {
   const std::uint16_t* s = post.summand;
   const bool sum_first = post.sum_first, relu = post.relu;
