@@ -28,20 +28,21 @@ inline std::uint16_t round_post_one(float y, const std::uint16_t* s, const Round
   return post.relu ? unary::relu_half_bits(r) : r;
 }
 
+// Spatial positions [s0, s1) of one image.
 void widen_nchw_to_nhwc_plain(const std::uint16_t* x, float* y, std::int64_t channels,
-                              std::int64_t spatial, std::int64_t c0, std::int64_t c1) {
-  for (std::int64_t s = 0; s < spatial; ++s) {
-    for (std::int64_t ch = c0; ch < c1; ++ch) {
+                              std::int64_t spatial, std::int64_t s0, std::int64_t s1) {
+  for (std::int64_t s = s0; s < s1; ++s) {
+    for (std::int64_t ch = 0; ch < channels; ++ch) {
       y[s * channels + ch] = unary::half_bits_to_float(x[ch * spatial + s]);
     }
   }
 }
 
 void round_nhwc_to_nchw_plain(const float* y, std::uint16_t* h, std::int64_t channels,
-                              std::int64_t spatial, std::int64_t c0, std::int64_t c1,
+                              std::int64_t spatial, std::int64_t s0, std::int64_t s1,
                               const std::uint16_t* summand, const RoundPost& post) {
-  for (std::int64_t ch = c0; ch < c1; ++ch) {
-    for (std::int64_t s = 0; s < spatial; ++s) {
+  for (std::int64_t s = s0; s < s1; ++s) {
+    for (std::int64_t ch = 0; ch < channels; ++ch) {
       const std::int64_t i = ch * spatial + s;
       h[i] = round_post_one(y[s * channels + ch], summand != nullptr ? summand + i : nullptr, post);
     }
@@ -107,17 +108,19 @@ DNNFI_FP16_F16C inline __m128i relu_half_bits8(__m128i h) {
                          nan);
 }
 
-// Channels [c0, c0 + 16) (fewer at the end) of one image. A tile holding a NaN is widened by the
-// scalar definition: the instruction would quiet a signalling NaN.
+// Spatial positions [s0, s0 + 16) (fewer at the end) of one image, every channel, in 16x16 tiles:
+// the NHWC side is one contiguous stretch and each channel's NCHW row piece is continued by the
+// next s0, so both stay in cache. A tile holding a NaN is widened by the scalar definition: the
+// instruction would quiet a signalling NaN.
 DNNFI_FP16_AVX512 void widen_nchw_to_nhwc_avx512(const std::uint16_t* x, float* y,
                                                  std::int64_t channels, std::int64_t spatial,
-                                                 std::int64_t c0) {
-  const std::int64_t cm = std::min(kTile, channels - c0);
-  const __mmask16 cmask = static_cast<__mmask16>((1u << cm) - 1);
+                                                 std::int64_t s0) {
+  const std::int64_t sm = std::min(kTile, spatial - s0);
+  const __mmask16 smask = static_cast<__mmask16>((1u << sm) - 1);
   const __m256i magnitude = _mm256_set1_epi16(0x7fff), inf = _mm256_set1_epi16(0x7c00);
-  for (std::int64_t s0 = 0; s0 < spatial; s0 += kTile) {
-    const std::int64_t sm = std::min(kTile, spatial - s0);
-    const __mmask16 smask = static_cast<__mmask16>((1u << sm) - 1);
+  for (std::int64_t c0 = 0; c0 < channels; c0 += kTile) {
+    const std::int64_t cm = std::min(kTile, channels - c0);
+    const __mmask16 cmask = static_cast<__mmask16>((1u << cm) - 1);
     __m256i rows[kTile];
     __m256i nan = _mm256_setzero_si256();
     for (std::int64_t i = 0; i < kTile; ++i) {
@@ -145,14 +148,14 @@ DNNFI_FP16_AVX512 void widen_nchw_to_nhwc_avx512(const std::uint16_t* x, float* 
 
 DNNFI_FP16_AVX512 void round_nhwc_to_nchw_avx512(const float* y, std::uint16_t* h,
                                                  std::int64_t channels, std::int64_t spatial,
-                                                 std::int64_t c0, const std::uint16_t* summand,
+                                                 std::int64_t s0, const std::uint16_t* summand,
                                                  const RoundPost& post) {
-  const std::int64_t cm = std::min(kTile, channels - c0);
-  const __mmask16 cmask = static_cast<__mmask16>((1u << cm) - 1);
+  const std::int64_t sm = std::min(kTile, spatial - s0);
+  const __mmask16 smask = static_cast<__mmask16>((1u << sm) - 1);
   const bool sum_first = post.sum_first, relu = post.relu;
-  for (std::int64_t s0 = 0; s0 < spatial; s0 += kTile) {
-    const std::int64_t sm = std::min(kTile, spatial - s0);
-    const __mmask16 smask = static_cast<__mmask16>((1u << sm) - 1);
+  for (std::int64_t c0 = 0; c0 < channels; c0 += kTile) {
+    const std::int64_t cm = std::min(kTile, channels - c0);
+    const __mmask16 cmask = static_cast<__mmask16>((1u << cm) - 1);
     __m512 r[kTile];
     for (std::int64_t j = 0; j < kTile; ++j) {
       r[j] =
@@ -210,40 +213,40 @@ bool transposes_fast() {
 
 void widen_nchw_to_nhwc(const std::uint16_t* x, float* y, std::int64_t batch, std::int64_t channels,
                         std::int64_t spatial) {
-  const std::int64_t blocks = (channels + kTile - 1) / kTile;
+  const std::int64_t blocks = (spatial + kTile - 1) / kTile;
 #pragma omp parallel for schedule(static) if (batch * channels * spatial >= \
                                               unary::kParallelMinElements)
   for (std::int64_t k = 0; k < batch * blocks; ++k) {
-    const std::int64_t b = k / blocks, c0 = k % blocks * kTile;
+    const std::int64_t b = k / blocks, s0 = k % blocks * kTile;
     const std::uint16_t* xb = x + b * channels * spatial;
     float* yb = y + b * channels * spatial;
 #if defined(__x86_64__)
     if (has_avx512()) {
-      widen_nchw_to_nhwc_avx512(xb, yb, channels, spatial, c0);
+      widen_nchw_to_nhwc_avx512(xb, yb, channels, spatial, s0);
       continue;
     }
 #endif
-    widen_nchw_to_nhwc_plain(xb, yb, channels, spatial, c0, std::min(channels, c0 + kTile));
+    widen_nchw_to_nhwc_plain(xb, yb, channels, spatial, s0, std::min(spatial, s0 + kTile));
   }
 }
 
 void round_nhwc_to_nchw(const float* y, std::uint16_t* h, std::int64_t batch, std::int64_t channels,
                         std::int64_t spatial, const RoundPost& post) {
-  const std::int64_t blocks = (channels + kTile - 1) / kTile;
+  const std::int64_t blocks = (spatial + kTile - 1) / kTile;
 #pragma omp parallel for schedule(static) if (batch * channels * spatial >= \
                                               unary::kParallelMinElements)
   for (std::int64_t k = 0; k < batch * blocks; ++k) {
-    const std::int64_t b = k / blocks, c0 = k % blocks * kTile;
+    const std::int64_t b = k / blocks, s0 = k % blocks * kTile;
     const std::int64_t offset = b * channels * spatial;
     const std::uint16_t* summand = post.summand != nullptr ? post.summand + offset : nullptr;
 #if defined(__x86_64__)
     if (has_avx512()) {
-      round_nhwc_to_nchw_avx512(y + offset, h + offset, channels, spatial, c0, summand, post);
+      round_nhwc_to_nchw_avx512(y + offset, h + offset, channels, spatial, s0, summand, post);
       continue;
     }
 #endif
-    round_nhwc_to_nchw_plain(y + offset, h + offset, channels, spatial, c0,
-                             std::min(channels, c0 + kTile), summand, post);
+    round_nhwc_to_nchw_plain(y + offset, h + offset, channels, spatial, s0,
+                             std::min(spatial, s0 + kTile), summand, post);
   }
 }
 
