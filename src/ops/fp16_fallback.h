@@ -25,7 +25,8 @@
 // machines) is prepared as a channels-last FusedConv: its float16 NCHW input is widened straight
 // into NHWC and its NHWC output rounded straight into NCHW (ops/fp16_layout.h), where oneDNN would
 // otherwise reorder the float32 copies. The primitive is the one the NCHW form runs, so every
-// value is too. Fused post-ops are applied in the same pass as the rounding.
+// value is too. Fused post-ops are applied in the same pass as the rounding. (float16 only:
+// bfloat16 convolutions keep oneDNN's reorders.)
 #pragma once
 
 #include <cstdint>
