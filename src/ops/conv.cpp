@@ -416,6 +416,17 @@ bool conv_reads_nchw_directly(const PrepareContext& ctx) {
   return make_depthwise(g) != nullptr || choose_layout(g) == Layout::kPlain;
 }
 
+bool conv_picks_its_layouts(const PrepareContext& ctx) {
+  Shape ys;
+  const ConvGeom g = conv_geometry(ctx, ys);
+  if (ctx.reference() || g.window.rank != 2 || g.batch < 1 || g.in_channels < 1 ||
+      g.out_channels < 1) {
+    return false;
+  }
+  // Either layout gives the same primitive: both ask oneDNN for `any` source and destination.
+  return make_depthwise(g) == nullptr && choose_layout(g) == Layout::kBlocked;
+}
+
 Prepared prepare_conv(const PrepareContext& ctx) {
   Shape ys;
   ConvGeom g = conv_geometry(ctx, ys);

@@ -7,6 +7,8 @@
 #include <optional>
 #include <utility>
 
+#include "ops/fp16_layout.h"
+#include "ops/ops.h"
 #include "ops/unary_common.h"
 
 #if defined(__x86_64__)
@@ -108,11 +110,12 @@ class Fp16FallbackKernel final : public Kernel {
                      std::vector<Tensor> half_constants, std::vector<Tensor> float_constants,
                      std::vector<TensorInfo> out_infos, std::vector<bool> round_output,
                      bool relu_after_rounding, bool sum_after_rounding, bool sum_first,
-                     DType narrow = DType::kFloat16)
+                     DType narrow, bool conv_nhwc)
       : narrow_(narrow),
         relu_after_rounding_(relu_after_rounding),
         sum_after_rounding_(sum_after_rounding),
         sum_first_(sum_first),
+        conv_nhwc_(conv_nhwc),
         inner_arity_(sum_after_rounding ? in_infos.size() - 1 : in_infos.size()),
         inner_(std::move(inner)),
         in_infos_(std::move(in_infos)),
@@ -168,9 +171,14 @@ class Fp16FallbackKernel final : public Kernel {
       float* f = base + offset;
       offset += aligned_floats(in_infos_[i].numel());
       const std::uint16_t* h = in[i]->data<std::uint16_t>();
-      unary::for_chunks(in[i]->numel(), [&](std::int64_t b, std::int64_t e) {
-        widen(narrow_, h + b, f + b, e - b);
-      });
+      if (i == 0 && conv_nhwc_) {
+        const Shape& d = in_infos_[0].shape;
+        fp16::widen_nchw_to_nhwc(h, f, d[0], d[1], d[2] * d[3]);
+      } else {
+        unary::for_chunks(in[i]->numel(), [&](std::int64_t b, std::int64_t e) {
+          widen(narrow_, h + b, f + b, e - b);
+        });
+      }
       in_views[i] = Tensor::wrap(DType::kFloat32, in_infos_[i].shape, f);
       in_ptrs[i] = &in_views[i];
     }
@@ -184,48 +192,49 @@ class Fp16FallbackKernel final : public Kernel {
     }
     DNNFI_RETURN_IF_ERROR(
         inner_->run({in_ptrs.data(), inner_arity_}, {out_ptrs.data(), out.size()}));
+    // The fused post-ops (fused nodes have one output) in the same pass as the rounding: the
+    // Add node a fused summand replaces (float16 inputs widened, added in float32 in the Add's
+    // operand order, rounded), then the Relu on the bits. The operand order matters only for
+    // NaN + NaN, which gives the first operand's payload on x86 (as far as the compiler keeps the
+    // order written, here and in the Add kernel alike).
     for (std::size_t o = 0; o < out.size(); ++o) {
       if (out[o] == nullptr || !round_output_[o]) continue;
       const float* f = out_views[o].data<float>();
       std::uint16_t* h = out[o]->data<std::uint16_t>();
+      fp16::RoundPost post;
+      if (o == 0) {
+        post.summand = summand;
+        post.sum_first = sum_first_;
+        post.relu = relu_after_rounding_;
+      }
+      if (o == 0 && conv_nhwc_) {
+        const Shape& d = out_infos_[0].shape;
+        fp16::round_nhwc_to_nchw(f, h, d[0], d[1], d[2] * d[3], post);
+        continue;
+      }
       unary::for_chunks(out_views[o].numel(), [&](std::int64_t b, std::int64_t e) {
-        round_to(narrow_, f + b, h + b, e - b);
-        if (o == 0 && sum_after_rounding_) add_rounded(summand + b, h + b, e - b, sum_first_);
-        if (relu_after_rounding_) {
-          for (std::int64_t i = b; i < e; ++i) h[i] = unary::relu_half_bits(h[i]);
+        if (narrow_ != DType::kFloat16) {  // bfloat16: no fused post-ops (refused at prepare)
+          round_to(narrow_, f + b, h + b, e - b);
+          return;
         }
+        fp16::RoundPost chunk = post;
+        if (chunk.summand != nullptr) chunk.summand += b;
+        fp16::round_with_post(f + b, h + b, e - b, chunk);
       });
     }
     return Status::ok();
   }
 
  private:
-  // h = round(widen(h) + widen(s)): the Add node a fused summand replaces (float16 inputs widened,
-  // added in float32 in the Add's operand order, rounded). The order matters only for NaN + NaN,
-  // which gives the first operand's payload on x86 (as far as the compiler keeps the order written,
-  // here and in the Add kernel alike).
-  static void add_rounded(const std::uint16_t* s, std::uint16_t* h, std::int64_t n,
-                          bool sum_first) {
-    constexpr std::int64_t kBlock = 256;
-    float a[kBlock], c[kBlock];
-    for (std::int64_t i0 = 0; i0 < n; i0 += kBlock) {
-      const std::int64_t m = std::min(kBlock, n - i0);
-      widen(h + i0, a, m);
-      widen(s + i0, c, m);
-      if (sum_first) {
-        for (std::int64_t i = 0; i < m; ++i) a[i] = c[i] + a[i];
-      } else {
-        for (std::int64_t i = 0; i < m; ++i) a[i] = a[i] + c[i];
-      }
-      unary::float_to_half_block(a, h + i0, m);
-    }
-  }
-
   DType narrow_;              // the 16-bit float type stored between nodes: float16 or bfloat16
   bool relu_after_rounding_;  // a fused Relu: applied to the rounded output, as the Relu node did
   bool sum_after_rounding_;   // a fused Add: the last input added to the rounded output, rounded
   bool sum_first_;            // ... as Add(summand, output) rather than Add(output, summand)
-  std::size_t inner_arity_;   // the inputs the float32 kernel takes (all but a fused summand)
+  // A 2-D convolution whose float32 kernel computes on NHWC (conv_picks_its_layouts): input 0 is
+  // widened and output 0 rounded with the transpose fused in, instead of oneDNN reordering
+  // float32 copies; the primitive, hence every value, is the one the NCHW kernel would run.
+  bool conv_nhwc_;
+  std::size_t inner_arity_;  // the inputs the float32 kernel takes (all but a fused summand)
   std::unique_ptr<Kernel> inner_;
   std::vector<TensorInfo> in_infos_;     // as the session sees them (float16 where it is)
   std::vector<Tensor> half_constants_;   // by input: the float16 constant seen at prepare
@@ -292,6 +301,37 @@ std::optional<Fp16PostOps> fp16_post_ops(const Node& node) {
   return p;
 }
 
+// The float32 form of a convolution as a channels-last FusedConv, when the wrapper can widen its
+// float16 NCHW input straight into NHWC and round its NHWC output straight into NCHW: a 2-D
+// convolution on a run-time float16 input whose oneDNN primitive picks its own layouts, so that
+// this form runs the very primitive the NCHW form would (conv_picks_its_layouts); nullopt
+// otherwise.
+std::optional<Node> channels_last_conv(const Node& plain, const PrepareContext& wide,
+                                       const TensorInfo& x, const Tensor* x_constant) {
+  const bool conv =
+      (plain.domain.empty() && plain.op_type == "Conv") ||
+      (plain.domain == "dnnfi" && plain.op_type == "FusedConv" &&
+       plain.attributes.count("src_layout") == 0 && plain.attributes.count("dst_layout") == 0);
+  if (!conv || wide.reference() || x.dtype != DType::kFloat16 || x.shape.size() != 4 ||
+      x_constant != nullptr || !fp16::transposes_fast()) {
+    return std::nullopt;
+  }
+  try {
+    if (!conv_picks_its_layouts(wide)) return std::nullopt;
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+  Node n = plain;
+  n.domain = "dnnfi";
+  n.op_type = "FusedConv";
+  Attribute nhwc;
+  nhwc.kind = Attribute::Kind::kString;
+  nhwc.s = "NHWC";
+  n.attributes["src_layout"] = nhwc;
+  n.attributes["dst_layout"] = nhwc;
+  return n;
+}
+
 }  // namespace
 
 bool fp16_fallback_keeps_float32(const Node& node, std::size_t output) {
@@ -353,11 +393,21 @@ Prepared prepare_with_fp16_fallback(PrepareFn prepare, const Node& node, std::in
     }
     // If this fails too, its error says what the engine lacks besides a float16 kernel.
     const std::size_t inner_arity = post && post->sum ? 3 : inputs.size();
-    Prepared wide = prepare(PrepareContext(
-        post ? post->plain : node, opset, source,
-        std::vector<TensorInfo>(wide_infos.begin(), wide_infos.begin() + inner_arity),
-        std::vector<const Tensor*>(wide_const_ptrs.begin(), wide_const_ptrs.begin() + inner_arity),
-        reference));
+    const Node& plain = post ? post->plain : node;
+    wide_infos.resize(inner_arity);
+    wide_const_ptrs.resize(inner_arity);
+    const PrepareContext wide_ctx(plain, opset, source, wide_infos, wide_const_ptrs, reference);
+    Prepared wide;
+    std::optional<Node> nhwc = channels_last_conv(plain, wide_ctx, inputs[0], constants[0]);
+    if (nhwc) {
+      try {
+        wide =
+            prepare(PrepareContext(*nhwc, opset, source, wide_infos, wide_const_ptrs, reference));
+      } catch (const std::exception&) {
+        nhwc.reset();  // e.g. no oneDNN convolution for it: the NCHW form decides
+      }
+    }
+    if (!nhwc) wide = prepare(wide_ctx);
     if (post && post->sum && (wide.outputs.empty() || wide.outputs[0].shape != inputs[3].shape)) {
       throw UnsupportedError("float16 FusedConv: the summand's shape is not the output's");
     }
@@ -375,7 +425,7 @@ Prepared prepare_with_fp16_fallback(PrepareFn prepare, const Node& node, std::in
     p.kernel = std::make_unique<Fp16FallbackKernel>(
         std::move(wide.kernel), std::move(inputs), std::move(half_consts), std::move(wide_consts),
         std::move(wide.outputs), std::move(round), post && post->relu, post && post->sum,
-        post && post->sum_first, narrow);
+        post && post->sum_first, narrow, nhwc.has_value());
     return p;
   }
 }

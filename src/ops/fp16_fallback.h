@@ -20,6 +20,13 @@
 // usual. A run that passes a different tensor for such an input (a weight fault's corrupted copy)
 // widens that tensor instead. The per-run float32 copies live in a per-thread buffer that grows to
 // the largest node seen and is then reused; only the small tensor headers are made per run.
+//
+// A 2-D convolution whose oneDNN primitive picks its own data layouts (channels-last on AVX-512
+// machines) is prepared as a channels-last FusedConv: its float16 NCHW input is widened straight
+// into NHWC and its NHWC output rounded straight into NCHW (ops/fp16_layout.h), where oneDNN would
+// otherwise reorder the float32 copies. The primitive is the one the NCHW form runs, so every
+// value is too. Fused post-ops are applied in the same pass as the rounding. (float16 only:
+// bfloat16 convolutions keep oneDNN's reorders.)
 #pragma once
 
 #include <cstdint>

@@ -69,6 +69,11 @@ Prepared prepare_conv(const PrepareContext& ctx);
 // kernel of large 1x1 layers), so channels-last neighbours would cost it reorders. Throws like
 // prepare_conv on an invalid node.
 bool conv_reads_nchw_directly(const PrepareContext& ctx);
+// Whether a 2-D Conv/FusedConv node's optimised kernel is a oneDNN primitive that picks its own
+// source and destination layouts, so that handing it NHWC tensors instead of NCHW ones changes
+// only the reorders around the primitive, not the primitive or any value it computes (the float16
+// fallback then widens straight into NHWC). Throws like prepare_conv on an invalid node.
+bool conv_picks_its_layouts(const PrepareContext& ctx);
 Prepared prepare_conv_transpose(const PrepareContext& ctx);
 Prepared prepare_gemm(const PrepareContext& ctx);
 Prepared prepare_matmul(const PrepareContext& ctx);

@@ -349,5 +349,101 @@ TEST(Fp16, FusedConvAddReluRoundsTwice) {
   }
 }
 
+// A float16 convolution computes what the float32 convolution gives on the widened values, rounded
+// where the separate nodes round, bit for bit, in plain and inference sessions, whichever way the
+// wrapper feeds it: widening straight into NHWC for primitives that pick their own layouts
+// (3x3, strided 1x1) or NCHW for the gemm-based 1x1 kernel. The oracle is a float32 model with
+// the widened weights, run as a plain session, and the rounding, Add and Relu written out here.
+// Channel and spatial sizes are not multiples of 16 (the transposes' tiles); x holds a
+// signalling NaN and a -0.
+TEST(Fp16, ConvEqualsFloat32ConvRoundedBitForBit) {
+  struct Case {
+    std::int64_t kernel, stride, h, w;
+  };
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  auto halves = [&](std::int64_t n) {
+    std::vector<std::uint16_t> v(static_cast<std::size_t>(n));
+    for (auto& h : v) h = float_to_half(u(rng));
+    return v;
+  };
+  auto widened = [](const std::vector<std::uint16_t>& v) {
+    std::vector<float> f;
+    for (std::uint16_t h : v) f.push_back(half_to_float(h));
+    return f;
+  };
+  auto half_initializer = [](test::OnnxBuilder& b, const std::string& name,
+                             std::vector<std::int64_t> dims, const std::vector<std::uint16_t>& v) {
+    auto* t = b.model().mutable_graph()->add_initializer();
+    t->set_name(name);
+    t->set_data_type(10);
+    for (std::int64_t d : dims) t->add_dims(d);
+    for (std::uint16_t h : v) t->add_int32_data(h);
+  };
+  const std::int64_t n = 2, c = 40, m = 24;
+  for (const Case& k : {Case{3, 1, 13, 11}, Case{1, 2, 13, 11}, Case{1, 1, 17, 15}}) {
+    SCOPED_TRACE("kernel " + std::to_string(k.kernel) + " stride " + std::to_string(k.stride));
+    const std::int64_t pad = k.kernel / 2;
+    const std::int64_t oh = (k.h + 2 * pad - k.kernel) / k.stride + 1;
+    const std::int64_t ow = (k.w + 2 * pad - k.kernel) / k.stride + 1;
+    const std::vector<std::int64_t> xd = {n, c, k.h, k.w}, wd = {m, c, k.kernel, k.kernel},
+                                    yd = {n, m, oh, ow};
+    std::vector<std::uint16_t> x = halves(n * c * k.h * k.w);
+    x[100] = 0x7c01;  // signalling NaN
+    x[101] = 0x8000;  // -0
+    const std::vector<std::uint16_t> w = halves(m * c * k.kernel * k.kernel), bias = halves(m),
+                                     s = halves(n * m * oh * ow);
+    auto conv_attrs = [&](onnx::NodeProto& node) {
+      test::OnnxBuilder::set_ints(node, "pads", {pad, pad, pad, pad});
+      test::OnnxBuilder::set_ints(node, "strides", {k.stride, k.stride});
+    };
+    // The oracle: float32 convolution of the widened values.
+    test::OnnxBuilder f32;
+    f32.input("x", xd).output("c");
+    f32.initializer("w", wd, widened(w)).initializer("b", {m}, widened(bias));
+    conv_attrs(f32.node("Conv", {"x", "w", "b"}, {"c"}));
+    auto s32 = Session::create(
+        load_model(f32.save(test::temp_dir("fp16_conv_oracle") + "/conv32.onnx")), {});
+    Tensor x32(DType::kFloat32, xd);
+    for (std::size_t i = 0; i < x.size(); ++i) x32.data<float>()[i] = half_to_float(x[i]);
+    std::vector<Tensor> conv32;
+    ASSERT_TRUE(s32->run_once({&x32, 1}, conv32).is_ok());
+    std::vector<std::uint16_t> want(s.size());
+    for (std::size_t i = 0; i < want.size(); ++i) {
+      const std::uint16_t r = float_to_half(conv32[0].data<float>()[i]);
+      const float sum = half_to_float(r) + half_to_float(s[i]);
+      const std::uint16_t a = float_to_half(sum);
+      want[i] = half_to_float(a) < 0.0f ? 0 : float_to_half(half_to_float(a));
+    }
+    // The float16 model: Conv -> Add -> Relu.
+    test::OnnxBuilder f16;
+    f16.input("x", xd, 10).input("s", yd, 10).output("y");
+    half_initializer(f16, "w", wd, w);
+    half_initializer(f16, "b", {m}, bias);
+    conv_attrs(f16.node("Conv", {"x", "w", "b"}, {"c"}));
+    f16.node("Add", {"c", "s"}, {"a"});
+    f16.node("Relu", {"a"}, {"y"});
+    const std::string path = f16.save(test::temp_dir("fp16_conv") + "/conv16.onnx");
+    const Tensor ins[] = {half_tensor(xd, x), half_tensor(yd, s)};
+    for (bool fuse : {false, true}) {
+      SCOPED_TRACE(fuse ? "fused" : "plain");
+      SessionOptions opts;
+      opts.fuse = opts.channels_last = fuse;
+      auto s16 = Session::create(load_model(path), opts);
+      EXPECT_EQ(s16->run_order().size(), fuse ? 1u : 3u);
+      std::vector<Tensor> out;
+      ASSERT_TRUE(s16->run_once(ins, out).is_ok());
+      ASSERT_EQ(out[0].numel(), static_cast<std::int64_t>(want.size()));
+      int bad = 0;
+      for (std::int64_t i = 0; i < out[0].numel(); ++i) {
+        if (half_bits(out[0], i) != want[static_cast<std::size_t>(i)] && ++bad <= 5) {
+          ADD_FAILURE() << "element " << i << ": " << std::hex << half_bits(out[0], i) << ", want "
+                        << want[static_cast<std::size_t>(i)];
+        }
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace dnnfi
