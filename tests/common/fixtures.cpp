@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <random>
 
@@ -122,6 +123,44 @@ BitFlipTally check_bit_flips_cone_equals_full(const LoadedFixture& l, DType dtyp
     tally.weight_sdc += f.site.kind == SiteKind::kWeight && cone.outcome != Outcome::kMasked;
   }
   return tally;
+}
+
+void expect_session_variants_match(
+    const std::function<std::shared_ptr<const Session>(SessionOptions)>& make, const Tensor& input,
+    const Tensor& expected, double rel_tol, const std::string& oracle) {
+  double scale = 0.0;
+  for (std::int64_t i = 0; i < expected.numel(); ++i) {
+    scale = std::max(scale, std::abs(expected.get_as_double(i)));
+  }
+  struct Variant {
+    const char* what;
+    bool reference, fuse;
+    int threads;
+  };
+  for (const Variant& v :
+       {Variant{"plain", false, false, 1}, Variant{"reference kernels", true, false, 1},
+        Variant{"fused, channels-last (dnnfi run)", false, true, 1},
+        Variant{"two threads", false, true, 2}}) {
+    SCOPED_TRACE(v.what);
+    SessionOptions opts;
+    opts.reference_kernels = v.reference;
+    opts.fuse = opts.channels_last = v.fuse;
+    opts.threads = v.threads;
+    std::vector<Tensor> out;
+    const Status st = make(opts)->run_once({&input, 1}, out);
+    ASSERT_TRUE(st.is_ok()) << st.message();
+    ASSERT_EQ(out.size(), 1u);
+    ASSERT_EQ(out[0].dtype(), DType::kFloat32);  // keep_io_types: float32 at the boundary
+    ASSERT_EQ(out[0].shape(), expected.shape());
+    double diff = 0.0;
+    for (std::int64_t i = 0; i < expected.numel(); ++i) {
+      diff = std::max(diff, std::abs(out[0].get_as_double(i) - expected.get_as_double(i)));
+    }
+    EXPECT_LE(diff, rel_tol * scale) << "max |output| " << scale;
+    EXPECT_EQ(top1_per_row(out[0]), top1_per_row(expected));
+    ::testing::Test::RecordProperty(std::string(v.what) + " max abs diff vs " + oracle,
+                                    std::to_string(diff));
+  }
 }
 
 }  // namespace dnnfi::test

@@ -2,6 +2,7 @@
 // bundled default model.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <random>
 #include <string>
@@ -48,5 +49,13 @@ struct BitFlipTally {
 };
 BitFlipTally check_bit_flips_cone_equals_full(const LoadedFixture& l, DType dtype, int trials,
                                               int odd_trial_bit, std::uint64_t seed);
+
+// Runs the session `make` builds on `input` as a plain session, with the reference kernels, fused
+// and channels-last (what `dnnfi run` prepares) and on two threads, and checks each float32
+// output against `expected`: max abs difference <= rel_tol * max|expected|, the same top-1 (gtest
+// failures). Records each difference as a test property named after `oracle`.
+void expect_session_variants_match(
+    const std::function<std::shared_ptr<const Session>(SessionOptions)>& make, const Tensor& input,
+    const Tensor& expected, double rel_tol, const std::string& oracle);
 
 }  // namespace dnnfi::test

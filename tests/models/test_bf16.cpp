@@ -54,34 +54,8 @@ TEST_P(Bf16Models, MatchPyTorchBFloat16) {
     scale = std::max(scale, std::abs(expected.get_as_double(i)));
   }
   ASSERT_GT(scale, 0.1);
-  struct Variant {
-    const char* what;
-    bool reference, fuse;
-    int threads;
-  };
-  for (const Variant& v :
-       {Variant{"plain", false, false, 1}, Variant{"reference kernels", true, false, 1},
-        Variant{"fused, channels-last (dnnfi run)", false, true, 1},
-        Variant{"two threads", false, true, 2}}) {
-    SCOPED_TRACE(v.what);
-    SessionOptions opts;
-    opts.reference_kernels = v.reference;
-    opts.fuse = opts.channels_last = v.fuse;
-    opts.threads = v.threads;
-    std::vector<Tensor> out;
-    const Status st = bf16_session(name, opts)->run_once({&input, 1}, out);
-    ASSERT_TRUE(st.is_ok()) << st.message();
-    ASSERT_EQ(out.size(), 1u);
-    ASSERT_EQ(out[0].dtype(), DType::kFloat32);  // keep_io_types: float32 at the boundary
-    ASSERT_EQ(out[0].shape(), expected.shape());
-    double diff = 0.0;
-    for (std::int64_t i = 0; i < expected.numel(); ++i) {
-      diff = std::max(diff, std::abs(out[0].get_as_double(i) - expected.get_as_double(i)));
-    }
-    EXPECT_LE(diff, 2e-2 * scale) << "max |output| " << scale;
-    EXPECT_EQ(top1_per_row(out[0]), top1_per_row(expected));
-    RecordProperty(std::string(v.what) + " max abs diff vs PyTorch", std::to_string(diff));
-  }
+  test::expect_session_variants_match([&](SessionOptions opts) { return bf16_session(name, opts); },
+                                      input, expected, 2e-2, "PyTorch");
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, Bf16Models, ::testing::Values("cnn", "transformer"));

@@ -42,38 +42,8 @@ TEST_P(Fp16Models, MatchOnnxRuntime) {
   const std::string name = GetParam();
   const Tensor input = load_npy(fp16_dir(name) + "/input.npy");
   const Tensor expected = load_npy(fp16_dir(name) + "/ort_expected.npy");
-  double scale = 0.0;
-  for (std::int64_t i = 0; i < expected.numel(); ++i) {
-    scale = std::max(scale, std::abs(expected.get_as_double(i)));
-  }
-  struct Variant {
-    const char* what;
-    bool reference, fuse;
-    int threads;
-  };
-  for (const Variant& v :
-       {Variant{"plain", false, false, 1}, Variant{"reference kernels", true, false, 1},
-        Variant{"fused, channels-last (dnnfi run)", false, true, 1},
-        Variant{"two threads", false, true, 2}}) {
-    SCOPED_TRACE(v.what);
-    SessionOptions opts;
-    opts.reference_kernels = v.reference;
-    opts.fuse = opts.channels_last = v.fuse;
-    opts.threads = v.threads;
-    std::vector<Tensor> out;
-    const Status st = fp16_session(name, opts)->run_once({&input, 1}, out);
-    ASSERT_TRUE(st.is_ok()) << st.message();
-    ASSERT_EQ(out.size(), 1u);
-    ASSERT_EQ(out[0].dtype(), DType::kFloat32);  // keep_io_types: float32 at the boundary
-    ASSERT_EQ(out[0].shape(), expected.shape());
-    double diff = 0.0;
-    for (std::int64_t i = 0; i < expected.numel(); ++i) {
-      diff = std::max(diff, std::abs(out[0].get_as_double(i) - expected.get_as_double(i)));
-    }
-    EXPECT_LE(diff, 3e-3 * scale) << "max |output| " << scale;
-    EXPECT_EQ(top1_per_row(out[0]), top1_per_row(expected));
-    RecordProperty(std::string(v.what) + " max abs diff vs ORT", std::to_string(diff));
-  }
+  test::expect_session_variants_match([&](SessionOptions opts) { return fp16_session(name, opts); },
+                                      input, expected, 3e-3, "ORT");
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, Fp16Models,
