@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <random>
 
@@ -162,5 +163,13 @@ void expect_session_variants_match(
                                     std::to_string(diff));
   }
 }
+
+Tensor tensor_from_bits16(DType dtype, Shape shape, const std::vector<std::uint16_t>& bits) {
+  Tensor t(dtype, std::move(shape));
+  std::memcpy(t.raw(), bits.data(), std::min<std::size_t>(bits.size() * 2, t.nbytes()));
+  return t;
+}
+
+std::uint16_t bits16_at(const Tensor& t, std::int64_t i) { return t.data<std::uint16_t>()[i]; }
 
 }  // namespace dnnfi::test

@@ -58,4 +58,8 @@ void expect_session_variants_match(
     const std::function<std::shared_ptr<const Session>(SessionOptions)>& make, const Tensor& input,
     const Tensor& expected, double rel_tol, const std::string& oracle);
 
+// A 16-bit float tensor (float16 or bfloat16) from its bit patterns, and one element's bits.
+Tensor tensor_from_bits16(DType dtype, Shape shape, const std::vector<std::uint16_t>& bits);
+std::uint16_t bits16_at(const Tensor& t, std::int64_t i);
+
 }  // namespace dnnfi::test

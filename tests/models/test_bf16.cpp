@@ -96,12 +96,8 @@ TEST(Bf16, BFloat16OutputsAreRounded) {
   }
 }
 
-std::uint16_t bf16_bits(const Tensor& t, std::int64_t i) { return t.data<std::uint16_t>()[i]; }
-
-Tensor bf16_tensor(Shape shape, std::vector<std::uint16_t> bits) {
-  Tensor t(DType::kBFloat16, std::move(shape));
-  std::memcpy(t.raw(), bits.data(), bits.size() * 2);
-  return t;
+Tensor bf16_tensor(Shape shape, const std::vector<std::uint16_t>& bits) {
+  return test::tensor_from_bits16(DType::kBFloat16, std::move(shape), bits);
 }
 
 // Add has no bfloat16 kernel: it computes in float32 and rounds the sum to nearest, ties to even.
@@ -122,12 +118,12 @@ TEST(Bf16, FallbackRoundsToNearestEven) {
   const Tensor ins[] = {a, bb};
   ASSERT_TRUE(s->run_once(ins, out).is_ok());
   ASSERT_EQ(out[0].dtype(), DType::kBFloat16);
-  EXPECT_EQ(bf16_bits(out[0], 0), 0x3f80);
-  EXPECT_EQ(bf16_bits(out[0], 1), 0x3f82);
-  EXPECT_EQ(bf16_bits(out[0], 2), 0x3f81);
-  EXPECT_EQ(bf16_bits(out[0], 3), 0x7f80);
-  EXPECT_EQ(bf16_bits(out[0], 4), 0x0000);
-  EXPECT_TRUE(std::isnan(bfloat16_to_float(bf16_bits(out[0], 5))));
+  EXPECT_EQ(test::bits16_at(out[0], 0), 0x3f80);
+  EXPECT_EQ(test::bits16_at(out[0], 1), 0x3f82);
+  EXPECT_EQ(test::bits16_at(out[0], 2), 0x3f81);
+  EXPECT_EQ(test::bits16_at(out[0], 3), 0x7f80);
+  EXPECT_EQ(test::bits16_at(out[0], 4), 0x0000);
+  EXPECT_TRUE(std::isnan(bfloat16_to_float(test::bits16_at(out[0], 5))));
 }
 
 // The wrapper's rounding equals dtype.h's float_to_bfloat16 on float32 sums of every bfloat16
@@ -151,13 +147,15 @@ TEST(Bf16, FallbackRoundingEqualsFloatToBFloat16OnAllValues) {
   ASSERT_TRUE(s->run_once(ins, out).is_ok());
   int mismatches = 0, rounded = 0;
   for (std::int64_t i = 0; i < 65536; ++i) {
-    const float x = bfloat16_to_float(bf16_bits(a, i)), y = bfloat16_to_float(bf16_bits(bb, i));
+    const float x = bfloat16_to_float(test::bits16_at(a, i)),
+                y = bfloat16_to_float(test::bits16_at(bb, i));
     if (std::isnan(x) && std::isnan(y)) continue;
     const float sum = x + y;
     rounded += low_bits(sum) != 0;
-    if (bf16_bits(out[0], i) != float_to_bfloat16(sum) && ++mismatches <= 5) {
-      ADD_FAILURE() << std::hex << bf16_bits(a, i) << " + " << bf16_bits(bb, i) << " = "
-                    << bf16_bits(out[0], i) << ", float_to_bfloat16 " << float_to_bfloat16(sum);
+    if (test::bits16_at(out[0], i) != float_to_bfloat16(sum) && ++mismatches <= 5) {
+      ADD_FAILURE() << std::hex << test::bits16_at(a, i) << " + " << test::bits16_at(bb, i) << " = "
+                    << test::bits16_at(out[0], i) << ", float_to_bfloat16 "
+                    << float_to_bfloat16(sum);
     }
   }
   EXPECT_EQ(mismatches, 0);

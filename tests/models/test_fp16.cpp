@@ -69,12 +69,8 @@ TEST(Fp16, ActivationsAreStoredAsFloat16) {
   }
 }
 
-std::uint16_t half_bits(const Tensor& t, std::int64_t i) { return t.data<std::uint16_t>()[i]; }
-
-Tensor half_tensor(Shape shape, std::vector<std::uint16_t> bits) {
-  Tensor t(DType::kFloat16, std::move(shape));
-  std::memcpy(t.raw(), bits.data(), bits.size() * 2);
-  return t;
+Tensor half_tensor(Shape shape, const std::vector<std::uint16_t>& bits) {
+  return test::tensor_from_bits16(DType::kFloat16, std::move(shape), bits);
 }
 
 // Add has no float16 kernel: it computes in float32 and rounds the sum to nearest, ties to even.
@@ -94,11 +90,11 @@ TEST(Fp16, FallbackRoundsToNearestEven) {
   const Tensor ins[] = {a, bb};
   ASSERT_TRUE(s->run_once(ins, out).is_ok());
   ASSERT_EQ(out[0].dtype(), DType::kFloat16);
-  EXPECT_EQ(half_bits(out[0], 0), 0x3c00);
-  EXPECT_EQ(half_bits(out[0], 1), 0x3c02);
-  EXPECT_EQ(half_bits(out[0], 2), 0x3c01);
-  EXPECT_EQ(half_bits(out[0], 3), 0x7c00);
-  EXPECT_EQ(half_bits(out[0], 4), 0x7bff);
+  EXPECT_EQ(test::bits16_at(out[0], 0), 0x3c00);
+  EXPECT_EQ(test::bits16_at(out[0], 1), 0x3c02);
+  EXPECT_EQ(test::bits16_at(out[0], 2), 0x3c01);
+  EXPECT_EQ(test::bits16_at(out[0], 3), 0x7c00);
+  EXPECT_EQ(test::bits16_at(out[0], 4), 0x7bff);
 }
 
 // The rounding (the F16C instruction where the CPU has it) equals dtype.h's float_to_half on
@@ -122,13 +118,13 @@ TEST(Fp16, FallbackRoundingEqualsFloatToHalfOnAllHalves) {
   ASSERT_TRUE(s->run_once(ins, out).is_ok());
   int mismatches = 0;
   for (std::int64_t i = 0; i < 65536; ++i) {
-    const float x = half_to_float(half_bits(a, i)), y = half_to_float(half_bits(bb, i));
+    const float x = half_to_float(test::bits16_at(a, i)), y = half_to_float(test::bits16_at(bb, i));
     // Which NaN's payload a sum of two NaNs carries is up to the adder (IEEE leaves it open).
     if (std::isnan(x) && std::isnan(y)) continue;
     const float sum = x + y;
-    if (half_bits(out[0], i) != float_to_half(sum) && ++mismatches <= 5) {
-      ADD_FAILURE() << std::hex << half_bits(a, i) << " + " << half_bits(bb, i) << " = "
-                    << half_bits(out[0], i) << ", float_to_half " << float_to_half(sum);
+    if (test::bits16_at(out[0], i) != float_to_half(sum) && ++mismatches <= 5) {
+      ADD_FAILURE() << std::hex << test::bits16_at(a, i) << " + " << test::bits16_at(bb, i) << " = "
+                    << test::bits16_at(out[0], i) << ", float_to_half " << float_to_half(sum);
     }
   }
   EXPECT_EQ(mismatches, 0);
@@ -273,7 +269,8 @@ TEST(Fp16, FusedConvReluRoundsBeforeTheRelu) {
     ASSERT_TRUE(s->run_once({&x, 1}, out).is_ok());
     ASSERT_EQ(out[0].dtype(), DType::kFloat16);
     for (std::int64_t i = 0; i < 8; ++i) {
-      EXPECT_EQ(half_bits(out[0], i), expected[static_cast<std::size_t>(i)]) << "element " << i;
+      EXPECT_EQ(test::bits16_at(out[0], i), expected[static_cast<std::size_t>(i)])
+          << "element " << i;
     }
   }
 }
@@ -313,8 +310,8 @@ TEST(Fp16, FusedConvAddReluRoundsTwice) {
       std::vector<Tensor> out;
       ASSERT_TRUE(s->run_once(ins, out).is_ok());
       ASSERT_EQ(out[0].dtype(), DType::kFloat16);
-      EXPECT_EQ(half_bits(out[0], 0), 0x3c02);
-      EXPECT_EQ(half_bits(out[0], 1), 0x0000);
+      EXPECT_EQ(test::bits16_at(out[0], 0), 0x3c02);
+      EXPECT_EQ(test::bits16_at(out[0], 1), 0x0000);
     }
   }
 }
@@ -406,9 +403,9 @@ TEST(Fp16, ConvEqualsFloat32ConvRoundedBitForBit) {
       ASSERT_EQ(out[0].numel(), static_cast<std::int64_t>(want.size()));
       int bad = 0;
       for (std::int64_t i = 0; i < out[0].numel(); ++i) {
-        if (half_bits(out[0], i) != want[static_cast<std::size_t>(i)] && ++bad <= 5) {
-          ADD_FAILURE() << "element " << i << ": " << std::hex << half_bits(out[0], i) << ", want "
-                        << want[static_cast<std::size_t>(i)];
+        if (test::bits16_at(out[0], i) != want[static_cast<std::size_t>(i)] && ++bad <= 5) {
+          ADD_FAILURE() << "element " << i << ": " << std::hex << test::bits16_at(out[0], i)
+                        << ", want " << want[static_cast<std::size_t>(i)];
         }
       }
     }
