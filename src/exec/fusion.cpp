@@ -404,6 +404,7 @@ int assign_channels_last(Graph& g, const std::vector<int>& run_order,
     }
     if ((onnx && (node.op_type == "DequantizeLinear" || node.op_type == "QuantizeLinear") &&
          same_shape(node, 0) && scalar(node, 1) && scalar(node, 2)) ||
+        (node.domain == "dnnfi" && node.op_type == "Requantize" && same_shape(node, 0)) ||
         (node.domain == "com.microsoft" &&
          (node.op_type == "QLinearAdd" || node.op_type == "QLinearMul") && same_shape(node, 0) &&
          same_shape(node, 3))) {

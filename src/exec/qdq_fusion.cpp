@@ -67,6 +67,9 @@ class QdqRewriter {
         drop_qdq_around(n);
       }
     }
+    for (int n : run_order_) {
+      if (!absorbed_[static_cast<std::size_t>(n)]) fuse_requantize(n);
+    }
     drop_unread_dequantize();
     std::erase_if(run_order_, [&](int n) { return absorbed_[static_cast<std::size_t>(n)]; });
     return count_;
@@ -420,6 +423,24 @@ class QdqRewriter {
     Node fused = op;
     fused.inputs[0] = xn.inputs[0];
     replace(n, std::move(fused), g_.opset(""), q);
+  }
+
+  // The DQ -> Q pairs left (ORT leaves them too: a convolution's output requantized to its Relu's
+  // scale) as dnnfi.Requantize: a 256-entry table per run instead of a float32 tensor, the same
+  // bits (ops/quantize.cpp).
+  void fuse_requantize(int n) {
+    const Node& dq = node(n);
+    if (!is_onnx_op(dq, "DequantizeLinear") || dq.outputs.size() != 1) return;
+    if (activation_dequantize(dq.outputs[0] == kNoValue ? kNoValue : dq.outputs[0]) != n) return;
+    const int q = quantize_after(dq.outputs[0], DType::kUndefined);
+    if (q < 0) return;
+    const Node& qn = node(q);
+    Node fused;
+    fused.name = qn.name;
+    fused.op_type = "Requantize";
+    fused.domain = "dnnfi";
+    fused.inputs = {dq.inputs[0], dq.inputs[1], dq.inputs[2], qn.inputs[1], qn.inputs[2]};
+    replace(n, std::move(fused), 1, q);
   }
 
   // A DequantizeLinear whose readers were all fused away leaves the run.

@@ -153,6 +153,7 @@ Prepared prepare_cast_like(const PrepareContext& ctx);
 // int8 / uint8 models, QDQ and QOperator formats (docs/quantized.md)
 Prepared prepare_quantize_linear(const PrepareContext& ctx);
 Prepared prepare_dequantize_linear(const PrepareContext& ctx);
+Prepared prepare_requantize(const PrepareContext& ctx);  // dnnfi.Requantize (inference sessions)
 Prepared prepare_dynamic_quantize_linear(const PrepareContext& ctx);
 Prepared prepare_conv_integer(const PrepareContext& ctx);
 Prepared prepare_qlinear_conv(const PrepareContext& ctx);

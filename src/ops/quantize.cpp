@@ -187,6 +187,50 @@ Prepared prepare_dequantize_linear(const PrepareContext& ctx) {
   return p;
 }
 
+// dnnfi.Requantize(x, x_scale, x_zero_point, y_scale, y_zero_point): what inference sessions
+// make of DequantizeLinear -> QuantizeLinear with per-tensor parameters (exec/qdq_fusion.h; the
+// pairs ONNX Runtime leaves between a convolution and its Relu's scale). y depends only on the
+// 8-bit x, so each run tabulates the pair for the 256 values of x, with the same operations as
+// the two kernels (DequantizeLinear's int32 difference times the scale, QuantizeLinear's scalar
+// division and rounding), and maps x through the table: the pair's result bit for bit, without
+// its float32 tensor.
+Prepared prepare_requantize(const PrepareContext& ctx) {
+  ctx.allow_attributes({});
+  ctx.require_inputs(5, 5);
+  ctx.require_dtype(0, {DType::kInt8, DType::kUInt8});
+  quant::require_scalar_scale(ctx, 1, "x_scale");
+  quant::require_scalar_zero_point(ctx, 2, ctx.input(0).dtype, "x_zero_point");
+  quant::require_scalar_scale(ctx, 3, "y_scale");
+  ctx.require_dtype(4, {DType::kInt8, DType::kUInt8});
+  quant::require_scalar_zero_point(ctx, 4, ctx.input(4).dtype, "y_zero_point");
+  const bool x_signed = ctx.input(0).dtype == DType::kInt8;
+  const DType out = ctx.input(4).dtype;
+  Prepared p;
+  p.outputs = {{out, ctx.input(0).shape}};
+  p.kernel =
+      make_kernel([x_signed, out](std::span<const Tensor* const> in, std::span<Tensor* const> o) {
+        const float sx = quant::scale_at(in[1], 0), sy = quant::scale_at(in[3], 0);
+        const std::int32_t zx = quant::zero_point_at(in[2], 0), zy = quant::zero_point_at(in[4], 0);
+        float dq[256];
+        for (int b = 0; b < 256; ++b) {
+          const std::int32_t v = x_signed ? static_cast<std::int8_t>(b) : b;  // the byte as x
+          dq[b] = static_cast<float>(v - zx) * sx;
+        }
+        std::uint8_t table[256];
+        if (out == DType::kInt8) {
+          int8_gemm::quantize(int8_gemm::Isa::kNone, dq, 256, sy, zy, -128, 127, table);
+        } else {
+          int8_gemm::quantize(int8_gemm::Isa::kNone, dq, 256, sy, zy, 0, 255, table);
+        }
+        const auto* x = static_cast<const std::uint8_t*>(in[0]->raw());
+        auto* y = static_cast<std::uint8_t*>(o[0]->raw());
+        const std::int64_t n = in[0]->numel();
+        for (std::int64_t i = 0; i < n; ++i) y[i] = table[x[i]];
+        return Status::ok();
+      });
+  return p;
+}
+
 // ONNX Runtime's DynamicQuantizeLinear (GetQuantizationParameter): the range always includes 0;
 // the zero point is rounded half to even and saturated. An all-zero input (scale 0) gives scale
 // 0, zero point 0 and y = 0 (x / 0 is NaN for x = 0, which maps to the zero point).

@@ -33,6 +33,7 @@ const OpRow kOpTable[] = {
     {"", "Conv", 1, prepare_conv},
     {"dnnfi", "FusedConv", 1, prepare_conv},  // made by inference sessions (exec/fusion.h)
     {"dnnfi", "QLinearConv", 1, prepare_qlinear_conv},  // channels-last, inference sessions
+    {"dnnfi", "Requantize", 1, prepare_requantize},     // DQ -> Q, inference sessions
     {"", "ConvTranspose", 1, prepare_conv_transpose},
     {"", "Div", 7, prepare_div},
     {"", "Dropout", 7, prepare_dropout},

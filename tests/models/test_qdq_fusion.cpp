@@ -40,9 +40,19 @@ std::shared_ptr<const Session> load_session(const std::filesystem::path& model,
   return Session::create(std::move(g), opts);
 }
 
+// The op types a session runs; dnnfi.Requantize, what inference sessions make of a remaining
+// DequantizeLinear -> QuantizeLinear pair, counts as that pair.
 std::map<std::string, int> run_op_types(const Session& s) {
   std::map<std::string, int> count;
-  for (int n : s.run_order()) ++count[s.graph().nodes[static_cast<std::size_t>(n)].op_type];
+  for (int n : s.run_order()) {
+    const Node& node = s.graph().nodes[static_cast<std::size_t>(n)];
+    if (node.domain == "dnnfi" && node.op_type == "Requantize") {
+      ++count["DequantizeLinear"];
+      ++count["QuantizeLinear"];
+    } else {
+      ++count[node.op_type];
+    }
+  }
   return count;
 }
 

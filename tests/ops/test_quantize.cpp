@@ -3,6 +3,7 @@
 // not crashes, load-time errors, and the ONNX backend node cases.
 //
 // "QuantizeLinear" "DequantizeLinear" "DynamicQuantizeLinear" "ConvInteger" "QLinearConv"
+// "Requantize" (dnnfi domain)
 // "MatMulInteger" "QLinearMatMul" "QLinearAdd" "QLinearMul" "QLinearGlobalAveragePool" "QGemm"
 // "MaxPool" (int8 / uint8)
 #include <gtest/gtest.h>
@@ -13,6 +14,7 @@
 #include <limits>
 #include <optional>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -753,6 +755,52 @@ TEST(QGemm, ContiguousFormMatchesReference) {
       call.inputs.push_back(scalar_f32(0.5f));
       call.inputs.push_back(u8({}, {7}));
       run_both(call);
+    }
+  }
+}
+
+// dnnfi.Requantize (inference sessions' DequantizeLinear -> QuantizeLinear) against the two ops
+// run one after the other, bit for bit, on every 8-bit value, both signednesses in and out,
+// scales that round to ties, saturate both ways, and a zero point at each end.
+TEST(Requantize, EqualsDequantizeThenQuantizeOnEveryValue) {
+  struct Params {
+    float sx;
+    int zx;
+    float sy;
+    int zy;
+  };
+  for (const Params& p :
+       {Params{0.5f, 3, 1.0f, 7}, Params{0.0235f, 128, 0.047f, 0}, Params{0.01f, 255, 0.013f, 255},
+        Params{0.01f, 0, 0.013f, 0}, Params{2.0f, 100, 0.25f, 128}}) {
+    for (bool signed_x : {false, true}) {
+      for (bool signed_y : {false, true}) {
+        SCOPED_TRACE(std::to_string(p.sx) + " " + std::to_string(signed_x) +
+                     std::to_string(signed_y));
+        Tensor x = signed_x ? Tensor(DType::kInt8, {256}) : Tensor(DType::kUInt8, {256});
+        for (int b = 0; b < 256; ++b) static_cast<std::uint8_t*>(x.raw())[b] = std::uint8_t(b);
+        const Tensor zx = signed_x ? i8({}, {I8(p.zx - 128)}) : u8({}, {U8(p.zx)});
+        const Tensor zy = signed_y ? i8({}, {I8(p.zy - 128)}) : u8({}, {U8(p.zy)});
+        OpCall dq;
+        dq.op_type = "DequantizeLinear";
+        dq.inputs = {x, scalar_f32(p.sx), zx};
+        const test::OpResult f = run_op(dq);
+        ASSERT_TRUE(f.status.is_ok());
+        OpCall q;
+        q.op_type = "QuantizeLinear";
+        q.inputs = {f.outputs[0], scalar_f32(p.sy), zy};
+        const Tensor expected = run_both(q);
+        OpCall rq;
+        rq.op_type = "Requantize";
+        rq.domain = "dnnfi";
+        rq.opset = 1;
+        rq.inputs = {x, scalar_f32(p.sx), zx, scalar_f32(p.sy), zy};
+        const Tensor got = run_both(rq);
+        EXPECT_TRUE(got.bit_equal(expected));
+        // Not degenerate: the table spans many output values.
+        std::set<int> distinct;
+        for (std::int64_t i = 0; i < got.numel(); ++i) distinct.insert(int(got.get_as_double(i)));
+        EXPECT_GT(distinct.size(), 20u);
+      }
     }
   }
 }
