@@ -139,22 +139,24 @@ DNNFI_VNNI void requantize_avx512(const std::int32_t* acc, std::int64_t n, std::
   }
 }
 
-DNNFI_VNNI void requantize_channels_avx512(const std::int32_t* acc, std::int64_t n,
-                                           const std::int32_t* bias, const float* multiplier,
-                                           std::int32_t zero_point, std::int32_t lo,
-                                           std::int32_t hi, std::uint8_t* y) {
+DNNFI_VNNI void requantize_channels_avx512(const std::int32_t* acc, std::int64_t pixels,
+                                           std::int64_t n, const std::int32_t* bias,
+                                           const float* multiplier, std::int32_t zero_point,
+                                           std::int32_t lo, std::int32_t hi, std::uint8_t* y) {
   const __m512i vz = _mm512_set1_epi32(zero_point);
   const __m512 flo = _mm512_set1_ps(static_cast<float>(lo - zero_point));
   const __m512 fhi = _mm512_set1_ps(static_cast<float>(hi - zero_point));
-  for (std::int64_t i = 0; i < n; i += 16) {
-    const __mmask16 k = n - i >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (n - i)) - 1);
-    const __m512i a = _mm512_add_epi32(_mm512_maskz_loadu_epi32(k, acc + i),
-                                       _mm512_maskz_loadu_epi32(k, bias + i));
-    __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(a), _mm512_maskz_loadu_ps(k, multiplier + i));
-    v = _mm512_mask_mov_ps(v, _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q), _mm512_setzero_ps());
-    v = _mm512_min_ps(_mm512_max_ps(v, flo), fhi);
-    const __m512i r = _mm512_add_epi32(_mm512_cvtps_epi32(v), vz);
-    _mm512_mask_cvtepi32_storeu_epi8(y + i, k, r);
+  for (std::int64_t px = 0; px < pixels; ++px, acc += n, y += n) {
+    for (std::int64_t i = 0; i < n; i += 16) {
+      const __mmask16 k = n - i >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (n - i)) - 1);
+      const __m512i a = _mm512_add_epi32(_mm512_maskz_loadu_epi32(k, acc + i),
+                                         _mm512_maskz_loadu_epi32(k, bias + i));
+      __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(a), _mm512_maskz_loadu_ps(k, multiplier + i));
+      v = _mm512_mask_mov_ps(v, _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q), _mm512_setzero_ps());
+      v = _mm512_min_ps(_mm512_max_ps(v, flo), fhi);
+      const __m512i r = _mm512_add_epi32(_mm512_cvtps_epi32(v), vz);
+      _mm512_mask_cvtepi32_storeu_epi8(y + i, k, r);
+    }
   }
 }
 
@@ -278,19 +280,69 @@ void requantize(Isa isa, const std::int32_t* acc, std::int64_t n, std::int32_t b
   }
 }
 
-void requantize_channels(Isa isa, const std::int32_t* acc, std::int64_t channels,
-                         const std::int32_t* bias, const float* multiplier, std::int32_t zero_point,
-                         std::int32_t lo, std::int32_t hi, std::uint8_t* y) {
+void requantize_channels(Isa isa, const std::int32_t* acc, std::int64_t pixels,
+                         std::int64_t channels, const std::int32_t* bias, const float* multiplier,
+                         std::int32_t zero_point, std::int32_t lo, std::int32_t hi,
+                         std::uint8_t* y) {
   if (isa == Isa::kAvx512Vnni) {
-    requantize_channels_avx512(acc, channels, bias, multiplier, zero_point, lo, hi, y);
+    requantize_channels_avx512(acc, pixels, channels, bias, multiplier, zero_point, lo, hi, y);
     return;
   }
-  for (std::int64_t m = 0; m < channels; ++m) {
-    const std::int32_t a = static_cast<std::int32_t>(static_cast<std::uint32_t>(acc[m]) +
-                                                     static_cast<std::uint32_t>(bias[m]));
-    const float v = static_cast<float>(a) * multiplier[m];
-    y[m] = static_cast<std::uint8_t>(quant::round_saturate(v, zero_point, lo, hi));
+  for (std::int64_t px = 0; px < pixels; ++px, acc += channels, y += channels) {
+    for (std::int64_t m = 0; m < channels; ++m) {
+      const std::int32_t a = static_cast<std::int32_t>(static_cast<std::uint32_t>(acc[m]) +
+                                                       static_cast<std::uint32_t>(bias[m]));
+      const float v = static_cast<float>(a) * multiplier[m];
+      y[m] = static_cast<std::uint8_t>(quant::round_saturate(v, zero_point, lo, hi));
+    }
   }
+}
+
+namespace {
+
+__attribute__((target("avx512f,avx512bw,avx512vbmi"))) void map_bytes_vbmi(
+    const std::uint8_t* table, const std::uint8_t* x, std::int64_t n, std::uint8_t* y) {
+  // vpermi2b looks up 128 entries (index bits 0-6 across two registers); bit 7 picks the half.
+  const __m512i t0 = _mm512_loadu_si512(table), t1 = _mm512_loadu_si512(table + 64);
+  const __m512i t2 = _mm512_loadu_si512(table + 128), t3 = _mm512_loadu_si512(table + 192);
+  for (std::int64_t i = 0; i < n; i += 64) {
+    const __mmask64 k = n - i >= 64 ? ~__mmask64{0} : (__mmask64{1} << (n - i)) - 1;
+    const __m512i v = _mm512_maskz_loadu_epi8(k, x + i);
+    const __m512i lo = _mm512_permutex2var_epi8(t0, v, t1);
+    const __m512i hi = _mm512_permutex2var_epi8(t2, v, t3);
+    _mm512_mask_storeu_epi8(y + i, k, _mm512_mask_blend_epi8(_mm512_movepi8_mask(v), lo, hi));
+  }
+}
+
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"))) std::int32_t dot_u8s8_vnni(
+    const std::uint8_t* a, const std::int8_t* b, std::int64_t n) {
+  __m512i acc = _mm512_setzero_si512();
+  for (std::int64_t i = 0; i < n; i += 64) {
+    const __mmask64 k = n - i >= 64 ? ~__mmask64{0} : (__mmask64{1} << (n - i)) - 1;
+    acc = _mm512_dpbusd_epi32(acc, _mm512_maskz_loadu_epi8(k, a + i),
+                              _mm512_maskz_loadu_epi8(k, b + i));
+  }
+  return _mm512_reduce_add_epi32(acc);
+}
+
+}  // namespace
+
+void map_bytes(const std::uint8_t* table, const std::uint8_t* x, std::int64_t n, std::uint8_t* y) {
+  static const bool vbmi = __builtin_cpu_supports("avx512f") &&
+                           __builtin_cpu_supports("avx512bw") &&
+                           __builtin_cpu_supports("avx512vbmi");
+  if (vbmi) {
+    map_bytes_vbmi(table, x, n, y);
+    return;
+  }
+  for (std::int64_t i = 0; i < n; ++i) y[i] = table[x[i]];
+}
+
+std::int32_t dot_u8s8(Isa isa, const std::uint8_t* a, const std::int8_t* b, std::int64_t n) {
+  if (isa == Isa::kAvx512Vnni) return dot_u8s8_vnni(a, b, n);
+  std::int32_t sum = 0;
+  for (std::int64_t i = 0; i < n; ++i) sum += std::int32_t{a[i]} * std::int32_t{b[i]};
+  return sum;
 }
 
 Isa detect() {

@@ -50,11 +50,19 @@ void requantize(Isa isa, const std::int32_t* acc, std::int64_t n, std::int32_t b
                 float multiplier, std::int32_t zero_point, std::int32_t lo, std::int32_t hi,
                 std::uint8_t* y);
 
-// requantize for one channels-last pixel: y[m] = the same value as requantize gives with bias[m]
-// and multiplier[m], for m in [0, channels).
-void requantize_channels(Isa isa, const std::int32_t* acc, std::int64_t channels,
-                         const std::int32_t* bias, const float* multiplier, std::int32_t zero_point,
-                         std::int32_t lo, std::int32_t hi, std::uint8_t* y);
+// requantize for channels-last pixels: y[p * channels + m] = the value requantize gives for
+// acc[p * channels + m] with bias[m] and multiplier[m].
+void requantize_channels(Isa isa, const std::int32_t* acc, std::int64_t pixels,
+                         std::int64_t channels, const std::int32_t* bias, const float* multiplier,
+                         std::int32_t zero_point, std::int32_t lo, std::int32_t hi,
+                         std::uint8_t* y);
+
+// y[i] = table[x[i]] for a 256-entry table (AVX-512 VBMI byte permutes where the CPU has them).
+void map_bytes(const std::uint8_t* table, const std::uint8_t* x, std::int64_t n, std::uint8_t* y);
+
+// sum a[i] * b[i], exact in int32 while n <= 65536 (|a * b| <= 255 * 128); vpdpbusd on AVX-512
+// VNNI (isa == kAvx512Vnni).
+std::int32_t dot_u8s8(Isa isa, const std::uint8_t* a, const std::int8_t* b, std::int64_t n);
 
 // QuantizeLinear of a row: y[i] = saturate(round_half_even(x[i] / scale) + zero_point) to
 // [lo, hi], NaN -> zero_point: quant::round_saturate bit for bit (an IEEE division in both).

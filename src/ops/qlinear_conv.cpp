@@ -721,12 +721,14 @@ Status run_qlinear_conv(const QConvGeom& g, const DnnlIntConv* dn,
                                       static_cast<std::uint32_t>(xzp * dn->weight_sum(w, m)));
       }
       const std::int64_t pixels = g.batch * out_size;
+      // In blocks of pixels, split across threads (each block is independent).
+      constexpr std::int64_t kBlock = 256;
 #pragma omp parallel for schedule(static) if (planes * out_size > 65536)
-      for (std::int64_t px = 0; px < pixels; ++px) {
-        int8_gemm::requantize_channels(g.isa, acc + px * g.out_channels, g.out_channels, params,
-                                       mult, yzp, std::numeric_limits<Y>::lowest(),
-                                       std::numeric_limits<Y>::max(),
-                                       reinterpret_cast<std::uint8_t*>(y + px * g.out_channels));
+      for (std::int64_t px = 0; px < pixels; px += kBlock) {
+        int8_gemm::requantize_channels(
+            g.isa, acc + px * g.out_channels, std::min(kBlock, pixels - px), g.out_channels, params,
+            mult, yzp, std::numeric_limits<Y>::lowest(), std::numeric_limits<Y>::max(),
+            reinterpret_cast<std::uint8_t*>(y + px * g.out_channels));
       }
       return Status::ok();
     }

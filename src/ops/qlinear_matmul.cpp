@@ -20,6 +20,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "ops/int8_gemm.h"
 #include "ops/ops.h"
 #include "ops/quant_common.h"
 
@@ -198,11 +199,35 @@ Status run_qgemm(const QGemmGeom& g, std::span<const Tensor* const> in,
   // transB, as exporters write Linear layers) and K small enough that no int32 sum can overflow
   // (|(a - az) * (b - bz)| <= 255 * 255); the same exact sum, vectorised in int32.
   const bool contiguous = g.fast && !g.trans_a && g.trans_b;
+  // uint8 A, int8 B on AVX-512 VNNI: vpdpbusd dot products of the raw bytes, zero points after.
+  static const int8_gemm::Isa isa = int8_gemm::detect();
+  const bool vnni = contiguous && std::is_same_v<A, std::uint8_t> &&
+                    std::is_same_v<B, std::int8_t> && isa == int8_gemm::Isa::kAvx512Vnni &&
+                    g.m <= 8;  // b_row_sum is recomputed per row of A
+  std::int64_t a_row_sum[8] = {};
+  if (vnni) {
+    for (std::int64_t i = 0; i < g.m; ++i) {
+      for (std::int64_t k = 0; k < g.k; ++k) a_row_sum[i] += a[i * g.k + k];
+    }
+  }
+  auto b_row_sum = [&](std::int64_t j) {
+    std::int64_t sum = 0;
+    for (std::int64_t k = 0; k < g.k; ++k) sum += b[j * g.k + k];
+    return sum;
+  };
   for (std::int64_t i = 0; i < g.m; ++i) {
     for (std::int64_t j = 0; j < g.n; ++j) {
       const std::int32_t bz = quant::zero_point_at(bzp, j);
       std::int64_t acc = 0;
-      if (contiguous) {
+      if (contiguous && vnni) {
+        // sum (a - az)(b - bz) = sum ab - bz sum a - az sum b + K az bz, all exact in int32.
+        const auto* ar = reinterpret_cast<const std::uint8_t*>(a + i * g.k);
+        const auto* br = reinterpret_cast<const std::int8_t*>(b + j * g.k);
+        acc = static_cast<std::int64_t>(
+                  int8_gemm::dot_u8s8(int8_gemm::Isa::kAvx512Vnni, ar, br, g.k)) -
+              std::int64_t{bz} * a_row_sum[i] - std::int64_t{az} * b_row_sum(j) +
+              g.k * std::int64_t{az} * bz;
+      } else if (contiguous) {
         const A* ar = a + i * g.k;
         const B* br = b + j * g.k;
         std::int32_t sum = 0;
