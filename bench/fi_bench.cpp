@@ -3,7 +3,7 @@
 // divided by the fault-free inference time measured in the same run. Prints one JSON line.
 //
 //   dnnfi_fi_bench MODEL.onnx [--input X.npy] [--trials N] [--threads T] [--seed S]
-//                  [--strategies cone,superlayer,full]
+//                  [--strategies cone,cone-whole,superlayer,full]
 #include <fmt/core.h>
 
 #include <algorithm>
@@ -118,7 +118,9 @@ int main(int argc, char** argv) {
     std::string name;
     while (std::getline(ss, name, ',')) {
       TrialOptions to;
-      to.strategy = parse_strategy(name);
+      // "cone-whole": the cone recomputing whole nodes (no row bands), for comparison.
+      to.strategy = parse_strategy(name == "cone-whole" ? "cone" : name);
+      to.row_regions = name != "cone-whole";
       TrialWorkspace ws;
       (void)injector.run_trial(golden, faults[0], to, ws);  // allocate the workspace
       std::size_t counts[5] = {};

@@ -130,6 +130,35 @@ MemoryPlan plan_memory(const Graph& g, const std::vector<int>& run_order,
 
 }  // namespace
 
+std::unique_ptr<Kernel> Session::prepare_variant(int n, const Node& node,
+                                                 std::vector<TensorInfo> inputs,
+                                                 std::vector<TensorInfo>& outputs) const {
+  const Node& original = graph_.nodes.at(static_cast<std::size_t>(n));
+  if (inputs.size() != original.inputs.size() || node.inputs != original.inputs) {
+    throw InputError(where(graph_) + "node '" + original.name + "': variant inputs differ");
+  }
+  const std::int64_t opset = graph_.opset(node.domain);
+  const OpRow* row = find_op(node.domain, node.op_type, opset);
+  if (row == nullptr) {
+    throw UnsupportedError(where(graph_) + "node '" + node.name + "': unsupported op " +
+                           node.op_type);
+  }
+  std::vector<const Tensor*> consts;
+  for (int v : node.inputs) {
+    consts.push_back(v != kNoValue && constant_[static_cast<std::size_t>(v)]
+                         ? &constants_[static_cast<std::size_t>(v)]
+                         : nullptr);
+  }
+  Prepared p =
+      prepare_with_fp16_fallback(row->prepare, node, opset, graph_.source, std::move(inputs),
+                                 std::move(consts), options_.reference_kernels);
+  if (!p.kernel || p.outputs.size() < node.outputs.size()) {
+    throw InputError(where(graph_) + "node '" + node.name + "': variant has no kernel");
+  }
+  outputs = std::move(p.outputs);
+  return std::move(p.kernel);
+}
+
 std::shared_ptr<const Session> Session::create(Graph graph, const SessionOptions& options) {
   std::shared_ptr<Session> s(new Session());
   s->graph_ = std::move(graph);

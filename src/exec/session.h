@@ -98,6 +98,12 @@ class Session {
   // faulty tensors) and its outputs written to `outputs` (one per node output, null if omitted).
   Status run_node_with(int n, std::span<const Tensor* const> table,
                        std::span<Tensor* const> outputs) const;
+  // A kernel for a variant of node n: `node` (n's inputs and outputs, possibly other attribute
+  // values) prepared for input infos `inputs` (one per node input), with n's constant inputs
+  // passed as constants. Fault propagation uses it to recompute a band of rows (fi/row_regions.h).
+  // The output infos go to `outputs`. Throws dnnfi::Error when the variant is not valid.
+  std::unique_ptr<Kernel> prepare_variant(int n, const Node& node, std::vector<TensorInfo> inputs,
+                                          std::vector<TensorInfo>& outputs) const;
   // Copies of the graph outputs in the store.
   std::vector<Tensor> outputs(const ValueStore& store) const;
 

@@ -96,6 +96,7 @@ Injector::Injector(std::shared_ptr<const Session> session) : session_(std::move(
   }
   superlayer_ =
       find_superlayers(session_->graph(), [this](int v) { return session_->is_constant(v); });
+  regions_ = std::make_shared<RowRegions>(session_);
 }
 
 std::size_t GoldenRun::bytes(const Session& session) const {
@@ -210,6 +211,7 @@ void Injector::bind(const GoldenRun& golden, TrialWorkspace& ws) const {
   if (ws.scratch_.size() != nv) {
     ws.scratch_.assign(nv, Tensor());
     ws.state_.assign(nv, 0);
+    ws.rows_.assign(nv, RowSpan{});
     ws.queued_.assign(session_->graph().nodes.size(), 0);
     ws.touched_.clear();
     ws.table_.assign(nv, nullptr);
@@ -263,8 +265,128 @@ Status Injector::compute_node(int n, TrialWorkspace& ws) const {
     ws.table_[static_cast<std::size_t>(v)] = out_ptr[o];
     if (ws.state_[static_cast<std::size_t>(v)] == 0) ws.touched_.push_back(v);
     ws.state_[static_cast<std::size_t>(v)] = 1;
+    if (regions_->row_value(v)) ws.rows_[static_cast<std::size_t>(v)] = {0, regions_->height(v)};
   }
   return st;
+}
+
+bool Injector::partial(const TrialWorkspace& ws, int v) const {
+  const auto i = static_cast<std::size_t>(v);
+  return ws.banded_ && ws.state_[i] == 1 && regions_->row_value(v) &&
+         (ws.rows_[i].lo > 0 || ws.rows_[i].hi < regions_->height(v));
+}
+
+void Injector::materialize(TrialWorkspace& ws, const GoldenRun& golden, int v) const {
+  if (!partial(ws, v)) return;
+  const auto i = static_cast<std::size_t>(v);
+  const std::int64_t h = regions_->height(v);
+  copy_rows(golden.store[v], {0, ws.rows_[i].lo}, ws.scratch_[i]);
+  copy_rows(golden.store[v], {ws.rows_[i].hi, h}, ws.scratch_[i]);
+  ws.rows_[i] = {0, h};
+}
+
+bool Injector::still_differs(TrialWorkspace& ws, const GoldenRun& golden, int v) const {
+  const auto i = static_cast<std::size_t>(v);
+  bool differs = false;
+  if (ws.banded_ && regions_->row_value(v)) {
+    const RowSpan d = diff_rows(*ws.table_[i], golden.store[v], ws.rows_[i]);
+    differs = !d.empty();
+    if (differs) ws.rows_[i] = d;
+  } else {
+    differs = !ws.table_[i]->bit_equal(golden.store[v]);
+  }
+  if (!differs) {
+    ws.table_[i] = &golden.store[v];  // masked here
+    ws.state_[i] = 2;
+  }
+  return differs;
+}
+
+Tensor& Injector::slab(TrialWorkspace& ws, std::size_t i, DType dtype, Shape shape) const {
+  if (ws.slabs_.size() <= i) {
+    ws.slabs_.resize(i + 1);
+    ws.slab_views_.resize(i + 1);
+  }
+  const std::size_t bytes = static_cast<std::size_t>(shape_numel(shape)) * dtype_size(dtype);
+  if (ws.slabs_[i].nbytes() < bytes)
+    ws.slabs_[i] = Tensor(DType::kUInt8, {static_cast<std::int64_t>(bytes)});
+  ws.slab_views_[i] = Tensor::wrap(dtype, std::move(shape), ws.slabs_[i].raw());
+  return ws.slab_views_[i];
+}
+
+bool Injector::compute_band(int n, TrialWorkspace& ws, const GoldenRun& golden,
+                            Status& status) const {
+  const RowRule& rule = regions_->rule(n);
+  if (rule.kind == RowRule::Kind::kNone) return false;
+  const Node& node = session_->graph().nodes[static_cast<std::size_t>(n)];
+  RowSpan in{rule.in_h, 0};
+  for (std::size_t i = 0; i < node.inputs.size(); ++i) {
+    const int v = node.inputs[i];
+    if (v == kNoValue || ws.state_[static_cast<std::size_t>(v)] != 1) continue;
+    if (!rule.sliced[i]) return false;
+    in.lo = std::min(in.lo, ws.rows_[static_cast<std::size_t>(v)].lo);
+    in.hi = std::max(in.hi, ws.rows_[static_cast<std::size_t>(v)].hi);
+  }
+  if (in.empty()) return false;
+  const RowSpan out = regions_->reached(n, in);
+  if (out.empty()) return true;  // a stride skips every corrupted row: the output stays golden
+  const int ov = node.outputs[0];
+  const TensorInfo& out_info = session_->info(ov);
+  // Band heights 1, 2, 3, 4, 6, 8, 12, 16, 24...: at most a third more rows than reached.
+  auto next = [](std::int64_t r) {
+    return r < 2 ? r + 1 : ((r & (r - 1)) == 0 ? r / 2 * 3 : r / 3 * 4);
+  };
+  std::int64_t rows = 1;
+  while (rows < out.size()) rows = next(rows);
+  for (; rows * 4 <= rule.out_h * 3; rows = next(rows)) {  // past 3/4, the whole is cheaper
+    RowSpan band{out.lo, out.lo + rows};
+    if (band.hi > rule.out_h) band = {rule.out_h - rows, rule.out_h};
+    std::int64_t pad_top = 0, pad_bottom = 0;
+    const RowSpan need = regions_->needed(n, band, pad_top, pad_bottom);
+    RowVariant* variant = regions_->variant(n, rows, pad_top, pad_bottom);
+    if (variant == nullptr || variant->verified.load() == 2) continue;
+    ws.slab_in_.assign(node.inputs.size(), nullptr);
+    auto gather = [&](bool golden_only) {
+      for (std::size_t i = 0; i < node.inputs.size(); ++i) {
+        const int v = node.inputs[i];
+        if (v == kNoValue) continue;
+        const auto vi = static_cast<std::size_t>(v);
+        if (!rule.sliced[i]) {
+          ws.slab_in_[i] = golden_only ? &golden.store[v] : ws.table_[vi];
+          continue;
+        }
+        Shape shape = session_->info(v).shape;
+        shape[2] = need.size();
+        Tensor& t = slab(ws, i, session_->info(v).dtype, std::move(shape));
+        const bool dirty = !golden_only && ws.state_[vi] == 1;
+        gather_rows(golden.store[v], dirty ? &ws.scratch_[vi] : nullptr, ws.rows_[vi], need,
+                    t.raw());
+        ws.slab_in_[i] = &t;
+      }
+    };
+    Shape out_shape = out_info.shape;
+    out_shape[2] = rows;
+    Tensor* outs[1] = {&slab(ws, node.inputs.size(), out_info.dtype, std::move(out_shape))};
+    if (variant->verified.load() == 0) {
+      // First use: the variant must reproduce the golden rows from the golden slabs.
+      gather(true);
+      const Status st = variant->kernel->run(ws.slab_in_, outs);
+      const bool same = st.is_ok() && slab_equals_rows(outs[0]->raw(), golden.store[ov], band);
+      variant->verified.store(same ? 1 : 2);
+      if (!same) continue;
+    }
+    gather(false);
+    status = variant->kernel->run(ws.slab_in_, outs);
+    Tensor& dst = scratch(ws, ov);
+    if (status.is_ok()) scatter_rows(outs[0]->raw(), band, dst);
+    const auto oi = static_cast<std::size_t>(ov);
+    ws.table_[oi] = &dst;
+    if (ws.state_[oi] == 0) ws.touched_.push_back(ov);
+    ws.state_[oi] = 1;
+    ws.rows_[oi] = band;
+    return true;
+  }
+  return false;
 }
 
 void Injector::apply_faults_for_value(int v, std::span<const Fault> faults, TrialWorkspace& ws,
@@ -272,13 +394,37 @@ void Injector::apply_faults_for_value(int v, std::span<const Fault> faults, Tria
   bool any = false;
   for (const Fault& f : faults) any |= f.site.value == v;
   if (!any) return;
-  if (ws.state_[static_cast<std::size_t>(v)] != 1) {  // corrupt a copy, never the golden value
+  const auto vi = static_cast<std::size_t>(v);
+  if (ws.banded_ && regions_->row_value(v)) {
+    // Copy only the rows the faults land in (and any between them and the band already held).
+    const Shape& shape = session_->info(v).shape;
+    RowSpan need{shape[2], 0};
+    for (const Fault& f : faults) {
+      if (f.site.value != v) continue;
+      const std::int64_t h = (f.site.flat_index / shape[3]) % shape[2];
+      need = {std::min(need.lo, h), std::max(need.hi, h + 1)};
+    }
+    Tensor& t = scratch(ws, v);
+    if (ws.state_[vi] != 1) {
+      copy_rows(golden.store[v], need, t);
+      ws.table_[vi] = &t;
+      if (ws.state_[vi] == 0) ws.touched_.push_back(v);
+      ws.state_[vi] = 1;
+      ws.rows_[vi] = need;
+    } else {
+      const RowSpan cur = ws.rows_[vi];
+      copy_rows(golden.store[v], {need.lo, cur.lo}, t);
+      copy_rows(golden.store[v], {cur.hi, need.hi}, t);
+      ws.rows_[vi] = {std::min(need.lo, cur.lo), std::max(need.hi, cur.hi)};
+    }
+  } else if (ws.state_[vi] != 1) {  // corrupt a copy, never the golden value
     Tensor& t = scratch(ws, v);
     const Tensor& src = golden.store[v];
     if (t.nbytes()) std::memcpy(t.raw(), src.raw(), t.nbytes());
     ws.table_[static_cast<std::size_t>(v)] = &t;
     if (ws.state_[static_cast<std::size_t>(v)] == 0) ws.touched_.push_back(v);
     ws.state_[static_cast<std::size_t>(v)] = 1;
+    if (regions_->row_value(v)) ws.rows_[vi] = {0, regions_->height(v)};
   }
   Tensor& t = ws.scratch_[static_cast<std::size_t>(v)];
   for (std::size_t i = 0; i < faults.size(); ++i) {
@@ -318,6 +464,10 @@ TrialResult Injector::run_trial(const GoldenRun& golden, std::span<const Fault> 
   const int n_nodes = static_cast<int>(g.nodes.size());
   for (const Fault& f : faults) validate(f);
   bind(golden, ws);
+  ws.banded_ = options.strategy == Strategy::kCone && options.row_regions;
+  for (const Fault& f : faults) {
+    ws.banded_ = ws.banded_ && f.model.kind != FaultModelKind::kTensorCallback;
+  }
   // A tensor callback may throw (FaultModel::tensor_callback); the workspace stays usable.
   struct ResetOnThrow {
     const Injector& injector;
@@ -348,6 +498,7 @@ TrialResult Injector::run_trial(const GoldenRun& golden, std::span<const Fault> 
                       ? kNoValue
                       : g.nodes[static_cast<std::size_t>(n)].outputs[0];
     if (v != kNoValue) {
+      materialize(ws, golden, v);
       c.changed = !ws.table_[static_cast<std::size_t>(v)]->bit_equal(golden.store[v]);
       c.max_abs_error =
           c.changed ? max_abs_error(*ws.table_[static_cast<std::size_t>(v)], golden.store[v]) : 0.0;
@@ -392,8 +543,8 @@ TrialResult Injector::run_trial(const GoldenRun& golden, std::span<const Fault> 
     for (const Fault& f : faults) {
       const Value& val = g.values[static_cast<std::size_t>(f.site.value)];
       if (val.producer < 0) {
-        if (!ws.table_[static_cast<std::size_t>(f.site.value)]->bit_equal(
-                golden.store[f.site.value])) {
+        if (ws.state_[static_cast<std::size_t>(f.site.value)] == 1 &&
+            still_differs(ws, golden, f.site.value)) {
           push_consumers(f.site.value);
         }
       } else if (!ws.queued_[static_cast<std::size_t>(val.producer)]) {
@@ -415,21 +566,24 @@ TrialResult Injector::run_trial(const GoldenRun& golden, std::span<const Fault> 
         dirty_input |= v != kNoValue && ws.state_[static_cast<std::size_t>(v)] == 1;
       }
       if (dirty_input) {
-        status = compute_node(n, ws);
+        if (ws.banded_ && compute_band(n, ws, golden, status)) {
+          ++r.nodes_banded;
+        } else {
+          for (int v : node.inputs) {
+            if (v != kNoValue) materialize(ws, golden, v);
+          }
+          status = compute_node(n, ws);
+        }
         if (!status.is_ok()) break;
       }
       after_node(n);  // faults on this node's outputs (a copy of golden if it was not recomputed)
       for (int v : node.outputs) {
         if (v == kNoValue || ws.state_[static_cast<std::size_t>(v)] != 1) continue;
-        if (ws.table_[static_cast<std::size_t>(v)]->bit_equal(golden.store[v])) {
-          ws.table_[static_cast<std::size_t>(v)] = &golden.store[v];  // masked here
-          ws.state_[static_cast<std::size_t>(v)] = 2;
-        } else {
-          push_consumers(v);
-        }
+        if (still_differs(ws, golden, v)) push_consumers(v);
       }
       if (dirty_input) record(n);
     }
+    for (int v : g.outputs) materialize(ws, golden, v);
   } else if (options.strategy == Strategy::kFull) {
     for (int n = 0; n < n_nodes && status.is_ok(); ++n) {
       if (timed_out()) {

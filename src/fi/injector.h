@@ -3,7 +3,8 @@
 // outputs:
 //   kCone       (default) only the nodes downstream of a corrupted value, in topological order,
 //               every other input taken from the golden cache; stops as soon as no corrupted value
-//               is live (masked).
+//               is live (masked). Within a node, only the band of output rows the corrupted rows
+//               can reach is recomputed where the node allows it (fi/row_regions.h).
 //   kSuperlayer TensorFI+'s Algorithm 1 with memoisation: recompute from the input up to the
 //               superlayer before the fault, the branches to the next superlayer, then the rest.
 //   kFull       the whole graph recomputed from the input (the reference).
@@ -17,6 +18,7 @@
 
 #include "exec/session.h"
 #include "fi/fault.h"
+#include "fi/row_regions.h"
 
 namespace dnnfi {
 
@@ -46,6 +48,9 @@ struct TrialOptions {
   double time_limit_s = 0.0;  // > 0: a trial running longer is a hang
   bool keep_outputs = false;  // copy the faulty outputs into the result
   bool trace = false;         // record every recomputed node and whether its output changed
+  // kCone: recompute bands of rows (fi/row_regions.h); false recomputes whole nodes (same
+  // results, for comparison).
+  bool row_regions = true;
 };
 
 struct NodeChange {
@@ -61,6 +66,7 @@ struct TrialResult {
   bool golden_in_top5 = true;             // row 0's golden label is in the faulty top-5
   std::string error;                      // DUE reason
   std::size_t nodes_computed = 0;
+  std::size_t nodes_banded = 0;   // of those, computed on a band of rows only (fi/row_regions.h)
   std::vector<NodeChange> trace;  // when TrialOptions::trace
   std::vector<Tensor> outputs;    // when TrialOptions::keep_outputs
 };
@@ -82,6 +88,12 @@ class TrialWorkspace {
   std::vector<std::uint8_t> queued_;
   std::vector<int> heap_;     // the cone's pending nodes (a min-heap by topological index)
   std::vector<int> sources_;  // faulty values without a producer (weights, graph inputs)
+  // Per value in state 1 with row bands on: the rows scratch holds (elsewhere it equals golden).
+  std::vector<RowSpan> rows_;
+  bool banded_ = false;        // this trial keeps row bands
+  std::vector<Tensor> slabs_;  // dense band buffers (bytes), one per node input and the output
+  std::vector<const Tensor*> slab_in_;
+  std::vector<Tensor> slab_views_;
   const GoldenRun* bound_ = nullptr;
   std::uint64_t bound_id_ = 0;
 };
@@ -118,9 +130,19 @@ class Injector {
   void apply_faults_for_value(int v, std::span<const Fault> faults, TrialWorkspace& ws,
                               const GoldenRun& golden, TrialResult& r) const;
   void classify(const GoldenRun& golden, TrialWorkspace& ws, TrialResult& r) const;
+  // Row bands (fi/row_regions.h).
+  bool partial(const TrialWorkspace& ws, int v) const;
+  void materialize(TrialWorkspace& ws, const GoldenRun& golden, int v) const;
+  // After v was written: false (and v reset to golden) when it equals golden; tightens its band.
+  bool still_differs(TrialWorkspace& ws, const GoldenRun& golden, int v) const;
+  // Computes node n on the band of rows its corrupted inputs reach; false when it cannot (the
+  // caller computes the whole node).
+  bool compute_band(int n, TrialWorkspace& ws, const GoldenRun& golden, Status& status) const;
+  Tensor& slab(TrialWorkspace& ws, std::size_t i, DType dtype, Shape shape) const;
 
   std::shared_ptr<const Session> session_;
   std::vector<bool> superlayer_;
+  std::shared_ptr<const RowRegions> regions_;
 };
 
 // The outcome of faulty outputs (graph output order) against the golden run: masked, DUE (NaN/Inf

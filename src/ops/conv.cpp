@@ -40,6 +40,9 @@ struct ConvGeom {
   ConvPostOps post;  // FusedConv only
   // FusedConv only: tensors held channels-last (NHWC) by an inference session (exec/fusion.h).
   bool src_nhwc = false, dst_nhwc = false, sum_nhwc = false;
+  // A band of rows of a larger Conv (fi/row_regions.h sets the internal attribute
+  // "dnnfi_band_of": the whole output's height): kernel choices follow the whole node's.
+  std::int64_t whole_out_h = 0;
   std::string node;
 };
 
@@ -174,7 +177,7 @@ Layout choose_layout(const ConvGeom& g) {
   for (std::size_t i = 0; i < w.rank; ++i) {
     pointwise = pointwise && w.kernel[i] == 1 && w.strides[i] == 1 && w.pad_begin[i] == 0 &&
                 w.pad_end[i] == 0;
-    out_spatial *= w.out[i];
+    out_spatial *= i == 0 && g.whole_out_h > 0 ? g.whole_out_h : w.out[i];
   }
   if (pointwise && out_spatial >= 14 * 14) return Layout::kPlain;
   if (g.group == 1 && g.in_channels < 8) return Layout::kPlainSrc;
@@ -329,7 +332,8 @@ ConvGeom conv_geometry(const PrepareContext& ctx, Shape& ys) {
                           "dst_layout", "sum_layout"});
     ctx.require_inputs(2, 4);
   } else {
-    ctx.allow_attributes({"auto_pad", "dilations", "group", "kernel_shape", "pads", "strides"});
+    ctx.allow_attributes(
+        {"auto_pad", "dilations", "group", "kernel_shape", "pads", "strides", "dnnfi_band_of"});
     ctx.require_inputs(2, 3);
   }
   ctx.require_dtype(0, {DType::kFloat32});
@@ -368,6 +372,7 @@ ConvGeom conv_geometry(const PrepareContext& ctx, Shape& ys) {
     g.has_bias = true;
   }
   g.window = resolve_window(ctx, Shape(xs.begin() + 2, xs.end()), kernel, false, true);
+  g.whole_out_h = ctx.attr_int("dnnfi_band_of", 0);
   g.w3 = to_window3(g.window);
   ys = {g.batch, g.out_channels};
   ys.insert(ys.end(), g.window.out.begin(), g.window.out.end());

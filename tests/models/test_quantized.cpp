@@ -129,7 +129,9 @@ TEST(QuantizedModels, ChannelsLastSessionEqualsPlainBitForBit) {
       const Node& node = fused->graph().nodes[static_cast<std::size_t>(n)];
       nhwc += node.op_type == "QLinearConv" && node.attributes.count("dst_layout") > 0;
     }
-    if (__builtin_cpu_supports("avx512vnni")) EXPECT_GE(nhwc, 2);
+    if (__builtin_cpu_supports("avx512vnni")) {
+      EXPECT_GE(nhwc, 2);
+    }
     std::vector<Tensor> a, b;
     ASSERT_TRUE(fused->run_once({&input, 1}, a).is_ok());
     ASSERT_TRUE(session(false)->run_once({&input, 1}, b).is_ok());

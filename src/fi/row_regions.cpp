@@ -1,0 +1,380 @@
+#include "fi/row_regions.h"
+
+#include <algorithm>
+#include <cstring>
+#include <set>
+#include <string_view>
+
+#include "ops/conv_shape.h"
+
+namespace dnnfi {
+
+namespace {
+
+// Ops whose output row h depends only on row h of their full-height inputs.
+const std::set<std::string_view>& pointwise_ops() {
+  static const std::set<std::string_view> ops = {"Abs",
+                                                 "Acos",
+                                                 "Acosh",
+                                                 "Add",
+                                                 "And",
+                                                 "Asin",
+                                                 "Asinh",
+                                                 "Atan",
+                                                 "Atanh",
+                                                 "BatchNormalization",
+                                                 "BitShift",
+                                                 "Cast",
+                                                 "Ceil",
+                                                 "Celu",
+                                                 "Clip",
+                                                 "Concat",
+                                                 "Cos",
+                                                 "Cosh",
+                                                 "DequantizeLinear",
+                                                 "Div",
+                                                 "Dropout",
+                                                 "Elu",
+                                                 "Equal",
+                                                 "Erf",
+                                                 "Exp",
+                                                 "Floor",
+                                                 "Gelu",
+                                                 "Greater",
+                                                 "GreaterOrEqual",
+                                                 "HardSigmoid",
+                                                 "HardSwish",
+                                                 "Identity",
+                                                 "IsInf",
+                                                 "IsNaN",
+                                                 "LeakyRelu",
+                                                 "Less",
+                                                 "LessOrEqual",
+                                                 "Log",
+                                                 "Max",
+                                                 "Mean",
+                                                 "Min",
+                                                 "Mish",
+                                                 "Mod",
+                                                 "Mul",
+                                                 "Neg",
+                                                 "Not",
+                                                 "Or",
+                                                 "PRelu",
+                                                 "Pow",
+                                                 "QuantizeLinear",
+                                                 "Reciprocal",
+                                                 "Relu",
+                                                 "Round",
+                                                 "Selu",
+                                                 "Shrink",
+                                                 "Sigmoid",
+                                                 "Sign",
+                                                 "Sin",
+                                                 "Sinh",
+                                                 "Softplus",
+                                                 "Softsign",
+                                                 "Sqrt",
+                                                 "Sub",
+                                                 "Sum",
+                                                 "Tan",
+                                                 "Tanh",
+                                                 "ThresholdedRelu",
+                                                 "Where",
+                                                 "Xor"};
+  return ops;
+}
+
+std::int64_t floor_div(std::int64_t a, std::int64_t b) {
+  return a >= 0 ? a / b : -((-a + b - 1) / b);
+}
+
+struct Planes {
+  std::int64_t planes = 0, h = 0;
+  std::size_t row_bytes = 0;
+};
+
+Planes planes_of(const Tensor& t) {
+  const Shape& s = t.shape();
+  return {s[0] * s[1], s[2], static_cast<std::size_t>(s[3]) * dtype_size(t.dtype())};
+}
+
+}  // namespace
+
+RowRegions::RowRegions(std::shared_ptr<const Session> session) : session_(std::move(session)) {
+  const Session& s = *session_;
+  const Graph& g = s.graph();
+  row_value_.assign(g.values.size(), 0);
+  for (std::size_t v = 0; v < g.values.size(); ++v) {
+    const int id = static_cast<int>(v);
+    row_value_[v] = !s.is_constant(id) && s.info(id).shape.size() == 4 ? 1 : 0;
+  }
+  rules_.resize(g.nodes.size());
+  variants_.resize(g.nodes.size());
+  for (int n : s.run_order()) {
+    const Node& node = g.nodes[static_cast<std::size_t>(n)];
+    int outputs = 0;
+    for (int v : node.outputs) outputs += v != kNoValue;
+    if (outputs != 1 || node.outputs[0] == kNoValue || !row_value(node.outputs[0])) continue;
+    const Shape& ys = s.info(node.outputs[0]).shape;
+    RowRule r;
+    r.out_h = ys[2];
+    r.sliced.assign(node.inputs.size(), 0);
+    if (r.out_h < 2 || !node.domain.empty()) continue;
+    const std::string& op = node.op_type;
+    if (pointwise_ops().count(op)) {
+      bool ok = true;
+      r.in_h = r.out_h;
+      for (std::size_t i = 0; i < node.inputs.size() && ok; ++i) {
+        const int v = node.inputs[i];
+        if (v == kNoValue) continue;
+        const Shape& xs = s.info(v).shape;
+        if (xs.size() == 4 && xs[2] == r.out_h) {
+          r.sliced[i] = 1;
+        } else if (op == "Concat") {
+          ok = false;
+        } else if (xs.size() >= 2 && xs[xs.size() - 2] != 1) {
+          ok = false;  // varies along H without being a full-height NCHW tensor
+        }
+      }
+      if (op == "Concat") {
+        std::int64_t axis = 0;
+        if (auto it = node.attributes.find("axis"); it != node.attributes.end())
+          axis = it->second.i;
+        ok = ok && axis != 2 && axis != -2;
+      }
+      if (op == "DequantizeLinear" || op == "QuantizeLinear") {
+        std::int64_t axis = 1;
+        if (auto it = node.attributes.find("axis"); it != node.attributes.end())
+          axis = it->second.i;
+        const int scale = node.inputs.size() > 1 ? node.inputs[1] : kNoValue;
+        ok = ok && (scale == kNoValue || s.info(scale).numel() == 1 || (axis != 2 && axis != -2));
+      }
+      bool any_sliced = false;
+      for (auto b : r.sliced) any_sliced |= b != 0;
+      if (ok && any_sliced) {
+        r.kind = RowRule::Kind::kPointwise;
+        rules_[static_cast<std::size_t>(n)] = std::move(r);
+      }
+      continue;
+    }
+    const bool conv = op == "Conv" || op == "ConvInteger";
+    const bool qconv = op == "QLinearConv";
+    const bool pool = op == "MaxPool" || op == "AveragePool" || op == "LpPool";
+    if (!conv && !qconv && !pool) continue;
+    const int x = node.inputs.empty() ? kNoValue : node.inputs[0];
+    if (x == kNoValue || s.info(x).shape.size() != 4) continue;
+    const Shape& xs = s.info(x).shape;
+    std::vector<std::int64_t> kernel;
+    bool ceil_mode = false;
+    if (conv || qconv) {
+      const int w = node.inputs.size() > (qconv ? 3u : 1u) ? node.inputs[qconv ? 3 : 1] : kNoValue;
+      if (w == kNoValue || s.info(w).shape.size() != 4) continue;
+      kernel = {s.info(w).shape[2], s.info(w).shape[3]};
+    } else {
+      auto it = node.attributes.find("kernel_shape");
+      if (it == node.attributes.end() || it->second.ints.size() != 2) continue;
+      kernel = it->second.ints;
+      if (auto c = node.attributes.find("ceil_mode"); c != node.attributes.end()) {
+        ceil_mode = c->second.i != 0;
+      }
+    }
+    Window win;
+    try {
+      std::vector<TensorInfo> infos;
+      for (int v : node.inputs) infos.push_back(v == kNoValue ? TensorInfo{} : s.info(v));
+      std::vector<const Tensor*> consts(node.inputs.size(), nullptr);
+      PrepareContext ctx(node, g.opset(node.domain), g.source, infos, consts, false);
+      win = resolve_window(ctx, Shape(xs.begin() + 2, xs.end()), kernel, ceil_mode, true);
+    } catch (const std::exception&) {
+      continue;
+    }
+    if (win.rank != 2 || win.out[0] != r.out_h) continue;
+    r.kind = RowRule::Kind::kWindow;
+    r.in_h = xs[2];
+    r.sliced[0] = 1;
+    r.extent = win.extent(0);
+    r.stride = win.strides[0];
+    r.pad_top = win.pad_begin[0];
+    r.pad_bottom = win.pad_end[0];
+    r.pads = {win.pad_begin[0], win.pad_begin[1], win.pad_end[0], win.pad_end[1]};
+    rules_[static_cast<std::size_t>(n)] = std::move(r);
+  }
+}
+
+std::int64_t RowRegions::height(int value) const { return session_->info(value).shape[2]; }
+
+RowSpan RowRegions::reached(int node, RowSpan in) const {
+  const RowRule& r = rule(node);
+  RowSpan out = in;
+  if (r.kind == RowRule::Kind::kWindow) {
+    // Output o reads rows [o*s - pad_top, o*s - pad_top + extent).
+    out.lo = floor_div(in.lo + r.pad_top - r.extent, r.stride) + 1;
+    out.hi = floor_div(in.hi - 1 + r.pad_top, r.stride) + 1;
+  }
+  out.lo = std::max<std::int64_t>(out.lo, 0);
+  out.hi = std::min(out.hi, r.out_h);
+  return out;
+}
+
+RowSpan RowRegions::needed(int node, RowSpan out, std::int64_t& pad_top,
+                           std::int64_t& pad_bottom) const {
+  const RowRule& r = rule(node);
+  pad_top = pad_bottom = 0;
+  if (r.kind != RowRule::Kind::kWindow) return out;
+  RowSpan in{out.lo * r.stride - r.pad_top, (out.hi - 1) * r.stride - r.pad_top + r.extent};
+  pad_top = std::max<std::int64_t>(0, -in.lo);
+  pad_bottom = std::max<std::int64_t>(0, in.hi - r.in_h);
+  in.lo = std::max<std::int64_t>(in.lo, 0);
+  in.hi = std::min(in.hi, r.in_h);
+  return in;
+}
+
+RowVariant* RowRegions::variant(int node, std::int64_t rows, std::int64_t pad_top,
+                                std::int64_t pad_bottom) const {
+  const RowRule& r = rule(node);
+  if (r.kind == RowRule::Kind::kNone) return nullptr;
+  if (r.kind == RowRule::Kind::kWindow && (pad_top > r.pad_top || pad_bottom > r.pad_bottom)) {
+    return nullptr;  // a ceil_mode window past the padding: the slab cannot express it
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  auto& slot = variants_[static_cast<std::size_t>(node)][Key{rows, pad_top, pad_bottom}];
+  if (slot) return slot.get();
+  slot = std::make_unique<RowVariant>();
+  const Session& s = *session_;
+  const Node& original = s.graph().nodes[static_cast<std::size_t>(node)];
+  Node derived = original;
+  std::int64_t in_rows = rows;
+  if (r.kind == RowRule::Kind::kWindow) {
+    in_rows = (rows - 1) * r.stride + r.extent - pad_top - pad_bottom;
+    Attribute pads;
+    pads.kind = Attribute::Kind::kInts;
+    pads.ints = {pad_top, r.pads[1], pad_bottom, r.pads[3]};
+    derived.attributes["pads"] = pads;
+    derived.attributes.erase("auto_pad");
+    if (original.op_type == "Conv") {  // choose the kernel the whole node has (ops/conv.cpp)
+      Attribute whole;
+      whole.kind = Attribute::Kind::kInt;
+      whole.i = r.out_h;
+      derived.attributes["dnnfi_band_of"] = whole;
+    }
+  }
+  std::vector<TensorInfo> infos;
+  for (std::size_t i = 0; i < original.inputs.size(); ++i) {
+    const int v = original.inputs[i];
+    if (v == kNoValue) {
+      infos.emplace_back();
+      continue;
+    }
+    TensorInfo info = s.info(v);
+    if (r.sliced[i]) info.shape[2] = in_rows;
+    infos.push_back(std::move(info));
+  }
+  try {
+    std::vector<TensorInfo> outs;
+    slot->kernel = s.prepare_variant(node, derived, std::move(infos), outs);
+    Shape want = s.info(original.outputs[0]).shape;
+    want[2] = rows;
+    if (outs.empty() || outs[0].shape != want) slot->kernel.reset();
+  } catch (const std::exception&) {
+    slot->kernel.reset();
+  }
+  if (!slot->kernel) slot->verified = 2;
+  return slot.get();
+}
+
+void gather_rows(const Tensor& golden, const Tensor* dirty, RowSpan band, RowSpan want, void* dst) {
+  const Planes p = planes_of(golden);
+  const auto* gsrc = static_cast<const std::uint8_t*>(golden.raw());
+  const auto* dsrc = dirty != nullptr ? static_cast<const std::uint8_t*>(dirty->raw()) : nullptr;
+  auto* out = static_cast<std::uint8_t*>(dst);
+  const RowSpan from_dirty{std::max(want.lo, band.lo), std::min(want.hi, band.hi)};
+  const bool use_dirty = dsrc != nullptr && !from_dirty.empty();
+  const std::size_t plane_bytes = static_cast<std::size_t>(p.h) * p.row_bytes;
+  const std::size_t slab_plane = static_cast<std::size_t>(want.size()) * p.row_bytes;
+  for (std::int64_t c = 0; c < p.planes; ++c) {
+    const std::size_t base = static_cast<std::size_t>(c) * plane_bytes;
+    std::uint8_t* o = out + static_cast<std::size_t>(c) * slab_plane;
+    if (!use_dirty) {
+      std::memcpy(o, gsrc + base + static_cast<std::size_t>(want.lo) * p.row_bytes, slab_plane);
+      continue;
+    }
+    auto copy = [&](const std::uint8_t* src, std::int64_t lo, std::int64_t hi) {
+      if (hi <= lo) return;
+      std::memcpy(o + static_cast<std::size_t>(lo - want.lo) * p.row_bytes,
+                  src + base + static_cast<std::size_t>(lo) * p.row_bytes,
+                  static_cast<std::size_t>(hi - lo) * p.row_bytes);
+    };
+    copy(gsrc, want.lo, from_dirty.lo);
+    copy(dsrc, from_dirty.lo, from_dirty.hi);
+    copy(gsrc, from_dirty.hi, want.hi);
+  }
+}
+
+void scatter_rows(const void* src, RowSpan rows, Tensor& dst) {
+  const Planes p = planes_of(dst);
+  const auto* in = static_cast<const std::uint8_t*>(src);
+  auto* out = static_cast<std::uint8_t*>(dst.raw());
+  const std::size_t slab_plane = static_cast<std::size_t>(rows.size()) * p.row_bytes;
+  for (std::int64_t c = 0; c < p.planes; ++c) {
+    std::memcpy(out + (static_cast<std::size_t>(c * p.h + rows.lo)) * p.row_bytes,
+                in + static_cast<std::size_t>(c) * slab_plane, slab_plane);
+  }
+}
+
+void copy_rows(const Tensor& src, RowSpan rows, Tensor& dst) {
+  if (rows.empty()) return;
+  const Planes p = planes_of(dst);
+  const auto* in = static_cast<const std::uint8_t*>(src.raw());
+  auto* out = static_cast<std::uint8_t*>(dst.raw());
+  for (std::int64_t c = 0; c < p.planes; ++c) {
+    const std::size_t off = static_cast<std::size_t>(c * p.h + rows.lo) * p.row_bytes;
+    std::memcpy(out + off, in + off, static_cast<std::size_t>(rows.size()) * p.row_bytes);
+  }
+}
+
+RowSpan diff_rows(const Tensor& a, const Tensor& b, RowSpan within) {
+  const Planes p = planes_of(a);
+  const auto* x = static_cast<const std::uint8_t*>(a.raw());
+  const auto* y = static_cast<const std::uint8_t*>(b.raw());
+  RowSpan d{within.hi, within.lo};
+  for (std::int64_t c = 0; c < p.planes; ++c) {
+    const std::size_t base = static_cast<std::size_t>(c * p.h) * p.row_bytes;
+    // Rows already inside the band found so far need no comparison.
+    for (std::int64_t h = within.lo; h < d.lo; ++h) {
+      const std::size_t off = base + static_cast<std::size_t>(h) * p.row_bytes;
+      if (std::memcmp(x + off, y + off, p.row_bytes) != 0) {
+        d.lo = h;
+        d.hi = std::max(d.hi, h + 1);
+        break;
+      }
+    }
+    if (d.empty()) continue;  // this plane equals within the band, and no band was found yet
+    for (std::int64_t h = within.hi - 1; h >= d.hi; --h) {
+      const std::size_t off = base + static_cast<std::size_t>(h) * p.row_bytes;
+      if (std::memcmp(x + off, y + off, p.row_bytes) != 0) {
+        d.hi = h + 1;
+        d.lo = std::min(d.lo, h);
+        break;
+      }
+    }
+  }
+  return d.empty() ? RowSpan{} : d;
+}
+
+bool slab_equals_rows(const void* slab, const Tensor& t, RowSpan rows) {
+  const Planes p = planes_of(t);
+  const auto* s = static_cast<const std::uint8_t*>(slab);
+  const auto* x = static_cast<const std::uint8_t*>(t.raw());
+  const std::size_t slab_plane = static_cast<std::size_t>(rows.size()) * p.row_bytes;
+  for (std::int64_t c = 0; c < p.planes; ++c) {
+    if (std::memcmp(s + static_cast<std::size_t>(c) * slab_plane,
+                    x + static_cast<std::size_t>(c * p.h + rows.lo) * p.row_bytes,
+                    slab_plane) != 0) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace dnnfi

@@ -1,0 +1,213 @@
+// Region-limited propagation (fi/row_regions.h): the row rules against hand-computed receptive
+// fields and a brute-force one, and the cone on bands of rows against whole-node recomputation
+// and the full strategy, bit for bit, on a graph with every kind of row rule.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <random>
+
+#include "common/fixtures.h"
+#include "common/onnx_builder.h"
+#include "exec/model_file.h"
+#include "fi/injector.h"
+
+namespace dnnfi {
+namespace {
+
+std::vector<float> random_values(std::size_t n, std::uint64_t seed, float scale) {
+  std::mt19937_64 gen(seed);
+  std::uniform_real_distribution<float> u(-scale, scale);
+  std::vector<float> v(n);
+  for (float& x : v) x = u(gen);
+  return v;
+}
+
+// x [1,3,23,17] -> Conv 3x3 pad 1 -> Relu -> Conv 3x3 stride 2 dilation 2 pad 2 -> Sigmoid
+//   -> MaxPool 3x3 stride 2 ceil_mode -> AveragePool 2x2 stride 1 pads (1,0,1,0) -> conv1x1 (a)
+//   and Conv 5x1 stride 1 pads (2,0,2,0) (b) -> Concat(a, b) axis 1 -> BatchNormalization
+//   -> Add(bn, bias [C,1,1]) -> GlobalAveragePool -> Flatten -> Gemm -> y [1,5].
+// Output heights: 23, 12, 6, 6 (+1 from padding: 7), 7, 7.
+std::shared_ptr<const Session> band_model(const std::string& dir) {
+  test::OnnxBuilder b;
+  b.input("x", {1, 3, 23, 17});
+  b.initializer("w1", {6, 3, 3, 3}, random_values(6 * 3 * 9, 1, 0.5f));
+  b.initializer("b1", {6}, random_values(6, 2, 0.1f));
+  b.initializer("w2", {8, 6, 3, 3}, random_values(8 * 6 * 9, 3, 0.4f));
+  b.initializer("w3", {4, 8, 1, 1}, random_values(4 * 8, 4, 0.5f));
+  b.initializer("w4", {4, 8, 5, 1}, random_values(4 * 8 * 5, 5, 0.3f));
+  b.initializer("scale", {8}, random_values(8, 6, 1.0f));
+  b.initializer("shift", {8}, random_values(8, 7, 0.2f));
+  b.initializer("mean", {8}, random_values(8, 8, 0.1f));
+  b.initializer("var", {8}, std::vector<float>(8, 0.7f));
+  b.initializer("bias", {8, 1, 1}, random_values(8, 9, 0.3f));
+  b.initializer("wg", {5, 8}, random_values(40, 10, 0.6f));
+  using B = test::OnnxBuilder;
+  auto& c1 = b.node("Conv", {"x", "w1", "b1"}, {"c1"}, "conv1");
+  B::set_ints(c1, "pads", {1, 1, 1, 1});
+  b.node("Relu", {"c1"}, {"r1"}, "relu1");
+  auto& c2 = b.node("Conv", {"r1", "w2"}, {"c2"}, "conv2");
+  B::set_ints(c2, "strides", {2, 2});
+  B::set_ints(c2, "dilations", {2, 2});
+  B::set_ints(c2, "pads", {2, 2, 2, 2});
+  b.node("Sigmoid", {"c2"}, {"s2"}, "sigmoid");
+  auto& mp = b.node("MaxPool", {"s2"}, {"p1"}, "maxpool");
+  B::set_ints(mp, "kernel_shape", {3, 3});
+  B::set_ints(mp, "strides", {2, 2});
+  B::set_int(mp, "ceil_mode", 1);
+  auto& ap = b.node("AveragePool", {"p1"}, {"p2"}, "avgpool");
+  B::set_ints(ap, "kernel_shape", {2, 2});
+  B::set_ints(ap, "pads", {1, 0, 1, 0});
+  B::set_int(ap, "count_include_pad", 1);
+  b.node("Conv", {"p2", "w3"}, {"a"}, "conv_a");
+  auto& cb = b.node("Conv", {"p2", "w4"}, {"bb"}, "conv_b");
+  B::set_ints(cb, "pads", {2, 0, 2, 0});
+  auto& cat = b.node("Concat", {"a", "bb"}, {"cat"}, "concat");
+  B::set_int(cat, "axis", 1);
+  b.node("BatchNormalization", {"cat", "scale", "shift", "mean", "var"}, {"bn"}, "bn");
+  b.node("Add", {"bn", "bias"}, {"sum"}, "add");
+  b.node("GlobalAveragePool", {"sum"}, {"gap"}, "gap");
+  b.node("Flatten", {"gap"}, {"flat"}, "flatten");
+  auto& gm = b.node("Gemm", {"flat", "wg"}, {"y"}, "gemm");
+  B::set_int(gm, "transB", 1);
+  b.output("y");
+  return Session::create(load_model(b.save(dir + "/bands.onnx")));
+}
+
+int node_index(const Session& s, const std::string& name) { return s.graph().find_node(name); }
+
+TEST(RowRegions, RulesMatchHandComputedReceptiveFields) {
+  const std::string dir = test::temp_dir("bands");
+  auto s = band_model(dir);
+  RowRegions regions(s);
+  const int conv1 = node_index(*s, "conv1"), conv2 = node_index(*s, "conv2");
+  const int relu = node_index(*s, "relu1"), gap = node_index(*s, "gap");
+  const int maxpool = node_index(*s, "maxpool"), avgpool = node_index(*s, "avgpool");
+  EXPECT_EQ(regions.rule(relu).kind, RowRule::Kind::kPointwise);
+  EXPECT_EQ(regions.rule(conv2).kind, RowRule::Kind::kWindow);
+  EXPECT_EQ(regions.rule(gap).kind, RowRule::Kind::kNone);
+  EXPECT_EQ(regions.rule(node_index(*s, "concat")).kind, RowRule::Kind::kPointwise);
+  EXPECT_EQ(regions.rule(node_index(*s, "add")).kind, RowRule::Kind::kPointwise);
+  // 3x3, stride 1, pad 1: input row 4 is read by output rows 3, 4, 5.
+  RowSpan r = regions.reached(conv1, {4, 5});
+  EXPECT_EQ(r.lo, 3);
+  EXPECT_EQ(r.hi, 6);
+  // Row 0 by output rows 0 and 1 only (row -1 does not exist).
+  r = regions.reached(conv1, {0, 1});
+  EXPECT_EQ(r.lo, 0);
+  EXPECT_EQ(r.hi, 2);
+  // Output rows [0, 2) read input rows [-1, 3): rows [0, 3) and one row of top padding.
+  std::int64_t pt = -1, pb = -1;
+  RowSpan in = regions.needed(conv1, {0, 2}, pt, pb);
+  EXPECT_EQ(in.lo, 0);
+  EXPECT_EQ(in.hi, 3);
+  EXPECT_EQ(pt, 1);
+  EXPECT_EQ(pb, 0);
+  // Dilated stride-2 conv2 (extent 5, pad 2): output o reads rows 2o-2 .. 2o+2.
+  r = regions.reached(conv2, {7, 8});  // 2o-2 <= 7 <= 2o+2  <=>  o in {3, 4}
+  EXPECT_EQ(r.lo, 3);
+  EXPECT_EQ(r.hi, 5);
+  in = regions.needed(conv2, {11, 12}, pt, pb);  // the last row reads 20..24 of 23 rows
+  EXPECT_EQ(in.lo, 20);
+  EXPECT_EQ(in.hi, 23);
+  EXPECT_EQ(pt, 0);
+  EXPECT_EQ(pb, 2);
+  // MaxPool 3x3 stride 2 over 12 rows, ceil_mode: 6 rows, the last reading rows 10..12.
+  r = regions.reached(maxpool, {11, 12});
+  EXPECT_EQ(r.lo, 5);
+  EXPECT_EQ(r.hi, 6);
+  in = regions.needed(maxpool, {5, 6}, pt, pb);
+  EXPECT_EQ(pb, 1);  // past the node's own padding (none): no band variant for it
+  EXPECT_EQ(regions.variant(maxpool, 1, pt, pb), nullptr);
+  // AveragePool 2x2 pads (1, 1) along H over 6 rows: 7 rows, output o reads o-1 and o.
+  r = regions.reached(avgpool, {2, 3});
+  EXPECT_EQ(r.lo, 2);
+  EXPECT_EQ(r.hi, 4);
+  std::filesystem::remove_all(dir);
+}
+
+// Brute force from the definition: output o reads rows o*s - pad + k*d for k < kernel.
+TEST(RowRegions, WindowRuleCoversEveryReadingRow) {
+  const std::string dir = test::temp_dir("bands");
+  auto s = band_model(dir);
+  RowRegions regions(s);
+  struct Geometry {
+    const char* node;
+    std::int64_t kernel, stride, dilation, pad;
+  };
+  for (const Geometry& geo : {Geometry{"conv1", 3, 1, 1, 1}, Geometry{"conv2", 3, 2, 2, 2},
+                              Geometry{"maxpool", 3, 2, 1, 0}, Geometry{"avgpool", 2, 1, 1, 1},
+                              Geometry{"conv_b", 5, 1, 1, 2}}) {
+    SCOPED_TRACE(geo.node);
+    const int n = node_index(*s, geo.node);
+    const RowRule& rule = regions.rule(n);
+    for (std::int64_t row = 0; row < rule.in_h; ++row) {
+      std::int64_t lo = rule.out_h, hi = 0;
+      for (std::int64_t o = 0; o < rule.out_h; ++o) {
+        for (std::int64_t k = 0; k < geo.kernel; ++k) {
+          if (o * geo.stride - geo.pad + k * geo.dilation == row) {
+            lo = std::min(lo, o);
+            hi = std::max(hi, o + 1);
+          }
+        }
+      }
+      const RowSpan r = regions.reached(n, {row, row + 1});
+      if (hi > lo) {
+        EXPECT_LE(r.lo, lo) << row;
+        EXPECT_GE(r.hi, hi) << row;
+      }
+      // Dilation leaves holes the band may cover; without it the band is exact.
+      if (geo.dilation == 1) {
+        EXPECT_EQ(r.size(), std::max<std::int64_t>(hi - lo, 0)) << row;
+      }
+    }
+  }
+  std::filesystem::remove_all(dir);
+}
+
+TEST(RowRegions, BandsEqualWholeNodesAndFullRecomputation) {
+  const std::string dir = test::temp_dir("bands");
+  auto s = band_model(dir);
+  Injector inj(s);
+  Tensor x(DType::kFloat32, {1, 3, 23, 17});
+  const auto xv = random_values(static_cast<std::size_t>(x.numel()), 11, 1.0f);
+  std::copy(xv.begin(), xv.end(), x.data<float>());
+  GoldenRun golden = inj.golden({x});
+  std::mt19937_64 gen(99);
+  TrialWorkspace ws_band, ws_whole, ws_full;
+  TrialOptions band, whole, full;
+  band.keep_outputs = whole.keep_outputs = full.keep_outputs = true;
+  whole.row_regions = false;
+  full.strategy = Strategy::kFull;
+  std::size_t banded = 0, changed = 0;
+  for (int t = 0; t < 600; ++t) {
+    // Every node output and the graph input, element and bit at random (high exponent bits
+    // often, so that faults survive to the output).
+    std::vector<Fault> faults;
+    for (int k = 0; k < (t % 7 == 6 ? 2 : 1); ++k) {
+      Fault f = test::random_fp32_site_fault(*s, gen);
+      f.model =
+          FaultModel{FaultModelKind::kBitFlip, {t % 3 == 0 ? 30 : static_cast<int>(gen() % 32)}};
+      faults.push_back(f);
+    }
+    const TrialResult a = inj.run_trial(golden, faults, band, ws_band);
+    const TrialResult b = inj.run_trial(golden, faults, whole, ws_whole);
+    const TrialResult c = inj.run_trial(golden, faults, full, ws_full);
+    ASSERT_EQ(a.outcome, c.outcome) << t;
+    ASSERT_EQ(b.outcome, c.outcome) << t;
+    ASSERT_EQ(a.outputs.size(), 1u);
+    ASSERT_TRUE(a.outputs[0].bit_equal(c.outputs[0])) << t;
+    ASSERT_TRUE(b.outputs[0].bit_equal(c.outputs[0])) << t;
+    EXPECT_EQ(b.nodes_banded, 0u);
+    banded += a.nodes_banded;
+    changed += a.outcome != Outcome::kMasked;
+  }
+  EXPECT_GT(banded, 600u);  // most trials recompute some nodes on bands
+  EXPECT_GT(changed, 100u);
+  // The workspaces left the golden cache as it was.
+  TrialResult none = inj.run_trial(golden, {}, band, ws_band);
+  EXPECT_EQ(none.outcome, Outcome::kMasked);
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace dnnfi
