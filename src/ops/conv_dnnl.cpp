@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstring>
 #include <exception>
+#include <map>
+#include <mutex>
 
 namespace dnnfi {
 
@@ -19,6 +21,48 @@ dnnl::reorder make_reorder(const memory::desc& from, const memory::desc& to,
   dnnl::reorder::primitive_desc pd(eng, from, eng, to, attr);
   scratch_md = pd.scratchpad_desc();
   return dnnl::reorder(pd);
+}
+
+// 64-bit hash of a buffer, 8 bytes at a time.
+std::uint64_t hash_bytes(const void* data, std::size_t n) {
+  const auto* p = static_cast<const std::uint8_t*>(data);
+  std::uint64_t h = 0x9E3779B97F4A7C15ull ^ n;
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    std::uint64_t w;
+    std::memcpy(&w, p + i, 8);
+    h = (h ^ w) * 0xFF51AFD7ED558CCDull;
+    h ^= h >> 32;
+  }
+  for (; i < n; ++i) h = (h ^ p[i]) * 0x100000001B3ull;
+  return h;
+}
+
+// Constant weights packed once per (weights, layout) in the process: a convolution and the band
+// variants that fault propagation prepares for it (fi/row_regions.h) share one copy. An entry
+// lives while some plan holds the packed data; the source bytes' hash is part of the key, so
+// weights freed and others allocated at the same address never meet a stale entry.
+std::shared_ptr<void> packed_weights(const memory::desc& user_md, const void* src,
+                                     const memory::desc& md) {
+  struct Entry {
+    memory::desc md;
+    std::weak_ptr<void> data;
+  };
+  static std::mutex mu;
+  static std::multimap<std::pair<const void*, std::uint64_t>, Entry> cache;
+  const std::pair<const void*, std::uint64_t> key{src, hash_bytes(src, user_md.get_size())};
+  std::lock_guard<std::mutex> lock(mu);
+  for (auto it = cache.begin(); it != cache.end();) {
+    it = it->second.data.expired() ? cache.erase(it) : std::next(it);
+  }
+  for (auto [it, end] = cache.equal_range(key); it != end; ++it) {
+    if (it->second.md == md) {
+      if (std::shared_ptr<void> data = it->second.data.lock()) return data;
+    }
+  }
+  std::shared_ptr<void> data = dnnl_util::reorder_to_new(user_md, src, md);
+  cache.emplace(key, Entry{md, data});
+  return data;
 }
 
 }  // namespace
@@ -67,7 +111,7 @@ std::unique_ptr<ConvPlan> finish_conv_plan(const dnnl::primitive_desc& pd, dnnl:
     if (packed != nullptr && packed->data != nullptr && packed->md == plan->weights_md) {
       plan->weights = packed->data;
     } else {
-      plan->weights = dnnl_util::reorder_to_new(user_weights_md, const_weights, plan->weights_md);
+      plan->weights = packed_weights(user_weights_md, const_weights, plan->weights_md);
       if (packed != nullptr && packed->data == nullptr) *packed = {plan->weights_md, plan->weights};
     }
   }
