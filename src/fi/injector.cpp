@@ -280,8 +280,9 @@ void Injector::materialize(TrialWorkspace& ws, const GoldenRun& golden, int v) c
   if (!partial(ws, v)) return;
   const auto i = static_cast<std::size_t>(v);
   const std::int64_t h = regions_->height(v);
-  copy_rows(golden.store[v], {0, ws.rows_[i].lo}, ws.scratch_[i]);
-  copy_rows(golden.store[v], {ws.rows_[i].hi, h}, ws.scratch_[i]);
+  const int axis = regions_->axis(v);
+  copy_rows(golden.store[v], axis, {0, ws.rows_[i].lo}, ws.scratch_[i]);
+  copy_rows(golden.store[v], axis, {ws.rows_[i].hi, h}, ws.scratch_[i]);
   ws.rows_[i] = {0, h};
 }
 
@@ -289,7 +290,7 @@ bool Injector::still_differs(TrialWorkspace& ws, const GoldenRun& golden, int v)
   const auto i = static_cast<std::size_t>(v);
   bool differs = false;
   if (ws.banded_ && regions_->row_value(v)) {
-    const RowSpan d = diff_rows(*ws.table_[i], golden.store[v], ws.rows_[i]);
+    const RowSpan d = diff_rows(*ws.table_[i], golden.store[v], regions_->axis(v), ws.rows_[i]);
     differs = !d.empty();
     if (differs) ws.rows_[i] = d;
   } else {
@@ -303,10 +304,7 @@ bool Injector::still_differs(TrialWorkspace& ws, const GoldenRun& golden, int v)
 }
 
 Tensor& Injector::slab(TrialWorkspace& ws, std::size_t i, DType dtype, Shape shape) const {
-  if (ws.slabs_.size() <= i) {
-    ws.slabs_.resize(i + 1);
-    ws.slab_views_.resize(i + 1);
-  }
+  // compute_band sized the vectors first: views handed out earlier in a node stay valid.
   const std::size_t bytes = static_cast<std::size_t>(shape_numel(shape)) * dtype_size(dtype);
   if (ws.slabs_[i].nbytes() < bytes)
     ws.slabs_[i] = Tensor(DType::kUInt8, {static_cast<std::int64_t>(bytes)});
@@ -319,6 +317,10 @@ bool Injector::compute_band(int n, TrialWorkspace& ws, const GoldenRun& golden,
   const RowRule& rule = regions_->rule(n);
   if (rule.kind == RowRule::Kind::kNone) return false;
   const Node& node = session_->graph().nodes[static_cast<std::size_t>(n)];
+  if (ws.slabs_.size() < node.inputs.size() + 1) {  // one slab per input and the output
+    ws.slabs_.resize(node.inputs.size() + 1);
+    ws.slab_views_.resize(node.inputs.size() + 1);
+  }
   RowSpan in{rule.in_h, 0};
   for (std::size_t i = 0; i < node.inputs.size(); ++i) {
     const int v = node.inputs[i];
@@ -356,29 +358,30 @@ bool Injector::compute_band(int n, TrialWorkspace& ws, const GoldenRun& golden,
           continue;
         }
         Shape shape = session_->info(v).shape;
-        shape[2] = need.size();
+        shape[static_cast<std::size_t>(regions_->axis(v))] = need.size();
         Tensor& t = slab(ws, i, session_->info(v).dtype, std::move(shape));
         const bool dirty = !golden_only && ws.state_[vi] == 1;
-        gather_rows(golden.store[v], dirty ? &ws.scratch_[vi] : nullptr, ws.rows_[vi], need,
-                    t.raw());
+        gather_rows(golden.store[v], dirty ? &ws.scratch_[vi] : nullptr, regions_->axis(v),
+                    ws.rows_[vi], need, t.raw());
         ws.slab_in_[i] = &t;
       }
     };
     Shape out_shape = out_info.shape;
-    out_shape[2] = rows;
+    out_shape[static_cast<std::size_t>(regions_->axis(ov))] = rows;
     Tensor* outs[1] = {&slab(ws, node.inputs.size(), out_info.dtype, std::move(out_shape))};
     if (variant->verified.load() == 0) {
       // First use: the variant must reproduce the golden rows from the golden slabs.
       gather(true);
       const Status st = variant->kernel->run(ws.slab_in_, outs);
-      const bool same = st.is_ok() && slab_equals_rows(outs[0]->raw(), golden.store[ov], band);
+      const bool same = st.is_ok() && slab_equals_rows(outs[0]->raw(), golden.store[ov],
+                                                       regions_->axis(ov), band);
       variant->verified.store(same ? 1 : 2);
       if (!same) continue;
     }
     gather(false);
     status = variant->kernel->run(ws.slab_in_, outs);
     Tensor& dst = scratch(ws, ov);
-    if (status.is_ok()) scatter_rows(outs[0]->raw(), band, dst);
+    if (status.is_ok()) scatter_rows(outs[0]->raw(), regions_->axis(ov), band, dst);
     const auto oi = static_cast<std::size_t>(ov);
     ws.table_[oi] = &dst;
     if (ws.state_[oi] == 0) ws.touched_.push_back(ov);
@@ -397,24 +400,24 @@ void Injector::apply_faults_for_value(int v, std::span<const Fault> faults, Tria
   const auto vi = static_cast<std::size_t>(v);
   if (ws.banded_ && regions_->row_value(v)) {
     // Copy only the rows the faults land in (and any between them and the band already held).
-    const Shape& shape = session_->info(v).shape;
-    RowSpan need{shape[2], 0};
+    const int axis = regions_->axis(v);
+    RowSpan need{regions_->height(v), 0};
     for (const Fault& f : faults) {
       if (f.site.value != v) continue;
-      const std::int64_t h = (f.site.flat_index / shape[3]) % shape[2];
+      const std::int64_t h = regions_->row_of(v, f.site.flat_index);
       need = {std::min(need.lo, h), std::max(need.hi, h + 1)};
     }
     Tensor& t = scratch(ws, v);
     if (ws.state_[vi] != 1) {
-      copy_rows(golden.store[v], need, t);
+      copy_rows(golden.store[v], axis, need, t);
       ws.table_[vi] = &t;
       if (ws.state_[vi] == 0) ws.touched_.push_back(v);
       ws.state_[vi] = 1;
       ws.rows_[vi] = need;
     } else {
       const RowSpan cur = ws.rows_[vi];
-      copy_rows(golden.store[v], {need.lo, cur.lo}, t);
-      copy_rows(golden.store[v], {cur.hi, need.hi}, t);
+      copy_rows(golden.store[v], axis, {need.lo, cur.lo}, t);
+      copy_rows(golden.store[v], axis, {cur.hi, need.hi}, t);
       ws.rows_[vi] = {std::min(need.lo, cur.lo), std::max(need.hi, cur.hi)};
     }
   } else if (ws.state_[vi] != 1) {  // corrupt a copy, never the golden value

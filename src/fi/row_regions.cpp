@@ -94,9 +94,32 @@ struct Planes {
   std::size_t row_bytes = 0;
 };
 
-Planes planes_of(const Tensor& t) {
+// A tensor as planes x rows x row bytes around its band axis.
+Planes planes_of(const Tensor& t, int axis) {
   const Shape& s = t.shape();
-  return {s[0] * s[1], s[2], static_cast<std::size_t>(s[3]) * dtype_size(t.dtype())};
+  Planes p{1, s[static_cast<std::size_t>(axis)], dtype_size(t.dtype())};
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (static_cast<int>(i) < axis) p.planes *= s[i];
+    if (static_cast<int>(i) > axis) p.row_bytes *= static_cast<std::size_t>(s[i]);
+  }
+  return p;
+}
+
+std::int64_t attr_int(const Node& node, const char* name, std::int64_t fallback) {
+  auto it = node.attributes.find(name);
+  return it == node.attributes.end() ? fallback : it->second.i;
+}
+
+bool is_window_op(const Node& node) {
+  const std::string& op = node.op_type;
+  return node.domain.empty() && (op == "Conv" || op == "ConvInteger" || op == "QLinearConv" ||
+                                 op == "MaxPool" || op == "AveragePool" || op == "LpPool");
+}
+
+std::vector<std::int64_t> transpose_perm(const Node& node) {
+  auto it = node.attributes.find("perm");
+  if (it != node.attributes.end()) return it->second.ints;
+  return {3, 2, 1, 0};  // rank 4 without perm: the axes reversed
 }
 
 }  // namespace
@@ -104,11 +127,58 @@ Planes planes_of(const Tensor& t) {
 RowRegions::RowRegions(std::shared_ptr<const Session> session) : session_(std::move(session)) {
   const Session& s = *session_;
   const Graph& g = s.graph();
-  row_value_.assign(g.values.size(), 0);
+  // Band axes. Convolutions and pools hold rows on axis 2 (NCHW); a Transpose moves the axis (a
+  // Keras channels-last model keeps rows on axis 1 between its layers); elementwise ops keep it.
+  // Propagated both ways until nothing changes; the values left over use axis 2.
+  std::vector<std::uint8_t> candidate(g.values.size(), 0);
   for (std::size_t v = 0; v < g.values.size(); ++v) {
     const int id = static_cast<int>(v);
-    row_value_[v] = !s.is_constant(id) && s.info(id).shape.size() == 4 ? 1 : 0;
+    candidate[v] = !s.is_constant(id) && s.info(id).shape.size() == 4 ? 1 : 0;
   }
+  axis_.assign(g.values.size(), -1);
+  bool changed = false;
+  auto set = [&](int v, std::int64_t a) {
+    if (v == kNoValue || !candidate[static_cast<std::size_t>(v)] || a < 0 || a > 3) return;
+    if (axis_[static_cast<std::size_t>(v)] >= 0) return;
+    axis_[static_cast<std::size_t>(v)] = static_cast<std::int8_t>(a);
+    changed = true;
+  };
+  auto axis_of = [&](int v) -> int {
+    return v == kNoValue ? -1 : axis_[static_cast<std::size_t>(v)];
+  };
+  for (int n : s.run_order()) {
+    const Node& node = g.nodes[static_cast<std::size_t>(n)];
+    if (is_window_op(node) && !node.inputs.empty() && !node.outputs.empty()) {
+      set(node.inputs[0], 2);
+      set(node.outputs[0], 2);
+    }
+  }
+  changed = true;
+  for (int pass = 0; changed && pass < 64; ++pass) {
+    changed = false;
+    for (int n : s.run_order()) {
+      const Node& node = g.nodes[static_cast<std::size_t>(n)];
+      if (node.outputs.empty() || node.inputs.empty() || !node.domain.empty()) continue;
+      const int y = node.outputs[0];
+      if (node.op_type == "Transpose") {
+        const auto perm = transpose_perm(node);
+        if (perm.size() != 4) continue;
+        if (axis_of(y) >= 0) set(node.inputs[0], perm[static_cast<std::size_t>(axis_of(y))]);
+        for (std::size_t k = 0; k < 4 && axis_of(node.inputs[0]) >= 0; ++k) {
+          if (perm[k] == axis_of(node.inputs[0])) set(y, static_cast<std::int64_t>(k));
+        }
+      } else if (pointwise_ops().count(node.op_type)) {
+        int a = axis_of(y);
+        for (int v : node.inputs) a = a >= 0 ? a : axis_of(v);
+        set(y, a);
+        for (int v : node.inputs) set(v, a);
+      }
+    }
+  }
+  for (std::size_t v = 0; v < g.values.size(); ++v) {
+    if (candidate[v] && axis_[v] < 0) axis_[v] = 2;
+  }
+
   rules_.resize(g.nodes.size());
   variants_.resize(g.nodes.size());
   for (int n : s.run_order()) {
@@ -116,39 +186,45 @@ RowRegions::RowRegions(std::shared_ptr<const Session> session) : session_(std::m
     int outputs = 0;
     for (int v : node.outputs) outputs += v != kNoValue;
     if (outputs != 1 || node.outputs[0] == kNoValue || !row_value(node.outputs[0])) continue;
-    const Shape& ys = s.info(node.outputs[0]).shape;
+    if (!node.domain.empty()) continue;
+    const int y = node.outputs[0];
+    const int a = axis(y);
+    const Shape& ys = s.info(y).shape;
     RowRule r;
-    r.out_h = ys[2];
+    r.out_h = ys[static_cast<std::size_t>(a)];
     r.sliced.assign(node.inputs.size(), 0);
-    if (r.out_h < 2 || !node.domain.empty()) continue;
+    if (r.out_h < 2) continue;
     const std::string& op = node.op_type;
-    if (pointwise_ops().count(op)) {
+    const bool transpose = op == "Transpose";
+    if (transpose || pointwise_ops().count(op)) {
+      // Output row h reads row h of each sliced input (a Transpose: on the axis it moves to a).
+      const std::vector<std::int64_t> perm =
+          transpose ? transpose_perm(node) : std::vector<std::int64_t>{};
+      if (transpose && perm.size() != 4) continue;
+      const int in_axis = transpose ? static_cast<int>(perm[static_cast<std::size_t>(a)]) : a;
       bool ok = true;
       r.in_h = r.out_h;
       for (std::size_t i = 0; i < node.inputs.size() && ok; ++i) {
         const int v = node.inputs[i];
         if (v == kNoValue) continue;
         const Shape& xs = s.info(v).shape;
-        if (xs.size() == 4 && xs[2] == r.out_h) {
+        if (row_value(v) && axis(v) == in_axis &&
+            xs[static_cast<std::size_t>(in_axis)] == r.out_h) {
           r.sliced[i] = 1;
-        } else if (op == "Concat") {
-          ok = false;
-        } else if (xs.size() >= 2 && xs[xs.size() - 2] != 1) {
-          ok = false;  // varies along H without being a full-height NCHW tensor
+          continue;
         }
+        // Not sliced: it must be the same for every row (broadcast along the band axis).
+        const std::int64_t j = a - (4 - static_cast<std::int64_t>(xs.size()));
+        ok = !transpose && op != "Concat" && (j < 0 || xs[static_cast<std::size_t>(j)] == 1);
       }
       if (op == "Concat") {
-        std::int64_t axis = 0;
-        if (auto it = node.attributes.find("axis"); it != node.attributes.end())
-          axis = it->second.i;
-        ok = ok && axis != 2 && axis != -2;
+        const std::int64_t c = attr_int(node, "axis", 0);
+        ok = ok && (c < 0 ? c + 4 : c) != a;
       }
       if (op == "DequantizeLinear" || op == "QuantizeLinear") {
-        std::int64_t axis = 1;
-        if (auto it = node.attributes.find("axis"); it != node.attributes.end())
-          axis = it->second.i;
+        const std::int64_t q = attr_int(node, "axis", 1);
         const int scale = node.inputs.size() > 1 ? node.inputs[1] : kNoValue;
-        ok = ok && (scale == kNoValue || s.info(scale).numel() == 1 || (axis != 2 && axis != -2));
+        ok = ok && (scale == kNoValue || s.info(scale).numel() == 1 || (q < 0 ? q + 4 : q) != a);
       }
       bool any_sliced = false;
       for (auto b : r.sliced) any_sliced |= b != 0;
@@ -163,7 +239,7 @@ RowRegions::RowRegions(std::shared_ptr<const Session> session) : session_(std::m
     const bool pool = op == "MaxPool" || op == "AveragePool" || op == "LpPool";
     if (!conv && !qconv && !pool) continue;
     const int x = node.inputs.empty() ? kNoValue : node.inputs[0];
-    if (x == kNoValue || s.info(x).shape.size() != 4) continue;
+    if (x == kNoValue || !row_value(x) || axis(x) != 2 || a != 2) continue;
     const Shape& xs = s.info(x).shape;
     std::vector<std::int64_t> kernel;
     bool ceil_mode = false;
@@ -202,7 +278,18 @@ RowRegions::RowRegions(std::shared_ptr<const Session> session) : session_(std::m
   }
 }
 
-std::int64_t RowRegions::height(int value) const { return session_->info(value).shape[2]; }
+std::int64_t RowRegions::height(int value) const {
+  return session_->info(value).shape[static_cast<std::size_t>(axis(value))];
+}
+
+std::int64_t RowRegions::row_of(int value, std::int64_t flat_index) const {
+  const Shape& shape = session_->info(value).shape;
+  std::int64_t inner = 1;
+  for (std::size_t i = static_cast<std::size_t>(axis(value)) + 1; i < shape.size(); ++i) {
+    inner *= shape[i];
+  }
+  return (flat_index / inner) % height(value);
+}
 
 RowSpan RowRegions::reached(int node, RowSpan in) const {
   const RowRule& r = rule(node);
@@ -267,14 +354,14 @@ RowVariant* RowRegions::variant(int node, std::int64_t rows, std::int64_t pad_to
       continue;
     }
     TensorInfo info = s.info(v);
-    if (r.sliced[i]) info.shape[2] = in_rows;
+    if (r.sliced[i]) info.shape[static_cast<std::size_t>(axis(v))] = in_rows;
     infos.push_back(std::move(info));
   }
   try {
     std::vector<TensorInfo> outs;
     slot->kernel = s.prepare_variant(node, derived, std::move(infos), outs);
     Shape want = s.info(original.outputs[0]).shape;
-    want[2] = rows;
+    want[static_cast<std::size_t>(axis(original.outputs[0]))] = rows;
     if (outs.empty() || outs[0].shape != want) slot->kernel.reset();
   } catch (const std::exception&) {
     slot->kernel.reset();
@@ -283,8 +370,9 @@ RowVariant* RowRegions::variant(int node, std::int64_t rows, std::int64_t pad_to
   return slot.get();
 }
 
-void gather_rows(const Tensor& golden, const Tensor* dirty, RowSpan band, RowSpan want, void* dst) {
-  const Planes p = planes_of(golden);
+void gather_rows(const Tensor& golden, const Tensor* dirty, int axis, RowSpan band, RowSpan want,
+                 void* dst) {
+  const Planes p = planes_of(golden, axis);
   const auto* gsrc = static_cast<const std::uint8_t*>(golden.raw());
   const auto* dsrc = dirty != nullptr ? static_cast<const std::uint8_t*>(dirty->raw()) : nullptr;
   auto* out = static_cast<std::uint8_t*>(dst);
@@ -311,8 +399,8 @@ void gather_rows(const Tensor& golden, const Tensor* dirty, RowSpan band, RowSpa
   }
 }
 
-void scatter_rows(const void* src, RowSpan rows, Tensor& dst) {
-  const Planes p = planes_of(dst);
+void scatter_rows(const void* src, int axis, RowSpan rows, Tensor& dst) {
+  const Planes p = planes_of(dst, axis);
   const auto* in = static_cast<const std::uint8_t*>(src);
   auto* out = static_cast<std::uint8_t*>(dst.raw());
   const std::size_t slab_plane = static_cast<std::size_t>(rows.size()) * p.row_bytes;
@@ -322,9 +410,9 @@ void scatter_rows(const void* src, RowSpan rows, Tensor& dst) {
   }
 }
 
-void copy_rows(const Tensor& src, RowSpan rows, Tensor& dst) {
+void copy_rows(const Tensor& src, int axis, RowSpan rows, Tensor& dst) {
   if (rows.empty()) return;
-  const Planes p = planes_of(dst);
+  const Planes p = planes_of(dst, axis);
   const auto* in = static_cast<const std::uint8_t*>(src.raw());
   auto* out = static_cast<std::uint8_t*>(dst.raw());
   for (std::int64_t c = 0; c < p.planes; ++c) {
@@ -333,8 +421,8 @@ void copy_rows(const Tensor& src, RowSpan rows, Tensor& dst) {
   }
 }
 
-RowSpan diff_rows(const Tensor& a, const Tensor& b, RowSpan within) {
-  const Planes p = planes_of(a);
+RowSpan diff_rows(const Tensor& a, const Tensor& b, int axis, RowSpan within) {
+  const Planes p = planes_of(a, axis);
   const auto* x = static_cast<const std::uint8_t*>(a.raw());
   const auto* y = static_cast<const std::uint8_t*>(b.raw());
   RowSpan d{within.hi, within.lo};
@@ -362,8 +450,8 @@ RowSpan diff_rows(const Tensor& a, const Tensor& b, RowSpan within) {
   return d.empty() ? RowSpan{} : d;
 }
 
-bool slab_equals_rows(const void* slab, const Tensor& t, RowSpan rows) {
-  const Planes p = planes_of(t);
+bool slab_equals_rows(const void* slab, const Tensor& t, int axis, RowSpan rows) {
+  const Planes p = planes_of(t, axis);
   const auto* s = static_cast<const std::uint8_t*>(slab);
   const auto* x = static_cast<const std::uint8_t*>(t.raw());
   const std::size_t slab_plane = static_cast<std::size_t>(rows.size()) * p.row_bytes;

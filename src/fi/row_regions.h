@@ -7,7 +7,8 @@
 // Each node gets a row rule once (RowRules): how rows of its inputs reach rows of its output.
 //   kPointwise  output row h reads row h of each sliced input: elementwise unary and binary ops
 //               (the other operands broadcast along H), BatchNormalization, Dequantize/
-//               QuantizeLinear, Concat on an axis other than H.
+//               QuantizeLinear, Concat on an axis other than H, Transpose (rows move to the
+//               axis the permutation gives them: Keras channels-last models hold them on axis 1).
 //   kWindow     2-D Conv / QLinearConv / ConvInteger, MaxPool (without Indices), AveragePool,
 //               LpPool: output row o reads input rows [o*s - pad_top, o*s - pad_top + extent).
 //   kNone       everything else (Gemm, global pools, Reshape, Softmax...): the whole tensor.
@@ -63,9 +64,13 @@ class RowRegions {
   explicit RowRegions(std::shared_ptr<const Session> session);
 
   const RowRule& rule(int node) const { return rules_[static_cast<std::size_t>(node)]; }
-  // A non-constant rank-4 value: its corrupted copy may be held as a band of rows.
-  bool row_value(int value) const { return row_value_[static_cast<std::size_t>(value)] != 0; }
+  // A non-constant rank-4 value: its corrupted copy may be held as a band of rows along axis().
+  bool row_value(int value) const { return axis_[static_cast<std::size_t>(value)] >= 0; }
+  // The band axis of a row value: 2 (H of NCHW) unless a Transpose moved it (Keras NHWC: 1).
+  int axis(int value) const { return axis_[static_cast<std::size_t>(value)]; }
   std::int64_t height(int value) const;
+  // The row of element `flat_index` of a row value.
+  std::int64_t row_of(int value, std::int64_t flat_index) const;
 
   // Output rows reached from rows `in` of the sliced inputs (clipped to the output; may be empty
   // when a stride skips them).
@@ -81,23 +86,26 @@ class RowRegions {
  private:
   std::shared_ptr<const Session> session_;
   std::vector<RowRule> rules_;
-  std::vector<std::uint8_t> row_value_;
+  std::vector<std::int8_t> axis_;  // per value; -1 when not a row value
   mutable std::mutex mu_;
   using Key = std::tuple<std::int64_t, std::int64_t, std::int64_t>;
   mutable std::vector<std::map<Key, std::unique_ptr<RowVariant>>> variants_;
 };
 
-// Band copies on NCHW tensors of any dtype (planes = N*C, rows of W elements).
-// Copies rows `want` of a value into the dense slab `dst` ([N, C, want.size(), W]): rows inside
-// `band` from `dirty` (a full-size tensor valid there), the others from `golden`.
-void gather_rows(const Tensor& golden, const Tensor* dirty, RowSpan band, RowSpan want, void* dst);
-// Copies the dense slab `src` ([N, C, rows.size(), W]) into rows `rows` of `dst`.
-void scatter_rows(const void* src, RowSpan rows, Tensor& dst);
+// Band copies on tensors of any dtype, rows taken along `axis` (for NCHW and axis 2: planes of
+// N*C, rows of W elements). A slab is the dense tensor of some rows: the shape with dim `axis`
+// set to their count.
+// Copies rows `want` of a value into the slab `dst`: rows inside `band` from `dirty` (a full-size
+// tensor valid there), the others from `golden`.
+void gather_rows(const Tensor& golden, const Tensor* dirty, int axis, RowSpan band, RowSpan want,
+                 void* dst);
+// Copies the slab `src` into rows `rows` of `dst`.
+void scatter_rows(const void* src, int axis, RowSpan rows, Tensor& dst);
 // Copies rows `rows` of `src` into the same rows of `dst`.
-void copy_rows(const Tensor& src, RowSpan rows, Tensor& dst);
+void copy_rows(const Tensor& src, int axis, RowSpan rows, Tensor& dst);
 // The smallest band within `within` outside which `a` and `b` are bitwise equal (empty if equal).
-RowSpan diff_rows(const Tensor& a, const Tensor& b, RowSpan within);
-// True when the dense slab equals rows `rows` of `t` bitwise.
-bool slab_equals_rows(const void* slab, const Tensor& t, RowSpan rows);
+RowSpan diff_rows(const Tensor& a, const Tensor& b, int axis, RowSpan within);
+// True when the slab equals rows `rows` of `t` bitwise.
+bool slab_equals_rows(const void* slab, const Tensor& t, int axis, RowSpan rows);
 
 }  // namespace dnnfi

@@ -209,5 +209,74 @@ TEST(RowRegions, BandsEqualWholeNodesAndFullRecomputation) {
   std::filesystem::remove_all(dir);
 }
 
+// A Keras-style channels-last graph: each convolution between two Transposes, the bias add and
+// the activations on NHWC values (rows on axis 1).
+TEST(RowRegions, ChannelsLastRowsFollowTransposes) {
+  const std::string dir = test::temp_dir("bands");
+  test::OnnxBuilder b;
+  using B = test::OnnxBuilder;
+  b.input("x", {1, 19, 13, 3});
+  b.initializer("w1", {5, 3, 3, 3}, random_values(5 * 27, 21, 0.5f));
+  b.initializer("bias1", {5}, random_values(5, 22, 0.2f));
+  b.initializer("w2", {4, 5, 3, 3}, random_values(4 * 45, 23, 0.4f));
+  b.initializer("wg", {3, 4}, random_values(12, 24, 0.6f));
+  auto& t1 = b.node("Transpose", {"x"}, {"x_nchw"}, "to_nchw1");
+  B::set_ints(t1, "perm", {0, 3, 1, 2});
+  auto& c1 = b.node("Conv", {"x_nchw", "w1"}, {"c1"}, "conv1");
+  B::set_ints(c1, "pads", {1, 1, 1, 1});
+  auto& t2 = b.node("Transpose", {"c1"}, {"c1_nhwc"}, "to_nhwc1");
+  B::set_ints(t2, "perm", {0, 2, 3, 1});
+  b.node("Add", {"c1_nhwc", "bias1"}, {"biased"}, "bias_add");
+  b.node("Relu", {"biased"}, {"r1"}, "relu1");
+  auto& t3 = b.node("Transpose", {"r1"}, {"r1_nchw"}, "to_nchw2");
+  B::set_ints(t3, "perm", {0, 3, 1, 2});
+  auto& c2 = b.node("Conv", {"r1_nchw", "w2"}, {"c2"}, "conv2");
+  B::set_ints(c2, "strides", {2, 2});
+  auto& t4 = b.node("Transpose", {"c2"}, {"c2_nhwc"}, "to_nhwc2");
+  B::set_ints(t4, "perm", {0, 2, 3, 1});
+  b.node("Sigmoid", {"c2_nhwc"}, {"s2"}, "sigmoid");
+  auto& mean = b.node("ReduceMean", {"s2"}, {"pooled"}, "gap");
+  B::set_ints(mean, "axes", {1, 2});
+  B::set_int(mean, "keepdims", 0);
+  auto& gm = b.node("Gemm", {"pooled", "wg"}, {"y"}, "dense");
+  B::set_int(gm, "transB", 1);
+  b.output("y");
+  auto s = Session::create(load_model(b.save(dir + "/nhwc.onnx")));
+  RowRegions regions(s);
+  const Graph& g = s->graph();
+  EXPECT_EQ(regions.axis(g.find_value("x")), 1);
+  EXPECT_EQ(regions.axis(g.find_value("x_nchw")), 2);
+  EXPECT_EQ(regions.axis(g.find_value("biased")), 1);
+  EXPECT_EQ(regions.axis(g.find_value("r1")), 1);
+  EXPECT_EQ(regions.rule(g.find_node("to_nchw2")).kind, RowRule::Kind::kPointwise);
+  EXPECT_EQ(regions.rule(g.find_node("bias_add")).kind, RowRule::Kind::kPointwise);
+  // Element (0, h=7, w=2, c=1) of r1 lies in row 7.
+  EXPECT_EQ(regions.row_of(g.find_value("r1"), (7 * 13 + 2) * 5 + 1), 7);
+
+  Injector inj(s);
+  Tensor x(DType::kFloat32, {1, 19, 13, 3});
+  const auto xv = random_values(static_cast<std::size_t>(x.numel()), 25, 1.0f);
+  std::copy(xv.begin(), xv.end(), x.data<float>());
+  GoldenRun golden = inj.golden({x});
+  std::mt19937_64 gen(7);
+  TrialWorkspace ws_band, ws_full;
+  TrialOptions band, full;
+  band.keep_outputs = full.keep_outputs = true;
+  full.strategy = Strategy::kFull;
+  std::size_t banded = 0;
+  for (int t = 0; t < 300; ++t) {
+    Fault f = test::random_fp32_site_fault(*s, gen);
+    f.model =
+        FaultModel{FaultModelKind::kBitFlip, {t % 2 == 0 ? 30 : static_cast<int>(gen() % 32)}};
+    const TrialResult a = inj.run_trial(golden, {&f, 1}, band, ws_band);
+    const TrialResult c = inj.run_trial(golden, {&f, 1}, full, ws_full);
+    ASSERT_EQ(a.outcome, c.outcome) << t;
+    ASSERT_TRUE(a.outputs[0].bit_equal(c.outputs[0])) << t;
+    banded += a.nodes_banded;
+  }
+  EXPECT_GT(banded, 300u);
+  std::filesystem::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace dnnfi
