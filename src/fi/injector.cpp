@@ -90,13 +90,14 @@ std::vector<std::int64_t> topk_row0(const Tensor& t, std::size_t k) {
   return idx;
 }
 
-Injector::Injector(std::shared_ptr<const Session> session) : session_(std::move(session)) {
+Injector::Injector(std::shared_ptr<const Session> session, std::size_t min_band_bytes)
+    : session_(std::move(session)) {
   if (session_->options().fuse) {
     throw InputError("fault injection needs every node's output: create the session without fuse");
   }
   superlayer_ =
       find_superlayers(session_->graph(), [this](int v) { return session_->is_constant(v); });
-  regions_ = std::make_shared<RowRegions>(session_);
+  regions_ = std::make_shared<RowRegions>(session_, min_band_bytes);
 }
 
 std::size_t GoldenRun::bytes(const Session& session) const {

@@ -100,7 +100,9 @@ class TrialWorkspace {
 
 class Injector {
  public:
-  explicit Injector(std::shared_ptr<const Session> session);
+  // min_band_bytes: the smallest value the cone holds as a band of rows (fi/row_regions.h).
+  explicit Injector(std::shared_ptr<const Session> session,
+                    std::size_t min_band_bytes = RowRegions::kMinBandBytes);
 
   const Session& session() const { return *session_; }
   const std::vector<bool>& superlayers() const { return superlayer_; }

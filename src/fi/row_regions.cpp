@@ -124,7 +124,8 @@ std::vector<std::int64_t> transpose_perm(const Node& node) {
 
 }  // namespace
 
-RowRegions::RowRegions(std::shared_ptr<const Session> session) : session_(std::move(session)) {
+RowRegions::RowRegions(std::shared_ptr<const Session> session, std::size_t min_band_bytes)
+    : session_(std::move(session)) {
   const Session& s = *session_;
   const Graph& g = s.graph();
   // Band axes. Convolutions and pools hold rows on axis 2 (NCHW); a Transpose moves the axis (a
@@ -133,7 +134,8 @@ RowRegions::RowRegions(std::shared_ptr<const Session> session) : session_(std::m
   std::vector<std::uint8_t> candidate(g.values.size(), 0);
   for (std::size_t v = 0; v < g.values.size(); ++v) {
     const int id = static_cast<int>(v);
-    candidate[v] = !s.is_constant(id) && s.info(id).shape.size() == 4 ? 1 : 0;
+    candidate[v] =
+        !s.is_constant(id) && s.info(id).shape.size() == 4 && s.info(id).nbytes() >= min_band_bytes;
   }
   axis_.assign(g.values.size(), -1);
   bool changed = false;

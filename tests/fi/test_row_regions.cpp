@@ -1,6 +1,7 @@
 // Region-limited propagation (fi/row_regions.h): the row rules against hand-computed receptive
 // fields and a brute-force one, and the cone on bands of rows against whole-node recomputation
-// and the full strategy, bit for bit, on a graph with every kind of row rule.
+// and the full strategy, bit for bit, on a graph with every kind of row rule. The graphs are
+// small, so bands are allowed on values of any size (min_band_bytes 0).
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -78,7 +79,7 @@ int node_index(const Session& s, const std::string& name) { return s.graph().fin
 TEST(RowRegions, RulesMatchHandComputedReceptiveFields) {
   const std::string dir = test::temp_dir("bands");
   auto s = band_model(dir);
-  RowRegions regions(s);
+  RowRegions regions(s, 0);  // every rank-4 value, however small
   const int conv1 = node_index(*s, "conv1"), conv2 = node_index(*s, "conv2");
   const int relu = node_index(*s, "relu1"), gap = node_index(*s, "gap");
   const int maxpool = node_index(*s, "maxpool"), avgpool = node_index(*s, "avgpool");
@@ -129,7 +130,7 @@ TEST(RowRegions, RulesMatchHandComputedReceptiveFields) {
 TEST(RowRegions, WindowRuleCoversEveryReadingRow) {
   const std::string dir = test::temp_dir("bands");
   auto s = band_model(dir);
-  RowRegions regions(s);
+  RowRegions regions(s, 0);  // every rank-4 value, however small
   struct Geometry {
     const char* node;
     std::int64_t kernel, stride, dilation, pad;
@@ -167,7 +168,7 @@ TEST(RowRegions, WindowRuleCoversEveryReadingRow) {
 TEST(RowRegions, BandsEqualWholeNodesAndFullRecomputation) {
   const std::string dir = test::temp_dir("bands");
   auto s = band_model(dir);
-  Injector inj(s);
+  Injector inj(s, 0);
   Tensor x(DType::kFloat32, {1, 3, 23, 17});
   const auto xv = random_values(static_cast<std::size_t>(x.numel()), 11, 1.0f);
   std::copy(xv.begin(), xv.end(), x.data<float>());
@@ -242,7 +243,7 @@ TEST(RowRegions, ChannelsLastRowsFollowTransposes) {
   B::set_int(gm, "transB", 1);
   b.output("y");
   auto s = Session::create(load_model(b.save(dir + "/nhwc.onnx")));
-  RowRegions regions(s);
+  RowRegions regions(s, 0);  // every rank-4 value, however small
   const Graph& g = s->graph();
   EXPECT_EQ(regions.axis(g.find_value("x")), 1);
   EXPECT_EQ(regions.axis(g.find_value("x_nchw")), 2);
@@ -253,7 +254,7 @@ TEST(RowRegions, ChannelsLastRowsFollowTransposes) {
   // Element (0, h=7, w=2, c=1) of r1 lies in row 7.
   EXPECT_EQ(regions.row_of(g.find_value("r1"), (7 * 13 + 2) * 5 + 1), 7);
 
-  Injector inj(s);
+  Injector inj(s, 0);
   Tensor x(DType::kFloat32, {1, 19, 13, 3});
   const auto xv = random_values(static_cast<std::size_t>(x.numel()), 25, 1.0f);
   std::copy(xv.begin(), xv.end(), x.data<float>());
