@@ -23,6 +23,13 @@ std::vector<float> random_values(std::size_t n, std::uint64_t seed, float scale)
   return v;
 }
 
+Tensor random_tensor(Shape shape, std::uint64_t seed) {
+  Tensor t(DType::kFloat32, std::move(shape));
+  const auto v = random_values(static_cast<std::size_t>(t.numel()), seed, 1.0f);
+  std::copy(v.begin(), v.end(), t.data<float>());
+  return t;
+}
+
 // x [1,3,23,17] -> Conv 3x3 pad 1 -> Relu -> Conv 3x3 stride 2 dilation 2 pad 2 -> Sigmoid
 //   -> MaxPool 3x3 stride 2 ceil_mode -> AveragePool 2x2 stride 1 pads (1,0,1,0) -> conv1x1 (a)
 //   and Conv 5x1 stride 1 pads (2,0,2,0) (b) -> Concat(a, b) axis 1 -> BatchNormalization
@@ -169,10 +176,7 @@ TEST(RowRegions, BandsEqualWholeNodesAndFullRecomputation) {
   const std::string dir = test::temp_dir("bands");
   auto s = band_model(dir);
   Injector inj(s, 0);
-  Tensor x(DType::kFloat32, {1, 3, 23, 17});
-  const auto xv = random_values(static_cast<std::size_t>(x.numel()), 11, 1.0f);
-  std::copy(xv.begin(), xv.end(), x.data<float>());
-  GoldenRun golden = inj.golden({x});
+  GoldenRun golden = inj.golden({random_tensor({1, 3, 23, 17}, 11)});
   std::mt19937_64 gen(99);
   TrialWorkspace ws_band, ws_whole, ws_full;
   TrialOptions band, whole, full;
@@ -255,10 +259,7 @@ TEST(RowRegions, ChannelsLastRowsFollowTransposes) {
   EXPECT_EQ(regions.row_of(g.find_value("r1"), (7 * 13 + 2) * 5 + 1), 7);
 
   Injector inj(s, 0);
-  Tensor x(DType::kFloat32, {1, 19, 13, 3});
-  const auto xv = random_values(static_cast<std::size_t>(x.numel()), 25, 1.0f);
-  std::copy(xv.begin(), xv.end(), x.data<float>());
-  GoldenRun golden = inj.golden({x});
+  GoldenRun golden = inj.golden({random_tensor({1, 19, 13, 3}, 25)});
   std::mt19937_64 gen(7);
   TrialWorkspace ws_band, ws_full;
   TrialOptions band, full;
