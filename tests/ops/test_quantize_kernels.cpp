@@ -29,13 +29,27 @@ using namespace quant_test;  // NOLINT(google-build-using-namespace)
 // The im2col kernel against the direct reference loops, bit for bit (run_both), on random data
 // over 1-D, 2-D and 3-D geometries with groups, strides, dilations, pads, per-channel weight
 // zero points and both signednesses.
+// A QLinearConv geometry and the call with its attributes (inputs left to the test).
+struct Geometry {
+  Shape x, w;
+  std::int64_t group;
+  std::vector<std::int64_t> strides, pads, dilations;
+  bool model_like = false;  // a shape of real CNNs, which oneDNN must run on a VNNI/AMX machine
+};
+
+OpCall qlinear_conv_call(const Geometry& geo) {
+  OpCall call;
+  call.op_type = "QLinearConv";
+  call.opset = 10;
+  call.attributes = {{"group", attr_int(geo.group)},
+                     {"strides", attr_ints(geo.strides)},
+                     {"pads", attr_ints(geo.pads)},
+                     {"dilations", attr_ints(geo.dilations)}};
+  return call;
+}
+
 TEST(QLinearConv, OptimisedMatchesReferenceOnRandomInputs) {
   std::mt19937 gen(7);
-  struct Geometry {
-    Shape x, w;
-    std::int64_t group;
-    std::vector<std::int64_t> strides, pads, dilations;
-  };
   const Geometry geometries[] = {
       {{2, 6, 9, 7}, {8, 3, 3, 2}, 2, {2, 1}, {1, 0, 1, 1}, {1, 2}},
       {{1, 4, 11}, {6, 4, 3}, 1, {1}, {2, 1}, {2}},
@@ -50,13 +64,7 @@ TEST(QLinearConv, OptimisedMatchesReferenceOnRandomInputs) {
     for (bool signed_x : {false, true}) {
       SCOPED_TRACE(shape_to_string(geo.x) + (signed_x ? " int8 x" : " uint8 x"));
       const std::int64_t m = geo.w[0];
-      OpCall call;
-      call.op_type = "QLinearConv";
-      call.opset = 10;
-      call.attributes = {{"group", attr_int(geo.group)},
-                         {"strides", attr_ints(geo.strides)},
-                         {"pads", attr_ints(geo.pads)},
-                         {"dilations", attr_ints(geo.dilations)}};
+      OpCall call = qlinear_conv_call(geo);
       Tensor x = signed_x ? random_int<I8>(geo.x, gen) : random_int<U8>(geo.x, gen);
       Tensor xzp = signed_x ? random_int<I8>({}, gen) : random_int<U8>({}, gen);
       Tensor w = signed_x ? random_int<U8>(geo.w, gen) : random_int<I8>(geo.w, gen);
@@ -119,12 +127,6 @@ bool cpu_has_exact_int8_dot() { return __builtin_cpu_supports("avx512vnni"); }
 // implementation must be the one prepared.
 TEST(QLinearConv, OneDnnIntegerPathMatchesReference) {
   std::mt19937 gen(31);
-  struct Geometry {
-    Shape x, w;
-    std::int64_t group;
-    std::vector<std::int64_t> strides, pads, dilations;
-    bool model_like;  // a shape of real CNNs, which oneDNN must run on a VNNI/AMX machine
-  };
   const Geometry geometries[] = {
       {{1, 256, 6, 6}, {32, 256, 3, 3}, 1, {1, 1}, {1, 1, 1, 1}, {1, 1}, true},
       {{2, 8, 9, 7}, {12, 4, 3, 2}, 2, {2, 1}, {0, 1, 2, 0}, {1, 2}, false},
@@ -153,13 +155,7 @@ TEST(QLinearConv, OneDnnIntegerPathMatchesReference) {
           for (std::int64_t i = 0; i < w.numel(); ++i) w.data<I8>()[i] = I8{-128};
         }
         Tensor xzp = signed_x ? random_int<I8>({}, gen) : random_int<U8>({}, gen);
-        OpCall call;
-        call.op_type = "QLinearConv";
-        call.opset = 10;
-        call.attributes = {{"group", attr_int(geo.group)},
-                           {"strides", attr_ints(geo.strides)},
-                           {"pads", attr_ints(geo.pads)},
-                           {"dilations", attr_ints(geo.dilations)}};
+        OpCall call = qlinear_conv_call(geo);
         Tensor bias = random_int<std::int32_t>({m}, gen);
         for (std::int64_t i = 0; i < m; ++i) bias.data<std::int32_t>()[i] >>= 12;
         call.inputs = {x,
