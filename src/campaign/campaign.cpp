@@ -322,7 +322,7 @@ std::int64_t ThreadExecutor::run_trials(const CampaignContext& ctx, const TrialI
   };
   auto worker = [&] {
     try {
-      TrialWorker trials(ctx, inputs);
+      TrialWorker trials(ctx, inputs, options.stream_goldens);
       while (!stopped()) {
         const std::size_t g = next.fetch_add(1);
         if (g >= groups.size()) break;

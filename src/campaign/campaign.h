@@ -81,6 +81,9 @@ struct CampaignRunOptions {
   std::function<void(const CampaignProgress&)> progress;  // called from the calling thread
   double progress_interval_s = 0.5;
   const std::atomic<bool>* stop = nullptr;  // set (e.g. by SIGINT): commit and return early
+  // Stream the trials of an input whose golden run would not be reused (TrialWorker); false
+  // keeps every golden run. The results are the same either way.
+  bool stream_goldens = true;
 };
 
 struct CampaignRunResult {

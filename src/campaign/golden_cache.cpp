@@ -100,6 +100,19 @@ void GoldenCache::count_use(std::int64_t key) {
   if (it != entries_.end()) use_locked(it);
 }
 
+bool GoldenCache::use_streamed(std::int64_t key) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = entries_.find(key);
+  if (it != entries_.end()) {
+    const Entry& e = it->second;
+    if (e.run || e.computing || (e.uses_left > 1 && budget_ > 0)) return false;
+  }
+  ++stats_.misses;
+  ++stats_.streamed;
+  if (it != entries_.end()) use_locked(it);
+  return true;
+}
+
 GoldenCacheStats GoldenCache::stats() const {
   std::lock_guard<std::mutex> lock(mu_);
   return stats_;

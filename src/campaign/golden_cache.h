@@ -27,7 +27,8 @@ namespace dnnfi {
 
 struct GoldenCacheStats {
   std::int64_t hits = 0;       // runs served from the cache (or from another thread's computation)
-  std::int64_t misses = 0;     // runs computed
+  std::int64_t misses = 0;     // runs computed (streamed ones included)
+  std::int64_t streamed = 0;   // of those, runs made in step with their trials, never kept
   std::int64_t evictions = 0;  // runs dropped for the budget while they still had uses left
   std::size_t bytes = 0;       // held now
   std::size_t peak_bytes = 0;  // most held at once
@@ -50,6 +51,12 @@ class GoldenCache {
 
   // One use of `key` by a thread that still holds its run (counted as get() would, nothing made).
   void count_use(std::int64_t key);
+
+  // One use of `key` whose run the caller makes itself and drops (Injector::run_streamed), taken
+  // only when keeping the run could not serve another use: it is not held nor being computed,
+  // and this is its last announced use (or the budget is 0). Counts a streamed miss and returns
+  // true; otherwise counts nothing and returns false (use get()).
+  bool use_streamed(std::int64_t key);
 
   GoldenCacheStats stats() const;
   std::size_t budget_bytes() const { return budget_; }

@@ -27,7 +27,8 @@ InputRecord golden_record(const CampaignContext& ctx, std::int64_t position,
   in.push_back(
       preprocess_sample(raw, ctx.preprocess(), ctx.input_shape(),
                         fmt::format("{} sample {}", ctx.dataset().describe(), dataset_index)));
-  const GoldenRun golden = ctx.injector().golden(std::move(in));
+  // Only the label is needed here: no value kept.
+  const GoldenRun golden = ctx.injector().golden(std::move(in), false);
   rec.golden_label = golden.top1.at(0);
   rec.correct = rec.label >= 0 && rec.label == rec.golden_label;
   return rec;
@@ -53,11 +54,23 @@ std::vector<TrialGroup> group_trials_by_input(const CampaignContext& ctx,
   return groups;
 }
 
-TrialWorker::TrialWorker(const CampaignContext& ctx, const TrialInputs& inputs)
-    : ctx_(ctx), inputs_(inputs) {
+TrialWorker::TrialWorker(const CampaignContext& ctx, const TrialInputs& inputs, bool stream)
+    : ctx_(ctx), inputs_(inputs), stream_(stream), workspaces_(1) {
   options_.strategy = ctx.config().strategy;
   options_.time_limit_s = ctx.config().time_limit_s;
 }
+
+namespace {
+
+void check_golden_label(const InputRecord& input, std::int64_t top1) {
+  if (top1 == input.golden_label) return;
+  throw InputError(fmt::format(
+      "input {} (sample {}) now classifies as {} but the golden pass recorded {}: the "
+      "model or dataset changed since the campaign started",
+      input.index, input.dataset_index, top1, input.golden_label));
+}
+
+}  // namespace
 
 void announce_groups(const CampaignContext& ctx, const TrialInputs& inputs,
                      std::span<const TrialGroup> groups) {
@@ -73,12 +86,7 @@ void TrialWorker::use_golden(const InputRecord& input) {
     std::vector<Tensor> in;
     in.push_back(ctx_.input_tensor(input.dataset_index));
     GoldenRun run = ctx_.injector().golden(std::move(in));
-    if (run.top1.at(0) != input.golden_label) {
-      throw InputError(fmt::format(
-          "input {} (sample {}) now classifies as {} but the golden pass recorded {}: the "
-          "model or dataset changed since the campaign started",
-          input.index, input.dataset_index, run.top1.at(0), input.golden_label));
-    }
+    check_golden_label(input, run.top1.at(0));
     return run;
   });
   golden_input_ = input.index;
@@ -94,6 +102,11 @@ TrialRecord TrialWorker::run(std::int64_t id) {
 void TrialWorker::run_group(const TrialGroup& group, std::vector<TrialRecord>& out,
                             const std::function<bool()>& stop) {
   const InputRecord& input = inputs_.inputs[inputs_.eligible.at(group.eligible)];
+  if (stream_ && options_.strategy == Strategy::kCone && group.ids.size() <= kMaxStreamed &&
+      input.index != golden_input_ && !stop() && ctx_.golden_cache().use_streamed(input.index)) {
+    run_streamed(group, input, out);
+    return;
+  }
   // One use of the input's run per group: the cache keeps it while groups of it are to come.
   if (input.index == golden_input_) {
     ctx_.golden_cache().count_use(input.index);
@@ -106,11 +119,34 @@ void TrialWorker::run_group(const TrialGroup& group, std::vector<TrialRecord>& o
   }
 }
 
+void TrialWorker::run_streamed(const TrialGroup& group, const InputRecord& input,
+                               std::vector<TrialRecord>& out) {
+  std::vector<std::vector<Fault>> trials;
+  trials.reserve(group.ids.size());
+  for (const std::int64_t id : group.ids) {
+    trials.push_back(ctx_.sampler().sample(ctx_.config().seed, static_cast<std::uint64_t>(id)));
+  }
+  if (workspaces_.size() < trials.size()) workspaces_.resize(trials.size());
+  std::vector<Tensor> in;
+  in.push_back(ctx_.input_tensor(input.dataset_index));
+  std::vector<std::int64_t> top1;
+  const auto t0 = std::chrono::steady_clock::now();
+  const std::vector<TrialResult> results =
+      ctx_.injector().run_streamed(std::move(in), trials, options_, workspaces_, top1);
+  check_golden_label(input, top1.at(0));
+  // Each trial's time is its share of the run it was streamed with.
+  const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() /
+                    static_cast<double>(results.size());
+  for (std::size_t k = 0; k < results.size(); ++k) {
+    out.push_back(ctx_.make_record(group.ids[k], input, results[k], dt));
+  }
+}
+
 TrialRecord TrialWorker::run_on(std::int64_t id, const InputRecord& input) {
   const std::vector<Fault> faults =
       ctx_.sampler().sample(ctx_.config().seed, static_cast<std::uint64_t>(id));
   const auto t0 = std::chrono::steady_clock::now();
-  const TrialResult r = ctx_.injector().run_trial(*golden_, faults, options_, workspace_);
+  const TrialResult r = ctx_.injector().run_trial(*golden_, faults, options_, workspaces_[0]);
   const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return ctx_.make_record(id, input, r, dt);
 }

@@ -47,10 +47,17 @@ void announce_groups(const CampaignContext& ctx, const TrialInputs& inputs,
                      std::span<const TrialGroup> groups);
 
 // Runs trials on one thread with its own scratch; golden runs come from the context's golden
-// cache (computed once per input while the cache keeps them). Not thread-safe: one per thread.
+// cache (computed once per input while the cache keeps them). A group of at most kMaxStreamed
+// cone trials whose input's run the cache would not keep for another group runs streamed instead
+// (Injector::run_streamed): the fault-free run then keeps no value and costs what an inference
+// costs, with the same results. Not thread-safe: one per thread.
 class TrialWorker {
  public:
-  TrialWorker(const CampaignContext& ctx, const TrialInputs& inputs);
+  // Beyond this many trials one kept golden run (a buffer per value) costs less than the
+  // streamed trials' workspaces.
+  static constexpr std::size_t kMaxStreamed = 4;
+  // stream: false always keeps golden runs (for comparisons).
+  TrialWorker(const CampaignContext& ctx, const TrialInputs& inputs, bool stream = true);
 
   // Trial `id`: its input is trial_input(id), its faults sample(seed, id). Throws InputError if
   // the input no longer classifies as the golden pass recorded (model or dataset changed).
@@ -63,13 +70,17 @@ class TrialWorker {
 
  private:
   TrialRecord run_on(std::int64_t id, const InputRecord& input);
+  // The group's trials streamed with one fault-free run, appended to `out`.
+  void run_streamed(const TrialGroup& group, const InputRecord& input,
+                    std::vector<TrialRecord>& out);
   // Makes `input`'s golden run current, through the cache.
   void use_golden(const InputRecord& input);
 
   const CampaignContext& ctx_;
   const TrialInputs& inputs_;
   TrialOptions options_;
-  TrialWorkspace workspace_;
+  bool stream_;
+  std::vector<TrialWorkspace> workspaces_;  // [0] for trials on a kept run
   std::shared_ptr<const GoldenRun> golden_;
   std::int64_t golden_input_ = -1;
 };

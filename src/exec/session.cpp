@@ -410,6 +410,11 @@ Status Session::run_node_with(int n, std::span<const Tensor* const> table,
 }
 
 Status Session::run(ValueStore& store, std::span<const Tensor> inputs) const {
+  return run(store, inputs, nullptr);
+}
+
+Status Session::run(ValueStore& store, std::span<const Tensor> inputs,
+                    const std::function<void(int)>& after_node) const {
   if (inputs.size() != graph_.inputs.size()) return Status::error("wrong number of inputs");
   omp_set_num_threads(options_.threads);
   for (std::size_t i = 0; i < inputs.size(); ++i) {
@@ -417,7 +422,10 @@ Status Session::run(ValueStore& store, std::span<const Tensor> inputs) const {
     if (dst.info() != inputs[i].info()) return Status::error("input shape or dtype mismatch");
     if (dst.nbytes()) std::memcpy(dst.raw(), inputs[i].raw(), dst.nbytes());
   }
-  for (int n : run_order_) DNNFI_RETURN_IF_ERROR(run_node(n, store));
+  for (int n : run_order_) {
+    DNNFI_RETURN_IF_ERROR(run_node(n, store));
+    if (after_node) after_node(n);
+  }
   return Status::ok();
 }
 

@@ -3,6 +3,7 @@
 // Runs from any number of threads at once, each with its own ValueStore.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <span>
@@ -92,6 +93,10 @@ class Session {
   void check_inputs(std::span<const Tensor> inputs) const;
   // Copies the inputs (graph input order) into the store and runs every node of run_order().
   Status run(ValueStore& store, std::span<const Tensor> inputs) const;
+  // The same, calling after_node(n) once node n of run_order() has run (before the next one
+  // runs, so in a planned store every value node n reads or writes is still intact then).
+  Status run(ValueStore& store, std::span<const Tensor> inputs,
+             const std::function<void(int)>& after_node) const;
   // Runs one node, reading its inputs from and writing its outputs to the store.
   Status run_node(int node, ValueStore& store) const;
   // Runs node n with its inputs looked up in `table` (value id -> tensor, e.g. a mix of golden and

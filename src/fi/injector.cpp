@@ -117,20 +117,27 @@ std::size_t TrialWorkspace::bytes() const {
   return total;
 }
 
-GoldenRun Injector::golden(std::vector<Tensor> inputs) const {
+GoldenRun Injector::golden(std::vector<Tensor> inputs, bool keep_values) const {
   session_->check_inputs(inputs);
-  static std::atomic<std::uint64_t> next_id{0};
   GoldenRun g;
-  g.id = next_id.fetch_add(1) + 1;
+  g.id = new_golden_id();
   g.inputs = std::move(inputs);
-  g.store = session_->make_store();
+  g.store = keep_values ? session_->make_store() : session_->make_planned_store();
   const Status st = session_->run(g.store, g.inputs);
   if (!st.is_ok()) throw InputError("fault-free run failed: " + st.message());
-  const Graph& graph = session_->graph();
-  const Tensor& out0 = g.store[graph.outputs[0]];
-  g.top1 = top1_per_row(out0);
-  g.top5.push_back(topk_row0(out0, 5));
+  set_golden_top(g);
   return g;
+}
+
+std::uint64_t Injector::new_golden_id() {
+  static std::atomic<std::uint64_t> next_id{0};
+  return next_id.fetch_add(1) + 1;
+}
+
+void Injector::set_golden_top(GoldenRun& g) const {
+  const Tensor& out0 = g.store[session_->graph().outputs[0]];
+  g.top1 = top1_per_row(out0);
+  g.top5.assign(1, topk_row0(out0, 5));
 }
 
 FaultSite Injector::site_by_name(const std::string& name, std::int64_t flat_index) const {
@@ -461,54 +468,61 @@ double max_abs_error(const Tensor& a, const Tensor& b) {
 
 }  // namespace
 
-TrialResult Injector::run_trial(const GoldenRun& golden, std::span<const Fault> faults,
-                                const TrialOptions& options, TrialWorkspace& ws) const {
-  TrialResult r;
+bool Injector::timed_out(const TrialOptions& options, const TrialWorkspace& ws) const {
+  if (options.time_limit_s <= 0.0) return false;
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - ws.t0_).count() >
+         options.time_limit_s;
+}
+
+void Injector::record(int n, const GoldenRun& golden, const TrialOptions& options,
+                      TrialWorkspace& ws, TrialResult& r) const {
+  ++r.nodes_computed;
+  if (!options.trace) return;
   const Graph& g = session_->graph();
-  const int n_nodes = static_cast<int>(g.nodes.size());
+  NodeChange c;
+  c.node = n;
+  const int v = g.nodes[static_cast<std::size_t>(n)].outputs.empty()
+                    ? kNoValue
+                    : g.nodes[static_cast<std::size_t>(n)].outputs[0];
+  if (v != kNoValue) {
+    materialize(ws, golden, v);
+    c.changed = !ws.table_[static_cast<std::size_t>(v)]->bit_equal(golden.store[v]);
+    c.max_abs_error =
+        c.changed ? max_abs_error(*ws.table_[static_cast<std::size_t>(v)], golden.store[v]) : 0.0;
+  }
+  r.trace.push_back(c);
+}
+
+void Injector::after_node(int n, std::span<const Fault> faults, TrialWorkspace& ws,
+                          const GoldenRun& golden, TrialResult& r) const {
+  for (int v : session_->graph().nodes[static_cast<std::size_t>(n)].outputs) {
+    if (v != kNoValue) apply_faults_for_value(v, faults, ws, golden, r);
+  }
+}
+
+void Injector::queue_consumers(int v, TrialWorkspace& ws) const {
+  for (int c : session_->graph().values[static_cast<std::size_t>(v)].consumers) {
+    if (!ws.queued_[static_cast<std::size_t>(c)]) {
+      ws.queued_[static_cast<std::size_t>(c)] = 1;
+      ws.heap_.push_back(c);
+      std::push_heap(ws.heap_.begin(), ws.heap_.end(), std::greater<>());
+    }
+  }
+}
+
+void Injector::begin_trial(const GoldenRun& golden, std::span<const Fault> faults,
+                           const TrialOptions& options, TrialWorkspace& ws, TrialResult& r) const {
+  const Graph& g = session_->graph();
   for (const Fault& f : faults) validate(f);
   bind(golden, ws);
   ws.banded_ = options.strategy == Strategy::kCone && options.row_regions;
   for (const Fault& f : faults) {
     ws.banded_ = ws.banded_ && f.model.kind != FaultModelKind::kTensorCallback;
   }
-  // A tensor callback may throw (FaultModel::tensor_callback); the workspace stays usable.
-  struct ResetOnThrow {
-    const Injector& injector;
-    TrialWorkspace& ws;
-    const GoldenRun& golden;
-    int exceptions = std::uncaught_exceptions();
-    ~ResetOnThrow() {
-      if (std::uncaught_exceptions() > exceptions) injector.reset(ws, golden);
-    }
-  } reset_on_throw{*this, ws, golden};
-  // Kernels size their OpenMP teams from the calling thread's setting; set it only when it
-  // differs (not on every trial).
-  if (omp_get_max_threads() != session_->options().threads) {
-    omp_set_num_threads(session_->options().threads);
-  }
-  const auto t0 = std::chrono::steady_clock::now();
-  auto timed_out = [&]() {
-    if (options.time_limit_s <= 0.0) return false;
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() >
-           options.time_limit_s;
-  };
-  auto record = [&](int n) {
-    ++r.nodes_computed;
-    if (!options.trace) return;
-    NodeChange c;
-    c.node = n;
-    const int v = g.nodes[static_cast<std::size_t>(n)].outputs.empty()
-                      ? kNoValue
-                      : g.nodes[static_cast<std::size_t>(n)].outputs[0];
-    if (v != kNoValue) {
-      materialize(ws, golden, v);
-      c.changed = !ws.table_[static_cast<std::size_t>(v)]->bit_equal(golden.store[v]);
-      c.max_abs_error =
-          c.changed ? max_abs_error(*ws.table_[static_cast<std::size_t>(v)], golden.store[v]) : 0.0;
-    }
-    r.trace.push_back(c);
-  };
+  ws.status_ = Status::ok();
+  ws.hang_ = false;
+  ws.heap_.clear();
+  ws.t0_ = std::chrono::steady_clock::now();
   // Faults on values with no producer (weights, graph inputs) are in place before anything runs.
   // Once per value: apply_faults_for_value applies every fault on that value.
   std::vector<int>& source_values = ws.sources_;
@@ -521,169 +535,155 @@ TrialResult Injector::run_trial(const GoldenRun& golden, std::span<const Fault> 
     }
   }
   for (int v : source_values) apply_faults_for_value(v, faults, ws, golden, r);
-  auto after_node = [&](int n) {
-    for (int v : g.nodes[static_cast<std::size_t>(n)].outputs) {
-      if (v != kNoValue) apply_faults_for_value(v, faults, ws, golden, r);
-    }
-  };
-  Status status;
-  bool hang = false;
-  if (options.strategy == Strategy::kCone) {
-    // A min-heap of node indices kept in the workspace (no allocation once it has grown).
-    std::vector<int>& heap = ws.heap_;
-    heap.clear();
-    auto heap_push = [&](int n) {
-      heap.push_back(n);
-      std::push_heap(heap.begin(), heap.end(), std::greater<>());
-    };
-    auto push_consumers = [&](int v) {
-      for (int c : g.values[static_cast<std::size_t>(v)].consumers) {
-        if (!ws.queued_[static_cast<std::size_t>(c)]) {
-          ws.queued_[static_cast<std::size_t>(c)] = 1;
-          heap_push(c);
-        }
+  if (options.strategy != Strategy::kCone) return;
+  for (const Fault& f : faults) {
+    const Value& val = g.values[static_cast<std::size_t>(f.site.value)];
+    if (val.producer < 0) {
+      if (ws.state_[static_cast<std::size_t>(f.site.value)] == 1 &&
+          still_differs(ws, golden, f.site.value)) {
+        queue_consumers(f.site.value, ws);
       }
-    };
-    for (const Fault& f : faults) {
-      const Value& val = g.values[static_cast<std::size_t>(f.site.value)];
-      if (val.producer < 0) {
-        if (ws.state_[static_cast<std::size_t>(f.site.value)] == 1 &&
-            still_differs(ws, golden, f.site.value)) {
-          push_consumers(f.site.value);
-        }
-      } else if (!ws.queued_[static_cast<std::size_t>(val.producer)]) {
-        ws.queued_[static_cast<std::size_t>(val.producer)] = 1;
-        heap_push(val.producer);
-      }
-    }
-    while (!heap.empty()) {
-      if (timed_out()) {
-        hang = true;
-        break;
-      }
-      std::pop_heap(heap.begin(), heap.end(), std::greater<>());
-      const int n = heap.back();
-      heap.pop_back();
-      const Node& node = g.nodes[static_cast<std::size_t>(n)];
-      bool dirty_input = false;
-      for (int v : node.inputs) {
-        dirty_input |= v != kNoValue && ws.state_[static_cast<std::size_t>(v)] == 1;
-      }
-      if (dirty_input) {
-        if (ws.banded_ && compute_band(n, ws, golden, status)) {
-          ++r.nodes_banded;
-        } else {
-          for (int v : node.inputs) {
-            if (v != kNoValue) materialize(ws, golden, v);
-          }
-          status = compute_node(n, ws);
-        }
-        if (!status.is_ok()) break;
-      }
-      after_node(n);  // faults on this node's outputs (a copy of golden if it was not recomputed)
-      for (int v : node.outputs) {
-        if (v == kNoValue || ws.state_[static_cast<std::size_t>(v)] != 1) continue;
-        if (still_differs(ws, golden, v)) push_consumers(v);
-      }
-      if (dirty_input) record(n);
-    }
-    for (int v : g.outputs) materialize(ws, golden, v);
-  } else if (options.strategy == Strategy::kFull) {
-    for (int n = 0; n < n_nodes && status.is_ok(); ++n) {
-      if (timed_out()) {
-        hang = true;
-        break;
-      }
-      status = compute_node(n, ws);
-      if (status.is_ok()) after_node(n);
-      record(n);
-    }
-  } else {  // superlayer
-    int lmin = n_nodes;
-    int lmax = -1;
-    for (const Fault& f : faults) {
-      const int p = g.values[static_cast<std::size_t>(f.site.value)].producer;
-      lmin = std::min(lmin, p);
-      lmax = std::max(lmax, p);
-    }
-    int ps = -1;
-    for (int n = 0; n < lmin && n < n_nodes; ++n) {
-      if (superlayer_[static_cast<std::size_t>(n)]) ps = n;
-    }
-    int ns = n_nodes;
-    for (int n = std::max(lmax, 0); n < n_nodes; ++n) {
-      if (superlayer_[static_cast<std::size_t>(n)]) {
-        ns = n;
-        break;
-      }
-    }
-    std::vector<std::uint8_t> done(static_cast<std::size_t>(n_nodes), 0);
-    auto run_one = [&](int n) {
-      if (!status.is_ok() || hang) return;
-      if (timed_out()) {
-        hang = true;
-        return;
-      }
-      status = compute_node(n, ws);
-      if (status.is_ok()) after_node(n);
-      done[static_cast<std::size_t>(n)] = 1;
-      record(n);
-    };
-    // 1. From the input up to the previous superlayer.
-    for (int n = 0; n <= ps; ++n) run_one(n);
-    // 2. The faulty layers and everything the next superlayer needs, memoised, depth-first.
-    // One DFS stack for the whole trial (compute_needed runs once per node after ns).
-    std::vector<std::pair<int, std::size_t>> stack;
-    auto compute_needed = [&](int target) {
-      stack.clear();
-      stack.emplace_back(target, 0);
-      while (!stack.empty() && status.is_ok() && !hang) {
-        auto& [n, next_input] = stack.back();
-        const Node& node = g.nodes[static_cast<std::size_t>(n)];
-        if (done[static_cast<std::size_t>(n)]) {
-          stack.pop_back();
-          continue;
-        }
-        if (next_input < node.inputs.size()) {
-          const int v = node.inputs[next_input++];
-          if (v == kNoValue) continue;
-          const int p = g.values[static_cast<std::size_t>(v)].producer;
-          if (p > ps && !done[static_cast<std::size_t>(p)]) stack.emplace_back(p, 0);
-          continue;
-        }
-        const int node_id = n;
-        stack.pop_back();
-        run_one(node_id);
-      }
-    };
-    for (const Fault& f : faults) {
-      const int p = g.values[static_cast<std::size_t>(f.site.value)].producer;
-      if (p >= 0) compute_needed(p);
-    }
-    if (ns < n_nodes) {
-      compute_needed(ns);
-      // 3. From the next superlayer to the output. Through compute_needed: a faulty weight may
-      // feed a node folded at prepare time (a QDQ model's weight DequantizeLinear) that sits
-      // before ns without being one of its ancestors (constants make no cut), and it must be
-      // recomputed before the node after ns that reads it.
-      for (int n = ns + 1; n < n_nodes; ++n) {
-        if (!done[static_cast<std::size_t>(n)]) compute_needed(n);
-      }
-    } else {
-      for (int n = ps + 1; n < n_nodes; ++n) {
-        if (!done[static_cast<std::size_t>(n)]) compute_needed(n);
-      }
+    } else if (!ws.queued_[static_cast<std::size_t>(val.producer)]) {
+      ws.queued_[static_cast<std::size_t>(val.producer)] = 1;
+      ws.heap_.push_back(val.producer);
+      std::push_heap(ws.heap_.begin(), ws.heap_.end(), std::greater<>());
     }
   }
+}
+
+void Injector::advance_cone(int last, const GoldenRun& golden, std::span<const Fault> faults,
+                            const TrialOptions& options, TrialWorkspace& ws,
+                            TrialResult& r) const {
+  const Graph& g = session_->graph();
+  std::vector<int>& heap = ws.heap_;
+  while (!heap.empty() && heap.front() <= last && ws.status_.is_ok() && !ws.hang_) {
+    if (timed_out(options, ws)) {
+      ws.hang_ = true;
+      break;
+    }
+    std::pop_heap(heap.begin(), heap.end(), std::greater<>());
+    const int n = heap.back();
+    heap.pop_back();
+    const Node& node = g.nodes[static_cast<std::size_t>(n)];
+    bool dirty_input = false;
+    for (int v : node.inputs) {
+      dirty_input |= v != kNoValue && ws.state_[static_cast<std::size_t>(v)] == 1;
+    }
+    if (dirty_input) {
+      if (ws.banded_ && compute_band(n, ws, golden, ws.status_)) {
+        ++r.nodes_banded;
+      } else {
+        for (int v : node.inputs) {
+          if (v != kNoValue) materialize(ws, golden, v);
+        }
+        ws.status_ = compute_node(n, ws);
+      }
+      if (!ws.status_.is_ok()) break;
+    }
+    after_node(n, faults, ws, golden, r);  // faults on its outputs (a copy of golden if not rerun)
+    for (int v : node.outputs) {
+      if (v == kNoValue || ws.state_[static_cast<std::size_t>(v)] != 1) continue;
+      if (still_differs(ws, golden, v)) queue_consumers(v, ws);
+    }
+    if (dirty_input) record(n, golden, options, ws, r);
+  }
+}
+
+void Injector::run_superlayers(const GoldenRun& golden, std::span<const Fault> faults,
+                               const TrialOptions& options, TrialWorkspace& ws,
+                               TrialResult& r) const {
+  const Graph& g = session_->graph();
+  const int n_nodes = static_cast<int>(g.nodes.size());
+  int lmin = n_nodes;
+  int lmax = -1;
+  for (const Fault& f : faults) {
+    const int p = g.values[static_cast<std::size_t>(f.site.value)].producer;
+    lmin = std::min(lmin, p);
+    lmax = std::max(lmax, p);
+  }
+  int ps = -1;
+  for (int n = 0; n < lmin && n < n_nodes; ++n) {
+    if (superlayer_[static_cast<std::size_t>(n)]) ps = n;
+  }
+  int ns = n_nodes;
+  for (int n = std::max(lmax, 0); n < n_nodes; ++n) {
+    if (superlayer_[static_cast<std::size_t>(n)]) {
+      ns = n;
+      break;
+    }
+  }
+  std::vector<std::uint8_t> done(static_cast<std::size_t>(n_nodes), 0);
+  auto run_one = [&](int n) {
+    if (!ws.status_.is_ok() || ws.hang_) return;
+    if (timed_out(options, ws)) {
+      ws.hang_ = true;
+      return;
+    }
+    ws.status_ = compute_node(n, ws);
+    if (ws.status_.is_ok()) after_node(n, faults, ws, golden, r);
+    done[static_cast<std::size_t>(n)] = 1;
+    record(n, golden, options, ws, r);
+  };
+  // 1. From the input up to the previous superlayer.
+  for (int n = 0; n <= ps; ++n) run_one(n);
+  // 2. The faulty layers and everything the next superlayer needs, memoised, depth-first.
+  // One DFS stack for the whole trial (compute_needed runs once per node after ns).
+  std::vector<std::pair<int, std::size_t>> stack;
+  auto compute_needed = [&](int target) {
+    stack.clear();
+    stack.emplace_back(target, 0);
+    while (!stack.empty() && ws.status_.is_ok() && !ws.hang_) {
+      auto& [n, next_input] = stack.back();
+      const Node& node = g.nodes[static_cast<std::size_t>(n)];
+      if (done[static_cast<std::size_t>(n)]) {
+        stack.pop_back();
+        continue;
+      }
+      if (next_input < node.inputs.size()) {
+        const int v = node.inputs[next_input++];
+        if (v == kNoValue) continue;
+        const int p = g.values[static_cast<std::size_t>(v)].producer;
+        if (p > ps && !done[static_cast<std::size_t>(p)]) stack.emplace_back(p, 0);
+        continue;
+      }
+      const int node_id = n;
+      stack.pop_back();
+      run_one(node_id);
+    }
+  };
+  for (const Fault& f : faults) {
+    const int p = g.values[static_cast<std::size_t>(f.site.value)].producer;
+    if (p >= 0) compute_needed(p);
+  }
+  if (ns < n_nodes) {
+    compute_needed(ns);
+    // 3. From the next superlayer to the output. Through compute_needed: a faulty weight may
+    // feed a node folded at prepare time (a QDQ model's weight DequantizeLinear) that sits
+    // before ns without being one of its ancestors (constants make no cut), and it must be
+    // recomputed before the node after ns that reads it.
+    for (int n = ns + 1; n < n_nodes; ++n) {
+      if (!done[static_cast<std::size_t>(n)]) compute_needed(n);
+    }
+  } else {
+    for (int n = ps + 1; n < n_nodes; ++n) {
+      if (!done[static_cast<std::size_t>(n)]) compute_needed(n);
+    }
+  }
+}
+
+void Injector::finish_trial(const GoldenRun& golden, const TrialOptions& options,
+                            TrialWorkspace& ws, TrialResult& r) const {
+  const Graph& g = session_->graph();
+  for (int v : g.outputs) materialize(ws, golden, v);
   // Strategies reach the faulty nodes in different orders; report faults in the caller's order.
   std::stable_sort(r.applied.begin(), r.applied.end(),
                    [](const AppliedFault& a, const AppliedFault& b) { return a.index < b.index; });
-  if (hang) {
+  if (ws.hang_) {
     r.outcome = Outcome::kHang;
     r.error = "time limit exceeded";
-  } else if (!status.is_ok()) {
+  } else if (!ws.status_.is_ok()) {
     r.outcome = Outcome::kDUE;
-    r.error = status.message();
+    r.error = ws.status_.message();
   } else {
     classify(golden, ws, r);
   }
@@ -691,6 +691,36 @@ TrialResult Injector::run_trial(const GoldenRun& golden, std::span<const Fault> 
     for (int v : g.outputs) r.outputs.push_back(ws.table_[static_cast<std::size_t>(v)]->clone());
   }
   reset(ws, golden);
+}
+
+TrialResult Injector::run_trial(const GoldenRun& golden, std::span<const Fault> faults,
+                                const TrialOptions& options, TrialWorkspace& ws) const {
+  TrialResult r;
+  const int n_nodes = static_cast<int>(session_->graph().nodes.size());
+  // A tensor callback may throw (FaultModel::tensor_callback); the workspace stays usable.
+  ResetOnThrow reset_on_throw{*this, ws, golden};
+  // Kernels size their OpenMP teams from the calling thread's setting; set it only when it
+  // differs (not on every trial).
+  if (omp_get_max_threads() != session_->options().threads) {
+    omp_set_num_threads(session_->options().threads);
+  }
+  begin_trial(golden, faults, options, ws, r);
+  if (options.strategy == Strategy::kCone) {
+    advance_cone(n_nodes, golden, faults, options, ws, r);
+  } else if (options.strategy == Strategy::kFull) {
+    for (int n = 0; n < n_nodes && ws.status_.is_ok(); ++n) {
+      if (timed_out(options, ws)) {
+        ws.hang_ = true;
+        break;
+      }
+      ws.status_ = compute_node(n, ws);
+      if (ws.status_.is_ok()) after_node(n, faults, ws, golden, r);
+      record(n, golden, options, ws, r);
+    }
+  } else {
+    run_superlayers(golden, faults, options, ws, r);
+  }
+  finish_trial(golden, options, ws, r);
   return r;
 }
 

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <chrono>
+#include <exception>
 #include <memory>
 #include <span>
 #include <string>
@@ -96,6 +97,13 @@ class TrialWorkspace {
   std::vector<Tensor> slab_views_;
   const GoldenRun* bound_ = nullptr;
   std::uint64_t bound_id_ = 0;
+  // The planned store of the last streamed fault-free run (Injector::run_streamed), reused.
+  ValueStore planned_;
+  const Session* planned_session_ = nullptr;
+  // The trial in progress.
+  std::chrono::steady_clock::time_point t0_;
+  Status status_;
+  bool hang_ = false;
 };
 
 class Injector {
@@ -107,9 +115,11 @@ class Injector {
   const Session& session() const { return *session_; }
   const std::vector<bool>& superlayers() const { return superlayer_; }
 
-  // Runs the model fault-free and keeps every value. Throws InputError on bad inputs or a kernel
-  // error.
-  GoldenRun golden(std::vector<Tensor> inputs) const;
+  // Runs the model fault-free and keeps every value. keep_values false runs it on a planned store
+  // (Session::make_planned_store) instead, as fast as an inference: then only the graph inputs
+  // and outputs (and top1/top5) are meaningful, too little for trials. Throws InputError on bad
+  // inputs or a kernel error.
+  GoldenRun golden(std::vector<Tensor> inputs, bool keep_values = true) const;
 
   // Sites by name: a node name or the name of a value it outputs; an initializer name gives a
   // weight site; a graph input name an input site; "layer:<i>" the i-th of Keras's model.layers
@@ -124,7 +134,50 @@ class Injector {
   TrialResult run_trial(const GoldenRun& golden, std::span<const Fault> faults,
                         const TrialOptions& options, TrialWorkspace& ws) const;
 
+  // Trials on one input without a kept golden run (fi/streamed.cpp): runs the model fault-free
+  // once on a planned store (Session::make_planned_store, which keeps a value only until its
+  // last reader has run) and advances every trial's cone in step with it, node by node, while
+  // the golden values each cone node reads are still live. The fault-free run then costs what
+  // Session::run costs instead of writing every value to its own buffer. Results equal
+  // run_trial(golden(inputs), trials[i], options) bit for bit. kCone only; one workspace per
+  // trial (ws.size() >= trials.size()). The fault-free top-1 (per row of output 0) goes to
+  // golden_top1. Throws InputError on bad inputs, faults or options.
+  std::vector<TrialResult> run_streamed(std::vector<Tensor> inputs,
+                                        std::span<const std::vector<Fault>> trials,
+                                        const TrialOptions& options,
+                                        std::span<TrialWorkspace> ws,
+                                        std::vector<std::int64_t>& golden_top1) const;
+
  private:
+  // Resets a workspace left mid-trial by an exception (a tensor callback may throw).
+  struct ResetOnThrow {
+    const Injector& injector;
+    TrialWorkspace& ws;
+    const GoldenRun& golden;
+    int exceptions = std::uncaught_exceptions();
+    ~ResetOnThrow() {
+      if (std::uncaught_exceptions() > exceptions) injector.reset(ws, golden);
+    }
+  };
+  // A trial in steps: begin_trial applies the faults on sources and queues the cone's first
+  // nodes; advance_cone runs the queued nodes up to index `last`; finish_trial classifies and
+  // resets the workspace.
+  void begin_trial(const GoldenRun& golden, std::span<const Fault> faults,
+                   const TrialOptions& options, TrialWorkspace& ws, TrialResult& r) const;
+  void advance_cone(int last, const GoldenRun& golden, std::span<const Fault> faults,
+                    const TrialOptions& options, TrialWorkspace& ws, TrialResult& r) const;
+  void run_superlayers(const GoldenRun& golden, std::span<const Fault> faults,
+                       const TrialOptions& options, TrialWorkspace& ws, TrialResult& r) const;
+  void finish_trial(const GoldenRun& golden, const TrialOptions& options, TrialWorkspace& ws,
+                    TrialResult& r) const;
+  bool timed_out(const TrialOptions& options, const TrialWorkspace& ws) const;
+  void record(int n, const GoldenRun& golden, const TrialOptions& options, TrialWorkspace& ws,
+              TrialResult& r) const;
+  void after_node(int n, std::span<const Fault> faults, TrialWorkspace& ws,
+                  const GoldenRun& golden, TrialResult& r) const;
+  void queue_consumers(int v, TrialWorkspace& ws) const;
+  void set_golden_top(GoldenRun& g) const;
+  static std::uint64_t new_golden_id();
   void bind(const GoldenRun& golden, TrialWorkspace& ws) const;
   Tensor& scratch(TrialWorkspace& ws, int v) const;
   void reset(TrialWorkspace& ws, const GoldenRun& golden) const;

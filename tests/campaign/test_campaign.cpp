@@ -170,6 +170,36 @@ TEST(Campaign, GoldenCacheBudgetNeverChangesTrials) {
   }
 }
 
+// An input whose golden run no other group needs has its trials streamed with a fault-free run
+// that keeps no value (TrialWorker, Injector::run_streamed): the trials are the ones kept golden
+// runs give, bit for bit.
+TEST(Campaign, StreamedTrialsEqualTrialsOnKeptGoldenRuns) {
+  const std::string a = test::temp_dir("stream_on"), b = test::temp_dir("stream_off");
+  auto ca = fmnist_config(a, 150, 64);  // 150 trials over 64 inputs: groups of 1 to about 8
+  ca.threads = 2;
+  const auto cb = fmnist_config(b, 150, 64);
+  const CampaignRunResult ra = run_campaign(ca, {});
+  CampaignRunOptions keep;
+  keep.stream_goldens = false;
+  const CampaignRunResult rb = run_campaign(cb, keep);
+  const auto ta = trials_of(a);
+  ASSERT_EQ(ta.size(), 150u);
+  expect_same_trials(ta, trials_of(b));
+  std::map<std::int64_t, int> per_input;
+  for (const auto& t : ta) ++per_input[t.input_index];
+  int small = 0;  // inputs with at most TrialWorker::kMaxStreamed (4) trials: streamed
+  for (const auto& [input, n] : per_input) small += n <= 4;
+  EXPECT_EQ(ra.golden.streamed, small);
+  EXPECT_GT(ra.golden.streamed, 20);
+  EXPECT_LT(ra.golden.streamed, ra.golden.misses);  // larger groups keep their run
+  EXPECT_EQ(ra.golden.misses, static_cast<std::int64_t>(per_input.size()));
+  EXPECT_EQ(rb.golden.streamed, 0);
+  EXPECT_EQ(rb.golden.misses, static_cast<std::int64_t>(per_input.size()));
+  for (const std::int64_t id : {0, 75, 149}) {
+    EXPECT_TRUE(replay_trial(a, id).identical) << "trial " << id;
+  }
+}
+
 TEST(Campaign, ShardsMergeIntoTheSingleRun) {
   const std::string single = test::temp_dir("single");
   run_campaign(fmnist_config(single, 150), {});

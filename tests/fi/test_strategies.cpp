@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "common/fixtures.h"
+#include "core/error.h"
 #include "core/npy.h"
 #include "exec/model_file.h"
 #include "fi/injector.h"
@@ -92,6 +93,79 @@ TEST(Strategies, ConeSuperlayerFullAreBitIdentical) {
   EXPECT_GT(total_banded, total);  // the convolutional fixtures recompute on bands
   EXPECT_GT(masked, 0u);
   EXPECT_LT(masked, total);
+}
+
+// Trials streamed with a fault-free run on a planned store (Injector::run_streamed: nothing kept,
+// arena bytes reused as soon as a value's last reader has run) give the results of the same
+// trials on a kept golden run, bit for bit: outcome, outputs, applied faults, the nodes each cone
+// computed and banded, and each traced node's change. One trial per run and five together, with
+// whole nodes and with bands of rows.
+TEST(Strategies, StreamedTrialsEqualTrialsOnAKeptGoldenRun) {
+  std::size_t total = 0;
+  std::size_t computed = 0;
+  std::size_t banded = 0;
+  for (const auto& f : test::model_fixtures()) {
+    SCOPED_TRACE(f.name);
+    Loaded l = load_fixture(f);
+    const Injector bands(l.session, 0);
+    for (const Injector* injector : {static_cast<const Injector*>(l.injector.get()), &bands}) {
+      std::mt19937_64 gen(99);
+      TrialOptions opt;
+      opt.keep_outputs = true;
+      opt.trace = true;
+      std::vector<TrialWorkspace> ws(5);
+      TrialWorkspace ws_kept;
+      for (int round = 0; round < 9; ++round) {
+        const std::size_t k = round % 3 == 0 ? 1 : 5;
+        std::vector<std::vector<Fault>> trials(k);
+        for (auto& faults : trials) {
+          faults.push_back(random_fault(*l.session, gen));
+          if (gen() % 8 == 0) faults.push_back(random_fault(*l.session, gen));
+        }
+        std::vector<std::int64_t> top1;
+        const std::vector<TrialResult> streamed =
+            injector->run_streamed(l.golden.inputs, trials, opt, ws, top1);
+        EXPECT_EQ(top1, l.golden.top1);
+        ASSERT_EQ(streamed.size(), k);
+        for (std::size_t t = 0; t < k; ++t) {
+          const std::string what = f.name + " round " + std::to_string(round) + " trial " +
+                                   std::to_string(t);
+          const TrialResult kept = injector->run_trial(l.golden, trials[t], opt, ws_kept);
+          expect_same(streamed[t], kept, what);
+          if (::testing::Test::HasFatalFailure()) return;
+          EXPECT_EQ(streamed[t].nodes_computed, kept.nodes_computed) << what;
+          EXPECT_EQ(streamed[t].nodes_banded, kept.nodes_banded) << what;
+          ASSERT_EQ(streamed[t].trace.size(), kept.trace.size()) << what;
+          for (std::size_t i = 0; i < kept.trace.size(); ++i) {
+            EXPECT_EQ(streamed[t].trace[i].node, kept.trace[i].node) << what;
+            EXPECT_EQ(streamed[t].trace[i].changed, kept.trace[i].changed) << what;
+            EXPECT_EQ(streamed[t].trace[i].max_abs_error, kept.trace[i].max_abs_error) << what;
+          }
+          computed += kept.nodes_computed;
+          banded += kept.nodes_banded;
+          ++total;
+        }
+      }
+    }
+  }
+  EXPECT_EQ(total, test::model_fixtures().size() * 2 * 33);
+  EXPECT_GT(computed, total);  // the cones reach beyond the faulty node
+  EXPECT_GT(banded, 0u);
+}
+
+TEST(Strategies, StreamedTrialsRefuseOtherStrategiesAndTooFewWorkspaces) {
+  Loaded l = load_fixture(test::model_fixtures().front());
+  std::mt19937_64 gen(3);
+  std::vector<std::vector<Fault>> trials(2, {random_fault(*l.session, gen)});
+  std::vector<TrialWorkspace> ws(2);
+  std::vector<std::int64_t> top1;
+  TrialOptions opt;
+  opt.strategy = Strategy::kSuperlayer;
+  EXPECT_THROW(l.injector->run_streamed(l.golden.inputs, trials, opt, ws, top1), InputError);
+  opt.strategy = Strategy::kCone;
+  EXPECT_THROW(l.injector->run_streamed(l.golden.inputs, trials, opt, {ws.data(), 1}, top1),
+               InputError);
+  EXPECT_EQ(l.injector->run_streamed(l.golden.inputs, trials, opt, ws, top1).size(), 2u);
 }
 
 TEST(Strategies, GoldenCacheIsNotModifiedByTrials) {
