@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <set>
 #include <thread>
@@ -247,7 +248,17 @@ class ThreadExecutor final : public CampaignExecutor {
  public:
   std::vector<InputRecord> golden_pass(const CampaignContext& ctx,
                                        const std::vector<std::int64_t>& samples,
-                                       const CampaignRunOptions& options) override;
+                                       const CampaignRunOptions& options) override {
+    return golden_pass(ctx, samples, options, {}, nullptr);
+  }
+  // With `trials` (trial ids by input position; empty where none), each input's trials are
+  // streamed in its fault-free run (TrialWorker::golden_record_with_trials) and their records
+  // appended to `records`.
+  std::vector<InputRecord> golden_pass(const CampaignContext& ctx,
+                                       const std::vector<std::int64_t>& samples,
+                                       const CampaignRunOptions& options,
+                                       std::span<const std::vector<std::int64_t>> trials,
+                                       std::vector<TrialRecord>* records);
   std::int64_t run_trials(const CampaignContext& ctx, const TrialInputs& inputs,
                           std::span<const std::int64_t> ids, ResultsDb& db,
                           const CampaignRunOptions& options, CampaignProgress& progress,
@@ -255,10 +266,12 @@ class ThreadExecutor final : public CampaignExecutor {
 };
 
 // The golden pass: every chosen input once, fault-free, on the configured threads.
-std::vector<InputRecord> ThreadExecutor::golden_pass(const CampaignContext& ctx,
-                                                     const std::vector<std::int64_t>& samples,
-                                                     const CampaignRunOptions& options) {
+std::vector<InputRecord> ThreadExecutor::golden_pass(
+    const CampaignContext& ctx, const std::vector<std::int64_t>& samples,
+    const CampaignRunOptions& options, std::span<const std::vector<std::int64_t>> trials,
+    std::vector<TrialRecord>* records) {
   std::vector<InputRecord> inputs(samples.size());
+  const TrialInputs none;
   std::atomic<std::size_t> next{0};
   std::atomic<std::size_t> finished{0};
   std::exception_ptr error;
@@ -266,12 +279,22 @@ std::vector<InputRecord> ThreadExecutor::golden_pass(const CampaignContext& ctx,
   std::atomic<bool> abort{false};
   auto worker = [&] {
     try {
+      std::optional<TrialWorker> streamer;
+      std::vector<TrialRecord> done;
       while (!abort.load()) {
         const std::size_t i = next.fetch_add(1);
         if (i >= samples.size()) break;
-        inputs[i] = golden_record(ctx, static_cast<std::int64_t>(i), samples[i]);
+        const auto position = static_cast<std::int64_t>(i);
+        if (i < trials.size() && !trials[i].empty()) {
+          if (!streamer) streamer.emplace(ctx, none);
+          inputs[i] = streamer->golden_record_with_trials(position, samples[i], trials[i], done);
+        } else {
+          inputs[i] = golden_record(ctx, position, samples[i]);
+        }
         finished.fetch_add(1);
       }
+      std::lock_guard<std::mutex> lock(error_mu);
+      for (auto& rec : done) records->push_back(std::move(rec));
     } catch (...) {
       std::lock_guard<std::mutex> lock(error_mu);
       if (!error) error = std::current_exception();
@@ -459,8 +482,30 @@ CampaignRunResult run_campaign(const CampaignConfig& config_in, const CampaignRu
   inputs = db->inputs();
   if (inputs.empty()) {  // new, or killed during the golden pass
     const auto t_golden = Clock::now();
-    inputs = executor->golden_pass(ctx, ctx.select_samples(), options);
+    const std::vector<std::int64_t> samples = ctx.select_samples();
+    // When every input is eligible, the trials' inputs are known before the golden pass: an
+    // input with few cone trials gets them streamed in its golden-pass run, which then serves
+    // as their golden run too (one fault-free run per input instead of two).
+    std::vector<std::vector<std::int64_t>> by_input;
+    std::vector<TrialRecord> early;
+    if (executor == &threads && options.stream_goldens && !config.only_correct &&
+        config.strategy == Strategy::kCone && config.target_halfwidth <= 0.0 && !samples.empty()) {
+      by_input.resize(samples.size());
+      for (std::int64_t id = config.shard_index; id < config.trials; id += config.shard_count) {
+        by_input[ctx.trial_input(id, samples.size())].push_back(id);
+      }
+      for (auto& ids : by_input) {
+        if (ids.size() > TrialWorker::kMaxStreamed) ids.clear();
+      }
+    }
+    inputs = executor == &threads ? threads.golden_pass(ctx, samples, options, by_input, &early)
+                                  : executor->golden_pass(ctx, samples, options);
     db->write_inputs(inputs);
+    std::sort(early.begin(), early.end(),
+              [](const TrialRecord& a, const TrialRecord& b) { return a.id < b.id; });
+    db->append_trials(early);
+    result.new_trials += static_cast<std::int64_t>(early.size());
+    result.golden_pass_trials = static_cast<std::int64_t>(early.size());
     result.golden_pass_seconds = seconds_since(t_golden);
   }
   warn_if_inputs_look_wrong(ctx, inputs);

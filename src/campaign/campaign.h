@@ -94,7 +94,10 @@ struct CampaignRunResult {
   bool reached_target = false;   // stopped early because the half-width target was met
   double seconds = 0.0;
   double golden_pass_seconds = 0.0;  // of `seconds`: the golden pass (0 when resumed past it)
-  GoldenCacheStats golden;           // this process's golden runs (rank 0's under MPI)
+  // Of new_trials: those streamed in their input's golden-pass run (their time is in
+  // golden_pass_seconds).
+  std::int64_t golden_pass_trials = 0;
+  GoldenCacheStats golden;  // this process's golden runs (rank 0's under MPI)
   std::size_t golden_budget_bytes = 0;
 };
 

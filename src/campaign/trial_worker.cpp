@@ -10,8 +10,11 @@
 
 namespace dnnfi {
 
-InputRecord golden_record(const CampaignContext& ctx, std::int64_t position,
-                          std::int64_t dataset_index) {
+namespace {
+
+// The record of the input at `position` without its golden label, and its input tensor.
+InputRecord unlabelled_record(const CampaignContext& ctx, std::int64_t position,
+                              std::int64_t dataset_index, std::vector<Tensor>& in) {
   InputRecord rec;
   rec.index = position;
   rec.dataset_index = dataset_index;
@@ -23,14 +26,26 @@ InputRecord golden_record(const CampaignContext& ctx, std::int64_t position,
                     "classes",
                     ctx.dataset().describe(), rec.label, dataset_index, ctx.num_classes()));
   }
-  std::vector<Tensor> in;
+  in.clear();
   in.push_back(
       preprocess_sample(raw, ctx.preprocess(), ctx.input_shape(),
                         fmt::format("{} sample {}", ctx.dataset().describe(), dataset_index)));
-  // Only the label is needed here: no value kept.
-  const GoldenRun golden = ctx.injector().golden(std::move(in), false);
-  rec.golden_label = golden.top1.at(0);
+  return rec;
+}
+
+void set_golden_label(InputRecord& rec, std::int64_t top1) {
+  rec.golden_label = top1;
   rec.correct = rec.label >= 0 && rec.label == rec.golden_label;
+}
+
+}  // namespace
+
+InputRecord golden_record(const CampaignContext& ctx, std::int64_t position,
+                          std::int64_t dataset_index) {
+  std::vector<Tensor> in;
+  InputRecord rec = unlabelled_record(ctx, position, dataset_index, in);
+  // Only the label is needed here: no value kept.
+  set_golden_label(rec, ctx.injector().golden(std::move(in), false).top1.at(0));
   return rec;
 }
 
@@ -64,10 +79,10 @@ namespace {
 
 void check_golden_label(const InputRecord& input, std::int64_t top1) {
   if (top1 == input.golden_label) return;
-  throw InputError(fmt::format(
-      "input {} (sample {}) now classifies as {} but the golden pass recorded {}: the "
-      "model or dataset changed since the campaign started",
-      input.index, input.dataset_index, top1, input.golden_label));
+  throw InputError(
+      fmt::format("input {} (sample {}) now classifies as {} but the golden pass recorded {}: the "
+                  "model or dataset changed since the campaign started",
+                  input.index, input.dataset_index, top1, input.golden_label));
 }
 
 }  // namespace
@@ -121,24 +136,42 @@ void TrialWorker::run_group(const TrialGroup& group, std::vector<TrialRecord>& o
 
 void TrialWorker::run_streamed(const TrialGroup& group, const InputRecord& input,
                                std::vector<TrialRecord>& out) {
+  std::vector<Tensor> in;
+  in.push_back(ctx_.input_tensor(input.dataset_index));
+  InputRecord labelled = input;
+  stream(group.ids, std::move(in), labelled, out);
+  check_golden_label(input, labelled.golden_label);
+}
+
+InputRecord TrialWorker::golden_record_with_trials(std::int64_t position,
+                                                   std::int64_t dataset_index,
+                                                   std::span<const std::int64_t> ids,
+                                                   std::vector<TrialRecord>& out) {
+  std::vector<Tensor> in;
+  InputRecord rec = unlabelled_record(ctx_, position, dataset_index, in);
+  ctx_.golden_cache().use_streamed(position);
+  stream(ids, std::move(in), rec, out);
+  return rec;
+}
+
+void TrialWorker::stream(std::span<const std::int64_t> ids, std::vector<Tensor> in,
+                         InputRecord& input, std::vector<TrialRecord>& out) {
   std::vector<std::vector<Fault>> trials;
-  trials.reserve(group.ids.size());
-  for (const std::int64_t id : group.ids) {
+  trials.reserve(ids.size());
+  for (const std::int64_t id : ids) {
     trials.push_back(ctx_.sampler().sample(ctx_.config().seed, static_cast<std::uint64_t>(id)));
   }
   if (workspaces_.size() < trials.size()) workspaces_.resize(trials.size());
-  std::vector<Tensor> in;
-  in.push_back(ctx_.input_tensor(input.dataset_index));
   std::vector<std::int64_t> top1;
   const auto t0 = std::chrono::steady_clock::now();
   const std::vector<TrialResult> results =
       ctx_.injector().run_streamed(std::move(in), trials, options_, workspaces_, top1);
-  check_golden_label(input, top1.at(0));
+  set_golden_label(input, top1.at(0));
   // Each trial's time is its share of the run it was streamed with.
   const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() /
-                    static_cast<double>(results.size());
+                    static_cast<double>(std::max<std::size_t>(results.size(), 1));
   for (std::size_t k = 0; k < results.size(); ++k) {
-    out.push_back(ctx_.make_record(group.ids[k], input, results[k], dt));
+    out.push_back(ctx_.make_record(ids[k], input, results[k], dt));
   }
 }
 

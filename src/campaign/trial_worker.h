@@ -67,12 +67,22 @@ class TrialWorker {
   // announce_groups).
   void run_group(const TrialGroup& group, std::vector<TrialRecord>& out,
                  const std::function<bool()>& stop);
+  // The golden pass's record of the input at `position` (dataset sample `dataset_index`) with its
+  // trials `ids` (cone strategy, at most kMaxStreamed) streamed in the same fault-free run,
+  // appended to `out`: for a campaign whose trial inputs are known before the golden pass (every
+  // input eligible). Throws InputError as golden_record does.
+  InputRecord golden_record_with_trials(std::int64_t position, std::int64_t dataset_index,
+                                        std::span<const std::int64_t> ids,
+                                        std::vector<TrialRecord>& out);
 
  private:
   TrialRecord run_on(std::int64_t id, const InputRecord& input);
   // The group's trials streamed with one fault-free run, appended to `out`.
   void run_streamed(const TrialGroup& group, const InputRecord& input,
                     std::vector<TrialRecord>& out);
+  // Trials `ids` streamed with the fault-free run on `in`; sets input's golden label from it.
+  void stream(std::span<const std::int64_t> ids, std::vector<Tensor> in, InputRecord& input,
+              std::vector<TrialRecord>& out);
   // Makes `input`'s golden run current, through the cache.
   void use_golden(const InputRecord& input);
 

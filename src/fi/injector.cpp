@@ -114,6 +114,7 @@ std::size_t GoldenRun::bytes(const Session& session) const {
 std::size_t TrialWorkspace::bytes() const {
   std::size_t total = 0;
   for (const Tensor& t : scratch_) total += t.raw() != nullptr ? t.nbytes() : 0;
+  total += arena_.raw() != nullptr ? arena_.nbytes() : 0;
   return total;
 }
 
@@ -218,6 +219,8 @@ void Injector::bind(const GoldenRun& golden, TrialWorkspace& ws) const {
   const std::size_t nv = session_->graph().values.size();
   if (ws.scratch_.size() != nv) {
     ws.scratch_.assign(nv, Tensor());
+    ws.views_.assign(nv, Tensor());
+    ws.arena_ = Tensor();
     ws.state_.assign(nv, 0);
     ws.rows_.assign(nv, RowSpan{});
     ws.queued_.assign(session_->graph().nodes.size(), 0);
@@ -234,12 +237,27 @@ void Injector::bind(const GoldenRun& golden, TrialWorkspace& ws) const {
   }
 }
 
+Tensor& Injector::held(TrialWorkspace& ws, int v) const {
+  const auto i = static_cast<std::size_t>(v);
+  return ws.in_arena_ && session_->memory_plan().offset[i] != MemoryPlan::kNotPlanned
+             ? ws.views_[i]
+             : ws.scratch_[i];
+}
+
 Tensor& Injector::scratch(TrialWorkspace& ws, int v) const {
-  Tensor& t = ws.scratch_[static_cast<std::size_t>(v)];
-  if (t.empty()) {
-    const TensorInfo& info = session_->info(v);
-    t = Tensor(info.dtype, info.shape);
+  const auto i = static_cast<std::size_t>(v);
+  const TensorInfo& info = session_->info(v);
+  const MemoryPlan& plan = session_->memory_plan();
+  if (ws.in_arena_ && plan.offset[i] != MemoryPlan::kNotPlanned) {
+    Tensor& t = ws.views_[i];
+    if (t.empty()) {
+      t = Tensor::wrap(info.dtype, info.shape,
+                       static_cast<char*>(ws.arena_.raw()) + plan.offset[i]);
+    }
+    return t;
   }
+  Tensor& t = ws.scratch_[i];
+  if (t.empty()) t = Tensor(info.dtype, info.shape);
   return t;
 }
 
@@ -289,8 +307,8 @@ void Injector::materialize(TrialWorkspace& ws, const GoldenRun& golden, int v) c
   const auto i = static_cast<std::size_t>(v);
   const std::int64_t h = regions_->height(v);
   const int axis = regions_->axis(v);
-  copy_rows(golden.store[v], axis, {0, ws.rows_[i].lo}, ws.scratch_[i]);
-  copy_rows(golden.store[v], axis, {ws.rows_[i].hi, h}, ws.scratch_[i]);
+  copy_rows(golden.store[v], axis, {0, ws.rows_[i].lo}, held(ws, v));
+  copy_rows(golden.store[v], axis, {ws.rows_[i].hi, h}, held(ws, v));
   ws.rows_[i] = {0, h};
 }
 
@@ -369,7 +387,7 @@ bool Injector::compute_band(int n, TrialWorkspace& ws, const GoldenRun& golden,
         shape[static_cast<std::size_t>(regions_->axis(v))] = need.size();
         Tensor& t = slab(ws, i, session_->info(v).dtype, std::move(shape));
         const bool dirty = !golden_only && ws.state_[vi] == 1;
-        gather_rows(golden.store[v], dirty ? &ws.scratch_[vi] : nullptr, regions_->axis(v),
+        gather_rows(golden.store[v], dirty ? &held(ws, v) : nullptr, regions_->axis(v),
                     ws.rows_[vi], need, t.raw());
         ws.slab_in_[i] = &t;
       }
@@ -437,7 +455,7 @@ void Injector::apply_faults_for_value(int v, std::span<const Fault> faults, Tria
     ws.state_[static_cast<std::size_t>(v)] = 1;
     if (regions_->row_value(v)) ws.rows_[vi] = {0, regions_->height(v)};
   }
-  Tensor& t = ws.scratch_[static_cast<std::size_t>(v)];
+  Tensor& t = held(ws, v);
   for (std::size_t i = 0; i < faults.size(); ++i) {
     const Fault& f = faults[i];
     if (f.site.value != v) continue;
@@ -515,6 +533,17 @@ void Injector::begin_trial(const GoldenRun& golden, std::span<const Fault> fault
   const Graph& g = session_->graph();
   for (const Fault& f : faults) validate(f);
   bind(golden, ws);
+  // The cone and full strategies compute nodes in index order, as Session::run does, so their
+  // recomputed values can share one arena laid out by the session's memory plan (a value's bytes
+  // are reused only after its last reader ran): a small, cache-resident working set. Superlayer
+  // computes in depth-first order and keeps a buffer per value.
+  ws.in_arena_ = options.strategy != Strategy::kSuperlayer;
+  const std::size_t arena_bytes = session_->memory_plan().arena_bytes;
+  if (ws.in_arena_ && (ws.arena_.empty() || ws.arena_.nbytes() < arena_bytes)) {
+    ws.arena_ =
+        Tensor(DType::kUInt8, {static_cast<std::int64_t>(std::max<std::size_t>(arena_bytes, 1))});
+    std::fill(ws.views_.begin(), ws.views_.end(), Tensor());
+  }
   ws.banded_ = options.strategy == Strategy::kCone && options.row_regions;
   for (const Fault& f : faults) {
     ws.banded_ = ws.banded_ && f.model.kind != FaultModelKind::kTensorCallback;
@@ -552,8 +581,7 @@ void Injector::begin_trial(const GoldenRun& golden, std::span<const Fault> fault
 }
 
 void Injector::advance_cone(int last, const GoldenRun& golden, std::span<const Fault> faults,
-                            const TrialOptions& options, TrialWorkspace& ws,
-                            TrialResult& r) const {
+                            const TrialOptions& options, TrialWorkspace& ws, TrialResult& r) const {
   const Graph& g = session_->graph();
   std::vector<int>& heap = ws.heap_;
   while (!heap.empty() && heap.front() <= last && ws.status_.is_ok() && !ws.hang_) {

@@ -72,7 +72,9 @@ struct TrialResult {
   std::vector<Tensor> outputs;    // when TrialOptions::keep_outputs
 };
 
-// Per-thread scratch: one tensor per value, allocated on first use and reused.
+// Per-thread scratch for recomputed values, allocated on first use and reused: an arena laid out
+// by the session's memory plan (cone and full strategies), or a tensor per value (superlayer,
+// weights, graph inputs and outputs).
 class TrialWorkspace {
  public:
   TrialWorkspace() = default;
@@ -81,7 +83,11 @@ class TrialWorkspace {
 
  private:
   friend class Injector;
-  std::vector<Tensor> scratch_;
+  std::vector<Tensor> scratch_;  // own buffers, by value
+  // Planned values' buffers in one arena (Session::memory_plan), by value; used when in_arena_.
+  Tensor arena_;
+  std::vector<Tensor> views_;
+  bool in_arena_ = false;
   std::vector<const Tensor*> table_;
   // per value: 0 untouched (golden), 1 differs from golden (in scratch), 2 recomputed but equal
   std::vector<std::uint8_t> state_;
@@ -144,8 +150,7 @@ class Injector {
   // golden_top1. Throws InputError on bad inputs, faults or options.
   std::vector<TrialResult> run_streamed(std::vector<Tensor> inputs,
                                         std::span<const std::vector<Fault>> trials,
-                                        const TrialOptions& options,
-                                        std::span<TrialWorkspace> ws,
+                                        const TrialOptions& options, std::span<TrialWorkspace> ws,
                                         std::vector<std::int64_t>& golden_top1) const;
 
  private:
@@ -173,13 +178,16 @@ class Injector {
   bool timed_out(const TrialOptions& options, const TrialWorkspace& ws) const;
   void record(int n, const GoldenRun& golden, const TrialOptions& options, TrialWorkspace& ws,
               TrialResult& r) const;
-  void after_node(int n, std::span<const Fault> faults, TrialWorkspace& ws,
-                  const GoldenRun& golden, TrialResult& r) const;
+  void after_node(int n, std::span<const Fault> faults, TrialWorkspace& ws, const GoldenRun& golden,
+                  TrialResult& r) const;
   void queue_consumers(int v, TrialWorkspace& ws) const;
   void set_golden_top(GoldenRun& g) const;
   static std::uint64_t new_golden_id();
   void bind(const GoldenRun& golden, TrialWorkspace& ws) const;
+  // The buffer that holds v's recomputed value in this trial, allocated on first use.
   Tensor& scratch(TrialWorkspace& ws, int v) const;
+  // The same buffer, already allocated.
+  Tensor& held(TrialWorkspace& ws, int v) const;
   void reset(TrialWorkspace& ws, const GoldenRun& golden) const;
   Status compute_node(int n, TrialWorkspace& ws) const;
   void apply_faults_for_value(int v, std::span<const Fault> faults, TrialWorkspace& ws,

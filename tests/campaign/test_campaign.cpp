@@ -170,33 +170,54 @@ TEST(Campaign, GoldenCacheBudgetNeverChangesTrials) {
   }
 }
 
-// An input whose golden run no other group needs has its trials streamed with a fault-free run
-// that keeps no value (TrialWorker, Injector::run_streamed): the trials are the ones kept golden
-// runs give, bit for bit.
+// An input with at most 4 trials gets no kept golden run: its trials are streamed with a
+// fault-free run that keeps no value (Injector::run_streamed), in the golden pass itself when
+// every input is eligible (its inputs are then known up front), else by the trial workers
+// (TrialWorker). Either way the trials are the ones kept golden runs give, bit for bit.
 TEST(Campaign, StreamedTrialsEqualTrialsOnKeptGoldenRuns) {
-  const std::string a = test::temp_dir("stream_on"), b = test::temp_dir("stream_off");
-  auto ca = fmnist_config(a, 150, 64);  // 150 trials over 64 inputs: groups of 1 to about 8
-  ca.threads = 2;
-  const auto cb = fmnist_config(b, 150, 64);
-  const CampaignRunResult ra = run_campaign(ca, {});
-  CampaignRunOptions keep;
-  keep.stream_goldens = false;
-  const CampaignRunResult rb = run_campaign(cb, keep);
-  const auto ta = trials_of(a);
-  ASSERT_EQ(ta.size(), 150u);
-  expect_same_trials(ta, trials_of(b));
-  std::map<std::int64_t, int> per_input;
-  for (const auto& t : ta) ++per_input[t.input_index];
-  int small = 0;  // inputs with at most TrialWorker::kMaxStreamed (4) trials: streamed
-  for (const auto& [input, n] : per_input) small += n <= 4;
-  EXPECT_EQ(ra.golden.streamed, small);
-  EXPECT_GT(ra.golden.streamed, 20);
-  EXPECT_LT(ra.golden.streamed, ra.golden.misses);  // larger groups keep their run
-  EXPECT_EQ(ra.golden.misses, static_cast<std::int64_t>(per_input.size()));
-  EXPECT_EQ(rb.golden.streamed, 0);
-  EXPECT_EQ(rb.golden.misses, static_cast<std::int64_t>(per_input.size()));
-  for (const std::int64_t id : {0, 75, 149}) {
-    EXPECT_TRUE(replay_trial(a, id).identical) << "trial " << id;
+  for (const bool only_correct : {false, true}) {
+    SCOPED_TRACE(only_correct ? "only correct inputs" : "every input");
+    const std::string a = test::temp_dir("stream_on"), b = test::temp_dir("stream_off");
+    auto ca = fmnist_config(a, 150, 64);  // 150 trials over 64 inputs: 0 to about 8 each
+    ca.threads = 2;
+    ca.only_correct = only_correct;
+    auto cb = fmnist_config(b, 150, 64);
+    cb.only_correct = only_correct;
+    const CampaignRunResult ra = run_campaign(ca, {});
+    CampaignRunOptions keep;
+    keep.stream_goldens = false;
+    const CampaignRunResult rb = run_campaign(cb, keep);
+    const auto ta = trials_of(a);
+    ASSERT_EQ(ta.size(), 150u);
+    expect_same_trials(ta, trials_of(b));
+    EXPECT_EQ(ra.new_trials, 150);
+    std::map<std::int64_t, int> per_input;
+    for (const auto& t : ta) ++per_input[t.input_index];
+    int small = 0;         // inputs with at most TrialWorker::kMaxStreamed (4) trials: streamed
+    int small_trials = 0;  // their trials
+    for (const auto& [input, n] : per_input) {
+      small += n <= 4;
+      small_trials += n <= 4 ? n : 0;
+    }
+    EXPECT_EQ(ra.golden.streamed, small);
+    EXPECT_GT(ra.golden.streamed, 20);
+    EXPECT_EQ(ra.golden_pass_trials, only_correct ? 0 : small_trials);
+    EXPECT_LT(ra.golden.streamed, ra.golden.misses);  // larger groups keep their run
+    EXPECT_EQ(ra.golden.misses, static_cast<std::int64_t>(per_input.size()));
+    EXPECT_EQ(rb.golden.streamed, 0);
+    EXPECT_EQ(rb.golden_pass_trials, 0);
+    EXPECT_EQ(rb.golden.misses, static_cast<std::int64_t>(per_input.size()));
+    // The golden pass records the same inputs either way.
+    const auto ia = ResultsDb::open(results_db_path(a), true).inputs();
+    const auto ib = ResultsDb::open(results_db_path(b), true).inputs();
+    ASSERT_EQ(ia.size(), ib.size());
+    for (std::size_t i = 0; i < ia.size(); ++i) {
+      EXPECT_EQ(ia[i].golden_label, ib[i].golden_label) << "input " << i;
+      EXPECT_EQ(ia[i].correct, ib[i].correct) << "input " << i;
+    }
+    for (const std::int64_t id : {0, 75, 149}) {
+      EXPECT_TRUE(replay_trial(a, id).identical) << "trial " << id;
+    }
   }
 }
 

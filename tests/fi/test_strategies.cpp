@@ -128,8 +128,8 @@ TEST(Strategies, StreamedTrialsEqualTrialsOnAKeptGoldenRun) {
         EXPECT_EQ(top1, l.golden.top1);
         ASSERT_EQ(streamed.size(), k);
         for (std::size_t t = 0; t < k; ++t) {
-          const std::string what = f.name + " round " + std::to_string(round) + " trial " +
-                                   std::to_string(t);
+          const std::string what =
+              f.name + " round " + std::to_string(round) + " trial " + std::to_string(t);
           const TrialResult kept = injector->run_trial(l.golden, trials[t], opt, ws_kept);
           expect_same(streamed[t], kept, what);
           if (::testing::Test::HasFatalFailure()) return;
