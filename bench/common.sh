@@ -9,7 +9,7 @@ DNNFI="$BUILD_DIR/dnnfi"
 
 # bench_run ENGINE MODEL INPUT THREADS WARMUP REPEAT OUT BASE
 # One timed process run, the only place the bench scripts launch an engine: ENGINE is dnnfi
-# (`dnnfi run`), golden (`dnnfi run --golden`), before (`$BASELINE run`, another dnnfi binary) or
+# (`dnnfi run`), golden (`dnnfi run --golden`), streamed (`dnnfi run --golden --streamed`), before (`$BASELINE run`, another dnnfi binary) or
 # ort (bench/ort_bench.js, same arguments); WARMUP warm-ups then REPEAT timed runs on THREADS
 # threads. Its --json line goes to BASE.out, its stderr to BASE.err, its first output to OUT
 # (none when OUT is ""). Killed after ${TIMEOUT_S:-900} s. Returns the process's exit status;
@@ -24,6 +24,7 @@ bench_run() {
   case "$engine" in
     dnnfi) timeout "$limit" "$DNNFI" run "${args[@]}" ;;
     golden) timeout "$limit" "$DNNFI" run --golden "${args[@]}" ;;
+    streamed) timeout "$limit" "$DNNFI" run --golden --streamed "${args[@]}" ;;
     before) timeout "$limit" "${BASELINE:?bench_run: BASELINE is not set}" run "${args[@]}" ;;
     ort) timeout "$limit" node "$BENCH/ort_bench.js" "${args[@]}" ;;
     *) echo "bench_run: unknown engine $engine" >&2; return 2 ;;

@@ -26,6 +26,7 @@ struct RunOptions {
   bool json = false;
   bool reference = false;
   bool golden = false;
+  bool streamed = false;
   std::uint64_t seed = 0;
 };
 
@@ -74,6 +75,7 @@ int run_command(const RunOptions& o) {
   SessionOptions opts;
   opts.threads = o.threads;
   opts.reference_kernels = o.reference;
+  if (o.streamed && !o.golden) throw InputError("--streamed goes with --golden");
   opts.fuse = !o.golden;
   opts.channels_last = !o.golden;
   if (!o.inputs.empty()) {
@@ -100,7 +102,8 @@ int run_command(const RunOptions& o) {
     }
   }
   session->check_inputs(inputs);
-  ValueStore store = o.golden ? session->make_store() : session->make_planned_store();
+  ValueStore store = o.golden && !o.streamed ? session->make_store()
+                                              : session->make_planned_store();
   for (int i = 0; i < o.warmup; ++i) {
     Status st = session->run(store, inputs);
     if (!st.is_ok()) throw InputError(o.model + ": " + st.message());
@@ -161,6 +164,9 @@ Command add_run(CLI::App& app) {
   cmd->add_flag("--golden", o->golden,
                 "Run as a fault-injection golden run does: every node output kept in its own "
                 "buffer, no fused nodes (default: buffers reused, Conv fused with what follows)");
+  cmd->add_flag("--streamed", o->streamed,
+                "With --golden: as a streamed golden run (trials advanced in step with it) does: "
+                "no fused nodes, buffers reused, nothing kept");
   return [o]() { return run_command(*o); };
 }
 
