@@ -70,6 +70,9 @@ struct TrialResult {
   std::size_t nodes_banded = 0;   // of those, computed on a band of rows only (fi/row_regions.h)
   std::vector<NodeChange> trace;  // when TrialOptions::trace
   std::vector<Tensor> outputs;    // when TrialOptions::keep_outputs
+  // Injector::run_streamed: the time spent on this trial's faults and cone, its share of the
+  // fault-free run excluded (what timing run_trial on a kept golden run measures).
+  double streamed_s = 0.0;
 };
 
 // Per-thread scratch for recomputed values, allocated on first use and reused: an arena laid out

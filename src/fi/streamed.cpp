@@ -1,6 +1,7 @@
 // Injector::run_streamed: trials advanced in step with a fault-free run on a planned store.
 #include <omp.h>
 
+#include <chrono>
 #include <climits>
 #include <memory>
 #include <string>
@@ -56,32 +57,43 @@ std::vector<TrialResult> Injector::run_streamed(std::vector<Tensor> inputs,
   // in its own buffer only once the run has copied it in, so the trials begin after that copy,
   // before the first node (a faulty input's consumers wait in the cone's queue).
   bool begun = false;
+  auto timed = [&](std::size_t t, const auto& step) {
+    const auto t0 = std::chrono::steady_clock::now();
+    step();
+    results[t].streamed_s +=
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  };
   const auto& order = session_->run_order();
   const int first = order.empty() ? INT_MAX : order.front();
   const Status st = session_->run(golden.store, golden.inputs, [&](int n) {
     if (!begun) {
       // Nodes before the first that runs are folded constants: nothing of theirs is live yet.
       for (std::size_t t = 0; t < trials.size(); ++t) {
-        begin_trial(golden, trials[t], options, ws[t], results[t]);
-        advance_cone(first - 1, golden, trials[t], options, ws[t], results[t]);
+        timed(t, [&] {
+          begin_trial(golden, trials[t], options, ws[t], results[t]);
+          advance_cone(first - 1, golden, trials[t], options, ws[t], results[t]);
+        });
       }
       begun = true;
     }
     for (std::size_t t = 0; t < trials.size(); ++t) {
-      advance_cone(n, golden, trials[t], options, ws[t], results[t]);
+      if (ws[t].heap_.empty() || ws[t].heap_.front() > n) continue;  // nothing to do here
+      timed(t, [&] { advance_cone(n, golden, trials[t], options, ws[t], results[t]); });
     }
   });
   if (!st.is_ok()) throw InputError("fault-free run failed: " + st.message());
   for (std::size_t t = 0; !begun && t < trials.size(); ++t) {  // no node runs
-    begin_trial(golden, trials[t], options, ws[t], results[t]);
+    timed(t, [&] { begin_trial(golden, trials[t], options, ws[t], results[t]); });
   }
   set_golden_top(golden);
   golden_top1 = golden.top1;
   const int n_nodes = static_cast<int>(session_->graph().nodes.size());
   for (std::size_t t = 0; t < trials.size(); ++t) {
     // Nodes after the last that runs are folded constants too.
-    advance_cone(n_nodes, golden, trials[t], options, ws[t], results[t]);
-    finish_trial(golden, options, ws[t], results[t]);
+    timed(t, [&] {
+      advance_cone(n_nodes, golden, trials[t], options, ws[t], results[t]);
+      finish_trial(golden, options, ws[t], results[t]);
+    });
   }
   return results;
 }

@@ -136,8 +136,8 @@ std::string format_summary(const CampaignSummary& s) {
   out += fmt::format("Top-1 accuracy (fault-free): {} {} (n={})\n", percent(s.top1_accuracy.p),
                      interval(s.top1_accuracy), s.inputs);
   out += fmt::format(
-      "Fault propagation: {:.1f} trials/s per thread (summed per-trial times: kept golden runs "
-      "excluded, a streamed trial's share of its fault-free run included)\n",
+      "Fault propagation: {:.1f} trials/s per thread (summed per-trial times, golden runs "
+      "excluded)\n",
       s.trials_per_s);
 
   out +=
