@@ -57,8 +57,12 @@ std::vector<TrialResult> Injector::run_streamed(std::vector<Tensor> inputs,
   // in its own buffer only once the run has copied it in, so the trials begin after that copy,
   // before the first node (a faulty input's consumers wait in the cone's queue).
   bool begun = false;
+  // A trial's time is that of its own steps; its time limit counts that time only, as on a kept
+  // golden run (begin_trial starts the clock; later steps resume it where it stopped).
   auto timed = [&](std::size_t t, const auto& step) {
     const auto t0 = std::chrono::steady_clock::now();
+    ws[t].t0_ = t0 - std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                         std::chrono::duration<double>(results[t].streamed_s));
     step();
     results[t].streamed_s +=
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -118,6 +118,27 @@ TEST(Outcomes, HangOnTimeLimit) {
   EXPECT_EQ(r.outcome, Outcome::kHang);
 }
 
+// Streamed with a fault-free run (Injector::run_streamed), a trial's clock runs only during its
+// own steps: a tiny limit is a hang, a generous one gives the kept-golden result, and its time
+// (streamed_s) is positive.
+TEST(Outcomes, HangOnTimeLimitWhenStreamed) {
+  Fixture fx = default_model();
+  Fault f{fx.injector->site_by_name("/stem/stem.0/Conv", 0),
+          FaultModel{FaultModelKind::kBitFlip, {30}}};
+  std::vector<std::vector<Fault>> trials{{f}};
+  std::vector<TrialWorkspace> ws(1);
+  std::vector<std::int64_t> top1;
+  TrialOptions o;
+  o.time_limit_s = 1e-12;
+  EXPECT_EQ(fx.injector->run_streamed(fx.golden.inputs, trials, o, ws, top1)[0].outcome,
+            Outcome::kHang);
+  o.time_limit_s = 60.0;
+  const TrialResult r = fx.injector->run_streamed(fx.golden.inputs, trials, o, ws, top1)[0];
+  EXPECT_EQ(r.outcome, one(fx, f).outcome);
+  EXPECT_NE(r.outcome, Outcome::kHang);
+  EXPECT_GT(r.streamed_s, 0.0);
+}
+
 TEST(Outcomes, WeightFaultLastsTheWholeInference) {
   Fixture fx = default_model();
   const Graph& g = fx.session->graph();
