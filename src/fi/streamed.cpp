@@ -1,6 +1,4 @@
 // Injector::run_streamed: trials advanced in step with a fault-free run on a planned store.
-#include <omp.h>
-
 #include <chrono>
 #include <climits>
 #include <memory>
@@ -53,9 +51,9 @@ std::vector<TrialResult> Injector::run_streamed(std::vector<Tensor> inputs,
   for (std::size_t t = 0; t < trials.size(); ++t) {
     guards.push_back(std::unique_ptr<ResetOnThrow>(new ResetOnThrow{*this, ws[t], golden}));
   }
-  // Sources (weights, graph inputs) are faulted before the run: a graph input's golden value is
-  // in its own buffer only once the run has copied it in, so the trials begin after that copy,
-  // before the first node (a faulty input's consumers wait in the cone's queue).
+  // The trials begin (faults on weights and graph inputs applied, the cone's first nodes queued)
+  // once the run has copied the inputs in, right after its first node has run; the cones then
+  // catch up on that node before the run goes on.
   bool begun = false;
   // A trial's time is that of its own steps; its time limit counts that time only, as on a kept
   // golden run (begin_trial starts the clock; later steps resume it where it stopped).
