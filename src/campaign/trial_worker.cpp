@@ -107,13 +107,6 @@ void TrialWorker::use_golden(const InputRecord& input) {
   golden_input_ = input.index;
 }
 
-TrialRecord TrialWorker::run(std::int64_t id) {
-  const InputRecord& input =
-      inputs_.inputs[inputs_.eligible.at(ctx_.trial_input(id, inputs_.eligible.size()))];
-  if (input.index != golden_input_) use_golden(input);
-  return run_on(id, input);
-}
-
 void TrialWorker::run_group(const TrialGroup& group, std::vector<TrialRecord>& out,
                             const std::function<bool()>& stop) {
   const InputRecord& input = inputs_.inputs[inputs_.eligible.at(group.eligible)];

@@ -59,11 +59,10 @@ class TrialWorker {
   // stream: false always keeps golden runs (for comparisons).
   TrialWorker(const CampaignContext& ctx, const TrialInputs& inputs, bool stream = true);
 
-  // Trial `id`: its input is trial_input(id), its faults sample(seed, id). Throws InputError if
-  // the input no longer classifies as the golden pass recorded (model or dataset changed).
-  TrialRecord run(std::int64_t id);
   // A group's trials in order, appended to `out`; returns early (with the trials done) once
-  // `stop` returns true. One use of its input's golden run in the context's golden cache (see
+  // `stop` returns true. A trial's input is trial_input(id), its faults sample(seed, id). Throws
+  // InputError if the input no longer classifies as the golden pass recorded (model or dataset
+  // changed). One use of its input's golden run in the context's golden cache (see
   // announce_groups).
   void run_group(const TrialGroup& group, std::vector<TrialRecord>& out,
                  const std::function<bool()>& stop);

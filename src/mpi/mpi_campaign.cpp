@@ -81,10 +81,16 @@ class ChunkRunner {
     }
     if (!trials_) trials_.emplace(ctx_, *inputs_);
     r.trials.reserve(w.ids.size());
-    for (const std::int64_t id : w.ids) {
+    // Chunks are cut in (input, id) order: each input's trials in the chunk run as one group, so
+    // a group of at most TrialWorker::kMaxStreamed trials is streamed with its fault-free run.
+    const std::vector<TrialGroup> groups =
+        group_trials_by_input(ctx_, w.ids, inputs_->eligible.size(), w.ids.size());
+    const std::function<bool()> stopped = [&] { return stop.load(); };
+    for (const TrialGroup& g : groups) {
       if (stop.load()) return std::nullopt;
-      r.trials.push_back(trials_->run(id));
+      trials_->run_group(g, r.trials, stopped);
     }
+    if (r.trials.size() < w.ids.size()) return std::nullopt;  // stopped inside a group
     r.seconds = seconds_since(t0);
     return r;
   }
