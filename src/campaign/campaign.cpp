@@ -248,17 +248,9 @@ class ThreadExecutor final : public CampaignExecutor {
  public:
   std::vector<InputRecord> golden_pass(const CampaignContext& ctx,
                                        const std::vector<std::int64_t>& samples,
-                                       const CampaignRunOptions& options) override {
-    return golden_pass(ctx, samples, options, {}, nullptr);
-  }
-  // With `trials` (trial ids by input position; empty where none), each input's trials are
-  // streamed in its fault-free run (TrialWorker::golden_record_with_trials) and their records
-  // appended to `records`.
-  std::vector<InputRecord> golden_pass(const CampaignContext& ctx,
-                                       const std::vector<std::int64_t>& samples,
                                        const CampaignRunOptions& options,
                                        std::span<const std::vector<std::int64_t>> trials,
-                                       std::vector<TrialRecord>* records);
+                                       std::vector<TrialRecord>& records) override;
   std::int64_t run_trials(const CampaignContext& ctx, const TrialInputs& inputs,
                           std::span<const std::int64_t> ids, ResultsDb& db,
                           const CampaignRunOptions& options, CampaignProgress& progress,
@@ -269,7 +261,7 @@ class ThreadExecutor final : public CampaignExecutor {
 std::vector<InputRecord> ThreadExecutor::golden_pass(
     const CampaignContext& ctx, const std::vector<std::int64_t>& samples,
     const CampaignRunOptions& options, std::span<const std::vector<std::int64_t>> trials,
-    std::vector<TrialRecord>* records) {
+    std::vector<TrialRecord>& records) {
   std::vector<InputRecord> inputs(samples.size());
   const TrialInputs none;
   std::atomic<std::size_t> next{0};
@@ -294,7 +286,7 @@ std::vector<InputRecord> ThreadExecutor::golden_pass(
         finished.fetch_add(1);
       }
       std::lock_guard<std::mutex> lock(error_mu);
-      for (auto& rec : done) records->push_back(std::move(rec));
+      for (auto& rec : done) records.push_back(std::move(rec));
     } catch (...) {
       std::lock_guard<std::mutex> lock(error_mu);
       if (!error) error = std::current_exception();
@@ -488,7 +480,7 @@ CampaignRunResult run_campaign(const CampaignConfig& config_in, const CampaignRu
     // as their golden run too (one fault-free run per input instead of two).
     std::vector<std::vector<std::int64_t>> by_input;
     std::vector<TrialRecord> early;
-    if (executor == &threads && options.stream_goldens && !config.only_correct &&
+    if (options.stream_goldens && !config.only_correct &&
         config.strategy == Strategy::kCone && config.target_halfwidth <= 0.0 && !samples.empty()) {
       by_input.resize(samples.size());
       for (std::int64_t id = config.shard_index; id < config.trials; id += config.shard_count) {
@@ -498,8 +490,7 @@ CampaignRunResult run_campaign(const CampaignConfig& config_in, const CampaignRu
         if (ids.size() > TrialWorker::kMaxStreamed) ids.clear();
       }
     }
-    inputs = executor == &threads ? threads.golden_pass(ctx, samples, options, by_input, &early)
-                                  : executor->golden_pass(ctx, samples, options);
+    inputs = executor->golden_pass(ctx, samples, options, by_input, early);
     db->write_inputs(inputs);
     std::sort(early.begin(), early.end(),
               [](const TrialRecord& a, const TrialRecord& b) { return a.id < b.id; });

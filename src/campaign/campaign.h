@@ -113,9 +113,15 @@ class CampaignExecutor {
   virtual ~CampaignExecutor() = default;
 
   // The fault-free records of samples[i] at positions i (progress reported while it runs).
+  // trials[i], where given and not empty, lists trial ids on input i (at most
+  // TrialWorker::kMaxStreamed, cone strategy): they are streamed in that input's fault-free run
+  // (TrialWorker::golden_record_with_trials) and their records appended to `records`, in any
+  // order.
   virtual std::vector<InputRecord> golden_pass(const CampaignContext& ctx,
                                                const std::vector<std::int64_t>& samples,
-                                               const CampaignRunOptions& options) = 0;
+                                               const CampaignRunOptions& options,
+                                               std::span<const std::vector<std::int64_t>> trials,
+                                               std::vector<TrialRecord>& records) = 0;
   // Runs the trial ids and commits their records to `db`, adding them to `progress` (reported
   // with elapsed time since `t0`). Returns the number committed: all of them, or fewer only when
   // options.stop was set. Rethrows a worker's error.

@@ -71,7 +71,13 @@ class ChunkRunner {
     if (w.golden) {
       for (std::size_t k = 0; k < w.positions.size(); ++k) {
         if (stop.load()) return std::nullopt;
-        r.inputs.push_back(golden_record(ctx_, w.positions[k], w.samples.at(k)));
+        if (k < w.streamed.size() && !w.streamed[k].empty()) {
+          if (!streamer_) streamer_.emplace(ctx_, no_inputs_);
+          r.inputs.push_back(streamer_->golden_record_with_trials(
+              w.positions[k], w.samples.at(k), w.streamed[k], r.trials));
+        } else {
+          r.inputs.push_back(golden_record(ctx_, w.positions[k], w.samples.at(k)));
+        }
       }
       r.seconds = seconds_since(t0);
       return r;
@@ -99,6 +105,8 @@ class ChunkRunner {
   const CampaignContext& ctx_;
   const TrialInputs* inputs_;
   std::optional<TrialWorker> trials_;
+  const TrialInputs no_inputs_;            // the golden pass's: its inputs are being made
+  std::optional<TrialWorker> streamer_;  // streams the golden pass's trials
 };
 
 }  // namespace
@@ -130,6 +138,7 @@ struct MpiCoordinator::Phase {
   // them, so an input's trials stay on one rank and its golden run is computed once.
   std::vector<std::size_t> group_ends;
   std::vector<std::int64_t> samples;  // golden: the dataset sample of each position
+  std::span<const std::vector<std::int64_t>> streamed;  // golden: trial ids per position
   std::int64_t first_chunk = 0;       // id of chunk 0 (ids grow across phases)
   std::size_t slots = 1;              // threads in the whole job
 
@@ -191,6 +200,9 @@ struct MpiCoordinator::Phase {
     if (golden) {
       w.positions.assign(items.begin() + b, items.begin() + e);
       w.samples.assign(samples.begin() + b, samples.begin() + e);
+      if (b < streamed.size()) {
+        w.streamed.assign(streamed.begin() + b, streamed.begin() + std::min(e, streamed.size()));
+      }
     } else {
       w.ids.assign(items.begin() + b, items.begin() + e);
     }
@@ -473,11 +485,14 @@ void MpiCoordinator::run_phase(const CampaignContext& ctx, Phase& phase,
 
 std::vector<InputRecord> MpiCoordinator::golden_pass(const CampaignContext& ctx,
                                                      const std::vector<std::int64_t>& samples,
-                                                     const CampaignRunOptions& options) {
+                                                     const CampaignRunOptions& options,
+                                                     std::span<const std::vector<std::int64_t>> trials,
+                                                     std::vector<TrialRecord>& records) {
   start(ctx);
   std::vector<InputRecord> inputs(samples.size());
   Phase phase;
   phase.golden = true;
+  phase.streamed = trials;
   for (std::size_t i = 0; i < samples.size(); ++i) {
     phase.items.push_back(static_cast<std::int64_t>(i));
     phase.samples.push_back(samples[i]);
@@ -485,7 +500,7 @@ std::vector<InputRecord> MpiCoordinator::golden_pass(const CampaignContext& ctx,
   std::int64_t done = 0;
   const auto t0 = Clock::now();
   auto last_report = t0;
-  phase.accept = [&](wire::Result&& r, bool) {
+  phase.accept = [&](wire::Result&& r, bool remote) {
     for (InputRecord& rec : r.inputs) {
       if (rec.index < 0 || rec.index >= static_cast<std::int64_t>(inputs.size())) {
         throw Error(fmt::format("MPI: a worker returned input position {}", rec.index));
@@ -493,6 +508,9 @@ std::vector<InputRecord> MpiCoordinator::golden_pass(const CampaignContext& ctx,
       inputs[static_cast<std::size_t>(rec.index)] = rec;
       ++done;
     }
+    if (remote) stats_.remote_trials += static_cast<std::int64_t>(r.trials.size());
+    stats_.trials_committed += static_cast<std::int64_t>(r.trials.size());
+    for (TrialRecord& t : r.trials) records.push_back(std::move(t));
   };
   phase.flush = [&] {
     if (!options.progress || seconds_since(last_report) < options.progress_interval_s) return;

@@ -43,7 +43,9 @@ class MpiCoordinator final : public CampaignExecutor {
 
   std::vector<InputRecord> golden_pass(const CampaignContext& ctx,
                                        const std::vector<std::int64_t>& samples,
-                                       const CampaignRunOptions& options) override;
+                                       const CampaignRunOptions& options,
+                                       std::span<const std::vector<std::int64_t>> trials,
+                                       std::vector<TrialRecord>& records) override;
   std::int64_t run_trials(const CampaignContext& ctx, const TrialInputs& inputs,
                           std::span<const std::int64_t> ids, ResultsDb& db,
                           const CampaignRunOptions& options, CampaignProgress& progress,

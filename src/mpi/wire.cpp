@@ -44,7 +44,7 @@ void serialize(Archive& a, Ready& m) {
 }
 template <class Archive>
 void serialize(Archive& a, Work& m) {
-  a(m.chunk, m.golden, m.positions, m.samples, m.ids);
+  a(m.chunk, m.golden, m.positions, m.samples, m.streamed, m.ids);
 }
 template <class Archive>
 void serialize(Archive& a, Result& m) {

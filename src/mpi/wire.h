@@ -39,13 +39,15 @@ struct Ready {
   int threads = 1;
 };
 
-// A chunk of work: golden records of inputs (positions[k] is dataset sample samples[k]) or
-// trials (ids, grouped by input so one golden run serves several).
+// A chunk of work: golden records of inputs (positions[k] is dataset sample samples[k]; the
+// trial ids in streamed[k], if any, are streamed in its fault-free run) or trials (ids, grouped
+// by input so one golden run serves several).
 struct Work {
   std::int64_t chunk = 0;
   bool golden = false;
   std::vector<std::int64_t> positions;
   std::vector<std::int64_t> samples;
+  std::vector<std::vector<std::int64_t>> streamed;  // empty, or one list per position
   std::vector<std::int64_t> ids;
 };
 

@@ -222,6 +222,26 @@ TEST_F(Mpi, SameTrialsAndSummaryAtAnyRankCount) {
   }
 }
 
+// With every input eligible, an input with at most 4 trials has them streamed in its golden-pass
+// run, on whichever rank computes that run: the same trials as one process, counted as committed.
+TEST_F(Mpi, GoldenPassStreamsTrialsAsOneProcessDoes) {
+  const std::string cfg = write_config(dir_, 450);  // 300 inputs: most get at most 4 trials
+  CampaignConfig c = load_campaign_config(cfg);
+  c.output = dir_ + "/reference";
+  const CampaignRunResult ref = run_campaign(c, {});
+  ASSERT_GT(ref.golden_pass_trials, 0);
+  ASSERT_LT(ref.golden_pass_trials, 450);  // inputs with more trials run them in the trial phase
+  const std::string out = dir_ + "/n3";
+  const ShellRun r = run_shell(mpirun_args(3, false) + " campaign " + cfg + " -o " + out, dir_);
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find("(" + std::to_string(ref.golden_pass_trials) +
+                       " trials streamed in its runs)"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find(" of 450 trials run by other ranks"), std::string::npos) << r.out;
+  expect_same_campaign(out, c.output);
+}
+
 TEST_F(Mpi, KilledWorkerRankLosesNoTrial) {
   // Long enough that rank 0 notices the death (1 s of silence) before the work runs out.
   const std::int64_t trials = 100000;
