@@ -269,6 +269,15 @@ std::vector<InputRecord> ThreadExecutor::golden_pass(
   std::exception_ptr error;
   std::mutex error_mu;
   std::atomic<bool> abort{false};
+  // The calling thread reports progress until the last worker leaves, waking then, not at the
+  // next report.
+  std::condition_variable left_cv;
+  int working = ctx.config().threads;  // guarded by error_mu
+  auto leave = [&] {
+    std::lock_guard<std::mutex> lock(error_mu);
+    --working;
+    left_cv.notify_all();
+  };
   auto worker = [&] {
     try {
       std::optional<TrialWorker> streamer;
@@ -292,12 +301,17 @@ std::vector<InputRecord> ThreadExecutor::golden_pass(
       if (!error) error = std::current_exception();
       abort.store(true);
     }
+    leave();
   };
   const auto t0 = Clock::now();
   std::vector<std::thread> pool;
   for (int t = 0; t < ctx.config().threads; ++t) pool.emplace_back(worker);
-  while (options.progress && finished.load() < samples.size() && !abort.load()) {
-    std::this_thread::sleep_for(std::chrono::duration<double>(options.progress_interval_s));
+  const auto interval = std::chrono::duration<double>(options.progress_interval_s);
+  while (options.progress) {
+    {
+      std::unique_lock<std::mutex> lock(error_mu);
+      if (left_cv.wait_for(lock, interval, [&] { return working == 0; })) break;
+    }
     CampaignProgress p;
     p.phase = "golden";
     p.done = p.new_done = static_cast<std::int64_t>(finished.load());

@@ -136,12 +136,20 @@ class ArrayDataset final : public Dataset {
     const std::int64_t base = i * n;
     RawSample s;
     s.label = labels_[static_cast<std::size_t>(i)];
+    // Element k of the sample as float: float32 data as is, other dtypes through double.
+    const float* f32 = data_.dtype() == DType::kFloat32 ? data_.data<float>() + base : nullptr;
+    auto value = [&](std::int64_t k) {
+      return f32 != nullptr ? f32[k] : static_cast<float>(data_.get_as_double(base + k));
+    };
     if (layout_ == ArrayLayout::kTensor) {
       s.is_image = false;
       s.tensor = Tensor(DType::kFloat32, sample_shape_);
       float* out = s.tensor.data<float>();
-      for (std::int64_t k = 0; k < n; ++k)
-        out[k] = static_cast<float>(data_.get_as_double(base + k));
+      if (f32 != nullptr) {
+        std::copy(f32, f32 + n, out);
+      } else {
+        for (std::int64_t k = 0; k < n; ++k) out[k] = value(k);
+      }
       return s;
     }
     s.is_image = true;
@@ -159,14 +167,11 @@ class ArrayDataset final : public Dataset {
       const std::int64_t plane = static_cast<std::int64_t>(s.height) * s.width;
       for (int c = 0; c < s.channels; ++c) {
         for (std::int64_t p = 0; p < plane; ++p) {
-          s.pixels[static_cast<std::size_t>(p * s.channels + c)] =
-              static_cast<float>(data_.get_as_double(base + c * plane + p));
+          s.pixels[static_cast<std::size_t>(p * s.channels + c)] = value(c * plane + p);
         }
       }
     } else {
-      for (std::int64_t k = 0; k < n; ++k) {
-        s.pixels[static_cast<std::size_t>(k)] = static_cast<float>(data_.get_as_double(base + k));
-      }
+      for (std::int64_t k = 0; k < n; ++k) s.pixels[static_cast<std::size_t>(k)] = value(k);
     }
     return s;
   }

@@ -182,9 +182,13 @@ Tensor preprocess_tensor(const RawSample& s, const PreprocessConfig& cfg, const 
   Tensor out(DType::kFloat32, shape);
   const float* in = s.tensor.data<float>();
   float* o = out.data<float>();
-  for (std::int64_t i = 0; i < out.numel(); ++i) {
-    const std::size_t c = static_cast<std::size_t>((i / inner) % channels);
-    o[i] = in[i] * a.mul[c] + a.add[c];
+  // Element i has channel (i / inner) % channels: runs of `inner` elements share one.
+  const std::int64_t n = out.numel();
+  for (std::int64_t run = 0; run * inner < n; ++run) {
+    const std::size_t c = static_cast<std::size_t>(run % channels);
+    const float mul = a.mul[c], add = a.add[c];
+    const std::int64_t end = std::min(n, (run + 1) * inner);
+    for (std::int64_t i = run * inner; i < end; ++i) o[i] = in[i] * mul + add;
   }
   return out;
 }
