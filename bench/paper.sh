@@ -13,13 +13,16 @@
 # (TensorFI+'s algorithm in dnnfi's engine) of the first M of the same faults (default min(N, 300))
 # gives its per-trial times. Same seed, so trial i has the same fault in both; the script checks
 # that both strategies give the same outcomes. Models: `fmnist` (the bundled real-weight
-# Fashion-MNIST ResNet on Debian's 10,000 test images) and the 23 random-weight architectures of
-# scripts/make_paper_models.py (exported on first use, bench/work/paper). --quick: 300 faults,
+# Fashion-MNIST ResNet on Debian's 10,000 test images) and the 40 random-weight architectures of
+# scripts/make_paper_models.py (exported on first use, bench/work/paper): ImageNet-size ones,
+# then the 32x32 CIFAR-100 (<arch>_cifar) and GTSRB (<arch>_gtsrb) rows. --quick: 300 faults,
 # 100 superlayer faults, 14 models (QUICK below; about 10 minutes on a 2-core VM, plus the
 # export of the full-size models on first use).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
-ALL="fmnist,mobilenet_v2,mobilenet,resnet18_cifar,resnet34_cifar,googlenet,resnet18,nasnet_mobile,densenet121,resnet34,densenet169,resnet50,densenet201,inception_v3,xception,resnet101,inception_v4,resnet152,inception_resnet_v2,vgg11,vgg13,vgg16,vgg19,nasnet_large"
+ALL="fmnist,mobilenet_v2,mobilenet,googlenet,resnet18,nasnet_mobile,densenet121,resnet34,densenet169,resnet50,densenet201,inception_v3,xception,resnet101,inception_v4,resnet152,inception_resnet_v2,vgg11,vgg13,vgg16,vgg19,nasnet_large"
+ALL="$ALL,vgg11_cifar,vgg13_cifar,vgg16_cifar,vgg19_cifar,resnet18_cifar,resnet34_cifar,resnet50_cifar,resnet101_cifar,resnet152_cifar,googlenet_cifar,inception_v3_cifar,inception_v4_cifar,xception_cifar"
+ALL="$ALL,vgg16_gtsrb,vgg19_gtsrb,resnet34_gtsrb,resnet50_gtsrb,resnet101_gtsrb,xception_gtsrb"
 QUICK="fmnist,mobilenet_v2,mobilenet,resnet18_cifar,resnet34_cifar,googlenet,resnet18,nasnet_mobile,densenet121,resnet50,inception_v3,xception,resnet152,vgg16"
 models="" faults="" sl_faults="" threads=1 quick=0
 out="$BENCH/results" runs="$BENCH/work/paper_runs"
@@ -32,7 +35,7 @@ while [ $# -gt 0 ]; do
     --quick) quick=1; shift ;;
     --out) out="$2"; shift 2 ;;
     --runs) runs="$2"; shift 2 ;;
-    -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "paper.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done

@@ -7,25 +7,31 @@ Two modes:
          cells, depths, strides and paddings; channels divided by a width divisor; 10 classes) to
          tests/models/data/paper/<name>/{model.onnx,input.npy,expected.npy} and
          tests/models/data/paper/MANIFEST.md. Checked by tests/models/test_paper_models.cpp.
-  full   the published sizes (1000 classes; CIFAR ResNets 10 classes at 32x32) to
-         bench/work/paper/<name>.onnx, <name>_input.npy and <name>_expected.npy (ignored by git;
-         several hundred MB). Checked against dnnfi by scripts/check_paper_models.sh.
+  full   the published sizes (ImageNet nets 1000 classes; <arch>_cifar 100 classes (CIFAR-100)
+         and <arch>_gtsrb 43 classes (GTSRB), both at 32x32) to bench/work/paper/<name>.onnx,
+         <name>_input.npy and <name>_expected.npy (ignored by git; several GB in all). Checked
+         against dnnfi by scripts/check_paper_models.sh.
 
 torchvision builds resnet18/34/50/101/152, vgg11/13/16/19, densenet121/169/201, inception_v3,
 googlenet and mobilenet_v2 (their small variants reuse torchvision's blocks with fewer channels);
 scripts/paper_archs.py holds the others: Xception, Inception-v4, Inception-ResNet-v2,
-NASNet-Mobile, NASNet-Large, MobileNet v1 and the CIFAR-style ResNet18/34.
+NASNet-Mobile, NASNet-Large, MobileNet v1 and the 32x32 CIFAR-style nets of TensorFI+'s CIFAR-100
+and GTSRB rows (VGG11/13/16/19 with BN, ResNet18/34/50/101/152, GoogLeNet, Inception-v3/v4 and
+Xception as the PyTorch CIFAR-100 zoo weiaicunzai/pytorch-cifar100 builds them). The paper does
+not say GTSRB's input size: the _gtsrb models' 32x32 is our assumption.
 
 Weights are seeded (torch.manual_seed per model). BatchNorm is made non-trivial: its affine
 parameters are randomized and its running statistics are then estimated on a seeded random batch
 (as bench/export_models.py does), so every BN really normalizes and deep random nets neither
 vanish nor explode. The input is seeded; its seed is advanced until PyTorch's top-1 leads the
-runner-up by a clear margin, so a top-1 comparison between engines is meaningful.
+runner-up by a clear margin, so a top-1 comparison between engines is meaningful. A small variant
+whose float32 output is too sensitive to rounding is drawn again with other seeds (MAX_FP32_ERR).
 
 Usage: /usr/bin/python3 scripts/make_paper_models.py [--mode small|full] [--out DIR] [NAME ...]
 """
 
 import argparse
+import copy
 import io
 import os
 import shutil
@@ -54,9 +60,9 @@ MODELS = {
                   "Bottleneck [3,4,23,3]"),
     "resnet152": (lambda d, s, n: A.resnet(152, d, n), 224, 1000, 64, 32,
                   "Bottleneck [3,8,36,3]"),
-    "resnet18_cifar": (lambda d, s, n: A.CifarResNet([2, 2, 2, 2], d, n), 32, 10, 32, 32,
+    "resnet18_cifar": (lambda d, s, n: A.cifar_resnet(18, d, n), 32, 100, 32, 32,
                        "3x3 stem, BasicBlock [2,2,2,2], 32x32"),
-    "resnet34_cifar": (lambda d, s, n: A.CifarResNet([3, 4, 6, 3], d, n), 32, 10, 32, 32,
+    "resnet34_cifar": (lambda d, s, n: A.cifar_resnet(34, d, n), 32, 100, 32, 32,
                        "3x3 stem, BasicBlock [3,4,6,3], 32x32"),
     "vgg11": (lambda d, s, n: A.vgg(11, d, num_classes=n), 224, 1000, 64, 32, "cfg A, 3 FC"),
     "vgg13": (lambda d, s, n: A.vgg(13, d, num_classes=n), 224, 1000, 64, 32, "cfg B, 3 FC"),
@@ -87,6 +93,36 @@ MODELS = {
     "nasnet_large": (lambda d, s, n: A.nasnet_large(d, s, n), 331, 1000, 42, 35,
                      "2 stem reductions, 3x6 normal cells, 2 reductions, skip_reduction"),
 }
+# TensorFI+'s CIFAR-100 (100 classes) and GTSRB (43 classes) rows: the 32x32 architectures of the
+# CIFAR-100 zoo (paper_archs.py). The paper does not give GTSRB's input size: 32x32 (as CIFAR's)
+# is our assumption. Appended after the others: a model's seeds follow its position in MODELS.
+CIFAR = {
+    "vgg11": (lambda d, s, n: A.CifarVgg(11, d, n), 64, "cfg A + BN, 5 pools to 1x1, 3 FC"),
+    "vgg13": (lambda d, s, n: A.CifarVgg(13, d, n), 64, "cfg B + BN, 5 pools to 1x1, 3 FC"),
+    "vgg16": (lambda d, s, n: A.CifarVgg(16, d, n), 64, "cfg D + BN, 5 pools to 1x1, 3 FC"),
+    "vgg19": (lambda d, s, n: A.CifarVgg(19, d, n), 64, "cfg E + BN, 5 pools to 1x1, 3 FC"),
+    "resnet34": (lambda d, s, n: A.cifar_resnet(34, d, n), 64, "3x3 stem, BasicBlock [3,4,6,3]"),
+    "resnet50": (lambda d, s, n: A.cifar_resnet(50, d, n), 64, "3x3 stem, Bottleneck [3,4,6,3]"),
+    "resnet101": (lambda d, s, n: A.cifar_resnet(101, d, n), 64,
+                  "3x3 stem, Bottleneck [3,4,23,3]"),
+    "resnet152": (lambda d, s, n: A.cifar_resnet(152, d, n), 64,
+                  "3x3 stem, Bottleneck [3,8,36,3]"),
+    "googlenet": (lambda d, s, n: A.CifarGoogLeNet(d, n), 64,
+                  "3-conv stem, 9 modules (two 3x3 for 5x5), 3 pools"),
+    "inception_v3": (lambda d, s, n: A.CifarInceptionV3(d, n), 64,
+                     "stride-1 stem, 3xA, B, 4xC, D, 2xE"),
+    "inception_v4": (lambda d, s, n: A.CifarInceptionV4(d, n), 64,
+                     "stride-1 stem, 4xA, RedA, 7xB, RedB, 3xC"),
+    "xception": (lambda d, s, n: A.Xception(d, n, cifar=True), 64,
+                 "3x3/1 stem, entry 3 blocks (3rd unstrided), middle 8, exit"),
+}
+for _arch in ("vgg11", "vgg13", "vgg16", "vgg19", "resnet50", "resnet101", "resnet152",
+              "googlenet", "inception_v3", "inception_v4", "xception"):
+    _make, _div, _keeps = CIFAR[_arch]
+    MODELS[f"{_arch}_cifar"] = (_make, 32, 100, _div, 32, _keeps)
+for _arch in ("vgg16", "vgg19", "resnet34", "resnet50", "resnet101", "xception"):
+    _make, _div, _keeps = CIFAR[_arch]
+    MODELS[f"{_arch}_gtsrb"] = (_make, 32, 43, _div, 32, _keeps)
 
 
 def make_bn_nontrivial(model, side, seed):
@@ -108,15 +144,44 @@ def make_bn_nontrivial(model, side, seed):
     model.eval()
 
 
-def build(name, full):
+def build(name, full, draw=0):
+    """The model with seeded weights; draw > 0 gives other weights (see MAX_FP32_ERR)."""
     make, full_side, full_classes, div, small_side, _ = MODELS[name]
     index = list(MODELS).index(name)
     side = full_side if full else small_side
-    torch.manual_seed(100 + index)
+    torch.manual_seed(100 + index + 1000 * draw)
     model = make(1 if full else div, side, full_classes if full else 10)
-    make_bn_nontrivial(model, side, 200 + index)
+    make_bn_nontrivial(model, side, 200 + index + 1000 * draw)
     model.eval()
     return model, side, index
+
+
+# Deep random nets a few channels wide can be chaotic: each block amplifies rounding errors, and
+# two engines that round differently (dnnfi runs PyTorch's weights with BatchNorm folded in, and
+# sums in another order) then differ by more than tests/models/test_paper_models.cpp allows (3e-4
+# of the largest |logit|). A small variant is kept only if PyTorch's float32 output, with the
+# parameters as they are and with each moved one ulp up or down at random (3 seeded tries), stays
+# within MAX_FP32_ERR of its float64 output; else its weights are drawn again (seeds + 1000). The
+# first draw of every model passes (up to 1.9e-4, resnet50) except resnet152_cifar's (4.1e-4) and
+# inception_v4_cifar's (1.0e-3).
+MAX_FP32_ERR = 2.5e-4
+
+
+def ulp_jitter(model, seed):
+    m = copy.deepcopy(model)
+    gen = torch.Generator().manual_seed(seed)
+    for t in list(m.parameters()) + [b for b in m.buffers() if b.is_floating_point()]:
+        down = torch.rand(t.shape, generator=gen) < 0.5
+        t.copy_(torch.nextafter(t, torch.where(down, float("-inf"), float("inf"))))
+    return m
+
+
+def fp32_error(model, x):
+    """max |y32 - y64| / max |y64| over the float32 model and 3 ulp-jittered copies of it."""
+    with torch.no_grad():
+        y64 = copy.deepcopy(model).double()(x.double())
+        return max(float((m(x).double() - y64).abs().max() / y64.abs().max())
+                   for m in [model] + [ulp_jitter(model, seed) for seed in range(3)])
 
 
 def pick_input(model, side, index):
@@ -182,8 +247,13 @@ def run_small(names, out_dir):
     os.makedirs(out_dir, exist_ok=True)
     rows = []
     for name in names:
-        model, side, index = build(name, full=False)
-        x, y, margin = pick_input(model, side, index)
+        for draw in range(10):
+            model, side, index = build(name, full=False, draw=draw)
+            x, y, margin = pick_input(model, side, index)
+            err = fp32_error(model, x)
+            if err <= MAX_FP32_ERR:
+                break
+            print(f"{name}: draw {draw}: fp32 error {err:.1e}, drawing again", flush=True)
         proto = export(model, x)
         compact_names(proto)
         onnx.checker.check_model(proto)
@@ -196,15 +266,16 @@ def run_small(names, out_dir):
         size = sum(os.path.getsize(os.path.join(d, f)) for f in os.listdir(d))
         row = dict(name=name, side=side, div=MODELS[name][3], nodes=len(proto.graph.node),
                    params=sum(p.numel() for p in model.parameters()), bytes=size,
-                   ops=op_counts(proto), margin=margin, keeps=MODELS[name][5])
+                   ops=op_counts(proto), margin=margin, err=err, draw=draw,
+                   keeps=MODELS[name][5])
         rows.append(row)
         print(f"{name:20s} {side:3d}px /{row['div']:<2d} {row['nodes']:5d} nodes "
-              f"{size / 1024:7.1f} KiB margin {margin:.3f}", flush=True)
+              f"{size / 1024:7.1f} KiB margin {margin:.3f} fp32 err {err:.1e}", flush=True)
     write_manifest(rows, out_dir)
     total = sum(r["bytes"] for r in rows)
     print(f"total {total / 1024:.1f} KiB")
-    if total > 3 * 1024 * 1024:
-        sys.exit("paper fixtures exceed 3 MB")
+    if total > 4 * 1024 * 1024:
+        sys.exit("paper fixtures exceed 4 MB")
 
 
 NOTES = [
@@ -214,6 +285,12 @@ NOTES = [
     "  Keras' narrowest legal width (penultimate filters 96, i.e. 4/8/16 filters per stage) and",
     '  keep all their cells (4 and 6 per stage), and the three 299-pixel Inception nets need a',
     '  75-pixel input for their valid-padded stems.',
+    '- The 17 CIFAR-100/GTSRB rows (`*_cifar` but resnet18/34, `*_gtsrb`) add about 0.9 MB, so',
+    '  the cap is 4 MB (3 MB before them): each needs its 32x32 input (12 KiB: VGG pools 32x32',
+    "  to 1x1, Inception-v4's 7x7 pool needs 32x32, the others' stems are laid out for it), and",
+    '  most are already at the narrowest width (div 64: 1 channel where the published width is',
+    '  64). Small `_gtsrb` variants are the `_cifar` topologies with other seeds (their 43',
+    '  classes are in full mode only).',
     "- `inception_v3` and `googlenet` are torchvision's own classes with a channel-dividing",
     "  `conv_block`; their published widths are multiples of 8 (googlenet's of 16), so their",
     '  concatenations stay consistent.',
@@ -236,15 +313,21 @@ def write_manifest(rows, out_dir):
         "cells, depths, strides, paddings) with its channel widths divided by `div` and a small",
         "input side `S`. BatchNorm affine parameters are random and its statistics estimated on a",
         "seeded batch (then folded into Conv by the exporter). `margin` is PyTorch's top-1 lead",
-        "over the runner-up as a fraction of the largest |logit|.",
+        "over the runner-up as a fraction of the largest |logit|; `fp32 err` how far PyTorch's",
+        "float32 output (parameters as they are or moved by one ulp) is from its float64 output,",
+        f"relative to the largest |logit| (at most {MAX_FP32_ERR:.1e}, else the weights are drawn",
+        "again: `draw` > 0; see MAX_FP32_ERR in the script).",
         "",
-        "| name | S | div | nodes | params | size (KiB) | margin | structure kept | ops (count) |",
-        "|---|---:|---:|---:|---:|---:|---:|---|---|",
+        "| name | S | div | nodes | params | size (KiB) | margin | fp32 err (draw) | structure kept "
+        "| ops (count) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---|---|",
     ]
     for r in rows:
         ops = ", ".join(f"{k} {v}" for k, v in sorted(r["ops"].items()))
+        err = f"{r['err']:.1e}" + (f" ({r['draw']})" if r["draw"] else "")
         lines.append(f"| {r['name']} | {r['side']} | {r['div']} | {r['nodes']} | {r['params']} | "
-                     f"{r['bytes'] / 1024:.1f} | {r['margin']:.3f} | {r['keeps']} | {ops} |")
+                     f"{r['bytes'] / 1024:.1f} | {r['margin']:.3f} | {err} | {r['keeps']} | "
+                     f"{ops} |")
     all_ops = sorted({k for r in rows for k in r["ops"]})
     lines += ["", f"Total size: {total / 1024:.1f} KiB.", "",
               f"ONNX ops used ({len(all_ops)}): {', '.join(all_ops)}.", ""] + NOTES

@@ -4,7 +4,9 @@ builders for those it has. Imported by scripts/make_paper_models.py.
 Every builder takes a width divisor (1 = the published widths) so that the small test variants
 keep the published block/cell structure (same depth, same branches, same strides and paddings)
 with fewer channels. The topologies follow the papers and their public reference ports (Keras
-applications, Cadene's pretrainedmodels, timm); the code is written here, not copied.
+applications, Cadene's pretrainedmodels, timm; for the 32x32 CIFAR-style nets, the structure
+choices of the PyTorch CIFAR-100 model zoo weiaicunzai/pytorch-cifar100); the code is written
+here, not copied.
 """
 
 import functools
@@ -207,29 +209,32 @@ class MobileNetV1(nn.Module):
 # ---- CIFAR-style ResNet (He et al.; the 3x3-stem variant used on 32x32 inputs) ---------------
 
 class CifarResNet(nn.Module):
-    """3x3/1 conv-BN-ReLU stem (no maxpool), four stages of torchvision BasicBlocks at widths
-    64/128/256/512 // div with stride 1/2/2/2, 4x4 average pool, fc (10 classes)."""
+    """3x3/1 conv-BN-ReLU stem (no maxpool), four stages of torchvision BasicBlocks (or
+    Bottlenecks, stride on the 3x3 as in the CIFAR-100 zoo) with planes 64/128/256/512 // div and
+    stride 1/2/2/2, global average pool (the zoo's adaptive pool: a GlobalAveragePool node),
+    fc."""
 
-    def __init__(self, layers, div=1, num_classes=10):
+    def __init__(self, layers, div=1, num_classes=10, block=tvm.resnet.BasicBlock):
         super().__init__()
         base = _w(64, div)
         self.stem = conv_bn(3, base, 3, 1, 1)
         stages, cin = [], base
         for i, n in enumerate(layers):
-            cout, stride = base * 2**i, 1 if i == 0 else 2
+            planes, stride = base * 2**i, 1 if i == 0 else 2
+            cout = planes * block.expansion
             down = None
             if stride != 1 or cin != cout:
                 down = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False),
                                      nn.BatchNorm2d(cout))
-            blocks = [tvm.resnet.BasicBlock(cin, cout, stride, down)]
-            blocks += [tvm.resnet.BasicBlock(cout, cout) for _ in range(1, n)]
+            blocks = [block(cin, planes, stride, down)]
+            blocks += [block(cout, planes) for _ in range(1, n)]
             stages.append(nn.Sequential(*blocks))
             cin = cout
         self.stages = nn.Sequential(*stages)
         self.fc = nn.Linear(cin, num_classes)
 
     def forward(self, x):
-        x = F.avg_pool2d(self.stages(self.stem(x)), 4)
+        x = F.adaptive_avg_pool2d(self.stages(self.stem(x)), 1)
         return self.fc(torch.flatten(x, 1))
 
 
@@ -248,10 +253,12 @@ class SeparableConv2d(nn.Module):
 
 
 class XceptionBlock(nn.Module):
-    """reps x ([ReLU]-SepConv-BN), then MaxPool 3x3/2 if strided; shortcut 1x1/2 conv-BN when the
-    shape changes, identity otherwise; joined by Add."""
+    """reps x ([ReLU]-SepConv-BN), then MaxPool 3x3/2 if strided (3x3/1 if pool: the CIFAR zoo's
+    unstrided third entry block); shortcut 1x1/stride conv-BN when the shape changes, identity
+    otherwise; joined by Add."""
 
-    def __init__(self, cin, cout, reps, stride, start_with_relu=True, grow_first=True):
+    def __init__(self, cin, cout, reps, stride, start_with_relu=True, grow_first=True,
+                 pool=False):
         super().__init__()
         self.skip = None
         if cout != cin or stride != 1:
@@ -265,7 +272,7 @@ class XceptionBlock(nn.Module):
             c = out
         if not start_with_relu:
             layers = layers[1:]
-        if stride != 1:
+        if stride != 1 or pool:
             layers.append(nn.MaxPool2d(3, stride, 1))
         self.rep = nn.Sequential(*layers)
 
@@ -276,15 +283,20 @@ class XceptionBlock(nn.Module):
 
 class Xception(nn.Module):
     """Entry flow (two 3x3 convs, blocks 128/256/728 with stride 2), middle flow (8 identity
-    blocks of 3 separable convs at 728), exit flow (728->1024 block, separable 1536 and 2048)."""
+    blocks of 3 separable convs at 728), exit flow (728->1024 block, separable 1536 and 2048).
+    cifar: the CIFAR-100 zoo's 32x32 variant: both stem convs 3x3/1 padded, and the 728 entry
+    block unstrided (its max pool 3x3/1, its shortcut 1x1/1), so 32 -> 16 -> 8 -> 8 -> 4 (the
+    zoo's shortcut convs also carry a bias, redundant before their BN)."""
 
-    def __init__(self, div=1, num_classes=1000):
+    def __init__(self, div=1, num_classes=1000, cifar=False):
         super().__init__()
         c = functools.partial(_w, div=div)
-        self.stem = nn.Sequential(conv_bn(3, c(32), 3, 2, 0), conv_bn(c(32), c(64), 3, 1, 0))
+        pad, stride = (1, 1) if cifar else (0, 2)
+        self.stem = nn.Sequential(conv_bn(3, c(32), 3, stride, pad),
+                                  conv_bn(c(32), c(64), 3, 1, pad))
         blocks = [XceptionBlock(c(64), c(128), 2, 2, start_with_relu=False),
                   XceptionBlock(c(128), c(256), 2, 2),
-                  XceptionBlock(c(256), c(728), 2, 2)]
+                  XceptionBlock(c(256), c(728), 2, 1 if cifar else 2, pool=cifar)]
         blocks += [XceptionBlock(c(728), c(728), 3, 1) for _ in range(8)]
         blocks.append(XceptionBlock(c(728), c(1024), 2, 2, grow_first=False))
         self.blocks = nn.Sequential(*blocks)
@@ -662,3 +674,212 @@ def nasnet_mobile(div, side, num_classes=1000):
 
 def nasnet_large(div, side, num_classes=1000):
     return NASNet(max(96, 4032 // div // 24 * 24), 6, _w(96, div), True, side, num_classes)
+
+
+# ---- 32x32 nets of the CIFAR-100 zoo (TensorFI+'s CIFAR-100 and GTSRB models) ----------------
+# The paper trained these in PyTorch; the popular CIFAR-100 model zoo weiaicunzai/pytorch-cifar100
+# is the likely source, so its structure choices are followed here (own code): stems adapted to
+# 32x32 inputs, Conv-BN-ReLU everywhere with PyTorch's default BN eps. All widths // div; the
+# concatenation widths are summed from the scaled branch widths.
+
+def cifar_resnet(depth, div, num_classes=100):
+    block, layers = RESNET_LAYERS[depth]
+    return CifarResNet(layers, div, num_classes, block)
+
+
+class CifarVgg(nn.Module):
+    """torchvision's make_layers with BN (3x3 convs with bias, BN, ReLU; its 5 max pools take
+    32x32 to 1x1x512), flattened straight into Linear-ReLU-Dropout-Linear-ReLU-Dropout-Linear
+    (hidden 4096; the small variants narrow it 4 * div, as ScaledVgg does)."""
+
+    def __init__(self, depth, div=1, num_classes=100):
+        super().__init__()
+        cfg = [v if v == "M" else _w(v, div) for v in tvm.vgg.cfgs[VGG_CFGS[depth]]]
+        self.features = tvm.vgg.make_layers(cfg, batch_norm=True)
+        hidden = 4096 if div == 1 else _w(4096, 4 * div)
+        self.classifier = nn.Sequential(
+            nn.Linear(cfg[-2], hidden), nn.ReLU(True), nn.Dropout(),
+            nn.Linear(hidden, hidden), nn.ReLU(True), nn.Dropout(), nn.Linear(hidden, num_classes))
+
+    def forward(self, x):
+        return self.classifier(torch.flatten(self.features(x), 1))
+
+
+def cbr_bias(cin, cout, k):
+    """Same-padded conv with bias, BN, ReLU (the zoo's GoogLeNet module convs)."""
+    return nn.Sequential(nn.Conv2d(cin, cout, k, padding=k // 2), nn.BatchNorm2d(cout),
+                         nn.ReLU(inplace=True))
+
+
+# GoogLeNet's modules 3a..5b: (1x1, 3x3 reduce, 3x3, 5x5 reduce, 5x5, pool proj); "M": max pool
+# 3x3/2 pad 1 (the zoo also pools right after its stem: 32 -> 16 -> 8 -> 4).
+GOOGLENET_CFG = ["M", (64, 96, 128, 16, 32, 32), (128, 128, 192, 32, 96, 64), "M",
+                 (192, 96, 208, 16, 48, 64), (160, 112, 224, 24, 64, 64),
+                 (128, 128, 256, 24, 64, 64), (112, 144, 288, 32, 64, 64),
+                 (256, 160, 320, 32, 128, 128), "M",
+                 (256, 160, 320, 32, 128, 128), (384, 192, 384, 48, 128, 128)]
+
+
+class CifarGoogLeNet(nn.Module):
+    """Stem of three 3x3/1 convs (64, 64, 192; bias-free), then GOOGLENET_CFG: modules 1x1 |
+    1x1-3x3 | 1x1-3x3-3x3 (two 3x3 in place of the 5x5) | maxpool 3x3/1-1x1, concatenated; global
+    average pool, dropout 0.4, fc. (The zoo passes the 5x5 width as one BN's eps, a slip not
+    copied: BN is folded into the conv on export either way.)"""
+
+    def __init__(self, div=1, num_classes=100):
+        super().__init__()
+        c = functools.partial(_w, div=div)
+        layers = [conv_bn(3, c(64), 3, 1, 1), conv_bn(c(64), c(64), 3, 1, 1),
+                  conv_bn(c(64), c(192), 3, 1, 1)]
+        w = c(192)
+        for m in GOOGLENET_CFG:
+            if m == "M":
+                layers.append(nn.MaxPool2d(3, 2, 1))
+                continue
+            n1, n3r, n3, n5r, n5, pp = (c(v) for v in m)
+            layers.append(Branches(
+                cbr_bias(w, n1, 1), seq(cbr_bias(w, n3r, 1), cbr_bias(n3r, n3, 3)),
+                seq(cbr_bias(w, n5r, 1), cbr_bias(n5r, n5, 3), cbr_bias(n5, n5, 3)),
+                seq(nn.MaxPool2d(3, 1, 1), cbr_bias(w, pp, 1))))
+            w = n1 + n3 + n5 + pp
+        self.features = nn.Sequential(*layers)
+        self.dropout = nn.Dropout(0.4)
+        self.fc = nn.Linear(w, num_classes)
+
+    def forward(self, x):
+        x = F.adaptive_avg_pool2d(self.features(x), 1)
+        return self.fc(self.dropout(torch.flatten(x, 1)))
+
+
+def conv_f(cin, cout, kernel):
+    """Bias-free conv-BN-ReLU with a factorized kernel "1x7", "7x1", "1x3" or "3x1" (height x
+    width), stride 1, same padding."""
+    kh, kw = (int(v) for v in kernel.split("x"))
+    return conv_bn(cin, cout, (kh, kw), 1, (kh // 2, kw // 2))
+
+
+class CifarInceptionV3(nn.Module):
+    """The zoo's 32x32 Inception-v3: stem 3x3/1 32, 32, 64 (padded), 1x1 80, 3x3 192 (valid:
+    30x30), 3 x Inception-A (its pool branch a 3x3 conv), Inception-B (-> 14x14),
+    4 x Inception-C (c7 128, 160, 160, 192), Inception-D (its pool branch an average pool,
+    -> 6x6), 2 x Inception-E, global average pool, dropout, fc. Average pools count the padding
+    (PyTorch's default)."""
+
+    def __init__(self, div=1, num_classes=100):
+        super().__init__()
+        c = functools.partial(_w, div=div)
+        avg = functools.partial(nn.AvgPool2d, 3, 1, 1)
+        layers = [conv_bn(3, c(32), 3, 1, 1), conv_bn(c(32), c(32), 3, 1, 1),
+                  conv_bn(c(32), c(64), 3, 1, 1), conv_bn(c(64), c(80), 1),
+                  conv_bn(c(80), c(192), 3)]
+        w = c(192)
+        for pool in (32, 64, 64):  # Inception-A: 1x1 | 1x1-5x5 | 1x1-3x3-3x3 | avg-3x3
+            layers.append(Branches(
+                conv_bn(w, c(64), 1), seq(conv_bn(w, c(48), 1), conv_bn(c(48), c(64), 5, 1, 2)),
+                seq(conv_bn(w, c(64), 1), conv_bn(c(64), c(96), 3, 1, 1),
+                    conv_bn(c(96), c(96), 3, 1, 1)),
+                seq(avg(), conv_bn(w, c(pool), 3, 1, 1))))
+            w = c(64) * 2 + c(96) + c(pool)
+        layers.append(Branches(  # Inception-B: 3x3/2 | 1x1-3x3-3x3/2 | maxpool 3x3/2
+            conv_bn(w, c(384), 3, 2),
+            seq(conv_bn(w, c(64), 1), conv_bn(c(64), c(96), 3, 1, 1), conv_bn(c(96), c(96), 3, 2)),
+            nn.MaxPool2d(3, 2)))
+        w += c(384) + c(96)
+        for c7 in (128, 160, 160, 192):  # Inception-C: 1x1 | 7x1-1x7 | (7x1-1x7) x 2 | avg-1x1
+            n = c(c7)
+            layers.append(Branches(
+                conv_bn(w, c(192), 1),
+                seq(conv_bn(w, n, 1), conv_f(n, n, "7x1"), conv_f(n, c(192), "1x7")),
+                seq(conv_bn(w, n, 1), conv_f(n, n, "7x1"), conv_f(n, n, "1x7"), conv_f(n, n, "7x1"),
+                    conv_f(n, c(192), "1x7")),
+                seq(avg(), conv_bn(w, c(192), 1))))
+            w = c(192) * 4
+        layers.append(Branches(  # Inception-D: 1x1-3x3/2 | 1x1-1x7-7x1-3x3/2 | avgpool 3x3/2
+            seq(conv_bn(w, c(192), 1), conv_bn(c(192), c(320), 3, 2)),
+            seq(conv_bn(w, c(192), 1), conv_f(c(192), c(192), "1x7"), conv_f(c(192), c(192), "7x1"),
+                conv_bn(c(192), c(192), 3, 2)),
+            nn.AvgPool2d(3, 2)))
+        w += c(320) + c(192)
+        for _ in range(2):  # Inception-E: 1x1 | 1x1-(1x3 | 3x1) | 1x1-3x3-(1x3 | 3x1) | avg-1x1
+            layers.append(Branches(
+                conv_bn(w, c(320), 1),
+                SplitTail(conv_bn(w, c(384), 1), conv_f(c(384), c(384), "1x3"),
+                          conv_f(c(384), c(384), "3x1")),
+                SplitTail(seq(conv_bn(w, c(448), 1), conv_bn(c(448), c(384), 3, 1, 1)),
+                          conv_f(c(384), c(384), "1x3"), conv_f(c(384), c(384), "3x1")),
+                seq(avg(), conv_bn(w, c(192), 1))))
+            w = c(320) + c(384) * 4 + c(192)
+        self.features = nn.Sequential(*layers)
+        self.dropout = nn.Dropout()
+        self.fc = nn.Linear(w, num_classes)
+
+    def forward(self, x):
+        x = F.adaptive_avg_pool2d(self.features(x), 1)
+        return self.fc(self.dropout(torch.flatten(x, 1)))
+
+
+class CifarInceptionV4(nn.Module):
+    """The zoo's 32x32 Inception-v4: stem 3x3 32 (valid: 30x30), 3x3 32, 3x3 64, then its three
+    concatenations kept at stride 1 (3x3 96 | maxpool; 1x1-7x1-1x7-3x3 96 | 1x1-3x3 96;
+    maxpool | 3x3 192), 4 x Inception-A, Reduction-A (k, l, m, n = 192, 224, 256, 384; -> 14x14),
+    7 x Inception-B, Reduction-B (padded: -> 7x7), 3 x Inception-C, 7x7 average pool, dropout,
+    fc. Average pools in the blocks count the padding (PyTorch's default)."""
+
+    def __init__(self, div=1, num_classes=100):
+        super().__init__()
+        c = functools.partial(_w, div=div)
+        avg = functools.partial(nn.AvgPool2d, 3, 1, 1)
+        m = c(96) + c(64)
+        layers = [conv_bn(3, c(32), 3), conv_bn(c(32), c(32), 3, 1, 1),
+                  conv_bn(c(32), c(64), 3, 1, 1),
+                  Branches(conv_bn(c(64), c(96), 3, 1, 1), nn.MaxPool2d(3, 1, 1)),
+                  Branches(seq(conv_bn(m, c(64), 1), conv_f(c(64), c(64), "7x1"),
+                               conv_f(c(64), c(64), "1x7"), conv_bn(c(64), c(96), 3, 1, 1)),
+                           seq(conv_bn(m, c(64), 1), conv_bn(c(64), c(96), 3, 1, 1))),
+                  Branches(nn.MaxPool2d(3, 1, 1), conv_bn(c(96) * 2, c(192), 3, 1, 1))]
+        w = c(96) * 2 + c(192)
+        for _ in range(4):  # Inception-A: 1x1-3x3-3x3 | 1x1-3x3 | 1x1 | avg-1x1
+            layers.append(Branches(
+                seq(conv_bn(w, c(64), 1), conv_bn(c(64), c(96), 3, 1, 1),
+                    conv_bn(c(96), c(96), 3, 1, 1)),
+                seq(conv_bn(w, c(64), 1), conv_bn(c(64), c(96), 3, 1, 1)),
+                conv_bn(w, c(96), 1), seq(avg(), conv_bn(w, c(96), 1))))
+            w = c(96) * 4
+        layers.append(Branches(  # Reduction-A: 1x1 k-3x3 l-3x3/2 m | 3x3/2 n | maxpool 3x3/2
+            seq(conv_bn(w, c(192), 1), conv_bn(c(192), c(224), 3, 1, 1),
+                conv_bn(c(224), c(256), 3, 2)),
+            conv_bn(w, c(384), 3, 2), nn.MaxPool2d(3, 2)))
+        w += c(256) + c(384)
+        for _ in range(7):  # Inception-B: 1x1 | 1x1-1x7-7x1 | 1x1-1x7-7x1-1x7-7x1 | avg-1x1
+            layers.append(Branches(
+                conv_bn(w, c(384), 1),
+                seq(conv_bn(w, c(192), 1), conv_f(c(192), c(224), "1x7"),
+                    conv_f(c(224), c(256), "7x1")),
+                seq(conv_bn(w, c(192), 1), conv_f(c(192), c(192), "1x7"),
+                    conv_f(c(192), c(224), "7x1"), conv_f(c(224), c(224), "1x7"),
+                    conv_f(c(224), c(256), "7x1")),
+                seq(avg(), conv_bn(w, c(128), 1))))
+            w = c(384) + c(256) * 2 + c(128)
+        layers.append(Branches(  # Reduction-B, padded: 1x1-3x3/2 | 1x1-1x7-7x1-3x3/2 | maxpool
+            seq(conv_bn(w, c(192), 1), conv_bn(c(192), c(192), 3, 2, 1)),
+            seq(conv_bn(w, c(256), 1), conv_f(c(256), c(256), "1x7"), conv_f(c(256), c(320), "7x1"),
+                conv_bn(c(320), c(320), 3, 2, 1)),
+            nn.MaxPool2d(3, 2, 1)))
+        w += c(192) + c(320)
+        for _ in range(3):  # Inception-C: 1x1 | 1x1-(3x1 | 1x3) | 1x1-1x3-3x1-(1x3 | 3x1) | avg
+            layers.append(Branches(
+                conv_bn(w, c(256), 1),
+                SplitTail(conv_bn(w, c(384), 1), conv_f(c(384), c(256), "3x1"),
+                          conv_f(c(384), c(256), "1x3")),
+                SplitTail(seq(conv_bn(w, c(384), 1), conv_f(c(384), c(448), "1x3"),
+                              conv_f(c(448), c(512), "3x1")),
+                          conv_f(c(512), c(256), "1x3"), conv_f(c(512), c(256), "3x1")),
+                seq(avg(), conv_bn(w, c(256), 1))))
+            w = c(256) * 6
+        self.features = nn.Sequential(*layers)
+        self.dropout = nn.Dropout(0.2)
+        self.fc = nn.Linear(w, num_classes)
+
+    def forward(self, x):
+        x = F.avg_pool2d(self.features(x), 7)
+        return self.fc(self.dropout(torch.flatten(x, 1)))

@@ -22,11 +22,27 @@ namespace {
 
 // Every architecture the paper evaluates (scripts/make_paper_models.py MODELS).
 const std::vector<std::string> kPaperModels = {
-    "densenet121",   "densenet169",    "densenet201", "googlenet",    "inception_resnet_v2",
-    "inception_v3",  "inception_v4",   "mobilenet",   "mobilenet_v2", "nasnet_large",
-    "nasnet_mobile", "resnet101",      "resnet152",   "resnet18",     "resnet18_cifar",
-    "resnet34",      "resnet34_cifar", "resnet50",    "vgg11",        "vgg13",
-    "vgg16",         "vgg19",          "xception"};
+    "densenet121",     "densenet169",
+    "densenet201",     "googlenet",
+    "googlenet_cifar", "inception_resnet_v2",
+    "inception_v3",    "inception_v3_cifar",
+    "inception_v4",    "inception_v4_cifar",
+    "mobilenet",       "mobilenet_v2",
+    "nasnet_large",    "nasnet_mobile",
+    "resnet101",       "resnet101_cifar",
+    "resnet101_gtsrb", "resnet152",
+    "resnet152_cifar", "resnet18",
+    "resnet18_cifar",  "resnet34",
+    "resnet34_cifar",  "resnet34_gtsrb",
+    "resnet50",        "resnet50_cifar",
+    "resnet50_gtsrb",  "vgg11",
+    "vgg11_cifar",     "vgg13",
+    "vgg13_cifar",     "vgg16",
+    "vgg16_cifar",     "vgg16_gtsrb",
+    "vgg19",           "vgg19_cifar",
+    "vgg19_gtsrb",     "xception",
+    "xception_cifar",  "xception_gtsrb",
+};
 
 std::vector<test::Fixture> paper_fixtures() {
   namespace fs = std::filesystem;
