@@ -187,6 +187,8 @@ def main():
     ap.add_argument("--quick", type=int, default=0)
     ap.add_argument("--seconds", type=int, default=0)
     ap.add_argument("--out", required=True)
+    ap.add_argument("--note", default="",
+                    help="a sentence for the header, e.g. how the runs were split between commits")
     a = ap.parse_args()
     rows = [load(a.runs, m) for m in a.models.split(",")]
     try:
@@ -229,7 +231,8 @@ def main():
              f"{when} UTC, {cpu}, {a.threads} thread(s), batch 1, load average {load1:.1f} at the "
              f"end (a 2-core VM shared with other builds: latencies are noisy, compare only within "
              f"a row). Took {a.seconds} s. How it is made and how to run it with real ImageNet "
-             f"data: [docs/reproducing_tensorfi_plus.md](../../docs/reproducing_tensorfi_plus.md).")
+             f"data: [docs/reproducing_tensorfi_plus.md](../../docs/reproducing_tensorfi_plus.md)."
+             + (f" {a.note}" if a.note else ""))
     L.append("")
     L.append("Fault model of TensorFI+ (`faults: {target: node_output, model: bitflip, sites: "
              "uniform_node, bit_range: [0, 31]}`): per trial one bit flip in one value of the "
@@ -323,19 +326,26 @@ def main():
     L.append("")
     L.append("## The full run")
     L.append("")
-    L.append(f"`bench/paper.sh` (all {len(DOC_MS) + 1} models, 3000 faults, 300 superlayer "
-             f"faults, 1 thread): "
-             f"about {est_cal / 3600:.1f} h on this VM: {est / 3600:.1f} h of trials and fault-free "
-             f"runs estimated from this run's mean ratios (cone {cx:.2f}x, superlayer {sx:.2f}x) "
-             f"and the fault-free latencies (measured here where this run has the model, else "
-             f"docs/paper_models.md and earlier runs), times {max(calib, 1.0):.2f}, this run's "
-             f"wall time over the same estimate for its own rows (loading, golden passes, "
-             f"recording), plus exporting the {len(DOC_MS)} full-size models once (about 6 GB in "
-             f"bench/work/paper, tens of minutes; NASNet-Large, VGG and ResNet-152 dominate). "
-             f"`--models` and `--faults` "
-             f"select a part; `--threads 2` runs two trials at a time (the fault-free latency is then "
-             f"measured at 2 threads too). The calibration factor counts fixed costs that weigh "
-             f"less at 3000 faults, so the estimate errs long.")
+    every = {r["model"] for r in rows} >= set(DOC_MS) | {"fmnist"}
+    if every and not a.quick and a.faults >= 3000:
+        L.append(f"This page is the full run: all {len(rows)} models, {a.faults} faults, "
+                 f"{a.sl_faults} superlayer faults, {a.threads} thread(s), {a.seconds} s "
+                 f"({a.seconds / 3600:.1f} h) of campaigns and fault-free runs, besides the "
+                 f"one-time export of the full-size models. `--models` and `--faults` select a "
+                 f"part; `--threads 2` runs two trials at a time.")
+    else:
+        L.append(f"`bench/paper.sh` (all {len(DOC_MS) + 1} models, 3000 faults, 300 superlayer "
+                 f"faults, 1 thread): about {est_cal / 3600:.1f} h on this VM: "
+                 f"{est / 3600:.1f} h of trials and fault-free runs estimated from this run's "
+                 f"mean ratios (cone {cx:.2f}x, superlayer {sx:.2f}x) and the fault-free latencies "
+                 f"(measured here where this run has the model, else docs/paper_models.md and "
+                 f"earlier runs), times {max(calib, 1.0):.2f}, this run's wall time over the same "
+                 f"estimate for its own rows (loading, golden passes, recording), plus exporting "
+                 f"the {len(DOC_MS)} full-size models once (about 6 GB in bench/work/paper, tens "
+                 f"of minutes; NASNet-Large, VGG and ResNet-152 dominate). `--models` and "
+                 f"`--faults` select a part; `--threads 2` runs two trials at a time (the "
+                 f"fault-free latency is then measured at 2 threads too). The calibration factor "
+                 f"counts fixed costs that weigh less at 3000 faults, so the estimate errs long.")
     L.append("")
     open(os.path.join(a.out, "paper.md"), "w").write("\n".join(L))
     meta = {"commit": commit, "when_utc": when, "cpu": cpu, "threads": a.threads,
