@@ -145,11 +145,7 @@ class ArrayDataset final : public Dataset {
       s.is_image = false;
       s.tensor = Tensor(DType::kFloat32, sample_shape_);
       float* out = s.tensor.data<float>();
-      if (f32 != nullptr) {
-        std::copy(f32, f32 + n, out);
-      } else {
-        for (std::int64_t k = 0; k < n; ++k) out[k] = value(k);
-      }
+      for (std::int64_t k = 0; k < n; ++k) out[k] = value(k);
       return s;
     }
     s.is_image = true;
