@@ -4,15 +4,16 @@
 # paper.json and the plots paper_sdc.{png,svg} and paper_overhead.{png,svg}; campaign databases
 # go to the ignored bench/work/paper_runs/<model>/{cone,superlayer}.
 #
-#   bench/paper.sh [--models a,b,...] [--faults N] [--sl-faults M] [--threads T] [--quick]
-#                  [--out DIR (bench/results)] [--runs DIR (bench/work/paper_runs)]
+#   bench/paper.sh [--models a,b,...] [--faults N] [--sl-faults M] [--threads T] [--batch B]
+#                  [--quick] [--out DIR (bench/results)] [--runs DIR (bench/work/paper_runs)]
 #
 # Per model: `dnnfi run` median fault-free latency; a cone campaign of N faults (default 3000)
 # under TensorFI+'s fault model (one bit flip, uniform node output, uniform element, bit 0-31)
 # gives the SDC rate with its Wilson 95% interval and the per-trial times; a superlayer campaign
 # (TensorFI+'s algorithm in dnnfi's engine) of the first M of the same faults (default min(N, 300))
-# gives its per-trial times. Same seed, so trial i has the same fault in both; the script checks
-# that both strategies give the same outcomes. Models: `fmnist` (the bundled real-weight
+# gives its per-trial times, and a cone campaign of the same M faults with `--batch B` (default 8;
+# 1 skips it) the per-trial times of batched passes (src/fi/batched.h). Same seed, so trial i has
+# the same fault in all three; the script checks that they give the same outcomes. Models: `fmnist` (the bundled real-weight
 # Fashion-MNIST ResNet on Debian's 10,000 test images) and the 40 random-weight architectures of
 # scripts/make_paper_models.py (exported on first use, bench/work/paper): ImageNet-size ones,
 # then the 32x32 CIFAR-100 (<arch>_cifar) and GTSRB (<arch>_gtsrb) rows. --quick: 300 faults,
@@ -24,7 +25,7 @@ ALL="fmnist,mobilenet_v2,mobilenet,googlenet,resnet18,nasnet_mobile,densenet121,
 ALL="$ALL,vgg11_cifar,vgg13_cifar,vgg16_cifar,vgg19_cifar,resnet18_cifar,resnet34_cifar,resnet50_cifar,resnet101_cifar,resnet152_cifar,googlenet_cifar,inception_v3_cifar,inception_v4_cifar,xception_cifar"
 ALL="$ALL,vgg16_gtsrb,vgg19_gtsrb,resnet34_gtsrb,resnet50_gtsrb,resnet101_gtsrb,xception_gtsrb"
 QUICK="fmnist,mobilenet_v2,mobilenet,resnet18_cifar,resnet34_cifar,googlenet,resnet18,nasnet_mobile,densenet121,resnet50,inception_v3,xception,resnet152,vgg16"
-models="" faults="" sl_faults="" threads=1 quick=0
+models="" faults="" sl_faults="" threads=1 quick=0 batch=8
 out="$BENCH/results" runs="$BENCH/work/paper_runs"
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -32,6 +33,7 @@ while [ $# -gt 0 ]; do
     --faults) faults="$2"; shift 2 ;;
     --sl-faults) sl_faults="$2"; shift 2 ;;
     --threads) threads="$2"; shift 2 ;;
+    --batch) batch="$2"; shift 2 ;;
     --quick) quick=1; shift ;;
     --out) out="$2"; shift 2 ;;
     --runs) runs="$2"; shift 2 ;;
@@ -99,6 +101,12 @@ EOF
   "$DNNFI" campaign "$dir/campaign.yaml" --strategy superlayer --trials "$sl" \
     --output "$dir/superlayer" --quiet > "$dir/superlayer.log" 2>&1 ||
     { cat "$dir/superlayer.log" >&2; exit 1; }
+  # Batched passes need several trials per input: not the fmnist row (a new input per trial).
+  if [ "$batch" -gt 1 ] && [ "$m" != fmnist ]; then
+    "$DNNFI" campaign "$dir/campaign.yaml" --batch "$batch" --trials "$sl" \
+      --output "$dir/batched" --quiet > "$dir/batched.log" 2>&1 ||
+      { cat "$dir/batched.log" >&2; exit 1; }
+  fi
   "$DNNFI" summary "$dir/cone" --json > "$dir/cone_summary.json"
   # A second fault-free measurement after the campaigns, to see the machine drift, and one on the
   # unfused session that trials run on (`--golden`).
@@ -109,5 +117,5 @@ EOF
 done
 echo "paper.sh: campaigns done in $(($(date +%s) - t_start)) s" >&2
 "$PYTHON" "$BENCH/paper_report.py" --runs "$runs" --models "$models" --faults "$faults" \
-  --sl-faults "$sl_faults" --threads "$threads" --quick "$quick" \
+  --sl-faults "$sl_faults" --threads "$threads" --quick "$quick" --batch "$batch" \
   --seconds "$(($(date +%s) - t_start))" --out "$out"

@@ -23,6 +23,7 @@
 #include "campaign/stats.h"
 #include "campaign/trial_worker.h"
 #include "core/error.h"
+#include "core/log.h"
 #include "exec/model_file.h"
 
 namespace dnnfi {
@@ -159,12 +160,39 @@ CampaignContext::CampaignContext(const CampaignConfig& config) : config_(config)
                                       : static_cast<std::size_t>(config_.golden_cache_mb) << 20;
   golden_cache_ = std::make_unique<GoldenCache>(
       cache_bytes, [session = session_](const GoldenRun& run) { return run.bytes(*session); });
+  if (config_.batch > 1) {
+    try {
+      batched_ = std::make_unique<BatchedInjector>(session_, config_.batch);
+      batch_ok_.store(true, std::memory_order_release);
+    } catch (const InputError& e) {
+      log_warning(fmt::format("batch {}: {}; trials run one at a time", config_.batch, e.what()));
+    }
+  }
   dataset_ = open_dataset(config_.dataset);
   if (dataset_->size() < 1) throw InputError(dataset_->describe() + ": no samples");
   if (config_.samples > dataset_->size()) {
     throw InputError(fmt::format("{}: dataset.samples is {} but {} has only {} samples", where,
                                  config_.samples, dataset_->describe(), dataset_->size()));
   }
+}
+
+std::optional<GoldenRun> CampaignContext::batched_golden(const GoldenRun& single) const {
+  if (batched() == nullptr) return std::nullopt;
+  {
+    std::lock_guard<std::mutex> lock(batch_mu_);
+    if (!batch_checked_) {
+      batch_checked_ = true;
+      try {
+        return batched_->golden(single);
+      } catch (const InputError& e) {
+        batch_ok_.store(false, std::memory_order_release);
+        log_warning(fmt::format("batch {}: {}; trials run one at a time", config_.batch, e.what()));
+        return std::nullopt;
+      }
+    }
+  }
+  if (batched() == nullptr) return std::nullopt;
+  return batched_->replicate(single);
 }
 
 std::vector<std::int64_t> CampaignContext::select_samples() const {
@@ -344,7 +372,7 @@ std::int64_t ThreadExecutor::run_trials(const CampaignContext& ctx, const TrialI
   std::atomic<bool> abort{false};
   // Groups capped for load balance: one golden run serves a group.
   const std::vector<TrialGroup> groups =
-      group_trials_by_input(ctx, ids, inputs.eligible.size(), 64);
+      group_trials_by_input(ctx, ids, inputs.eligible.size(), max_group_trials(ctx.config()));
   announce_groups(ctx, inputs, groups);
   const std::function<bool()> stopped = [&] {
     return abort.load() || (options.stop != nullptr && options.stop->load());
@@ -494,8 +522,8 @@ CampaignRunResult run_campaign(const CampaignConfig& config_in, const CampaignRu
     // as their golden run too (one fault-free run per input instead of two).
     std::vector<std::vector<std::int64_t>> by_input;
     std::vector<TrialRecord> early;
-    if (options.stream_goldens && !config.only_correct &&
-        config.strategy == Strategy::kCone && config.target_halfwidth <= 0.0 && !samples.empty()) {
+    if (options.stream_goldens && !config.only_correct && config.strategy == Strategy::kCone &&
+        config.target_halfwidth <= 0.0 && !samples.empty()) {
       by_input.resize(samples.size());
       for (std::int64_t id = config.shard_index; id < config.trials; id += config.shard_count) {
         by_input[ctx.trial_input(id, samples.size())].push_back(id);

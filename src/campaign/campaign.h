@@ -12,6 +12,8 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -20,6 +22,7 @@
 #include "campaign/dataset.h"
 #include "campaign/golden_cache.h"
 #include "campaign/results_db.h"
+#include "fi/batched.h"
 #include "fi/injector.h"
 #include "fi/sampler.h"
 
@@ -44,6 +47,16 @@ class CampaignContext {
   std::int64_t num_classes() const { return num_classes_; }
   // Golden runs of the campaign's inputs (by input position), shared by this process's workers.
   GoldenCache& golden_cache() const { return *golden_cache_; }
+  // The batch-config().batch injector; nullptr when batch is 1 or the model cannot be evaluated
+  // in batches (a warning said why).
+  const BatchedInjector* batched() const {
+    return batch_ok_.load(std::memory_order_acquire) ? batched_.get() : nullptr;
+  }
+  // `single`'s golden run in every row of batched()'s session. The campaign's first call runs the
+  // batch session and compares each row with `single`: if a node computes rows differently at
+  // the batch size (batch-dependent arithmetic), batching is turned off for the campaign with a
+  // warning and nullopt is returned. Later calls copy `single` into the rows.
+  std::optional<GoldenRun> batched_golden(const GoldenRun& single) const;
 
   // The dataset sample numbers of the campaign's inputs (all, or a seeded random subset).
   std::vector<std::int64_t> select_samples() const;
@@ -62,6 +75,10 @@ class CampaignContext {
   std::unique_ptr<FaultSampler> sampler_;
   std::unique_ptr<Dataset> dataset_;
   std::unique_ptr<GoldenCache> golden_cache_;
+  std::unique_ptr<BatchedInjector> batched_;
+  mutable std::atomic<bool> batch_ok_{false};
+  mutable std::mutex batch_mu_;
+  mutable bool batch_checked_ = false;  // guarded by batch_mu_
   PreprocessConfig preprocess_;
   Shape input_shape_;
   std::int64_t num_classes_ = 0;

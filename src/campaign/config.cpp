@@ -401,12 +401,18 @@ CampaignConfig parse_campaign_config(const std::string& yaml, const std::string&
   c.source = what;
   if (root.IsNull()) throw InputError(what + ": empty config");
   const Reader r{what, base_dir};
-  r.check_keys(
-      root, "",
-      {"model",      "dataset",          "preprocess",  "faults", "trials",  "target_halfwidth",
-       "checkpoint", "trials_per_input", "input_order", "seed",   "threads", "golden_cache_mb",
-       "strategy",   "time_limit",       "output",      "shard",  "Target",  "Mode",
-       "Type",       "Amount",           "Bit",         "Layer"});
+  r.check_keys(root, "", {"model",       "dataset",
+                          "preprocess",  "faults",
+                          "trials",      "target_halfwidth",
+                          "checkpoint",  "trials_per_input",
+                          "input_order", "seed",
+                          "threads",     "golden_cache_mb",
+                          "batch",       "strategy",
+                          "time_limit",  "output",
+                          "shard",       "Target",
+                          "Mode",        "Type",
+                          "Amount",      "Bit",
+                          "Layer"});
   if (root["model"]) c.model = r.path(root["model"], "model");
   if (root["dataset"]) parse_dataset(r, root["dataset"], c);
   if (root["preprocess"]) {
@@ -441,6 +447,13 @@ CampaignConfig parse_campaign_config(const std::string& yaml, const std::string&
   }
   if (root["seed"]) c.seed = r.get<std::uint64_t>(root["seed"], "seed");
   if (root["threads"]) c.threads = r.get<int>(root["threads"], "threads");
+  if (root["batch"]) {
+    c.batch = r.get<int>(root["batch"], "batch");
+    if (c.batch < 1 || c.batch > kMaxBatch) {
+      fail_at(what, root["batch"], "batch",
+              fmt::format("must be in 1..{} (trials per batched pass)", kMaxBatch));
+    }
+  }
   if (root["golden_cache_mb"]) {
     c.golden_cache_mb = r.get<std::int64_t>(root["golden_cache_mb"], "golden_cache_mb");
     if (c.golden_cache_mb < 0) {
@@ -531,6 +544,9 @@ void validate_campaign_config(const CampaignConfig& c) {
   if (c.checkpoint < 1) bad("checkpoint", "must be >= 1");
   if (c.trials_per_input < 1) bad("trials_per_input", "must be >= 1");
   if (c.threads < 1 || c.threads > 1024) bad("threads", "must be in 1..1024");
+  if (c.batch < 1 || c.batch > kMaxBatch) {
+    bad("batch", fmt::format("must be in 1..{} (trials per batched pass)", kMaxBatch));
+  }
   if (c.golden_cache_mb < -1 || c.golden_cache_mb > (std::int64_t{1} << 30)) {
     bad("golden_cache_mb", "must be a size in MiB (0 keeps no golden run)");
   }
@@ -641,6 +657,7 @@ std::string config_yaml(const CampaignConfig& c, bool with_execution) {
   e << YAML::Key << "time_limit" << YAML::Value << c.time_limit_s;
   if (with_execution) {
     e << YAML::Key << "threads" << YAML::Value << c.threads;
+    if (c.batch > 1) e << YAML::Key << "batch" << YAML::Value << c.batch;
     if (c.golden_cache_mb >= 0) {
       e << YAML::Key << "golden_cache_mb" << YAML::Value << c.golden_cache_mb;
     }

@@ -46,12 +46,21 @@ struct CampaignConfig {
   // identity.
   std::int64_t golden_cache_mb = -1;
   Strategy strategy = Strategy::kCone;
+  // Trials on one input evaluated per pass of a batch-`batch` session (fi/batched.h): each node
+  // any of them reaches is computed once for all, which reads a layer's weights once for `batch`
+  // trials. 1: one trial at a time. The records are bit-identical either way (node output and
+  // input faults; weight faults and models that do not keep rows apart run one at a time). An
+  // execution key like threads: not part of the campaign's identity.
+  int batch = 1;
   double time_limit_s = 10.0;  // per trial; longer is a hang (0: none)
   std::string output = "dnnfi-campaign";
   int shard_index = 0;
   int shard_count = 1;
   bool tensorfi2 = false;  // the fault spec came from TensorFI2 keys
 };
+
+// The largest `batch`: a batched pass holds that many copies of every activation it touches.
+inline constexpr int kMaxBatch = 64;
 
 // The most faults one trial may inject (faults.per_trial, TensorFI2's Amount).
 inline constexpr int kMaxFaultsPerTrial = 1000000;

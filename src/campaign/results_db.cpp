@@ -219,7 +219,7 @@ bool TrialRecord::same_result(const TrialRecord& o) const {
   if (!(id == o.id && input_index == o.input_index && label == o.label &&
         golden_label == o.golden_label && faulty_label == o.faulty_label &&
         golden_in_top5 == o.golden_in_top5 && outcome == o.outcome && error == o.error &&
-        nodes_computed == o.nodes_computed && faults.size() == o.faults.size())) {
+        faults.size() == o.faults.size())) {
     return false;
   }
   for (std::size_t i = 0; i < faults.size(); ++i) {

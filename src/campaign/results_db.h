@@ -79,7 +79,9 @@ struct TrialRecord {
   double duration_s = 0.0;
   std::vector<FaultRecord> faults;
 
-  // Everything except duration_s (which differs between runs); doubles compare bit for bit.
+  // Everything except the trial's costs, duration_s (which differs between runs) and
+  // nodes_computed (which depends on how it ran: strategy, batched passes); doubles compare bit
+  // for bit.
   bool same_result(const TrialRecord& o) const;
 };
 

@@ -69,6 +69,10 @@ std::vector<TrialGroup> group_trials_by_input(const CampaignContext& ctx,
   return groups;
 }
 
+std::size_t max_group_trials(const CampaignConfig& config) {
+  return std::size_t{64} * static_cast<std::size_t>(std::max(1, config.batch));
+}
+
 TrialWorker::TrialWorker(const CampaignContext& ctx, const TrialInputs& inputs, bool stream)
     : ctx_(ctx), inputs_(inputs), stream_(stream), workspaces_(1) {
   options_.strategy = ctx.config().strategy;
@@ -121,10 +125,76 @@ void TrialWorker::run_group(const TrialGroup& group, std::vector<TrialRecord>& o
   } else {
     use_golden(input);
   }
+  if (group.ids.size() > 1 && run_batched(group, input, out, stop)) return;
   for (const std::int64_t id : group.ids) {
     if (stop()) return;
     out.push_back(run_on(id, input));
   }
+}
+
+bool TrialWorker::run_batched(const TrialGroup& group, const InputRecord& input,
+                              std::vector<TrialRecord>& out, const std::function<bool()>& stop) {
+  const BatchedInjector* batched = ctx_.batched();
+  if (batched == nullptr) return false;
+  if (batched_input_ != input.index) {
+    batched_golden_.reset();
+    batched_input_ = -1;
+    batched_golden_ = ctx_.batched_golden(*golden_);
+    if (!batched_golden_) return false;
+    batched_input_ = input.index;
+  }
+  const Graph& g = ctx_.session().graph();
+  struct Pending {
+    std::int64_t id;
+    std::vector<Fault> faults;
+    int first_node;  // the earliest node the trial's faults feed (its cone starts there)
+  };
+  std::vector<Pending> pending;
+  pending.reserve(group.ids.size());
+  for (const std::int64_t id : group.ids) {
+    std::vector<Fault> faults =
+        ctx_.sampler().sample(ctx_.config().seed, static_cast<std::uint64_t>(id));
+    bool rows = true;
+    int first = static_cast<int>(g.nodes.size());
+    for (const Fault& f : faults) {
+      rows &= f.site.kind != SiteKind::kWeight && f.model.kind != FaultModelKind::kTensorCallback;
+      if (rows) first = std::min(first, g.values[static_cast<std::size_t>(f.site.value)].producer);
+    }
+    if (rows) {
+      pending.push_back({id, std::move(faults), first});
+    } else {  // a weight is shared by every row of a pass
+      if (stop()) return true;
+      out.push_back(run_on(id, input, faults));
+    }
+  }
+  // Trials whose cones start near each other share most of a pass's nodes.
+  std::stable_sort(pending.begin(), pending.end(),
+                   [](const Pending& a, const Pending& b) { return a.first_node < b.first_node; });
+  const std::size_t b = static_cast<std::size_t>(batched->batch());
+  std::vector<std::vector<Fault>> pass;
+  for (std::size_t k = 0; k < pending.size(); k += b) {
+    if (stop()) return true;
+    const std::size_t n = std::min(b, pending.size() - k);
+    pass.clear();
+    for (std::size_t j = 0; j < n; ++j) pass.push_back(pending[k + j].faults);
+    const auto t0 = std::chrono::steady_clock::now();
+    std::optional<std::vector<TrialResult>> results =
+        batched->run_trials(*golden_, *batched_golden_, pass, options_.keep_outputs, batched_ws_);
+    const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    // A kernel error (owned by no row) or a pass past the time limit: its trials again one at a
+    // time, where each gets its own outcome and limit.
+    if (!results || (options_.time_limit_s > 0.0 && dt > options_.time_limit_s)) {
+      for (std::size_t j = 0; j < n; ++j) {
+        out.push_back(run_on(pending[k + j].id, input, pending[k + j].faults));
+      }
+      continue;
+    }
+    for (std::size_t j = 0; j < n; ++j) {
+      out.push_back(
+          ctx_.make_record(pending[k + j].id, input, (*results)[j], dt / static_cast<double>(n)));
+    }
+  }
+  return true;
 }
 
 void TrialWorker::run_streamed(const TrialGroup& group, const InputRecord& input,
@@ -166,8 +236,12 @@ void TrialWorker::stream(std::span<const std::int64_t> ids, std::vector<Tensor> 
 }
 
 TrialRecord TrialWorker::run_on(std::int64_t id, const InputRecord& input) {
-  const std::vector<Fault> faults =
-      ctx_.sampler().sample(ctx_.config().seed, static_cast<std::uint64_t>(id));
+  return run_on(id, input,
+                ctx_.sampler().sample(ctx_.config().seed, static_cast<std::uint64_t>(id)));
+}
+
+TrialRecord TrialWorker::run_on(std::int64_t id, const InputRecord& input,
+                                const std::vector<Fault>& faults) {
   const auto t0 = std::chrono::steady_clock::now();
   const TrialResult r = ctx_.injector().run_trial(*golden_, faults, options_, workspaces_[0]);
   const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -41,6 +42,11 @@ std::vector<TrialGroup> group_trials_by_input(const CampaignContext& ctx,
                                               std::span<const std::int64_t> ids,
                                               std::size_t eligible, std::size_t max_group);
 
+// The most trials of one input in a group: 64 for load balance between threads and ranks, times
+// the campaign's batch, so that a group sorted by faulted node fills batched passes with trials
+// whose cones overlap.
+std::size_t max_group_trials(const CampaignConfig& config);
+
 // Tells the context's golden cache how many groups will use each input's golden run, so that it
 // keeps a run exactly while groups of its input are still to come.
 void announce_groups(const CampaignContext& ctx, const TrialInputs& inputs,
@@ -50,7 +56,9 @@ void announce_groups(const CampaignContext& ctx, const TrialInputs& inputs,
 // cache (computed once per input while the cache keeps them). A group of at most kMaxStreamed
 // cone trials whose input's run the cache would not keep for another group runs streamed instead
 // (Injector::run_streamed): the fault-free run then keeps no value and costs what an inference
-// costs, with the same results. Not thread-safe: one per thread.
+// costs, with the same results. With a campaign batch > 1, a group's trials are ordered by their
+// faulted node and run `batch` at a time in the context's batched injector (same records; each
+// trial's time is its share of the pass). Not thread-safe: one per thread.
 class TrialWorker {
  public:
   // Beyond this many trials one kept golden run (a buffer per value) costs less than the
@@ -76,6 +84,11 @@ class TrialWorker {
 
  private:
   TrialRecord run_on(std::int64_t id, const InputRecord& input);
+  TrialRecord run_on(std::int64_t id, const InputRecord& input, const std::vector<Fault>& faults);
+  // The group's trials through the batched injector (those it cannot hold one at a time);
+  // false, with nothing run, when batching is off or the model turned out not to allow it.
+  bool run_batched(const TrialGroup& group, const InputRecord& input, std::vector<TrialRecord>& out,
+                   const std::function<bool()>& stop);
   // The group's trials streamed with one fault-free run, appended to `out`.
   void run_streamed(const TrialGroup& group, const InputRecord& input,
                     std::vector<TrialRecord>& out);
@@ -92,6 +105,9 @@ class TrialWorker {
   std::vector<TrialWorkspace> workspaces_;  // [0] for trials on a kept run
   std::shared_ptr<const GoldenRun> golden_;
   std::int64_t golden_input_ = -1;
+  std::optional<GoldenRun> batched_golden_;  // golden_ in every row, for run_batched
+  std::int64_t batched_input_ = -1;
+  BatchedWorkspace batched_ws_;
 };
 
 }  // namespace dnnfi

@@ -93,6 +93,33 @@ GoldenRun BatchedInjector::golden(const GoldenRun& single) const {
   return b;
 }
 
+GoldenRun BatchedInjector::replicate(const GoldenRun& single) const {
+  GoldenRun b;
+  b.store = batched_->make_store();
+  const std::size_t nv = batched_->graph().values.size();
+  for (std::size_t v = 0; v < nv; ++v) {
+    const int id = static_cast<int>(v);
+    if (batched_->is_constant(id)) continue;
+    const Tensor& one = single.store[id];
+    Tensor& many = b.store[id];
+    if (one.nbytes() == 0) continue;
+    if (many.nbytes() != one.nbytes() * static_cast<std::size_t>(batch_)) {
+      throw InputError("value '" + batched_->graph().values[v].name + "' has " +
+                       std::to_string(one.nbytes()) + " bytes at batch 1 but " +
+                       std::to_string(many.nbytes()) + " at batch " + std::to_string(batch_));
+    }
+    for (int r = 0; r < batch_; ++r) {
+      std::memcpy(
+          static_cast<std::uint8_t*>(many.raw()) + static_cast<std::size_t>(r) * one.nbytes(),
+          one.raw(), one.nbytes());
+    }
+  }
+  for (int v : batched_->graph().inputs) b.inputs.push_back(b.store[v]);
+  b.top1 = single.top1;
+  b.top5 = single.top5;
+  return b;
+}
+
 std::optional<std::vector<TrialResult>> BatchedInjector::run_trials(
     const GoldenRun& single, const GoldenRun& batched, std::span<const std::vector<Fault>> trials,
     bool keep_outputs, BatchedWorkspace& ws) const {

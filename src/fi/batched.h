@@ -42,6 +42,9 @@ class BatchedInjector {
   // The batch golden run: `single`'s input in every row. Throws InputError naming the first node
   // whose rows differ from the batch-1 golden run (batch-dependent arithmetic).
   GoldenRun golden(const GoldenRun& single) const;
+  // The batch golden run by copying `single`'s values into every row, without running the model:
+  // for further inputs once golden() has shown that the model computes each row as at batch 1.
+  GoldenRun replicate(const GoldenRun& single) const;
 
   // Trials (at most batch() of them) on the input of `single` / `batched`: node-output and
   // graph-input faults only (a weight is shared by every row). nullopt after a kernel error.

@@ -100,7 +100,7 @@ struct MpiCoordinator::Phase {
         item_s > 0.0 ? static_cast<std::size_t>(kChunkSeconds / item_s) : kFirstChunk;
     size = std::clamp<std::size_t>(std::min(size, left / (4 * slots)), 1, kMaxChunk);
     size = std::min(size, left);
-    if (!group_ends.empty()) {  // extend to the end of the input's trials (groups are <= 64)
+    if (!group_ends.empty()) {  // extend to the end of the input's trials (max_group_trials)
       size = *std::lower_bound(group_ends.begin(), group_ends.end(), cursor + size) - cursor;
     }
     ranges.emplace_back(cursor, cursor + size);
@@ -464,7 +464,8 @@ std::int64_t MpiCoordinator::run_trials(const CampaignContext& ctx, const TrialI
     for (auto& rs : ranks_) rs.has_inputs = false;
   }
   Phase phase;
-  for (const auto& group : group_trials_by_input(ctx, ids, inputs.eligible.size(), 64)) {
+  for (const auto& group :
+       group_trials_by_input(ctx, ids, inputs.eligible.size(), max_group_trials(ctx.config()))) {
     phase.items.insert(phase.items.end(), group.ids.begin(), group.ids.end());
     phase.group_ends.push_back(phase.items.size());
   }

@@ -221,6 +221,47 @@ TEST(Campaign, StreamedTrialsEqualTrialsOnKeptGoldenRuns) {
   }
 }
 
+// batch: N runs an input's trials N at a time in a batch-N session (fi/batched.h): the records
+// are the ones one trial at a time gives, bit for bit, at any thread count. Weight faults (a
+// weight is shared by every row) run one at a time.
+TEST(Campaign, BatchedTrialsEqualOneAtATime) {
+  const std::string a = test::temp_dir("batch1"), b = test::temp_dir("batch8");
+  auto ca = fmnist_config(a, 300, 3);  // about 100 trials per input: groups of up to 64
+  auto cb = fmnist_config(b, 300, 3);
+  cb.batch = 8;
+  cb.threads = 2;
+  run_campaign(ca, {});
+  run_campaign(cb, {});
+  const auto ta = trials_of(a), tb = trials_of(b);
+  ASSERT_EQ(ta.size(), 300u);
+  expect_same_trials(ta, tb);
+  // A batched pass computes the union of its trials' cones on whole nodes: the node counts show
+  // that the trials did run in passes.
+  int other_count = 0;
+  for (std::size_t i = 0; i < ta.size() && i < tb.size(); ++i) {
+    other_count += ta[i].nodes_computed != tb[i].nodes_computed;
+  }
+  EXPECT_GT(other_count, 150);
+  for (const std::int64_t id : {0, 150, 299}) {
+    EXPECT_TRUE(replay_trial(b, id).identical) << "trial " << id;
+  }
+
+  const std::string c = test::temp_dir("batch1w"), d = test::temp_dir("batch8w");
+  auto cc = fmnist_config(c, 60, 2);
+  cc.faults.target = SiteKind::kWeight;
+  auto cd = cc;
+  cd.output = d;
+  cd.batch = 8;
+  run_campaign(cc, {});
+  run_campaign(cd, {});
+  const auto tc = trials_of(c), td = trials_of(d);
+  ASSERT_EQ(tc.size(), 60u);
+  expect_same_trials(tc, td);
+  for (std::size_t i = 0; i < tc.size() && i < td.size(); ++i) {
+    EXPECT_EQ(tc[i].nodes_computed, td[i].nodes_computed) << "trial " << tc[i].id;
+  }
+}
+
 TEST(Campaign, ShardsMergeIntoTheSingleRun) {
   const std::string single = test::temp_dir("single");
   run_campaign(fmnist_config(single, 150), {});

@@ -56,6 +56,7 @@ checkpoint: 100
 seed: 42
 threads: 3
 golden_cache_mb: 512
+batch: 8
 input_order: sequential
 strategy: superlayer
 time_limit: 2.5
@@ -89,6 +90,7 @@ shard: 1/4
   EXPECT_EQ(c.seed, 42u);
   EXPECT_EQ(c.threads, 3);
   EXPECT_EQ(c.golden_cache_mb, 512);
+  EXPECT_EQ(c.batch, 8);
   EXPECT_TRUE(c.sequential_inputs);
   EXPECT_EQ(c.strategy, Strategy::kSuperlayer);
   EXPECT_EQ(c.time_limit_s, 2.5);
@@ -187,6 +189,9 @@ TEST(CampaignConfig, ErrorsNameTheKeyAndLine) {
   EXPECT_NE(error_of("golden_cache_mb: -5\n").find("c.yaml:1: golden_cache_mb: must be"),
             std::string::npos);
   EXPECT_NE(error_of("shard: 4/4\n").find("shard"), std::string::npos);
+  EXPECT_NE(error_of("batch: 0\n").find("c.yaml:1: batch: must be in 1..64"), std::string::npos)
+      << error_of("batch: 0\n");
+  EXPECT_NE(error_of("batch: 65\n").find("batch: must be in 1..64"), std::string::npos);
   EXPECT_NE(error_of("dataset:\n  format: tiff\n  path: x\n").find("dataset.format"),
             std::string::npos);
   EXPECT_NE(error_of("preprocess:\n  std: [0]\n").find("preprocess.std"), std::string::npos);
@@ -257,7 +262,9 @@ TEST(CampaignConfig, YamlRoundTripAndHash) {
   other.shard_index = 1;
   other.shard_count = 3;
   other.golden_cache_mb = 64;
+  other.batch = 16;  // the same records at any batch size
   EXPECT_EQ(campaign_config_hash(other), campaign_config_hash(c));
+  EXPECT_NE(campaign_config_yaml(other).find("batch: 16"), std::string::npos);
   EXPECT_NE(campaign_config_yaml(other).find("golden_cache_mb: 64"), std::string::npos);
   other.sequential_inputs = true;  // changes which input each trial uses
   EXPECT_NE(campaign_config_hash(other), campaign_config_hash(c));

@@ -74,6 +74,25 @@ TEST(Batched, SameResultsAsOneTrialAtATime) {
   EXPECT_GE(models, 6);
 }
 
+// A batch golden run copied from the batch-1 one is the one the batch session computes.
+TEST(Batched, ReplicatedGoldenEqualsTheComputedOne) {
+  auto loaded = test::load_for_injection(test::default_model_fixture());
+  BatchedInjector batched(loaded.session, 5);
+  const GoldenRun computed = batched.golden(loaded.golden);
+  const GoldenRun copied = batched.replicate(loaded.golden);
+  const Graph& g = batched.session().graph();
+  int compared = 0;
+  for (std::size_t v = 0; v < g.values.size(); ++v) {
+    const int id = static_cast<int>(v);
+    if (batched.session().is_constant(id)) continue;
+    ASSERT_EQ(computed.store[id].shape(), copied.store[id].shape()) << g.values[v].name;
+    EXPECT_TRUE(computed.store[id].bit_equal(copied.store[id])) << g.values[v].name;
+    ++compared;
+  }
+  EXPECT_GT(compared, 20);
+  EXPECT_EQ(copied.top1, loaded.golden.top1);
+}
+
 TEST(Batched, RefusesWeightFaultsAndOversizedBatches) {
   auto loaded = test::load_for_injection(test::default_model_fixture());
   BatchedInjector batched(loaded.session, 2);

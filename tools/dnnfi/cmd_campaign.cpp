@@ -41,6 +41,7 @@ struct CampaignFlags {
   std::int64_t seed = -1;
   int threads = 0;
   std::int64_t golden_cache_mb = -2;
+  int batch = -1;
   std::string strategy;
   std::string output;
   std::string shard;
@@ -163,6 +164,7 @@ CampaignConfig config_from_flags(const CampaignFlags& f) {
   if (f.threads > 0) c.threads = f.threads;
   if (f.golden_cache_mb >= -1) c.golden_cache_mb = f.golden_cache_mb;
   if (!f.strategy.empty()) c.strategy = parse_strategy(f.strategy);
+  if (f.batch >= 0) c.batch = f.batch;
   if (!f.output.empty()) c.output = f.output;
   if (!f.shard.empty()) parse_shard(f.shard, c.shard_index, c.shard_count);
   c.preprocess.overlay(preprocess_flags(f));
@@ -301,6 +303,9 @@ Command add_campaign(CLI::App& app) {
                   "MiB of golden runs kept between trials (default: a quarter of memory, at most "
                   "4096; 0 keeps none)");
   cmd->add_option("--strategy", f->strategy, "cone, superlayer or full");
+  cmd->add_option("--batch", f->batch,
+                  "Trials on one input per batched pass (1..64; same results, faster where "
+                  "weights dominate, e.g. large fully connected layers)");
   cmd->add_option("--output,-o", f->output, "Output directory (results.sqlite)");
   cmd->add_option("--shard", f->shard, "Run the deterministic slice k/N (0-based k)");
   cmd->add_flag("--resume", f->resume, "Continue the campaign in the output directory");
