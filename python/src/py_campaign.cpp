@@ -60,6 +60,8 @@ void apply_overrides(CampaignConfig& c, const py::dict& kw) {
       c.threads = v.cast<int>();
     } else if (key == "strategy") {
       c.strategy = parse_strategy(v.cast<std::string>());
+    } else if (key == "batch") {
+      parse_batch(py::str(v).cast<std::string>(), c);
     } else if (key == "output") {
       c.output = v.cast<std::string>();
     } else if (key == "shard") {
@@ -70,10 +72,11 @@ void apply_overrides(CampaignConfig& c, const py::dict& kw) {
     } else if (key == "grayscale" || key == "bgr") {
       if (v.cast<bool>()) pre.push_back({key, {"true"}});
     } else {
-      throw InputError("unknown campaign override '" + key +
-                       "' (expected model, dataset, dataset_format, labels, samples, "
-                       "only_correct, trials, target_halfwidth, seed, threads, strategy, output, "
-                       "shard, scale, mean, std, layout, resize, center_crop, grayscale, bgr)");
+      throw InputError(
+          "unknown campaign override '" + key +
+          "' (expected model, dataset, dataset_format, labels, samples, "
+          "only_correct, trials, target_halfwidth, seed, threads, strategy, batch, output, "
+          "shard, scale, mean, std, layout, resize, center_crop, grayscale, bgr)");
     }
   }
   if (dataset || dataset_format) {

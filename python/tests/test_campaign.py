@@ -72,6 +72,21 @@ def test_dict_config_equals_yaml_config(tmp_path):
     assert_same_campaign(tmp_path / "cli", tmp_path / "dict")
 
 
+def test_batch_equals_cli_and_one_trial_at_a_time(tmp_path):
+    """batch=8 (--batch 8): an input's trials in batched passes, the records of lone trials."""
+    flags = dict(trials=300, samples=5, threads=2)  # about 60 trials per input
+    run_cli("campaign", DEMO, "-q", "-o", tmp_path / "cli", "--trials", 300, "--samples", 5,
+            "--threads", 2, "--batch", 8)
+    dnnfi.Campaign(DEMO, output=str(tmp_path / "py"), batch=8, **flags).run(progress=False)
+    dnnfi.Campaign(DEMO, output=str(tmp_path / "one"), **flags).run(progress=False)
+    assert_same_campaign(tmp_path / "cli", tmp_path / "py")
+    results = TRIALS.replace(", nodes_computed", "")
+    assert table(tmp_path / "py", results) == table(tmp_path / "one", results)
+    assert table(tmp_path / "py", FAULTS) == table(tmp_path / "one", FAULTS)
+    # nodes_computed is the pass's count: it shows the passes ran.
+    assert table(tmp_path / "py", TRIALS) != table(tmp_path / "one", TRIALS)
+
+
 def test_existing_output_needs_resume(tmp_path):
     out = str(tmp_path / "py")
     dnnfi.Campaign(DEMO, output=out, trials=50, samples=20).run(progress=False)

@@ -592,6 +592,7 @@ CampaignRunResult run_campaign(const CampaignConfig& config_in, const CampaignRu
   result.complete = !interrupted;
   result.seconds = seconds_since(t_start);
   result.golden = ctx.golden_cache().stats();
+  result.batched_trials = ctx.batched_trials();
   result.golden_budget_bytes = ctx.golden_cache().budget_bytes();
   return result;
 }

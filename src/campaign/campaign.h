@@ -57,6 +57,9 @@ class CampaignContext {
   // the batch size (batch-dependent arithmetic), batching is turned off for the campaign with a
   // warning and nullopt is returned. Later calls copy `single` into the rows.
   std::optional<GoldenRun> batched_golden(const GoldenRun& single) const;
+  // Trials run in batched passes so far (this process).
+  void count_batched(std::size_t n) const { batched_trials_.fetch_add(n); }
+  std::int64_t batched_trials() const { return static_cast<std::int64_t>(batched_trials_.load()); }
 
   // The dataset sample numbers of the campaign's inputs (all, or a seeded random subset).
   std::vector<std::int64_t> select_samples() const;
@@ -79,6 +82,7 @@ class CampaignContext {
   mutable std::atomic<bool> batch_ok_{false};
   mutable std::mutex batch_mu_;
   mutable bool batch_checked_ = false;  // guarded by batch_mu_
+  mutable std::atomic<std::size_t> batched_trials_{0};
   PreprocessConfig preprocess_;
   Shape input_shape_;
   std::int64_t num_classes_ = 0;
@@ -114,7 +118,8 @@ struct CampaignRunResult {
   // Of new_trials: those streamed in their input's golden-pass run (their time is in
   // golden_pass_seconds).
   std::int64_t golden_pass_trials = 0;
-  GoldenCacheStats golden;  // this process's golden runs (rank 0's under MPI)
+  GoldenCacheStats golden;          // this process's golden runs (rank 0's under MPI)
+  std::int64_t batched_trials = 0;  // of new_trials, run in batched passes (rank 0's under MPI)
   std::size_t golden_budget_bytes = 0;
 };
 

@@ -5,6 +5,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -387,7 +388,26 @@ std::string strategy_or_throw(const Reader& r, const YAML::Node& n, Strategy& ou
   return s;
 }
 
+std::string batch_range_message() {
+  return fmt::format("must be auto or in 1..{} (trials per batched pass)", kMaxBatch);
+}
+
 }  // namespace
+
+void parse_batch(const std::string& text, CampaignConfig& c) {
+  if (text == "auto") {
+    c.batch = kAutoBatch;
+    c.batch_auto = true;
+    return;
+  }
+  int n = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (ec != std::errc() || end != text.data() + text.size() || n < 1 || n > kMaxBatch) {
+    throw InputError(batch_range_message());
+  }
+  c.batch = n;
+  c.batch_auto = false;
+}
 
 CampaignConfig parse_campaign_config(const std::string& yaml, const std::string& what,
                                      const std::string& base_dir) {
@@ -448,10 +468,10 @@ CampaignConfig parse_campaign_config(const std::string& yaml, const std::string&
   if (root["seed"]) c.seed = r.get<std::uint64_t>(root["seed"], "seed");
   if (root["threads"]) c.threads = r.get<int>(root["threads"], "threads");
   if (root["batch"]) {
-    c.batch = r.get<int>(root["batch"], "batch");
-    if (c.batch < 1 || c.batch > kMaxBatch) {
-      fail_at(what, root["batch"], "batch",
-              fmt::format("must be in 1..{} (trials per batched pass)", kMaxBatch));
+    try {
+      parse_batch(r.get<std::string>(root["batch"], "batch"), c);
+    } catch (const InputError& e) {
+      fail_at(what, root["batch"], "batch", e.what());
     }
   }
   if (root["golden_cache_mb"]) {
@@ -544,9 +564,7 @@ void validate_campaign_config(const CampaignConfig& c) {
   if (c.checkpoint < 1) bad("checkpoint", "must be >= 1");
   if (c.trials_per_input < 1) bad("trials_per_input", "must be >= 1");
   if (c.threads < 1 || c.threads > 1024) bad("threads", "must be in 1..1024");
-  if (c.batch < 1 || c.batch > kMaxBatch) {
-    bad("batch", fmt::format("must be in 1..{} (trials per batched pass)", kMaxBatch));
-  }
+  if (c.batch < 1 || c.batch > kMaxBatch) bad("batch", batch_range_message());
   if (c.golden_cache_mb < -1 || c.golden_cache_mb > (std::int64_t{1} << 30)) {
     bad("golden_cache_mb", "must be a size in MiB (0 keeps no golden run)");
   }
@@ -657,7 +675,11 @@ std::string config_yaml(const CampaignConfig& c, bool with_execution) {
   e << YAML::Key << "time_limit" << YAML::Value << c.time_limit_s;
   if (with_execution) {
     e << YAML::Key << "threads" << YAML::Value << c.threads;
-    if (c.batch > 1) e << YAML::Key << "batch" << YAML::Value << c.batch;
+    if (c.batch_auto) {
+      e << YAML::Key << "batch" << YAML::Value << "auto";
+    } else if (c.batch > 1) {
+      e << YAML::Key << "batch" << YAML::Value << c.batch;
+    }
     if (c.golden_cache_mb >= 0) {
       e << YAML::Key << "golden_cache_mb" << YAML::Value << c.golden_cache_mb;
     }

@@ -52,6 +52,9 @@ struct CampaignConfig {
   // input faults; weight faults and models that do not keep rows apart run one at a time). An
   // execution key like threads: not part of the campaign's identity.
   int batch = 1;
+  // batch: auto: batch is kAutoBatch, and each worker times batched passes against lone trials on
+  // its first large group and keeps the faster (campaign/trial_worker.h).
+  bool batch_auto = false;
   double time_limit_s = 10.0;  // per trial; longer is a hang (0: none)
   std::string output = "dnnfi-campaign";
   int shard_index = 0;
@@ -61,6 +64,9 @@ struct CampaignConfig {
 
 // The largest `batch`: a batched pass holds that many copies of every activation it touches.
 inline constexpr int kMaxBatch = 64;
+inline constexpr int kAutoBatch = 8;
+// `batch` as the config and --batch give it: "auto" or 1..kMaxBatch; throws InputError.
+void parse_batch(const std::string& text, CampaignConfig& c);
 
 // The most faults one trial may inject (faults.per_trial, TensorFI2's Amount).
 inline constexpr int kMaxFaultsPerTrial = 1000000;

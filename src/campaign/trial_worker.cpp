@@ -74,7 +74,11 @@ std::size_t max_group_trials(const CampaignConfig& config) {
 }
 
 TrialWorker::TrialWorker(const CampaignContext& ctx, const TrialInputs& inputs, bool stream)
-    : ctx_(ctx), inputs_(inputs), stream_(stream), workspaces_(1) {
+    : ctx_(ctx),
+      inputs_(inputs),
+      stream_(stream),
+      workspaces_(1),
+      choice_(ctx.config().batch_auto ? BatchChoice::kUndecided : BatchChoice::kBatched) {
   options_.strategy = ctx.config().strategy;
   options_.time_limit_s = ctx.config().time_limit_s;
 }
@@ -135,7 +139,12 @@ void TrialWorker::run_group(const TrialGroup& group, std::vector<TrialRecord>& o
 bool TrialWorker::run_batched(const TrialGroup& group, const InputRecord& input,
                               std::vector<TrialRecord>& out, const std::function<bool()>& stop) {
   const BatchedInjector* batched = ctx_.batched();
-  if (batched == nullptr) return false;
+  if (batched == nullptr || choice_ == BatchChoice::kOneAtATime) return false;
+  const std::size_t b = static_cast<std::size_t>(batched->batch());
+  // batch: auto decides on a group large enough to time both ways; smaller ones wait.
+  if (choice_ == BatchChoice::kUndecided && group.ids.size() < kCalibrationPasses * 2 * b) {
+    return false;
+  }
   if (batched_input_ != input.index) {
     batched_golden_.reset();
     batched_input_ = -1;
@@ -144,11 +153,6 @@ bool TrialWorker::run_batched(const TrialGroup& group, const InputRecord& input,
     batched_input_ = input.index;
   }
   const Graph& g = ctx_.session().graph();
-  struct Pending {
-    std::int64_t id;
-    std::vector<Fault> faults;
-    int first_node;  // the earliest node the trial's faults feed (its cone starts there)
-  };
   std::vector<Pending> pending;
   pending.reserve(group.ids.size());
   for (const std::int64_t id : group.ids) {
@@ -170,31 +174,74 @@ bool TrialWorker::run_batched(const TrialGroup& group, const InputRecord& input,
   // Trials whose cones start near each other share most of a pass's nodes.
   std::stable_sort(pending.begin(), pending.end(),
                    [](const Pending& a, const Pending& b) { return a.first_node < b.first_node; });
-  const std::size_t b = static_cast<std::size_t>(batched->batch());
-  std::vector<std::vector<Fault>> pass;
-  for (std::size_t k = 0; k < pending.size(); k += b) {
+  if (choice_ == BatchChoice::kUndecided && pending.size() >= kCalibrationPasses * 2 * b) {
+    // kCalibrationPasses runs of 2b neighbours, spread over the sorted list (faults early and
+    // late in the model cost differently): of each run the even ones go through a pass and the
+    // odd ones alone, so both samples cost what the same faults cost.
+    double batched_s = 0.0, alone_s = 0.0;
+    std::vector<Pending> even, odd, rest;
+    std::size_t next = 0;  // pending[next..] not yet taken
+    for (std::size_t c = 0; c < kCalibrationPasses; ++c) {
+      const std::size_t mid = (2 * c + 1) * pending.size() / (2 * kCalibrationPasses);
+      const std::size_t start = std::clamp(mid >= b ? mid - b : 0, next, pending.size() - 2 * b);
+      for (; next < start; ++next) rest.push_back(std::move(pending[next]));
+      even.clear();
+      odd.clear();
+      for (std::size_t j = 0; j < 2 * b; ++j, ++next) {
+        (j % 2 == 0 ? even : odd).push_back(std::move(pending[next]));
+      }
+      if (stop()) return true;
+      batched_s += run_pass(even, input, out);
+      for (const Pending& p : odd) {
+        if (stop()) return true;
+        out.push_back(run_on(p.id, input, p.faults));
+        alone_s += out.back().duration_s;
+      }
+    }
+    for (; next < pending.size(); ++next) rest.push_back(std::move(pending[next]));
+    pending = std::move(rest);
+    choice_ = batched_s < kAutoMargin * alone_s ? BatchChoice::kBatched : BatchChoice::kOneAtATime;
+  }
+  std::size_t k = 0;
+  for (; k < pending.size(); k += b) {
     if (stop()) return true;
     const std::size_t n = std::min(b, pending.size() - k);
-    pass.clear();
-    for (std::size_t j = 0; j < n; ++j) pass.push_back(pending[k + j].faults);
-    const auto t0 = std::chrono::steady_clock::now();
-    std::optional<std::vector<TrialResult>> results =
-        batched->run_trials(*golden_, *batched_golden_, pass, options_.keep_outputs, batched_ws_);
-    const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    // A kernel error (owned by no row) or a pass past the time limit: its trials again one at a
-    // time, where each gets its own outcome and limit.
-    if (!results || (options_.time_limit_s > 0.0 && dt > options_.time_limit_s)) {
+    if (choice_ == BatchChoice::kBatched) {
+      run_pass(std::span(pending).subspan(k, n), input, out);
+    } else {
       for (std::size_t j = 0; j < n; ++j) {
         out.push_back(run_on(pending[k + j].id, input, pending[k + j].faults));
       }
-      continue;
-    }
-    for (std::size_t j = 0; j < n; ++j) {
-      out.push_back(
-          ctx_.make_record(pending[k + j].id, input, (*results)[j], dt / static_cast<double>(n)));
     }
   }
   return true;
+}
+
+double TrialWorker::run_pass(std::span<const Pending> trials, const InputRecord& input,
+                             std::vector<TrialRecord>& out) {
+  const BatchedInjector& batched = *ctx_.batched();
+  pass_.clear();
+  for (const Pending& p : trials) pass_.push_back(p.faults);
+  const auto t0 = std::chrono::steady_clock::now();
+  std::optional<std::vector<TrialResult>> results =
+      batched.run_trials(*golden_, *batched_golden_, pass_, options_.keep_outputs, batched_ws_);
+  const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  // A kernel error (owned by no row) or a pass past the time limit: its trials again one at a
+  // time, where each gets its own outcome and limit.
+  if (!results || (options_.time_limit_s > 0.0 && dt > options_.time_limit_s)) {
+    double total = dt;
+    for (const Pending& p : trials) {
+      out.push_back(run_on(p.id, input, p.faults));
+      total += out.back().duration_s;
+    }
+    return total;
+  }
+  for (std::size_t j = 0; j < trials.size(); ++j) {
+    out.push_back(ctx_.make_record(trials[j].id, input, (*results)[j],
+                                   dt / static_cast<double>(trials.size())));
+  }
+  ctx_.count_batched(trials.size());
+  return dt;
 }
 
 void TrialWorker::run_streamed(const TrialGroup& group, const InputRecord& input,

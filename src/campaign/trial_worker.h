@@ -58,12 +58,19 @@ void announce_groups(const CampaignContext& ctx, const TrialInputs& inputs,
 // (Injector::run_streamed): the fault-free run then keeps no value and costs what an inference
 // costs, with the same results. With a campaign batch > 1, a group's trials are ordered by their
 // faulted node and run `batch` at a time in the context's batched injector (same records; each
-// trial's time is its share of the pass). Not thread-safe: one per thread.
+// trial's time is its share of the pass). With batch: auto, the worker's first group of at least
+// 2 x kCalibrationPasses x batch trials runs that many of them (spread over the model), half in
+// passes and half alone, and the worker keeps the faster for the rest of the campaign. Not
+// thread-safe: one per thread.
 class TrialWorker {
  public:
   // Beyond this many trials one kept golden run (a buffer per value) costs less than the
   // streamed trials' workspaces.
   static constexpr std::size_t kMaxStreamed = 4;
+  // batch: auto times this many batched passes against as many trials run alone, and batches
+  // from then on if the passes took less than kAutoMargin of the time.
+  static constexpr std::size_t kCalibrationPasses = 4;
+  static constexpr double kAutoMargin = 0.9;
   // stream: false always keeps golden runs (for comparisons).
   TrialWorker(const CampaignContext& ctx, const TrialInputs& inputs, bool stream = true);
 
@@ -89,6 +96,15 @@ class TrialWorker {
   // false, with nothing run, when batching is off or the model turned out not to allow it.
   bool run_batched(const TrialGroup& group, const InputRecord& input, std::vector<TrialRecord>& out,
                    const std::function<bool()>& stop);
+  struct Pending {
+    std::int64_t id;
+    std::vector<Fault> faults;
+    int first_node;  // the earliest node the trial's faults feed (its cone starts there)
+  };
+  // One batched pass over `trials` (at most batch()), or each alone after a kernel error or past
+  // the time limit; returns the seconds spent.
+  double run_pass(std::span<const Pending> trials, const InputRecord& input,
+                  std::vector<TrialRecord>& out);
   // The group's trials streamed with one fault-free run, appended to `out`.
   void run_streamed(const TrialGroup& group, const InputRecord& input,
                     std::vector<TrialRecord>& out);
@@ -108,6 +124,9 @@ class TrialWorker {
   std::optional<GoldenRun> batched_golden_;  // golden_ in every row, for run_batched
   std::int64_t batched_input_ = -1;
   BatchedWorkspace batched_ws_;
+  std::vector<std::vector<Fault>> pass_;
+  enum class BatchChoice : std::uint8_t { kUndecided, kOneAtATime, kBatched };
+  BatchChoice choice_;
 };
 
 }  // namespace dnnfi

@@ -225,16 +225,25 @@ TEST(Campaign, StreamedTrialsEqualTrialsOnKeptGoldenRuns) {
 // are the ones one trial at a time gives, bit for bit, at any thread count. Weight faults (a
 // weight is shared by every row) run one at a time.
 TEST(Campaign, BatchedTrialsEqualOneAtATime) {
-  const std::string a = test::temp_dir("batch1"), b = test::temp_dir("batch8");
-  auto ca = fmnist_config(a, 300, 3);  // about 100 trials per input: groups of up to 64
+  const std::string a = test::temp_dir("batch1"), b = test::temp_dir("batch8"),
+                    e = test::temp_dir("batch_auto");
+  auto ca = fmnist_config(a, 300, 3);  // about 100 trials per input, one group each
   auto cb = fmnist_config(b, 300, 3);
   cb.batch = 8;
   cb.threads = 2;
-  run_campaign(ca, {});
-  run_campaign(cb, {});
+  auto ce = fmnist_config(e, 300, 3);
+  parse_batch("auto", ce);
+  const CampaignRunResult ra = run_campaign(ca, {});
+  const CampaignRunResult rb = run_campaign(cb, {});
+  const CampaignRunResult re = run_campaign(ce, {});
+  EXPECT_EQ(ra.batched_trials, 0);
+  EXPECT_EQ(rb.batched_trials, 300);  // every trial: node-output faults, a row-separable model
+  // auto: the first group's 4 timed passes of 8, then whichever was faster.
+  EXPECT_GE(re.batched_trials, 32);
   const auto ta = trials_of(a), tb = trials_of(b);
   ASSERT_EQ(ta.size(), 300u);
   expect_same_trials(ta, tb);
+  expect_same_trials(ta, trials_of(e));
   // A batched pass computes the union of its trials' cones on whole nodes: the node counts show
   // that the trials did run in passes.
   int other_count = 0;
@@ -253,7 +262,7 @@ TEST(Campaign, BatchedTrialsEqualOneAtATime) {
   cd.output = d;
   cd.batch = 8;
   run_campaign(cc, {});
-  run_campaign(cd, {});
+  EXPECT_EQ(run_campaign(cd, {}).batched_trials, 0);
   const auto tc = trials_of(c), td = trials_of(d);
   ASSERT_EQ(tc.size(), 60u);
   expect_same_trials(tc, td);

@@ -189,9 +189,11 @@ TEST(CampaignConfig, ErrorsNameTheKeyAndLine) {
   EXPECT_NE(error_of("golden_cache_mb: -5\n").find("c.yaml:1: golden_cache_mb: must be"),
             std::string::npos);
   EXPECT_NE(error_of("shard: 4/4\n").find("shard"), std::string::npos);
-  EXPECT_NE(error_of("batch: 0\n").find("c.yaml:1: batch: must be in 1..64"), std::string::npos)
+  EXPECT_NE(error_of("batch: 0\n").find("c.yaml:1: batch: must be auto or in 1..64"),
+            std::string::npos)
       << error_of("batch: 0\n");
-  EXPECT_NE(error_of("batch: 65\n").find("batch: must be in 1..64"), std::string::npos);
+  EXPECT_NE(error_of("batch: 65\n").find("batch: must be auto or in 1..64"), std::string::npos);
+  EXPECT_NE(error_of("batch: 8x\n").find("batch: must be auto or in 1..64"), std::string::npos);
   EXPECT_NE(error_of("dataset:\n  format: tiff\n  path: x\n").find("dataset.format"),
             std::string::npos);
   EXPECT_NE(error_of("preprocess:\n  std: [0]\n").find("preprocess.std"), std::string::npos);
@@ -265,6 +267,13 @@ TEST(CampaignConfig, YamlRoundTripAndHash) {
   other.batch = 16;  // the same records at any batch size
   EXPECT_EQ(campaign_config_hash(other), campaign_config_hash(c));
   EXPECT_NE(campaign_config_yaml(other).find("batch: 16"), std::string::npos);
+  parse_batch("auto", other);
+  EXPECT_TRUE(other.batch_auto);
+  EXPECT_EQ(other.batch, kAutoBatch);
+  EXPECT_EQ(campaign_config_hash(other), campaign_config_hash(c));
+  const std::string auto_yaml = campaign_config_yaml(other);
+  EXPECT_NE(auto_yaml.find("batch: auto"), std::string::npos);
+  EXPECT_TRUE(parse_campaign_config(auto_yaml, "auto", "").batch_auto);
   EXPECT_NE(campaign_config_yaml(other).find("golden_cache_mb: 64"), std::string::npos);
   other.sequential_inputs = true;  // changes which input each trial uses
   EXPECT_NE(campaign_config_hash(other), campaign_config_hash(c));

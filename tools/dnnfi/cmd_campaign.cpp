@@ -41,7 +41,7 @@ struct CampaignFlags {
   std::int64_t seed = -1;
   int threads = 0;
   std::int64_t golden_cache_mb = -2;
-  int batch = -1;
+  std::string batch;
   std::string strategy;
   std::string output;
   std::string shard;
@@ -164,7 +164,13 @@ CampaignConfig config_from_flags(const CampaignFlags& f) {
   if (f.threads > 0) c.threads = f.threads;
   if (f.golden_cache_mb >= -1) c.golden_cache_mb = f.golden_cache_mb;
   if (!f.strategy.empty()) c.strategy = parse_strategy(f.strategy);
-  if (f.batch >= 0) c.batch = f.batch;
+  if (!f.batch.empty()) {
+    try {
+      parse_batch(f.batch, c);
+    } catch (const InputError& e) {
+      throw InputError(std::string("--batch: ") + e.what());
+    }
+  }
   if (!f.output.empty()) c.output = f.output;
   if (!f.shard.empty()) parse_shard(f.shard, c.shard_index, c.shard_count);
   c.preprocess.overlay(preprocess_flags(f));
@@ -260,6 +266,10 @@ int campaign_command(const CampaignFlags& f) {
         static_cast<double>(r.golden.peak_bytes) / 1048576.0,
         static_cast<double>(r.golden_budget_bytes) / 1048576.0);
   }
+  if (c.batch > 1) {
+    fmt::print("batched passes ({}{}): {} of the {} trials run now\n", c.batch_auto ? "auto, " : "",
+               c.batch, r.batched_trials, r.new_trials);
+  }
 #ifdef DNNFI_HAVE_MPI
   if (coordinator) {
     const MpiCampaignStats& st = coordinator->stats();
@@ -304,8 +314,8 @@ Command add_campaign(CLI::App& app) {
                   "4096; 0 keeps none)");
   cmd->add_option("--strategy", f->strategy, "cone, superlayer or full");
   cmd->add_option("--batch", f->batch,
-                  "Trials on one input per batched pass (1..64; same results, faster where "
-                  "weights dominate, e.g. large fully connected layers)");
+                  "Trials on one input per batched pass: 1..64, or auto (each thread times "
+                  "passes of 8 against lone trials and keeps the faster); same results");
   cmd->add_option("--output,-o", f->output, "Output directory (results.sqlite)");
   cmd->add_option("--shard", f->shard, "Run the deterministic slice k/N (0-based k)");
   cmd->add_flag("--resume", f->resume, "Continue the campaign in the output directory");
