@@ -132,7 +132,10 @@ std::optional<std::vector<TrialResult>> BatchedInjector::run_trials(
   ws.table_.assign(nv, nullptr);
   for (std::size_t v = 0; v < nv; ++v) ws.table_[v] = &batched.store[static_cast<int>(v)];
   ws.dirty_.assign(nv, 0);
-  omp_set_num_threads(batched_->options().threads);
+  // As Injector::run_trial: set the OpenMP team size only when it differs, not on every pass.
+  if (omp_get_max_threads() != batched_->options().threads) {
+    omp_set_num_threads(batched_->options().threads);
+  }
 
   std::vector<TrialResult> results(trials.size());
   // Faults by value: (row, position in the trial's list).
