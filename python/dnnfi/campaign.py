@@ -39,6 +39,7 @@ class CampaignResult:
     complete: bool  # the plan (or the target half-width) was reached
     reached_target: bool  # stopped early at the target interval half-width
     seconds: float
+    batched_trials: int = 0  # of new_trials, run in batched passes (``batch``)
 
 
 class _Printer:

@@ -155,6 +155,7 @@ class Campaign {
     d["complete"] = r.complete;
     d["reached_target"] = r.reached_target;
     d["seconds"] = r.seconds;
+    d["batched_trials"] = r.batched_trials;
     py::object exc = pending ? pending->value() : py::none();
     return py::make_tuple(d, exc);
   }

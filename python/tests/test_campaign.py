@@ -77,8 +77,10 @@ def test_batch_equals_cli_and_one_trial_at_a_time(tmp_path):
     flags = dict(trials=300, samples=5, threads=2)  # about 60 trials per input
     run_cli("campaign", DEMO, "-q", "-o", tmp_path / "cli", "--trials", 300, "--samples", 5,
             "--threads", 2, "--batch", 8)
-    dnnfi.Campaign(DEMO, output=str(tmp_path / "py"), batch=8, **flags).run(progress=False)
-    dnnfi.Campaign(DEMO, output=str(tmp_path / "one"), **flags).run(progress=False)
+    r = dnnfi.Campaign(DEMO, output=str(tmp_path / "py"), batch=8, **flags).run(progress=False)
+    assert r.batched_trials == 300 and r.new_trials == 300  # node-output faults: all batched
+    r = dnnfi.Campaign(DEMO, output=str(tmp_path / "one"), **flags).run(progress=False)
+    assert r.batched_trials == 0
     assert_same_campaign(tmp_path / "cli", tmp_path / "py")
     results = TRIALS.replace(", nodes_computed", "")
     assert table(tmp_path / "py", results) == table(tmp_path / "one", results)
