@@ -202,6 +202,10 @@ bool TrialWorker::run_batched(const TrialGroup& group, const InputRecord& input,
     pending = std::move(rest);
     choice_ = batched_s < kAutoMargin * alone_s ? BatchChoice::kBatched : BatchChoice::kOneAtATime;
   }
+  if (choice_ == BatchChoice::kOneAtATime) {  // `batch` copies of every activation: not kept
+    batched_golden_.reset();
+    batched_input_ = -1;
+  }
   std::size_t k = 0;
   for (; k < pending.size(); k += b) {
     if (stop()) return true;
