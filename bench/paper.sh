@@ -5,7 +5,8 @@
 # go to the ignored bench/work/paper_runs/<model>/{cone,superlayer}.
 #
 #   bench/paper.sh [--models a,b,...] [--faults N] [--sl-faults M] [--threads T] [--batch B]
-#                  [--quick] [--out DIR (bench/results)] [--runs DIR (bench/work/paper_runs)]
+#                  [--quick] [--keep] [--out DIR (bench/results)]
+#                  [--runs DIR (bench/work/paper_runs)]
 #
 # Per model: `dnnfi run` median fault-free latency; a cone campaign of N faults (default 3000)
 # under TensorFI+'s fault model (one bit flip, uniform node output, uniform element, bit 0-31)
@@ -14,18 +15,22 @@
 # gives its per-trial times, and a cone campaign of the same M faults with `--batch B` (default 8;
 # 1 skips it) the per-trial times of batched passes (src/fi/batched.h). Same seed, so trial i has
 # the same fault in all three; the script checks that they give the same outcomes. Models: `fmnist` (the bundled real-weight
-# Fashion-MNIST ResNet on Debian's 10,000 test images) and the 40 random-weight architectures of
+# Fashion-MNIST ResNet on Debian's 10,000 test images), `nsfwjs_mobilenet_v2` and
+# `nsfwjs_inception_v3` (real pretrained Keras models from the npm package nsfwjs, fetched and
+# checked against TensorFlow.js by scripts/real_models/fetch.sh on first use, on the same
+# Fashion-MNIST images as RGB) and the 40 random-weight architectures of
 # scripts/make_paper_models.py (exported on first use, bench/work/paper): ImageNet-size ones,
 # then the 32x32 CIFAR-100 (<arch>_cifar) and GTSRB (<arch>_gtsrb) rows. --quick: 300 faults,
 # 100 superlayer faults, 14 models (QUICK below; about 10 minutes on a 2-core VM, plus the
-# export of the full-size models on first use).
+# export of the full-size models on first use). --keep: the rows of models not run now stay as
+# they are in OUT/paper.json (run only some models and keep the rest of the table).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
-ALL="fmnist,mobilenet_v2,mobilenet,googlenet,resnet18,nasnet_mobile,densenet121,resnet34,densenet169,resnet50,densenet201,inception_v3,xception,resnet101,inception_v4,resnet152,inception_resnet_v2,vgg11,vgg13,vgg16,vgg19,nasnet_large"
+ALL="fmnist,nsfwjs_mobilenet_v2,nsfwjs_inception_v3,mobilenet_v2,mobilenet,googlenet,resnet18,nasnet_mobile,densenet121,resnet34,densenet169,resnet50,densenet201,inception_v3,xception,resnet101,inception_v4,resnet152,inception_resnet_v2,vgg11,vgg13,vgg16,vgg19,nasnet_large"
 ALL="$ALL,vgg11_cifar,vgg13_cifar,vgg16_cifar,vgg19_cifar,resnet18_cifar,resnet34_cifar,resnet50_cifar,resnet101_cifar,resnet152_cifar,googlenet_cifar,inception_v3_cifar,inception_v4_cifar,xception_cifar"
 ALL="$ALL,vgg16_gtsrb,vgg19_gtsrb,resnet34_gtsrb,resnet50_gtsrb,resnet101_gtsrb,xception_gtsrb"
 QUICK="fmnist,mobilenet_v2,mobilenet,resnet18_cifar,resnet34_cifar,googlenet,resnet18,nasnet_mobile,densenet121,resnet50,inception_v3,xception,resnet152,vgg16"
-models="" faults="" sl_faults="" threads=1 quick=0 batch=8
+models="" faults="" sl_faults="" threads=1 quick=0 batch=8 keep=0
 out="$BENCH/results" runs="$BENCH/work/paper_runs"
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -35,6 +40,7 @@ while [ $# -gt 0 ]; do
     --threads) threads="$2"; shift 2 ;;
     --batch) batch="$2"; shift 2 ;;
     --quick) quick=1; shift ;;
+    --keep) keep=1; shift ;;
     --out) out="$2"; shift 2 ;;
     --runs) runs="$2"; shift 2 ;;
     -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
@@ -69,6 +75,17 @@ for m in "${list[@]}"; do
     # configs/demo.yaml: the real test set, the model's own preprocessing.
     n=$fmnist_faults sl=$fmnist_sl
     dataset=$'dataset:\n  format: idx\n  path: /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz\n  labels: /usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz'
+  elif [[ "$m" == nsfwjs_* ]]; then
+    real="$BENCH/work/real"
+    model="$real/${m#nsfwjs_}/model.json"; input="$real/${m#nsfwjs_}/input.npy"
+    if [ ! -f "$model" ] || [ ! -f "$input" ]; then
+      DNNFI="$DNNFI" bash "$ROOT/scripts/real_models/fetch.sh" "$real" > "$real/check.md"
+    fi
+    # Real photographs (Fashion-MNIST, gray to RGB), the model's preprocessing from its sidecar
+    # (pixels / 255, resized to its input); no labels for its classes. 1000 of the 10,000 test
+    # images drawn from the seed: the golden pass runs each once (10,000 would take 15 minutes
+    # of InceptionV3 runs), and trials draw from them.
+    dataset=$'dataset:\n  format: idx\n  path: /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz\n  samples: 1000'
   else
     model="$paper/$m.onnx"; input="$paper/${m}_input.npy"
     if [ ! -f "$model" ] || [ ! -f "$input" ] || [ ! -f "$paper/${m}_expected.npy" ]; then
@@ -101,8 +118,9 @@ EOF
   "$DNNFI" campaign "$dir/campaign.yaml" --strategy superlayer --trials "$sl" \
     --output "$dir/superlayer" --quiet > "$dir/superlayer.log" 2>&1 ||
     { cat "$dir/superlayer.log" >&2; exit 1; }
-  # Batched passes need several trials per input: not the fmnist row (a new input per trial).
-  if [ "$batch" -gt 1 ] && [ "$m" != fmnist ]; then
+  # Batched passes need several trials per input: not the Fashion-MNIST rows (a new input per
+  # trial).
+  if [ "$batch" -gt 1 ] && [ "$m" != fmnist ] && [[ "$m" != nsfwjs_* ]]; then
     "$DNNFI" campaign "$dir/campaign.yaml" --batch "$batch" --trials "$sl" \
       --output "$dir/batched" --quiet > "$dir/batched.log" 2>&1 ||
       { cat "$dir/batched.log" >&2; exit 1; }
@@ -115,7 +133,13 @@ EOF
   "$DNNFI" run "$model" --input "$input" --threads "$threads" --warmup 1 --repeat 11 --golden \
     --json > "$dir/run_golden.json"
 done
+keep_args=()
+if [ "$keep" = 1 ]; then
+  # The report rewrites paper.json: keep from a copy.
+  cp "$out/paper.json" "$runs/kept_paper.json"
+  keep_args=(--keep "$runs/kept_paper.json")
+fi
 echo "paper.sh: campaigns done in $(($(date +%s) - t_start)) s" >&2
 "$PYTHON" "$BENCH/paper_report.py" --runs "$runs" --models "$models" --faults "$faults" \
   --sl-faults "$sl_faults" --threads "$threads" --quick "$quick" --batch "$batch" \
-  --seconds "$(($(date +%s) - t_start))" --out "$out"
+  --seconds "$(($(date +%s) - t_start))" --out "$out" "${keep_args[@]}"

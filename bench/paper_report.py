@@ -53,6 +53,17 @@ PAPER_T2 = {
     "resnet101_gtsrb": ("GTSRB", 0.030, 0.123, 4.10),
 }
 PAPER_MEAN_OVERHEAD = 7.62
+# Rows with real pretrained weights: (weights and data, the TensorFI+ row they compare with).
+# nsfwjs_*: the Keras classifiers the npm package nsfwjs ships (scripts/real_models/fetch.sh), on
+# Debian's Fashion-MNIST test images (real photographs, gray, 28x28 upscaled; not labelled for the
+# models' five classes, so no Top-1 accuracy).
+REAL = {
+    "fmnist": ("real, Fashion-MNIST test (10,000)", None),
+    "nsfwjs_mobilenet_v2": ("real: nsfwjs 4.4.0's Keras MobileNetV2 (5 classes, photos), on 1,000 "
+                            "Fashion-MNIST test images (as RGB 224x224)", "mobilenet_v2"),
+    "nsfwjs_inception_v3": ("real: nsfwjs 4.4.0's Keras InceptionV3 (5 classes, photos), on 1,000 "
+                            "Fashion-MNIST test images (as RGB 299x299)", "inception_v3"),
+}
 # docs/paper_models.md: dnnfi run median ms, 1 thread, same VM (for the full-run estimate only);
 # the 17 later CIFAR-100/GTSRB rows: `dnnfi run --repeat 5 --json` median, 1 thread, same VM.
 DOC_MS = {
@@ -99,7 +110,7 @@ def load(runs, m):
     o = s["overall"]
     r = {
         "model": m,
-        "real_weights": m == "fmnist",
+        "real_weights": m in REAL,
         "fault_free_ms": ff,
         "fault_free_before_ms": run["median_ms"],
         "fault_free_after_ms": after["median_ms"],
@@ -117,6 +128,14 @@ def load(runs, m):
         "superlayer_nodes": statistics.fmean(v[2] for v in sl.values()),
         "outcome_mismatches": mismatch,
     }
+    # Unlabelled real-weight rows: what the model answers fault-free, per class.
+    con = sqlite3.connect(f"file:{os.path.join(d, 'cone', 'results.sqlite')}?mode=ro", uri=True)
+    r["golden_classes"] = dict(con.execute(
+        "SELECT golden_label, COUNT(*) FROM inputs GROUP BY golden_label ORDER BY 2 DESC"))
+    con.close()
+    labels = os.path.join(os.path.dirname(os.path.abspath(__file__)), "work", "real",
+                          m.removeprefix("nsfwjs_"), "labels.txt")
+    r["class_names"] = open(labels).read().split() if m.startswith("nsfwjs_") else None
     r["cone_x"] = r["cone_ms"] / ff
     r["superlayer_x"] = r["superlayer_ms"] / ff
     r["superlayer_over_cone"] = r["superlayer_ms"] / r["cone_ms_same"]
@@ -141,6 +160,11 @@ def load(runs, m):
             r["batched_over_cone"] = r["batched_ms"] / mean_ms(cone, bsame)
             r["best_x"] = min(r["cone_x"], r["batched_x"])
     return r
+
+
+def paper_t1(m):
+    """The TensorFI+ Table I row a model compares with (a real-weight row: its architecture's)."""
+    return PAPER_T1.get(REAL[m][1] if m in REAL else m)
 
 
 def batched_cells(r):
@@ -169,8 +193,8 @@ def plots(rows, out):
     hi = [100 * (r["sdc"]["hi"] - r["sdc"]["p"]) for r in rows]
     colors = ["tab:green" if r["real_weights"] else "tab:gray" for r in rows]
     ax.bar(x, p, color=colors, yerr=[lo, hi], capsize=3, label="dnnfi (whiskers: Wilson 95% interval)")
-    px = [i for i, r in enumerate(rows) if PAPER_T1.get(r["model"], (0, 0, None))[2] is not None]
-    ax.scatter(px, [PAPER_T1[rows[i]["model"]][2] for i in px], marker="D", color="tab:red",
+    px = [i for i, r in enumerate(rows) if paper_t1(r["model"]) and paper_t1(r["model"])[2] is not None]
+    ax.scatter(px, [paper_t1(rows[i]["model"])[2] for i in px], marker="D", color="tab:red",
                zorder=3, label="TensorFI+ Table I (pretrained, its dataset)")
     ax.set_xticks(list(x), names, rotation=45, ha="right")
     ax.set_ylabel("SDC rate (%)")
@@ -219,14 +243,41 @@ def main():
     ap.add_argument("--out", required=True)
     ap.add_argument("--note", default="",
                     help="a sentence for the header, e.g. how the runs were split between commits")
+    ap.add_argument("--keep", default="",
+                    help="an earlier paper.json: its rows of models not in --models stay, in its "
+                         "order (the new models replace theirs in place or follow), with their "
+                         "commit; its note and seconds carry over")
     a = ap.parse_args()
-    rows = [load(a.runs, m) for m in a.models.split(",")]
     try:
         commit = subprocess.check_output(["git", "rev-parse", "--short", "HEAD"], text=True).strip()
     except Exception:
         commit = "?"
+    rows = [load(a.runs, m) for m in a.models.split(",")]
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo")
                 if l.startswith("model name")), "?")
+    for r in rows:
+        r["commit"] = commit
+        r["cpu"] = cpu
+    run_seconds = a.seconds
+    if a.keep:
+        old = json.load(open(a.keep))
+        new = {r["model"]: r for r in rows}
+        merged = []
+        for r in old["rows"]:
+            r.setdefault("commit", old["commit"])
+            r.setdefault("cpu", old.get("cpu", "?"))
+            merged.append(new.pop(r["model"], r))
+        rows = merged + list(new.values())
+        kept = [r for r in rows if r["commit"] != commit or r["model"] not in a.models.split(",")]
+        kept_commits = sorted({r["commit"] for r in kept})
+        a.seconds += int(old.get("seconds", 0))
+        a.note = " ".join(x for x in [
+            f"This run ({run_seconds} s, dnnfi {commit}) made the rows of "
+            f"{', '.join(a.models.split(','))}; the other {len(kept)} rows are kept from the "
+            f"previous paper.json (dnnfi {', '.join(kept_commits)}, on "
+            f"{', '.join(sorted({r['cpu'] for r in kept}))}; `bench/paper.sh --keep`): compare "
+            f"ratios within a row, each measured on one machine. Of the kept rows the previous "
+            f"header said:", old.get("note", ""), a.note] if x)
     load1 = os.getloadavg()[0]
     when = datetime.datetime.utcnow().strftime("%Y-%m-%d %H:%M")
     rw = [r for r in rows if not r["real_weights"]]
@@ -242,6 +293,7 @@ def main():
         ms = measured.get(m, ms)
         est += (3000 * cx + 300 * sx + 40) * ms / 1e3  # + about 40 fault-free runs (run, golden)
     est += 60  # fmnist: two golden passes over 10,000 images and its trials
+    est += 450  # nsfwjs rows: two 1,000-image golden passes each and their trials (433 s measured)
     # Calibrate with this run: its wall time over the same formula applied to its own rows
     # (model loading, golden passes, recording and the machine's load are not in the ratios).
     pred = sum((r["cone_trials"] * r["cone_x"] + r["superlayer_trials"] * r["superlayer_x"] + 40)
@@ -269,8 +321,17 @@ def main():
              "output of a uniformly chosen node. SDC = top-1 differs from the fault-free top-1 "
              "on the same input; interval = Wilson 95% (`dnnfi summary --json`).")
     L.append("")
-    L.append("**Only `fmnist` has real weights and real labelled data** (the bundled "
-             "models/fmnist_resnet.onnx on Debian's 10,000 Fashion-MNIST test images). Every "
+    real = [r["model"] for r in rows if r["real_weights"]]
+    L.append(f"**Real weights: {', '.join(f'`{m}`' for m in real) or 'no row'}** (fmnist: the "
+             "bundled models/fmnist_resnet.onnx on Debian's 10,000 labelled Fashion-MNIST test "
+             "images; nsfwjs_*: the pretrained Keras MobileNetV2 and InceptionV3 that the npm "
+             "package nsfwjs 4.4.0 ships, read by dnnfi's Keras front end from its TensorFlow.js "
+             "files (scripts/real_models/fetch.sh checks them against TensorFlow.js), on 1,000 of the "
+             "same Fashion-MNIST images drawn from the seed, as RGB at the model's size, each "
+             "fault on one of them drawn at random; they classify "
+             "photos into five classes (Drawing, Hentai, Neutral, Porn, Sexy) and no labelled data "
+             "for those classes exists offline, so their Top-1 is n/a and only their SDC rate, "
+             "relative to their own fault-free answer, is measured). Every "
              "other row is a paper architecture with seeded random weights "
              "(scripts/make_paper_models.py) on one seeded random input: its rows measure speed "
              "and fault coverage only. Their SDC rates are **not comparable** to the paper's "
@@ -284,13 +345,20 @@ def main():
     L.append("|---|---|---:|---|---:|---:|---:|---|")
     for r in rows:
         if r["real_weights"]:
-            wd = "real, Fashion-MNIST test (10,000)"
-            t1 = f'{100 * r["top1"]["p"]:.2f}% [{100 * r["top1"]["lo"]:.2f}, {100 * r["top1"]["hi"]:.2f}]'
+            wd = REAL[r["model"]][0]
+            if r["top1"]["n"]:
+                t1 = f'{100 * r["top1"]["p"]:.2f}% [{100 * r["top1"]["lo"]:.2f}, {100 * r["top1"]["hi"]:.2f}]'
+            else:
+                names = r.get("class_names") or []
+                n = sum(r["golden_classes"].values())
+                t1 = "n/a, no labels; answers " + ", ".join(
+                    f'{names[int(k)] if int(k) < len(names) else k} {100 * v / n:.1f}%'
+                    for k, v in r["golden_classes"].items())
         else:
             wd = "random, 1 random input"
             t1 = "n/a (agrees with PyTorch)" if r["top1"]["k"] == r["top1"]["n"] else \
                 "n/a (DIFFERS from PyTorch)"
-        p = PAPER_T1.get(r["model"])
+        p = paper_t1(r["model"])
         ps = "—" if not p else ", ".join([p[0]] + [f"{v:.2f}%" if v is not None else "—"
                                                    for v in p[1:]])
         f = lambda k: f'{100 * r[k]["p"]:.1f}%'
@@ -306,7 +374,12 @@ def main():
              "none. The paper's Top-1 for CIFAR-100 VGG11/13/16/19 and ResNet18/34/50/101/152 is "
              "given only as a range (69.1-72.3%, 76.4-79.7%), it gives no SDC rate for GTSRB "
              "VGG16, and its GTSRB Xception is only in Table II. Fashion-MNIST is not in the "
-             "paper.")
+             "paper. The nsfwjs rows carry the paper's ImageNet figures for their architecture: "
+             "the same Keras topology up to the classifier head (nsfwjs replaces the 1000-way "
+             "softmax with dense layers to 5 classes) under the same fault model, but other "
+             "weights, classes and images, so the comparison is of magnitude, not a "
+             "reproduction; their images are outside the photos they were trained on (gray "
+             "product shots), which the spread of their fault-free answers shows.")
     L.append("")
     L.append("## Table II: cost of one fault-injected inference")
     L.append("")
@@ -379,7 +452,7 @@ def main():
     L.append("")
     L.append("## The full run")
     L.append("")
-    every = {r["model"] for r in rows} >= set(DOC_MS) | {"fmnist"}
+    every = {r["model"] for r in rows} >= set(DOC_MS) | set(REAL)
     if every and not a.quick and a.faults >= 3000:
         L.append(f"This page is the full run: all {len(rows)} models, {a.faults} faults, "
                  f"{a.sl_faults} superlayer faults, {a.threads} thread(s), {a.seconds} s "
@@ -387,7 +460,7 @@ def main():
                  f"one-time export of the full-size models. `--models` and `--faults` select a "
                  f"part; `--threads 2` runs two trials at a time.")
     else:
-        L.append(f"`bench/paper.sh` (all {len(DOC_MS) + 1} models, 3000 faults, 300 superlayer "
+        L.append(f"`bench/paper.sh` (all {len(DOC_MS) + len(REAL)} models, 3000 faults, 300 superlayer "
                  f"faults, 1 thread): about {est_cal / 3600:.1f} h on this VM: "
                  f"{est / 3600:.1f} h of trials and fault-free runs estimated from this run's "
                  f"mean ratios (cone {cx:.2f}x, superlayer {sx:.2f}x) and the fault-free latencies "
@@ -403,7 +476,8 @@ def main():
     open(os.path.join(a.out, "paper.md"), "w").write("\n".join(L))
     meta = {"commit": commit, "when_utc": when, "cpu": cpu, "threads": a.threads,
             "faults": a.faults, "superlayer_faults": a.sl_faults, "quick": bool(a.quick),
-            "seconds": a.seconds, "full_run_estimate_s": round(est_cal), "rows": rows}
+            "seconds": a.seconds, "full_run_estimate_s": round(est_cal), "note": a.note,
+            "rows": rows}
     json.dump(meta, open(os.path.join(a.out, "paper.json"), "w"), indent=1)
     plots(rows, a.out)
     print("\n".join(L))

@@ -114,7 +114,7 @@ class ArrayDataset final : public Dataset {
                          " needs 1 or 3 channels, got shape " + shape_to_string(data_.shape()));
       }
     }
-    if (static_cast<std::int64_t>(labels_.size()) != data_.dim(0)) {
+    if (!labels_.empty() && static_cast<std::int64_t>(labels_.size()) != data_.dim(0)) {
       throw InputError(data_what_ + " has " + std::to_string(data_.dim(0)) + " samples but " +
                        labels_what + " has " + std::to_string(labels_.size()) + " labels");
     }
@@ -135,7 +135,7 @@ class ArrayDataset final : public Dataset {
     const std::int64_t n = shape_numel(sample_shape_);
     const std::int64_t base = i * n;
     RawSample s;
-    s.label = labels_[static_cast<std::size_t>(i)];
+    s.label = labels_.empty() ? -1 : labels_[static_cast<std::size_t>(i)];
     // Element k of the sample as float: float32 data as is, other dtypes through double.
     const float* f32 = data_.dtype() == DType::kFloat32 ? data_.data<float>() + base : nullptr;
     auto value = [&](std::int64_t k) {
@@ -198,11 +198,14 @@ class ArrayDataset final : public Dataset {
 std::unique_ptr<Dataset> open_npy(const DatasetConfig& config) {
   const std::string& path = dataset_detail::single_path(config);
   const ArrayLayout layout = parse_array_layout(config.array_layout);
-  if (config.labels.empty()) throw InputError(path + ": an npy dataset needs a labels .npy file");
   require_file(path);
-  require_file(config.labels);
   Tensor data = load_npy(path);
-  auto labels = labels_from_array(load_npy(config.labels), config.labels);
+  // Without a labels file the samples are unlabelled (label -1): SDC rates need none.
+  std::vector<std::int64_t> labels;
+  if (!config.labels.empty()) {
+    require_file(config.labels);
+    labels = labels_from_array(load_npy(config.labels), config.labels);
+  }
   return std::make_unique<ArrayDataset>(std::move(data), std::move(labels), layout, path,
                                         config.labels, "npy " + path);
 }
@@ -358,7 +361,6 @@ IdxFile read_idx(const std::string& path, int ndims) {
 class IdxDataset final : public Dataset {
  public:
   explicit IdxDataset(const DatasetConfig& config) : path_(dataset_detail::single_path(config)) {
-    if (config.labels.empty()) throw InputError(path_ + ": an idx dataset needs a labels file");
     IdxFile images = read_idx(path_, 3);
     images_ = std::move(images.data);
     count_ = images.dims[0];
@@ -372,6 +374,7 @@ class IdxDataset final : public Dataset {
     }
     height_ = static_cast<int>(images.dims[1]);
     width_ = static_cast<int>(images.dims[2]);
+    if (config.labels.empty()) return;  // unlabelled: every sample's label is -1
     const IdxFile labels = read_idx(config.labels, 1);
     if (labels.dims[0] != count_) {
       throw InputError(path_ + " has " + std::to_string(count_) + " images but " + config.labels +
@@ -394,7 +397,7 @@ class IdxDataset final : public Dataset {
     s.height = height_;
     s.width = width_;
     s.channels = 1;
-    s.label = labels_[static_cast<std::size_t>(i)];
+    s.label = labels_.empty() ? -1 : labels_[static_cast<std::size_t>(i)];
     const std::size_t n = static_cast<std::size_t>(height_) * static_cast<std::size_t>(width_);
     const auto* p =
         reinterpret_cast<const unsigned char*>(images_.data()) + static_cast<std::size_t>(i) * n;

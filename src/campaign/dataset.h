@@ -27,7 +27,9 @@ struct DatasetConfig {
   // files; images: the root folder; gtsrb: the CSV file (image paths are relative to its folder).
   std::vector<std::string> paths;
   // npy: labels .npy (one integer per sample, any integer dtype or whole-valued floats); idx: the
-  // labels file; others: unused. Negative labels are rejected at open time.
+  // labels file; others: unused. Negative labels are rejected at open time. npy and idx data
+  // without one are unlabelled: every sample's label is -1 (SDC rates compare with the fault-free
+  // answer and need no label; Top-1 accuracy is then n/a).
   std::string labels;
   std::string data_key = "x";  // npz: array names
   std::string labels_key = "y";

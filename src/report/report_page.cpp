@@ -199,10 +199,17 @@ void append_header(std::string& h, const ordered_json& data) {
 void append_results(std::string& h, const ordered_json& data) {
   const ordered_json& acc = data["top1_accuracy"];
   h += "<h2>Results</h2>\n<table class=\"headline\">\n";
-  h += fmt::format(
-      "<tr><th>Top-1 accuracy (fault-free)</th><td>{}</td><td>{}</td><td>n = {} "
-      "inputs</td></tr>\n</table>\n",
-      percent(acc.value("p", 0.0)), interval(acc), data.value("inputs", std::int64_t{0}));
+  if (acc.value("n", std::int64_t{0}) > 0) {
+    h += fmt::format(
+        "<tr><th>Top-1 accuracy (fault-free)</th><td>{}</td><td>{}</td><td>n = {} labelled "
+        "inputs</td></tr>\n</table>\n",
+        percent(acc.value("p", 0.0)), interval(acc), acc.value("n", std::int64_t{0}));
+  } else {
+    h += fmt::format(
+        "<tr><th>Top-1 accuracy (fault-free)</th><td>n/a</td><td></td><td>{} inputs, none "
+        "labelled</td></tr>\n</table>\n",
+        data.value("inputs", std::int64_t{0}));
+  }
   h += fmt::format(
       "<table><caption>Outcomes over {} trials: rate and 95% Wilson interval</caption>\n"
       "<tr><th>outcome</th><th>trials</th><th>rate</th><th>95% CI (%)</th></tr>\n",

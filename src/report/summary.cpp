@@ -106,10 +106,11 @@ CampaignSummary summarize(const ResultsDb& db) {
   const std::string what = "cannot summarize";
   {
     Statement q(db.handle(), db.path(), what,
-                "SELECT COUNT(*), COALESCE(SUM(correct), 0) FROM inputs");
+                "SELECT COUNT(*), COALESCE(SUM(correct), 0), COALESCE(SUM(label >= 0), 0) "
+                "FROM inputs");
     q.step();
     s.inputs = q.int64(0);
-    s.top1_accuracy = wilson(q.int64(1), s.inputs);
+    s.top1_accuracy = wilson(q.int64(1), q.int64(2));
   }
   {
     Statement q(db.handle(), db.path(), what,
@@ -133,8 +134,12 @@ std::string format_summary(const CampaignSummary& s) {
       fmt::format("Campaign: model {}, seed {}, {} trials", c.model_path, c.seed, s.overall.trials);
   if (c.trials_planned >= 0) out += fmt::format(" of {} planned", c.trials_planned);
   out += fmt::format(", {}, dnnfi {}\n", shard_text(c), c.dnnfi_version);
-  out += fmt::format("Top-1 accuracy (fault-free): {} {} (n={})\n", percent(s.top1_accuracy.p),
-                     interval(s.top1_accuracy), s.inputs);
+  if (s.top1_accuracy.n > 0) {
+    out += fmt::format("Top-1 accuracy (fault-free): {} {} (n={})\n", percent(s.top1_accuracy.p),
+                       interval(s.top1_accuracy), s.top1_accuracy.n);
+  } else {
+    out += fmt::format("Top-1 accuracy (fault-free): n/a ({} inputs, none labelled)\n", s.inputs);
+  }
   out += fmt::format(
       "Fault propagation: {:.1f} trials/s per thread (summed per-trial times, golden runs "
       "excluded)\n",

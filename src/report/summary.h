@@ -19,7 +19,8 @@ struct OutcomeRates {
 struct CampaignSummary {
   CampaignInfo campaign;
   std::int64_t inputs = 0;
-  Proportion top1_accuracy;  // fault-free, over the golden pass
+  // Fault-free, over the golden pass's labelled inputs (n = 0 when the dataset has no labels).
+  Proportion top1_accuracy;
   OutcomeRates overall;
   std::vector<OutcomeRates> per_node;     // by faulted node/value name; sorted by name
   std::vector<OutcomeRates> per_op_type;  // sorted by op type

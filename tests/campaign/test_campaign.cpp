@@ -478,6 +478,53 @@ TEST(Campaign, OnlyCorrectInputsAndTrialsPerInput) {
   }
 }
 
+// Without a labels file the same campaign runs on unlabelled inputs: an SDC compares with the
+// fault-free answer, so every trial's outcome equals the labelled run's; Top-1 accuracy is n/a.
+TEST(Campaign, UnlabelledDataGivesTheLabelledOutcomes) {
+  const std::string with = test::temp_dir("labelled");
+  const std::string without = test::temp_dir("unlabelled");
+  run_campaign(fmnist_config(with, 80), {});
+  auto c = fmnist_config(without, 80);
+  c.dataset.labels.clear();
+  run_campaign(c, {});
+  const auto a = trials_of(with);
+  const auto b = trials_of(without);
+  ASSERT_EQ(a.size(), 80u);
+  ASSERT_EQ(b.size(), a.size());
+  std::set<std::string> seen;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    SCOPED_TRACE(i);
+    EXPECT_GE(a[i].label, 0);
+    EXPECT_EQ(b[i].label, -1);
+    EXPECT_EQ(b[i].input_index, a[i].input_index);
+    EXPECT_EQ(b[i].golden_label, a[i].golden_label);
+    EXPECT_EQ(b[i].faulty_label, a[i].faulty_label);
+    EXPECT_EQ(b[i].outcome, a[i].outcome);
+    seen.insert(a[i].outcome);
+  }
+  EXPECT_GE(seen.size(), 2u);  // masked and corrupted trials both compared
+  const auto db = ResultsDb::open(results_db_path(without), true);
+  const auto s = summarize(db);
+  EXPECT_EQ(s.inputs, 64);
+  EXPECT_EQ(s.top1_accuracy.n, 0);
+  EXPECT_EQ(s.overall.sdc.k, summarize(ResultsDb::open(results_db_path(with), true)).overall.sdc.k);
+  EXPECT_NE(format_summary(s).find("Top-1 accuracy (fault-free): n/a (64 inputs, none labelled)"),
+            std::string::npos)
+      << format_summary(s);
+  for (const auto& in : db.inputs()) EXPECT_FALSE(in.correct);
+
+  // Trials on correctly classified inputs need labels: refused before the golden pass.
+  c.output = test::temp_dir("unlabelled_correct");
+  c.only_correct = true;
+  try {
+    run_campaign(c, {});
+    ADD_FAILURE() << "only_correct ran on unlabelled data";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("dataset.only_correct needs labels"), std::string::npos)
+        << e.what();
+  }
+}
+
 // input_order: sequential gives trial group g input g mod n, so each input gets the same share.
 TEST(Campaign, SequentialInputOrderGivesEveryInputTheSameShare) {
   const std::string dir = test::temp_dir("seq");

@@ -149,8 +149,6 @@ TEST(NpyDataset, BadInputsNameTheFile) {
   expect_input_error(
       [&] { open_dataset(config(DatasetFormat::kNpy, {d + "hwc.npy"}, d + "nope.npy")); },
       {d + "nope.npy"});
-  expect_input_error([&] { open_dataset(config(DatasetFormat::kNpy, {d + "hwc.npy"})); },
-                     {d + "hwc.npy", "labels"});
   expect_input_error(
       [&] { open_dataset(config(DatasetFormat::kNpy, {d + "hwc.npy"}, d + "labels_short.npy")); },
       {d + "hwc.npy", d + "labels_short.npy", "3 samples", "2 labels"});
@@ -223,6 +221,27 @@ TEST(IdxDataset, PlainAndGzipMatchHandPackedFiles) {
       expect_pixels(s, want, i * 20, 4, 5, 1);
       EXPECT_EQ(s.label, labels[static_cast<std::size_t>(i)]);
     }
+  }
+}
+
+// Without a labels file, idx and npy samples are the same pixels, unlabelled (label -1).
+TEST(IdxDataset, WithoutLabelsSamplesAreUnlabelled) {
+  const Tensor idx = expected("idx_images.npy");
+  const auto ds =
+      open_dataset(config(DatasetFormat::kIdx, {kData + "/idx/images-idx3-ubyte.gz"}, ""));
+  ASSERT_EQ(ds->size(), 3);
+  const Tensor hwc = expected("array_hwc_f32.npy");
+  auto cfg = config(DatasetFormat::kNpy, {kData + "/npy/hwc.npy"}, "");
+  cfg.array_layout = "hwc";
+  const auto npy = open_dataset(cfg);
+  ASSERT_EQ(npy->size(), 3);
+  for (std::int64_t i = 0; i < 3; ++i) {
+    const RawSample s = ds->get(i);
+    expect_pixels(s, idx, i * 20, 4, 5, 1);
+    EXPECT_EQ(s.label, -1);
+    const RawSample n = npy->get(i);
+    expect_pixels(n, hwc, i * 60, 4, 5, 3);
+    EXPECT_EQ(n.label, -1);
   }
 }
 
@@ -436,8 +455,10 @@ TEST(ImageFolderDataset, PnmHeaderNumbersAreBounded) {
   // Found by fuzz/ (gtsrb target): stb_image overflowed an int on a 10-digit PNM width.
   const std::string dir = test::temp_dir("images");
   fs::create_directories(dir + "/a");
-  std::ofstream(dir + "/a/wide.ppm", std::ios::binary) << "P6\n# c\n4444444444 1\n255\n" << "xyz";
-  std::ofstream(dir + "/a/ok.pgm", std::ios::binary) << "P5 2 1 255\n" << "\x10\x20";
+  std::ofstream(dir + "/a/wide.ppm", std::ios::binary) << "P6\n# c\n4444444444 1\n255\n"
+                                                       << "xyz";
+  std::ofstream(dir + "/a/ok.pgm", std::ios::binary) << "P5 2 1 255\n"
+                                                     << "\x10\x20";
   const auto ds = open_dataset(config(DatasetFormat::kImages, {dir}));
   ASSERT_EQ(ds->size(), 2);
   EXPECT_EQ(ds->get(0).width, 2);  // ok.pgm sorts first

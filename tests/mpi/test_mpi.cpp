@@ -296,7 +296,7 @@ TEST_F(Mpi, ErrorsStopEveryRankWithOneLine) {
   const std::string bad = dir_ + "/bad.yaml";
   std::ofstream(bad) << "model: " << kModel << "\ndataset: {format: idx, path: /nonexistent.gz}\n";
   const std::vector<std::pair<std::string, std::string>> cases = {
-      {" campaign " + bad + " -o " + dir_ + "/out", "an idx dataset needs a labels file"},
+      {" campaign " + bad + " -o " + dir_ + "/out", "/nonexistent.gz: no such file"},
       {" campaign " + dir_ + "/missing.yaml", "missing.yaml: cannot open config file"},
       {" inspect " + kModel, "only `dnnfi campaign` runs on several MPI ranks"},
   };
