@@ -217,7 +217,11 @@ ordered_json report_data(const ResultsDb& db) {
     }
   }
 
-  const auto per_class = outcome_rates_by(db, "SELECT id AS trial_id, label AS key FROM trials");
+  // Per true class; on unlabelled data (no trial has a label) per fault-free answer instead.
+  const bool labelled = count(db, "SELECT EXISTS(SELECT 1 FROM trials WHERE label >= 0)") != 0;
+  const auto per_class =
+      outcome_rates_by(db, labelled ? "SELECT id AS trial_id, label AS key FROM trials"
+                                    : "SELECT id AS trial_id, golden_label AS key FROM trials");
   std::vector<OutcomeRates> per_input =
       outcome_rates_by(db, "SELECT id AS trial_id, input_index AS key FROM trials");
   // The inputs with the most SDC trials (ties: the higher rate, then the lower index).
@@ -260,6 +264,7 @@ ordered_json report_data(const ResultsDb& db) {
       {"per_fault_model",
        rates_rows(outcome_rates_by(db, "SELECT DISTINCT trial_id, model AS key FROM faults"))},
       {"per_class", rates_rows(per_class)},
+      {"per_class_by", labelled ? "label" : "golden_label"},
       {"inputs_with_sdc", inputs_with_sdc},
       {"top_inputs", rates_rows(per_input)},
       {"target_halfwidth", target},

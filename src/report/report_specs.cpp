@@ -232,12 +232,20 @@ ordered_json report_plots(const ordered_json& data) {
                        rate_chart(data["per_fault_model"], model)));
 
   RateChart cls;
-  cls.x_title = "true class of the input (-1: no label)";
   cls.step = 36;
-  plots.push_back(plot("per_class", "SDC rate per true class",
-                       "Trials grouped by the ground-truth label of their input; rules: 95% "
-                       "Wilson intervals.",
-                       rate_chart(data["per_class"], cls)));
+  if (data.value("per_class_by", "label") == "golden_label") {
+    cls.x_title = "fault-free top-1 class of the input";
+    plots.push_back(plot("per_class", "SDC rate per fault-free class",
+                         "The inputs have no labels: trials grouped by the model's fault-free "
+                         "answer on their input; rules: 95% Wilson intervals.",
+                         rate_chart(data["per_class"], cls)));
+  } else {
+    cls.x_title = "true class of the input";
+    plots.push_back(plot("per_class", "SDC rate per true class",
+                         "Trials grouped by the ground-truth label of their input; rules: 95% "
+                         "Wilson intervals.",
+                         rate_chart(data["per_class"], cls)));
+  }
 
   if (!data["top_inputs"].empty()) {
     RateChart input;

@@ -124,6 +124,44 @@ TEST(Report, PageScriptsStayClosed) {
   EXPECT_EQ(html.find("src=\"http"), std::string::npos);
 }
 
+// Unlabelled inputs: no accuracy, and the per-class plot groups trials by the fault-free answer.
+TEST(Report, UnlabelledCampaignGroupsByFaultFreeAnswer) {
+  const std::string dir = test::temp_dir("report_unlabelled");
+  CampaignConfig c;
+  c.source = "test";
+  c.model = kModel;
+  c.dataset.format = DatasetFormat::kIdx;
+  c.dataset.paths = {"/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz"};
+  c.has_dataset = true;
+  c.samples = 32;
+  c.preprocess.scale = 1.0 / 255.0;
+  c.preprocess.mean = std::vector<double>{0.2860};
+  c.preprocess.std = std::vector<double>{0.3530};
+  c.trials = 120;
+  c.seed = 11;
+  c.threads = 1;
+  c.output = dir;
+  run_campaign(c, {});
+  const ResultsDb db = ResultsDb::open(results_db_path(dir), true);
+  const auto d = report_data(db);
+  EXPECT_EQ(d["per_class_by"], "golden_label");
+  std::map<std::string, std::int64_t> want;  // trials per fault-free answer, from the records
+  for (const TrialRecord& t : db.trials()) {
+    EXPECT_EQ(t.label, -1);
+    ++want[std::to_string(t.golden_label)];
+  }
+  ASSERT_GE(want.size(), 2u);
+  std::map<std::string, std::int64_t> got;
+  for (const auto& r : d["per_class"]) got[r["key"].get<std::string>()] = r["trials"];
+  EXPECT_EQ(got, want);
+  const std::string html = report_html(d);
+  EXPECT_NE(html.find("32 inputs, none labelled"), std::string::npos);
+  EXPECT_NE(html.find("SDC rate per fault-free class"), std::string::npos);
+  // The labelled campaign keeps its true classes.
+  EXPECT_EQ(report_data(ResultsDb::open(results_db_path(campaign_dir()), true))["per_class_by"],
+            "label");
+}
+
 TEST(Report, FailedWriteLeavesNothing) {
   const ResultsDb db = ResultsDb::open(results_db_path(campaign_dir()), true);
   const std::string dir = test::temp_dir("report_out");
