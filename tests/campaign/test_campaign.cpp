@@ -18,6 +18,7 @@
 #include "campaign/campaign.h"
 #include "campaign/replay.h"
 #include "campaign/stats.h"
+#include "common/fixtures.h"
 #include "common/onnx_builder.h"
 #include "core/error.h"
 #include "core/npy.h"
@@ -35,22 +36,7 @@ const std::string kLabels = "/usr/share/datasets/fashion-mnist/t10k-labels-idx1-
 
 CampaignConfig fmnist_config(const std::string& out, std::int64_t trials,
                              std::int64_t samples = 64) {
-  CampaignConfig c;
-  c.source = "test";
-  c.model = kModel;
-  c.dataset.format = DatasetFormat::kIdx;
-  c.dataset.paths = {kImages};
-  c.dataset.labels = kLabels;
-  c.has_dataset = true;
-  c.samples = samples;
-  c.preprocess.scale = 1.0 / 255.0;
-  c.preprocess.mean = std::vector<double>{0.2860};
-  c.preprocess.std = std::vector<double>{0.3530};
-  c.trials = trials;
-  c.seed = 7;
-  c.threads = 1;
-  c.output = out;
-  return c;
+  return test::fmnist_campaign_config(out, trials, samples);
 }
 
 std::string config_file(const std::string& dir, const std::string& extra) {

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "campaign/campaign.h"
+#include "common/fixtures.h"
 #include "common/onnx_builder.h"
 #include "core/error.h"
 #include "exec/model_file.h"
@@ -22,26 +23,18 @@ namespace fs = std::filesystem;
 
 const std::string kModel = std::string(DNNFI_SOURCE_DIR) + "/models/fmnist_resnet.onnx";
 
-// 300 single-bit trials on 32 Fashion-MNIST test images, run once for every test here.
+// Single-bit trials on 32 Fashion-MNIST test images, into `out`; labelled unless told otherwise.
+void run_small_campaign(const std::string& out, std::int64_t trials, bool labelled = true) {
+  CampaignConfig c = test::fmnist_campaign_config(out, trials, 32, labelled);
+  c.seed = 11;
+  run_campaign(c, {});
+}
+
+// 300 trials, run once for every test here.
 const std::string& campaign_dir() {
   static const std::string dir = [] {
     const std::string d = test::temp_dir("report");
-    CampaignConfig c;
-    c.source = "test";
-    c.model = kModel;
-    c.dataset.format = DatasetFormat::kIdx;
-    c.dataset.paths = {"/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz"};
-    c.dataset.labels = "/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz";
-    c.has_dataset = true;
-    c.samples = 32;
-    c.preprocess.scale = 1.0 / 255.0;
-    c.preprocess.mean = std::vector<double>{0.2860};
-    c.preprocess.std = std::vector<double>{0.3530};
-    c.trials = 300;
-    c.seed = 11;
-    c.threads = 1;
-    c.output = d;
-    run_campaign(c, {});
+    run_small_campaign(d, 300);
     return d;
   }();
   return dir;
@@ -127,21 +120,7 @@ TEST(Report, PageScriptsStayClosed) {
 // Unlabelled inputs: no accuracy, and the per-class plot groups trials by the fault-free answer.
 TEST(Report, UnlabelledCampaignGroupsByFaultFreeAnswer) {
   const std::string dir = test::temp_dir("report_unlabelled");
-  CampaignConfig c;
-  c.source = "test";
-  c.model = kModel;
-  c.dataset.format = DatasetFormat::kIdx;
-  c.dataset.paths = {"/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz"};
-  c.has_dataset = true;
-  c.samples = 32;
-  c.preprocess.scale = 1.0 / 255.0;
-  c.preprocess.mean = std::vector<double>{0.2860};
-  c.preprocess.std = std::vector<double>{0.3530};
-  c.trials = 120;
-  c.seed = 11;
-  c.threads = 1;
-  c.output = dir;
-  run_campaign(c, {});
+  run_small_campaign(dir, 120, false);
   const ResultsDb db = ResultsDb::open(results_db_path(dir), true);
   const auto d = report_data(db);
   EXPECT_EQ(d["per_class_by"], "golden_label");

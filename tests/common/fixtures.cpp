@@ -34,6 +34,27 @@ Fixture default_model_fixture() {
           root + "fmnist_sample_expected.npy"};
 }
 
+CampaignConfig fmnist_campaign_config(const std::string& out, std::int64_t trials,
+                                      std::int64_t samples, bool labelled) {
+  const std::string data = "/usr/share/datasets/fashion-mnist/";
+  CampaignConfig c;
+  c.source = "test";
+  c.model = default_model_fixture().model;
+  c.dataset.format = DatasetFormat::kIdx;
+  c.dataset.paths = {data + "t10k-images-idx3-ubyte.gz"};
+  if (labelled) c.dataset.labels = data + "t10k-labels-idx1-ubyte.gz";
+  c.has_dataset = true;
+  c.samples = samples;
+  c.preprocess.scale = 1.0 / 255.0;
+  c.preprocess.mean = std::vector<double>{0.2860};
+  c.preprocess.std = std::vector<double>{0.3530};
+  c.trials = trials;
+  c.seed = 7;
+  c.threads = 1;
+  c.output = out;
+  return c;
+}
+
 LoadedFixture load_for_injection(const Fixture& f) {
   Tensor input = load_npy(f.input);
   Graph g = load_model(f.model);

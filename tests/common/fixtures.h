@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "campaign/campaign.h"
 #include "fi/injector.h"
 
 namespace dnnfi::test {
@@ -21,6 +22,12 @@ struct Fixture {
 
 std::vector<Fixture> model_fixtures();
 Fixture default_model_fixture();
+
+// A campaign of the bundled default model on `samples` of Debian's Fashion-MNIST test images (0:
+// all 10,000) with the model's preprocessing, `trials` trials of the default fault model into
+// `out`, one thread, seed 7; without labels unless `labelled`.
+CampaignConfig fmnist_campaign_config(const std::string& out, std::int64_t trials,
+                                      std::int64_t samples, bool labelled = true);
 
 // A fixture prepared for fault injection: session (for the input's shape), injector, golden run.
 struct LoadedFixture {
