@@ -79,7 +79,9 @@ for m in "${list[@]}"; do
     real="$BENCH/work/real"
     model="$real/${m#nsfwjs_}/model.json"; input="$real/${m#nsfwjs_}/input.npy"
     if [ ! -f "$model" ] || [ ! -f "$input" ]; then
-      DNNFI="$DNNFI" bash "$ROOT/scripts/real_models/fetch.sh" "$real" > "$real/check.md"
+      mkdir -p "$real"
+      DNNFI="$DNNFI" bash "$ROOT/scripts/real_models/fetch.sh" "$real" > "$real/check.md" ||
+        { cat "$real/check.md" >&2; echo "paper.sh: the nsfwjs models do not match TensorFlow.js" >&2; exit 1; }
     fi
     # Real photographs (Fashion-MNIST, gray to RGB), the model's preprocessing from its sidecar
     # (pixels / 255, resized to its input); no labels for its classes. 1000 of the 10,000 test
