@@ -268,7 +268,7 @@ def main():
             r.setdefault("cpu", old.get("cpu", "?"))
             merged.append(new.pop(r["model"], r))
         rows = merged + list(new.values())
-        kept = [r for r in rows if r["commit"] != commit or r["model"] not in a.models.split(",")]
+        kept = [r for r in rows if r["model"] not in a.models.split(",")]
         kept_commits = sorted({r["commit"] for r in kept})
         a.seconds += int(old.get("seconds", 0))
         a.note = " ".join(x for x in [

@@ -171,9 +171,10 @@ CampaignContext::CampaignContext(const CampaignConfig& config) : config_(config)
   dataset_ = open_dataset(config_.dataset);
   if (dataset_->size() < 1) throw InputError(dataset_->describe() + ": no samples");
   if (config_.only_correct && dataset_->get(0).label < 0) {
-    throw InputError(fmt::format("{}: dataset.only_correct needs labels, and {} has none ({})",
-                                 where, dataset_->describe(),
-                                 "dataset.labels names the labels file of npy and idx data"));
+    throw InputError(
+        fmt::format("{}: dataset.only_correct needs labels, and {} has none "
+                    "(dataset.labels names the labels file of npy and idx data)",
+                    where, dataset_->describe()));
   }
   if (config_.samples > dataset_->size()) {
     throw InputError(fmt::format("{}: dataset.samples is {} but {} has only {} samples", where,
