@@ -338,15 +338,10 @@ Tensor& Injector::slab(TrialWorkspace& ws, std::size_t i, DType dtype, Shape sha
   return ws.slab_views_[i];
 }
 
-bool Injector::compute_band(int n, TrialWorkspace& ws, const GoldenRun& golden,
-                            Status& status) const {
+bool Injector::reach(int n, const TrialWorkspace& ws, RowSpan& out) const {
   const RowRule& rule = regions_->rule(n);
   if (rule.kind == RowRule::Kind::kNone) return false;
   const Node& node = session_->graph().nodes[static_cast<std::size_t>(n)];
-  if (ws.slabs_.size() < node.inputs.size() + 1) {  // one slab per input and the output
-    ws.slabs_.resize(node.inputs.size() + 1);
-    ws.slab_views_.resize(node.inputs.size() + 1);
-  }
   RowSpan in{rule.in_h, 0};
   for (std::size_t i = 0; i < node.inputs.size(); ++i) {
     const int v = node.inputs[i];
@@ -356,7 +351,20 @@ bool Injector::compute_band(int n, TrialWorkspace& ws, const GoldenRun& golden,
     in.hi = std::max(in.hi, ws.rows_[static_cast<std::size_t>(v)].hi);
   }
   if (in.empty()) return false;
-  const RowSpan out = regions_->reached(n, in);
+  out = regions_->reached(n, in);
+  return true;
+}
+
+bool Injector::compute_band(int n, TrialWorkspace& ws, const GoldenRun& golden,
+                            Status& status) const {
+  RowSpan out;
+  if (!reach(n, ws, out)) return false;
+  const RowRule& rule = regions_->rule(n);
+  const Node& node = session_->graph().nodes[static_cast<std::size_t>(n)];
+  if (ws.slabs_.size() < node.inputs.size() + 1) {  // one slab per input and the output
+    ws.slabs_.resize(node.inputs.size() + 1);
+    ws.slab_views_.resize(node.inputs.size() + 1);
+  }
   if (out.empty()) return true;  // a stride skips every corrupted row: the output stays golden
   const int ov = node.outputs[0];
   const TensorInfo& out_info = session_->info(ov);
@@ -412,7 +420,8 @@ bool Injector::compute_band(int n, TrialWorkspace& ws, const GoldenRun& golden,
     ws.table_[oi] = &dst;
     if (ws.state_[oi] == 0) ws.touched_.push_back(ov);
     ws.state_[oi] = 1;
-    ws.rows_[oi] = band;
+    // Outside the rows its inputs reach, the band (rounded up) equals golden.
+    ws.rows_[oi] = out;
     return true;
   }
   return false;
@@ -601,10 +610,14 @@ void Injector::advance_cone(int last, const GoldenRun& golden, std::span<const F
       if (ws.banded_ && compute_band(n, ws, golden, ws.status_)) {
         ++r.nodes_banded;
       } else {
+        // A node with a row rule computed whole still differs only in the rows its inputs reach.
+        RowSpan reached;
+        const bool limited = ws.banded_ && reach(n, ws, reached) && !reached.empty();
         for (int v : node.inputs) {
           if (v != kNoValue) materialize(ws, golden, v);
         }
         ws.status_ = compute_node(n, ws);
+        if (limited) ws.rows_[static_cast<std::size_t>(node.outputs[0])] = reached;
       }
       if (!ws.status_.is_ok()) break;
     }

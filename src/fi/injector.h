@@ -201,6 +201,9 @@ class Injector {
   void materialize(TrialWorkspace& ws, const GoldenRun& golden, int v) const;
   // After v was written: false (and v reset to golden) when it equals golden; tightens its band.
   bool still_differs(TrialWorkspace& ws, const GoldenRun& golden, int v) const;
+  // The output rows node n's corrupted inputs reach; false when the node has no row rule or an
+  // input it cannot slice is corrupted.
+  bool reach(int n, const TrialWorkspace& ws, RowSpan& out) const;
   // Computes node n on the band of rows its corrupted inputs reach; false when it cannot (the
   // caller computes the whole node).
   bool compute_band(int n, TrialWorkspace& ws, const GoldenRun& golden, Status& status) const;
