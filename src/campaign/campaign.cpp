@@ -158,8 +158,10 @@ CampaignContext::CampaignContext(const CampaignConfig& config) : config_(config)
   const std::size_t cache_bytes = config_.golden_cache_mb < 0
                                       ? default_golden_cache_bytes()
                                       : static_cast<std::size_t>(config_.golden_cache_mb) << 20;
+  // One spare store per worker thread: a thread releases its input's run, then makes the next.
   golden_cache_ = std::make_unique<GoldenCache>(
-      cache_bytes, [session = session_](const GoldenRun& run) { return run.bytes(*session); });
+      cache_bytes, [session = session_](const GoldenRun& run) { return run.bytes(*session); },
+      static_cast<std::size_t>(std::max(1, config_.threads)));
   if (config_.batch > 1) {
     try {
       batched_ = std::make_unique<BatchedInjector>(session_, config_.batch);

@@ -8,8 +8,24 @@
 namespace dnnfi {
 
 GoldenCache::GoldenCache(std::size_t budget_bytes,
-                         std::function<std::size_t(const GoldenRun&)> run_bytes)
-    : budget_(budget_bytes), run_bytes_(std::move(run_bytes)) {}
+                         std::function<std::size_t(const GoldenRun&)> run_bytes,
+                         std::size_t spare_stores)
+    : budget_(budget_bytes), spares_(std::make_shared<Spares>()), run_bytes_(std::move(run_bytes)) {
+  spares_->max = spare_stores;
+}
+
+ValueStore GoldenCache::take_spare() {
+  ValueStore store;
+  {
+    std::lock_guard<std::mutex> lock(spares_->mu);
+    if (spares_->stores.empty()) return store;
+    store = std::move(spares_->stores.back());
+    spares_->stores.pop_back();
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  ++stats_.recycled;
+  return store;
+}
 
 void GoldenCache::expect(std::int64_t key, std::int64_t uses) {
   std::lock_guard<std::mutex> lock(mu_);
@@ -60,7 +76,15 @@ std::shared_ptr<const GoldenRun> GoldenCache::get(std::int64_t key,
   std::exception_ptr error;
   std::size_t bytes = 0;
   try {
-    run = std::make_shared<const GoldenRun>(make());
+    // When the last holder releases the run, its store becomes a spare (if there is room).
+    run = std::shared_ptr<const GoldenRun>(
+        new GoldenRun(make()), [spares = spares_](const GoldenRun* released) {
+          std::unique_ptr<GoldenRun> owned(const_cast<GoldenRun*>(released));
+          std::lock_guard<std::mutex> lock(spares->mu);
+          if (spares->stores.size() < spares->max) {
+            spares->stores.push_back(std::move(owned->store));
+          }
+        });
     bytes = run_bytes_(*run);
   } catch (...) {
     error = std::current_exception();

@@ -10,6 +10,12 @@
 // alive even after the cache dropped it, so memory is bounded by the budget plus one run per
 // worker thread. While one thread computes an input's run, other threads asking for the same
 // input wait for it instead of computing it twice. Thread-safe.
+//
+// The stores of runs nobody holds any more (dropped by the cache and released by every thread)
+// are kept, up to `spare_stores` of them, for the next runs to be written into
+// (Injector::golden(inputs, ValueStore)): a campaign over many inputs then allocates a run's
+// memory a few times instead of once per input. Memory stays bounded by the budget, one run per
+// worker thread and the spare stores.
 #pragma once
 
 #include <condition_variable>
@@ -20,6 +26,7 @@
 #include <memory>
 #include <mutex>
 #include <unordered_map>
+#include <vector>
 
 #include "fi/injector.h"
 
@@ -30,14 +37,17 @@ struct GoldenCacheStats {
   std::int64_t misses = 0;     // runs computed (streamed ones included)
   std::int64_t streamed = 0;   // of those, runs made in step with their trials, never kept
   std::int64_t evictions = 0;  // runs dropped for the budget while they still had uses left
+  std::int64_t recycled = 0;   // spare stores handed out (take_spare) for new runs
   std::size_t bytes = 0;       // held now
   std::size_t peak_bytes = 0;  // most held at once
 };
 
 class GoldenCache {
  public:
-  // `run_bytes` gives a run's size (GoldenRun::bytes); budget 0 keeps nothing.
-  GoldenCache(std::size_t budget_bytes, std::function<std::size_t(const GoldenRun&)> run_bytes);
+  // `run_bytes` gives a run's size (GoldenRun::bytes); budget 0 keeps nothing. At most
+  // `spare_stores` stores of released runs are kept for take_spare().
+  GoldenCache(std::size_t budget_bytes, std::function<std::size_t(const GoldenRun&)> run_bytes,
+              std::size_t spare_stores = 0);
   GoldenCache(const GoldenCache&) = delete;
   GoldenCache& operator=(const GoldenCache&) = delete;
 
@@ -58,6 +68,9 @@ class GoldenCache {
   // true; otherwise counts nothing and returns false (use get()).
   bool use_streamed(std::int64_t key);
 
+  // The store of a released run (empty if none is kept), for `make` to write a new run into.
+  ValueStore take_spare();
+
   GoldenCacheStats stats() const;
   std::size_t budget_bytes() const { return budget_; }
 
@@ -70,10 +83,18 @@ class GoldenCache {
     std::list<std::int64_t>::iterator lru;  // valid while `run` is held
   };
 
+  // Released runs' stores; shared with the runs' deleters, which may outlive the cache.
+  struct Spares {
+    std::mutex mu;
+    std::vector<ValueStore> stores;
+    std::size_t max = 0;
+  };
+
   void drop_locked(Entry& e);
   void use_locked(std::unordered_map<std::int64_t, Entry>::iterator it);
 
   const std::size_t budget_;
+  const std::shared_ptr<Spares> spares_;
   const std::function<std::size_t(const GoldenRun&)> run_bytes_;
   mutable std::mutex mu_;
   std::condition_variable cv_;

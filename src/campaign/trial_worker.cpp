@@ -108,7 +108,7 @@ void TrialWorker::use_golden(const InputRecord& input) {
   golden_ = ctx_.golden_cache().get(input.index, [&] {
     std::vector<Tensor> in;
     in.push_back(ctx_.input_tensor(input.dataset_index));
-    GoldenRun run = ctx_.injector().golden(std::move(in));
+    GoldenRun run = ctx_.injector().golden(std::move(in), ctx_.golden_cache().take_spare());
     check_golden_label(input, run.top1.at(0));
     return run;
   });

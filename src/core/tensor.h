@@ -71,6 +71,8 @@ class Tensor {
 
   // Deep copy.
   Tensor clone() const;
+  // True when this tensor owns its storage and no other tensor shares it.
+  bool sole_owner() const { return storage_ != nullptr && storage_.use_count() == 1; }
   // Same storage, new shape of the same element count.
   Tensor reshaped(Shape shape) const;
   // Bitwise equality of dtype, shape and contents.

@@ -302,6 +302,26 @@ ValueStore Session::make_store() const {
   return store;
 }
 
+ValueStore Session::make_store(ValueStore used) const {
+  if (used.values_.size() != infos_.size() || used.planned()) return make_store();
+  ValueStore store;
+  store.values_.resize(infos_.size());
+  for (std::size_t v = 0; v < infos_.size(); ++v) {
+    Tensor& old = used.values_[v];
+    if (constant_[v]) {
+      store.values_[v] = constants_[v];
+    } else if (infos_[v].dtype == DType::kUndefined) {
+      continue;
+    } else if (old.info() == infos_[v] && old.sole_owner()) {
+      if (old.nbytes()) std::memset(old.raw(), 0, old.nbytes());
+      store.values_[v] = std::move(old);
+    } else {
+      store.values_[v] = Tensor(infos_[v].dtype, infos_[v].shape);
+    }
+  }
+  return store;
+}
+
 ValueStore Session::make_planned_store() const {
   ValueStore store;
   store.values_.resize(infos_.size());

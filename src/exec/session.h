@@ -81,6 +81,10 @@ class Session {
 
   // A store with every non-constant value allocated with its prepared shape.
   ValueStore make_store() const;
+  // The same store (every non-constant value zero-filled) made from the buffers of `used`, a
+  // full store of this session nobody reads any more, where they fit and no other tensor shares
+  // them: fresh allocations are page faults, which cost more than the run on some VMs.
+  ValueStore make_store(ValueStore used) const;
   // A store for run() whose intermediate values share one arena (see memory_plan()): far less
   // memory, and the buffers a node writes are usually still in cache. Only run() may use it, and
   // after a run only graph inputs and outputs hold their values.

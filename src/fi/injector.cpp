@@ -120,10 +120,20 @@ std::size_t TrialWorkspace::bytes() const {
 
 GoldenRun Injector::golden(std::vector<Tensor> inputs, bool keep_values) const {
   session_->check_inputs(inputs);
+  return golden_in(std::move(inputs),
+                   keep_values ? session_->make_store() : session_->make_planned_store());
+}
+
+GoldenRun Injector::golden(std::vector<Tensor> inputs, ValueStore used) const {
+  session_->check_inputs(inputs);
+  return golden_in(std::move(inputs), session_->make_store(std::move(used)));
+}
+
+GoldenRun Injector::golden_in(std::vector<Tensor> inputs, ValueStore store) const {
   GoldenRun g;
   g.id = new_golden_id();
   g.inputs = std::move(inputs);
-  g.store = keep_values ? session_->make_store() : session_->make_planned_store();
+  g.store = std::move(store);
   const Status st = session_->run(g.store, g.inputs);
   if (!st.is_ok()) throw InputError("fault-free run failed: " + st.message());
   set_golden_top(g);

@@ -129,6 +129,9 @@ class Injector {
   // and outputs (and top1/top5) are meaningful, too little for trials. Throws InputError on bad
   // inputs or a kernel error.
   GoldenRun golden(std::vector<Tensor> inputs, bool keep_values = true) const;
+  // A kept golden run written into the buffers of `used`, the store of a golden run of this
+  // injector nobody reads any more (Session::make_store(ValueStore)); the same run as golden().
+  GoldenRun golden(std::vector<Tensor> inputs, ValueStore used) const;
 
   // Sites by name: a node name or the name of a value it outputs; an initializer name gives a
   // weight site; a graph input name an input site; "layer:<i>" the i-th of Keras's model.layers
@@ -184,6 +187,7 @@ class Injector {
   void after_node(int n, std::span<const Fault> faults, TrialWorkspace& ws, const GoldenRun& golden,
                   TrialResult& r) const;
   void queue_consumers(int v, TrialWorkspace& ws) const;
+  GoldenRun golden_in(std::vector<Tensor> inputs, ValueStore store) const;
   void set_golden_top(GoldenRun& g) const;
   static std::uint64_t new_golden_id();
   void bind(const GoldenRun& golden, TrialWorkspace& ws) const;

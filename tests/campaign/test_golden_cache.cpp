@@ -1,16 +1,21 @@
 // The golden cache on its own: it keeps a run exactly while announced uses are left, within its
 // budget (dropping the least recently used run first), computes a run once when threads ask for
-// it together, and neither keeps nor hides a failed computation. Run sizes come from a table so the
+// it together, neither keeps nor hides a failed computation, and hands the stores of released
+// runs back for new ones, up to its number of spares. Run sizes come from a table so the
 // budget arithmetic is by hand.
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <chrono>
+#include <filesystem>
 #include <map>
 #include <stdexcept>
 #include <thread>
 
 #include "campaign/golden_cache.h"
+#include "common/fixtures.h"
+#include "common/onnx_builder.h"
+#include "exec/model_file.h"
 
 namespace dnnfi {
 namespace {
@@ -129,6 +134,53 @@ TEST(GoldenCache, FailedComputationIsRethrownAndNotKept) {
   cache.get(1, runs.make(1));
   EXPECT_EQ(runs.made.load(), 1);
   EXPECT_EQ(cache.stats().bytes, 0u);
+}
+
+// A run's store comes back (take_spare) once no one holds the run: not while the cache keeps it
+// or a caller still holds it, and at most `spare_stores` of them are kept.
+TEST(GoldenCache, ReleasedRunsStoresAreHandedBack) {
+  const std::string dir = test::temp_dir("spares");
+  test::OnnxBuilder b;
+  b.input("x", {1, 4});
+  b.node("Relu", {"x"}, {"y"}, "relu");
+  b.output("y");
+  const auto session = Session::create(load_model(b.save(dir + "/relu.onnx")));
+  const int x = session->graph().find_value("x");
+  Runs runs;
+  runs.size = {{1, 40}, {2, 40}, {3, 40}, {4, 40}};
+  std::map<std::int64_t, const void*> buffer;  // key -> its run's buffer of x
+  auto make = [&](std::int64_t key) {
+    return [&, key] {
+      GoldenRun r = runs.make(key)();
+      r.store = session->make_store();
+      buffer[key] = r.store[x].raw();
+      return r;
+    };
+  };
+  GoldenCache cache(1000, runs.bytes(), 2);
+  EXPECT_EQ(cache.take_spare().size(), 0u);  // nothing released yet
+  cache.expect(1, 2);
+  auto held = cache.get(1, make(1));
+  held.reset();
+  EXPECT_EQ(cache.take_spare().size(), 0u);  // the cache keeps it for its second use
+  held = cache.get(1, make(1));              // its last use: dropped by the cache, still held
+  EXPECT_EQ(cache.take_spare().size(), 0u);
+  held.reset();
+  ValueStore spare = cache.take_spare();
+  ASSERT_EQ(spare.size(), session->graph().values.size());
+  EXPECT_EQ(spare[x].raw(), buffer[1]);
+  EXPECT_EQ(cache.take_spare().size(), 0u);
+  // Three runs released one after the other: two spares kept, the newest last in.
+  for (std::int64_t key : {2, 3, 4}) (void)cache.get(key, make(key));
+  EXPECT_EQ(cache.take_spare()[x].raw(), buffer[3]);
+  EXPECT_EQ(cache.take_spare()[x].raw(), buffer[2]);
+  EXPECT_EQ(cache.take_spare().size(), 0u);
+  EXPECT_EQ(cache.stats().recycled, 3);
+  // Without spares nothing comes back.
+  GoldenCache none(1000, runs.bytes());
+  (void)none.get(2, make(2));
+  EXPECT_EQ(none.take_spare().size(), 0u);
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

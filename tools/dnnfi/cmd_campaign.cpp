@@ -257,14 +257,15 @@ int campaign_command(const CampaignFlags& f) {
   if (r.golden.misses > 0) {
     fmt::print(
         "golden pass {:.2f} s{}; trial golden runs: {} computed ({} streamed with their trials), "
-        "{} reused from the cache (peak {:.1f} of {:.0f} MiB)\n",
+        "{} reused from the cache (peak {:.1f} of {:.0f} MiB; {} written into released runs' "
+        "buffers)\n",
         r.golden_pass_seconds,
         r.golden_pass_trials > 0
             ? fmt::format(" ({} trials streamed in its runs)", r.golden_pass_trials)
             : std::string(),
         r.golden.misses, r.golden.streamed, r.golden.hits,
         static_cast<double>(r.golden.peak_bytes) / 1048576.0,
-        static_cast<double>(r.golden_budget_bytes) / 1048576.0);
+        static_cast<double>(r.golden_budget_bytes) / 1048576.0, r.golden.recycled);
   }
   if (c.batch > 1) {
     fmt::print("batched passes ({}{}): {} of the {} trials run now\n", c.batch_auto ? "auto, " : "",
