@@ -1,11 +1,13 @@
 #include "core/npy.h"
 
+#include "core/file_bytes.h"
+
 #include <cstring>
 #include <fstream>
-#include <sstream>
 #include <utility>
 
 #include "core/error.h"
+#include "core/file_bytes.h"
 
 namespace dnnfi {
 
@@ -195,11 +197,9 @@ Tensor parse_npy(const std::string& bytes, const std::string& what) {
 }
 
 Tensor load_npy(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw InputError(path + ": cannot open file");
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return parse_npy(ss.str(), path);
+  std::string bytes;
+  if (!read_file_bytes(path, bytes)) throw InputError(path + ": cannot open file");
+  return parse_npy(bytes, path);
 }
 
 std::string serialize_npy(const Tensor& t) {

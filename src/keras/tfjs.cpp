@@ -5,10 +5,10 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 
 #include "core/checked.h"
 #include "core/error.h"
+#include "core/file_bytes.h"
 #include "keras/keras_format.h"
 
 namespace dnnfi::keras {
@@ -20,11 +20,9 @@ namespace fs = std::filesystem;
 std::string read_all(const std::string& path, const std::string& what) {
   std::error_code ec;
   if (!fs::is_regular_file(path, ec)) throw LoadError(what + ": no such file '" + path + "'");
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  if (!in) throw LoadError(what + ": cannot read '" + path + "'");
-  return ss.str();
+  std::string bytes;
+  if (!read_file_bytes(path, bytes)) throw LoadError(what + ": cannot read '" + path + "'");
+  return bytes;
 }
 
 float half_to_float(std::uint16_t h) {

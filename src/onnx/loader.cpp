@@ -6,10 +6,10 @@
 #include <filesystem>
 #include <fstream>
 #include <set>
-#include <sstream>
 #include <unordered_map>
 
 #include "core/error.h"
+#include "core/file_bytes.h"
 
 namespace dnnfi {
 
@@ -23,12 +23,9 @@ constexpr std::int64_t kMaxIrVersion = 9;
 std::string read_file(const std::string& path) {
   std::error_code ec;
   if (!fs::is_regular_file(path, ec)) throw LoadError(path + ": no such file");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw LoadError(path + ": cannot open file");
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  if (in.bad()) throw LoadError(path + ": read error");
-  return ss.str();
+  std::string bytes;
+  if (!read_file_bytes(path, bytes)) throw LoadError(path + ": cannot read file");
+  return bytes;
 }
 
 // Reads [offset, offset+length) of an external data file, refusing locations that escape the

@@ -1,13 +1,17 @@
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <bit>
 #include <cmath>
 #include <filesystem>
+#include <fstream>
+#include <thread>
 #include <limits>
 
 #include "common/onnx_builder.h"
 #include "core/dtype.h"
 #include "core/error.h"
+#include "core/file_bytes.h"
 #include "core/npy.h"
 #include "core/tensor.h"
 
@@ -76,6 +80,20 @@ TEST(Npy, RoundTripAndErrors) {
   EXPECT_THROW(parse_npy(numpy_bytes.substr(0, numpy_bytes.size() - 1), "cut"), InputError);
   EXPECT_THROW(parse_npy("garbage", "junk"), InputError);
   EXPECT_THROW(load_npy(dir + "/missing.npy"), InputError);
+  EXPECT_THROW(load_npy(dir), InputError);  // a directory
+  // A pipe has no size to take: it is read as a stream.
+  const std::string fifo = dir + "/pipe.npy";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  std::thread writer([&] { std::ofstream(fifo, std::ios::binary) << serialize_npy(t); });
+  Tensor p = load_npy(fifo);
+  writer.join();
+  EXPECT_TRUE(t.bit_equal(p));
+  // An empty file reads as empty (and is then not an npy).
+  std::ofstream(dir + "/empty.npy").close();
+  std::string bytes = "stale";
+  EXPECT_TRUE(read_file_bytes(dir + "/empty.npy", bytes));
+  EXPECT_EQ(bytes, "");
+  EXPECT_FALSE(read_file_bytes(dir + "/missing.npy", bytes));
   std::filesystem::remove_all(dir);
 }
 
