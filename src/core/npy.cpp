@@ -1,7 +1,5 @@
 #include "core/npy.h"
 
-#include "core/file_bytes.h"
-
 #include <cstring>
 #include <fstream>
 #include <utility>

@@ -289,30 +289,19 @@ std::shared_ptr<const Session> Session::create(Graph graph, const SessionOptions
   return s;
 }
 
-ValueStore Session::make_store() const {
-  ValueStore store;
-  store.values_.resize(infos_.size());
-  for (std::size_t v = 0; v < infos_.size(); ++v) {
-    if (constant_[v]) {
-      store.values_[v] = constants_[v];
-    } else if (infos_[v].dtype != DType::kUndefined) {
-      store.values_[v] = Tensor(infos_[v].dtype, infos_[v].shape);
-    }
-  }
-  return store;
-}
+ValueStore Session::make_store() const { return make_store(ValueStore()); }
 
 ValueStore Session::make_store(ValueStore used) const {
-  if (used.values_.size() != infos_.size() || used.planned()) return make_store();
+  const bool reuse = used.values_.size() == infos_.size() && !used.planned();
   ValueStore store;
   store.values_.resize(infos_.size());
   for (std::size_t v = 0; v < infos_.size(); ++v) {
-    Tensor& old = used.values_[v];
     if (constant_[v]) {
       store.values_[v] = constants_[v];
     } else if (infos_[v].dtype == DType::kUndefined) {
       continue;
-    } else if (old.info() == infos_[v] && old.sole_owner()) {
+    } else if (reuse && used.values_[v].info() == infos_[v] && used.values_[v].sole_owner()) {
+      Tensor& old = used.values_[v];
       if (old.nbytes()) std::memset(old.raw(), 0, old.nbytes());
       store.values_[v] = std::move(old);
     } else {
