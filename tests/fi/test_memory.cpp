@@ -65,7 +65,9 @@ TEST(GoldenCache, RunInAReleasedRunsBuffersEqualsAFreshRun) {
     const Tensor outside = loaded.golden.store[shared];  // shares the buffer
     const Tensor outside_before = outside.clone();
     std::vector<const void*> old(s.graph().values.size(), nullptr);
-    for (std::size_t v = 0; v < old.size(); ++v) old[v] = loaded.golden.store[static_cast<int>(v)].raw();
+    for (std::size_t v = 0; v < old.size(); ++v) {
+      old[v] = loaded.golden.store[static_cast<int>(v)].raw();
+    }
     const GoldenRun reused = loaded.injector->golden(other, std::move(loaded.golden.store));
     std::size_t same_buffer = 0, values = 0;
     for (std::size_t v = 0; v < old.size(); ++v) {
