@@ -146,7 +146,7 @@ TEST(Campaign, GoldenCacheBudgetNeverChangesTrials) {
   EXPECT_EQ(ra.golden.misses, 4);  // one thread meets each input's groups one after the other
   EXPECT_EQ(ra.golden.peak_bytes, 0u);
   EXPECT_EQ(ra.golden.recycled, 3);  // inputs 2 to 4 written into the previous input's buffers
-  EXPECT_EQ(rb.golden.misses, 4);  // two threads: still once per input
+  EXPECT_EQ(rb.golden.misses, 4);    // two threads: still once per input
   EXPECT_EQ(rb.golden.misses + rb.golden.hits, 12);
   EXPECT_GT(rb.golden.peak_bytes, 0u);
   EXPECT_EQ(rb.golden.bytes, 0u);  // all dropped after their last group

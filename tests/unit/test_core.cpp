@@ -5,8 +5,8 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
-#include <thread>
 #include <limits>
+#include <thread>
 
 #include "common/onnx_builder.h"
 #include "core/dtype.h"
