@@ -365,8 +365,40 @@ bool Injector::reach(int n, const TrialWorkspace& ws, RowSpan& out) const {
   return true;
 }
 
-bool Injector::compute_band(int n, TrialWorkspace& ws, const GoldenRun& golden,
-                            Status& status) const {
+bool Injector::compute_rows_in_place(int n, RowSpan out, TrialWorkspace& ws,
+                                     const GoldenRun& golden) const {
+  const RowRule& rule = regions_->rule(n);
+  const Node& node = session_->graph().nodes[static_cast<std::size_t>(n)];
+  const int ov = node.outputs[0];
+  if (regions_->axis(ov) != 2) return false;  // RowInput rows are along axis 2
+  ws.row_in_.assign(node.inputs.size(), RowInput{});
+  for (std::size_t i = 0; i < node.inputs.size(); ++i) {
+    const int v = node.inputs[i];
+    if (v == kNoValue) continue;
+    const auto vi = static_cast<std::size_t>(v);
+    RowInput& in = ws.row_in_[i];
+    if (rule.sliced[i] && ws.state_[vi] == 1) {
+      if (regions_->axis(v) != 2) return false;
+      in.rest = &golden.store[v];
+      in.band = &held(ws, v);
+      in.lo = ws.rows_[vi].lo;
+      in.hi = ws.rows_[vi].hi;
+    } else {
+      in.rest = ws.table_[vi];
+    }
+  }
+  Tensor& dst = scratch(ws, ov);
+  if (!session_->kernel(n).run_rows(ws.row_in_, dst, out.lo, out.hi)) return false;
+  const auto oi = static_cast<std::size_t>(ov);
+  ws.table_[oi] = &dst;
+  if (ws.state_[oi] == 0) ws.touched_.push_back(ov);
+  ws.state_[oi] = 1;
+  ws.rows_[oi] = out;
+  return true;
+}
+
+bool Injector::compute_band(int n, TrialWorkspace& ws, const GoldenRun& golden, Status& status,
+                            TrialResult& r) const {
   RowSpan out;
   if (!reach(n, ws, out)) return false;
   const RowRule& rule = regions_->rule(n);
@@ -376,6 +408,11 @@ bool Injector::compute_band(int n, TrialWorkspace& ws, const GoldenRun& golden,
     ws.slab_views_.resize(node.inputs.size() + 1);
   }
   if (out.empty()) return true;  // a stride skips every corrupted row: the output stays golden
+  // Kernels that compute rows in place need neither slabs nor variants, nor rounded heights.
+  if (compute_rows_in_place(n, out, ws, golden)) {
+    ++r.nodes_in_place;
+    return true;
+  }
   const int ov = node.outputs[0];
   const TensorInfo& out_info = session_->info(ov);
   // Band heights 1, 2, 3, 4, 6, 8, 12, 16, 24...: at most a third more rows than reached.
@@ -617,7 +654,7 @@ void Injector::advance_cone(int last, const GoldenRun& golden, std::span<const F
       dirty_input |= v != kNoValue && ws.state_[static_cast<std::size_t>(v)] == 1;
     }
     if (dirty_input) {
-      if (ws.banded_ && compute_band(n, ws, golden, ws.status_)) {
+      if (ws.banded_ && compute_band(n, ws, golden, ws.status_, r)) {
         ++r.nodes_banded;
       } else {
         // A node with a row rule computed whole still differs only in the rows its inputs reach.

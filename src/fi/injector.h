@@ -68,6 +68,7 @@ struct TrialResult {
   std::string error;                      // DUE reason
   std::size_t nodes_computed = 0;
   std::size_t nodes_banded = 0;   // of those, computed on a band of rows only (fi/row_regions.h)
+  std::size_t nodes_in_place = 0;  // of the banded, computed in place (Kernel::run_rows)
   std::vector<NodeChange> trace;  // when TrialOptions::trace
   std::vector<Tensor> outputs;    // when TrialOptions::keep_outputs
   // Injector::run_streamed: the time spent on this trial's faults and cone, its share of the
@@ -102,6 +103,7 @@ class TrialWorkspace {
   std::vector<RowSpan> rows_;
   bool banded_ = false;        // this trial keeps row bands
   std::vector<Tensor> slabs_;  // dense band buffers (bytes), one per node input and the output
+  std::vector<RowInput> row_in_;  // a node's inputs for Kernel::run_rows
   std::vector<const Tensor*> slab_in_;
   std::vector<Tensor> slab_views_;
   const GoldenRun* bound_ = nullptr;
@@ -210,7 +212,11 @@ class Injector {
   bool reach(int n, const TrialWorkspace& ws, RowSpan& out) const;
   // Computes node n on the band of rows its corrupted inputs reach; false when it cannot (the
   // caller computes the whole node).
-  bool compute_band(int n, TrialWorkspace& ws, const GoldenRun& golden, Status& status) const;
+  bool compute_band(int n, TrialWorkspace& ws, const GoldenRun& golden, Status& status,
+                    TrialResult& r) const;
+  // The rows `out` of node n's output written in place by its kernel (Kernel::run_rows) from its
+  // inputs' rows; false when the kernel does not (nothing written).
+  bool compute_rows_in_place(int n, RowSpan out, TrialWorkspace& ws, const GoldenRun& golden) const;
   Tensor& slab(TrialWorkspace& ws, std::size_t i, DType dtype, Shape shape) const;
 
   std::shared_ptr<const Session> session_;

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "ops/ops.h"
+#include "ops/row_map.h"
 
 namespace dnnfi {
 
@@ -100,6 +101,51 @@ struct ConstantFold {
   }
 };
 
+// The parameters folded at prepare; rows of a rank-4 input computed in place (Kernel::run_rows)
+// with the same expression per element, while the parameters are the prepared constants.
+template <typename T, bool Relu, typename PerRun>
+class ConstantBnKernel final : public Kernel {
+ public:
+  ConstantBnKernel(BnShape s, ConstantFold<T> fold, PerRun per_run)
+      : s_(s), fold_(std::move(fold)), per_run_(std::move(per_run)) {}
+  Status run(std::span<const Tensor* const> in, std::span<Tensor* const> out) const override {
+    if (!fold_.is_source(in)) return per_run_(in, out);
+    apply_bn_affine<Relu, T>(in[0]->data<T>(), out[0]->data<T>(), s_.batch * s_.channels,
+                             s_.channels, s_.inner, fold_.a.data(), fold_.b.data());
+    return Status::ok();
+  }
+  bool run_rows(std::span<const RowInput> in, Tensor& out, std::int64_t lo,
+                std::int64_t hi) const override {
+    if (in.size() != 5) return false;
+    std::array<const Tensor*, 5> params{};
+    for (std::size_t i = 1; i < 5; ++i) {
+      params[i] = in[i].rest;
+      if (params[i] == nullptr) return false;
+    }
+    const std::array<const RowInput*, 1> x{&in[0]};
+    if (!fold_.is_source(params) || !rows::same_shape(x, out)) return false;
+    const std::int64_t channels = s_.channels;
+    const T* a = fold_.a.data();
+    const T* b = fold_.b.data();
+    rows::for_segments<T>(x, out, lo, hi,
+                          [&](std::int64_t p, const auto& src, T* y, std::int64_t n) {
+                            const T ac = a[p % channels];
+                            const T bc = b[p % channels];
+                            const T* xp = src[0];
+                            for (std::int64_t i = 0; i < n; ++i) {
+                              const T v = xp[i] * ac + bc;
+                              y[i] = activate<Relu>(v);
+                            }
+                          });
+    return true;
+  }
+
+ private:
+  BnShape s_;
+  ConstantFold<T> fold_;
+  PerRun per_run_;
+};
+
 template <typename T, bool Relu>
 std::unique_ptr<Kernel> make_bn_kernel(const PrepareContext& ctx, BnShape s, double epsilon,
                                        bool nhwc) {
@@ -170,13 +216,8 @@ std::unique_ptr<Kernel> make_bn_kernel(const PrepareContext& ctx, BnShape s, dou
     return Status::ok();
   };
   if (params_constant) {
-    return make_kernel([s, fold = ConstantFold<T>(ctx, s.channels, epsilon), fold_per_run](
-                           std::span<const Tensor* const> in, std::span<Tensor* const> out) {
-      if (!fold.is_source(in)) return fold_per_run(in, out);
-      apply_bn_affine<Relu, T>(in[0]->data<T>(), out[0]->data<T>(), s.batch * s.channels,
-                               s.channels, s.inner, fold.a.data(), fold.b.data());
-      return Status::ok();
-    });
+    return std::make_unique<ConstantBnKernel<T, Relu, decltype(fold_per_run)>>(
+        s, ConstantFold<T>(ctx, s.channels, epsilon), fold_per_run);
   }
   return make_kernel(fold_per_run);
 }

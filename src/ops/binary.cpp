@@ -11,11 +11,13 @@
 //     Exponents may also be uint32/uint64 (opset 15's T1).
 //   - Mod and BitShift: see prepare_mod and prepare_bit_shift (zero divisors and over-wide shifts
 //     are defined, never UB).
+#include <array>
 #include <cmath>
 #include <cstring>
 #include <limits>
 
 #include "ops/binary_common.h"
+#include "ops/row_map.h"
 #include "ops/ops.h"
 
 namespace dnnfi {
@@ -123,30 +125,59 @@ constexpr bool kRejectsZeroDivisor = requires {
 
 // A kernel computing y = Op(a, b) for inputs 0 and 1 of dtype T.
 template <typename T, typename Op>
+class SameTypeKernel final : public Kernel {
+ public:
+  SameTypeKernel(BinaryPlan plan, std::string label)
+      : plan_(std::move(plan)), label_(std::move(label)) {}
+  Status run(std::span<const Tensor* const> in, std::span<Tensor* const> out) const override {
+    DNNFI_RETURN_IF_ERROR(binary::check_input(label_, in, 0, dtype_of<T>(), plan_.a));
+    DNNFI_RETURN_IF_ERROR(binary::check_input(label_, in, 1, dtype_of<T>(), plan_.b));
+    const T* a = in[0]->data<T>();
+    const T* b = in[1]->data<T>();
+    if constexpr (kRejectsZeroDivisor<Op> && std::is_integral_v<T>) {
+      // Every element of B is some output's divisor unless the output is empty.
+      if (plan_.loop.numel > 0) {
+        for (std::int64_t i = 0, n = in[1]->numel(); i < n; ++i) {
+          if (b[i] == 0) {
+            return Status::error(label_ + ": integer division by zero (B[" + std::to_string(i) +
+                                 "])");
+          }
+        }
+      }
+    }
+    binary::run_binary(plan_, a, b, out[0]->data<T>(), Op{});
+    return Status::ok();
+  }
+  // Floating-point operands of the output's shape (no broadcasting): each element is Op of the
+  // two at its position, wherever it lies.
+  bool run_rows(std::span<const RowInput> in, Tensor& out, std::int64_t lo,
+                std::int64_t hi) const override {
+    if constexpr (!std::is_floating_point_v<T>) {
+      return false;
+    } else {
+      const std::array<const RowInput*, 2> x{&in[0], &in[1]};
+      if (in.size() != 2 || !rows::same_shape(x, out)) return false;
+      rows::for_segments<T>(x, out, lo, hi,
+                            [](std::int64_t, const auto& src, T* y, std::int64_t n) {
+                              const T* a = src[0];
+                              const T* b = src[1];
+                              const Op op{};
+                              for (std::int64_t i = 0; i < n; ++i) y[i] = op(a[i], b[i]);
+                            });
+      return true;
+    }
+  }
+
+ private:
+  BinaryPlan plan_;
+  std::string label_;
+};
+
+template <typename T, typename Op>
 Prepared make_same_type_kernel(const PrepareContext& ctx, BinaryPlan plan) {
   Prepared p;
   p.outputs = {TensorInfo{dtype_of<T>(), plan.y}};
-  p.kernel =
-      make_kernel([plan = std::move(plan), label = binary::node_label(ctx)](
-                      std::span<const Tensor* const> in, std::span<Tensor* const> out) -> Status {
-        DNNFI_RETURN_IF_ERROR(binary::check_input(label, in, 0, dtype_of<T>(), plan.a));
-        DNNFI_RETURN_IF_ERROR(binary::check_input(label, in, 1, dtype_of<T>(), plan.b));
-        const T* a = in[0]->data<T>();
-        const T* b = in[1]->data<T>();
-        if constexpr (kRejectsZeroDivisor<Op> && std::is_integral_v<T>) {
-          // Every element of B is some output's divisor unless the output is empty.
-          if (plan.loop.numel > 0) {
-            for (std::int64_t i = 0, n = in[1]->numel(); i < n; ++i) {
-              if (b[i] == 0) {
-                return Status::error(label + ": integer division by zero (B[" + std::to_string(i) +
-                                     "])");
-              }
-            }
-          }
-        }
-        binary::run_binary(plan, a, b, out[0]->data<T>(), Op{});
-        return Status::ok();
-      });
+  p.kernel = std::make_unique<SameTypeKernel<T, Op>>(std::move(plan), binary::node_label(ctx));
   return p;
 }
 

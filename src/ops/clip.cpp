@@ -1,5 +1,6 @@
 // Clip: opset 6..10 with min/max attributes, opset 11+ with optional min/max inputs that may be
 // constants or computed at run time.
+#include <array>
 #include <cstdint>
 #include <limits>
 #include <string>
@@ -12,8 +13,6 @@ namespace dnnfi {
 
 namespace {
 
-using unary::is_float_dtype;
-using unary::is_signed_int_dtype;
 using unary::kSignedInts;
 using unary::kUnsignedInts;
 using unary::map_16bit;
@@ -34,14 +33,12 @@ struct ClipOp {
   }
 };
 
-// A bound is absent (no clipping on that side), a value known at prepare time, or input `index`
-// read when the kernel runs. Values are kept as double/int64/uint64 wide enough for every dtype.
+// A bound is absent (no clipping on that side), an attribute (opset < 11, float dtypes only), or
+// input `index`, read when the kernel runs.
 struct ClipBound {
   enum class Kind { kNone, kConstant, kRuntime };
   Kind kind = Kind::kNone;
   double f = 0.0;
-  std::int64_t i = 0;
-  std::uint64_t u = 0;
   std::size_t index = 0;
 };
 
@@ -65,13 +62,7 @@ B bound_value(const ClipBound& b, std::span<const Tensor* const> in, bool lower)
         return lower ? std::numeric_limits<B>::lowest() : std::numeric_limits<B>::max();
       }
     case ClipBound::Kind::kConstant:
-      if constexpr (std::is_floating_point_v<B>) {
-        return static_cast<B>(b.f);
-      } else if constexpr (std::is_signed_v<B>) {
-        return static_cast<B>(b.i);
-      } else {
-        return static_cast<B>(b.u);
-      }
+      return static_cast<B>(b.f);
     case ClipBound::Kind::kRuntime:
       return read_bound<B>(*in[b.index]);
   }
@@ -136,6 +127,35 @@ Status run_clip(DType dtype, const ClipBound& lo, const ClipBound& hi, bool refe
   return Status::error("Clip: unsupported dtype " + std::string(dtype_name(dtype)));
 }
 
+class ClipKernel final : public Kernel {
+ public:
+  ClipKernel(DType dtype, ClipBound lo, ClipBound hi, bool reference)
+      : dtype_(dtype), lo_(lo), hi_(hi), reference_(reference) {}
+  Status run(std::span<const Tensor* const> in, std::span<Tensor* const> out) const override {
+    return run_clip(dtype_, lo_, hi_, reference_, in, out);
+  }
+  // float32 rows, with the bounds run() would use.
+  bool run_rows(std::span<const RowInput> in, Tensor& out, std::int64_t lo,
+                std::int64_t hi) const override {
+    if (dtype_ != DType::kFloat32 || in.size() > 3) return false;
+    std::array<const Tensor*, 3> bounds{};
+    for (std::size_t i = 1; i < in.size(); ++i) {
+      bounds[i] = in[i].rest;
+      const ClipBound& b = i == 1 ? lo_ : hi_;
+      if (b.kind == ClipBound::Kind::kRuntime && (bounds[i] == nullptr || bounds[i]->numel() != 1))
+        return false;
+    }
+    const ClipOp<float> op{bound_value<float>(lo_, bounds, true),
+                           bound_value<float>(hi_, bounds, false)};
+    return unary::map_rows(op, reference_, in[0], out, lo, hi);
+  }
+
+ private:
+  DType dtype_;
+  ClipBound lo_, hi_;
+  bool reference_;
+};
+
 // Rounds an attribute bound to the data dtype, as the data is compared with it in that dtype.
 double round_bound_to(DType t, float v) {
   switch (t) {
@@ -159,33 +179,10 @@ ClipBound clip_bound_input(const PrepareContext& ctx, std::size_t i) {
     ctx.fail("input " + std::to_string(i) + " must be a scalar, has shape " +
              shape_to_string(info.shape));
   }
-  if (const Tensor* c = ctx.constant(i)) {
-    b.kind = ClipBound::Kind::kConstant;
-    if (is_float_dtype(info.dtype)) {
-      b.f = c->get_as_double(0);
-    } else if (is_signed_int_dtype(info.dtype)) {
-      b.i = c->get_as_int64(0);
-    } else {
-      // get_as_int64 would not hold uint64 values above INT64_MAX.
-      switch (info.dtype) {
-        case DType::kUInt8:
-          b.u = c->data<std::uint8_t>()[0];
-          break;
-        case DType::kUInt16:
-          b.u = c->data<std::uint16_t>()[0];
-          break;
-        case DType::kUInt32:
-          b.u = c->data<std::uint32_t>()[0];
-          break;
-        default:
-          b.u = c->data<std::uint64_t>()[0];
-          break;
-      }
-    }
-  } else {
-    b.kind = ClipBound::Kind::kRuntime;
-    b.index = i;
-  }
+  // Read when the kernel runs even when constant: a weight fault on a bound hands the kernel a
+  // corrupted copy of it (ops/kernel.h).
+  b.kind = ClipBound::Kind::kRuntime;
+  b.index = i;
   return b;
 }
 
@@ -216,12 +213,7 @@ Prepared prepare_clip(const PrepareContext& ctx) {
   unary::require_single_output(ctx);
   Prepared p;
   p.outputs = {ctx.input(0)};
-  const DType dtype = ctx.input(0).dtype;
-  const bool reference = ctx.reference();
-  p.kernel = make_kernel(
-      [dtype, lo, hi, reference](std::span<const Tensor* const> in, std::span<Tensor* const> out) {
-        return run_clip(dtype, lo, hi, reference, in, out);
-      });
+  p.kernel = std::make_unique<ClipKernel>(ctx.input(0).dtype, lo, hi, ctx.reference());
   return p;
 }
 

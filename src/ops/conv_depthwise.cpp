@@ -14,13 +14,25 @@ namespace {
 using simd::kLanes;
 using simd::load_taps;
 
-// One output plane. masks holds, per 16-wide output chunk, KW tap masks (columns whose input
+// The rows of one input plane: rows [band_lo, band_hi) from `band` (when not null), the others
+// from `rest`.
+struct PlaneRows {
+  const float* rest = nullptr;
+  const float* band = nullptr;
+  std::int64_t band_lo = 0, band_hi = 0;
+  const float* row(std::int64_t ih, std::int64_t in_w) const {
+    return (band != nullptr && ih >= band_lo && ih < band_hi ? band : rest) + ih * in_w;
+  }
+};
+
+// Output rows [oh_lo, oh_hi) of one plane. masks holds, per 16-wide output chunk, KW tap masks (columns whose input
 // lies inside the row) and the store mask. Kernel row kh accumulates its KW taps in order (row 0
 // starting from the bias), then the rows are added in order.
 template <int KH, int KW, int S>
-DNNFI_AVX512 void plane(const DepthwiseGeom& g, const float* x, const float* w, float bias,
-                        float* y, const std::uint16_t* masks) {
-  const std::int64_t in_h = g.in_h, in_w = g.in_w, out_h = g.out_h, out_w = g.out_w;
+DNNFI_AVX512 void plane(const DepthwiseGeom& g, const PlaneRows& x, const float* w, float bias,
+                        float* y, const std::uint16_t* masks, std::int64_t oh_lo,
+                        std::int64_t oh_hi) {
+  const std::int64_t in_h = g.in_h, in_w = g.in_w, out_w = g.out_w;
   const std::int64_t stride_h = g.stride_h, dil_h = g.dilation_h, dil_w = g.dilation_w;
   const std::int64_t chunks = (out_w + kLanes - 1) / kLanes;
   __m512 wv[KH][KW];
@@ -28,14 +40,14 @@ DNNFI_AVX512 void plane(const DepthwiseGeom& g, const float* x, const float* w, 
     for (int kw = 0; kw < KW; ++kw) wv[kh][kw] = _mm512_set1_ps(w[kh * KW + kw]);
   }
   const __m512 bv = _mm512_set1_ps(bias);
-  for (std::int64_t oh = 0; oh < out_h; ++oh) {
+  for (std::int64_t oh = oh_lo; oh < oh_hi; ++oh) {
     const std::int64_t ih0 = oh * stride_h - g.pad_top;
     const float* rows[KH];
     bool valid[KH];
     for (int kh = 0; kh < KH; ++kh) {
       const std::int64_t ih = ih0 + kh * dil_h;
       valid[kh] = ih >= 0 && ih < in_h;
-      rows[kh] = x + (valid[kh] ? ih : 0) * in_w - g.pad_left;
+      rows[kh] = x.row(valid[kh] ? ih : 0, in_w) - g.pad_left;
     }
     float* yr = y + oh * out_w;
     for (std::int64_t c = 0; c < chunks; ++c) {
@@ -56,8 +68,8 @@ DNNFI_AVX512 void plane(const DepthwiseGeom& g, const float* x, const float* w, 
   }
 }
 
-using PlaneFn = void (*)(const DepthwiseGeom&, const float*, const float*, float, float*,
-                         const std::uint16_t*);
+using PlaneFn = void (*)(const DepthwiseGeom&, const PlaneRows&, const float*, float, float*,
+                         const std::uint16_t*, std::int64_t, std::int64_t);
 
 class DepthwiseConvImpl final : public DepthwiseConv {
  public:
@@ -75,11 +87,32 @@ class DepthwiseConvImpl final : public DepthwiseConv {
     for (std::int64_t p = 0; p < planes; ++p) {
       const std::int64_t m = p % (g_.channels * g_.multiplier);
       const std::int64_t n = p / (g_.channels * g_.multiplier);
-      const float* xp = x + (n * g_.channels + m / g_.multiplier) * in_plane;
-      fn_(g_, xp, w + m * ksize, b != nullptr ? b[m] : 0.0f, y + p * out_plane, masks_.data());
+      const PlaneRows xp{x + (n * g_.channels + m / g_.multiplier) * in_plane};
+      fn_(g_, xp, w + m * ksize, b != nullptr ? b[m] : 0.0f, y + p * out_plane, masks_.data(), 0,
+          g_.out_h);
       if (post != nullptr) {
         post->apply(y + p * out_plane, sum != nullptr ? sum + p * out_plane : nullptr, out_plane);
       }
+    }
+  }
+
+  void run_rows(const float* x, const float* band, std::int64_t band_lo, std::int64_t band_hi,
+                const float* w, const float* b, float* y, std::int64_t lo,
+                std::int64_t hi) const override {
+    lo = std::max<std::int64_t>(lo, 0);
+    hi = std::min(hi, g_.out_h);
+    if (hi <= lo) return;
+    const std::int64_t planes = g_.batch * g_.channels * g_.multiplier;
+    const std::int64_t in_plane = g_.in_h * g_.in_w, out_plane = g_.out_h * g_.out_w;
+    const std::int64_t ksize = g_.kernel_h * g_.kernel_w;
+#pragma omp parallel for schedule(static) if (planes * (hi - lo) * g_.out_w * ksize > 20000)
+    for (std::int64_t p = 0; p < planes; ++p) {
+      const std::int64_t m = p % (g_.channels * g_.multiplier);
+      const std::int64_t n = p / (g_.channels * g_.multiplier);
+      const std::int64_t offset = (n * g_.channels + m / g_.multiplier) * in_plane;
+      const PlaneRows xp{x + offset, band != nullptr ? band + offset : nullptr, band_lo, band_hi};
+      fn_(g_, xp, w + m * ksize, b != nullptr ? b[m] : 0.0f, y + p * out_plane, masks_.data(), lo,
+          hi);
     }
   }
 

@@ -31,6 +31,12 @@ class DepthwiseConv {
   // still in cache; sum is its summand when post->sum.
   virtual void run(const float* x, const float* w, const float* b, float* y,
                    const ConvPostOps* post = nullptr, const float* sum = nullptr) const = 0;
+  // Output rows [lo, hi) of every plane of y (a full-size output; other rows untouched), each
+  // element summed exactly as run() sums it (no post-ops), input rows [band_lo, band_hi) read from
+  // `band` (full-size, when not null) and the others from x.
+  virtual void run_rows(const float* x, const float* band, std::int64_t band_lo,
+                        std::int64_t band_hi, const float* w, const float* b, float* y,
+                        std::int64_t lo, std::int64_t hi) const = 0;
 };
 
 }  // namespace dnnfi

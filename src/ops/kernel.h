@@ -25,6 +25,19 @@
 
 namespace dnnfi {
 
+// One input of Kernel::run_rows: a tensor of the input's prepared shape whose rows [lo, hi) of
+// axis 2 are those of `band` and whose other rows are those of `rest` (in fault propagation, a
+// trial's corrupted rows and the golden value). Without a band every row comes from `rest`, as
+// for inputs that are not split into rows (weights, bounds).
+struct RowInput {
+  const Tensor* rest = nullptr;
+  const Tensor* band = nullptr;
+  std::int64_t lo = 0, hi = 0;
+  bool in_band(std::int64_t row) const { return band != nullptr && row >= lo && row < hi; }
+  // The tensor holding `row`.
+  const Tensor& at(std::int64_t row) const { return in_band(row) ? *band : *rest; }
+};
+
 class Kernel {
  public:
   virtual ~Kernel() = default;
@@ -33,6 +46,16 @@ class Kernel {
   // threads at once.
   [[nodiscard]] virtual Status run(std::span<const Tensor* const> inputs,
                                    std::span<Tensor* const> outputs) const = 0;
+  // Optional, for fault propagation (fi/row_regions.h): writes rows [lo, hi) of axis 2 of the
+  // rank-4 output 0 into `out` (a tensor of its prepared shape; other rows left untouched), each
+  // element bit-identical to what run() writes there, reading the inputs in place (one RowInput
+  // per node input; `rest` null where an optional input is omitted). Returns false, writing
+  // nothing, when the kernel does not compute rows for these inputs; the caller then computes
+  // another way. Kernels that can (elementwise, depthwise convolution) override it.
+  [[nodiscard]] virtual bool run_rows(std::span<const RowInput> inputs, Tensor& out,
+                                      std::int64_t lo, std::int64_t hi) const {
+    return false;
+  }
 };
 
 class PrepareContext {

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <bit>
 #include <cstddef>
 #include <cstdint>
@@ -18,6 +19,7 @@
 
 #include "core/dtype.h"
 #include "ops/kernel.h"
+#include "ops/row_map.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -329,6 +331,49 @@ void require_unary_dtype(const PrepareContext& ctx, std::size_t input) {
 }
 
 // The common prepare of a one-input, one-output op whose attributes were already read.
+// True when op's float32 result for an element does not depend on where the element lies in a
+// block (no fast_block, whose vector body and scalar tail may round differently), so that rows
+// of a tensor map exactly as the whole tensor does.
+template <typename Op>
+constexpr bool kElementExact = !requires(const Op& op, const float* x, float* y, std::int64_t n) {
+  op.fast_block(x, y, n);
+};
+
+// Rows of a float32 NCHW tensor mapped in place (Kernel::run_rows), each element as
+// fast_float_range maps it in the whole tensor. False when the op or the tensors do not allow it.
+template <typename Op>
+bool map_rows(const Op& op, bool reference, const RowInput& x, Tensor& y, std::int64_t lo,
+              std::int64_t hi) {
+  if constexpr (!kElementExact<Op>) {
+    return false;
+  } else {
+    const std::array<const RowInput*, 1> in{&x};
+    if (reference || y.dtype() != DType::kFloat32 || !rows::same_shape(in, y)) return false;
+    rows::for_segments<float>(in, y, lo, hi, [&](std::int64_t, const auto& src, float* dst,
+                                                 std::int64_t n) {
+      fast_float_range(op, src[0], dst, n);
+    });
+    return true;
+  }
+}
+
+template <typename Op>
+class MapKernel final : public Kernel {
+ public:
+  MapKernel(Op op, bool reference) : op_(op), reference_(reference) {}
+  Status run(std::span<const Tensor* const> in, std::span<Tensor* const> out) const override {
+    return run_unary(op_, reference_, *in[0], *out[0]);
+  }
+  bool run_rows(std::span<const RowInput> in, Tensor& out, std::int64_t lo,
+                std::int64_t hi) const override {
+    return map_rows(op_, reference_, in[0], out, lo, hi);
+  }
+
+ private:
+  Op op_;
+  bool reference_;
+};
+
 template <typename Op>
 Prepared prepare_map(const PrepareContext& ctx, Op op) {
   ctx.require_inputs(1, 1);
@@ -336,11 +381,7 @@ Prepared prepare_map(const PrepareContext& ctx, Op op) {
   require_unary_dtype<Op>(ctx, 0);
   Prepared p;
   p.outputs = {ctx.input(0)};
-  const bool reference = ctx.reference();
-  p.kernel =
-      make_kernel([op, reference](std::span<const Tensor* const> in, std::span<Tensor* const> out) {
-        return run_unary(op, reference, *in[0], *out[0]);
-      });
+  p.kernel = std::make_unique<MapKernel<Op>>(op, ctx.reference());
   return p;
 }
 

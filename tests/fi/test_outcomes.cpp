@@ -3,6 +3,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <iterator>
 #include <random>
 
 #include "common/fixtures.h"
@@ -161,6 +162,41 @@ TEST(Outcomes, WeightFaultLastsTheWholeInference) {
   EXPECT_TRUE(cone.outputs[0].bit_equal(full.outputs[0]));
   // The session's constant is untouched: a fault-free trial is masked again.
   EXPECT_EQ(fx.injector->run_trial(fx.golden, {}, o, ws).outcome, Outcome::kMasked);
+}
+
+// Clip's bounds are inputs (opset 11+): a weight fault on one reaches the output. Bit 23 of 6.0f
+// (the exponent's lowest bit) makes the upper bound 3.0f, so Clip(x, 0, 6) becomes Clip(x, 0, 3)
+// (hand-computed outputs below).
+TEST(Outcomes, CorruptedClipBoundIsUsed) {
+  const std::string dir = test::temp_dir("fi");
+  test::OnnxBuilder b;
+  b.input("x", {1, 6});
+  b.initializer("lo", {}, {0.0f});
+  b.initializer("hi", {}, {6.0f});
+  b.node("Clip", {"x", "lo", "hi"}, {"y"}, "clip");
+  b.output("y");
+  auto s = Session::create(load_model(b.save(dir + "/clip.onnx")));
+  Injector inj(s);
+  Tensor x(DType::kFloat32, {1, 6});
+  const float xs[] = {1.0f, 4.0f, 5.0f, 7.0f, -1.0f, 2.5f};
+  std::copy(std::begin(xs), std::end(xs), x.data<float>());
+  const GoldenRun golden = inj.golden({x});
+  Fault f{inj.site_by_name("hi", 0), FaultModel{FaultModelKind::kBitFlip, {23}}};
+  EXPECT_EQ(f.site.kind, SiteKind::kWeight);
+  const float want[] = {1.0f, 3.0f, 3.0f, 3.0f, 0.0f, 2.5f};
+  for (Strategy strategy : {Strategy::kCone, Strategy::kFull}) {
+    TrialWorkspace ws;
+    TrialOptions o;
+    o.strategy = strategy;
+    o.keep_outputs = true;
+    const TrialResult r = inj.run_trial(golden, {&f, 1}, o, ws);
+    ASSERT_EQ(r.applied.size(), 1u);
+    EXPECT_EQ(r.applied[0].value_after, 3.0);
+    ASSERT_EQ(r.outputs.size(), 1u);
+    for (int i = 0; i < 6; ++i) EXPECT_EQ(r.outputs[0].data<float>()[i], want[i]) << i;
+    EXPECT_EQ(r.outcome, Outcome::kSDC);  // top-1 moves from element 3 (7.0) to element 1
+  }
+  std::filesystem::remove_all(dir);
 }
 
 // A graph whose Gather indices and Reshape shape are computed at run time from the input, so that

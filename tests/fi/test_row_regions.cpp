@@ -4,7 +4,10 @@
 // small, so bands are allowed on values of any size (min_band_bytes 0).
 #include <gtest/gtest.h>
 
+#include <bit>
 #include <filesystem>
+#include <iterator>
+#include <limits>
 #include <random>
 
 #include "common/fixtures.h"
@@ -277,6 +280,191 @@ TEST(RowRegions, ChannelsLastRowsFollowTransposes) {
     banded += a.nodes_banded;
   }
   EXPECT_GT(banded, 300u);
+  std::filesystem::remove_all(dir);
+}
+
+// x [1,6,20,18] -> depthwise Conv 3x3 pad 1 (+bias) -> BatchNormalization -> Clip [0, 6]
+//   -> depthwise 3x3 stride 2 pad 1 (d2) and depthwise 5x5 stride 2 pad 2 (d3)
+//   -> Add(d2, d3) -> Mul(., d2) -> Sub(., d3) -> Div(., d2) -> Relu -> GlobalAveragePool
+//   -> Flatten -> Gemm -> y [1,4]. Every node up to Relu has a kernel that computes rows in place
+// (Kernel::run_rows; the depthwise ones where the CPU has AVX-512), and the binary ops meet
+// corrupted inputs with different bands.
+std::shared_ptr<const Session> in_place_model(const std::string& dir) {
+  test::OnnxBuilder b;
+  using B = test::OnnxBuilder;
+  b.input("x", {1, 6, 20, 18});
+  b.initializer("wd1", {6, 1, 3, 3}, random_values(54, 31, 0.6f));
+  b.initializer("bd1", {6}, random_values(6, 32, 0.2f));
+  b.initializer("scale", {6}, random_values(6, 33, 1.0f));
+  b.initializer("shift", {6}, random_values(6, 34, 0.2f));
+  b.initializer("mean", {6}, random_values(6, 35, 0.1f));
+  b.initializer("var", {6}, std::vector<float>(6, 0.8f));
+  b.initializer("lo", {}, {0.0f});
+  b.initializer("hi", {}, {6.0f});
+  b.initializer("wd2", {6, 1, 3, 3}, random_values(54, 36, 0.5f));
+  b.initializer("wd3", {6, 1, 5, 5}, random_values(150, 37, 0.3f));
+  b.initializer("wg", {4, 6}, random_values(24, 38, 0.6f));
+  auto& d1 = b.node("Conv", {"x", "wd1", "bd1"}, {"d1"}, "dw1");
+  B::set_ints(d1, "pads", {1, 1, 1, 1});
+  B::set_int(d1, "group", 6);
+  b.node("BatchNormalization", {"d1", "scale", "shift", "mean", "var"}, {"n1"}, "bn");
+  b.node("Clip", {"n1", "lo", "hi"}, {"c1"}, "clip");
+  auto& d2 = b.node("Conv", {"c1", "wd2"}, {"d2"}, "dw2");
+  B::set_ints(d2, "pads", {1, 1, 1, 1});
+  B::set_ints(d2, "strides", {2, 2});
+  B::set_int(d2, "group", 6);
+  auto& d3 = b.node("Conv", {"c1", "wd3"}, {"d3"}, "dw3");
+  B::set_ints(d3, "pads", {2, 2, 2, 2});
+  B::set_ints(d3, "strides", {2, 2});
+  B::set_int(d3, "group", 6);
+  b.node("Add", {"d2", "d3"}, {"a"}, "add");
+  b.node("Mul", {"a", "d2"}, {"m"}, "mul");
+  b.node("Sub", {"m", "d3"}, {"s"}, "sub");
+  b.node("Div", {"s", "d2"}, {"q"}, "div");
+  b.node("Relu", {"q"}, {"r"}, "relu");
+  b.node("GlobalAveragePool", {"r"}, {"gap"}, "gap");
+  b.node("Flatten", {"gap"}, {"flat"}, "flatten");
+  auto& gm = b.node("Gemm", {"flat", "wg"}, {"y"}, "gemm");
+  B::set_int(gm, "transB", 1);
+  b.output("y");
+  return Session::create(load_model(b.save(dir + "/in_place.onnx")));
+}
+
+// Each kernel's rows against its whole run, on inputs whose band rows hold NaN, infinities,
+// signed zeros and subnormals: rows [lo, hi) equal run() on the input the rows describe, bit for
+// bit, and every other row of the output is left as it was.
+TEST(RowRegions, KernelRowsEqualTheWholeKernel) {
+  const std::string dir = test::temp_dir("bands");
+  auto s = in_place_model(dir);
+  Injector inj(s, 0);
+  const GoldenRun golden = inj.golden({random_tensor({1, 6, 20, 18}, 41)});
+  const Graph& g = s->graph();
+  std::mt19937_64 gen(5);
+  const float specials[] = {std::numeric_limits<float>::quiet_NaN(),
+                            std::numeric_limits<float>::infinity(),
+                            -std::numeric_limits<float>::infinity(),
+                            -0.0f,
+                            0.0f,
+                            1e-40f,
+                            -3e-39f,
+                            6.0f,
+                            7.5f};
+  int kernels_with_rows = 0;
+  for (int n : s->run_order()) {
+    const Node& node = g.nodes[static_cast<std::size_t>(n)];
+    const Shape& out_shape = s->info(node.outputs[0]).shape;
+    if (out_shape.size() != 4 || node.op_type == "GlobalAveragePool") continue;
+    SCOPED_TRACE(node.name);
+    bool computed = false;
+    for (int t = 0; t < 40; ++t) {
+      // Input 0 (and input 1 of a binary op) gets a band of corrupted rows.
+      std::vector<Tensor> bands, composed;
+      std::vector<RowInput> rows(node.inputs.size());
+      std::vector<const Tensor*> whole(node.inputs.size());
+      const std::size_t sliced = node.op_type == "Add" || node.op_type == "Mul" ||
+                                         node.op_type == "Sub" || node.op_type == "Div"
+                                     ? 2
+                                     : 1;
+      bands.reserve(sliced);
+      composed.reserve(sliced);
+      for (std::size_t i = 0; i < node.inputs.size(); ++i) {
+        const Tensor& gt = golden.store[node.inputs[i]];
+        rows[i].rest = &gt;
+        whole[i] = &gt;
+        if (i >= sliced) continue;
+        const std::int64_t h = gt.shape()[2];
+        const std::int64_t lo = static_cast<std::int64_t>(gen() % static_cast<std::uint64_t>(h));
+        const std::int64_t hi =
+            lo + 1 + static_cast<std::int64_t>(gen() % static_cast<std::uint64_t>(h - lo));
+        Tensor band = gt.clone();
+        Tensor full = gt.clone();
+        const std::int64_t w = gt.shape()[3], planes = gt.shape()[0] * gt.shape()[1];
+        for (std::int64_t p = 0; p < planes; ++p) {
+          for (std::int64_t r = 0; r < h; ++r) {
+            for (std::int64_t c = 0; c < w; ++c) {
+              const std::int64_t k = (p * h + r) * w + c;
+              float v = band.data<float>()[k] * 3.0f - 0.5f;
+              if (gen() % 5 == 0) v = specials[gen() % std::size(specials)];
+              band.data<float>()[k] = v;
+              if (r >= lo && r < hi) full.data<float>()[k] = v;
+              // Outside its band a band tensor is stale: garbage the kernel must not read.
+              if (r < lo || r >= hi) band.data<float>()[k] = 12345.0f;
+            }
+          }
+        }
+        bands.push_back(std::move(band));
+        composed.push_back(std::move(full));
+        rows[i].band = &bands.back();
+        rows[i].lo = lo;
+        rows[i].hi = hi;
+        whole[i] = &composed.back();
+      }
+      Tensor expected(s->info(node.outputs[0]).dtype, out_shape);
+      Tensor* outs[1] = {&expected};
+      ASSERT_TRUE(s->kernel(n).run(whole, outs).is_ok());
+      const std::int64_t oh = out_shape[2];
+      const std::int64_t lo = static_cast<std::int64_t>(gen() % static_cast<std::uint64_t>(oh));
+      const std::int64_t hi =
+          lo + 1 + static_cast<std::int64_t>(gen() % static_cast<std::uint64_t>(oh - lo));
+      Tensor got(s->info(node.outputs[0]).dtype, out_shape);
+      for (std::int64_t k = 0; k < got.numel(); ++k) got.data<float>()[k] = -777.0f;
+      if (!s->kernel(n).run_rows(rows, got, lo, hi)) break;
+      computed = true;
+      const std::int64_t ow = out_shape[3];
+      for (std::int64_t k = 0; k < got.numel(); ++k) {
+        const std::int64_t r = (k / ow) % oh;
+        const float want = r >= lo && r < hi ? expected.data<float>()[k] : -777.0f;
+        ASSERT_EQ(std::bit_cast<std::uint32_t>(got.data<float>()[k]),
+                  std::bit_cast<std::uint32_t>(want))
+            << "trial " << t << " element " << k << " row " << r << " rows [" << lo << ", " << hi
+            << ")";
+      }
+    }
+    kernels_with_rows += computed;
+  }
+  // BatchNormalization, Clip, Add, Mul, Sub, Div and Relu at least (the depthwise convolutions
+  // too with AVX-512).
+  EXPECT_GE(kernels_with_rows, 7);
+  std::filesystem::remove_all(dir);
+}
+
+// The cone with kernels computing rows in place against whole nodes and the full strategy, bit
+// for bit, faults on every value (weights included: a corrupted BatchNormalization parameter
+// or Clip bound is read from its corrupted copy, in place or not).
+TEST(RowRegions, InPlaceRowsEqualWholeNodesAndFullRecomputation) {
+  const std::string dir = test::temp_dir("bands");
+  auto s = in_place_model(dir);
+  Injector inj(s, 0);
+  GoldenRun golden = inj.golden({random_tensor({1, 6, 20, 18}, 43)});
+  std::mt19937_64 gen(17);
+  TrialWorkspace ws_band, ws_whole, ws_full;
+  TrialOptions band, whole, full;
+  band.keep_outputs = whole.keep_outputs = full.keep_outputs = true;
+  whole.row_regions = false;
+  full.strategy = Strategy::kFull;
+  std::size_t in_place = 0, changed = 0;
+  for (int t = 0; t < 600; ++t) {
+    std::vector<Fault> faults;
+    for (int k = 0; k < (t % 5 == 4 ? 2 : 1); ++k) {
+      Fault f = test::random_fp32_site_fault(*s, gen);
+      f.model =
+          FaultModel{FaultModelKind::kBitFlip, {t % 3 == 0 ? 30 : static_cast<int>(gen() % 32)}};
+      faults.push_back(f);
+    }
+    const TrialResult a = inj.run_trial(golden, faults, band, ws_band);
+    const TrialResult b = inj.run_trial(golden, faults, whole, ws_whole);
+    const TrialResult c = inj.run_trial(golden, faults, full, ws_full);
+    ASSERT_EQ(a.outcome, c.outcome) << t;
+    ASSERT_EQ(b.outcome, c.outcome) << t;
+    ASSERT_TRUE(a.outputs[0].bit_equal(c.outputs[0])) << t;
+    ASSERT_TRUE(b.outputs[0].bit_equal(c.outputs[0])) << t;
+    EXPECT_LE(a.nodes_in_place, a.nodes_banded);
+    EXPECT_EQ(b.nodes_in_place, 0u);
+    in_place += a.nodes_in_place;
+    changed += a.outcome != Outcome::kMasked;
+  }
+  EXPECT_GT(in_place, 1000u);
+  EXPECT_GT(changed, 60u);
   std::filesystem::remove_all(dir);
 }
 
