@@ -17,8 +17,8 @@
 // thread. Band heights are rounded up to 1, 2, 4, 8... rows so that few variants exist.
 //
 // A node whose kernel computes rows in place (Kernel::run_rows: depthwise convolution, elementwise
-// ops, BatchNormalization) needs neither slabs nor variants: the injector hands it the band and the
-// golden value of each input and the exact rows reached.
+// ops, BatchNormalization, channel Concat) needs neither slabs nor variants: the injector hands it
+// the band and the golden value of each input and the exact rows reached.
 //
 // Exactness: a variant must give the rows of the whole node bit for bit. The kernels' summation
 // order does not depend on the height, but a kernel choice can (a gemm-based 1x1 convolution

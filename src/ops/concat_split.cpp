@@ -1,5 +1,8 @@
 // Concat and Split: both move whole rows between one "joined" tensor and several pieces along an
 // axis, so both use copy_joined (contiguous memcpy runs, split over threads when big).
+#include <algorithm>
+#include <cstring>
+
 #include "ops/ops.h"
 #include "ops/shape_common.h"
 #include "ops/strided_copy.h"
@@ -32,12 +35,14 @@ JoinedLayout joined_layout(const Shape& shape, std::size_t axis, std::size_t esi
 
 class ConcatKernel final : public Kernel {
  public:
+  // channel_rows: an NCHW Concat of rank-4 tensors along axis 1, whose rows run_rows can copy.
   ConcatKernel(std::string tag, std::vector<TensorInfo> inputs, TensorInfo output,
-               JoinedLayout layout)
+               JoinedLayout layout, bool channel_rows)
       : tag_(std::move(tag)),
         inputs_(std::move(inputs)),
         output_(std::move(output)),
-        layout_(std::move(layout)) {}
+        layout_(std::move(layout)),
+        channel_rows_(channel_rows) {}
 
   Status run(std::span<const Tensor* const> in, std::span<Tensor* const> out) const override {
     if (in.size() != inputs_.size()) return run_error(tag_, "wrong number of inputs at run time");
@@ -51,11 +56,58 @@ class ConcatKernel final : public Kernel {
     return Status::ok();
   }
 
+  // Rows [lo, hi) of every output plane: the same rows of the input plane it comes from.
+  bool run_rows(std::span<const RowInput> in, Tensor& out, std::int64_t lo,
+                std::int64_t hi) const override {
+    if (!channel_rows_ || in.size() != inputs_.size() || out.shape() != output_.shape ||
+        out.dtype() != output_.dtype) {
+      return false;
+    }
+    auto fits = [&](const Tensor* t, std::size_t k) {
+      return t->shape() == inputs_[k].shape && t->dtype() == output_.dtype;
+    };
+    for (std::size_t k = 0; k < in.size(); ++k) {
+      if (in[k].rest == nullptr || !fits(in[k].rest, k)) return false;
+      if (in[k].band != nullptr && !fits(in[k].band, k)) return false;
+    }
+    const Shape& s = output_.shape;
+    const std::int64_t h = s[2], w = s[3];
+    lo = std::max<std::int64_t>(lo, 0);
+    hi = std::min(hi, h);
+    const std::size_t esize = dtype_size(output_.dtype);
+    auto* y = static_cast<std::byte*>(out.raw());
+    std::int64_t first_channel = 0;
+    for (std::size_t k = 0; k < in.size(); ++k) {
+      const RowInput& x = in[k];
+      const std::int64_t channels = inputs_[k].shape[1];
+      // Row segments in which the input comes from one tensor.
+      std::int64_t cuts[4] = {lo, std::clamp(x.lo, lo, hi), std::clamp(x.hi, lo, hi), hi};
+      if (x.band == nullptr) cuts[1] = cuts[2] = lo;
+      for (int c = 0; c < 3; ++c) {
+        const std::int64_t a = cuts[c], b = cuts[c + 1];
+        if (b <= a) continue;
+        const auto* src = static_cast<const std::byte*>(x.at(a).raw());
+        const auto bytes = static_cast<std::size_t>((b - a) * w) * esize;
+        for (std::int64_t n = 0; n < s[0]; ++n) {
+          for (std::int64_t ch = 0; ch < channels; ++ch) {
+            const std::int64_t from = (n * channels + ch) * h + a;
+            const std::int64_t to = (n * s[1] + first_channel + ch) * h + a;
+            std::memcpy(y + static_cast<std::size_t>(to * w) * esize,
+                        src + static_cast<std::size_t>(from * w) * esize, bytes);
+          }
+        }
+      }
+      first_channel += channels;
+    }
+    return true;
+  }
+
  private:
   std::string tag_;
   std::vector<TensorInfo> inputs_;
   TensorInfo output_;
   JoinedLayout layout_;
+  bool channel_rows_;
 };
 
 class SplitKernel final : public Kernel {
@@ -162,7 +214,8 @@ Prepared prepare_concat(const PrepareContext& ctx) {
   p.outputs = {TensorInfo{first.dtype, out_shape}};
   p.kernel = std::make_unique<ConcatKernel>(
       node_tag(ctx), std::move(inputs), p.outputs[0],
-      joined_layout(byte_shape, byte_axis, dtype_size(first.dtype), axis_dims));
+      joined_layout(byte_shape, byte_axis, dtype_size(first.dtype), axis_dims),
+      layout == "NCHW" && rank == 4 && axis == 1);
   return p;
 }
 

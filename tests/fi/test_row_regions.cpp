@@ -285,8 +285,9 @@ TEST(RowRegions, ChannelsLastRowsFollowTransposes) {
 
 // x [1,6,20,18] -> depthwise Conv 3x3 pad 1 (+bias) -> BatchNormalization -> Clip [0, 6]
 //   -> depthwise 3x3 stride 2 pad 1 (d2) and depthwise 5x5 stride 2 pad 2 (d3)
-//   -> Add(d2, d3) -> Mul(., d2) -> Sub(., d3) -> Div(., d2) -> Relu -> GlobalAveragePool
-//   -> Flatten -> Gemm -> y [1,4]. Every node up to Relu has a kernel that computes rows in place
+//   -> Add(d2, d3) -> Mul(., d2) -> Sub(., d3) -> Div(., d2) -> Relu -> Concat(., d3) on channels
+//   -> GlobalAveragePool -> Flatten -> Gemm -> y [1,4]. Every node up to the Concat has a kernel
+//   that computes rows in place
 // (Kernel::run_rows; the depthwise ones where the CPU has AVX-512), and the binary ops meet
 // corrupted inputs with different bands.
 std::shared_ptr<const Session> in_place_model(const std::string& dir) {
@@ -303,7 +304,7 @@ std::shared_ptr<const Session> in_place_model(const std::string& dir) {
   b.initializer("hi", {}, {6.0f});
   b.initializer("wd2", {6, 1, 3, 3}, random_values(54, 36, 0.5f));
   b.initializer("wd3", {6, 1, 5, 5}, random_values(150, 37, 0.3f));
-  b.initializer("wg", {4, 6}, random_values(24, 38, 0.6f));
+  b.initializer("wg", {4, 12}, random_values(48, 38, 0.6f));
   auto& d1 = b.node("Conv", {"x", "wd1", "bd1"}, {"d1"}, "dw1");
   B::set_ints(d1, "pads", {1, 1, 1, 1});
   B::set_int(d1, "group", 6);
@@ -322,7 +323,9 @@ std::shared_ptr<const Session> in_place_model(const std::string& dir) {
   b.node("Sub", {"m", "d3"}, {"s"}, "sub");
   b.node("Div", {"s", "d2"}, {"q"}, "div");
   b.node("Relu", {"q"}, {"r"}, "relu");
-  b.node("GlobalAveragePool", {"r"}, {"gap"}, "gap");
+  auto& cat = b.node("Concat", {"r", "d3"}, {"cat"}, "concat");
+  B::set_int(cat, "axis", 1);
+  b.node("GlobalAveragePool", {"cat"}, {"gap"}, "gap");
   b.node("Flatten", {"gap"}, {"flat"}, "flatten");
   auto& gm = b.node("Gemm", {"flat", "wg"}, {"y"}, "gemm");
   B::set_int(gm, "transB", 1);
@@ -362,7 +365,8 @@ TEST(RowRegions, KernelRowsEqualTheWholeKernel) {
       std::vector<RowInput> rows(node.inputs.size());
       std::vector<const Tensor*> whole(node.inputs.size());
       const std::size_t sliced = node.op_type == "Add" || node.op_type == "Mul" ||
-                                         node.op_type == "Sub" || node.op_type == "Div"
+                                         node.op_type == "Sub" || node.op_type == "Div" ||
+                                         node.op_type == "Concat"
                                      ? 2
                                      : 1;
       bands.reserve(sliced);
@@ -422,9 +426,9 @@ TEST(RowRegions, KernelRowsEqualTheWholeKernel) {
     }
     kernels_with_rows += computed;
   }
-  // BatchNormalization, Clip, Add, Mul, Sub, Div and Relu at least (the depthwise convolutions
-  // too with AVX-512).
-  EXPECT_GE(kernels_with_rows, 7);
+  // BatchNormalization, Clip, Add, Mul, Sub, Div, Relu and Concat at least (the depthwise
+  // convolutions too with AVX-512).
+  EXPECT_GE(kernels_with_rows, 8);
   std::filesystem::remove_all(dir);
 }
 
