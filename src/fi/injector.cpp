@@ -389,12 +389,16 @@ bool Injector::compute_rows_in_place(int n, RowSpan out, TrialWorkspace& ws,
   }
   Tensor& dst = scratch(ws, ov);
   if (!session_->kernel(n).run_rows(ws.row_in_, dst, out.lo, out.hi)) return false;
-  const auto oi = static_cast<std::size_t>(ov);
-  ws.table_[oi] = &dst;
-  if (ws.state_[oi] == 0) ws.touched_.push_back(ov);
-  ws.state_[oi] = 1;
-  ws.rows_[oi] = out;
+  hold_band(ws, ov, dst, out);
   return true;
+}
+
+void Injector::hold_band(TrialWorkspace& ws, int v, Tensor& held, RowSpan rows) const {
+  const auto i = static_cast<std::size_t>(v);
+  ws.table_[i] = &held;
+  if (ws.state_[i] == 0) ws.touched_.push_back(v);
+  ws.state_[i] = 1;
+  ws.rows_[i] = rows;
 }
 
 bool Injector::compute_band(int n, TrialWorkspace& ws, const GoldenRun& golden, Status& status,
@@ -463,12 +467,8 @@ bool Injector::compute_band(int n, TrialWorkspace& ws, const GoldenRun& golden, 
     status = variant->kernel->run(ws.slab_in_, outs);
     Tensor& dst = scratch(ws, ov);
     if (status.is_ok()) scatter_rows(outs[0]->raw(), regions_->axis(ov), band, dst);
-    const auto oi = static_cast<std::size_t>(ov);
-    ws.table_[oi] = &dst;
-    if (ws.state_[oi] == 0) ws.touched_.push_back(ov);
-    ws.state_[oi] = 1;
     // Outside the rows its inputs reach, the band (rounded up) equals golden.
-    ws.rows_[oi] = out;
+    hold_band(ws, ov, dst, out);
     return true;
   }
   return false;

@@ -67,10 +67,10 @@ struct TrialResult {
   bool golden_in_top5 = true;             // row 0's golden label is in the faulty top-5
   std::string error;                      // DUE reason
   std::size_t nodes_computed = 0;
-  std::size_t nodes_banded = 0;   // of those, computed on a band of rows only (fi/row_regions.h)
+  std::size_t nodes_banded = 0;    // of those, computed on a band of rows only (fi/row_regions.h)
   std::size_t nodes_in_place = 0;  // of the banded, computed in place (Kernel::run_rows)
-  std::vector<NodeChange> trace;  // when TrialOptions::trace
-  std::vector<Tensor> outputs;    // when TrialOptions::keep_outputs
+  std::vector<NodeChange> trace;   // when TrialOptions::trace
+  std::vector<Tensor> outputs;     // when TrialOptions::keep_outputs
   // Injector::run_streamed: the time spent on this trial's faults and cone, its share of the
   // fault-free run excluded (what timing run_trial on a kept golden run measures).
   double streamed_s = 0.0;
@@ -101,8 +101,8 @@ class TrialWorkspace {
   std::vector<int> sources_;  // faulty values without a producer (weights, graph inputs)
   // Per value in state 1 with row bands on: the rows scratch holds (elsewhere it equals golden).
   std::vector<RowSpan> rows_;
-  bool banded_ = false;        // this trial keeps row bands
-  std::vector<Tensor> slabs_;  // dense band buffers (bytes), one per node input and the output
+  bool banded_ = false;           // this trial keeps row bands
+  std::vector<Tensor> slabs_;     // dense band buffers (bytes), one per node input and the output
   std::vector<RowInput> row_in_;  // a node's inputs for Kernel::run_rows
   std::vector<const Tensor*> slab_in_;
   std::vector<Tensor> slab_views_;
@@ -217,6 +217,8 @@ class Injector {
   // The rows `out` of node n's output written in place by its kernel (Kernel::run_rows) from its
   // inputs' rows; false when the kernel does not (nothing written).
   bool compute_rows_in_place(int n, RowSpan out, TrialWorkspace& ws, const GoldenRun& golden) const;
+  // v now differs from golden, held in `held`, valid in rows `rows`.
+  void hold_band(TrialWorkspace& ws, int v, Tensor& held, RowSpan rows) const;
   Tensor& slab(TrialWorkspace& ws, std::size_t i, DType dtype, Shape shape) const;
 
   std::shared_ptr<const Session> session_;

@@ -17,8 +17,8 @@
 #include <limits>
 
 #include "ops/binary_common.h"
-#include "ops/row_map.h"
 #include "ops/ops.h"
+#include "ops/row_map.h"
 
 namespace dnnfi {
 

@@ -145,9 +145,8 @@ class DepthwiseConvKernel final : public Kernel {
     }
     const RowInput& x = in[0];
     if (x.band != nullptr && x.band->numel() != x.rest->numel()) return false;
-    const float* b = has_bias_ && in.size() > 2 && in[2].rest != nullptr
-                         ? in[2].rest->data<float>()
-                         : nullptr;
+    const float* b =
+        has_bias_ && in.size() > 2 && in[2].rest != nullptr ? in[2].rest->data<float>() : nullptr;
     if (has_bias_ && b == nullptr) return false;
     conv_->run_rows(x.rest->data<float>(), x.band != nullptr ? x.band->data<float>() : nullptr,
                     x.lo, x.hi, in[1].rest->data<float>(), b, out.data<float>(), lo, hi);

@@ -25,9 +25,9 @@ struct PlaneRows {
   }
 };
 
-// Output rows [oh_lo, oh_hi) of one plane. masks holds, per 16-wide output chunk, KW tap masks (columns whose input
-// lies inside the row) and the store mask. Kernel row kh accumulates its KW taps in order (row 0
-// starting from the bias), then the rows are added in order.
+// Output rows [oh_lo, oh_hi) of one plane. masks holds, per 16-wide output chunk, KW tap masks
+// (columns whose input lies inside the row) and the store mask. Kernel row kh accumulates its KW
+// taps in order (row 0 starting from the bias), then the rows are added in order.
 template <int KH, int KW, int S>
 DNNFI_AVX512 void plane(const DepthwiseGeom& g, const PlaneRows& x, const float* w, float bias,
                         float* y, const std::uint16_t* masks, std::int64_t oh_lo,

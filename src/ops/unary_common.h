@@ -349,10 +349,10 @@ bool map_rows(const Op& op, bool reference, const RowInput& x, Tensor& y, std::i
   } else {
     const std::array<const RowInput*, 1> in{&x};
     if (reference || y.dtype() != DType::kFloat32 || !rows::same_shape(in, y)) return false;
-    rows::for_segments<float>(in, y, lo, hi, [&](std::int64_t, const auto& src, float* dst,
-                                                 std::int64_t n) {
-      fast_float_range(op, src[0], dst, n);
-    });
+    rows::for_segments<float>(in, y, lo, hi,
+                              [&](std::int64_t, const auto& src, float* dst, std::int64_t n) {
+                                fast_float_range(op, src[0], dst, n);
+                              });
     return true;
   }
 }
