@@ -69,7 +69,8 @@ YAML
 import json, re, sys
 out = """$out"""
 m = re.search(r"\((\d+) trials; (\d+) run now in ([\d.]+) s wall clock", out)
-g = re.search(r"golden pass ([\d.]+) s(?: \((\d+) trials streamed in its runs\))?; trial golden runs: "
+g = re.search(r"golden pass ([\d.]+) s over \d+ inputs(?: \((\d+) trials streamed in its runs\))?; "
+              r"trial golden runs: "
               r"(\d+) computed \((\d+) streamed[^)]*\), (\d+) reused", out)
 print(json.dumps({"engine": "dnnfi", "model": sys.argv[1], "protocol": sys.argv[2],
                   "trials": int(m.group(2)), "wall_s": float(m.group(3)),

@@ -284,6 +284,7 @@ class ThreadExecutor final : public CampaignExecutor {
  public:
   std::vector<InputRecord> golden_pass(const CampaignContext& ctx,
                                        const std::vector<std::int64_t>& samples,
+                                       std::span<const std::int64_t> positions,
                                        const CampaignRunOptions& options,
                                        std::span<const std::vector<std::int64_t>> trials,
                                        std::vector<TrialRecord>& records) override;
@@ -291,14 +292,15 @@ class ThreadExecutor final : public CampaignExecutor {
                           std::span<const std::int64_t> ids, ResultsDb& db,
                           const CampaignRunOptions& options, CampaignProgress& progress,
                           TimePoint t0) override;
+  bool makes_input_records() const override { return true; }
 };
 
-// The golden pass: every chosen input once, fault-free, on the configured threads.
+// The golden pass: the inputs at `positions` once each, fault-free, on the configured threads.
 std::vector<InputRecord> ThreadExecutor::golden_pass(
     const CampaignContext& ctx, const std::vector<std::int64_t>& samples,
-    const CampaignRunOptions& options, std::span<const std::vector<std::int64_t>> trials,
-    std::vector<TrialRecord>& records) {
-  std::vector<InputRecord> inputs(samples.size());
+    std::span<const std::int64_t> positions, const CampaignRunOptions& options,
+    std::span<const std::vector<std::int64_t>> trials, std::vector<TrialRecord>& records) {
+  std::vector<InputRecord> inputs(positions.size());
   const TrialInputs none;
   std::atomic<std::size_t> next{0};
   std::atomic<std::size_t> finished{0};
@@ -319,14 +321,15 @@ std::vector<InputRecord> ThreadExecutor::golden_pass(
       std::optional<TrialWorker> streamer;
       std::vector<TrialRecord> done;
       while (!abort.load()) {
-        const std::size_t i = next.fetch_add(1);
-        if (i >= samples.size()) break;
-        const auto position = static_cast<std::int64_t>(i);
+        const std::size_t k = next.fetch_add(1);
+        if (k >= positions.size()) break;
+        const std::int64_t position = positions[k];
+        const auto i = static_cast<std::size_t>(position);
         if (i < trials.size() && !trials[i].empty()) {
           if (!streamer) streamer.emplace(ctx, none);
-          inputs[i] = streamer->golden_record_with_trials(position, samples[i], trials[i], done);
+          inputs[k] = streamer->golden_record_with_trials(position, samples.at(i), trials[i], done);
         } else {
-          inputs[i] = golden_record(ctx, position, samples[i]);
+          inputs[k] = golden_record(ctx, position, samples.at(i));
         }
         finished.fetch_add(1);
       }
@@ -351,7 +354,7 @@ std::vector<InputRecord> ThreadExecutor::golden_pass(
     CampaignProgress p;
     p.phase = "golden";
     p.done = p.new_done = static_cast<std::int64_t>(finished.load());
-    p.total = static_cast<std::int64_t>(samples.size());
+    p.total = static_cast<std::int64_t>(positions.size());
     p.elapsed_s = seconds_since(t0);
     options.progress(p);
   }
@@ -364,6 +367,7 @@ struct TrialQueue {
   std::mutex mu;
   std::condition_variable cv;
   std::vector<TrialRecord> ready;
+  std::vector<InputRecord> ready_inputs;  // made by the trials' golden runs (deferred inputs)
   int workers_left = 0;
   std::exception_ptr error;
 };
@@ -395,6 +399,7 @@ std::int64_t ThreadExecutor::run_trials(const CampaignContext& ctx, const TrialI
         trials.run_group(groups[g], done, stopped);
         std::lock_guard<std::mutex> lock(q.mu);
         for (auto& rec : done) q.ready.push_back(std::move(rec));
+        for (auto& rec : trials.take_new_inputs()) q.ready_inputs.push_back(rec);
         q.cv.notify_one();
       }
     } catch (...) {
@@ -414,8 +419,12 @@ std::int64_t ThreadExecutor::run_trials(const CampaignContext& ctx, const TrialI
   std::exception_ptr commit_error;
   auto last_report = Clock::now();
   const auto interval = std::chrono::duration<double>(options.progress_interval_s);
+  // Deferred inputs whose record is in the database: each is written once, before its trials.
+  std::vector<std::uint8_t> recorded(inputs.inputs.size(), 1);
+  for (std::size_t i = 0; i < inputs.deferred.size(); ++i) recorded[i] = inputs.deferred[i] == 0;
   for (;;) {
     std::vector<TrialRecord> batch;
+    std::vector<InputRecord> made;
     bool finished = false;
     {
       std::unique_lock<std::mutex> lock(q.mu);
@@ -423,10 +432,18 @@ std::int64_t ThreadExecutor::run_trials(const CampaignContext& ctx, const TrialI
       q.cv.wait_for(lock, std::min(interval, std::chrono::duration<double>(0.2)),
                     [&] { return q.workers_left == 0; });
       batch.swap(q.ready);
+      made.swap(q.ready_inputs);
       finished = q.workers_left == 0;
     }
-    if (!batch.empty() && !commit_error) {
+    std::vector<InputRecord> fresh;
+    for (const InputRecord& rec : made) {
+      auto& r = recorded.at(static_cast<std::size_t>(rec.index));
+      if (r == 0) fresh.push_back(rec);
+      r = 1;
+    }
+    if ((!batch.empty() || !fresh.empty()) && !commit_error) {
       try {
+        if (!fresh.empty()) db.write_inputs(fresh);
         db.append_trials(batch);
         committed += static_cast<std::int64_t>(batch.size());
         progress.done += static_cast<std::int64_t>(batch.size());
@@ -521,35 +538,80 @@ CampaignRunResult run_campaign(const CampaignConfig& config_in, const CampaignRu
 
   TrialInputs plan;
   std::vector<InputRecord>& inputs = plan.inputs;
-  inputs = db->inputs();
-  if (inputs.empty()) {  // new, or killed during the golden pass
-    const auto t_golden = Clock::now();
-    const std::vector<std::int64_t> samples = ctx.select_samples();
-    // When every input is eligible, the trials' inputs are known before the golden pass: an
-    // input with few cone trials gets them streamed in its golden-pass run, which then serves
-    // as their golden run too (one fault-free run per input instead of two).
-    std::vector<std::vector<std::int64_t>> by_input;
-    std::vector<TrialRecord> early;
-    if (options.stream_goldens && !config.only_correct && config.strategy == Strategy::kCone &&
-        config.target_halfwidth <= 0.0 && !samples.empty()) {
-      by_input.resize(samples.size());
-      for (std::int64_t id = config.shard_index; id < config.trials; id += config.shard_count) {
-        by_input[ctx.trial_input(id, samples.size())].push_back(id);
-      }
-      for (auto& ids : by_input) {
-        if (ids.size() > TrialWorker::kMaxStreamed) ids.clear();
-      }
+  const std::vector<std::int64_t> samples = ctx.select_samples();
+  // The records already in the database (all of them once the campaign is past its golden pass;
+  // some when it was stopped while deferred inputs were being recorded).
+  std::vector<std::uint8_t> have(samples.size(), 0);
+  inputs.resize(samples.size());
+  for (const InputRecord& rec : db->inputs()) {
+    const auto i = static_cast<std::size_t>(rec.index);
+    if (rec.index < 0 || i >= samples.size() || samples[i] != rec.dataset_index) {
+      const std::string now = rec.index < 0 || i >= samples.size()
+                                  ? fmt::format("selects only {} samples", samples.size())
+                                  : fmt::format("selects sample {} there", samples[i]);
+      throw InputError(
+          fmt::format("{}: input {} is sample {}, but the campaign now {}: the "
+                      "dataset or its sample selection changed since it started",
+                      result.db_path, rec.index, rec.dataset_index, now));
     }
-    inputs = executor->golden_pass(ctx, samples, options, by_input, early);
-    db->write_inputs(inputs);
+    inputs[i] = rec;
+    have[i] = 1;
+  }
+  const std::vector<std::int64_t> done_ids = db->trial_ids();
+  std::set<std::int64_t> done(done_ids.begin(), done_ids.end());
+  // When every input is eligible and every trial will run, the trials' inputs are known before
+  // any fault-free run, so each input's run is computed once: an input with few cone trials gets
+  // them streamed in its golden-pass run; one with more skips the golden pass (deferred), and the
+  // trial phase records it from the golden run its trials use.
+  std::vector<std::vector<std::int64_t>> by_input;
+  plan.deferred.assign(samples.size(), 0);
+  if (!config.only_correct && config.target_halfwidth <= 0.0 && !samples.empty()) {
+    by_input.resize(samples.size());
+    for (std::int64_t id = config.shard_index; id < config.trials; id += config.shard_count) {
+      if (!done.contains(id)) by_input[ctx.trial_input(id, samples.size())].push_back(id);
+    }
+    const bool stream = options.stream_goldens && config.strategy == Strategy::kCone;
+    for (std::size_t i = 0; i < samples.size(); ++i) {
+      std::vector<std::int64_t>& ids = by_input[i];
+      if (ids.empty() || (stream && ids.size() <= TrialWorker::kMaxStreamed)) continue;
+      plan.deferred[i] = executor->makes_input_records() && !have[i];
+      ids.clear();
+    }
+  }
+  std::vector<std::int64_t> todo;  // the golden pass's positions
+  for (std::size_t i = 0; i < samples.size(); ++i) {
+    if (!have[i] && !plan.deferred[i]) todo.push_back(static_cast<std::int64_t>(i));
+  }
+  if (!todo.empty()) {  // new, or killed during the golden pass
+    const auto t_golden = Clock::now();
+    std::vector<TrialRecord> early;
+    const std::vector<InputRecord> made =
+        executor->golden_pass(ctx, samples, todo, options, by_input, early);
+    for (const InputRecord& rec : made) {
+      if (rec.index < 0 || static_cast<std::size_t>(rec.index) >= samples.size()) {
+        throw Error(fmt::format("the golden pass returned input position {}", rec.index));
+      }
+      inputs[static_cast<std::size_t>(rec.index)] = rec;
+    }
+    db->write_inputs(made);
     std::sort(early.begin(), early.end(),
               [](const TrialRecord& a, const TrialRecord& b) { return a.id < b.id; });
     db->append_trials(early);
+    for (const TrialRecord& t : early) done.insert(t.id);
     result.new_trials += static_cast<std::int64_t>(early.size());
     result.golden_pass_trials = static_cast<std::int64_t>(early.size());
     result.golden_pass_seconds = seconds_since(t_golden);
+    result.golden_pass_inputs = static_cast<std::int64_t>(todo.size());
   }
-  warn_if_inputs_look_wrong(ctx, inputs);
+  const bool any_deferred =
+      std::find(plan.deferred.begin(), plan.deferred.end(), 1) != plan.deferred.end();
+  for (std::size_t i = 0; i < samples.size(); ++i) {
+    if (plan.deferred[i]) {  // recorded by the trial phase
+      inputs[i].index = static_cast<std::int64_t>(i);
+      inputs[i].dataset_index = samples[i];
+    }
+  }
+  if (!any_deferred) warn_if_inputs_look_wrong(ctx, inputs);
   for (std::size_t i = 0; i < inputs.size(); ++i) {
     if (!config.only_correct || inputs[i].correct) plan.eligible.push_back(i);
   }
@@ -561,8 +623,6 @@ CampaignRunResult run_campaign(const CampaignConfig& config_in, const CampaignRu
 
   // The plan: ids 0..trials-1 of this shard, in rounds of `checkpoint` when a target half-width
   // may stop the campaign early (a stop decided only at round ends is the same in every run).
-  const std::vector<std::int64_t> done_ids = db->trial_ids();
-  const std::set<std::int64_t> done(done_ids.begin(), done_ids.end());
   CampaignProgress progress;
   progress.phase = "trials";
   progress.total =
@@ -596,6 +656,7 @@ CampaignRunResult run_campaign(const CampaignConfig& config_in, const CampaignRu
       }
     }
   }
+  if (any_deferred && !interrupted) warn_if_inputs_look_wrong(ctx, db->inputs());
   result.trials_done = db->trial_count();
   result.complete = !interrupted;
   result.seconds = seconds_since(t_start);

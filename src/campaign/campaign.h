@@ -118,6 +118,9 @@ struct CampaignRunResult {
   // Of new_trials: those streamed in their input's golden-pass run (their time is in
   // golden_pass_seconds).
   std::int64_t golden_pass_trials = 0;
+  // Inputs the golden pass ran (this process): those without trials or with streamed ones; an
+  // input whose trials keep its golden run is recorded from that run instead (deferred).
+  std::int64_t golden_pass_inputs = 0;
   GoldenCacheStats golden;          // this process's golden runs (rank 0's under MPI)
   std::int64_t batched_trials = 0;  // of new_trials, run in batched passes (rank 0's under MPI)
   std::size_t golden_budget_bytes = 0;
@@ -134,16 +137,21 @@ class CampaignExecutor {
   using TimePoint = std::chrono::steady_clock::time_point;
   virtual ~CampaignExecutor() = default;
 
-  // The fault-free records of samples[i] at positions i (progress reported while it runs).
-  // trials[i], where given and not empty, lists trial ids on input i (at most
-  // TrialWorker::kMaxStreamed, cone strategy): they are streamed in that input's fault-free run
-  // (TrialWorker::golden_record_with_trials) and their records appended to `records`, in any
-  // order.
+  // The fault-free records of samples[p] for each position p in `positions` (record index p), in
+  // the order of `positions` (progress reported while it runs). trials[p], where given and not
+  // empty, lists trial ids on input p (at most TrialWorker::kMaxStreamed, cone strategy): they are
+  // streamed in that input's fault-free run (TrialWorker::golden_record_with_trials) and their
+  // records appended to `records`, in any order.
   virtual std::vector<InputRecord> golden_pass(const CampaignContext& ctx,
                                                const std::vector<std::int64_t>& samples,
+                                               std::span<const std::int64_t> positions,
                                                const CampaignRunOptions& options,
                                                std::span<const std::vector<std::int64_t>> trials,
                                                std::vector<TrialRecord>& records) = 0;
+  // True when run_trials makes the record of an input TrialInputs::deferred marks, from the
+  // golden run its trials use, and commits it with them: such an input then skips the golden
+  // pass, and its fault-free run is computed once.
+  virtual bool makes_input_records() const { return false; }
   // Runs the trial ids and commits their records to `db`, adding them to `progress` (reported
   // with elapsed time since `t0`). Returns the number committed: all of them, or fewer only when
   // options.stop was set. Rethrows a worker's error.

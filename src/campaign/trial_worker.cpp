@@ -13,12 +13,12 @@ namespace dnnfi {
 namespace {
 
 // The record of the input at `position` without its golden label, and its input tensor.
-InputRecord unlabelled_record(const CampaignContext& ctx, std::int64_t position,
-                              std::int64_t dataset_index, std::vector<Tensor>& in) {
+// The record of sample `raw` at `position`, before its golden run.
+InputRecord raw_record(const CampaignContext& ctx, std::int64_t position,
+                       std::int64_t dataset_index, const RawSample& raw) {
   InputRecord rec;
   rec.index = position;
   rec.dataset_index = dataset_index;
-  const RawSample raw = ctx.dataset().get(dataset_index);
   rec.label = raw.label;
   if (rec.label >= ctx.num_classes()) {
     throw InputError(
@@ -26,6 +26,13 @@ InputRecord unlabelled_record(const CampaignContext& ctx, std::int64_t position,
                     "classes",
                     ctx.dataset().describe(), rec.label, dataset_index, ctx.num_classes()));
   }
+  return rec;
+}
+
+InputRecord unlabelled_record(const CampaignContext& ctx, std::int64_t position,
+                              std::int64_t dataset_index, std::vector<Tensor>& in) {
+  const RawSample raw = ctx.dataset().get(dataset_index);
+  InputRecord rec = raw_record(ctx, position, dataset_index, raw);
   in.clear();
   in.push_back(
       preprocess_sample(raw, ctx.preprocess(), ctx.input_shape(),
@@ -36,6 +43,13 @@ InputRecord unlabelled_record(const CampaignContext& ctx, std::int64_t position,
 void set_golden_label(InputRecord& rec, std::int64_t top1) {
   rec.golden_label = top1;
   rec.correct = rec.label >= 0 && rec.label == rec.golden_label;
+}
+
+// The record of the input at `position` before its golden run (its ground truth read from the
+// dataset).
+InputRecord input_record(const CampaignContext& ctx, std::int64_t position,
+                         std::int64_t dataset_index) {
+  return raw_record(ctx, position, dataset_index, ctx.dataset().get(dataset_index));
 }
 
 }  // namespace
@@ -102,14 +116,14 @@ void announce_groups(const CampaignContext& ctx, const TrialInputs& inputs,
   }
 }
 
-void TrialWorker::use_golden(const InputRecord& input) {
+void TrialWorker::use_golden(const InputRecord& input, bool deferred) {
   golden_input_ = -1;
   golden_.reset();
   golden_ = ctx_.golden_cache().get(input.index, [&] {
     std::vector<Tensor> in;
     in.push_back(ctx_.input_tensor(input.dataset_index));
     GoldenRun run = ctx_.injector().golden(std::move(in), ctx_.golden_cache().take_spare());
-    check_golden_label(input, run.top1.at(0));
+    if (!deferred) check_golden_label(input, run.top1.at(0));
     return run;
   });
   golden_input_ = input.index;
@@ -117,17 +131,27 @@ void TrialWorker::use_golden(const InputRecord& input) {
 
 void TrialWorker::run_group(const TrialGroup& group, std::vector<TrialRecord>& out,
                             const std::function<bool()>& stop) {
-  const InputRecord& input = inputs_.inputs[inputs_.eligible.at(group.eligible)];
+  const std::size_t position = inputs_.eligible.at(group.eligible);
+  const bool deferred = inputs_.is_deferred(position);
+  // A deferred input's record: its ground truth now, its golden label from the run below.
+  InputRecord input = deferred ? input_record(ctx_, inputs_.inputs[position].index,
+                                              inputs_.inputs[position].dataset_index)
+                               : inputs_.inputs[position];
   if (stream_ && options_.strategy == Strategy::kCone && group.ids.size() <= kMaxStreamed &&
       input.index != golden_input_ && !stop() && ctx_.golden_cache().use_streamed(input.index)) {
-    run_streamed(group, input, out);
+    run_streamed(group, input, deferred, out);
+    if (deferred) new_inputs_.push_back(input);
     return;
   }
   // One use of the input's run per group: the cache keeps it while groups of it are to come.
   if (input.index == golden_input_) {
     ctx_.golden_cache().count_use(input.index);
   } else {
-    use_golden(input);
+    use_golden(input, deferred);
+  }
+  if (deferred) {
+    set_golden_label(input, golden_->top1.at(0));
+    new_inputs_.push_back(input);
   }
   if (group.ids.size() > 1 && run_batched(group, input, out, stop)) return;
   for (const std::int64_t id : group.ids) {
@@ -248,13 +272,14 @@ double TrialWorker::run_pass(std::span<const Pending> trials, const InputRecord&
   return dt;
 }
 
-void TrialWorker::run_streamed(const TrialGroup& group, const InputRecord& input,
+void TrialWorker::run_streamed(const TrialGroup& group, InputRecord& input, bool deferred,
                                std::vector<TrialRecord>& out) {
   std::vector<Tensor> in;
   in.push_back(ctx_.input_tensor(input.dataset_index));
   InputRecord labelled = input;
   stream(group.ids, std::move(in), labelled, out);
-  check_golden_label(input, labelled.golden_label);
+  if (!deferred) check_golden_label(input, labelled.golden_label);
+  input = labelled;
 }
 
 InputRecord TrialWorker::golden_record_with_trials(std::int64_t position,

@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <span>
+#include <utility>
 #include <vector>
 
 #include "campaign/campaign.h"
@@ -20,6 +21,14 @@ namespace dnnfi {
 struct TrialInputs {
   std::vector<InputRecord> inputs;
   std::vector<std::size_t> eligible;
+  // Per position (empty: none): 1 when the input skipped the golden pass, so that its record
+  // (inputs[i] holds only index and dataset_index) is made from the golden run its trials use
+  // (CampaignExecutor::makes_input_records).
+  std::vector<std::uint8_t> deferred;
+
+  bool is_deferred(std::size_t position) const {
+    return position < deferred.size() && deferred[position] != 0;
+  }
 };
 
 // The fault-free record of the input at `position` of the campaign's input list, which is
@@ -81,6 +90,9 @@ class TrialWorker {
   // announce_groups).
   void run_group(const TrialGroup& group, std::vector<TrialRecord>& out,
                  const std::function<bool()>& stop);
+  // The records of deferred inputs (TrialInputs::deferred) that run_group made since the last
+  // call: one per group of such an input, from the golden run its trials used.
+  std::vector<InputRecord> take_new_inputs() { return std::exchange(new_inputs_, {}); }
   // The golden pass's record of the input at `position` (dataset sample `dataset_index`) with its
   // trials `ids` (cone strategy, at most kMaxStreamed) streamed in the same fault-free run,
   // appended to `out`: for a campaign whose trial inputs are known before the golden pass (every
@@ -105,14 +117,16 @@ class TrialWorker {
   // the time limit; returns the seconds spent.
   double run_pass(std::span<const Pending> trials, const InputRecord& input,
                   std::vector<TrialRecord>& out);
-  // The group's trials streamed with one fault-free run, appended to `out`.
-  void run_streamed(const TrialGroup& group, const InputRecord& input,
+  // The group's trials streamed with one fault-free run, appended to `out`; sets input's golden
+  // label (a deferred input) or checks it.
+  void run_streamed(const TrialGroup& group, InputRecord& input, bool deferred,
                     std::vector<TrialRecord>& out);
   // Trials `ids` streamed with the fault-free run on `in`; sets input's golden label from it.
   void stream(std::span<const std::int64_t> ids, std::vector<Tensor> in, InputRecord& input,
               std::vector<TrialRecord>& out);
-  // Makes `input`'s golden run current, through the cache.
-  void use_golden(const InputRecord& input);
+  // Makes `input`'s golden run current, through the cache; a computed run's top-1 must be the
+  // input's golden label unless the input is deferred (not recorded yet).
+  void use_golden(const InputRecord& input, bool deferred);
 
   const CampaignContext& ctx_;
   const TrialInputs& inputs_;
@@ -125,6 +139,7 @@ class TrialWorker {
   std::int64_t batched_input_ = -1;
   BatchedWorkspace batched_ws_;
   std::vector<std::vector<Fault>> pass_;
+  std::vector<InputRecord> new_inputs_;
   enum class BatchChoice : std::uint8_t { kUndecided, kOneAtATime, kBatched };
   BatchChoice choice_;
 };

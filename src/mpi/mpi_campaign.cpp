@@ -413,17 +413,20 @@ void MpiCoordinator::run_phase(const CampaignContext& ctx, Phase& phase,
 
 std::vector<InputRecord> MpiCoordinator::golden_pass(
     const CampaignContext& ctx, const std::vector<std::int64_t>& samples,
-    const CampaignRunOptions& options, std::span<const std::vector<std::int64_t>> trials,
-    std::vector<TrialRecord>& records) {
+    std::span<const std::int64_t> positions, const CampaignRunOptions& options,
+    std::span<const std::vector<std::int64_t>> trials, std::vector<TrialRecord>& records) {
   start(ctx);
   std::vector<InputRecord> inputs(samples.size());
   Phase phase;
   phase.golden = true;
-  phase.streamed = trials;
-  for (std::size_t i = 0; i < samples.size(); ++i) {
-    phase.items.push_back(static_cast<std::int64_t>(i));
-    phase.samples.push_back(samples[i]);
+  std::vector<std::vector<std::int64_t>> streamed;  // per item
+  for (const std::int64_t p : positions) {
+    const auto i = static_cast<std::size_t>(p);
+    phase.items.push_back(p);
+    phase.samples.push_back(samples.at(i));
+    streamed.push_back(i < trials.size() ? trials[i] : std::vector<std::int64_t>{});
   }
+  phase.streamed = streamed;
   std::int64_t done = 0;
   const auto t0 = Clock::now();
   auto last_report = t0;
@@ -444,13 +447,16 @@ std::vector<InputRecord> MpiCoordinator::golden_pass(
     CampaignProgress p;
     p.phase = "golden";
     p.done = p.new_done = done;
-    p.total = static_cast<std::int64_t>(samples.size());
+    p.total = static_cast<std::int64_t>(positions.size());
     p.elapsed_s = seconds_since(t0);
     options.progress(p);
     last_report = Clock::now();
   };
   run_phase(ctx, phase, options);
-  return inputs;
+  std::vector<InputRecord> made;
+  made.reserve(positions.size());
+  for (const std::int64_t p : positions) made.push_back(inputs[static_cast<std::size_t>(p)]);
+  return made;
 }
 
 std::int64_t MpiCoordinator::run_trials(const CampaignContext& ctx, const TrialInputs& inputs,

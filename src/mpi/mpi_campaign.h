@@ -43,6 +43,7 @@ class MpiCoordinator final : public CampaignExecutor {
 
   std::vector<InputRecord> golden_pass(const CampaignContext& ctx,
                                        const std::vector<std::int64_t>& samples,
+                                       std::span<const std::int64_t> positions,
                                        const CampaignRunOptions& options,
                                        std::span<const std::vector<std::int64_t>> trials,
                                        std::vector<TrialRecord>& records) override;

@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -206,6 +207,68 @@ TEST(Campaign, StreamedTrialsEqualTrialsOnKeptGoldenRuns) {
       EXPECT_TRUE(replay_trial(a, id).identical) << "trial " << id;
     }
   }
+}
+
+// When every input is eligible and every trial will run, an input with more than 4 trials skips
+// the golden pass: the trial phase records it from the golden run its trials use, so it is run
+// fault-free once. Its record and its trials are the ones the golden pass and a second run give
+// (a target half-width makes the plan unknown up front, so that campaign runs the golden pass
+// first), also when the campaign is stopped with some inputs recorded and then resumed.
+TEST(Campaign, InputsWithManyTrialsRunFaultFreeOnce) {
+  const std::string a = test::temp_dir("deferred"), b = test::temp_dir("golden_first"),
+                    c = test::temp_dir("deferred_stopped");
+  auto config = [](const std::string& out) {
+    auto k = fmnist_config(out, 240, 8);  // 8 inputs x 30 trials, in order
+    k.trials_per_input = 30;
+    k.sequential_inputs = true;
+    k.strategy = Strategy::kFull;  // slow enough trials for the stop below to land mid-campaign
+    return k;
+  };
+  auto ca = config(a);
+  ca.threads = 2;
+  const CampaignRunResult ra = run_campaign(ca, {});
+  EXPECT_EQ(ra.golden_pass_inputs, 0);
+  EXPECT_EQ(ra.golden.misses, 8);  // one fault-free run per input
+  EXPECT_EQ(ra.new_trials, 240);
+  auto cb = config(b);
+  cb.target_halfwidth = 1e-6;  // never reached: every trial runs, in rounds of `checkpoint`
+  cb.checkpoint = 60;
+  const CampaignRunResult rb = run_campaign(cb, {});
+  EXPECT_EQ(rb.golden_pass_inputs, 8);
+  EXPECT_EQ(rb.golden.misses, 8);  // a second fault-free run per input
+  const auto ia = ResultsDb::open(results_db_path(a), true).inputs();
+  const auto ib = ResultsDb::open(results_db_path(b), true).inputs();
+  ASSERT_EQ(ia.size(), 8u);
+  EXPECT_EQ(ia, ib);
+  std::int64_t correct = 0;
+  for (const auto& in : ia) correct += in.correct;
+  EXPECT_GT(correct, 4);  // real labels: most of the 8 are classified right
+  const auto ta = trials_of(a);
+  ASSERT_EQ(ta.size(), 240u);
+  expect_same_trials(ta, trials_of(b));
+
+  // Stopped once 40 trials are committed (one thread: input 0's trials, then input 1's).
+  std::atomic<bool> stop{false};
+  CampaignRunOptions first;
+  first.stop = &stop;
+  first.progress_interval_s = 0.001;
+  first.progress = [&](const CampaignProgress& p) {
+    if (p.phase == "trials" && p.done >= 40) stop.store(true);
+  };
+  const CampaignRunResult r1 = run_campaign(config(c), first);
+  EXPECT_FALSE(r1.complete);
+  const auto partial = ResultsDb::open(results_db_path(c), true).inputs();
+  EXPECT_GE(partial.size(), 1u);
+  EXPECT_LT(partial.size(), 8u);
+  for (const auto& in : partial) EXPECT_EQ(in, ia.at(static_cast<std::size_t>(in.index)));
+  CampaignRunOptions resume;
+  resume.resume = true;
+  const CampaignRunResult r2 = run_campaign(config(c), resume);
+  EXPECT_TRUE(r2.complete);
+  EXPECT_EQ(r2.golden_pass_inputs, 0);
+  EXPECT_EQ(r1.new_trials + r2.new_trials, 240);
+  EXPECT_EQ(ResultsDb::open(results_db_path(c), true).inputs(), ia);
+  expect_same_trials(ta, trials_of(c));
 }
 
 // batch: N runs an input's trials N at a time in a batch-N session (fi/batched.h): the records

@@ -256,10 +256,10 @@ int campaign_command(const CampaignFlags& f) {
       r.reached_target ? "; stopped at the target interval half-width" : "");
   if (r.golden.misses > 0) {
     fmt::print(
-        "golden pass {:.2f} s{}; trial golden runs: {} computed ({} streamed with their trials), "
-        "{} reused from the cache (peak {:.1f} of {:.0f} MiB; {} written into released runs' "
-        "buffers)\n",
-        r.golden_pass_seconds,
+        "golden pass {:.2f} s over {} inputs{}; trial golden runs: {} computed ({} streamed with "
+        "their trials), {} reused from the cache (peak {:.1f} of {:.0f} MiB; {} written into "
+        "released runs' buffers)\n",
+        r.golden_pass_seconds, r.golden_pass_inputs,
         r.golden_pass_trials > 0
             ? fmt::format(" ({} trials streamed in its runs)", r.golden_pass_trials)
             : std::string(),
