@@ -419,9 +419,8 @@ std::int64_t ThreadExecutor::run_trials(const CampaignContext& ctx, const TrialI
   std::exception_ptr commit_error;
   auto last_report = Clock::now();
   const auto interval = std::chrono::duration<double>(options.progress_interval_s);
-  // Deferred inputs whose record is in the database: each is written once, before its trials.
-  std::vector<std::uint8_t> recorded(inputs.inputs.size(), 1);
-  for (std::size_t i = 0; i < inputs.deferred.size(); ++i) recorded[i] = inputs.deferred[i] == 0;
+  // Each deferred input's record is written once, before its trials.
+  DeferredInputs deferred(inputs);
   for (;;) {
     std::vector<TrialRecord> batch;
     std::vector<InputRecord> made;
@@ -435,12 +434,7 @@ std::int64_t ThreadExecutor::run_trials(const CampaignContext& ctx, const TrialI
       made.swap(q.ready_inputs);
       finished = q.workers_left == 0;
     }
-    std::vector<InputRecord> fresh;
-    for (const InputRecord& rec : made) {
-      auto& r = recorded.at(static_cast<std::size_t>(rec.index));
-      if (r == 0) fresh.push_back(rec);
-      r = 1;
-    }
+    const std::vector<InputRecord> fresh = deferred.fresh(made);
     if ((!batch.empty() || !fresh.empty()) && !commit_error) {
       try {
         if (!fresh.empty()) db.write_inputs(fresh);
@@ -656,6 +650,7 @@ CampaignRunResult run_campaign(const CampaignConfig& config_in, const CampaignRu
       }
     }
   }
+  result.trial_phase_seconds = seconds_since(t_trials);
   if (any_deferred && !interrupted) warn_if_inputs_look_wrong(ctx, db->inputs());
   result.trials_done = db->trial_count();
   result.complete = !interrupted;

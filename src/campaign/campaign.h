@@ -115,6 +115,9 @@ struct CampaignRunResult {
   bool reached_target = false;   // stopped early because the half-width target was met
   double seconds = 0.0;
   double golden_pass_seconds = 0.0;  // of `seconds`: the golden pass (0 when resumed past it)
+  // Of `seconds`: the trial phase (trials not streamed in the golden pass, with their golden runs
+  // and commits; no model load, no golden pass).
+  double trial_phase_seconds = 0.0;
   // Of new_trials: those streamed in their input's golden-pass run (their time is in
   // golden_pass_seconds).
   std::int64_t golden_pass_trials = 0;

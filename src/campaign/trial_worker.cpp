@@ -63,6 +63,25 @@ InputRecord golden_record(const CampaignContext& ctx, std::int64_t position,
   return rec;
 }
 
+DeferredInputs::DeferredInputs(const TrialInputs& inputs) : recorded_(inputs.inputs.size(), 1) {
+  for (std::size_t i = 0; i < inputs.deferred.size() && i < recorded_.size(); ++i) {
+    recorded_[i] = inputs.deferred[i] == 0;
+  }
+}
+
+std::vector<InputRecord> DeferredInputs::fresh(const std::vector<InputRecord>& made) {
+  std::vector<InputRecord> out;
+  for (const InputRecord& rec : made) {
+    if (rec.index < 0 || static_cast<std::size_t>(rec.index) >= recorded_.size()) {
+      throw Error(fmt::format("a trial group recorded input position {}", rec.index));
+    }
+    auto& r = recorded_[static_cast<std::size_t>(rec.index)];
+    if (r == 0) out.push_back(rec);
+    r = 1;
+  }
+  return out;
+}
+
 std::vector<TrialGroup> group_trials_by_input(const CampaignContext& ctx,
                                               std::span<const std::int64_t> ids,
                                               std::size_t eligible, std::size_t max_group) {

@@ -31,6 +31,19 @@ struct TrialInputs {
   }
 };
 
+// The deferred inputs' records as the trial phase makes them (one per group of such an input):
+// keeps the first of each input not yet written, for the executor to commit before the trials
+// that came with it.
+class DeferredInputs {
+ public:
+  explicit DeferredInputs(const TrialInputs& inputs);
+  // Of `made`, the records of inputs not returned before.
+  std::vector<InputRecord> fresh(const std::vector<InputRecord>& made);
+
+ private:
+  std::vector<std::uint8_t> recorded_;  // per position
+};
+
 // The fault-free record of the input at `position` of the campaign's input list, which is
 // dataset sample `dataset_index`. Throws InputError for a label out of the model's range or a
 // sample that cannot be read.

@@ -38,6 +38,7 @@ std::optional<wire::Result> ChunkRunner::run(const wire::Work& w, const std::ato
   for (const TrialGroup& g : groups) {
     if (stop.load()) return std::nullopt;
     trials_->run_group(g, r.trials, stopped);
+    for (InputRecord& rec : trials_->take_new_inputs()) r.inputs.push_back(rec);
   }
   if (r.trials.size() < w.ids.size()) return std::nullopt;  // stopped inside a group
   r.seconds = seconds_since(t0);

@@ -476,13 +476,20 @@ std::int64_t MpiCoordinator::run_trials(const CampaignContext& ctx, const TrialI
     phase.group_ends.push_back(phase.items.size());
   }
   std::vector<TrialRecord> batch;
+  std::vector<InputRecord> made;  // deferred inputs' records, written before their trials
+  DeferredInputs deferred(inputs);
   std::int64_t committed = 0;
   auto last_report = Clock::now();
   phase.accept = [&](wire::Result&& r, bool remote) {
     if (remote) stats_.remote_trials += static_cast<std::int64_t>(r.trials.size());
     for (TrialRecord& t : r.trials) batch.push_back(std::move(t));
+    for (InputRecord& in : r.inputs) made.push_back(in);
   };
   phase.flush = [&] {
+    if (const std::vector<InputRecord> fresh = deferred.fresh(made); !fresh.empty()) {
+      db.write_inputs(fresh);
+    }
+    made.clear();
     if (!batch.empty()) {
       const double tc = thread_cpu_s();
       db.append_trials(batch);

@@ -51,6 +51,7 @@ class MpiCoordinator final : public CampaignExecutor {
                           std::span<const std::int64_t> ids, ResultsDb& db,
                           const CampaignRunOptions& options, CampaignProgress& progress,
                           TimePoint t0) override;
+  bool makes_input_records() const override { return true; }
 
   // Tells every worker to stop (`failed`: the campaign ended with an error).
   void finish(bool failed);

@@ -29,7 +29,7 @@ void serialize(Archive& a, TrialRecord& t) {
 
 template <class Archive>
 void serialize(Archive& a, TrialInputs& m) {
-  a(m.inputs, m.eligible);
+  a(m.inputs, m.eligible, m.deferred);
 }
 
 namespace wire {

@@ -254,6 +254,11 @@ int campaign_command(const CampaignFlags& f) {
       r.db_path, r.trials_done, r.new_trials, r.seconds,
       r.seconds > 0.0 ? static_cast<double>(r.new_trials) / r.seconds : 0.0, c.threads,
       r.reached_target ? "; stopped at the target interval half-width" : "");
+  if (const std::int64_t n = r.new_trials - r.golden_pass_trials; n > 0) {
+    fmt::print("trial phase {:.2f} s: {:.1f} trials/s (model load and golden pass excluded)\n",
+               r.trial_phase_seconds,
+               r.trial_phase_seconds > 0.0 ? static_cast<double>(n) / r.trial_phase_seconds : 0.0);
+  }
   if (r.golden.misses > 0) {
     fmt::print(
         "golden pass {:.2f} s over {} inputs{}; trial golden runs: {} computed ({} streamed with "
