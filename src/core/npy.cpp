@@ -1,7 +1,10 @@
 #include "core/npy.h"
 
+#include <algorithm>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
+#include <string_view>
 #include <utility>
 
 #include "core/error.h"
@@ -138,28 +141,44 @@ class HeaderParser {
 
 }  // namespace
 
-Tensor parse_npy(const std::string& bytes, const std::string& what) {
-  if (bytes.size() < 10 || std::memcmp(bytes.data(), "\x93NUMPY", 6) != 0) {
+namespace {
+
+// Where the header of .npy bytes starting with `head` ends (the data's offset); `head` must hold
+// at least the first 12 bytes, or the whole file if it is shorter.
+std::size_t npy_data_start(std::string_view head, const std::string& what,
+                           std::size_t& header_start) {
+  if (head.size() < 10 || std::memcmp(head.data(), "\x93NUMPY", 6) != 0) {
     throw InputError(what + ": not a .npy file");
   }
-  const int major = static_cast<unsigned char>(bytes[6]);
+  const int major = static_cast<unsigned char>(head[6]);
   std::size_t header_len = 0;
-  std::size_t header_start = 0;
   if (major == 1) {
-    header_len = static_cast<unsigned char>(bytes[8]) |
-                 (static_cast<std::size_t>(static_cast<unsigned char>(bytes[9])) << 8);
+    header_len = static_cast<unsigned char>(head[8]) |
+                 (static_cast<std::size_t>(static_cast<unsigned char>(head[9])) << 8);
     header_start = 10;
   } else if (major == 2 || major == 3) {
-    if (bytes.size() < 12) throw InputError(what + ": truncated .npy header");
+    if (head.size() < 12) throw InputError(what + ": truncated .npy header");
     for (int i = 0; i < 4; ++i) {
-      header_len |= static_cast<std::size_t>(static_cast<unsigned char>(bytes[8 + i])) << (8 * i);
+      header_len |= static_cast<std::size_t>(static_cast<unsigned char>(head[8 + i])) << (8 * i);
     }
     header_start = 12;
   } else {
     throw InputError(what + ": unsupported .npy version " + std::to_string(major));
   }
-  if (header_start + header_len > bytes.size()) throw InputError(what + ": truncated .npy header");
-  const std::string header_text = bytes.substr(header_start, header_len);
+  return header_start + header_len;
+}
+
+// The tensor a .npy file of `total` bytes describes, zero-filled, from its first bytes `head`
+// (at least up to the data); `data_start` is set to the data's offset. Throws InputError when the
+// header is bad or the data's size does not match it.
+Tensor npy_tensor(std::string_view head, std::size_t total, const std::string& what,
+                  std::size_t& data_start) {
+  std::size_t header_start = 0;
+  data_start = npy_data_start(head, what, header_start);
+  if (data_start > head.size() || data_start > total) {
+    throw InputError(what + ": truncated .npy header");
+  }
+  const std::string header_text(head.substr(header_start, data_start - header_start));
   const NpyHeader header = HeaderParser(header_text, what).parse();
   const std::string& descr = header.descr;
   DType dtype = DType::kUndefined;
@@ -181,23 +200,59 @@ Tensor parse_npy(const std::string& bytes, const std::string& what) {
     if (d != 0 && numel > (std::int64_t{1} << 40) / d) throw InputError(what + ": array too large");
     numel *= d;
   }
-  const std::size_t data_start = header_start + header_len;
   const std::size_t need = static_cast<std::size_t>(numel) * dtype_size(dtype);
-  const std::size_t have = bytes.size() - data_start;
+  const std::size_t have = total - data_start;
   if (have != need) {
     throw InputError(what + ": " + (have < need ? "truncated" : "oversized") + " .npy data (" +
                      std::to_string(have) + " bytes, shape " + shape_to_string(shape) + " needs " +
                      std::to_string(need) + ")");
   }
-  Tensor t(dtype, shape);
-  if (need) std::memcpy(t.raw(), bytes.data() + data_start, need);
+  return Tensor(dtype, shape);
+}
+
+}  // namespace
+
+Tensor parse_npy(const std::string& bytes, const std::string& what) {
+  std::size_t data_start = 0;
+  Tensor t = npy_tensor(bytes, bytes.size(), what, data_start);
+  if (t.nbytes()) std::memcpy(t.raw(), bytes.data() + data_start, t.nbytes());
   return t;
 }
 
+// A regular file's data is read straight into the tensor: no copy of the file in memory.
 Tensor load_npy(const std::string& path) {
-  std::string bytes;
-  if (!read_file_bytes(path, bytes)) throw InputError(path + ": cannot open file");
-  return parse_npy(bytes, path);
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const bool regular = fs::is_regular_file(path, ec);
+  const std::uintmax_t size = regular ? fs::file_size(path, ec) : 0;
+  if (!regular || ec || size == 0) {  // a pipe or device, or an empty file
+    std::string bytes;
+    if (!read_file_bytes(path, bytes)) throw InputError(path + ": cannot open file");
+    return parse_npy(bytes, path);
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw InputError(path + ": cannot open file");
+  auto read = [&](std::string& head, std::size_t n) {
+    const std::size_t from = head.size();
+    head.resize(n);
+    if (!in.read(head.data() + from, static_cast<std::streamsize>(n - from))) {
+      throw InputError(path + ": cannot read file");
+    }
+  };
+  const auto total = static_cast<std::size_t>(size);
+  std::string head;
+  read(head, std::min<std::size_t>(total, 12));
+  std::size_t header_start = 0;
+  const std::size_t data_start = npy_data_start(head, path, header_start);
+  if (data_start > total) throw InputError(path + ": truncated .npy header");
+  read(head, data_start);
+  std::size_t start = 0;
+  Tensor t = npy_tensor(head, total, path, start);
+  if (t.nbytes() &&
+      !in.read(static_cast<char*>(t.raw()), static_cast<std::streamsize>(t.nbytes()))) {
+    throw InputError(path + ": cannot read file");
+  }
+  return t;
 }
 
 std::string serialize_npy(const Tensor& t) {

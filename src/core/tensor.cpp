@@ -5,6 +5,8 @@
 #include <cstring>
 #include <new>
 
+#include "core/memory.h"
+
 namespace dnnfi {
 
 std::int64_t shape_numel(const Shape& shape) {
@@ -41,12 +43,8 @@ Tensor::Tensor(DType dtype, Shape shape) {
   info_.shape = std::move(shape);
   const std::size_t bytes = info_.nbytes();
   // Always allocate at least one cache line so that data() of an empty tensor is valid.
-  const std::size_t alloc = ((bytes + 63) / 64) * 64 + 64;
-  void* p = std::aligned_alloc(64, alloc);
-  if (p == nullptr) throw std::bad_alloc();
-  std::memset(p, 0, alloc);
-  storage_ = std::shared_ptr<void>(p, [](void* q) { std::free(q); });
-  data_ = p;
+  storage_ = allocate_zeroed(((bytes + 63) / 64) * 64 + 64);
+  data_ = storage_.get();
 }
 
 Tensor Tensor::wrap(DType dtype, Shape shape, void* data) {

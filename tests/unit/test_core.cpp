@@ -3,10 +3,12 @@
 
 #include <bit>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <limits>
 #include <thread>
+#include <vector>
 
 #include "common/onnx_builder.h"
 #include "core/dtype.h"
@@ -143,6 +145,57 @@ TEST(Npy, HeaderIsParsedStrictly) {
       << npy_error(npy_bytes(dict("(2,)"), f4x2 + "xy"));
   EXPECT_NE(npy_error(npy_bytes(dict("(3,)"), f4x2)).find("truncated .npy data (8 bytes"),
             std::string::npos);
+}
+
+// load_npy reads a regular file's header, then its data straight into the tensor: every file
+// gives the tensor or the error its bytes give parse_npy. A 6 MB array takes the mapped,
+// kernel-zeroed allocation (core/memory.h) outside sanitizer builds.
+TEST(Npy, FilesGiveWhatTheirBytesGive) {
+  const std::string dir = test::temp_dir("npy_files");
+  const std::string f4x2(8, '\x01');
+  auto dict = [](const std::string& shape) {
+    return "{'descr': '<f4', 'fortran_order': False, 'shape': " + shape + ", }";
+  };
+  const std::string good = npy_bytes(dict("(2,)"), f4x2);
+  const std::vector<std::string> cases = {
+      good,
+      npy_bytes(dict("(2,)"), f4x2 + "xy"),              // oversized
+      npy_bytes(dict("(3,)"), f4x2),                     // truncated data
+      good.substr(0, 40),                                // truncated header
+      good.substr(0, 9),                                 // shorter than a magic and version
+      std::string("\x93NUMPY\x07\x00", 8) + "abcdefgh",  // unsupported version
+      std::string("\x93NUMPY\x02\x00\xff\xff\x00\x00", 12) + "{",  // v2, header past the end
+  };
+  for (std::size_t i = 0; i < cases.size(); ++i) {
+    const std::string path = dir + "/c" + std::to_string(i) + ".npy";
+    std::ofstream(path, std::ios::binary) << cases[i];
+    std::string from_bytes, from_file;
+    Tensor a, b;
+    try {
+      a = parse_npy(cases[i], path);
+    } catch (const InputError& e) {
+      from_bytes = e.what();
+    }
+    try {
+      b = load_npy(path);
+    } catch (const InputError& e) {
+      from_file = e.what();
+    }
+    EXPECT_EQ(from_file, from_bytes) << "case " << i;
+    EXPECT_TRUE(a.bit_equal(b)) << "case " << i;
+  }
+  const Tensor c0 = load_npy(dir + "/c0.npy");
+  ASSERT_EQ(c0.shape(), (Shape{2}));
+  EXPECT_EQ(std::memcmp(c0.raw(), f4x2.data(), 8), 0);
+  Tensor big(DType::kFloat32, {3, 512, 1024});
+  for (std::int64_t k = 0; k < big.numel(); ++k) {
+    big.data<float>()[k] = static_cast<float>((k * 2654435761u) % 1000003u);
+  }
+  save_npy(dir + "/big.npy", big);
+  EXPECT_TRUE(big.bit_equal(load_npy(dir + "/big.npy")));
+  Tensor zeros(DType::kFloat32, {3, 512, 1024});  // fresh storage is zero-filled
+  for (std::int64_t k = 0; k < zeros.numel(); k += 4099) ASSERT_EQ(zeros.data<float>()[k], 0.0f);
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
