@@ -13,4 +13,18 @@ namespace dnnfi {
 // allocator it checks. Throws std::bad_alloc.
 std::shared_ptr<void> allocate_zeroed(std::size_t bytes);
 
+// While one is alive, allocate_zeroed on this thread maps blocks from 64 KiB up instead of 4 MiB:
+// for a store of many mid-sized buffers made at once and kept (a kept golden run's activations),
+// where the allocator's recycled memory is rarely there to take.
+class MapSmallerBlocks {
+ public:
+  MapSmallerBlocks();
+  ~MapSmallerBlocks();
+  MapSmallerBlocks(const MapSmallerBlocks&) = delete;
+  MapSmallerBlocks& operator=(const MapSmallerBlocks&) = delete;
+
+ private:
+  bool was_;
+};
+
 }  // namespace dnnfi

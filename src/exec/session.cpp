@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "core/error.h"
+#include "core/memory.h"
 #include "exec/fusion.h"
 #include "ops/fp16_fallback.h"
 #include "ops/registry.h"
@@ -293,6 +294,7 @@ ValueStore Session::make_store() const { return make_store(ValueStore()); }
 
 ValueStore Session::make_store(ValueStore used) const {
   const bool reuse = used.values_.size() == infos_.size() && !used.planned();
+  const MapSmallerBlocks populated;  // fresh buffers: one mapping each, pages populated at once
   ValueStore store;
   store.values_.resize(infos_.size());
   for (std::size_t v = 0; v < infos_.size(); ++v) {

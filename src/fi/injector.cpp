@@ -11,6 +11,7 @@
 #include <set>
 
 #include "core/error.h"
+#include "core/memory.h"
 #include "fi/fault_model.h"
 #include "graph/superlayers.h"
 
@@ -267,7 +268,10 @@ Tensor& Injector::scratch(TrialWorkspace& ws, int v) const {
     return t;
   }
   Tensor& t = ws.scratch_[i];
-  if (t.empty()) t = Tensor(info.dtype, info.shape);
+  if (t.empty()) {
+    const MapSmallerBlocks populated;  // kept for the workspace's life
+    t = Tensor(info.dtype, info.shape);
+  }
   return t;
 }
 
@@ -342,8 +346,10 @@ bool Injector::still_differs(TrialWorkspace& ws, const GoldenRun& golden, int v)
 Tensor& Injector::slab(TrialWorkspace& ws, std::size_t i, DType dtype, Shape shape) const {
   // compute_band sized the vectors first: views handed out earlier in a node stay valid.
   const std::size_t bytes = static_cast<std::size_t>(shape_numel(shape)) * dtype_size(dtype);
-  if (ws.slabs_[i].nbytes() < bytes)
+  if (ws.slabs_[i].nbytes() < bytes) {
+    const MapSmallerBlocks populated;  // kept for the workspace's life
     ws.slabs_[i] = Tensor(DType::kUInt8, {static_cast<std::int64_t>(bytes)});
+  }
   ws.slab_views_[i] = Tensor::wrap(dtype, std::move(shape), ws.slabs_[i].raw());
   return ws.slab_views_[i];
 }
@@ -430,7 +436,9 @@ bool Injector::compute_band(int n, TrialWorkspace& ws, const GoldenRun& golden, 
     if (band.hi > rule.out_h) band = {rule.out_h - rows, rule.out_h};
     std::int64_t pad_top = 0, pad_bottom = 0;
     const RowSpan need = regions_->needed(n, band, pad_top, pad_bottom);
-    RowVariant* variant = regions_->variant(n, rows, pad_top, pad_bottom);
+    bool busy = false;
+    RowVariant* variant = regions_->variant(n, rows, pad_top, pad_bottom, &busy);
+    if (busy) return false;  // being prepared by another thread: the whole node, not a larger band
     if (variant == nullptr || variant->verified.load() == 2) continue;
     ws.slab_in_.assign(node.inputs.size(), nullptr);
     auto gather = [&](bool golden_only) {

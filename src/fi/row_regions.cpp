@@ -320,16 +320,27 @@ RowSpan RowRegions::needed(int node, RowSpan out, std::int64_t& pad_top,
 }
 
 RowVariant* RowRegions::variant(int node, std::int64_t rows, std::int64_t pad_top,
-                                std::int64_t pad_bottom) const {
+                                std::int64_t pad_bottom, bool* busy) const {
   const RowRule& r = rule(node);
   if (r.kind == RowRule::Kind::kNone) return nullptr;
   if (r.kind == RowRule::Kind::kWindow && (pad_top > r.pad_top || pad_bottom > r.pad_bottom)) {
     return nullptr;  // a ceil_mode window past the padding: the slab cannot express it
   }
-  std::lock_guard<std::mutex> lock(mu_);
-  auto& slot = variants_[static_cast<std::size_t>(node)][Key{rows, pad_top, pad_bottom}];
-  if (slot) return slot.get();
-  slot = std::make_unique<RowVariant>();
+  if (busy != nullptr) *busy = false;
+  RowVariant* slot = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto& owned = variants_[static_cast<std::size_t>(node)][Key{rows, pad_top, pad_bottom}];
+    if (owned) {
+      if (owned->ready.load(std::memory_order_acquire)) return owned.get();
+      if (busy != nullptr) *busy = true;
+      return nullptr;
+    }
+    owned = std::make_unique<RowVariant>();
+    slot = owned.get();  // stays at this address while the regions live
+  }
+  // Prepared outside the lock (oneDNN compiles a kernel: milliseconds): other threads meanwhile
+  // look up and use other variants, and compute this node whole.
   const Session& s = *session_;
   const Node& original = s.graph().nodes[static_cast<std::size_t>(node)];
   Node derived = original;
@@ -369,7 +380,8 @@ RowVariant* RowRegions::variant(int node, std::int64_t rows, std::int64_t pad_to
     slot->kernel.reset();
   }
   if (!slot->kernel) slot->verified = 2;
-  return slot.get();
+  slot->ready.store(true, std::memory_order_release);
+  return slot;
 }
 
 void gather_rows(const Tensor& golden, const Tensor* dirty, int axis, RowSpan band, RowSpan want,

@@ -14,7 +14,8 @@
 //   kNone       everything else (Gemm, global pools, Reshape, Softmax...): the whole tensor.
 // A band is computed by a variant of the node prepared for the slab's height (and, for a window
 // at the border, that slab's own padding); variants are made on first use and shared by every
-// thread. Band heights are rounded up to 1, 2, 4, 8... rows so that few variants exist.
+// thread (while one thread prepares a variant, the others compute that node whole instead of
+// waiting for it). Band heights are rounded up to 1, 2, 4, 8... rows so that few variants exist.
 //
 // A node whose kernel computes rows in place (Kernel::run_rows: depthwise convolution, elementwise
 // ops, BatchNormalization, channel Concat) needs neither slabs nor variants: the injector hands it
@@ -61,6 +62,8 @@ struct RowVariant {
   std::unique_ptr<Kernel> kernel;  // null when the variant could not be prepared
   // 0 not checked yet, 1 reproduces the golden rows, 2 does not (never used).
   std::atomic<int> verified{0};
+  // Set once `kernel` is prepared (by the thread that asked first).
+  std::atomic<bool> ready{false};
 };
 
 class RowRegions {
@@ -90,9 +93,11 @@ class RowRegions {
   // node's own padding falls inside the band; kPointwise: none).
   RowSpan needed(int node, RowSpan out, std::int64_t& pad_top, std::int64_t& pad_bottom) const;
   // The variant computing `rows` output rows from a slab with that padding, prepared on first
-  // use; null when the node has no rule or the variant is not valid.
-  RowVariant* variant(int node, std::int64_t rows, std::int64_t pad_top,
-                      std::int64_t pad_bottom) const;
+  // use by the asking thread; null when the node has no rule or the variant is not valid, and
+  // (with *busy set) while another thread prepares it: the caller then computes the node whole,
+  // which gives the same values.
+  RowVariant* variant(int node, std::int64_t rows, std::int64_t pad_top, std::int64_t pad_bottom,
+                      bool* busy = nullptr) const;
 
  private:
   std::shared_ptr<const Session> session_;
