@@ -12,7 +12,6 @@ namespace dnnfi {
 
 namespace {
 
-// The record of the input at `position` without its golden label, and its input tensor.
 // The record of sample `raw` at `position`, before its golden run.
 InputRecord raw_record(const CampaignContext& ctx, std::int64_t position,
                        std::int64_t dataset_index, const RawSample& raw) {
@@ -29,6 +28,7 @@ InputRecord raw_record(const CampaignContext& ctx, std::int64_t position,
   return rec;
 }
 
+// The record of the input at `position` without its golden label, and its input tensor.
 InputRecord unlabelled_record(const CampaignContext& ctx, std::int64_t position,
                               std::int64_t dataset_index, std::vector<Tensor>& in) {
   const RawSample raw = ctx.dataset().get(dataset_index);
