@@ -73,6 +73,9 @@ class Tensor {
   Tensor clone() const;
   // True when this tensor owns its storage and no other tensor shares it.
   bool sole_owner() const { return storage_ != nullptr && storage_.use_count() == 1; }
+  // The storage's owner, to tell later whether that storage still lives (empty for wrapped
+  // memory, which has none).
+  std::weak_ptr<const void> owner() const { return storage_; }
   // Same storage, new shape of the same element count.
   Tensor reshaped(Shape shape) const;
   // Bitwise equality of dtype, shape and contents.

@@ -323,7 +323,7 @@ class DnnlConvKernel final : public Kernel {
     }
     dnnl::convolution_forward::primitive_desc pd(desc, attr, dnnl_util::cpu_engine());
     return finish_conv_plan(pd, dnnl::convolution_forward(pd), user_src_, user_weights_, user_dst_,
-                            weights_.empty() ? nullptr : weights_.raw(), &packed_, user_sum_,
+                            weights_.empty() ? nullptr : &weights_, &packed_, user_sum_,
                             g_.post.any() && !post_ops);
   }
 

@@ -40,28 +40,40 @@ std::uint64_t hash_bytes(const void* data, std::size_t n) {
 
 // Constant weights packed once per (weights, layout) in the process: a convolution and the band
 // variants that fault propagation prepares for it (fi/row_regions.h) share one copy. An entry
-// lives while some plan holds the packed data; the source bytes' hash is part of the key, so
-// weights freed and others allocated at the same address never meet a stale entry.
-std::shared_ptr<void> packed_weights(const memory::desc& user_md, const void* src,
+// lives while some plan holds the packed data. Weights in a tensor's own storage are known by
+// that storage: the entry keeps a weak reference to it, so weights freed and others allocated at
+// the same address never meet a stale entry (the old owner has expired), and no variant hashes
+// megabytes of weights again. Wrapped memory has no owner: its bytes' hash is part of the key.
+std::shared_ptr<void> packed_weights(const memory::desc& user_md, const Tensor& src,
                                      const memory::desc& md) {
   struct Entry {
     memory::desc md;
+    bool owned = false;
+    std::weak_ptr<const void> owner;  // for owned weights
+    std::uint64_t hash = 0;           // of the bytes, for wrapped memory
     std::weak_ptr<void> data;
   };
   static std::mutex mu;
-  static std::multimap<std::pair<const void*, std::uint64_t>, Entry> cache;
-  const std::pair<const void*, std::uint64_t> key{src, hash_bytes(src, user_md.get_size())};
+  static std::multimap<const void*, Entry> cache;
+  const std::weak_ptr<const void> owner = src.owner();
+  const bool owned = !owner.expired();
+  const std::uint64_t hash = owned ? 0 : hash_bytes(src.raw(), user_md.get_size());
+  auto same_source = [&](const Entry& e) {
+    if (e.owned != owned) return false;
+    if (!owned) return e.hash == hash;
+    return !e.owner.expired() && !e.owner.owner_before(owner) && !owner.owner_before(e.owner);
+  };
   std::lock_guard<std::mutex> lock(mu);
   for (auto it = cache.begin(); it != cache.end();) {
     it = it->second.data.expired() ? cache.erase(it) : std::next(it);
   }
-  for (auto [it, end] = cache.equal_range(key); it != end; ++it) {
-    if (it->second.md == md) {
+  for (auto [it, end] = cache.equal_range(src.raw()); it != end; ++it) {
+    if (it->second.md == md && same_source(it->second)) {
       if (std::shared_ptr<void> data = it->second.data.lock()) return data;
     }
   }
-  std::shared_ptr<void> data = dnnl_util::reorder_to_new(user_md, src, md);
-  cache.emplace(key, Entry{md, data});
+  std::shared_ptr<void> data = dnnl_util::reorder_to_new(user_md, src.raw(), md);
+  cache.emplace(src.raw(), Entry{md, owned, owner, hash, data});
   return data;
 }
 
@@ -71,7 +83,7 @@ std::unique_ptr<ConvPlan> finish_conv_plan(const dnnl::primitive_desc& pd, dnnl:
                                            const memory::desc& user_src_md,
                                            const memory::desc& user_weights_md,
                                            const memory::desc& user_dst_md,
-                                           const void* const_weights, PackedWeights* packed,
+                                           const Tensor* const_weights, PackedWeights* packed,
                                            const memory::desc& user_sum_md, bool post_after) {
   auto plan = std::make_unique<ConvPlan>();
   plan->prim = std::move(prim);
@@ -107,11 +119,11 @@ std::unique_ptr<ConvPlan> finish_conv_plan(const dnnl::primitive_desc& pd, dnnl:
     scratch = std::max(scratch, plan->sum_scratch_md.get_size());
   }
   if (const_weights != nullptr) {
-    plan->weights_source = const_weights;
+    plan->weights_source = const_weights->raw();
     if (packed != nullptr && packed->data != nullptr && packed->md == plan->weights_md) {
       plan->weights = packed->data;
     } else {
-      plan->weights = packed_weights(user_weights_md, const_weights, plan->weights_md);
+      plan->weights = packed_weights(user_weights_md, *const_weights, plan->weights_md);
       if (packed != nullptr && packed->data == nullptr) *packed = {plan->weights_md, plan->weights};
     }
   }

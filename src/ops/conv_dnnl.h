@@ -57,7 +57,7 @@ std::unique_ptr<ConvPlan> finish_conv_plan(const dnnl::primitive_desc& pd, dnnl:
                                            const dnnl_util::memory::desc& user_src_md,
                                            const dnnl_util::memory::desc& user_weights_md,
                                            const dnnl_util::memory::desc& user_dst_md,
-                                           const void* const_weights, PackedWeights* packed,
+                                           const Tensor* const_weights, PackedWeights* packed,
                                            const dnnl_util::memory::desc& user_sum_md = {},
                                            bool post_after = false);
 

@@ -172,7 +172,7 @@ class DnnlConvTransposeKernel final : public Kernel {
     attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
     dnnl::deconvolution_forward::primitive_desc pd(desc, attr, dnnl_util::cpu_engine());
     return finish_conv_plan(pd, dnnl::deconvolution_forward(pd), user_src_, user_weights_,
-                            user_dst_, weights_.empty() ? nullptr : weights_.raw(), &packed_);
+                            user_dst_, weights_.empty() ? nullptr : &weights_, &packed_);
   }
 
   DeconvGeom g_;

@@ -106,7 +106,7 @@ std::unique_ptr<DnnlIntConv::Plan> DnnlIntConv::build() const {
     return nullptr;  // may saturate int16 pairs: not exact
   }
   plan->conv = finish_conv_plan(pd, dnnl::convolution_forward(pd), plan->padded_md, user_weights,
-                                user_dst, weights_.empty() ? nullptr : weights_.raw(), &packed_);
+                                user_dst, weights_.empty() ? nullptr : &weights_, &packed_);
   return plan;
 }
 

@@ -442,6 +442,33 @@ TEST(Conv, DeterministicAndThreadSafe) {
   }
 }
 
+// Constant weights are packed once per process and shared by every kernel made from the same
+// tensor (band variants). Kernels of other weights, alive at the same time or made after the
+// earlier ones are gone (new weights often at a freed one's address), must each get their own
+// packing: each constant-weight kernel gives, bit for bit, what the same primitive gives with its
+// weights as a run-time input (reordered per run).
+TEST(Conv, PackedWeightsFollowTheirTensor) {
+  const Tensor x = random_tensor({1, 32, 14, 14}, 20);
+  std::vector<std::unique_ptr<test::PreparedOp>> alive;
+  for (std::uint32_t seed = 0; seed < 8; ++seed) {
+    if (seed == 4) alive.clear();
+    OpCall call;
+    call.op_type = "Conv";
+    call.inputs = {x, random_tensor({64, 32, 3, 3}, 30 + seed), random_tensor({64}, 40 + seed)};
+    call.attributes = {{"pads", attr_ints({1, 1, 1, 1})}};
+    OpCall runtime = call;
+    runtime.constant = {false, false, true};
+    const test::OpResult expected = run_op(runtime);
+    ASSERT_TRUE(expected.status.is_ok()) << expected.status.message();
+    for (int copy = 0; copy < 2; ++copy) {
+      alive.push_back(std::make_unique<test::PreparedOp>(call));
+      const test::OpResult r = alive.back()->run(call.inputs);
+      ASSERT_TRUE(r.status.is_ok()) << r.status.message();
+      EXPECT_TRUE(r.outputs[0].bit_equal(expected.outputs[0])) << "weights seed " << seed;
+    }
+  }
+}
+
 // A faulty activation may change only the outputs whose receptive field contains it, bitwise, and
 // an Inf stays an Inf: the optimised kernels must not mix inputs across windows (as Winograd
 // transforms do), so fault propagation matches a direct convolution in PyTorch or ONNX Runtime.
