@@ -2,11 +2,16 @@
 
 #include <onnx/onnx_pb.h>
 
+#include <climits>
+#include <cstdint>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <set>
+#include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "core/error.h"
 #include "core/file_bytes.h"
@@ -82,10 +87,107 @@ void copy_field(const google::protobuf::RepeatedField<Src>& field, Tensor& t,
   for (int i = 0; i < field.size(); ++i) out[i] = static_cast<Dst>(field.Get(i));
 }
 
+// Protobuf wire format (https://protobuf.dev/programming-guides/encoding/), read just enough to
+// leave the initializers' raw_data in the model file's bytes: protobuf would copy each into a
+// fresh string (a page fault per 4 KiB on top of the copy), to be copied once more into a tensor.
+struct WireField {
+  std::uint64_t number = 0;
+  std::uint64_t type = 0;
+  std::string_view whole;    // the key and the value
+  std::string_view payload;  // the value of a length-delimited field
+};
+
+bool read_varint(std::string_view& bytes, std::uint64_t& v) {
+  v = 0;
+  for (int shift = 0; shift < 64 && !bytes.empty(); shift += 7) {
+    const auto b = static_cast<std::uint8_t>(bytes.front());
+    bytes.remove_prefix(1);
+    v |= std::uint64_t{b & 0x7Fu} << shift;
+    if ((b & 0x80u) == 0) return true;
+  }
+  return false;
+}
+
+// Reads the field at the front of `bytes` and advances past it. False on malformed bytes and on
+// groups (wire types 3 and 4, which ONNX does not use).
+bool next_field(std::string_view& bytes, WireField& f) {
+  const char* start = bytes.data();
+  std::uint64_t key = 0, v = 0;
+  if (!read_varint(bytes, key)) return false;
+  f.number = key >> 3;
+  f.type = key & 7;
+  std::size_t skip = 0;
+  switch (f.type) {
+    case 0:
+      if (!read_varint(bytes, v)) return false;
+      break;
+    case 1:
+      skip = 8;
+      break;
+    case 5:
+      skip = 4;
+      break;
+    case 2:
+      if (!read_varint(bytes, v) || v > bytes.size()) return false;
+      f.payload = bytes.substr(0, static_cast<std::size_t>(v));
+      skip = static_cast<std::size_t>(v);
+      break;
+    default:
+      return false;
+  }
+  if (skip > bytes.size()) return false;
+  bytes.remove_prefix(skip);
+  f.whole = std::string_view(start, static_cast<std::size_t>(bytes.data() - start));
+  return true;
+}
+
+// Copies a message's fields other than `number` into `rest` and lists the payloads of field
+// `number` in `found`. False on malformed bytes or when that field is not length-delimited.
+bool split_field(std::string_view message, std::uint64_t number, std::string& rest,
+                 std::vector<std::string_view>& found) {
+  rest.clear();
+  found.clear();
+  WireField f;
+  while (!message.empty()) {
+    if (!next_field(message, f)) return false;
+    if (f.number != number) {
+      rest.append(f.whole);
+    } else if (f.type == 2) {
+      found.push_back(f.payload);
+    } else {
+      return false;
+    }
+  }
+  return true;
+}
+
+// Parses a model file's bytes, leaving each initializer's raw_data in them: raw[i] is initializer
+// i's (nullopt when it has none). Field numbers from onnx.proto: ModelProto.graph 7,
+// GraphProto.initializer 5, TensorProto.raw_data 9. False when the bytes are not one graph whose
+// tensors each hold raw_data at most once (protobuf would merge repeated occurrences), or do not
+// parse: the caller then parses them whole, as protobuf defines.
+bool parse_leaving_raw_data(std::string_view file, onnx::ModelProto& model,
+                            std::vector<std::optional<std::string_view>>& raw) {
+  std::string rest;
+  std::vector<std::string_view> graph, inits, data;
+  if (!split_field(file, 7, rest, graph) || graph.size() != 1) return false;
+  if (!model.ParseFromString(rest)) return false;
+  if (!split_field(graph[0], 5, rest, inits)) return false;
+  onnx::GraphProto& gp = *model.mutable_graph();
+  if (!gp.ParseFromString(rest)) return false;
+  raw.clear();
+  for (std::string_view init : inits) {
+    if (!split_field(init, 9, rest, data) || data.size() > 1) return false;
+    if (!gp.add_initializer()->ParseFromString(rest)) return false;
+    raw.push_back(data.empty() ? std::nullopt : std::optional<std::string_view>(data[0]));
+  }
+  return true;
+}
+
 }  // namespace
 
 Tensor tensor_from_proto(const onnx::TensorProto& proto, const std::string& base_dir,
-                         const std::string& what) {
+                         const std::string& what, std::optional<std::string_view> raw_data) {
   const DType dtype = dtype_from_onnx(proto.data_type());
   if (dtype == DType::kUndefined) {
     throw UnsupportedError(what + ": unsupported tensor data type " +
@@ -106,10 +208,12 @@ Tensor tensor_from_proto(const onnx::TensorProto& proto, const std::string& base
   Tensor t(dtype, shape);
   const std::size_t nbytes = t.nbytes();
   const bool external = proto.data_location() == onnx::TensorProto::EXTERNAL;
-  if (external || proto.has_raw_data()) {
+  if (external || raw_data || proto.has_raw_data()) {
     std::string external_bytes;
     if (external) external_bytes = read_external(proto, base_dir, what);
-    const std::string& raw = external ? external_bytes : proto.raw_data();  // no copy
+    const std::string_view raw = external   ? external_bytes
+                                 : raw_data ? *raw_data
+                                            : std::string_view(proto.raw_data());  // no copy
     if (raw.size() != nbytes) {
       throw LoadError(what + ": holds " + std::to_string(raw.size()) + " bytes, shape " +
                       shape_to_string(shape) + " of " + std::string(dtype_name(dtype)) + " needs " +
@@ -214,21 +318,32 @@ Attribute convert_attribute(const onnx::AttributeProto& a, const std::string& ba
 }  // namespace
 
 Graph load_onnx(const std::string& path) {
-  // Parsed straight from the file (no copy of its bytes), and each initializer's bytes released
-  // once converted: peak memory stays near one copy of the weights, not three.
+  // Parsed from the file mapped in place, the initializers' raw_data left there until each is
+  // copied into its tensor (parse_leaving_raw_data); a file that cannot be mapped is read as a
+  // stream. Peak memory stays near one copy of the weights besides the file's pages, which the
+  // system may reclaim.
   std::error_code ec;
   if (!fs::is_regular_file(path, ec)) throw LoadError(path + ": no such file");
   if (fs::file_size(path, ec) == 0) {
     throw LoadError(path + ": not a valid ONNX model (protobuf parse failed)");
   }
   onnx::ModelProto model;
-  {
+  const MappedFile mapped(path);
+  std::vector<std::optional<std::string_view>> raw_data;  // per initializer, in the mapping
+  bool parsed = false;
+  if (mapped.ok() && mapped.size() <= static_cast<std::size_t>(INT_MAX)) {
+    parsed = parse_leaving_raw_data({mapped.data(), mapped.size()}, model, raw_data);
+    if (!parsed) {
+      model.Clear();
+      raw_data.clear();
+      parsed = model.ParseFromArray(mapped.data(), static_cast<int>(mapped.size()));
+    }
+  } else {
     std::ifstream in(path, std::ios::binary);
     if (!in) throw LoadError(path + ": cannot open file");
-    if (!model.ParseFromIstream(&in)) {
-      throw LoadError(path + ": not a valid ONNX model (protobuf parse failed)");
-    }
+    parsed = model.ParseFromIstream(&in);
   }
+  if (!parsed) throw LoadError(path + ": not a valid ONNX model (protobuf parse failed)");
   if (!model.has_graph()) throw LoadError(path + ": not a valid ONNX model (no graph)");
   Graph g;
   g.source = path;
@@ -266,14 +381,17 @@ Graph load_onnx(const std::string& path) {
     return id;
   };
 
-  for (auto& init : *gp.mutable_initializer()) {
+  for (int i = 0; i < gp.initializer_size(); ++i) {
+    onnx::TensorProto& init = *gp.mutable_initializer(i);
     if (init.name().empty()) throw LoadError(path + ": an initializer has no name");
     if (ids.count(init.name()))
       throw LoadError(path + ": initializer '" + init.name() + "' is defined twice");
     const int id = value_id(init.name());
     Value& v = g.values[id];
     v.is_initializer = true;
-    v.initializer = tensor_from_proto(init, base_dir, path + ": initializer '" + init.name() + "'");
+    v.initializer =
+        tensor_from_proto(init, base_dir, path + ": initializer '" + init.name() + "'",
+                          raw_data.empty() ? std::nullopt : raw_data[static_cast<std::size_t>(i)]);
     v.info = v.initializer.info();
     std::string().swap(*init.mutable_raw_data());
   }

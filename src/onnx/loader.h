@@ -4,7 +4,9 @@
 // also initializers, symbolic dims.
 #pragma once
 
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "core/tensor.h"
 #include "graph/graph.h"
@@ -22,9 +24,11 @@ inline constexpr std::int64_t kMaxOnnxOpset = 17;
 Graph load_onnx(const std::string& path);
 
 // A TensorProto as a Tensor. base_dir resolves external data locations; `what` names the tensor
-// in error messages. Throws LoadError.
+// in error messages. raw_data, when given, is the tensor's raw_data field read in place from the
+// model file (proto then lacks it). Throws LoadError.
 Tensor tensor_from_proto(const onnx::TensorProto& proto, const std::string& base_dir,
-                         const std::string& what);
+                         const std::string& what,
+                         std::optional<std::string_view> raw_data = std::nullopt);
 // Reads a serialized TensorProto file (the conformance suite's input_N.pb / output_N.pb).
 Tensor load_tensor_pb(const std::string& path);
 

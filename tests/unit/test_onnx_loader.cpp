@@ -142,6 +142,74 @@ void expect_error_mentions(const std::function<void()>& f, const std::vector<std
   }
 }
 
+// A length-delimited protobuf field: key (number, wire type 2), length, payload.
+std::string field(int number, const std::string& payload) {
+  std::string out;
+  auto varint = [&](std::uint64_t v) {
+    for (; v >= 0x80; v >>= 7) out.push_back(static_cast<char>((v & 0x7F) | 0x80));
+    out.push_back(static_cast<char>(v));
+  };
+  varint(static_cast<std::uint64_t>(number) << 3 | 2);
+  varint(payload.size());
+  return out + payload;
+}
+
+std::string float_bytes(const std::vector<float>& v) {
+  return {reinterpret_cast<const char*>(v.data()), v.size() * sizeof(float)};
+}
+
+// The loader reads initializers' raw_data in place from the file's bytes, parsing the rest with
+// protobuf; it must give what protobuf's own parse of the whole file gives, whatever the order of
+// fields and wherever protobuf merges repeated ones (the last raw_data of a tensor wins; two graph
+// fields are one graph). Oracle: onnx::ModelProto::ParseFromString of the same bytes.
+TEST(OnnxLoader, InitializerBytesAsProtobufReadsThem) {
+  const std::string dir = test::temp_dir("loader");
+  onnx::ModelProto base = small_model().model();
+  onnx::GraphProto graph = base.graph();
+  graph.clear_initializer();
+  base.clear_graph();
+  std::string model_rest, graph_rest, tensor_rest;
+  base.SerializeToString(&model_rest);
+  graph.SerializeToString(&graph_rest);
+  onnx::TensorProto t;
+  t.set_name("b");
+  t.set_data_type(onnx::TensorProto::FLOAT);
+  t.add_dims(3);
+  t.SerializeToString(&tensor_rest);
+  const std::vector<float> a = {1.0f, -2.0f, 0.5f}, want = {3.0f, -1.0f, 7.0f};
+  const std::string raw_a = field(9, float_bytes(a)), raw_b = field(9, float_bytes(want));
+  const std::vector<std::pair<std::string, std::string>> layouts = {
+      {"raw_data after dims", model_rest + field(7, graph_rest + field(5, tensor_rest + raw_b))},
+      {"raw_data first, initializer first",
+       field(7, field(5, raw_b + tensor_rest) + graph_rest) + model_rest},
+      {"raw_data twice", model_rest + field(7, graph_rest + field(5, tensor_rest + raw_a + raw_b))},
+      {"two graph fields",
+       model_rest + field(7, graph_rest) + field(7, field(5, raw_b + tensor_rest))},
+  };
+  for (const auto& [name, bytes] : layouts) {
+    onnx::ModelProto oracle;
+    ASSERT_TRUE(oracle.ParseFromString(bytes)) << name;
+    ASSERT_EQ(oracle.graph().initializer_size(), 1) << name;
+    ASSERT_EQ(oracle.graph().initializer(0).raw_data(), float_bytes(want)) << name;
+    const Graph g = load_onnx(write_bytes(dir, "m.onnx", bytes));
+    int b = -1;
+    for (std::size_t v = 0; v < g.values.size(); ++v) {
+      if (g.values[v].name == "b") b = static_cast<int>(v);
+    }
+    ASSERT_GE(b, 0) << name;
+    const Tensor& init = g.values[static_cast<std::size_t>(b)].initializer;
+    ASSERT_EQ(init.shape(), (Shape{3})) << name;
+    EXPECT_EQ(std::vector<float>(init.data<float>(), init.data<float>() + 3), want) << name;
+    EXPECT_EQ(g.nodes.size(), 2u) << name;
+  }
+  // A raw_data of the wrong size is the same one-line error as before.
+  const std::string p = write_bytes(
+      dir, "short.onnx",
+      model_rest + field(7, graph_rest + field(5, tensor_rest + field(9, std::string(8, '\0')))));
+  expect_error_mentions([&] { load_onnx(p); }, {p, "initializer 'b'", "holds 8 bytes"});
+  std::filesystem::remove_all(dir);
+}
+
 TEST(OnnxLoaderErrors, MissingFile) {
   expect_error_mentions([] { load_onnx("/nonexistent/m.onnx"); }, {"/nonexistent/m.onnx"});
 }
