@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <regex>
 #include <sstream>
 #include <thread>
 
@@ -234,9 +235,9 @@ TEST_F(Mpi, GoldenPassStreamsTrialsAsOneProcessDoes) {
   const std::string out = dir_ + "/n3";
   const ShellRun r = run_shell(mpirun_args(3, false) + " campaign " + cfg + " -o " + out, dir_);
   ASSERT_EQ(r.exit_code, 0) << r.out;
-  EXPECT_NE(r.out.find("(" + std::to_string(ref.golden_pass_trials) +
-                       " trials streamed in its runs)"),
-            std::string::npos)
+  EXPECT_NE(
+      r.out.find("(" + std::to_string(ref.golden_pass_trials) + " trials streamed in its runs)"),
+      std::string::npos)
       << r.out;
   EXPECT_NE(r.out.find(" of 450 trials run by other ranks"), std::string::npos) << r.out;
   expect_same_campaign(out, c.output);
@@ -267,7 +268,11 @@ TEST_F(Mpi, KilledWorkerRankLosesNoTrial) {
   std::ifstream in(dir_ + "/job.txt");
   std::stringstream ss;
   ss << in.rdbuf();
-  EXPECT_NE(ss.str().find("1 rank lost"), std::string::npos) << ss.str();
+  // Rank 2's death is reported. On a loaded machine (the ASan suite on 2 cores) a live rank may
+  // also stay silent past the 2 s timeout and be given up: its chunks are handed out again, which
+  // must lose no trial either, so the count of lost ranks is at least 1, not exactly 1.
+  EXPECT_NE(ss.str().find("MPI rank 2 was silent"), std::string::npos) << ss.str();
+  EXPECT_TRUE(std::regex_search(ss.str(), std::regex("[1-9][0-9]* ranks? lost"))) << ss.str();
   expect_same_campaign(out, ref);
 }
 
