@@ -133,6 +133,7 @@ CampaignContext::CampaignContext(const CampaignConfig& config) : config_(config)
   }
   SessionOptions opts;
   opts.threads = 1;  // parallelism comes from trials on several threads
+  opts.channels_last = config_.channels_last;
   session_ = Session::create(std::move(graph), opts);
   const Graph& g = session_->graph();
   const TensorInfo& in = session_->info(g.inputs[0]);

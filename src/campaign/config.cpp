@@ -394,6 +394,11 @@ std::string batch_range_message() {
 
 }  // namespace
 
+bool parse_activation_layout(const std::string& text) {
+  if (text == "nchw" || text == "nhwc") return text == "nhwc";
+  throw InputError("must be nchw or nhwc, not '" + text + "'");
+}
+
 void parse_batch(const std::string& text, CampaignConfig& c) {
   if (text == "auto") {
     c.batch = kAutoBatch;
@@ -421,18 +426,31 @@ CampaignConfig parse_campaign_config(const std::string& yaml, const std::string&
   c.source = what;
   if (root.IsNull()) throw InputError(what + ": empty config");
   const Reader r{what, base_dir};
-  r.check_keys(root, "", {"model",       "dataset",
-                          "preprocess",  "faults",
-                          "trials",      "target_halfwidth",
-                          "checkpoint",  "trials_per_input",
-                          "input_order", "seed",
-                          "threads",     "golden_cache_mb",
-                          "batch",       "strategy",
-                          "time_limit",  "output",
-                          "shard",       "Target",
-                          "Mode",        "Type",
-                          "Amount",      "Bit",
-                          "Layer"});
+  r.check_keys(root, "",
+               {"model",
+                "dataset",
+                "preprocess",
+                "faults",
+                "trials",
+                "target_halfwidth",
+                "checkpoint",
+                "trials_per_input",
+                "input_order",
+                "seed",
+                "threads",
+                "golden_cache_mb",
+                "batch",
+                "strategy",
+                "activation_layout",
+                "time_limit",
+                "output",
+                "shard",
+                "Target",
+                "Mode",
+                "Type",
+                "Amount",
+                "Bit",
+                "Layer"});
   if (root["model"]) c.model = r.path(root["model"], "model");
   if (root["dataset"]) parse_dataset(r, root["dataset"], c);
   if (root["preprocess"]) {
@@ -482,6 +500,14 @@ CampaignConfig parse_campaign_config(const std::string& yaml, const std::string&
     }
   }
   if (root["strategy"]) strategy_or_throw(r, root["strategy"], c.strategy);
+  if (root["activation_layout"]) {
+    const YAML::Node& n = root["activation_layout"];
+    try {
+      c.channels_last = parse_activation_layout(r.get<std::string>(n, "activation_layout"));
+    } catch (const InputError& e) {
+      fail_at(what, n, "activation_layout", e.what());
+    }
+  }
   if (root["time_limit"]) c.time_limit_s = r.get<double>(root["time_limit"], "time_limit");
   if (root["output"]) c.output = r.path(root["output"], "output");
   if (root["shard"]) {
@@ -672,6 +698,8 @@ std::string config_yaml(const CampaignConfig& c, bool with_execution) {
   if (c.sequential_inputs) e << YAML::Key << "input_order" << YAML::Value << "sequential";
   e << YAML::Key << "seed" << YAML::Value << c.seed;
   e << YAML::Key << "strategy" << YAML::Value << strategy_name(c.strategy);
+  // Only when set, so that the identity of an NCHW campaign is what it was before the key.
+  if (c.channels_last) e << YAML::Key << "activation_layout" << YAML::Value << "nhwc";
   e << YAML::Key << "time_limit" << YAML::Value << c.time_limit_s;
   if (with_execution) {
     e << YAML::Key << "threads" << YAML::Value << c.threads;

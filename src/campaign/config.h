@@ -55,6 +55,12 @@ struct CampaignConfig {
   // batch: auto: batch is kAutoBatch, and each worker times batched passes against lone trials on
   // its first large group and keeps the faster (campaign/trial_worker.h).
   bool batch_auto = false;
+  // activation_layout: nhwc: a channels-last fault-injection session
+  // (SessionOptions::channels_last): the fault-free runs and trials skip the layout reorders around
+  // each convolution. Some kernels then sum in another order, so records can differ from an NCHW
+  // campaign's in the last bits of values: part of the campaign's identity. Batched passes need
+  // NCHW (batch is then ignored).
+  bool channels_last = false;
   double time_limit_s = 10.0;  // per trial; longer is a hang (0: none)
   std::string output = "dnnfi-campaign";
   int shard_index = 0;
@@ -67,6 +73,9 @@ inline constexpr int kMaxBatch = 64;
 inline constexpr int kAutoBatch = 8;
 // `batch` as the config and --batch give it: "auto" or 1..kMaxBatch; throws InputError.
 void parse_batch(const std::string& text, CampaignConfig& c);
+// `activation_layout` as the config and --activation-layout give it: nchw or nhwc (true);
+// throws InputError.
+bool parse_activation_layout(const std::string& text);
 
 // The most faults one trial may inject (faults.per_trial, TensorFI2's Amount).
 inline constexpr int kMaxFaultsPerTrial = 1000000;

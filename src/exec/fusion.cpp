@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <limits>
 #include <optional>
+#include <set>
+#include <string_view>
 
 #include "exec/qdq_fusion.h"
 #include "ops/fp16_fallback.h"
@@ -318,7 +320,7 @@ int fuse_for_inference(Graph& g, std::vector<int>& run_order,
 int assign_channels_last(Graph& g, const std::vector<int>& run_order,
                          std::vector<std::unique_ptr<Kernel>>& kernels,
                          const std::vector<TensorInfo>& infos, const std::vector<bool>& constant,
-                         const std::vector<Tensor>& constants) {
+                         const std::vector<Tensor>& constants, std::vector<bool>* nhwc_out) {
   const std::size_t nv = infos.size();
   // kQConv: an int8 QLinearConv on oneDNN (dnnfi-domain QLinearConv with layouts, X and Y each
   // either). kElementwise: a node whose data inputs and output have one shape and whose kernel
@@ -330,7 +332,56 @@ int assign_channels_last(Graph& g, const std::vector<int>& run_order,
   // layout together.
   // kGlobalPool: a float32 GlobalAveragePool that reads NHWC X (its [N, C, 1, 1] output has the
   // same bytes in both layouts).
-  enum class Kind { kOther, kConv, kPool, kConcat, kQConv, kElementwise, kBatchNorm, kGlobalPool };
+  // kFloatElementwise: a float32 elementwise op (floatwise_ops) whose non-scalar inputs have
+  // the output's shape; it runs unchanged on NHWC bytes, its tensors change layout together.
+  enum class Kind {
+    kOther,
+    kConv,
+    kPool,
+    kConcat,
+    kQConv,
+    kElementwise,
+    kFloatElementwise,
+    kBatchNorm,
+    kGlobalPool
+  };
+  static const std::set<std::string_view> floatwise_ops = {"Abs",
+                                                           "Add",
+                                                           "Celu",
+                                                           "Ceil",
+                                                           "Clip",
+                                                           "Div",
+                                                           "Elu",
+                                                           "Erf",
+                                                           "Exp",
+                                                           "Floor",
+                                                           "Gelu",
+                                                           "HardSigmoid",
+                                                           "HardSwish",
+                                                           "Identity",
+                                                           "LeakyRelu",
+                                                           "Log",
+                                                           "Max",
+                                                           "Mean",
+                                                           "Min",
+                                                           "Mish",
+                                                           "Mul",
+                                                           "Neg",
+                                                           "PRelu",
+                                                           "Pow",
+                                                           "Reciprocal",
+                                                           "Relu",
+                                                           "Round",
+                                                           "Selu",
+                                                           "Sigmoid",
+                                                           "Sign",
+                                                           "Softplus",
+                                                           "Softsign",
+                                                           "Sqrt",
+                                                           "Sub",
+                                                           "Sum",
+                                                           "Tanh",
+                                                           "ThresholdedRelu"};
   // float32 only. float16 nodes would work channels-last (the float16 fallback widens and rounds
   // elementwise), but a convolution on NHWC data sums in another order than on NCHW, and a float32
   // difference of one ulp can round to another float16: fp16 ResNet-50's outputs then differed
@@ -413,6 +464,16 @@ int assign_channels_last(Graph& g, const std::vector<int>& run_order,
       continue;
     }
     if (!rank4_float(node.outputs[0])) continue;
+    if (onnx && floatwise_ops.count(node.op_type) && !node.inputs.empty() && same_shape(node, 0)) {
+      bool ok = true;
+      for (std::size_t i = 1; i < node.inputs.size(); ++i)
+        ok &= scalar(node, i) || same_shape(node, i);
+      if (ok) {
+        kind[n] = Kind::kFloatElementwise;
+        all_or_none[n] = true;
+      }
+      continue;
+    }
     if (onnx && node.op_type == "GlobalAveragePool" && rank4_float(node.inputs[0])) {
       if (prepare(Kind::kGlobalPool,
                   channels_last_node(Kind::kGlobalPool, node, true, false, false))) {
@@ -472,6 +533,8 @@ int assign_channels_last(Graph& g, const std::vector<int>& run_order,
         return i == 0;
       case Kind::kElementwise:
         return i == 0 || (i == 3 && g.nodes[static_cast<std::size_t>(n)].domain == "com.microsoft");
+      case Kind::kFloatElementwise:
+        return same_shape(g.nodes[static_cast<std::size_t>(n)], i);
       case Kind::kOther:
         return false;
       default:
@@ -534,7 +597,10 @@ int assign_channels_last(Graph& g, const std::vector<int>& run_order,
   std::vector<Node> nodes;
   std::vector<std::unique_ptr<Kernel>> prepared;
   touched.erase(std::remove_if(touched.begin(), touched.end(),
-                               [&](int n) { return kind[n] == Kind::kElementwise; }),
+                               [&](int n) {
+                                 return kind[n] == Kind::kElementwise ||
+                                        kind[n] == Kind::kFloatElementwise;
+                               }),
                 touched.end());  // they run unchanged
   for (int n : touched) {
     const Node& node = g.nodes[static_cast<std::size_t>(n)];
@@ -550,6 +616,7 @@ int assign_channels_last(Graph& g, const std::vector<int>& run_order,
     g.nodes[static_cast<std::size_t>(touched[i])] = std::move(nodes[i]);
     kernels[static_cast<std::size_t>(touched[i])] = std::move(prepared[i]);
   }
+  if (nhwc_out != nullptr) *nhwc_out = nhwc;
   return static_cast<int>(std::count(nhwc.begin(), nhwc.end(), true));
 }
 

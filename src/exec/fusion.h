@@ -30,19 +30,21 @@ int fuse_for_inference(Graph& g, std::vector<int>& run_order,
                        const std::vector<TensorInfo>& infos, const std::vector<bool>& constant,
                        const std::vector<Tensor>& constants, bool reference_kernels);
 
-// Channels-last activations for inference sessions (SessionOptions::channels_last). A value is
+// Channels-last activations (SessionOptions::channels_last). A value is
 // held NHWC, the layout oneDNN's AVX-512 kernels compute in, when its producer and every reader
 // can take NHWC data: 2-D convolutions (depthwise included; data or fused summand), 2-D
-// MaxPool/AveragePool that oneDNN computes as the reference does, and Concat along channels.
+// MaxPool/AveragePool that oneDNN computes as the reference does, Concat along channels,
+// BatchNormalization, and float32 elementwise ops whose non-scalar operands all have the
+// output's shape (they run unchanged on NHWC bytes; their tensors change layout together).
 // Pools and Concats take all their tensors NHWC or none; so do convolutions that compute on
 // NCHW directly (gemm 1x1, the direct depthwise kernel), which would otherwise trade that for
 // reorders. Changed nodes become FusedConv with src_layout/dst_layout/sum_layout attributes, or
 // dnnfi-domain MaxPool/AveragePool/Concat with layout = NHWC. All or nothing: if one changed
 // node cannot be prepared, nothing changes. Call after fuse_for_inference. Returns the number of
-// channels-last values.
+// channels-last values; `nhwc`, if given, gets which values they are (by value id).
 int assign_channels_last(Graph& g, const std::vector<int>& run_order,
                          std::vector<std::unique_ptr<Kernel>>& kernels,
                          const std::vector<TensorInfo>& infos, const std::vector<bool>& constant,
-                         const std::vector<Tensor>& constants);
+                         const std::vector<Tensor>& constants, std::vector<bool>* nhwc = nullptr);
 
 }  // namespace dnnfi

@@ -138,8 +138,10 @@ std::unique_ptr<Kernel> Session::prepare_variant(int n, const Node& node,
   if (inputs.size() != original.inputs.size() || node.inputs != original.inputs) {
     throw InputError(where(graph_) + "node '" + original.name + "': variant inputs differ");
   }
-  const std::int64_t opset = graph_.opset(node.domain);
-  const OpRow* row = find_op(node.domain, node.op_type, opset);
+  // The session's own dnnfi-domain nodes (exec/fusion.h) were prepared with the ONNX opset.
+  const bool internal = node.domain == "dnnfi";
+  const std::int64_t opset = graph_.opset(internal ? "" : node.domain);
+  const OpRow* row = find_op(node.domain, node.op_type, internal ? 1 : opset);
   if (row == nullptr) {
     throw UnsupportedError(where(graph_) + "node '" + node.name + "': unsupported op " +
                            node.op_type);
@@ -283,11 +285,22 @@ std::shared_ptr<const Session> Session::create(Graph graph, const SessionOptions
                        options.reference_kernels);
   }
   if (options.channels_last && !options.reference_kernels) {
-    if (!options.fuse) throw InputError("channels_last needs fuse (an inference-only session)");
-    assign_channels_last(g, s->run_order_, s->kernels_, s->infos_, s->constant_, s->constants_);
+    if (assign_channels_last(g, s->run_order_, s->kernels_, s->infos_, s->constant_, s->constants_,
+                             &s->nhwc_) == 0) {
+      s->nhwc_.clear();
+    }
   }
   s->plan_ = plan_memory(g, s->run_order_, s->infos_, s->constant_);
   return s;
+}
+
+std::int64_t Session::storage_index(int value_id, std::int64_t flat_index) const {
+  if (!nhwc(value_id)) return flat_index;
+  const Shape& s = info(value_id).shape;
+  const std::int64_t c = s[1], h = s[2], w = s[3];
+  const std::int64_t x = flat_index % w, y = flat_index / w % h, ch = flat_index / (w * h) % c,
+                     n = flat_index / (w * h * c);
+  return ((n * h + y) * w + x) * c + ch;
 }
 
 ValueStore Session::make_store() const { return make_store(ValueStore()); }

@@ -28,10 +28,12 @@ struct SessionOptions {
   // the graph as written by a quantization step). The absorbed nodes' outputs are never
   // computed, so fault injection refuses a fused session.
   bool fuse = false;
-  // Inference only, with fuse: activations passed between convolutions, pools and channel
-  // Concats stay channels-last (exec/fusion.h), saving the layout reorders around each oneDNN
-  // convolution. The kernels then chosen may sum in a different order, so outputs can differ
-  // from the unfused session's in the last bits.
+  // Activations passed between convolutions, pools, channel Concats, BatchNormalizations and
+  // same-shape elementwise ops stay channels-last (exec/fusion.h), saving the layout reorders
+  // around each oneDNN convolution. The kernels then chosen may sum in a different order, so
+  // outputs can differ from a session without it in the last bits. Without fuse this is a
+  // channels-last fault-injection session: every node output is still kept, some of them in
+  // NHWC bytes (Session::nhwc); fault sites keep naming elements in ONNX (NCHW) order.
   bool channels_last = false;
   // The largest tensor (bytes) a graph input or node output may have; a model whose shapes
   // (from the file, or inferred from its attributes and constants) exceed it is refused at
@@ -78,6 +80,13 @@ class Session {
   // Node indices that run() executes, in topological order (folded nodes excluded).
   const std::vector<int>& run_order() const { return run_order_; }
   const Kernel& kernel(int node) const { return *kernels_[static_cast<std::size_t>(node)]; }
+  // True when value v (an intermediate rank-4 value of shape [N, C, H, W]) is held in NHWC bytes
+  // (SessionOptions::channels_last): element (n, c, h, w) at ((n * H + h) * W + w) * C + c.
+  bool nhwc(int value_id) const {
+    return !nhwc_.empty() && nhwc_[static_cast<std::size_t>(value_id)];
+  }
+  // Where element `flat_index` (ONNX order) of value v lies in its tensor's bytes, in elements.
+  std::int64_t storage_index(int value_id, std::int64_t flat_index) const;
 
   // A store with every non-constant value allocated with its prepared shape.
   ValueStore make_store() const;
@@ -129,6 +138,7 @@ class Session {
   std::vector<Tensor> constants_;                 // by value id; empty where not constant
   std::vector<std::unique_ptr<Kernel>> kernels_;  // by node index; null for folded nodes
   std::vector<int> run_order_;
+  std::vector<bool> nhwc_;  // by value id; empty when no value is channels-last
   MemoryPlan plan_;
 };
 

@@ -25,6 +25,11 @@ BatchedInjector::BatchedInjector(std::shared_ptr<const Session> single, int batc
   if (single_->options().fuse) {
     throw InputError("fault injection needs every node's output: create the session without fuse");
   }
+  if (single_->options().channels_last) {
+    // A batch-N session may choose other kernels than the batch-1 one where a layout choice
+    // depends on the shape, and its values would then differ in the last bits.
+    throw InputError("batched evaluation needs an NCHW session; this one is channels-last");
+  }
   const Graph& g = single_->graph();
   SessionOptions opts = single_->options();
   Graph copy = g;

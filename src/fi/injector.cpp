@@ -224,6 +224,10 @@ void Injector::validate(const Fault& f) const {
                      std::to_string(info.numel()) + " elements)");
   }
   validate_fault_model(f.model, info.dtype);
+  if (f.model.kind == FaultModelKind::kTensorCallback && session_->nhwc(s.value)) {
+    throw InputError("a tensor callback needs '" + name +
+                     "' in ONNX layout; this session holds it channels-last (NHWC)");
+  }
 }
 
 void Injector::bind(const GoldenRun& golden, TrialWorkspace& ws) const {
@@ -320,9 +324,9 @@ void Injector::materialize(TrialWorkspace& ws, const GoldenRun& golden, int v) c
   if (!partial(ws, v)) return;
   const auto i = static_cast<std::size_t>(v);
   const std::int64_t h = regions_->height(v);
-  const int axis = regions_->axis(v);
-  copy_rows(golden.store[v], axis, {0, ws.rows_[i].lo}, held(ws, v));
-  copy_rows(golden.store[v], axis, {ws.rows_[i].hi, h}, held(ws, v));
+  const RowLayout layout = regions_->layout(v);
+  copy_rows(golden.store[v], layout, {0, ws.rows_[i].lo}, held(ws, v));
+  copy_rows(golden.store[v], layout, {ws.rows_[i].hi, h}, held(ws, v));
   ws.rows_[i] = {0, h};
 }
 
@@ -330,7 +334,7 @@ bool Injector::still_differs(TrialWorkspace& ws, const GoldenRun& golden, int v)
   const auto i = static_cast<std::size_t>(v);
   bool differs = false;
   if (ws.banded_ && regions_->row_value(v)) {
-    const RowSpan d = diff_rows(*ws.table_[i], golden.store[v], regions_->axis(v), ws.rows_[i]);
+    const RowSpan d = diff_rows(*ws.table_[i], golden.store[v], regions_->layout(v), ws.rows_[i]);
     differs = !d.empty();
     if (differs) ws.rows_[i] = d;
   } else {
@@ -377,6 +381,21 @@ bool Injector::compute_rows_in_place(int n, RowSpan out, TrialWorkspace& ws,
   const Node& node = session_->graph().nodes[static_cast<std::size_t>(n)];
   const int ov = node.outputs[0];
   if (regions_->axis(ov) != 2) return false;  // RowInput rows are along axis 2
+  // Channels-last values go to an ONNX elementwise kernel as [N, 1, H, W * C] views of their
+  // bytes: rows of H then lie where run_rows looks for them. Other kernels reading NHWC data
+  // (dnnfi-domain BatchNormalization, Concat) compute bands from slabs instead.
+  const bool nhwc = session_->nhwc(ov);
+  if (nhwc && !node.domain.empty()) return false;
+  ws.row_views_.clear();
+  ws.row_views_.reserve(2 * node.inputs.size() + 1);
+  auto view = [&](const Tensor& t, int v) -> const Tensor* {
+    if (session_->nhwc(v) != nhwc) return nullptr;
+    if (!nhwc) return &t;
+    const Shape& s = t.shape();
+    ws.row_views_.push_back(
+        Tensor::wrap(t.dtype(), {s[0], 1, s[2], s[1] * s[3]}, const_cast<void*>(t.raw())));
+    return &ws.row_views_.back();
+  };
   ws.row_in_.assign(node.inputs.size(), RowInput{});
   for (std::size_t i = 0; i < node.inputs.size(); ++i) {
     const int v = node.inputs[i];
@@ -385,16 +404,26 @@ bool Injector::compute_rows_in_place(int n, RowSpan out, TrialWorkspace& ws,
     RowInput& in = ws.row_in_[i];
     if (rule.sliced[i] && ws.state_[vi] == 1) {
       if (regions_->axis(v) != 2) return false;
-      in.rest = &golden.store[v];
-      in.band = &held(ws, v);
+      in.rest = view(golden.store[v], v);
+      in.band = view(held(ws, v), v);
       in.lo = ws.rows_[vi].lo;
       in.hi = ws.rows_[vi].hi;
+      if (in.rest == nullptr || in.band == nullptr) return false;
+    } else if (session_->nhwc(v)) {
+      in.rest = view(*ws.table_[vi], v);
+      if (in.rest == nullptr) return false;
     } else {
       in.rest = ws.table_[vi];
     }
   }
   Tensor& dst = scratch(ws, ov);
-  if (!session_->kernel(n).run_rows(ws.row_in_, dst, out.lo, out.hi)) return false;
+  if (nhwc) {
+    const Shape& s = dst.shape();
+    Tensor dst_rows = Tensor::wrap(dst.dtype(), {s[0], 1, s[2], s[1] * s[3]}, dst.raw());
+    if (!session_->kernel(n).run_rows(ws.row_in_, dst_rows, out.lo, out.hi)) return false;
+  } else if (!session_->kernel(n).run_rows(ws.row_in_, dst, out.lo, out.hi)) {
+    return false;
+  }
   hold_band(ws, ov, dst, out);
   return true;
 }
@@ -454,7 +483,7 @@ bool Injector::compute_band(int n, TrialWorkspace& ws, const GoldenRun& golden, 
         shape[static_cast<std::size_t>(regions_->axis(v))] = need.size();
         Tensor& t = slab(ws, i, session_->info(v).dtype, std::move(shape));
         const bool dirty = !golden_only && ws.state_[vi] == 1;
-        gather_rows(golden.store[v], dirty ? &held(ws, v) : nullptr, regions_->axis(v),
+        gather_rows(golden.store[v], dirty ? &held(ws, v) : nullptr, regions_->layout(v),
                     ws.rows_[vi], need, t.raw());
         ws.slab_in_[i] = &t;
       }
@@ -467,14 +496,14 @@ bool Injector::compute_band(int n, TrialWorkspace& ws, const GoldenRun& golden, 
       gather(true);
       const Status st = variant->kernel->run(ws.slab_in_, outs);
       const bool same = st.is_ok() && slab_equals_rows(outs[0]->raw(), golden.store[ov],
-                                                       regions_->axis(ov), band);
+                                                       regions_->layout(ov), band);
       variant->verified.store(same ? 1 : 2);
       if (!same) continue;
     }
     gather(false);
     status = variant->kernel->run(ws.slab_in_, outs);
     Tensor& dst = scratch(ws, ov);
-    if (status.is_ok()) scatter_rows(outs[0]->raw(), regions_->axis(ov), band, dst);
+    if (status.is_ok()) scatter_rows(outs[0]->raw(), regions_->layout(ov), band, dst);
     // Outside the rows its inputs reach, the band (rounded up) equals golden.
     hold_band(ws, ov, dst, out);
     return true;
@@ -490,7 +519,7 @@ void Injector::apply_faults_for_value(int v, std::span<const Fault> faults, Tria
   const auto vi = static_cast<std::size_t>(v);
   if (ws.banded_ && regions_->row_value(v)) {
     // Copy only the rows the faults land in (and any between them and the band already held).
-    const int axis = regions_->axis(v);
+    const RowLayout layout = regions_->layout(v);
     RowSpan need{regions_->height(v), 0};
     for (const Fault& f : faults) {
       if (f.site.value != v) continue;
@@ -499,15 +528,15 @@ void Injector::apply_faults_for_value(int v, std::span<const Fault> faults, Tria
     }
     Tensor& t = scratch(ws, v);
     if (ws.state_[vi] != 1) {
-      copy_rows(golden.store[v], axis, need, t);
+      copy_rows(golden.store[v], layout, need, t);
       ws.table_[vi] = &t;
       if (ws.state_[vi] == 0) ws.touched_.push_back(v);
       ws.state_[vi] = 1;
       ws.rows_[vi] = need;
     } else {
       const RowSpan cur = ws.rows_[vi];
-      copy_rows(golden.store[v], axis, {need.lo, cur.lo}, t);
-      copy_rows(golden.store[v], axis, {cur.hi, need.hi}, t);
+      copy_rows(golden.store[v], layout, {need.lo, cur.lo}, t);
+      copy_rows(golden.store[v], layout, {cur.hi, need.hi}, t);
       ws.rows_[vi] = {std::min(need.lo, cur.lo), std::max(need.hi, cur.hi)};
     }
   } else if (ws.state_[vi] != 1) {  // corrupt a copy, never the golden value
@@ -523,7 +552,9 @@ void Injector::apply_faults_for_value(int v, std::span<const Fault> faults, Tria
   for (std::size_t i = 0; i < faults.size(); ++i) {
     const Fault& f = faults[i];
     if (f.site.value != v) continue;
-    AppliedFault a = apply_fault_model_at(f.model, t, f.site.flat_index);
+    // The site names an element in ONNX order; a channels-last value holds it elsewhere.
+    AppliedFault a =
+        apply_fault_model_at(f.model, t, session_->storage_index(v, f.site.flat_index));
     a.fault = f;
     a.index = i;
     r.applied.push_back(std::move(a));

@@ -101,9 +101,10 @@ class TrialWorkspace {
   std::vector<int> sources_;  // faulty values without a producer (weights, graph inputs)
   // Per value in state 1 with row bands on: the rows scratch holds (elsewhere it equals golden).
   std::vector<RowSpan> rows_;
-  bool banded_ = false;           // this trial keeps row bands
-  std::vector<Tensor> slabs_;     // dense band buffers (bytes), one per node input and the output
-  std::vector<RowInput> row_in_;  // a node's inputs for Kernel::run_rows
+  bool banded_ = false;            // this trial keeps row bands
+  std::vector<Tensor> slabs_;      // dense band buffers (bytes), one per node input and the output
+  std::vector<RowInput> row_in_;   // a node's inputs for Kernel::run_rows
+  std::vector<Tensor> row_views_;  // [N, 1, H, W * C] views of channels-last inputs for row_in_
   std::vector<const Tensor*> slab_in_;
   std::vector<Tensor> slab_views_;
   const GoldenRun* bound_ = nullptr;

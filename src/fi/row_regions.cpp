@@ -95,8 +95,12 @@ struct Planes {
 };
 
 // A tensor as planes x rows x row bytes around its band axis.
-Planes planes_of(const Tensor& t, int axis) {
+Planes planes_of(const Tensor& t, RowLayout layout) {
   const Shape& s = t.shape();
+  if (layout.nhwc) {  // [N, C, H, W] in NHWC bytes: N planes of H rows of W * C elements
+    return {s[0], s[2], dtype_size(t.dtype()) * static_cast<std::size_t>(s[1] * s[3])};
+  }
+  const int axis = layout.axis;
   Planes p{1, s[static_cast<std::size_t>(axis)], dtype_size(t.dtype())};
   for (std::size_t i = 0; i < s.size(); ++i) {
     if (static_cast<int>(i) < axis) p.planes *= s[i];
@@ -110,10 +114,27 @@ std::int64_t attr_int(const Node& node, const char* name, std::int64_t fallback)
   return it == node.attributes.end() ? fallback : it->second.i;
 }
 
-bool is_window_op(const Node& node) {
+// The ONNX op a node computes rows as, "" for none: its own op, or for the dnnfi-domain nodes of
+// a channels-last session (exec/fusion.h) the op they stand for. A FusedConv with a summand or
+// an activation (inference sessions only) has no row rule.
+std::string_view row_op(const Node& node) {
+  if (node.domain.empty()) return node.op_type;
+  if (node.domain != "dnnfi") return {};
   const std::string& op = node.op_type;
-  return node.domain.empty() && (op == "Conv" || op == "ConvInteger" || op == "QLinearConv" ||
-                                 op == "MaxPool" || op == "AveragePool" || op == "LpPool");
+  if (op == "FusedConv") {
+    const bool sum = node.inputs.size() > 3 && node.inputs[3] != kNoValue;
+    return sum || node.attributes.count("activation") ? std::string_view{} : "Conv";
+  }
+  if (op == "MaxPool" || op == "AveragePool" || op == "Concat" || op == "BatchNormalization") {
+    return op;
+  }
+  return {};
+}
+
+bool is_window_op(const Node& node) {
+  const std::string_view op = row_op(node);
+  return op == "Conv" || op == "ConvInteger" || op == "QLinearConv" || op == "MaxPool" ||
+         op == "AveragePool" || op == "LpPool";
 }
 
 std::vector<std::int64_t> transpose_perm(const Node& node) {
@@ -160,16 +181,16 @@ RowRegions::RowRegions(std::shared_ptr<const Session> session, std::size_t min_b
     changed = false;
     for (int n : s.run_order()) {
       const Node& node = g.nodes[static_cast<std::size_t>(n)];
-      if (node.outputs.empty() || node.inputs.empty() || !node.domain.empty()) continue;
+      if (node.outputs.empty() || node.inputs.empty() || row_op(node).empty()) continue;
       const int y = node.outputs[0];
-      if (node.op_type == "Transpose") {
+      if (row_op(node) == "Transpose") {
         const auto perm = transpose_perm(node);
         if (perm.size() != 4) continue;
         if (axis_of(y) >= 0) set(node.inputs[0], perm[static_cast<std::size_t>(axis_of(y))]);
         for (std::size_t k = 0; k < 4 && axis_of(node.inputs[0]) >= 0; ++k) {
           if (perm[k] == axis_of(node.inputs[0])) set(y, static_cast<std::int64_t>(k));
         }
-      } else if (pointwise_ops().count(node.op_type)) {
+      } else if (pointwise_ops().count(row_op(node))) {
         int a = axis_of(y);
         for (int v : node.inputs) a = a >= 0 ? a : axis_of(v);
         set(y, a);
@@ -188,7 +209,8 @@ RowRegions::RowRegions(std::shared_ptr<const Session> session, std::size_t min_b
     int outputs = 0;
     for (int v : node.outputs) outputs += v != kNoValue;
     if (outputs != 1 || node.outputs[0] == kNoValue || !row_value(node.outputs[0])) continue;
-    if (!node.domain.empty()) continue;
+    const std::string_view op = row_op(node);
+    if (op.empty()) continue;
     const int y = node.outputs[0];
     const int a = axis(y);
     const Shape& ys = s.info(y).shape;
@@ -196,7 +218,6 @@ RowRegions::RowRegions(std::shared_ptr<const Session> session, std::size_t min_b
     r.out_h = ys[static_cast<std::size_t>(a)];
     r.sliced.assign(node.inputs.size(), 0);
     if (r.out_h < 2) continue;
-    const std::string& op = node.op_type;
     const bool transpose = op == "Transpose";
     if (transpose || pointwise_ops().count(op)) {
       // Output row h reads row h of each sliced input (a Transpose: on the axis it moves to a).
@@ -262,7 +283,8 @@ RowRegions::RowRegions(std::shared_ptr<const Session> session, std::size_t min_b
       std::vector<TensorInfo> infos;
       for (int v : node.inputs) infos.push_back(v == kNoValue ? TensorInfo{} : s.info(v));
       std::vector<const Tensor*> consts(node.inputs.size(), nullptr);
-      PrepareContext ctx(node, g.opset(node.domain), g.source, infos, consts, false);
+      PrepareContext ctx(node, g.opset(node.domain == "dnnfi" ? "" : node.domain), g.source, infos,
+                         consts, false);
       win = resolve_window(ctx, Shape(xs.begin() + 2, xs.end()), kernel, ceil_mode, true);
     } catch (const std::exception&) {
       continue;
@@ -352,7 +374,8 @@ RowVariant* RowRegions::variant(int node, std::int64_t rows, std::int64_t pad_to
     pads.ints = {pad_top, r.pads[1], pad_bottom, r.pads[3]};
     derived.attributes["pads"] = pads;
     derived.attributes.erase("auto_pad");
-    if (original.op_type == "Conv") {  // choose the kernel the whole node has (ops/conv.cpp)
+    if (row_op(original) == "Conv" && original.op_type != "ConvInteger") {
+      // Choose the kernel the whole node has (ops/conv.cpp).
       Attribute whole;
       whole.kind = Attribute::Kind::kInt;
       whole.i = r.out_h;
@@ -384,9 +407,9 @@ RowVariant* RowRegions::variant(int node, std::int64_t rows, std::int64_t pad_to
   return slot;
 }
 
-void gather_rows(const Tensor& golden, const Tensor* dirty, int axis, RowSpan band, RowSpan want,
-                 void* dst) {
-  const Planes p = planes_of(golden, axis);
+void gather_rows(const Tensor& golden, const Tensor* dirty, RowLayout layout, RowSpan band,
+                 RowSpan want, void* dst) {
+  const Planes p = planes_of(golden, layout);
   const auto* gsrc = static_cast<const std::uint8_t*>(golden.raw());
   const auto* dsrc = dirty != nullptr ? static_cast<const std::uint8_t*>(dirty->raw()) : nullptr;
   auto* out = static_cast<std::uint8_t*>(dst);
@@ -413,8 +436,8 @@ void gather_rows(const Tensor& golden, const Tensor* dirty, int axis, RowSpan ba
   }
 }
 
-void scatter_rows(const void* src, int axis, RowSpan rows, Tensor& dst) {
-  const Planes p = planes_of(dst, axis);
+void scatter_rows(const void* src, RowLayout layout, RowSpan rows, Tensor& dst) {
+  const Planes p = planes_of(dst, layout);
   const auto* in = static_cast<const std::uint8_t*>(src);
   auto* out = static_cast<std::uint8_t*>(dst.raw());
   const std::size_t slab_plane = static_cast<std::size_t>(rows.size()) * p.row_bytes;
@@ -424,9 +447,9 @@ void scatter_rows(const void* src, int axis, RowSpan rows, Tensor& dst) {
   }
 }
 
-void copy_rows(const Tensor& src, int axis, RowSpan rows, Tensor& dst) {
+void copy_rows(const Tensor& src, RowLayout layout, RowSpan rows, Tensor& dst) {
   if (rows.empty()) return;
-  const Planes p = planes_of(dst, axis);
+  const Planes p = planes_of(dst, layout);
   const auto* in = static_cast<const std::uint8_t*>(src.raw());
   auto* out = static_cast<std::uint8_t*>(dst.raw());
   for (std::int64_t c = 0; c < p.planes; ++c) {
@@ -435,8 +458,8 @@ void copy_rows(const Tensor& src, int axis, RowSpan rows, Tensor& dst) {
   }
 }
 
-RowSpan diff_rows(const Tensor& a, const Tensor& b, int axis, RowSpan within) {
-  const Planes p = planes_of(a, axis);
+RowSpan diff_rows(const Tensor& a, const Tensor& b, RowLayout layout, RowSpan within) {
+  const Planes p = planes_of(a, layout);
   const auto* x = static_cast<const std::uint8_t*>(a.raw());
   const auto* y = static_cast<const std::uint8_t*>(b.raw());
   RowSpan d{within.hi, within.lo};
@@ -464,8 +487,8 @@ RowSpan diff_rows(const Tensor& a, const Tensor& b, int axis, RowSpan within) {
   return d.empty() ? RowSpan{} : d;
 }
 
-bool slab_equals_rows(const void* slab, const Tensor& t, int axis, RowSpan rows) {
-  const Planes p = planes_of(t, axis);
+bool slab_equals_rows(const void* slab, const Tensor& t, RowLayout layout, RowSpan rows) {
+  const Planes p = planes_of(t, layout);
   const auto* s = static_cast<const std::uint8_t*>(slab);
   const auto* x = static_cast<const std::uint8_t*>(t.raw());
   const std::size_t slab_plane = static_cast<std::size_t>(rows.size()) * p.row_bytes;

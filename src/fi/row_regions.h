@@ -40,6 +40,13 @@
 
 namespace dnnfi {
 
+// How a value's bytes hold its rows: along `axis` of its ONNX shape, or, for an NHWC-held value
+// (Session::nhwc) of shape [N, C, H, W], the rows of H, each W * C elements long.
+struct RowLayout {
+  int axis = 2;
+  bool nhwc = false;
+};
+
 // Rows [lo, hi) of axis 2 of an NCHW tensor.
 struct RowSpan {
   std::int64_t lo = 0, hi = 0;
@@ -82,6 +89,8 @@ class RowRegions {
   bool row_value(int value) const { return axis_[static_cast<std::size_t>(value)] >= 0; }
   // The band axis of a row value: 2 (H of NCHW) unless a Transpose moved it (Keras NHWC: 1).
   int axis(int value) const { return axis_[static_cast<std::size_t>(value)]; }
+  // The axis, and whether the value's bytes are NHWC (Session::nhwc; then axis() is 2).
+  RowLayout layout(int value) const { return {axis(value), session_->nhwc(value)}; }
   std::int64_t height(int value) const;
   // The row of element `flat_index` of a row value.
   std::int64_t row_of(int value, std::int64_t flat_index) const;
@@ -108,20 +117,20 @@ class RowRegions {
   mutable std::vector<std::map<Key, std::unique_ptr<RowVariant>>> variants_;
 };
 
-// Band copies on tensors of any dtype, rows taken along `axis` (for NCHW and axis 2: planes of
-// N*C, rows of W elements). A slab is the dense tensor of some rows: the shape with dim `axis`
-// set to their count.
+// Band copies on tensors of any dtype, rows taken as `layout` says (for NCHW and axis 2: planes
+// of N*C, rows of W elements; for NHWC: planes of N, rows of W*C elements). A slab is the dense
+// tensor of some rows: the shape with dim `axis` set to their count, in the same layout.
 // Copies rows `want` of a value into the slab `dst`: rows inside `band` from `dirty` (a full-size
 // tensor valid there), the others from `golden`.
-void gather_rows(const Tensor& golden, const Tensor* dirty, int axis, RowSpan band, RowSpan want,
-                 void* dst);
+void gather_rows(const Tensor& golden, const Tensor* dirty, RowLayout layout, RowSpan band,
+                 RowSpan want, void* dst);
 // Copies the slab `src` into rows `rows` of `dst`.
-void scatter_rows(const void* src, int axis, RowSpan rows, Tensor& dst);
+void scatter_rows(const void* src, RowLayout layout, RowSpan rows, Tensor& dst);
 // Copies rows `rows` of `src` into the same rows of `dst`.
-void copy_rows(const Tensor& src, int axis, RowSpan rows, Tensor& dst);
+void copy_rows(const Tensor& src, RowLayout layout, RowSpan rows, Tensor& dst);
 // The smallest band within `within` outside which `a` and `b` are bitwise equal (empty if equal).
-RowSpan diff_rows(const Tensor& a, const Tensor& b, int axis, RowSpan within);
+RowSpan diff_rows(const Tensor& a, const Tensor& b, RowLayout layout, RowSpan within);
 // True when the slab equals rows `rows` of `t` bitwise.
-bool slab_equals_rows(const void* slab, const Tensor& t, int axis, RowSpan rows);
+bool slab_equals_rows(const void* slab, const Tensor& t, RowLayout layout, RowSpan rows);
 
 }  // namespace dnnfi

@@ -152,17 +152,23 @@ std::unique_ptr<Kernel> make_bn_kernel(const PrepareContext& ctx, BnShape s, dou
   const bool params_constant =
       ctx.constant(1) && ctx.constant(2) && ctx.constant(3) && ctx.constant(4);
   if (nhwc) {
-    // Inference sessions only, which have constant parameters and no faults.
     if (!params_constant || ctx.reference()) {
       ctx.unsupported("channels-last BatchNormalization needs constant parameters");
     }
-    return make_kernel([s, fold = ConstantFold<T>(ctx, s.channels, epsilon)](
+    return make_kernel([s, epsilon, fold = ConstantFold<T>(ctx, s.channels, epsilon)](
                            std::span<const Tensor* const> in, std::span<Tensor* const> out) {
-      if (!fold.is_source(in)) {
-        return Status::error("channels-last BatchNormalization: parameters changed");
+      if (fold.is_source(in)) {
+        apply_bn_affine_nhwc<Relu, T>(in[0]->data<T>(), out[0]->data<T>(), s.batch * s.inner,
+                                      s.channels, fold.a.data(), fold.b.data());
+        return Status::ok();
       }
+      // A weight fault corrupted a copy of the parameters (channels-last fault-injection
+      // sessions): fold them now, each channel as the NCHW kernels fold it per run.
+      std::vector<T> a(static_cast<std::size_t>(s.channels)), b(a.size());
+      fold_bn_params<T>(in[1]->data<T>(), in[2]->data<T>(), in[3]->data<T>(), in[4]->data<T>(),
+                        epsilon, s.channels, a.data(), b.data());
       apply_bn_affine_nhwc<Relu, T>(in[0]->data<T>(), out[0]->data<T>(), s.batch * s.inner,
-                                    s.channels, fold.a.data(), fold.b.data());
+                                    s.channels, a.data(), b.data());
       return Status::ok();
     });
   }

@@ -344,7 +344,7 @@ ConvGeom conv_geometry(const PrepareContext& ctx, Shape& ys) {
   if (fused) {
     ctx.allow_attributes({"auto_pad", "dilations", "group", "kernel_shape", "pads", "strides",
                           "activation", "activation_min", "activation_max", "src_layout",
-                          "dst_layout", "sum_layout"});
+                          "dst_layout", "sum_layout", "dnnfi_band_of"});
     ctx.require_inputs(2, 4);
   } else {
     ctx.allow_attributes(

@@ -23,6 +23,8 @@
 #include "common/onnx_builder.h"
 #include "core/error.h"
 #include "core/npy.h"
+#include "exec/model_file.h"
+#include "exec/session.h"
 #include "report/summary.h"
 
 namespace dnnfi {
@@ -119,6 +121,51 @@ TEST(Campaign, SameTrialsAtAnyThreadCount) {
   }
   EXPECT_TRUE(outcomes.contains("masked"));
   EXPECT_TRUE(outcomes.contains("tolerable"));
+}
+
+// A channels-last campaign (activation_layout: nhwc) on the bundled ResNet: its trials are the same
+// faults as the NCHW campaign's (same seed, same sites and elements in ONNX order), every record
+// replays bit for bit on its own layout, the same at 1 and 2 threads, and its outcomes agree
+// with the NCHW campaign's except where a value's last bits decide (kernels sum in another order).
+TEST(Campaign, ChannelsLastCampaignRunsTheSameFaults) {
+  SessionOptions opts;
+  opts.channels_last = true;
+  const auto session = Session::create(load_model(kModel), opts);
+  std::size_t held_nhwc = 0;
+  for (std::size_t v = 0; v < session->graph().values.size(); ++v) {
+    held_nhwc += session->nhwc(static_cast<int>(v));
+  }
+  EXPECT_GE(held_nhwc, 10u);
+  const std::string a = test::temp_dir("nchw"), b = test::temp_dir("nhwc1"),
+                    c = test::temp_dir("nhwc2");
+  auto ca = fmnist_config(a, 300);
+  auto cb = fmnist_config(b, 300);
+  cb.channels_last = true;
+  auto cc = cb;
+  cc.output = c;
+  cc.threads = 2;
+  cc.batch = 4;  // batched passes need NCHW: one at a time, with a warning
+  run_campaign(ca, {});
+  run_campaign(cb, {});
+  run_campaign(cc, {});
+  const auto ta = trials_of(a), tb = trials_of(b);
+  ASSERT_EQ(tb.size(), 300u);
+  expect_same_trials(tb, trials_of(c));
+  ASSERT_EQ(ta.size(), tb.size());
+  std::size_t same_outcome = 0;
+  for (std::size_t i = 0; i < ta.size(); ++i) {
+    ASSERT_EQ(ta[i].faults.size(), 1u);
+    ASSERT_EQ(tb[i].faults.size(), 1u);
+    EXPECT_EQ(ta[i].input_index, tb[i].input_index);
+    EXPECT_EQ(ta[i].faults[0].node, tb[i].faults[0].node);
+    EXPECT_EQ(ta[i].faults[0].flat_index, tb[i].faults[0].flat_index);
+    EXPECT_EQ(ta[i].faults[0].bits, tb[i].faults[0].bits);
+    same_outcome += ta[i].outcome == tb[i].outcome;
+  }
+  EXPECT_GE(same_outcome, 290u);
+  for (std::int64_t id : {1, 57, 123, 299}) {
+    EXPECT_TRUE(replay_trial(b, id).identical) << "trial " << id;
+  }
 }
 
 // Golden runs are computed once per input and shared by the groups and threads that use it; the

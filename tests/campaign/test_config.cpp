@@ -282,6 +282,30 @@ TEST(CampaignConfig, YamlRoundTripAndHash) {
   EXPECT_NE(campaign_config_hash(other), campaign_config_hash(c));
 }
 
+// activation_layout: nhwc changes the values kernels compute (summation order), so it is part of
+// the campaign's identity; nchw, the default, leaves the identity of configs written before the
+// key unchanged. A bad value names the key.
+TEST(CampaignConfig, ActivationLayoutIsPartOfTheIdentity) {
+  const std::string base = "model: m.onnx\ndataset: {format: cifar10, path: a.bin}\n";
+  const auto c = parse(base);
+  EXPECT_FALSE(c.channels_last);
+  const auto nchw = parse(base + "activation_layout: nchw\n");
+  EXPECT_FALSE(nchw.channels_last);
+  EXPECT_EQ(campaign_config_hash(nchw), campaign_config_hash(c));
+  const auto nhwc = parse(base + "activation_layout: nhwc\n");
+  EXPECT_TRUE(nhwc.channels_last);
+  EXPECT_NE(campaign_config_hash(nhwc), campaign_config_hash(c));
+  const auto back = parse_campaign_config(campaign_config_yaml(nhwc), "round-trip", "");
+  EXPECT_TRUE(back.channels_last);
+  try {
+    parse(base + "activation_layout: NHWCX\n");
+    ADD_FAILURE() << "accepted a bad layout";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("activation_layout"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("NHWCX"), std::string::npos) << e.what();
+  }
+}
+
 // FIPS 180-2 test vector.
 TEST(CampaignConfig, Sha256KnownVector) {
   EXPECT_EQ(sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");

@@ -55,10 +55,11 @@ CampaignConfig fmnist_campaign_config(const std::string& out, std::int64_t trial
   return c;
 }
 
-LoadedFixture load_for_injection(const Fixture& f) {
+LoadedFixture load_for_injection(const Fixture& f, bool channels_last) {
   Tensor input = load_npy(f.input);
   Graph g = load_model(f.model);
   SessionOptions opts;
+  opts.channels_last = channels_last;
   opts.input_shapes[g.values[g.inputs[0]].name] = input.shape();
   LoadedFixture l;
   l.session = Session::create(std::move(g), opts);

@@ -35,7 +35,8 @@ struct LoadedFixture {
   std::unique_ptr<Injector> injector;
   GoldenRun golden;
 };
-LoadedFixture load_for_injection(const Fixture& f);
+// channels_last: a channels-last fault-injection session (SessionOptions::channels_last).
+LoadedFixture load_for_injection(const Fixture& f, bool channels_last = false);
 
 // A fault at a random element of a random float32 value of the session (node outputs, folded
 // ones included, weights, graph inputs); its model is left to the caller, which draws it from

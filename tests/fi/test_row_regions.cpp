@@ -38,7 +38,7 @@ Tensor random_tensor(Shape shape, std::uint64_t seed) {
 //   and Conv 5x1 stride 1 pads (2,0,2,0) (b) -> Concat(a, b) axis 1 -> BatchNormalization
 //   -> Add(bn, bias [C,1,1]) -> GlobalAveragePool -> Flatten -> Gemm -> y [1,5].
 // Output heights: 23, 12, 6, 6 (+1 from padding: 7), 7, 7.
-std::shared_ptr<const Session> band_model(const std::string& dir) {
+std::shared_ptr<const Session> band_model(const std::string& dir, bool channels_last = false) {
   test::OnnxBuilder b;
   b.input("x", {1, 3, 23, 17});
   b.initializer("w1", {6, 3, 3, 3}, random_values(6 * 3 * 9, 1, 0.5f));
@@ -81,7 +81,9 @@ std::shared_ptr<const Session> band_model(const std::string& dir) {
   auto& gm = b.node("Gemm", {"flat", "wg"}, {"y"}, "gemm");
   B::set_int(gm, "transB", 1);
   b.output("y");
-  return Session::create(load_model(b.save(dir + "/bands.onnx")));
+  SessionOptions opts;
+  opts.channels_last = channels_last;
+  return Session::create(load_model(b.save(dir + "/bands.onnx")), opts);
 }
 
 int node_index(const Session& s, const std::string& name) { return s.graph().find_node(name); }
@@ -464,6 +466,136 @@ TEST(RowRegions, InPlaceRowsEqualWholeNodesAndFullRecomputation) {
   if (HasFatalFailure()) return;
   EXPECT_GT(tally.in_place, 1000u);
   EXPECT_GT(tally.changed, 60u);
+  std::filesystem::remove_all(dir);
+}
+
+// x [1,3,21,19] -> Conv 3x3 pad 1 -> Relu -> depthwise 3x3 stride 2 pad 1 -> Clip [0, 6]
+//   -> Conv 1x1 (a) and MaxPool 3x3 pad 1 (p) -> Concat(a, p) on channels -> BatchNormalization
+//   -> Relu -> Add(., concat) -> Conv 3x3 -> GlobalAveragePool -> Flatten -> Gemm -> y [1,4].
+// In a channels-last session every value from the first Conv's output to the GlobalAveragePool's
+// input is held NHWC.
+std::shared_ptr<const Session> nhwc_model(const std::string& dir) {
+  test::OnnxBuilder b;
+  using B = test::OnnxBuilder;
+  b.input("x", {1, 3, 21, 19});
+  b.initializer("w1", {8, 3, 3, 3}, random_values(8 * 27, 51, 0.5f));
+  b.initializer("wd", {8, 1, 3, 3}, random_values(72, 52, 0.6f));
+  b.initializer("lo", {}, {0.0f});
+  b.initializer("hi", {}, {6.0f});
+  b.initializer("wa", {6, 8, 1, 1}, random_values(48, 53, 0.5f));
+  b.initializer("scale", {14}, random_values(14, 54, 1.0f));
+  b.initializer("shift", {14}, random_values(14, 55, 0.2f));
+  b.initializer("mean", {14}, random_values(14, 56, 0.1f));
+  b.initializer("var", {14}, std::vector<float>(14, 0.9f));
+  b.initializer("wc", {5, 14, 3, 3}, random_values(5 * 14 * 9, 57, 0.3f));
+  b.initializer("wg", {4, 5}, random_values(20, 58, 0.6f));
+  auto& c1 = b.node("Conv", {"x", "w1"}, {"c1"}, "conv1");
+  B::set_ints(c1, "pads", {1, 1, 1, 1});
+  b.node("Relu", {"c1"}, {"r1"}, "relu1");
+  auto& dw = b.node("Conv", {"r1", "wd"}, {"d"}, "dw");
+  B::set_ints(dw, "pads", {1, 1, 1, 1});
+  B::set_ints(dw, "strides", {2, 2});
+  B::set_int(dw, "group", 8);
+  b.node("Clip", {"d", "lo", "hi"}, {"k"}, "clip");
+  b.node("Conv", {"k", "wa"}, {"a"}, "conv_a");
+  auto& mp = b.node("MaxPool", {"k"}, {"p"}, "maxpool");
+  B::set_ints(mp, "kernel_shape", {3, 3});
+  B::set_ints(mp, "pads", {1, 1, 1, 1});
+  auto& cat = b.node("Concat", {"a", "p"}, {"cat"}, "concat");
+  B::set_int(cat, "axis", 1);
+  b.node("BatchNormalization", {"cat", "scale", "shift", "mean", "var"}, {"n"}, "bn");
+  b.node("Relu", {"n"}, {"r2"}, "relu2");
+  b.node("Add", {"r2", "cat"}, {"s"}, "add");
+  b.node("Conv", {"s", "wc"}, {"c2"}, "conv2");
+  b.node("GlobalAveragePool", {"c2"}, {"gap"}, "gap");
+  b.node("Flatten", {"gap"}, {"flat"}, "flatten");
+  auto& gm = b.node("Gemm", {"flat", "wg"}, {"y"}, "gemm");
+  B::set_int(gm, "transB", 1);
+  b.output("y");
+  SessionOptions opts;
+  opts.channels_last = true;
+  return Session::create(load_model(b.save(dir + "/nhwc.onnx")), opts);
+}
+
+// A channels-last fault-injection session (SessionOptions::channels_last, values between
+// convolutions, pools, the Concat, BatchNormalization and elementwise ops held NHWC): its
+// dnnfi-domain convolutions and pools get window rules, its elementwise ops compute rows in place
+// on NHWC bytes, and the cone on bands still equals whole nodes and the full strategy, bit for
+// bit, on both graphs.
+TEST(RowRegions, ChannelsLastSessionBandsEqualWholeNodesAndFullRecomputation) {
+  const std::string dir = test::temp_dir("bands");
+  for (bool all_nhwc : {false, true}) {
+    SCOPED_TRACE(all_nhwc ? "nhwc_model" : "band_model");
+    auto s = all_nhwc ? nhwc_model(dir) : band_model(dir, true);
+    const Graph& g = s->graph();
+    std::size_t nhwc = 0, windows = 0;
+    for (std::size_t v = 0; v < g.values.size(); ++v) nhwc += s->nhwc(static_cast<int>(v));
+    Injector inj(s, 0);
+    RowRegions regions(s, 0);
+    for (int n : s->run_order()) {
+      const Node& node = g.nodes[static_cast<std::size_t>(n)];
+      if (node.domain != "dnnfi" || regions.rule(n).kind != RowRule::Kind::kWindow) continue;
+      ++windows;
+      // A band of 2 rows inside the tensor (no padding of its own) can be prepared.
+      const RowVariant* v = regions.variant(n, 2, 0, 0);
+      ASSERT_NE(v, nullptr) << node.name;
+      EXPECT_NE(v->kernel, nullptr) << node.name;
+    }
+    EXPECT_GE(nhwc, all_nhwc ? 11u : 5u);
+    EXPECT_GE(windows, all_nhwc ? 4u : 3u);
+    GoldenRun golden = inj.golden(
+        {all_nhwc ? random_tensor({1, 3, 21, 19}, 43) : random_tensor({1, 3, 23, 17}, 11)});
+    TrialWorkspace ws_band;
+    ConeTally tally;
+    check_cone_equals_whole_and_full(inj, golden, 5, 400, 5, ws_band, tally);
+    if (HasFatalFailure()) return;
+    EXPECT_GT(tally.banded, 400u);
+    EXPECT_GT(tally.in_place, all_nhwc ? 400u : 50u);
+    EXPECT_GT(tally.changed, 40u);
+  }
+  std::filesystem::remove_all(dir);
+}
+
+// Fault sites name elements in ONNX (NCHW) order whatever the session's layout: a fault on
+// element i of an NHWC-held value finds there the value the NCHW session holds at i (within the
+// rounding of the kernels' other summation orders), and setting it to a large value changes the
+// outputs as it does in the NCHW session.
+TEST(RowRegions, ChannelsLastFaultsLandOnTheElementTheyName) {
+  const std::string dir = test::temp_dir("bands");
+  auto plain = band_model(dir, false);
+  auto nhwc = band_model(dir, true);
+  Injector a(plain), b(nhwc);
+  const Tensor x = random_tensor({1, 3, 23, 17}, 11);
+  GoldenRun ga = a.golden({x}), gb = b.golden({x});
+  std::mt19937_64 gen(3);
+  TrialWorkspace wa, wb;
+  TrialOptions opt;
+  opt.keep_outputs = true;
+  int checked = 0;
+  for (std::size_t v = 0; v < nhwc->graph().values.size(); ++v) {
+    const int id = static_cast<int>(v);
+    if (!nhwc->nhwc(id)) continue;
+    SCOPED_TRACE(nhwc->graph().values[v].name);
+    for (int t = 0; t < 40; ++t) {
+      const std::int64_t i =
+          static_cast<std::int64_t>(gen() % static_cast<std::uint64_t>(nhwc->info(id).numel()));
+      Fault f{b.site_of_value(id, i), FaultModel{FaultModelKind::kSetValue}};
+      f.model.value = 50.0 + static_cast<double>(t);
+      const TrialResult ra = a.run_trial(ga, {&f, 1}, opt, wa);
+      const TrialResult rb = b.run_trial(gb, {&f, 1}, opt, wb);
+      ASSERT_EQ(rb.applied.size(), 1u);
+      const float want = ga.store[id].data<float>()[i];
+      EXPECT_NEAR(rb.applied[0].value_before, want, 1e-5 + 1e-5 * std::abs(want)) << i;
+      EXPECT_EQ(rb.applied[0].value_after, f.model.value);
+      const float* ya = ra.outputs[0].data<float>();
+      const float* yb = rb.outputs[0].data<float>();
+      for (std::int64_t k = 0; k < ra.outputs[0].numel(); ++k) {
+        EXPECT_NEAR(yb[k], ya[k], 1e-4 * (1.0 + std::abs(ya[k]))) << i << " output " << k;
+      }
+      ++checked;
+    }
+  }
+  EXPECT_GE(checked, 200);
   std::filesystem::remove_all(dir);
 }
 

@@ -16,7 +16,31 @@ namespace dnnfi {
 namespace {
 
 using Loaded = test::LoadedFixture;
-Loaded load_fixture(const test::Fixture& f) { return test::load_for_injection(f); }
+
+// Every test runs on both kinds of fault-injection session: NCHW, and channels-last (values
+// between convolutions, pools, Concats and elementwise ops held NHWC).
+class Strategies : public ::testing::TestWithParam<bool> {
+ protected:
+  bool channels_last() const { return GetParam(); }
+  Loaded load_fixture(const test::Fixture& f) const {
+    Loaded l = test::load_for_injection(f, channels_last());
+    ++loaded_;
+    if (channels_last()) {
+      for (std::size_t v = 0; v < l.session->graph().values.size(); ++v) {
+        nhwc_values_ += l.session->nhwc(static_cast<int>(v));
+      }
+    }
+    return l;
+  }
+  void TearDown() override {
+    if (channels_last() && loaded_ > 0) {
+      EXPECT_GT(nhwc_values_, 0u) << "no fixture held a value channels-last";
+    }
+  }
+
+ private:
+  mutable std::size_t loaded_ = 0, nhwc_values_ = 0;
+};
 
 // A random fault: any node output (folded ones included), weight or graph input; a random
 // element; a random fault model on fp32 values.
@@ -50,7 +74,7 @@ void expect_same(const TrialResult& a, const TrialResult& b, const std::string& 
   }
 }
 
-TEST(Strategies, ConeSuperlayerFullAreBitIdentical) {
+TEST_P(Strategies, ConeSuperlayerFullAreBitIdentical) {
   std::size_t total = 0;
   std::size_t masked = 0;
   std::size_t total_banded = 0;
@@ -100,7 +124,7 @@ TEST(Strategies, ConeSuperlayerFullAreBitIdentical) {
 // trials on a kept golden run, bit for bit: outcome, outputs, applied faults, the nodes each cone
 // computed and banded, and each traced node's change. One trial per run and five together, with
 // whole nodes and with bands of rows.
-TEST(Strategies, StreamedTrialsEqualTrialsOnAKeptGoldenRun) {
+TEST_P(Strategies, StreamedTrialsEqualTrialsOnAKeptGoldenRun) {
   std::size_t total = 0;
   std::size_t computed = 0;
   std::size_t banded = 0;
@@ -153,7 +177,7 @@ TEST(Strategies, StreamedTrialsEqualTrialsOnAKeptGoldenRun) {
   EXPECT_GT(banded, 0u);
 }
 
-TEST(Strategies, StreamedTrialsRefuseOtherStrategiesAndTooFewWorkspaces) {
+TEST_P(Strategies, StreamedTrialsRefuseOtherStrategiesAndTooFewWorkspaces) {
   Loaded l = load_fixture(test::model_fixtures().front());
   std::mt19937_64 gen(3);
   std::vector<std::vector<Fault>> trials(2, {random_fault(*l.session, gen)});
@@ -168,7 +192,7 @@ TEST(Strategies, StreamedTrialsRefuseOtherStrategiesAndTooFewWorkspaces) {
   EXPECT_EQ(l.injector->run_streamed(l.golden.inputs, trials, opt, ws, top1).size(), 2u);
 }
 
-TEST(Strategies, GoldenCacheIsNotModifiedByTrials) {
+TEST_P(Strategies, GoldenCacheIsNotModifiedByTrials) {
   const auto fixtures = test::model_fixtures();
   Loaded l = load_fixture(fixtures.front());
   std::vector<Tensor> before;
@@ -189,7 +213,7 @@ TEST(Strategies, GoldenCacheIsNotModifiedByTrials) {
 
 // A workspace bound to one golden run must rebind to a new one made at the same address (a
 // worker replacing its last input's run): trials then see the new input, not freed tensors.
-TEST(Strategies, WorkspaceRebindsToNewGoldenRunAtSameAddress) {
+TEST_P(Strategies, WorkspaceRebindsToNewGoldenRunAtSameAddress) {
   const auto fixtures = test::model_fixtures();
   Loaded l = load_fixture(fixtures.front());
   std::vector<Tensor> second;
@@ -215,7 +239,7 @@ TEST(Strategies, WorkspaceRebindsToNewGoldenRunAtSameAddress) {
   expect_same(reused, expected, "workspace reused across golden runs");
 }
 
-TEST(Strategies, SameResultsFromSeveralThreads) {
+TEST_P(Strategies, SameResultsFromSeveralThreads) {
   const auto fixtures = test::model_fixtures();
   for (const auto& fx : fixtures) {
     if (fx.name != "resnet_basic" && fx.name != "densenet") continue;
@@ -244,6 +268,11 @@ TEST(Strategies, SameResultsFromSeveralThreads) {
     }
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(Layouts, Strategies, ::testing::Values(false, true),
+                         [](const ::testing::TestParamInfo<bool>& p) {
+                           return p.param ? "ChannelsLast" : "Nchw";
+                         });
 
 }  // namespace
 }  // namespace dnnfi

@@ -42,6 +42,7 @@ struct CampaignFlags {
   int threads = 0;
   std::int64_t golden_cache_mb = -2;
   std::string batch;
+  std::string activation_layout;
   std::string strategy;
   std::string output;
   std::string shard;
@@ -164,6 +165,13 @@ CampaignConfig config_from_flags(const CampaignFlags& f) {
   if (f.threads > 0) c.threads = f.threads;
   if (f.golden_cache_mb >= -1) c.golden_cache_mb = f.golden_cache_mb;
   if (!f.strategy.empty()) c.strategy = parse_strategy(f.strategy);
+  if (!f.activation_layout.empty()) {
+    try {
+      c.channels_last = parse_activation_layout(f.activation_layout);
+    } catch (const InputError& e) {
+      throw InputError(std::string("--activation-layout: ") + e.what());
+    }
+  }
   if (!f.batch.empty()) {
     try {
       parse_batch(f.batch, c);
@@ -319,6 +327,10 @@ Command add_campaign(CLI::App& app) {
                   "MiB of golden runs kept between trials (default: a quarter of memory, at most "
                   "4096; 0 keeps none)");
   cmd->add_option("--strategy", f->strategy, "cone, superlayer or full");
+  cmd->add_option("--activation-layout", f->activation_layout,
+                  "Activation layout of the fault-injection session: nchw (default) or nhwc "
+                  "(channels-last: no layout reorders around convolutions; values may differ "
+                  "from nchw's in the last bits)");
   cmd->add_option("--batch", f->batch,
                   "Trials on one input per batched pass: 1..64, or auto (each thread times "
                   "passes of 8 against lone trials and keeps the faster); same results");
