@@ -9,20 +9,24 @@
 #   (c) a new input per trial: 200 trials over 200 inputs.
 # dnnfi runs the protocols at full size; the PyTorch injector runs a slice of each (30 trials on
 # one image, 2 images x 30, 20 images x 1: its cost per trial does not depend on the count) unless
-# --full. Writes bench/results/throughput.md.
+# --full. --activation-layout nhwc runs dnnfi's campaigns on a channels-last fault-injection
+# session (the campaign key activation_layout). Writes bench/results/throughput.md.
 #
 #   bench/throughput.sh [--threads T] [--models resnet50,mobilenet_v2,...] [--full]
+#                       [--activation-layout nchw|nhwc]
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 threads=2
 models="resnet50,mobilenet_v2,densenet121,inception_v3"
 full=0
+layout=nchw
 while [ $# -gt 0 ]; do
   case "$1" in
     --threads) threads="$2"; shift 2 ;;
     --models) models="$2"; shift 2 ;;
     --full) full=1; shift ;;
-    -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+    --activation-layout) layout="$2"; shift 2 ;;
+    -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
     *) echo "throughput.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -61,6 +65,7 @@ input_order: sequential
 threads: $t
 seed: 1
 strategy: cone
+activation_layout: $layout
 YAML
     echo "throughput.sh: $name protocol $1 (dnnfi)" >&2
     local out
@@ -106,10 +111,10 @@ PY
   fi
 done
 
-"$PYTHON" - "$rows" "$threads" "$ROOT/bench/results/throughput.md" "$full" <<'PY'
+"$PYTHON" - "$rows" "$threads" "$ROOT/bench/results/throughput.md" "$full" "$layout" <<'PY'
 import datetime, json, subprocess, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
-threads, out, full = sys.argv[2], sys.argv[3], sys.argv[4] == "1"
+threads, out, full, layout = sys.argv[2], sys.argv[3], sys.argv[4] == "1", sys.argv[5]
 try:
     commit = subprocess.check_output(["git", "rev-parse", "--short", "HEAD"], text=True).strip()
 except Exception:
@@ -119,9 +124,13 @@ load = open("/proc/loadavg").read().split()[0]
 proto = {"a": "(a) 1 input x 1000", "b": "(b) 100 inputs x 30", "c": "(c) 200 inputs x 1"}
 L = [f"# Campaign throughput on the paper's protocols (dnnfi {commit})", "",
      f"{datetime.datetime.utcnow():%Y-%m-%d %H:%M} UTC, {cpu}, {threads} threads, load average "
-     f"{load} when it finished. `bash bench/throughput.sh`. TensorFI+'s fault model (one bit flip "
-     "in one value of a uniformly chosen node's output), cone strategy, torchvision models with "
-     "seeded random weights, seeded random images.", "",
+     f"{load} when it finished. `bash bench/throughput.sh"
+     + ("" if layout == "nchw" else f" --activation-layout {layout}")
+     + "`. TensorFI+'s fault model (one bit flip "
+     "in one value of a uniformly chosen node's output), cone strategy, "
+     + ("NCHW fault-injection session" if layout == "nchw" else
+        "channels-last fault-injection session (`activation_layout: nhwc`)")
+     + ", torchvision models with seeded random weights, seeded random images.", "",
      "- **dnnfi trials/s**: `dnnfi campaign` wall clock end to end (model load, golden pass over "
      "the protocol's inputs, golden runs, trials, SQLite commits); **trials only**: the trial "
      "phase alone, as the campaign prints it (its trials' golden runs, trials and commits; no "

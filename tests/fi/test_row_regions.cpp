@@ -33,6 +33,20 @@ Tensor random_tensor(Shape shape, std::uint64_t seed) {
   return t;
 }
 
+// The models' common end: x -> GlobalAveragePool -> Flatten -> Gemm(wg, transB) -> y, the
+// graph's output; saved to `path` and prepared (channels-last if asked).
+std::shared_ptr<const Session> finish_model(test::OnnxBuilder& b, const std::string& x,
+                                            const std::string& path, bool channels_last) {
+  b.node("GlobalAveragePool", {x}, {"gap"}, "gap");
+  b.node("Flatten", {"gap"}, {"flat"}, "flatten");
+  auto& gm = b.node("Gemm", {"flat", "wg"}, {"y"}, "gemm");
+  test::OnnxBuilder::set_int(gm, "transB", 1);
+  b.output("y");
+  SessionOptions opts;
+  opts.channels_last = channels_last;
+  return Session::create(load_model(b.save(path)), opts);
+}
+
 // x [1,3,23,17] -> Conv 3x3 pad 1 -> Relu -> Conv 3x3 stride 2 dilation 2 pad 2 -> Sigmoid
 //   -> MaxPool 3x3 stride 2 ceil_mode -> AveragePool 2x2 stride 1 pads (1,0,1,0) -> conv1x1 (a)
 //   and Conv 5x1 stride 1 pads (2,0,2,0) (b) -> Concat(a, b) axis 1 -> BatchNormalization
@@ -76,14 +90,7 @@ std::shared_ptr<const Session> band_model(const std::string& dir, bool channels_
   B::set_int(cat, "axis", 1);
   b.node("BatchNormalization", {"cat", "scale", "shift", "mean", "var"}, {"bn"}, "bn");
   b.node("Add", {"bn", "bias"}, {"sum"}, "add");
-  b.node("GlobalAveragePool", {"sum"}, {"gap"}, "gap");
-  b.node("Flatten", {"gap"}, {"flat"}, "flatten");
-  auto& gm = b.node("Gemm", {"flat", "wg"}, {"y"}, "gemm");
-  B::set_int(gm, "transB", 1);
-  b.output("y");
-  SessionOptions opts;
-  opts.channels_last = channels_last;
-  return Session::create(load_model(b.save(dir + "/bands.onnx")), opts);
+  return finish_model(b, "sum", dir + "/bands.onnx", channels_last);
 }
 
 int node_index(const Session& s, const std::string& name) { return s.graph().find_node(name); }
@@ -345,12 +352,7 @@ std::shared_ptr<const Session> in_place_model(const std::string& dir) {
   b.node("Relu", {"q"}, {"r"}, "relu");
   auto& cat = b.node("Concat", {"r", "d3"}, {"cat"}, "concat");
   B::set_int(cat, "axis", 1);
-  b.node("GlobalAveragePool", {"cat"}, {"gap"}, "gap");
-  b.node("Flatten", {"gap"}, {"flat"}, "flatten");
-  auto& gm = b.node("Gemm", {"flat", "wg"}, {"y"}, "gemm");
-  B::set_int(gm, "transB", 1);
-  b.output("y");
-  return Session::create(load_model(b.save(dir + "/in_place.onnx")));
+  return finish_model(b, "cat", dir + "/in_place.onnx", false);
 }
 
 // Each kernel's rows against its whole run, on inputs whose band rows hold NaN, infinities,
@@ -507,14 +509,7 @@ std::shared_ptr<const Session> nhwc_model(const std::string& dir) {
   b.node("Relu", {"n"}, {"r2"}, "relu2");
   b.node("Add", {"r2", "cat"}, {"s"}, "add");
   b.node("Conv", {"s", "wc"}, {"c2"}, "conv2");
-  b.node("GlobalAveragePool", {"c2"}, {"gap"}, "gap");
-  b.node("Flatten", {"gap"}, {"flat"}, "flatten");
-  auto& gm = b.node("Gemm", {"flat", "wg"}, {"y"}, "gemm");
-  B::set_int(gm, "transB", 1);
-  b.output("y");
-  SessionOptions opts;
-  opts.channels_last = true;
-  return Session::create(load_model(b.save(dir + "/nhwc.onnx")), opts);
+  return finish_model(b, "c2", dir + "/nhwc.onnx", true);
 }
 
 // A channels-last fault-injection session (SessionOptions::channels_last, values between

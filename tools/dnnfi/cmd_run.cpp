@@ -6,6 +6,7 @@
 #include <numeric>
 #include <random>
 
+#include "campaign/config.h"
 #include "commands.h"
 #include "core/error.h"
 #include "core/npy.h"
@@ -27,6 +28,7 @@ struct RunOptions {
   bool reference = false;
   bool golden = false;
   bool streamed = false;
+  std::string activation_layout = "nchw";
   std::uint64_t seed = 0;
 };
 
@@ -76,8 +78,15 @@ int run_command(const RunOptions& o) {
   opts.threads = o.threads;
   opts.reference_kernels = o.reference;
   if (o.streamed && !o.golden) throw InputError("--streamed goes with --golden");
+  if (o.activation_layout != "nchw" && !o.golden) {
+    throw InputError("--activation-layout goes with --golden");
+  }
   opts.fuse = !o.golden;
-  opts.channels_last = !o.golden;
+  try {
+    opts.channels_last = !o.golden || parse_activation_layout(o.activation_layout);
+  } catch (const InputError& e) {
+    throw InputError(std::string("--activation-layout: ") + e.what());
+  }
   if (!o.inputs.empty()) {
     if (o.inputs.size() != graph.inputs.size()) {
       throw InputError(o.model + ": model has " + std::to_string(graph.inputs.size()) +
@@ -102,8 +111,8 @@ int run_command(const RunOptions& o) {
     }
   }
   session->check_inputs(inputs);
-  ValueStore store = o.golden && !o.streamed ? session->make_store()
-                                              : session->make_planned_store();
+  ValueStore store =
+      o.golden && !o.streamed ? session->make_store() : session->make_planned_store();
   for (int i = 0; i < o.warmup; ++i) {
     Status st = session->run(store, inputs);
     if (!st.is_ok()) throw InputError(o.model + ": " + st.message());
@@ -167,6 +176,10 @@ Command add_run(CLI::App& app) {
   cmd->add_flag("--streamed", o->streamed,
                 "With --golden: as a streamed golden run (trials advanced in step with it) does: "
                 "no fused nodes, buffers reused, nothing kept");
+  cmd->add_option("--activation-layout", o->activation_layout,
+                  "With --golden: the fault-injection session's layout, nchw or nhwc (a campaign's "
+                  "activation_layout)")
+      ->capture_default_str();
   return [o]() { return run_command(*o); };
 }
 
