@@ -442,6 +442,10 @@ int assign_channels_last(Graph& g, const std::vector<int>& run_order,
     return i < node.inputs.size() && node.inputs[i] != kNoValue && !constant[node.inputs[i]] &&
            infos[node.inputs[i]].shape == infos[node.outputs[0]].shape;
   };
+  auto pads_all_zero = [&](const Node& node) {
+    const auto pads = zero_spatial_pads(g, node, values);
+    return pads && std::all_of(pads->begin(), pads->end(), [](std::int64_t p) { return p == 0; });
+  };
   for (int n : run_order) {
     const Node& node = g.nodes[static_cast<std::size_t>(n)];
     const bool onnx = node.domain.empty();
@@ -464,6 +468,13 @@ int assign_channels_last(Graph& g, const std::vector<int>& run_order,
       continue;
     }
     if (!rank4_float(node.outputs[0])) continue;
+    // A Pad whose pads are all zero (torchvision's AvgPool2d exports as Pad -> AveragePool) copies
+    // its input: elementwise too. Its other inputs are constants, not data.
+    if (onnx && node.op_type == "Pad" && same_shape(node, 0) && pads_all_zero(node)) {
+      kind[n] = Kind::kFloatElementwise;
+      all_or_none[n] = true;
+      continue;
+    }
     if (onnx && floatwise_ops.count(node.op_type) && !node.inputs.empty() && same_shape(node, 0)) {
       bool ok = true;
       for (std::size_t i = 1; i < node.inputs.size(); ++i)
