@@ -342,6 +342,7 @@ int assign_channels_last(Graph& g, const std::vector<int>& run_order,
     kQConv,
     kElementwise,
     kFloatElementwise,
+    kPad,
     kBatchNorm,
     kGlobalPool
   };
@@ -396,6 +397,7 @@ int assign_channels_last(Graph& g, const std::vector<int>& run_order,
     if (k == Kind::kBatchNorm) return prepare_batch_normalization;
     if (k == Kind::kGlobalPool) return prepare_global_average_pool;
     if (k == Kind::kConcat) return prepare_concat;
+    if (k == Kind::kPad) return prepare_pad;
     return node.op_type == "MaxPool" ? prepare_max_pool : prepare_average_pool;
   };
   // The node as a channels-last one: FusedConv with per-tensor layouts, or the dnnfi-domain
@@ -475,6 +477,16 @@ int assign_channels_last(Graph& g, const std::vector<int>& run_order,
       all_or_none[n] = true;
       continue;
     }
+    // Other zero Pads of H and W (Inception's count_include_pad pools: Pad -> AveragePool):
+    // dnnfi.Pad with layout = NHWC pads the bytes' H and W; input and output change together.
+    if (onnx && node.op_type == "Pad" && rank4_float(node.inputs[0]) &&
+        zero_spatial_pads(g, node, values)) {
+      if (prepare(Kind::kPad, channels_last_node(Kind::kPad, node, true, true, false))) {
+        kind[n] = Kind::kPad;
+        all_or_none[n] = true;
+      }
+      continue;
+    }
     if (onnx && floatwise_ops.count(node.op_type) && !node.inputs.empty() && same_shape(node, 0)) {
       bool ok = true;
       for (std::size_t i = 1; i < node.inputs.size(); ++i)
@@ -541,6 +553,7 @@ int assign_channels_last(Graph& g, const std::vector<int>& run_order,
       case Kind::kQConv:
       case Kind::kBatchNorm:
       case Kind::kGlobalPool:
+      case Kind::kPad:
         return i == 0;
       case Kind::kElementwise:
         return i == 0 || (i == 3 && g.nodes[static_cast<std::size_t>(n)].domain == "com.microsoft");

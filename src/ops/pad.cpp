@@ -78,12 +78,17 @@ inline std::int64_t map_index(std::int64_t o, std::int64_t b, std::int64_t d, Pa
 
 class PadKernel final : public Kernel {
  public:
+  // nhwc: rank-4 tensors of ONNX shapes `input`/`output` held in NHWC bytes (dnnfi.Pad with
+  // layout = NHWC, exec/fusion.h); the kernel pads the bytes' own shape [N, H, W, C].
   PadKernel(std::string tag, TensorInfo input, TensorInfo output, PadMode mode,
             const PadParams& params, std::int64_t pads_count, std::int64_t axes_count,
-            bool from_inputs, bool value_input, std::uint64_t attr_value)
+            bool from_inputs, bool value_input, std::uint64_t attr_value, bool nhwc)
       : tag_(std::move(tag)),
-        input_(std::move(input)),
-        output_(std::move(output)),
+        onnx_input_(input),
+        onnx_output_(output),
+        nhwc_(nhwc),
+        input_(nhwc ? nhwc_info(input) : std::move(input)),
+        output_(nhwc ? nhwc_info(output) : std::move(output)),
         mode_(mode),
         params_(params),
         pads_count_(pads_count),
@@ -93,8 +98,8 @@ class PadKernel final : public Kernel {
         attr_value_(attr_value) {}
 
   Status run(std::span<const Tensor* const> in, std::span<Tensor* const> out) const override {
-    DNNFI_RETURN_IF_ERROR(check_data_input(tag_, in, 0, input_));
-    DNNFI_RETURN_IF_ERROR(check_output(tag_, out, 0, output_));
+    DNNFI_RETURN_IF_ERROR(check_data_input(tag_, in, 0, onnx_input_));
+    DNNFI_RETURN_IF_ERROR(check_output(tag_, out, 0, onnx_output_));
     PadParams p = params_;
     if (from_inputs_) DNNFI_RETURN_IF_ERROR(read_params(in, p));
     const std::size_t esize = dtype_size(input_.dtype);
@@ -117,6 +122,7 @@ class PadKernel final : public Kernel {
     std::int64_t pads[2 * kMax], axes[kMax];
     DNNFI_RETURN_IF_ERROR(check_index_input(tag_, in, 1, "pads", pads_count_));
     for (std::int64_t i = 0; i < pads_count_; ++i) pads[i] = index_value(*in[1], i);
+    if (nhwc_) to_nhwc_pads(pads);
     if (axes_count_ >= 0) {
       DNNFI_RETURN_IF_ERROR(check_index_input(tag_, in, 3, "axes", axes_count_));
       for (std::int64_t i = 0; i < axes_count_; ++i) axes[i] = index_value(*in[3], i);
@@ -135,6 +141,24 @@ class PadKernel final : public Kernel {
     return Status::ok();
   }
 
+  static TensorInfo nhwc_info(const TensorInfo& t) {
+    const Shape& s = t.shape;
+    return TensorInfo{t.dtype, {s[0], s[2], s[3], s[1]}};
+  }
+
+ public:
+  // ONNX pads of a rank-4 NCHW tensor (begins, then ends) as pads of its NHWC bytes.
+  static void to_nhwc_pads(std::int64_t* pads) {
+    const std::int64_t c_begin = pads[1], c_end = pads[5];
+    for (int k = 1; k < 3; ++k) {
+      pads[k] = pads[k + 1];
+      pads[k + 4] = pads[k + 5];
+    }
+    pads[3] = c_begin;
+    pads[7] = c_end;
+  }
+
+ private:
   // Row by row over the innermost axis: a row outside the data along an outer axis is all border
   // (constant) or a mapped copy of an input row; within a row the covered middle is one memcpy.
   void copy_padded(const std::byte* src, std::byte* dst, std::size_t esize, const PadParams& p,
@@ -210,6 +234,8 @@ class PadKernel final : public Kernel {
   }
 
   std::string tag_;
+  TensorInfo onnx_input_, onnx_output_;  // as the graph sees them
+  bool nhwc_;
   TensorInfo input_;
   TensorInfo output_;
   PadMode mode_;
@@ -271,11 +297,13 @@ std::uint64_t scalar_bytes(double v, DType t) {
 
 Prepared prepare_pad(const PrepareContext& ctx) {
   const bool from_inputs = ctx.opset() >= 11;
+  // dnnfi.Pad (channels-last sessions, exec/fusion.h) may carry layout = "NHWC".
+  const bool internal = ctx.node().domain == "dnnfi";
   if (from_inputs) {
-    ctx.allow_attributes({"mode"});
+    ctx.allow_attributes({"mode", internal ? "layout" : ""});
     ctx.require_inputs(2, ctx.opset() >= 18 ? 4 : 3);
   } else {
-    ctx.allow_attributes({"mode", "pads", "value"});
+    ctx.allow_attributes({"mode", "pads", "value", internal ? "layout" : ""});
     ctx.require_inputs(1, 1);
     if (!ctx.has_attr("pads")) ctx.fail("attribute 'pads' is required");
   }
@@ -312,18 +340,34 @@ Prepared prepare_pad(const PrepareContext& ctx) {
                std::string(dtype_name(v.dtype)) + shape_to_string(v.shape));
     }
   }
+  const std::string layout = internal ? ctx.attr_string("layout", "NCHW") : "NCHW";
+  if (layout != "NCHW" && layout != "NHWC") ctx.fail("layout must be NCHW or NHWC");
+  const bool nhwc = layout == "NHWC";
+  if (nhwc && (x.shape.size() != 4 || has_axes)) {
+    ctx.unsupported("an NHWC Pad needs a rank-4 input and no axes");
+  }
+  std::vector<std::int64_t> byte_pads = pads;
+  Shape byte_shape = x.shape;
+  if (nhwc) {
+    PadKernel::to_nhwc_pads(byte_pads.data());
+    byte_shape = {x.shape[0], x.shape[2], x.shape[3], x.shape[1]};
+  }
   PadParams params;
-  const std::string err = derive_pad(x.shape, mode, pads.data(), has_axes ? axes.data() : nullptr,
-                                     static_cast<std::int64_t>(n), params);
+  const std::string err =
+      derive_pad(byte_shape, mode, byte_pads.data(), has_axes ? axes.data() : nullptr,
+                 static_cast<std::int64_t>(n), params);
   if (!err.empty()) ctx.fail(err);
   Prepared p;
-  p.outputs = {TensorInfo{x.dtype, Shape(params.out, params.out + x.shape.size())}};
+  Shape out_shape(params.out, params.out + x.shape.size());
+  if (nhwc) out_shape = {out_shape[0], out_shape[3], out_shape[1], out_shape[2]};
+  p.outputs = {TensorInfo{x.dtype, out_shape}};
   require_valid_shape(ctx, p.outputs[0].shape, "output shape");
   const std::uint64_t attr_value =
       from_inputs ? 0 : scalar_bytes(ctx.attr_float("value", 0.0f), x.dtype);
-  p.kernel = std::make_unique<PadKernel>(
-      node_tag(ctx), x, p.outputs[0], mode, params, static_cast<std::int64_t>(pads.size()),
-      has_axes ? static_cast<std::int64_t>(axes.size()) : -1, from_inputs, value_input, attr_value);
+  p.kernel = std::make_unique<PadKernel>(node_tag(ctx), x, p.outputs[0], mode, params,
+                                         static_cast<std::int64_t>(pads.size()),
+                                         has_axes ? static_cast<std::int64_t>(axes.size()) : -1,
+                                         from_inputs, value_input, attr_value, nhwc);
   return p;
 }
 

@@ -23,6 +23,7 @@ const OpRow kOpTable[] = {
     {"dnnfi", "BatchNormalization", 1, prepare_batch_normalization},  // channels-last sessions
     {"dnnfi", "GlobalAveragePool", 1, prepare_global_average_pool},   // channels-last sessions
     {"dnnfi", "Concat", 1, prepare_concat},
+    {"dnnfi", "Pad", 1, prepare_pad},  // channels-last sessions
     {"dnnfi", "MaxPool", 1, prepare_max_pool},
     {"dnnfi", "AveragePool", 1, prepare_average_pool},
     {"", "Cast", 6, prepare_cast},

@@ -474,10 +474,11 @@ TEST(RowRegions, InPlaceRowsEqualWholeNodesAndFullRecomputation) {
 // x [1,3,21,19] -> Conv 3x3 pad 1 -> Relu -> depthwise 3x3 stride 2 pad 1 -> Clip [0, 6]
 //   -> Conv 1x1 (a) and MaxPool 3x3 pad 1 (p) -> Concat(a, p) on channels -> BatchNormalization
 //   -> Relu -> Add(., concat) -> Conv 3x3 -> Pad (all pads 0) -> AveragePool 2x2 stride 2
-//   -> GlobalAveragePool -> Flatten -> Gemm -> y [1,4] (torchvision's DenseNet transition).
+//   (torchvision's DenseNet transition) -> Pad (H 1, 1; W 2, 0) -> AveragePool 3x3 (Inception's
+//   count_include_pad pool) -> GlobalAveragePool -> Flatten -> Gemm -> y [1,4].
 // In a channels-last session every value from the first Conv's output to the GlobalAveragePool's
 // input is held NHWC.
-std::shared_ptr<const Session> nhwc_model(const std::string& dir) {
+std::shared_ptr<const Session> nhwc_model(const std::string& dir, bool channels_last) {
   test::OnnxBuilder b;
   using B = test::OnnxBuilder;
   b.input("x", {1, 3, 21, 19});
@@ -515,7 +516,11 @@ std::shared_ptr<const Session> nhwc_model(const std::string& dir) {
   auto& ap = b.node("AveragePool", {"padded"}, {"pooled"}, "avgpool");
   B::set_ints(ap, "kernel_shape", {2, 2});
   B::set_ints(ap, "strides", {2, 2});
-  return finish_model(b, "pooled", dir + "/nhwc.onnx", true);
+  b.initializer_i64("hw_pads", {8}, {0, 0, 1, 2, 0, 0, 1, 0});
+  b.node("Pad", {"pooled", "hw_pads"}, {"padded2"}, "pad2");
+  auto& ap2 = b.node("AveragePool", {"padded2"}, {"pooled2"}, "avgpool2");
+  B::set_ints(ap2, "kernel_shape", {3, 3});
+  return finish_model(b, "pooled2", dir + "/nhwc.onnx", channels_last);
 }
 
 // A channels-last fault-injection session (SessionOptions::channels_last, values between
@@ -527,7 +532,7 @@ TEST(RowRegions, ChannelsLastSessionBandsEqualWholeNodesAndFullRecomputation) {
   const std::string dir = test::temp_dir("bands");
   for (bool all_nhwc : {false, true}) {
     SCOPED_TRACE(all_nhwc ? "nhwc_model" : "band_model");
-    auto s = all_nhwc ? nhwc_model(dir) : band_model(dir, true);
+    auto s = all_nhwc ? nhwc_model(dir, true) : band_model(dir, true);
     const Graph& g = s->graph();
     std::size_t nhwc = 0, windows = 0;
     for (std::size_t v = 0; v < g.values.size(); ++v) nhwc += s->nhwc(static_cast<int>(v));
@@ -542,8 +547,8 @@ TEST(RowRegions, ChannelsLastSessionBandsEqualWholeNodesAndFullRecomputation) {
       ASSERT_NE(v, nullptr) << node.name;
       EXPECT_NE(v->kernel, nullptr) << node.name;
     }
-    EXPECT_GE(nhwc, all_nhwc ? 13u : 5u);
-    EXPECT_GE(windows, all_nhwc ? 5u : 3u);
+    EXPECT_GE(nhwc, all_nhwc ? 15u : 5u);
+    EXPECT_GE(windows, all_nhwc ? 6u : 3u);
     GoldenRun golden = inj.golden(
         {all_nhwc ? random_tensor({1, 3, 21, 19}, 43) : random_tensor({1, 3, 23, 17}, 11)});
     TrialWorkspace ws_band;
@@ -557,17 +562,18 @@ TEST(RowRegions, ChannelsLastSessionBandsEqualWholeNodesAndFullRecomputation) {
   std::filesystem::remove_all(dir);
 }
 
-// Fault sites name elements in ONNX (NCHW) order whatever the session's layout: a fault on
-// element i of an NHWC-held value finds there the value the NCHW session holds at i (within the
-// rounding of the kernels' other summation orders), and setting it to a large value changes the
-// outputs as it does in the NCHW session.
-TEST(RowRegions, ChannelsLastFaultsLandOnTheElementTheyName) {
-  const std::string dir = test::temp_dir("bands");
-  auto plain = band_model(dir, false);
-  auto nhwc = band_model(dir, true);
+// Faults on every NHWC-held value of `nhwc` (the graph of `plain` on a channels-last session):
+// see ChannelsLastFaultsLandOnTheElementTheyName.
+void check_faults_land(const std::shared_ptr<const Session>& plain,
+                       const std::shared_ptr<const Session>& nhwc, const Tensor& x) {
   Injector a(plain), b(nhwc);
-  const Tensor x = random_tensor({1, 3, 23, 17}, 11);
   GoldenRun ga = a.golden({x}), gb = b.golden({x});
+  // Fault-free, the two sessions agree within rounding.
+  const Tensor& y0a = ga.store[plain->graph().outputs[0]];
+  const Tensor& y0b = gb.store[nhwc->graph().outputs[0]];
+  for (std::int64_t k = 0; k < y0a.numel(); ++k) {
+    EXPECT_NEAR(y0b.data<float>()[k], y0a.data<float>()[k], 1e-4) << "fault-free output " << k;
+  }
   std::mt19937_64 gen(3);
   TrialWorkspace wa, wb;
   TrialOptions opt;
@@ -597,6 +603,23 @@ TEST(RowRegions, ChannelsLastFaultsLandOnTheElementTheyName) {
     }
   }
   EXPECT_GE(checked, 200);
+}
+
+// Fault sites name elements in ONNX (NCHW) order whatever the session's layout: a fault on
+// element i of an NHWC-held value finds there the value the NCHW session holds at i (within the
+// rounding of the kernels' other summation orders), and setting it to a large value changes the
+// outputs as it does in the NCHW session.
+TEST(RowRegions, ChannelsLastFaultsLandOnTheElementTheyName) {
+  const std::string dir = test::temp_dir("bands");
+  for (bool all_nhwc : {false, true}) {
+    SCOPED_TRACE(all_nhwc ? "nhwc_model" : "band_model");
+    auto plain = all_nhwc ? nhwc_model(dir, false) : band_model(dir, false);
+    auto nhwc = all_nhwc ? nhwc_model(dir, true) : band_model(dir, true);
+    const Tensor x =
+        all_nhwc ? random_tensor({1, 3, 21, 19}, 43) : random_tensor({1, 3, 23, 17}, 11);
+    check_faults_land(plain, nhwc, x);
+    if (HasFatalFailure()) return;
+  }
   std::filesystem::remove_all(dir);
 }
 
