@@ -34,8 +34,10 @@ int fuse_for_inference(Graph& g, std::vector<int>& run_order,
 // held NHWC, the layout oneDNN's AVX-512 kernels compute in, when its producer and every reader
 // can take NHWC data: 2-D convolutions (depthwise included; data or fused summand), 2-D
 // MaxPool/AveragePool that oneDNN computes as the reference does, Concat along channels,
-// BatchNormalization, and float32 elementwise ops whose non-scalar operands all have the
-// output's shape (they run unchanged on NHWC bytes; their tensors change layout together).
+// BatchNormalization, float32 elementwise ops whose non-scalar operands all have the
+// output's shape (they run unchanged on NHWC bytes; their tensors change layout together), a Pad
+// whose pads are all zero (a copy: elementwise too) and one that pads H and W with zeros
+// (dnnfi.Pad with layout = NHWC).
 // Pools and Concats take all their tensors NHWC or none; so do convolutions that compute on
 // NCHW directly (gemm 1x1, the direct depthwise kernel), which would otherwise trade that for
 // reorders. Changed nodes become FusedConv with src_layout/dst_layout/sum_layout attributes, or
